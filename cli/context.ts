@@ -1,0 +1,265 @@
+/**
+ * Everything a command handler needs from the outside world: the data dir
+ * and its files, the store, the clock, randomness, the passphrase, the
+ * unlocked identity. Real implementations of core's ports live here.
+ */
+import type { IngestDeps } from "../core/chain/ingest.ts";
+import { chainKeys } from "../core/chain/keys.ts";
+import { IcnError, InvalidInputError, KeystoreError, NotFoundError } from "../core/errors.ts";
+import type { Signer } from "../core/envelope/envelope.ts";
+import { createSigner } from "../core/identity/signer.ts";
+import {
+  ed25519FromSeed,
+  type Ed25519KeyPair,
+  mlDsa65FromSeed,
+  type MlDsa65KeyPair,
+} from "../core/identity/keys.ts";
+import { createKindRegistry } from "../core/kinds.ts";
+import type { Clock, Logger, Rng } from "../core/ports.ts";
+import { KvStore } from "../core/store/kv_store.ts";
+import type { Store } from "../core/store/store.ts";
+import type { Genesis } from "../core/governance/genesis.ts";
+import {
+  type KeystoreSecrets,
+  type PublicIdentity,
+  readKeystoreFile,
+  seedFromBase64,
+} from "./keystore.ts";
+import { createStderrLogger } from "./output.ts";
+
+export interface GlobalOptions {
+  dataDir: string;
+  json: boolean;
+  debug: boolean;
+  color: boolean;
+  passphraseFile?: string;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+export const systemRng: Rng = { bytes: (n) => crypto.getRandomValues(new Uint8Array(n)) };
+
+export interface UnlockedIdentity {
+  secrets: KeystoreSecrets;
+  did: string;
+  ed25519: Ed25519KeyPair;
+  mlDsa65?: MlDsa65KeyPair;
+  signer: Signer;
+  passphrase: string;
+}
+
+/** Default data dir: `ICN_HOME`, else `~/.icn`. */
+export function defaultDataDir(): string {
+  const fromEnv = Deno.env.get("ICN_HOME");
+  if (fromEnv) return fromEnv;
+  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
+  if (!home) throw new InvalidInputError("Cannot find a data dir: set ICN_HOME or --data-dir");
+  return `${home}/.icn`;
+}
+
+export class CliContext {
+  readonly options: GlobalOptions;
+  readonly clock: Clock = systemClock;
+  readonly rng: Rng = systemRng;
+  readonly logger: Logger;
+  #store: Store | undefined;
+
+  constructor(options: GlobalOptions) {
+    this.options = options;
+    this.logger = createStderrLogger({ format: "text", level: options.debug ? "debug" : "warn" });
+  }
+
+  get dataDir(): string {
+    return this.options.dataDir;
+  }
+
+  path(name: string): string {
+    return `${this.options.dataDir}/${name}`;
+  }
+
+  get keystorePath(): string {
+    return this.path("identity.age");
+  }
+
+  get publicIdentityPath(): string {
+    return this.path("identity.json");
+  }
+
+  /** Creates the data dir (0700) if missing; fails clearly if it is not usable. */
+  async ensureDataDir(): Promise<void> {
+    try {
+      const info = await Deno.stat(this.dataDir);
+      if (!info.isDirectory) {
+        throw new InvalidInputError(`Data dir ${this.dataDir} exists but is not a directory`);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) {
+        if (error instanceof IcnError) throw error;
+        throw new InvalidInputError(
+          `Cannot use data dir ${this.dataDir}: ${(error as Error).message}`,
+        );
+      }
+      await Deno.mkdir(this.dataDir, { recursive: true, mode: 0o700 });
+    }
+    try {
+      for await (const _ of Deno.readDir(this.dataDir)) break;
+    } catch (error) {
+      throw new InvalidInputError(
+        `Cannot read data dir ${this.dataDir}: ${(error as Error).message}`,
+      );
+    }
+  }
+
+  /** Opens the store (`$ICN_HOME/icn.kv`, or `ICN_KV_URL` for a remote KV). */
+  async store(): Promise<Store> {
+    if (this.#store) return this.#store;
+    const remote = Deno.env.get("ICN_KV_URL");
+    if (!remote) await this.ensureDataDir();
+    try {
+      this.#store = await KvStore.open(remote ?? this.path("icn.kv"));
+    } catch (error) {
+      if (error instanceof IcnError) throw error;
+      throw new InvalidInputError(
+        `Cannot open the store in ${this.dataDir}: ${(error as Error).message}`,
+      );
+    }
+    return this.#store;
+  }
+
+  async ingestDeps(): Promise<IngestDeps> {
+    return {
+      store: await this.store(),
+      clock: this.clock,
+      kinds: createKindRegistry(),
+      logger: this.logger,
+    };
+  }
+
+  /** The network this data dir joined, or a clear error. */
+  async network(): Promise<{ id: string; genesis: Genesis }> {
+    const store = await this.store();
+    const id = (await store.get<string>(chainKeys.network))?.value;
+    if (!id) {
+      throw new NotFoundError(
+        "This data dir has not joined a cooperative: run `icn governance join GENESIS_FILE` first",
+      );
+    }
+    const genesis = (await store.get<Genesis>(chainKeys.genesis(id)))?.value;
+    if (!genesis) throw new NotFoundError(`Genesis of network ${id} is missing from the store`);
+    return { id, genesis };
+  }
+
+  async readPublicIdentity(): Promise<PublicIdentity> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(this.publicIdentityPath);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new NotFoundError(`No identity in ${this.dataDir}: run \`icn id init\` first`);
+      }
+      throw new InvalidInputError(
+        `Cannot read ${this.publicIdentityPath}: ${(error as Error).message}`,
+      );
+    }
+    try {
+      return JSON.parse(text) as PublicIdentity;
+    } catch {
+      throw new InvalidInputError(`Public identity ${this.publicIdentityPath} is corrupted`);
+    }
+  }
+
+  /** The passphrase: ICN_PASSPHRASE, --passphrase-file, or a no-echo prompt on a terminal. */
+  async passphrase(
+    prompt = "Passphrase: ",
+    envName = "ICN_PASSPHRASE",
+    fileOption?: string,
+  ): Promise<string> {
+    const fromEnv = Deno.env.get(envName);
+    let passphrase: string | undefined = fromEnv;
+    const file = fileOption ??
+      (envName === "ICN_PASSPHRASE" ? this.options.passphraseFile : undefined);
+    if (passphrase === undefined && file) {
+      try {
+        passphrase = (await Deno.readTextFile(file)).replace(/\r?\n$/, "");
+      } catch (error) {
+        throw new InvalidInputError(
+          `Cannot read passphrase file ${file}: ${(error as Error).message}`,
+        );
+      }
+    }
+    if (passphrase === undefined) {
+      if (!Deno.stdin.isTerminal()) {
+        throw new KeystoreError(
+          `No passphrase: set ${envName}, use --passphrase-file, or run on a terminal to be asked`,
+        );
+      }
+      passphrase = await promptHidden(prompt);
+    }
+    if (passphrase.length === 0) throw new KeystoreError("Refusing an empty passphrase");
+    return passphrase;
+  }
+
+  /** Asks for a new passphrase twice on a terminal (once from env/file). */
+  async newPassphrase(envName = "ICN_PASSPHRASE", fileOption?: string): Promise<string> {
+    const first = await this.passphrase("New passphrase: ", envName, fileOption);
+    if (
+      Deno.env.get(envName) === undefined && !(fileOption ?? this.options.passphraseFile) &&
+      Deno.stdin.isTerminal()
+    ) {
+      const again = await promptHidden("Repeat passphrase: ");
+      if (again !== first) throw new KeystoreError("Passphrases do not match");
+    }
+    return first;
+  }
+
+  /** Decrypts the keystore once and builds the signer. */
+  async unlock(): Promise<UnlockedIdentity> {
+    await this.readPublicIdentity();
+    const passphrase = await this.passphrase();
+    const secrets = await readKeystoreFile(this.keystorePath, passphrase);
+    const ed25519 = await ed25519FromSeed(seedFromBase64(secrets.ed25519));
+    const mlDsa65 = secrets.mlDsa65
+      ? await mlDsa65FromSeed(seedFromBase64(secrets.mlDsa65))
+      : undefined;
+    return {
+      secrets,
+      did: secrets.did,
+      ed25519,
+      mlDsa65,
+      signer: createSigner(secrets.did, ed25519, mlDsa65),
+      passphrase,
+    };
+  }
+
+  close(): void {
+    this.#store?.close();
+    this.#store = undefined;
+  }
+}
+
+/** Reads a line from the terminal without echoing it. */
+async function promptHidden(prompt: string): Promise<string> {
+  const encoder = new TextEncoder();
+  Deno.stderr.writeSync(encoder.encode(prompt));
+  Deno.stdin.setRaw(true);
+  const bytes: number[] = [];
+  const buffer = new Uint8Array(1);
+  try {
+    while (true) {
+      const n = await Deno.stdin.read(buffer);
+      if (n === null) break;
+      const byte = buffer[0];
+      if (byte === 3) throw new KeystoreError("Cancelled");
+      if (byte === 13 || byte === 10) break;
+      if (byte === 127 || byte === 8) {
+        bytes.pop();
+        continue;
+      }
+      bytes.push(byte);
+      if (bytes.length > 4096) throw new KeystoreError("Passphrase is too long");
+    }
+  } finally {
+    Deno.stdin.setRaw(false);
+    Deno.stderr.writeSync(encoder.encode("\n"));
+  }
+  return new TextDecoder().decode(new Uint8Array(bytes));
+}

@@ -1,0 +1,176 @@
+/** Handlers of `icn governance genesis ...` and `icn governance join`. */
+import { chainKeys } from "../core/chain/keys.ts";
+import { AlreadyExistsError, InvalidInputError, InvalidSignatureError } from "../core/errors.ts";
+import {
+  addGenesisSignature,
+  checkGenesisFile,
+  createGenesis,
+  type GenesisFile,
+  genesisId,
+  genesisSigningBytes,
+  parseCurrency,
+  serializeGenesisFile,
+} from "../core/governance/genesis.ts";
+import { signEd25519 } from "../core/identity/keys.ts";
+import { formatDuration, paramDefs, type Params, parseParamValue } from "../core/params.ts";
+import type { CliContext } from "./context.ts";
+import { writeFileAtomic } from "./keystore.ts";
+import type { CommandResult } from "./output.ts";
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.map(String) : [];
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new InvalidInputError(`Cannot read ${path}: ${(error as Error).message}`);
+  }
+}
+
+export async function create(
+  ctx: CliContext,
+  _args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const params: Params = {};
+  for (const assignment of strings(options.set)) {
+    const eq = assignment.indexOf("=");
+    if (eq <= 0) throw new InvalidInputError(`Cannot parse --set "${assignment}": use KEY=VALUE`);
+    params[assignment.slice(0, eq)] = parseParamValue(
+      assignment.slice(0, eq),
+      assignment.slice(eq + 1),
+    );
+  }
+  const members = strings(options.member);
+  try {
+    const own = await ctx.readPublicIdentity();
+    if (!members.includes(own.did)) members.push(own.did);
+  } catch {
+    // No identity in this data dir: the founders are exactly those listed.
+  }
+  if (members.length === 0) {
+    throw new InvalidInputError(
+      "Cannot create a genesis without members: pass --member DID (repeatable)",
+    );
+  }
+  const genesis = createGenesis({
+    name: String(options.name),
+    members,
+    currencies: strings(options.currency).map(parseCurrency),
+    params,
+    created: ctx.clock.now(),
+  });
+  const file: GenesisFile = { id: await genesisId(genesis), genesis, signatures: [] };
+  const out = typeof options.out === "string" ? options.out : "genesis.json";
+  await writeFileAtomic(out, new TextEncoder().encode(serializeGenesisFile(file)), 0o644);
+  return {
+    data: { file: out, id: file.id, members: genesis.members },
+    text: [
+      `Wrote genesis of "${genesis.name}" to ${out}`,
+      `  network id: ${file.id}`,
+      `  founders (${genesis.members.length}) must each sign: icn governance genesis sign ${out}`,
+    ],
+  };
+}
+
+export async function signGenesis(ctx: CliContext, args: string[]): Promise<CommandResult> {
+  const [path] = args;
+  const { file, check } = await checkGenesisFile(await readText(path));
+  const unlocked = await ctx.unlock();
+  const signature = await signEd25519(unlocked.ed25519, genesisSigningBytes(file.genesis));
+  if (!file.genesis.members.includes(unlocked.did)) {
+    throw new InvalidSignatureError(
+      `Cannot sign: ${unlocked.did} is not a founder of "${file.genesis.name}"`,
+    );
+  }
+  // The founder signature is made with the inception key: the DID is that key.
+  const { parseDid } = await import("../core/identity/did.ts");
+  const { bytesEqual } = await import("../core/bytes.ts");
+  if (!bytesEqual(parseDid(unlocked.did), unlocked.ed25519.publicKey)) {
+    throw new InvalidSignatureError(
+      "Cannot sign a genesis after key rotation: founders sign with their inception key",
+    );
+  }
+  const signed = addGenesisSignature(file, unlocked.did, signature);
+  await writeFileAtomic(path, new TextEncoder().encode(serializeGenesisFile(signed)), 0o644);
+  const missing = check.missing.filter((m) => m !== unlocked.did);
+  return {
+    data: { file: path, id: check.id, signedBy: unlocked.did, missing },
+    text: missing.length === 0
+      ? `Signed ${path}; all founders have signed (join with: icn governance join ${path})`
+      : `Signed ${path}; still missing ${missing.length} founder signature(s)`,
+  };
+}
+
+export async function showGenesis(_ctx: CliContext, args: string[]): Promise<CommandResult> {
+  const { file, check } = await checkGenesisFile(await readText(args[0]));
+  const g = file.genesis;
+  return {
+    data: { id: check.id, genesis: g, signed: check.signed, missing: check.missing },
+    text: [
+      `${g.name} (network ${check.id})`,
+      `  created:   ${new Date(g.created).toISOString()}`,
+      `  protocol:  ${g.protocolVersion}`,
+      `  currencies: ${g.currencies.map((c) => `${c.code}:${c.decimals}`).join(", ")}`,
+      `  founders:`,
+      ...g.members.map((m) => `    ${check.signed.includes(m) ? "signed " : "MISSING"} ${m}`),
+    ],
+  };
+}
+
+export function keys(): Promise<CommandResult> {
+  const rows = paramDefs.map((def) => ({
+    key: def.key,
+    type: def.type,
+    default: def.type === "duration" ? formatDuration(def.default as number) : def.default,
+    ...(def.values ? { values: def.values } : {}),
+    description: def.description,
+  }));
+  const width = Math.max(...rows.map((r) => r.key.length));
+  return Promise.resolve({
+    data: rows,
+    text: rows.map((r) =>
+      `${r.key.padEnd(width)}  ${String(r.default).padEnd(10)} ${r.description}`
+    ),
+  });
+}
+
+export async function join(ctx: CliContext, args: string[]): Promise<CommandResult> {
+  const { file, check } = await checkGenesisFile(await readText(args[0]));
+  if (check.missing.length > 0) {
+    throw new InvalidSignatureError(
+      `Cannot join "${file.genesis.name}": ${check.missing.length} founder(s) have not signed (${
+        check.missing.join(", ")
+      })`,
+    );
+  }
+  const store = await ctx.store();
+  const current = await store.get<string>(chainKeys.network);
+  if (current && current.value !== check.id) {
+    throw new AlreadyExistsError(
+      `This data dir already belongs to network ${current.value}; use a separate --data-dir for ${check.id}`,
+    );
+  }
+  if (current) {
+    return {
+      data: { id: check.id, joined: false, already: true },
+      text: `Already a node of "${file.genesis.name}" (${check.id})`,
+    };
+  }
+  const ok = await store.commit([{ key: chainKeys.network, versionstamp: null }], [
+    { type: "set", key: chainKeys.genesis(check.id), value: file.genesis },
+    { type: "set", key: chainKeys.network, value: check.id },
+  ]);
+  if (!ok) {
+    throw new AlreadyExistsError(
+      "Another process joined a network at the same time; run join again to see which",
+    );
+  }
+  return {
+    data: { id: check.id, joined: true, name: file.genesis.name, members: file.genesis.members },
+    text:
+      `Joined "${file.genesis.name}" (network ${check.id}, ${file.genesis.members.length} founders)`,
+  };
+}

@@ -1,0 +1,23 @@
+/**
+ * The command groups, in help order. Each group's `*_commands.ts` declares its
+ * commands and lazy-loads its handlers.
+ */
+import type { Command } from "commander";
+import type { Registrar } from "./command.ts";
+import { governanceCommands } from "./governance_commands.ts";
+import { idCommands } from "./id_commands.ts";
+import { ledgerCommands } from "./ledger_commands.ts";
+import { nodeCommands } from "./node_commands.ts";
+import { trustCommands } from "./trust_commands.ts";
+import { toolCommands } from "./tool_commands.ts";
+
+export function groupCommands(r: Registrar): Command[] {
+  return [
+    idCommands(r),
+    trustCommands(r),
+    ledgerCommands(r),
+    governanceCommands(r),
+    nodeCommands(r),
+    ...toolCommands(r),
+  ];
+}

@@ -1,0 +1,330 @@
+/** Handlers of `icn id`. */
+import { basename } from "node:path";
+import { appendLocal } from "../core/chain/append.ts";
+import { kelNet } from "../core/constants.ts";
+import {
+  AlreadyExistsError,
+  InvalidInputError,
+  InvalidSignatureError,
+  RejectedError,
+} from "../core/errors.ts";
+import { didFromPublicKey, parseDid } from "../core/identity/did.ts";
+import { didDocument, multikey } from "../core/identity/did_document.ts";
+import {
+  canonicalKeySet,
+  identityKey,
+  type IdentityRecord,
+  type KeySet,
+  nextKeysDigest,
+} from "../core/identity/kel.ts";
+import {
+  ed25519FromSeed,
+  mlDsa65FromSeed,
+  mlKem768PublicFromSeed,
+  signEd25519,
+  x25519FromSeed,
+} from "../core/identity/keys.ts";
+import {
+  minisignPublicKey,
+  minisignSign,
+  minisignVerify,
+  parseMinisignPublicKey,
+  parseMinisignSignature,
+} from "../core/identity/minisign.ts";
+import { createSigner } from "../core/identity/signer.ts";
+import type { CliContext } from "./context.ts";
+import {
+  type KeystoreSecrets,
+  type PublicIdentity,
+  seedToBase64,
+  writeFileAtomic,
+  writeKeystoreFile,
+} from "./keystore.ts";
+import type { CommandResult } from "./output.ts";
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** Public keys of a keystore's current or next key seeds. */
+export async function publicKeysOf(
+  seeds: { ed25519: string; x25519: string; mlDsa65?: string; mlKem768?: string },
+): Promise<KeySet> {
+  const { fromBase64 } = await import("../core/bytes.ts");
+  const keys: KeySet = {
+    ed25519: (await ed25519FromSeed(fromBase64(seeds.ed25519))).publicKey,
+    x25519: (await x25519FromSeed(fromBase64(seeds.x25519))).publicKey,
+  };
+  if (seeds.mlDsa65) keys.mlDsa65 = (await mlDsa65FromSeed(fromBase64(seeds.mlDsa65))).publicKey;
+  if (seeds.mlKem768) keys.mlKem768 = await mlKem768PublicFromSeed(fromBase64(seeds.mlKem768));
+  return canonicalKeySet(keys);
+}
+
+/** Fresh seeds for one key generation (current or next). */
+export function freshSeeds(ctx: CliContext, pq: boolean) {
+  const seeds: { ed25519: string; x25519: string; mlDsa65?: string; mlKem768?: string } = {
+    ed25519: seedToBase64(ctx.rng.bytes(32)),
+    x25519: seedToBase64(ctx.rng.bytes(32)),
+  };
+  if (pq) {
+    seeds.mlDsa65 = seedToBase64(ctx.rng.bytes(32));
+    seeds.mlKem768 = seedToBase64(ctx.rng.bytes(64));
+  }
+  return seeds;
+}
+
+export function publicIdentityOf(
+  secrets: KeystoreSecrets,
+  keys: KeySet,
+  kelSeq: number,
+): PublicIdentity {
+  const rendered: Record<string, string> = {
+    ed25519: multikey("ed25519", keys.ed25519),
+    x25519: multikey("x25519", keys.x25519),
+  };
+  if (keys.mlDsa65) rendered.mlDsa65 = multikey("mlDsa65", keys.mlDsa65);
+  if (keys.mlKem768) rendered.mlKem768 = multikey("mlKem768", keys.mlKem768);
+  return { did: secrets.did, created: secrets.created, keys: rendered, pq: !!keys.mlDsa65, kelSeq };
+}
+
+export async function writePublicIdentity(
+  ctx: CliContext,
+  identity: PublicIdentity,
+): Promise<void> {
+  await writeFileAtomic(
+    ctx.publicIdentityPath,
+    new TextEncoder().encode(JSON.stringify(identity, null, 2) + "\n"),
+    0o644,
+  );
+}
+
+function timestampSuffix(ms: number): string {
+  return new Date(ms).toISOString().replace(/[:.]/g, "-");
+}
+
+export async function init(
+  ctx: CliContext,
+  _args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const pq = options.pq === true;
+  await ctx.ensureDataDir();
+  const hadKeystore = await exists(ctx.keystorePath);
+  const hadPublic = await exists(ctx.publicIdentityPath);
+  if ((hadKeystore || hadPublic) && options.force !== true) {
+    throw new AlreadyExistsError(
+      `An identity already exists in ${ctx.dataDir}: use --force to replace it (the old keystore is kept as a backup)`,
+    );
+  }
+  const passphrase = await ctx.newPassphrase();
+  const now = ctx.clock.now();
+  const current = freshSeeds(ctx, pq);
+  const next = freshSeeds(ctx, pq);
+  const keys = await publicKeysOf(current);
+  const did = didFromPublicKey(keys.ed25519);
+  const secrets: KeystoreSecrets = { v: 1, did, created: now, ...current, next };
+  const { fromBase64 } = await import("../core/bytes.ts");
+  const signer = createSigner(
+    did,
+    await ed25519FromSeed(fromBase64(current.ed25519)),
+    current.mlDsa65 ? await mlDsa65FromSeed(fromBase64(current.mlDsa65)) : undefined,
+  );
+  const deps = await ctx.ingestDeps();
+  const { outcome } = await appendLocal(deps, signer, {
+    net: kelNet,
+    kind: "id.inception",
+    body: { keys, next: await nextKeysDigest(await publicKeysOf(next)) },
+  });
+  if (outcome.status === "rejected") throw new RejectedError(outcome.reason, outcome.message);
+  let backup: string | undefined;
+  if (hadKeystore) {
+    backup = `${ctx.keystorePath}.${timestampSuffix(now)}.bak`;
+    await Deno.copyFile(ctx.keystorePath, backup);
+    await Deno.chmod(backup, 0o600);
+  }
+  await writeKeystoreFile(ctx.keystorePath, secrets, passphrase);
+  await writePublicIdentity(ctx, publicIdentityOf(secrets, keys, 0));
+  const lines = [
+    `Created identity ${did}`,
+    `  keystore: ${ctx.keystorePath} (age, mode 0600)`,
+    `  keys: Ed25519, X25519${pq ? ", ML-DSA-65, ML-KEM-768 (hybrid)" : ""}`,
+  ];
+  if (backup) lines.push(`  previous keystore kept as ${backup}`);
+  return {
+    data: { did, pq, keystore: ctx.keystorePath, backup: backup ?? null, created: now },
+    text: lines,
+  };
+}
+
+export async function show(ctx: CliContext): Promise<CommandResult> {
+  const identity = await ctx.readPublicIdentity();
+  const lines = [
+    `DID:      ${identity.did}`,
+    `Created:  ${new Date(identity.created).toISOString()}`,
+    `PQ keys:  ${identity.pq ? "yes (ML-DSA-65, ML-KEM-768)" : "no"}`,
+    `KEL seq:  ${identity.kelSeq}`,
+    ...Object.entries(identity.keys).map(([kind, key]) => `${(kind + ":").padEnd(9)} ${key}`),
+  ];
+  return { data: identity, text: lines };
+}
+
+/** The identity's KEL record from the store, or null. */
+export async function identityRecord(ctx: CliContext, did: string): Promise<IdentityRecord | null> {
+  const store = await ctx.store();
+  return (await store.get<IdentityRecord>(identityKey(did)))?.value ?? null;
+}
+
+export async function sign(
+  ctx: CliContext,
+  args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const [file] = args;
+  let data: Uint8Array;
+  try {
+    data = await Deno.readFile(file);
+  } catch (error) {
+    throw new InvalidInputError(`Cannot read ${file}: ${(error as Error).message}`);
+  }
+  const unlocked = await ctx.unlock();
+  const out = typeof options.out === "string" ? options.out : `${file}.minisig`;
+  const now = ctx.clock.now();
+  const extra = typeof options.comment === "string" ? `\tcomment:${options.comment}` : "";
+  const trustedComment = `timestamp:${Math.floor(now / 1000)}\tfile:${
+    basename(file)
+  }\t${unlocked.did}${extra}`;
+  let text = await minisignSign(data, {
+    publicKey: unlocked.ed25519.publicKey,
+    sign: (message) => signEd25519(unlocked.ed25519, message),
+    trustedComment,
+    untrustedComment: `signature from icn identity ${unlocked.did}`,
+  });
+  if (options.pq === true) {
+    const { addPqSignatureLine } = await import("./id_pq.ts");
+    text = await addPqSignatureLine(unlocked, data, text);
+  }
+  await writeFileAtomic(out, new TextEncoder().encode(text), 0o644);
+  return {
+    data: { file, signature: out, did: unlocked.did, trustedComment, pq: options.pq === true },
+    text: `Signed ${file} as ${unlocked.did}\n  signature: ${out}`,
+  };
+}
+
+function didFromComment(comment: string): string | undefined {
+  for (const field of comment.split("\t")) if (field.startsWith("did:icn:")) return field;
+  return undefined;
+}
+
+export async function verify(
+  ctx: CliContext,
+  args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const [file] = args;
+  const sigPath = typeof options.sig === "string" ? options.sig : `${file}.minisig`;
+  let data: Uint8Array;
+  let sigText: string;
+  try {
+    data = await Deno.readFile(file);
+  } catch (error) {
+    throw new InvalidInputError(`Cannot read ${file}: ${(error as Error).message}`);
+  }
+  try {
+    sigText = await Deno.readTextFile(sigPath);
+  } catch (error) {
+    throw new InvalidInputError(`Cannot read signature ${sigPath}: ${(error as Error).message}`);
+  }
+  const parsed = parseMinisignSignature(sigText);
+  if (typeof options.pubkey === "string") {
+    const key = parseMinisignPublicKey(await Deno.readTextFile(options.pubkey));
+    await minisignVerify(data, parsed, key);
+    return {
+      data: { valid: true, file, trustedComment: parsed.trustedComment },
+      text: `Good signature on ${file}\n  trusted comment: ${parsed.trustedComment}`,
+    };
+  }
+  const claimed = didFromComment(parsed.trustedComment);
+  const wanted = typeof options.did === "string" ? options.did : undefined;
+  if (wanted) parseDid(wanted);
+  const did = wanted ?? claimed;
+  if (!did) {
+    throw new InvalidSignatureError("Signature names no DID: pass --did DID or --pubkey FILE");
+  }
+  if (wanted && claimed && wanted !== claimed) {
+    throw new InvalidSignatureError(`Signature is from "${claimed}", not "${wanted}"`);
+  }
+  const record = await identityRecord(ctx, did);
+  const candidates = record ? record.history.map((p) => p.ed25519) : [parseDid(did)];
+  let lastError: unknown;
+  for (const key of candidates.reverse()) {
+    try {
+      await minisignVerify(data, parsed, key);
+      lastError = undefined;
+      break;
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  if (lastError) throw lastError;
+  let pq: boolean | undefined;
+  if (parsed.extra.length > 0) {
+    const { verifyPqSignatureLine } = await import("./id_pq.ts");
+    pq = await verifyPqSignatureLine(record, data, parsed);
+  }
+  return {
+    data: {
+      valid: true,
+      file,
+      did,
+      trustedComment: parsed.trustedComment,
+      ...(pq !== undefined ? { pq } : {}),
+    },
+    text: `Good signature from ${did} on ${file}${
+      pq ? " (Ed25519 + ML-DSA-65)" : ""
+    }\n  trusted comment: ${parsed.trustedComment}`,
+  };
+}
+
+export async function exportIdentity(
+  ctx: CliContext,
+  _args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const identity = await ctx.readPublicIdentity();
+  const record = await identityRecord(ctx, identity.did);
+  if (!record) {
+    throw new RejectedError(
+      "missing_kel",
+      `Key event log of ${identity.did} is missing from the store`,
+    );
+  }
+  if (options.minisign === true) {
+    const text = minisignPublicKey(record.keys.ed25519);
+    return { data: { did: identity.did, minisign: text }, text: text.trimEnd() };
+  }
+  const document = didDocument(record);
+  return { data: document, text: JSON.stringify(document, null, 2) };
+}
+
+export async function changePassphrase(
+  ctx: CliContext,
+  _args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const unlocked = await ctx.unlock();
+  const next = await ctx.newPassphrase(
+    "ICN_NEW_PASSPHRASE",
+    typeof options.newPassphraseFile === "string" ? options.newPassphraseFile : undefined,
+  );
+  await writeKeystoreFile(ctx.keystorePath, unlocked.secrets, next);
+  return {
+    data: { did: unlocked.did, changed: true },
+    text: `Passphrase changed for ${unlocked.did}`,
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * The optional ML-DSA-65 line of a signature file (`icn id sign --pq`).
+ * minisign reads only the first four lines, so the extra line does not
+ * disturb `minisign -V`.
+ */
+import { blake2b } from "@noble/hashes/blake2.js";
+import { concatBytes, fromBase64, toBase64, utf8Encode } from "../core/bytes.ts";
+import { InvalidInputError, InvalidSignatureError } from "../core/errors.ts";
+import type { IdentityRecord } from "../core/identity/kel.ts";
+import { signMlDsa65, verifyMlDsa65 } from "../core/identity/keys.ts";
+import type { MinisignSignature } from "../core/identity/minisign.ts";
+import type { UnlockedIdentity } from "./context.ts";
+
+const prefix = "icn-ml-dsa-65: ";
+
+function pqMessage(data: Uint8Array, trustedComment: string): Uint8Array {
+  return concatBytes(utf8Encode("icn/minisig-pq/v1\n"), blake2b(data), utf8Encode(trustedComment));
+}
+
+export async function addPqSignatureLine(
+  unlocked: UnlockedIdentity,
+  data: Uint8Array,
+  text: string,
+): Promise<string> {
+  if (!unlocked.mlDsa65) {
+    throw new InvalidInputError(
+      "This identity has no ML-DSA-65 key: run `icn id upgrade-pq` first",
+    );
+  }
+  const trusted = text.split("\n")[2].slice("trusted comment: ".length);
+  const sig = await signMlDsa65(unlocked.mlDsa65, pqMessage(data, trusted));
+  return text + prefix + toBase64(sig) + "\n";
+}
+
+/** Verifies the ML-DSA line against the identity's ML-DSA key; true when present and valid. */
+export async function verifyPqSignatureLine(
+  record: IdentityRecord | null,
+  data: Uint8Array,
+  parsed: MinisignSignature,
+): Promise<boolean> {
+  const line = parsed.extra.find((l) => l.startsWith(prefix));
+  if (!line) return false;
+  const keys = record?.history.map((p) => p.mlDsa65).filter((k): k is Uint8Array => !!k) ?? [];
+  if (keys.length === 0) {
+    throw new InvalidSignatureError(
+      "Signature carries an ML-DSA-65 line but the signer's ML-DSA key is unknown here",
+    );
+  }
+  let sig: Uint8Array;
+  try {
+    sig = fromBase64(line.slice(prefix.length).trim());
+  } catch {
+    throw new InvalidSignatureError("ML-DSA-65 signature line is not base64");
+  }
+  const message = pqMessage(data, parsed.trustedComment);
+  for (const key of keys) if (await verifyMlDsa65(key, message, sig)) return true;
+  throw new InvalidSignatureError("ML-DSA-65 signature does not verify");
+}

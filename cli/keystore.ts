@@ -1,0 +1,150 @@
+/**
+ * The age-encrypted keystore (`identity.age`, scrypt passphrase recipient,
+ * mode 0600, written atomically) and the public identity beside it.
+ */
+import * as age from "age-encryption";
+import { fromBase64, toBase64 } from "../core/bytes.ts";
+import { InvalidInputError, KeystoreError } from "../core/errors.ts";
+import { parseDid } from "../core/identity/did.ts";
+
+/** Secrets held in the keystore; seeds are base64. */
+export interface KeystoreSecrets {
+  v: 1;
+  did: string;
+  created: number;
+  ed25519: string;
+  x25519: string;
+  /** Pre-rotation: seeds of the keys the KEL has committed to next. */
+  next: { ed25519: string; x25519: string; mlDsa65?: string; mlKem768?: string };
+  mlDsa65?: string;
+  mlKem768?: string;
+  /** Room for the identity lifecycle (recovery requests in flight, etc.). */
+  extra?: Record<string, unknown>;
+}
+
+/** Public identity file (`identity.json`): no secrets, readable without the passphrase. */
+export interface PublicIdentity {
+  did: string;
+  created: number;
+  keys: Record<string, string>;
+  pq: boolean;
+  kelSeq: number;
+}
+
+/** scrypt work factor (log2 N). age's default is 18 (~0.8 s here). Tests may lower it via ICN_SCRYPT_LOG_N. */
+export function scryptLogN(): number {
+  const fromEnv = Deno.env.get("ICN_SCRYPT_LOG_N");
+  if (fromEnv === undefined) return 18;
+  const n = Number(fromEnv);
+  if (!Number.isInteger(n) || n < 10 || n > 22) {
+    throw new InvalidInputError(
+      `ICN_SCRYPT_LOG_N must be an integer from 10 to 22, got "${fromEnv}"`,
+    );
+  }
+  return n;
+}
+
+/** Writes a file atomically: temp file in the same directory (mode set before data), fsync, rename. */
+export async function writeFileAtomic(path: string, data: Uint8Array, mode = 0o600): Promise<void> {
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  const tmp = `${dir}/.${path.slice(path.lastIndexOf("/") + 1)}.${crypto.randomUUID()}.tmp`;
+  const file = await Deno.open(tmp, { write: true, createNew: true, mode });
+  try {
+    let written = 0;
+    while (written < data.length) written += await file.write(data.subarray(written));
+    await file.sync();
+  } finally {
+    file.close();
+  }
+  try {
+    await Deno.chmod(tmp, mode);
+    await Deno.rename(tmp, path);
+  } catch (error) {
+    await Deno.remove(tmp).catch(() => {});
+    throw error;
+  }
+}
+
+export async function encryptSecrets(
+  secrets: KeystoreSecrets,
+  passphrase: string,
+): Promise<Uint8Array> {
+  const encrypter = new age.Encrypter();
+  encrypter.setPassphrase(passphrase);
+  encrypter.setScryptWorkFactor(scryptLogN());
+  return await encrypter.encrypt(JSON.stringify(secrets));
+}
+
+export async function decryptSecrets(
+  data: Uint8Array,
+  passphrase: string,
+): Promise<KeystoreSecrets> {
+  const decrypter = new age.Decrypter();
+  decrypter.addPassphrase(passphrase);
+  let text: string;
+  try {
+    text = await decrypter.decrypt(data, "text");
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (/incorrect passphrase|no identity matched|failed to decrypt|unwrap/i.test(message)) {
+      throw new KeystoreError("Cannot unlock the keystore: wrong passphrase", { cause: error });
+    }
+    throw new KeystoreError(
+      `Cannot unlock the keystore: it is corrupted or truncated (${message})`,
+      {
+        cause: error,
+      },
+    );
+  }
+  let secrets: KeystoreSecrets;
+  try {
+    secrets = JSON.parse(text);
+  } catch (error) {
+    throw new KeystoreError("Cannot unlock the keystore: its contents are corrupted", {
+      cause: error,
+    });
+  }
+  checkSecrets(secrets);
+  return secrets;
+}
+
+function checkSecrets(secrets: KeystoreSecrets): void {
+  const seed = (value: unknown) => typeof value === "string" && fromBase64(value).length === 32;
+  try {
+    parseDid(secrets.did);
+    if (
+      secrets.v !== 1 || !seed(secrets.ed25519) || !seed(secrets.x25519) ||
+      !seed(secrets.next?.ed25519) || !seed(secrets.next?.x25519)
+    ) throw new Error("bad fields");
+  } catch (error) {
+    throw new KeystoreError("Cannot unlock the keystore: its contents are not an icn keystore", {
+      cause: error,
+    });
+  }
+}
+
+export async function readKeystoreFile(path: string, passphrase: string): Promise<KeystoreSecrets> {
+  let data: Uint8Array;
+  try {
+    data = await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new KeystoreError(`No identity here: ${path} does not exist (run \`icn id init\`)`);
+    }
+    throw new KeystoreError(`Cannot read keystore ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  return await decryptSecrets(data, passphrase);
+}
+
+export async function writeKeystoreFile(
+  path: string,
+  secrets: KeystoreSecrets,
+  passphrase: string,
+): Promise<void> {
+  await writeFileAtomic(path, await encryptSecrets(secrets, passphrase), 0o600);
+}
+
+export const seedToBase64 = toBase64;
+export const seedFromBase64 = fromBase64;

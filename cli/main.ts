@@ -1,0 +1,111 @@
+/**
+ * The `icn` command: builds the command tree, runs one handler, and decides
+ * the exit code (the only place that does): 0 ok, 1 expected failure
+ * (IcnError), 2 usage error, 3 a bug.
+ */
+import { Command, CommanderError, Option } from "commander";
+import { IcnError } from "../core/errors.ts";
+import { createRegistrar, type Handler, type Registrar } from "./command.ts";
+import { CliContext, defaultDataDir, type GlobalOptions } from "./context.ts";
+import { printError, printResult, writeStderr } from "./output.ts";
+import { groupCommands } from "./groups.ts";
+import denoJson from "../deno.json" with { type: "json" };
+
+export const icnVersion: string = denoJson.version;
+
+export const exitCodes = { ok: 0, failure: 1, usage: 2, bug: 3 } as const;
+
+export function exitCodeOf(error: unknown): { exitCode: number; code: string } {
+  if (error instanceof CommanderError) return { exitCode: exitCodes.usage, code: "usage" };
+  if (error instanceof IcnError) return { exitCode: exitCodes.failure, code: error.code };
+  return { exitCode: exitCodes.bug, code: "internal" };
+}
+
+function globalOptions(command: Command): GlobalOptions {
+  const opts = command.optsWithGlobals() as Record<string, unknown>;
+  return {
+    dataDir: typeof opts.dataDir === "string" ? opts.dataDir : defaultDataDir(),
+    json: opts.json === true,
+    debug: opts.debug === true,
+    color: !Deno.env.get("NO_COLOR") && opts.color !== false && Deno.stdout.isTerminal(),
+    passphraseFile: typeof opts.passphraseFile === "string" ? opts.passphraseFile : undefined,
+  };
+}
+
+/** Builds the whole tree. `registrar` attaches handlers; docs and completions pass one that runs nothing. */
+export function buildProgram(registrar: Registrar): Command {
+  const program = new Command("icn")
+    .description("Toolkit for cooperatives that federate without a central operator")
+    .version(icnVersion, "-V, --version", "print the icn version")
+    .addOption(
+      new Option("--data-dir <dir>", "data directory (default: $ICN_HOME or ~/.icn)"),
+    )
+    .option("--json", "machine-readable output on stdout")
+    .option("--debug", "show stack traces and debug logs")
+    .option("--no-color", "disable colour (NO_COLOR is honoured too)")
+    .option(
+      "--passphrase-file <file>",
+      "read the keystore passphrase from a file (else ICN_PASSPHRASE or a prompt)",
+    )
+    .showSuggestionAfterError(true)
+    .enablePositionalOptions(false);
+  for (const group of groupCommands(registrar)) program.addCommand(group);
+  return program;
+}
+
+function configureRecursively(command: Command, capture: (text: string) => void): void {
+  command.exitOverride();
+  command.configureOutput({ outputError: (text) => capture(text) });
+  for (const sub of command.commands) configureRecursively(sub, capture);
+}
+
+/** Runs the CLI with `argv` (without the program name); returns the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  let exitCode: number = exitCodes.ok;
+  let usageMessage = "";
+  let ctx: CliContext | undefined;
+  const jsonRequested = argv.includes("--json");
+  const debugRequested = argv.includes("--debug");
+  const colorDefault = !Deno.env.get("NO_COLOR") && Deno.stderr.isTerminal();
+  const registrar = createRegistrar(async (load, args, command) => {
+    const options = globalOptions(command);
+    ctx = new CliContext(options);
+    const handler: Handler = await load();
+    const result = await handler(ctx, args, command.opts());
+    printResult(result, options);
+    exitCode = result.exitCode ?? exitCodes.ok;
+  });
+  const program = buildProgram(registrar);
+  configureRecursively(program, (text) => usageMessage += text);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError && error.exitCode === 0) return exitCodes.ok;
+    const { exitCode: code, code: errorCode } = exitCodeOf(error);
+    const message = error instanceof CommanderError
+      ? (usageMessage.trim().replace(/^error: /, "") || error.message)
+      : error;
+    printError(error instanceof CommanderError ? new Error(String(message)) : message, {
+      json: jsonRequested,
+      color: colorDefault,
+      debug: debugRequested,
+      code: errorCode,
+      exitCode: code,
+    });
+    if (error instanceof CommanderError) writeStderr("(run `icn --help` for usage)\n");
+    exitCode = code;
+  } finally {
+    try {
+      (ctx as CliContext | undefined)?.close();
+    } catch {
+      // Closing a store that failed to open is not worth a second error.
+    }
+  }
+  return exitCode;
+}
+
+if (import.meta.main) {
+  const code = await runCli(Deno.args);
+  // Explicit exit: libraries (libp2p, timers) may hold the event loop open after a command is done.
+  Deno.exit(code);
+}

@@ -1,0 +1,108 @@
+/**
+ * The one place that writes results and errors. stdout carries results only
+ * (text or `--json`); errors and logs go to stderr.
+ */
+import { IcnError } from "../core/errors.ts";
+import { toBase64 } from "../core/bytes.ts";
+
+/** What a command handler returns: data for `--json`, lines for humans. */
+export interface CommandResult {
+  data: unknown;
+  text: string | string[];
+  /** One-line warnings shown on stderr (and under `warnings` in JSON). */
+  warnings?: string[];
+  /** Non-zero to signal an expected failure that still has a result (e.g. `ledger check` findings). */
+  exitCode?: number;
+}
+
+export interface OutputOptions {
+  json: boolean;
+  color: boolean;
+}
+
+/** JSON with bigint as decimal strings and bytes as base64. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => {
+    if (typeof v === "bigint") return v.toString();
+    if (v instanceof Uint8Array) return toBase64(v);
+    return v;
+  }, 2);
+}
+
+const encoder = new TextEncoder();
+
+export function writeStdout(text: string): void {
+  Deno.stdout.writeSync(encoder.encode(text));
+}
+
+export function writeStderr(text: string): void {
+  Deno.stderr.writeSync(encoder.encode(text));
+}
+
+export function printResult(result: CommandResult, options: OutputOptions): void {
+  for (const warning of result.warnings ?? []) {
+    writeStderr(`${options.color ? "\x1b[33mwarning:\x1b[0m" : "warning:"} ${warning}\n`);
+  }
+  if (options.json) {
+    const data =
+      result.warnings?.length && typeof result.data === "object" && result.data !== null &&
+        !Array.isArray(result.data)
+        ? { ...result.data, warnings: result.warnings }
+        : result.data;
+    writeStdout(toJson(data) + "\n");
+    return;
+  }
+  const text = Array.isArray(result.text) ? result.text.join("\n") : result.text;
+  if (text.length > 0) writeStdout(text.endsWith("\n") ? text : text + "\n");
+}
+
+/** Prints an error: one line for expected errors, the stack for bugs or under `--debug`. */
+export function printError(
+  error: unknown,
+  options: OutputOptions & { debug: boolean; code: string; exitCode: number },
+): void {
+  const message = error instanceof Error ? error.message : String(error);
+  if (options.json) {
+    const body: Record<string, unknown> = { error: { code: options.code, message } };
+    if (error instanceof IcnError && "reason" in error) {
+      (body.error as Record<string, unknown>).reason = (error as { reason: string }).reason;
+    }
+    writeStdout(toJson(body) + "\n");
+  }
+  const prefix = options.color ? "\x1b[31merror:\x1b[0m" : "error:";
+  if (options.exitCode === 1 || options.exitCode === 2) {
+    writeStderr(`${prefix} ${message}\n`);
+    if (options.debug && error instanceof Error && error.stack) writeStderr(error.stack + "\n");
+    return;
+  }
+  writeStderr(`${prefix} internal error (a bug in icn, please report it): ${message}\n`);
+  if (error instanceof Error && error.stack) writeStderr(error.stack + "\n");
+}
+
+/** Logger writing one line per event to stderr, text or JSON. */
+export function createStderrLogger(options: { format: "text" | "json"; level: string }) {
+  const levels = ["debug", "info", "warn", "error"];
+  const min = Math.max(0, levels.indexOf(options.level));
+  const log = (level: string) => (event: string, fields: Record<string, unknown> = {}) => {
+    if (levels.indexOf(level) < min) return;
+    const time = new Date().toISOString();
+    if (options.format === "json") {
+      writeStderr(
+        JSON.stringify(
+          { time, level, event, ...fields },
+          (_k, v) => typeof v === "bigint" ? v.toString() : v,
+        ) + "\n",
+      );
+    } else {
+      const rest = Object.entries(fields).map(([k, v]) =>
+        `${k}=${
+          typeof v === "string"
+            ? v
+            : JSON.stringify(v, (_k, x) => typeof x === "bigint" ? x.toString() : x)
+        }`
+      ).join(" ");
+      writeStderr(`${time} ${level.toUpperCase()} ${event}${rest ? " " + rest : ""}\n`);
+    }
+  };
+  return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+}

@@ -1,0 +1,103 @@
+/**
+ * Offline exchange bundles: CAR v1 files whose root is a small manifest and
+ * whose blocks are envelopes in acceptance order. Decoding checks every
+ * block's CID against its bytes; the envelopes then go through `ingest`.
+ */
+import { CarReader, CarWriter } from "@ipld/car";
+import * as dagCbor from "@ipld/dag-cbor";
+import { CID } from "multiformats/cid";
+import { bytesEqual } from "../bytes.ts";
+import { contentId } from "../envelope/envelope.ts";
+import { InvalidInputError } from "../errors.ts";
+
+export interface BundleManifest {
+  v: 1;
+  /** Network of the envelopes (KEL envelopes travel with them). */
+  net: string | null;
+  count: number;
+  /** Log range exported: [since, next). */
+  since: number;
+  next: number;
+  created: number;
+}
+
+/** Largest bundle we read into memory at once. */
+export const bundleBytesMax = 1024 * 1024 * 1024;
+const blocksMax = 5_000_000;
+
+export async function encodeBundle(
+  manifest: BundleManifest,
+  envelopes: readonly Uint8Array[],
+): Promise<Uint8Array> {
+  const manifestBytes = dagCbor.encode(manifest);
+  const root = CID.parse(await contentId(manifestBytes));
+  const { writer, out } = CarWriter.create([root]);
+  const chunks: Uint8Array[] = [];
+  const collecting = (async () => {
+    for await (const chunk of out) chunks.push(chunk);
+  })();
+  await writer.put({ cid: root as never, bytes: manifestBytes });
+  for (const bytes of envelopes) {
+    await writer.put({ cid: CID.parse(await contentId(bytes)) as never, bytes });
+  }
+  await writer.close();
+  await collecting;
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const result = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    result.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return result;
+}
+
+function fail(why: string): never {
+  throw new InvalidInputError(`Cannot read bundle: ${why}`);
+}
+
+/** Decodes and checks a bundle: CAR structure, manifest, every block's hash. */
+export async function decodeBundle(
+  bytes: Uint8Array,
+): Promise<{ manifest: BundleManifest; envelopes: Uint8Array[] }> {
+  if (bytes.length > bundleBytesMax) fail(`larger than ${bundleBytesMax} bytes`);
+  let reader: CarReader;
+  try {
+    reader = await CarReader.fromBytes(bytes);
+  } catch (error) {
+    return fail(`not a CAR file (${(error as Error).message})`);
+  }
+  const roots = await reader.getRoots();
+  if (roots.length !== 1) fail("expected exactly one root (the manifest)");
+  const envelopes: Uint8Array[] = [];
+  let manifest: BundleManifest | undefined;
+  let index = 0;
+  try {
+    for await (const block of reader.blocks()) {
+      if (++index > blocksMax) fail("too many blocks");
+      const expected = await contentId(block.bytes);
+      if (block.cid.toString() !== expected) {
+        fail(`block ${index} does not match its CID (tampered)`);
+      }
+      if (index === 1) {
+        if (!roots[0].equals(block.cid)) fail("first block is not the manifest");
+        manifest = dagCbor.decode(block.bytes) as BundleManifest;
+        continue;
+      }
+      envelopes.push(block.bytes);
+    }
+  } catch (error) {
+    if (error instanceof InvalidInputError) throw error;
+    fail(`truncated or corrupt (${(error as Error).message})`);
+  }
+  if (!manifest || manifest.v !== 1 || typeof manifest.count !== "number") {
+    fail("manifest missing or malformed");
+  }
+  if (manifest.count !== envelopes.length) {
+    fail(`manifest announces ${manifest.count} envelopes but the bundle holds ${envelopes.length}`);
+  }
+  for (let i = 1; i < envelopes.length; i++) {
+    if (bytesEqual(envelopes[i], envelopes[i - 1])) fail("repeated block");
+  }
+  return { manifest, envelopes };
+}

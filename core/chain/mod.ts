@@ -1,0 +1,22 @@
+export { appendLocal, type AppendRequest, type AppendResult } from "./append.ts";
+export {
+  type ApplyContext,
+  BatchRejectedError,
+  ingest,
+  type IngestDeps,
+  type IngestOptions,
+  type IngestOutcome,
+  type IngestSource,
+  type KindHandler,
+  type KindRegistry,
+  readEnvelopeBytes,
+} from "./ingest.ts";
+export {
+  type ChainHead,
+  chainKeys,
+  type ForkEvidence,
+  type LogEntry,
+  type QuarantineRecord,
+} from "./keys.ts";
+export { getEnvelopeBytes, readChain, readHead, readHeads, readLog } from "./read.ts";
+export { StateOverlay, type StateView } from "./state.ts";

@@ -1,0 +1,220 @@
+/**
+ * Envelopes: every state change is a signed envelope appended to its
+ * author's chain. Canonical DAG-CBOR encoding; CIDv1 (dag-cbor, sha2-256) over
+ * the whole encoded envelope including signatures; signatures over a
+ * domain-separation prefix plus the encoding of every field except `sigs`.
+ */
+import * as dagCbor from "@ipld/dag-cbor";
+import { CID } from "multiformats/cid";
+import { create as createDigest } from "multiformats/hashes/digest";
+import { bytesEqual, concatBytes, utf8Encode } from "../bytes.ts";
+import { envelopeBytesMax, envelopeSigningDomain, envelopeVersion } from "../constants.ts";
+import { RejectedError } from "../errors.ts";
+import { parseDid } from "../identity/did.ts";
+import { sha256 } from "../identity/keys.ts";
+
+/** Signature algorithms an envelope may carry. */
+export type SignatureAlgorithm = "ed25519" | "ml-dsa-65";
+
+export interface EnvelopeSignature {
+  alg: SignatureAlgorithm;
+  sig: Uint8Array;
+}
+
+/** The signed fields of an envelope. */
+export interface UnsignedEnvelope<Body = unknown> {
+  v: number;
+  /** Network id (genesis CID string), or `kel` for key events. */
+  net: string;
+  kind: string;
+  author: string;
+  seq: number;
+  /** CID string of the author's previous envelope in this chain; null at seq 0. */
+  prev: string | null;
+  /** Milliseconds since the Unix epoch, as claimed by the author. */
+  ts: number;
+  body: Body;
+}
+
+export interface Envelope<Body = unknown> extends UnsignedEnvelope<Body> {
+  sigs: EnvelopeSignature[];
+}
+
+/** An envelope together with its encoding and content id, computed once. */
+export interface SealedEnvelope<Body = unknown> {
+  readonly envelope: Envelope<Body>;
+  readonly bytes: Uint8Array;
+  readonly cid: string;
+}
+
+/** Produces the signatures for an envelope's signing bytes (Ed25519, plus ML-DSA-65 when hybrid). */
+export interface Signer {
+  readonly did: string;
+  sign(message: Uint8Array): Promise<EnvelopeSignature[]>;
+}
+
+const signingDomainBytes = utf8Encode(envelopeSigningDomain);
+const kindPattern = /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/;
+const sha256Code = 0x12;
+const kindLengthMax = 64;
+const netLengthMax = 128;
+const signaturesMax = 4;
+
+/** The exact bytes that signatures cover. */
+export function signingBytes(envelope: UnsignedEnvelope): Uint8Array {
+  const { v, net, kind, author, seq, prev, ts, body } = envelope;
+  return concatBytes(
+    signingDomainBytes,
+    dagCbor.encode({ v, net, kind, author, seq, prev, ts, body }),
+  );
+}
+
+/** CIDv1 (dag-cbor, sha2-256) of encoded bytes, as a string. */
+export async function contentId(bytes: Uint8Array): Promise<string> {
+  const digest = await sha256(bytes);
+  return CID.createV1(dagCbor.code, createDigest(sha256Code, digest)).toString();
+}
+
+/** Signs and seals an envelope. */
+export async function sealEnvelope<Body>(
+  unsigned: Omit<UnsignedEnvelope<Body>, "v" | "author"> & { v?: number },
+  signer: Signer,
+): Promise<SealedEnvelope<Body>> {
+  const full: UnsignedEnvelope<Body> = {
+    v: unsigned.v ?? envelopeVersion,
+    net: unsigned.net,
+    kind: unsigned.kind,
+    author: signer.did,
+    seq: unsigned.seq,
+    prev: unsigned.prev,
+    ts: unsigned.ts,
+    body: unsigned.body,
+  };
+  checkShape(full);
+  const sigs = await signer.sign(signingBytes(full));
+  const envelope: Envelope<Body> = { ...full, sigs };
+  const bytes = encodeEnvelope(envelope);
+  if (bytes.length > envelopeBytesMax) {
+    throw new RejectedError(
+      "too_large",
+      `Cannot create envelope of kind "${full.kind}": ${bytes.length} bytes, limit is ${envelopeBytesMax}`,
+    );
+  }
+  return { envelope, bytes, cid: await contentId(bytes) };
+}
+
+/** Canonical encoding of a whole envelope. */
+export function encodeEnvelope(envelope: Envelope): Uint8Array {
+  const { v, net, kind, author, seq, prev, ts, body, sigs } = envelope;
+  return dagCbor.encode({ v, net, kind, author, seq, prev, ts, body, sigs });
+}
+
+function reject(reason: string, message: string): never {
+  throw new RejectedError(reason, message);
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) &&
+    !(value instanceof Uint8Array);
+}
+
+/** Checks field types and ranges; throws `RejectedError("malformed")`. Signatures are not checked here. */
+export function checkShape(envelope: UnsignedEnvelope & { sigs?: unknown }): void {
+  const e = envelope as unknown as Record<string, unknown>;
+  if (e.v !== envelopeVersion) {
+    reject("malformed", `Envelope version ${String(e.v)} is not supported`);
+  }
+  if (typeof e.net !== "string" || e.net.length === 0 || e.net.length > netLengthMax) {
+    reject("malformed", "Envelope network id is missing or too long");
+  }
+  if (typeof e.kind !== "string" || e.kind.length > kindLengthMax || !kindPattern.test(e.kind)) {
+    reject("malformed", `Envelope kind "${String(e.kind).slice(0, 64)}" is not a valid kind`);
+  }
+  if (typeof e.author !== "string") reject("malformed", "Envelope author is not a DID");
+  try {
+    parseDid(e.author as string);
+  } catch (error) {
+    reject("malformed", `Envelope author is not a valid DID: ${(error as Error).message}`);
+  }
+  if (typeof e.seq !== "number" || !Number.isSafeInteger(e.seq) || e.seq < 0) {
+    reject("malformed", "Envelope seq must be a non-negative integer");
+  }
+  if (e.seq === 0 ? e.prev !== null : typeof e.prev !== "string") {
+    reject("malformed", "Envelope prev must be null at seq 0 and a CID after");
+  }
+  if (typeof e.prev === "string") {
+    try {
+      CID.parse(e.prev);
+    } catch {
+      reject("malformed", "Envelope prev is not a valid CID");
+    }
+  }
+  if (typeof e.ts !== "number" || !Number.isSafeInteger(e.ts) || e.ts < 0) {
+    reject("malformed", "Envelope ts must be a non-negative integer (milliseconds)");
+  }
+  if (!("body" in e) || e.body === undefined) reject("malformed", "Envelope body is missing");
+  if ("sigs" in e && e.sigs !== undefined) {
+    const sigs = e.sigs;
+    if (!Array.isArray(sigs) || sigs.length === 0 || sigs.length > signaturesMax) {
+      reject("malformed", "Envelope must carry between 1 and 4 signatures");
+    }
+    const seen = new Set<string>();
+    for (const sig of sigs as unknown[]) {
+      if (
+        !isPlainRecord(sig) || Object.keys(sig).length !== 2 ||
+        (sig.alg !== "ed25519" && sig.alg !== "ml-dsa-65") || !(sig.sig instanceof Uint8Array)
+      ) {
+        reject("malformed", "Envelope signature entry is malformed");
+      }
+      if (seen.has(sig.alg as string)) {
+        reject("malformed", "Envelope repeats a signature algorithm");
+      }
+      seen.add(sig.alg as string);
+    }
+  }
+}
+
+const envelopeFields = ["author", "body", "kind", "net", "prev", "seq", "sigs", "ts", "v"];
+
+/**
+ * Decodes bytes into an envelope, strictly: size limit, valid DAG-CBOR,
+ * exactly the envelope fields, canonical (re-encoding gives the same bytes).
+ * Throws `RejectedError` with reason `too_large` or `malformed`.
+ */
+export async function decodeEnvelope(bytes: Uint8Array): Promise<SealedEnvelope> {
+  if (!(bytes instanceof Uint8Array)) reject("malformed", "Envelope is not bytes");
+  if (bytes.length > envelopeBytesMax) {
+    reject("too_large", `Envelope is ${bytes.length} bytes, limit is ${envelopeBytesMax}`);
+  }
+  let decoded: unknown;
+  try {
+    decoded = dagCbor.decode(bytes);
+  } catch (error) {
+    reject("malformed", `Envelope is not valid DAG-CBOR: ${(error as Error).message}`);
+  }
+  if (!isPlainRecord(decoded)) reject("malformed", "Envelope is not a map");
+  const keys = Object.keys(decoded).sort();
+  if (keys.length !== envelopeFields.length || keys.some((key, i) => key !== envelopeFields[i])) {
+    reject("malformed", "Envelope has missing or unexpected fields");
+  }
+  const envelope = decoded as unknown as Envelope;
+  checkShape(envelope);
+  let reencoded: Uint8Array;
+  try {
+    reencoded = encodeEnvelope(envelope);
+  } catch {
+    reject("malformed", "Envelope does not re-encode");
+  }
+  if (!bytesEqual(reencoded, bytes)) reject("malformed", "Envelope encoding is not canonical");
+  return { envelope, bytes, cid: await contentId(bytes) };
+}
+
+/** Seals an already-signed envelope object (computes bytes and CID) after checking its shape. */
+export async function sealSigned(envelope: Envelope): Promise<SealedEnvelope> {
+  checkShape(envelope);
+  const bytes = encodeEnvelope(envelope);
+  if (bytes.length > envelopeBytesMax) {
+    reject("too_large", `Envelope is ${bytes.length} bytes, limit is ${envelopeBytesMax}`);
+  }
+  return { envelope, bytes, cid: await contentId(bytes) };
+}

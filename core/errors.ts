@@ -1,0 +1,108 @@
+/**
+ * Expected failures. An `IcnError` is something a caller handles (rejected,
+ * not found, invalid); anything else escaping a command is a bug. Each has a
+ * stable `code` that `--json` output carries.
+ */
+export class IcnError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "IcnError";
+    this.code = code;
+  }
+}
+
+/** Input that does not parse or is out of range: bad DID, bad amount, bad flag value. */
+export class InvalidInputError extends IcnError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("invalid_input", message, options);
+    this.name = "InvalidInputError";
+  }
+}
+
+/** Something looked up does not exist. */
+export class NotFoundError extends IcnError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("not_found", message, options);
+    this.name = "NotFoundError";
+  }
+}
+
+/** An existing thing would be overwritten. */
+export class AlreadyExistsError extends IcnError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("already_exists", message, options);
+    this.name = "AlreadyExistsError";
+  }
+}
+
+/** A signature does not verify. */
+export class InvalidSignatureError extends IcnError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("invalid_signature", message, options);
+    this.name = "InvalidSignatureError";
+  }
+}
+
+/** An envelope or bundle breaks a rule; `reason` is a stable machine-readable tag. */
+export class RejectedError extends IcnError {
+  readonly reason: string;
+  constructor(reason: string, message: string, options?: ErrorOptions) {
+    super("rejected", message, options);
+    this.name = "RejectedError";
+    this.reason = reason;
+  }
+}
+
+/** Two different envelopes at one (author, seq). */
+export class ForkDetectedError extends RejectedError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("fork", message, options);
+    this.name = "ForkDetectedError";
+  }
+}
+
+/** Wrong passphrase or a keystore that does not decrypt. */
+export class KeystoreError extends IcnError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("keystore", message, options);
+    this.name = "KeystoreError";
+  }
+}
+
+/** A DID with no known key event log. */
+export class UnknownIdentityError extends NotFoundError {
+  constructor(did: string) {
+    super(`Unknown DID "${did}": no key event log for it in this store`);
+    this.name = "UnknownIdentityError";
+  }
+}
+
+/** A payer would pass their credit limit. */
+export class InsufficientCreditError extends RejectedError {
+  constructor(message: string) {
+    super("credit_limit", message);
+    this.name = "InsufficientCreditError";
+  }
+}
+
+/** A concurrent writer won; the operation may be retried. */
+export class ConflictError extends IcnError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("conflict", message, options);
+    this.name = "ConflictError";
+  }
+}
+
+/** A failed invariant: a bug, never an expected condition. */
+export class AssertionError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AssertionError";
+  }
+}
+
+/** Invariant check. Throws `AssertionError` (a bug) when `condition` is false. */
+export function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new AssertionError(message);
+}

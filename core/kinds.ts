@@ -1,0 +1,14 @@
+/**
+ * The registry of every envelope kind: the one place where domains plug their
+ * rules into the shared validation path.
+ */
+import type { KindHandler, KindRegistry } from "./chain/ingest.ts";
+import { identityKinds } from "./identity/kinds.ts";
+
+export function createKindRegistry(): KindRegistry {
+  const registry = new Map<string, KindHandler>();
+  for (const kinds of [identityKinds]) {
+    for (const [kind, handler] of kinds) registry.set(kind, handler);
+  }
+  return registry;
+}
