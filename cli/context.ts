@@ -3,10 +3,10 @@
  * and its files, the store, the clock, randomness, the passphrase, the
  * unlocked identity. Real implementations of core's ports live here.
  */
-import type { IngestDeps } from "../core/chain/ingest.ts";
+import type { IngestDeps, IngestOutcome } from "../core/chain/ingest.ts";
 import { chainKeys } from "../core/chain/keys.ts";
 import { IcnError, InvalidInputError, KeystoreError, NotFoundError } from "../core/errors.ts";
-import type { Signer } from "../core/envelope/envelope.ts";
+import type { Envelope, Signer } from "../core/envelope/envelope.ts";
 import { createSigner } from "../core/identity/signer.ts";
 import {
   ed25519FromSeed,
@@ -26,6 +26,12 @@ import {
   seedFromBase64,
 } from "./keystore.ts";
 import { createStderrLogger } from "./output.ts";
+
+export interface SubmitResult {
+  cid: string;
+  envelope: Envelope;
+  outcome: IngestOutcome;
+}
 
 export interface GlobalOptions {
   dataDir: string;
@@ -228,6 +234,26 @@ export class CliContext {
       signer: createSigner(secrets.did, ed25519, mlDsa65),
       passphrase,
     };
+  }
+
+  /**
+   * Signs and commits one envelope of this identity in the joined network.
+   * While a node runs on this data dir (it writes `node.json`), the request
+   * goes through the node's control API instead, so only the node writes.
+   */
+  async submit(request: { kind: string; body: unknown }): Promise<SubmitResult> {
+    const { findRunningNode, submitViaNode } = await import("./node_client.ts");
+    const node = await findRunningNode(this);
+    if (node) return await submitViaNode(this, node, request);
+    const { id } = await this.network();
+    const unlocked = await this.unlock();
+    const { appendLocal } = await import("../core/chain/append.ts");
+    const { sealed, outcome } = await appendLocal(await this.ingestDeps(), unlocked.signer, {
+      net: id,
+      kind: request.kind,
+      body: request.body,
+    });
+    return { cid: sealed.cid, envelope: sealed.envelope, outcome };
   }
 
   close(): void {
