@@ -52,9 +52,9 @@ const typeRank = (part: KeyPart): number => {
   switch (typeof part) {
     case "string":
       return 1;
-    case "number":
-      return 2;
     case "bigint":
+      return 2;
+    case "number":
       return 3;
     case "boolean":
       return 4;
@@ -62,7 +62,7 @@ const typeRank = (part: KeyPart): number => {
   throw new TypeError(`Cannot use ${typeof part} in a store key`);
 };
 
-/** Orders keys the way Deno KV does: part by part, by type then value. */
+/** Orders keys the way Deno KV does: part by part, by type (bytes < string < bigint < number < boolean) then value. */
 export function compareKeys(a: StoreKey, b: StoreKey): number {
   const length = Math.min(a.length, b.length);
   for (let i = 0; i < length; i++) {
