@@ -4,10 +4,11 @@
  */
 import type { KindHandler, KindRegistry } from "./chain/ingest.ts";
 import { identityKinds } from "./identity/kinds.ts";
+import { ledgerKinds } from "./ledger/kinds.ts";
 
 export function createKindRegistry(): KindRegistry {
   const registry = new Map<string, KindHandler>();
-  for (const kinds of [identityKinds]) {
+  for (const kinds of [identityKinds, ledgerKinds]) {
     for (const [kind, handler] of kinds) registry.set(kind, handler);
   }
   return registry;

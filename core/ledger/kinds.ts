@@ -1,0 +1,89 @@
+/** The `ledger.transfer` kind handler: gathers facts from state, applies the rules, writes derived state. */
+import type { ApplyContext, KindHandler } from "../chain/ingest.ts";
+import { RejectedError } from "../errors.ts";
+import { isMember, paramsAt } from "../governance/membership.ts";
+import { cooperativeScore } from "../trust/view.ts";
+import { type Account, type HistoryEntry, hourMs, type IdRecord, ledgerKeys } from "./keys.ts";
+import { decideTransfer, parseTransfer, transferKind } from "./rules.ts";
+import { limitOf, readAccount, readGenesis, velocityMaxOf } from "./view.ts";
+
+async function applyTransfer(ctx: ApplyContext): Promise<void> {
+  const { envelope, state } = ctx;
+  if (ctx.net === null || envelope.net !== ctx.net) {
+    throw new RejectedError("no_network", "Cannot apply a transfer outside a joined network");
+  }
+  const genesis = await readGenesis(state, ctx.net);
+  if (!genesis) throw new RejectedError("no_network", `Genesis of ${ctx.net} is missing`);
+  const payer = envelope.author;
+  const ts = envelope.ts;
+  const transfer = parseTransfer(payer, envelope.body, genesis.currencies);
+  const code = transfer.currency.code;
+  const existing = await state.get<IdRecord>(ledgerKeys.transferId(payer, transfer.id));
+  const params = await paramsAt(state, genesis, ts);
+  const [payerIsMember, payeeIsMember, trust, payerAccount, payeeAccount] = await Promise.all([
+    isMember(state, genesis, payer, ts),
+    isMember(state, genesis, transfer.to, ts),
+    cooperativeScore(state, genesis, payer, ts),
+    readAccount(state, code, payer),
+    readAccount(state, code, transfer.to),
+  ]);
+  const hour = Math.floor(ts / hourMs);
+  const velocityCount = (await state.get<number>(ledgerKeys.velocity(payer, hour))) ?? 0;
+  const limit = await limitOf(state, genesis, payer, code, ts, {
+    account: payerAccount,
+    params,
+    trust,
+  });
+  const transferMax = params["credit.transferMax"];
+  const decision = decideTransfer(transfer, {
+    payerIsMember,
+    payeeIsMember,
+    payerBalance: payerAccount.balance,
+    limit: limit.limit,
+    velocityCount,
+    velocityMax: velocityMaxOf(params, trust),
+    transferMax: typeof transferMax === "number" ? BigInt(transferMax) : 10n ** 15n,
+    existing,
+    softLimitPercent: 0,
+  });
+  const payerAfter: Account = {
+    balance: decision.balanceAfter,
+    received: payerAccount.received,
+    count: payerAccount.count + 1,
+  };
+  const payeeAfter: Account = {
+    balance: payeeAccount.balance + transfer.amount,
+    received: payeeAccount.received + transfer.amount,
+    count: payeeAccount.count + 1,
+  };
+  const line = {
+    cid: ctx.cid,
+    id: transfer.id,
+    from: payer,
+    to: transfer.to,
+    amount: transfer.amount,
+    currency: code,
+    memo: transfer.memo,
+    ts,
+  };
+  const payerLine: HistoryEntry = { ...line, balance: payerAfter.balance, limit: limit.limit };
+  const payeeLine: HistoryEntry = { ...line, balance: payeeAfter.balance };
+  state.set(ledgerKeys.account(code, payer), payerAfter);
+  state.set(ledgerKeys.account(code, transfer.to), payeeAfter);
+  state.set(ledgerKeys.history(code, payer, payerAccount.count), payerLine);
+  state.set(ledgerKeys.history(code, transfer.to, payeeAccount.count), payeeLine);
+  state.set(ledgerKeys.velocity(payer, hour), velocityCount + 1);
+  const record: IdRecord = {
+    cid: ctx.cid,
+    to: transfer.to,
+    amount: transfer.amount,
+    currency: code,
+    memo: transfer.memo,
+  };
+  state.set(ledgerKeys.transferId(payer, transfer.id), record);
+}
+
+const transfer: KindHandler = { apply: applyTransfer };
+
+/** `ledger.*` handlers. */
+export const ledgerKinds: ReadonlyMap<string, KindHandler> = new Map([[transferKind, transfer]]);

@@ -1,0 +1,73 @@
+/**
+ * Reads of the ledger's derived state, shared by the kind handler and the
+ * commands: accounts, the credit limit with its terms, velocity caps.
+ */
+import { chainKeys } from "../chain/keys.ts";
+import type { StateReader } from "../governance/membership.ts";
+import { paramsAt } from "../governance/membership.ts";
+import type { Genesis } from "../governance/genesis.ts";
+import type { Params } from "../params.ts";
+import { policyFor, trustClassOf } from "../policy/policy.ts";
+import { cooperativeScore } from "../trust/view.ts";
+import { type Account, emptyAccount, ledgerKeys } from "./keys.ts";
+import { creditLimit, type LimitBreakdown } from "./rules.ts";
+
+/** Genesis documents are immutable per network id (the id is their CID), so caching them is safe. */
+const genesisCache = new Map<string, Genesis>();
+const genesisCacheEntriesMax = 16;
+
+export async function readGenesis(
+  state: Pick<StateReader, "get">,
+  net: string,
+): Promise<Genesis | undefined> {
+  const cached = genesisCache.get(net);
+  if (cached) return cached;
+  const genesis = await state.get<Genesis>(chainKeys.genesis(net));
+  if (genesis) {
+    if (genesisCache.size >= genesisCacheEntriesMax) genesisCache.clear();
+    genesisCache.set(net, genesis);
+  }
+  return genesis;
+}
+
+export async function readAccount(
+  state: Pick<StateReader, "get">,
+  currency: string,
+  did: string,
+): Promise<Account> {
+  return (await state.get<Account>(ledgerKeys.account(currency, did))) ?? emptyAccount;
+}
+
+/** The credit limit of `did` in `currency` for a transfer dated `ts`, with its terms. */
+export async function limitOf(
+  state: StateReader,
+  genesis: Genesis,
+  did: string,
+  currency: string,
+  ts: number,
+  known?: { account?: Account; params?: Params; trust?: number },
+): Promise<LimitBreakdown> {
+  const params = known?.params ?? await paramsAt(state, genesis, ts);
+  const account = known?.account ?? await readAccount(state, currency, did);
+  const trust = known?.trust ?? await cooperativeScore(state, genesis, did, ts);
+  const override = await state.get<bigint>(ledgerKeys.override(did, currency));
+  const founder = genesis.members.includes(did);
+  const memberSince = founder ? undefined : await state.get<number>(ledgerKeys.memberSince(did));
+  return creditLimit({
+    params,
+    trust,
+    clearedVolume: account.received,
+    override: override === undefined ? undefined : BigInt(override),
+    founder,
+    memberSince,
+    ts,
+  });
+}
+
+/** Outgoing transfers per hour allowed for a member with this trust score. */
+export function velocityMaxOf(params: Params, trust: number): number {
+  const cls = trustClassOf(trust);
+  const own = params[`ledger.velocity.${cls}`];
+  if (typeof own === "number" && own > 0) return own;
+  return policyFor(params, cls).velocityPerHour;
+}
