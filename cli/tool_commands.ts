@@ -1,7 +1,39 @@
-import type { Command } from "commander";
+import { Command, Option } from "commander";
 import type { Registrar } from "./command.ts";
 
 /** Top-level tool commands (version, completions, doctor). */
-export function toolCommands(_r: Registrar): Command[] {
-  return [];
+export function toolCommands(r: Registrar): Command[] {
+  const version = r.action(
+    new Command("version").description(
+      "Print the icn version, git commit, Deno/V8/TypeScript versions and target",
+    ),
+    () => import("./version.ts"),
+    "version",
+  );
+  const completions = r.action(
+    new Command("completions").description("Print a shell completion script")
+      .addArgument(
+        new Command().createArgument("<shell>", "bash, zsh or fish").choices([
+          "bash",
+          "zsh",
+          "fish",
+        ]),
+      ),
+    () => import("./completions.ts"),
+    "completions",
+  );
+  const doctor = r.action(
+    new Command("doctor").description(
+      "Check the data dir, keystore, store, log, clock and ports; each finding with a fix",
+    )
+      .addOption(
+        new Option("--p2p-port <port>", "p2p port the node is configured to use").default("9000"),
+      )
+      .addOption(
+        new Option("--http-port <port>", "HTTP port (metrics, health, control)").default("5601"),
+      ),
+    () => import("./doctor.ts"),
+    "doctor",
+  );
+  return [version, completions, doctor];
 }

@@ -1,0 +1,344 @@
+/**
+ * Handler of `icn doctor`: checks what an operator would check by hand, and
+ * says how to fix each problem. Reads only; never creates or repairs anything.
+ */
+import { readLog } from "../core/chain/read.ts";
+import { chainKeys } from "../core/chain/keys.ts";
+import { decodeEnvelope } from "../core/envelope/envelope.ts";
+import type { CliContext } from "./context.ts";
+import { findRunningNode } from "./node_client.ts";
+import type { CommandResult } from "./output.ts";
+
+export type FindingStatus = "ok" | "warn" | "error" | "skip";
+
+export interface Finding {
+  check: string;
+  status: FindingStatus;
+  message: string;
+  /** What to do about it (warnings and errors). */
+  fix?: string;
+}
+
+/** Bounds the log walk so doctor answers in seconds even on a large store. */
+export const doctorLogEntriesMax = 1_000_000;
+
+async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+function octal(mode: number): string {
+  return (mode & 0o777).toString(8).padStart(4, "0");
+}
+
+async function checkDataDir(ctx: CliContext): Promise<Finding[]> {
+  const dir = ctx.dataDir;
+  const info = await statOrNull(dir);
+  if (!info) {
+    return [{
+      check: "data-dir",
+      status: "error",
+      message: `Data dir ${dir} does not exist`,
+      fix: "run `icn id init` (or pass --data-dir / set ICN_HOME to the right directory)",
+    }];
+  }
+  if (!info.isDirectory) {
+    return [{
+      check: "data-dir",
+      status: "error",
+      message: `Data dir ${dir} is not a directory`,
+      fix: "move the file away or point --data-dir / ICN_HOME at a directory",
+    }];
+  }
+  if (info.mode === null) {
+    return [{ check: "data-dir", status: "ok", message: `Data dir ${dir} exists` }];
+  }
+  if ((info.mode & 0o002) !== 0) {
+    return [{
+      check: "data-dir",
+      status: "error",
+      message: `Data dir ${dir} is writable by every user (mode ${octal(info.mode)})`,
+      fix: `chmod 700 ${dir}`,
+    }];
+  }
+  if ((info.mode & 0o077) !== 0) {
+    return [{
+      check: "data-dir",
+      status: "warn",
+      message: `Data dir ${dir} is open to other users (mode ${octal(info.mode)})`,
+      fix: `chmod 700 ${dir}`,
+    }];
+  }
+  return [{
+    check: "data-dir",
+    status: "ok",
+    message: `Data dir ${dir} exists, mode ${octal(info.mode)}`,
+  }];
+}
+
+async function checkKeystore(ctx: CliContext): Promise<Finding[]> {
+  const info = await statOrNull(ctx.keystorePath);
+  if (!info) {
+    return [{
+      check: "keystore",
+      status: "warn",
+      message: `No keystore at ${ctx.keystorePath}`,
+      fix: "run `icn id init` to create this data dir's identity",
+    }];
+  }
+  const findings: Finding[] = [];
+  if (info.mode !== null && (info.mode & 0o777) !== 0o600) {
+    findings.push({
+      check: "keystore",
+      status: "error",
+      message: `Keystore ${ctx.keystorePath} has mode ${octal(info.mode)}, expected 0600`,
+      fix: `chmod 600 ${ctx.keystorePath}`,
+    });
+  } else {
+    findings.push({
+      check: "keystore",
+      status: "ok",
+      message: `Keystore ${ctx.keystorePath}${info.mode !== null ? " has mode 0600" : " exists"}`,
+    });
+  }
+  try {
+    const identity = await ctx.readPublicIdentity();
+    findings.push({ check: "identity", status: "ok", message: `Identity ${identity.did}` });
+  } catch (error) {
+    findings.push({
+      check: "identity",
+      status: "error",
+      message: (error as Error).message,
+      fix:
+        `restore ${ctx.publicIdentityPath} from a backup, or re-create it with \`icn id init --force\``,
+    });
+  }
+  return findings;
+}
+
+/** Every logged envelope decodes, matches its log entry, and extends its author's chain. */
+async function checkStoreAndLog(ctx: CliContext): Promise<Finding[]> {
+  const remote = Deno.env.get("ICN_KV_URL");
+  if (!remote && !(await statOrNull(ctx.path("icn.kv")))) {
+    return [{
+      check: "store",
+      status: "skip",
+      message: `No store yet at ${ctx.path("icn.kv")}`,
+      fix: "nothing to do until the data dir joins a cooperative (`icn governance join`)",
+    }];
+  }
+  let store;
+  try {
+    store = await ctx.store();
+  } catch (error) {
+    return [{
+      check: "store",
+      status: "error",
+      message: (error as Error).message,
+      fix: "check the file's owner and permissions, free disk space, or restore it from a backup",
+    }];
+  }
+  const findings: Finding[] = [{
+    check: "store",
+    status: "ok",
+    message: `Store opens (${remote ? "remote KV" : ctx.path("icn.kv")})`,
+  }];
+  const network = (await store.get<string>(chainKeys.network))?.value;
+  findings.push(
+    network ? { check: "network", status: "ok", message: `Joined network ${network}` } : {
+      check: "network",
+      status: "warn",
+      message: "This data dir has not joined a cooperative",
+      fix: "run `icn governance join GENESIS_FILE`",
+    },
+  );
+  const heads = new Map<string, { seq: number; cid: string }>();
+  const problems: string[] = [];
+  let count = 0;
+  let truncated = false;
+  try {
+    for await (const { position, entry, bytes } of readLog(store)) {
+      if (count >= doctorLogEntriesMax) {
+        truncated = true;
+        break;
+      }
+      count++;
+      let sealed;
+      try {
+        sealed = await decodeEnvelope(bytes);
+      } catch (error) {
+        problems.push(`log ${position}: ${(error as Error).message}`);
+        continue;
+      }
+      const { envelope, cid } = sealed;
+      if (cid !== entry.cid || envelope.author !== entry.author || envelope.seq !== entry.seq) {
+        problems.push(`log ${position}: envelope ${cid} does not match its log entry`);
+      }
+      const chain = `${envelope.net}\u0000${envelope.author}`;
+      const head = heads.get(chain);
+      const expectedSeq = head ? head.seq + 1 : 0;
+      const expectedPrev = head ? head.cid : null;
+      if (envelope.seq !== expectedSeq || envelope.prev !== expectedPrev) {
+        problems.push(
+          `log ${position}: ${envelope.author} seq ${envelope.seq} does not extend its chain (expected seq ${expectedSeq})`,
+        );
+      }
+      heads.set(chain, { seq: envelope.seq, cid });
+      if (problems.length >= 10) break;
+    }
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+  if (problems.length > 0) {
+    findings.push({
+      check: "log",
+      status: "error",
+      message: `Log check failed: ${problems.join("; ")}`,
+      fix:
+        "restore the data dir from a backup, or re-sync from peers into a fresh data dir (`icn node export` / `icn node import`)",
+    });
+  } else {
+    findings.push({
+      check: "log",
+      status: "ok",
+      message: `${count} envelopes decode and chain links are intact${
+        truncated ? ` (checked the first ${doctorLogEntriesMax})` : ""
+      }`,
+    });
+  }
+  return findings;
+}
+
+async function checkNode(ctx: CliContext): Promise<{ running: boolean; findings: Finding[] }> {
+  let node = null;
+  try {
+    node = await findRunningNode(ctx);
+  } catch {
+    node = null;
+  }
+  const nodeFile = await statOrNull(ctx.path("node.json"));
+  if (!node) {
+    return {
+      running: nodeFile !== null,
+      findings: [{
+        check: "clock",
+        status: "skip",
+        message: "No node runs on this data dir, so clock skew against peers was not measured",
+      }],
+    };
+  }
+  return {
+    running: true,
+    findings: [{
+      check: "clock",
+      status: "skip",
+      message:
+        `A node runs at ${node.url}; compare peer clocks with \`icn node status\` (envelopes more than the accepted skew away are rejected)`,
+    }],
+  };
+}
+
+function checkPort(
+  name: string,
+  hostname: string,
+  port: number,
+  nodeRuns: boolean,
+): Finding {
+  try {
+    const listener = Deno.listen({ hostname, port, transport: "tcp" });
+    listener.close();
+    return { check: `port-${name}`, status: "ok", message: `Port ${hostname}:${port} is free` };
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      if (nodeRuns) {
+        return {
+          check: `port-${name}`,
+          status: "ok",
+          message: `Port ${hostname}:${port} is in use, by the node of this data dir`,
+        };
+      }
+      return {
+        check: `port-${name}`,
+        status: "error",
+        message: `Port ${hostname}:${port} is used by another program`,
+        fix:
+          `find it with \`ss -ltnp 'sport = :${port}'\` and stop it, or configure another ${name} port`,
+      };
+    }
+    return {
+      check: `port-${name}`,
+      status: "warn",
+      message: `Cannot test port ${hostname}:${port}: ${(error as Error).message}`,
+      fix: "run doctor with network permission (--allow-net)",
+    };
+  }
+}
+
+function parsePort(value: unknown, name: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new (class extends Error {})(`Port ${name} "${String(value)}" is not a port number`);
+  }
+  return port;
+}
+
+/** All findings, in a fixed order. */
+export async function runDoctor(
+  ctx: CliContext,
+  ports: { p2p: number; http: number },
+): Promise<Finding[]> {
+  const findings = await checkDataDir(ctx);
+  const dirUsable = findings.every((f) => f.status !== "error" || f.message.includes("writable"));
+  if (dirUsable) {
+    findings.push(...await checkKeystore(ctx));
+    findings.push(...await checkStoreAndLog(ctx));
+  }
+  const node = await checkNode(ctx);
+  findings.push(...node.findings);
+  findings.push(checkPort("p2p", "0.0.0.0", ports.p2p, node.running));
+  findings.push(checkPort("http", "127.0.0.1", ports.http, node.running));
+  return findings;
+}
+
+const marks: Record<FindingStatus, string> = {
+  ok: "ok   ",
+  warn: "warn ",
+  error: "ERROR",
+  skip: "skip ",
+};
+
+export async function doctor(
+  ctx: CliContext,
+  _args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const { InvalidInputError } = await import("../core/errors.ts");
+  let ports;
+  try {
+    ports = {
+      p2p: parsePort(options.p2pPort, "--p2p-port"),
+      http: parsePort(options.httpPort, "--http-port"),
+    };
+  } catch (error) {
+    throw new InvalidInputError((error as Error).message);
+  }
+  const findings = await runDoctor(ctx, ports);
+  const errors = findings.filter((f) => f.status === "error").length;
+  const warnings = findings.filter((f) => f.status === "warn").length;
+  const text = findings.flatMap((f) => [
+    `${marks[f.status]} ${f.check}: ${f.message}`,
+    ...(f.fix && f.status !== "ok" ? [`      fix: ${f.fix}`] : []),
+  ]);
+  text.push(
+    errors > 0 ? `${errors} error(s), ${warnings} warning(s)` : `No errors, ${warnings} warning(s)`,
+  );
+  return {
+    data: { ok: errors === 0, errors, warnings, findings },
+    text,
+    exitCode: errors > 0 ? 1 : 0,
+  };
+}
