@@ -1,10 +1,14 @@
 /**
  * Trust policy: one pure function from a trust class to what a member may do.
  * The network (rate limits), the ledger (velocity, credit) and governance
- * (capabilities) consult it instead of keeping their own tables. The trust
- * module owns this file and makes the table configurable from the genesis.
+ * (capabilities) consult it instead of keeping their own tables. The table is
+ * read from the parameters (`policy.<class>.rate|burst|velocity|creditMultiplier`,
+ * `policy.capability.<name>` = least class), so a genesis or an accepted
+ * config proposal changes it.
  */
 import type { Params } from "../params.ts";
+import { numberParam, stringParam } from "../params.ts";
+import { capabilityDefaults } from "../trust/params.ts";
 
 export const trustClasses = ["isolated", "known", "partner", "federated"] as const;
 export type TrustClass = typeof trustClasses[number];
@@ -15,39 +19,48 @@ export interface ClassPolicy {
   burst: number;
   /** Outgoing ledger transfers per hour. */
   velocityPerHour: number;
+  /** Factor on the trust term of the credit limit. */
+  creditMultiplier: number;
   capabilities: readonly string[];
 }
 
+/** Known capabilities, in the order they are listed. */
+export const capabilities: readonly string[] = Object.keys(capabilityDefaults);
+
+/** Class lower bounds: Isolated < 0.1 ≤ Known < 0.4 ≤ Partner < 0.7 ≤ Federated. */
+export const classThresholds = { known: 0.1, partner: 0.4, federated: 0.7 } as const;
+
 /** Isolated < 0.1 ≤ Known < 0.4 ≤ Partner < 0.7 ≤ Federated. */
 export function trustClassOf(score: number): TrustClass {
-  if (score >= 0.7) return "federated";
-  if (score >= 0.4) return "partner";
-  if (score >= 0.1) return "known";
+  if (score >= classThresholds.federated) return "federated";
+  if (score >= classThresholds.partner) return "partner";
+  if (score >= classThresholds.known) return "known";
   return "isolated";
 }
 
-const defaults: Record<TrustClass, ClassPolicy> = {
-  isolated: { rate: 10, burst: 2, velocityPerHour: 10, capabilities: ["read-ledger"] },
-  known: {
-    rate: 50,
-    burst: 10,
-    velocityPerHour: 50,
-    capabilities: ["read-ledger", "write-ledger", "vote"],
-  },
-  partner: {
-    rate: 100,
-    burst: 20,
-    velocityPerHour: 100,
-    capabilities: ["read-ledger", "write-ledger", "vote", "propose"],
-  },
-  federated: {
-    rate: 200,
-    burst: 50,
-    velocityPerHour: 200,
-    capabilities: ["read-ledger", "write-ledger", "vote", "propose"],
-  },
-};
+/** Rank of a class, 0 (isolated) to 3 (federated). */
+export function classRank(trustClass: TrustClass): number {
+  return trustClasses.indexOf(trustClass);
+}
 
-export function policyFor(_params: Params, trustClass: TrustClass): ClassPolicy {
-  return defaults[trustClass];
+/** What members of `trustClass` may do under `params` (defaults fill missing keys). */
+export function policyFor(params: Params, trustClass: TrustClass): ClassPolicy {
+  const rank = classRank(trustClass);
+  if (rank < 0) throw new TypeError(`Unknown trust class "${trustClass}"`);
+  const key = (name: string) => `policy.${trustClass}.${name}`;
+  return {
+    rate: numberParam(params, key("rate")),
+    burst: numberParam(params, key("burst")),
+    velocityPerHour: numberParam(params, key("velocity")),
+    creditMultiplier: numberParam(params, key("creditMultiplier")),
+    capabilities: capabilities.filter((cap) => {
+      const least = stringParam(params, `policy.capability.${cap}`) as TrustClass;
+      return classRank(least) <= rank;
+    }),
+  };
+}
+
+/** True when members of `trustClass` hold `capability`. */
+export function hasCapability(params: Params, trustClass: TrustClass, capability: string): boolean {
+  return policyFor(params, trustClass).capabilities.includes(capability);
 }
