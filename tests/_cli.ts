@@ -1,0 +1,109 @@
+/** Runs `icn` as a subprocess against temporary data dirs. */
+const mainPath = new URL("../cli/main.ts", import.meta.url).pathname;
+const configPath = new URL("../deno.json", import.meta.url).pathname;
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  json<T = Record<string, unknown>>(): T;
+}
+
+export async function icn(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: string; cwd?: string } = {},
+): Promise<CliRun> {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", configPath, mainPath, ...args],
+    env: { ICN_PASSPHRASE: "correct horse", ICN_SCRYPT_LOG_N: "10", NO_COLOR: "1", ...options.env },
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    cwd: options.cwd,
+  });
+  const child = command.spawn();
+  if (options.stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.stdin));
+    await writer.close();
+  }
+  const out = await child.output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  const stderr = new TextDecoder().decode(out.stderr);
+  return {
+    code: out.code,
+    stdout,
+    stderr,
+    json<T>() {
+      try {
+        return JSON.parse(stdout) as T;
+      } catch {
+        throw new Error(`stdout is not JSON (exit ${out.code}):\n${stdout}\nstderr:\n${stderr}`);
+      }
+    },
+  };
+}
+
+/** Runs icn and fails the test unless it exits with `code`. */
+export async function icnExpect(
+  code: number,
+  args: string[],
+  options: Parameters<typeof icn>[1] = {},
+): Promise<CliRun> {
+  const run = await icn(args, options);
+  if (run.code !== code) {
+    throw new Error(
+      `icn ${
+        args.join(" ")
+      } exited ${run.code}, expected ${code}\nstdout:\n${run.stdout}\nstderr:\n${run.stderr}`,
+    );
+  }
+  return run;
+}
+
+/** Snapshot of every file (path → bytes hash) under a dir, to prove nothing changed. */
+export async function snapshotDir(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  async function walk(path: string) {
+    for await (const entry of Deno.readDir(path)) {
+      const full = `${path}/${entry.name}`;
+      if (entry.isDirectory) await walk(full);
+      else if (entry.isFile && !/\.kv-(shm|wal)$/.test(entry.name)) {
+        const bytes = await Deno.readFile(full);
+        const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+        out.set(full, [...digest].map((b) => b.toString(16).padStart(2, "0")).join(""));
+      }
+    }
+  }
+  await walk(dir);
+  return out;
+}
+
+export function sameSnapshot(a: Map<string, string>, b: Map<string, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
+}
+
+export function assertEquals(actual: unknown, expected: unknown, message = ""): void {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`${message} expected ${e}, got ${a}`);
+}
+
+export function assertMatch(text: string, pattern: RegExp): void {
+  if (!pattern.test(text)) throw new Error(`"${text}" does not match ${pattern}`);
+}
+
+export function hasCommand(name: string): boolean {
+  try {
+    const out = new Deno.Command("sh", {
+      args: ["-c", `command -v ${name}`],
+      stdout: "null",
+      stderr: "null",
+    }).outputSync();
+    return out.code === 0;
+  } catch {
+    return false;
+  }
+}
