@@ -1,0 +1,39 @@
+/**
+ * Resolving identities from KEL envelopes alone, without trusting whoever
+ * served them: the envelopes go through the same `ingest` path as everywhere
+ * else, into a throwaway in-memory store.
+ */
+import { ingest } from "../chain/ingest.ts";
+import type { SealedEnvelope } from "../envelope/envelope.ts";
+import { MemoryStore } from "../store/memory_store.ts";
+import { identityKey, type IdentityRecord } from "./kel.ts";
+import { identityKinds } from "./kinds.ts";
+
+/**
+ * Verifies and folds KEL envelopes (any identities, each chain in order;
+ * trustees' logs before the recoveries they attest). Throws
+ * `BatchRejectedError` naming the first bad envelope. Returns the record of
+ * every identity seen.
+ */
+export async function replayKel(
+  inputs: readonly (Uint8Array | SealedEnvelope)[],
+): Promise<Map<string, IdentityRecord>> {
+  const store = new MemoryStore();
+  // Replay judges history, not freshness: no clock-skew or grace cut-off applies.
+  const clock = { now: () => Number.MAX_SAFE_INTEGER / 2 };
+  const outcomes = await ingest({ store, clock, kinds: identityKinds }, inputs, {
+    source: "import",
+    atomicity: "all",
+  });
+  const out = new Map<string, IdentityRecord>();
+  for (const outcome of outcomes) {
+    if (outcome.status === "rejected" || out.has(outcome.envelope.author)) continue;
+    out.set(outcome.envelope.author, undefined as never);
+  }
+  for (const did of out.keys()) {
+    const record = (await store.get<IdentityRecord>(identityKey(did)))?.value;
+    if (record) out.set(did, record);
+  }
+  store.close();
+  return out;
+}
