@@ -1,6 +1,64 @@
 import { Command } from "commander";
 import type { Registrar } from "./command.ts";
 
-export function ledgerCommands(_r: Registrar): Command {
-  return new Command("ledger").description("(not built yet)");
+const load = () => import("./ledger.ts");
+
+export function ledgerCommands(r: Registrar): Command {
+  const ledger = new Command("ledger").description(
+    "Mutual-credit ledger: transfers, balances, credit limits, audit, export",
+  );
+  r.action(
+    ledger.command("transfer").description("Pay another member (an envelope in your chain)")
+      .requiredOption("--to <did>", "payee")
+      .requiredOption("--amount <amount>", "decimal amount, e.g. 12.5")
+      .option("--currency <code>", "currency (default: the cooperative's first)")
+      .option("--memo <text>", "free text, up to 1 KiB")
+      .option("--id <key>", "idempotency key (generated and printed if not given)"),
+    load,
+    "transfer",
+  );
+  r.action(
+    ledger.command("balance").description("Balance, credit limit and available credit")
+      .argument("[did]", "member (default: this identity)")
+      .option("--currency <code>", "currency (default: the cooperative's first)"),
+    load,
+    "balance",
+  );
+  r.action(
+    ledger.command("balances").description("Balances of every member")
+      .option("--currency <code>", "only this currency"),
+    load,
+    "balances",
+  );
+  r.action(
+    ledger.command("history").description("Transfers of a member, newest first")
+      .argument("[did]", "member (default: this identity)")
+      .option("--currency <code>", "currency (default: the cooperative's first)")
+      .option("--limit <n>", "page size (1–1000)", "20")
+      .option("--offset <n>", "skip this many newer transfers", "0"),
+    load,
+    "history",
+  );
+  r.action(
+    ledger.command("limit").description("A member's credit limit and each term it comes from")
+      .argument("[did]", "member (default: this identity)")
+      .option("--currency <code>", "currency (default: the cooperative's first)"),
+    load,
+    "limit",
+  );
+  r.action(
+    ledger.command("check").description(
+      "Re-verify every signature and chain link, re-fold all balances, check invariants",
+    ),
+    load,
+    "check",
+  );
+  r.action(
+    ledger.command("export").description("Export transfers (hledger journal, CSV or JSON)")
+      .option("--format <format>", "hledger | csv | json", "hledger")
+      .option("--out <file>", "write to a file instead of stdout"),
+    load,
+    "exportLedger",
+  );
+  return ledger;
 }

@@ -1,0 +1,402 @@
+/** Handlers of `icn ledger ...`. Rules live in core/ledger; these parse, call, and shape results. */
+import { toHex } from "../core/bytes.ts";
+import { pageSizeMax } from "../core/constants.ts";
+import { InsufficientCreditError, InvalidInputError, RejectedError } from "../core/errors.ts";
+import type { Currency, Genesis } from "../core/governance/genesis.ts";
+import { membersAt, paramsAt, type StateReader } from "../core/governance/membership.ts";
+import { parseDid } from "../core/identity/did.ts";
+import { createKindRegistry } from "../core/kinds.ts";
+import { amountToBody, formatAmount, parseAmount } from "../core/ledger/amount.ts";
+import { checkLedger } from "../core/ledger/audit.ts";
+import {
+  exportFormats,
+  listTransfers,
+  toCsv,
+  toHledger,
+  toJsonRows,
+} from "../core/ledger/export.ts";
+import { type Account, type HistoryEntry, type IdRecord, ledgerKeys } from "../core/ledger/keys.ts";
+import {
+  isNearLimit,
+  type LimitBreakdown,
+  sameTransfer,
+  type TransferBody,
+  transferKind,
+} from "../core/ledger/rules.ts";
+import { limitOf, readAccount } from "../core/ledger/view.ts";
+import type { Store, StoreKey } from "../core/store/store.ts";
+import type { CliContext } from "./context.ts";
+import { writeFileAtomic } from "./keystore.ts";
+import type { CommandResult } from "./output.ts";
+
+function pickCurrency(genesis: Genesis, code: unknown): Currency {
+  if (code === undefined) return genesis.currencies[0];
+  const currency = genesis.currencies.find((c) => c.code === String(code));
+  if (!currency) {
+    throw new InvalidInputError(
+      `Unknown currency "${String(code)}": this cooperative uses ${
+        genesis.currencies.map((c) => c.code).join(", ")
+      }`,
+    );
+  }
+  return currency;
+}
+
+async function memberArg(ctx: CliContext, args: string[]): Promise<string> {
+  if (args[0] !== undefined) {
+    parseDid(args[0]);
+    return args[0];
+  }
+  return (await ctx.readPublicIdentity()).did;
+}
+
+function count(value: unknown, name: string, min: number, max: number): number {
+  const text = String(value);
+  const n = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new InvalidInputError(
+      `Cannot use --${name} "${text}": expected a whole number ${min}–${max}`,
+    );
+  }
+  return n;
+}
+
+interface Standing {
+  account: Account;
+  limit: LimitBreakdown;
+}
+
+async function standingOf(
+  store: Store,
+  genesis: Genesis,
+  did: string,
+  currency: Currency,
+  ts: number,
+): Promise<Standing> {
+  const state = storeReader(store);
+  const account = await readAccount(state, currency.code, did);
+  const limit = await limitOf(state, genesis, did, currency.code, ts, { account });
+  return { account, limit };
+}
+
+/** The read half of a StateView over a Store, for core readers. */
+function storeReader(store: Store): StateReader {
+  return {
+    get: async <T>(key: StoreKey) => (await store.get<T>(key))?.value ?? undefined,
+    list: async <T>(prefix: StoreKey, options?: { limit?: number; reverse?: boolean }) => {
+      const out: { key: StoreKey; value: T }[] = [];
+      for await (const entry of store.list<T>({ prefix }, options)) {
+        out.push({ key: entry.key, value: entry.value });
+      }
+      return out;
+    },
+  };
+}
+
+function balanceData(did: string, currency: Currency, standing: Standing) {
+  const balance = BigInt(standing.account.balance);
+  const limit = standing.limit.limit;
+  return {
+    did,
+    currency: currency.code,
+    balance: formatAmount(balance, currency.decimals),
+    balanceMinor: balance.toString(),
+    limit: formatAmount(limit, currency.decimals),
+    limitMinor: limit.toString(),
+    available: formatAmount(balance + limit, currency.decimals),
+    availableMinor: (balance + limit).toString(),
+  };
+}
+
+function softWarning(genesisParams: Record<string, unknown>, s: Standing, c: Currency): string[] {
+  const percent = typeof genesisParams["credit.softLimit"] === "number"
+    ? genesisParams["credit.softLimit"] as number
+    : 0;
+  if (!isNearLimit(BigInt(s.account.balance), s.limit.limit, percent)) return [];
+  return [
+    `Balance ${
+      formatAmount(BigInt(s.account.balance), c.decimals)
+    } ${c.code} is within ${percent}% of the credit limit ${
+      formatAmount(-s.limit.limit, c.decimals)
+    }`,
+  ];
+}
+
+export async function transfer(
+  ctx: CliContext,
+  _args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const to = String(options.to);
+  parseDid(to);
+  const { genesis } = await ctx.network();
+  const currency = pickCurrency(genesis, options.currency);
+  const amount = parseAmount(String(options.amount), currency.decimals, currency.code);
+  const memo = options.memo === undefined ? "" : String(options.memo);
+  if (new TextEncoder().encode(memo).length > 1024) {
+    throw new InvalidInputError("Cannot use this memo: it is longer than 1024 bytes");
+  }
+  const id = options.id === undefined ? `t-${toHex(ctx.rng.bytes(12))}` : String(options.id);
+  if (!/^[A-Za-z0-9._:@-]{1,128}$/.test(id)) {
+    throw new InvalidInputError(
+      `Cannot use transfer id "${id}": use 1–128 characters of A-Z a-z 0-9 . _ : @ -`,
+    );
+  }
+  const me = (await ctx.readPublicIdentity()).did;
+  if (to === me) throw new InvalidInputError("Cannot transfer to yourself");
+  const body: TransferBody = {
+    to,
+    amount: amountToBody(amount),
+    currency: currency.code,
+    memo,
+    id,
+  };
+  const store = await ctx.store();
+  const shown = `${formatAmount(amount, currency.decimals)} ${currency.code}`;
+  const already = async (): Promise<CommandResult> => {
+    const record = (await store.get<IdRecord>(ledgerKeys.transferId(me, id)))!.value;
+    return {
+      data: { id, cid: record.cid, status: "already_exists", to, currency: currency.code },
+      text: `Transfer "${id}" already exists (${record.cid}); nothing new written`,
+    };
+  };
+  // Idempotency before signing: the same id with the same content is a no-op.
+  const existing = (await store.get<IdRecord>(ledgerKeys.transferId(me, id)))?.value;
+  if (existing) {
+    const same = sameTransfer(existing, { from: me, to, amount, currency, memo, id });
+    if (same) return await already();
+    throw new RejectedError(
+      "id_conflict",
+      `Cannot reuse transfer id "${id}": it already names a different transfer (${existing.cid})`,
+    );
+  }
+  const result = await ctx.submit({ kind: transferKind, body });
+  const { outcome } = result;
+  if (outcome.status === "rejected") {
+    if (outcome.reason === "already_exists") return await already();
+    if (outcome.reason === "credit_limit") throw new InsufficientCreditError(outcome.message);
+    throw new RejectedError(outcome.reason, outcome.message);
+  }
+  const standing = await standingOf(store, genesis, me, currency, result.envelope.ts);
+  const params = await paramsAt(storeReader(store), genesis, result.envelope.ts);
+  const data = balanceData(me, currency, standing);
+  return {
+    data: {
+      id,
+      cid: result.cid,
+      status: outcome.status === "duplicate" ? "already_exists" : "accepted",
+      from: me,
+      to,
+      amount: formatAmount(amount, currency.decimals),
+      amountMinor: amount.toString(),
+      currency: currency.code,
+      balance: data.balance,
+      balanceMinor: data.balanceMinor,
+      limit: data.limit,
+      available: data.available,
+    },
+    text: [
+      `Transferred ${shown} to ${to}`,
+      `  id:      ${id}`,
+      `  cid:     ${result.cid}`,
+      `  balance: ${data.balance} ${currency.code} (limit -${data.limit}, available ${data.available})`,
+    ],
+    warnings: softWarning(params, standing, currency),
+  };
+}
+
+export async function balance(
+  ctx: CliContext,
+  args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const did = await memberArg(ctx, args);
+  const { genesis } = await ctx.network();
+  const currency = pickCurrency(genesis, options.currency);
+  const store = await ctx.store();
+  const standing = await standingOf(store, genesis, did, currency, ctx.clock.now());
+  const data = balanceData(did, currency, standing);
+  return {
+    data,
+    text: [
+      `${data.balance} ${currency.code}  (${did})`,
+      `  limit:     -${data.limit}`,
+      `  available: ${data.available}`,
+    ],
+  };
+}
+
+export async function balances(
+  ctx: CliContext,
+  _args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const { genesis } = await ctx.network();
+  const store = await ctx.store();
+  const currencies = options.currency === undefined
+    ? genesis.currencies
+    : [pickCurrency(genesis, options.currency)];
+  const now = ctx.clock.now();
+  const reader = storeReader(store);
+  const members = new Set(await membersAt(reader, genesis, now));
+  const rows: ReturnType<typeof balanceData>[] = [];
+  for (const currency of currencies) {
+    const dids = new Set(members);
+    for await (const entry of store.list({ prefix: ledgerKeys.accountPrefix(currency.code) })) {
+      dids.add(entry.key[3] as string);
+    }
+    for (const did of [...dids].sort()) {
+      rows.push(balanceData(did, currency, await standingOf(store, genesis, did, currency, now)));
+    }
+  }
+  const width = Math.max(0, ...rows.map((r) => r.balance.length));
+  return {
+    data: rows,
+    text: rows.map((r) => `${r.balance.padStart(width)} ${r.currency}  ${r.did}`),
+  };
+}
+
+export async function history(
+  ctx: CliContext,
+  args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const did = await memberArg(ctx, args);
+  const limit = count(options.limit ?? 20, "limit", 1, pageSizeMax);
+  const offset = count(options.offset ?? 0, "offset", 0, 1e9);
+  const { genesis } = await ctx.network();
+  const currency = pickCurrency(genesis, options.currency);
+  const store = await ctx.store();
+  const total = (await readAccount(storeReader(store), currency.code, did)).count;
+  const entries: HistoryEntry[] = [];
+  const newest = total - 1 - offset;
+  const oldest = Math.max(0, newest - limit + 1);
+  if (newest >= 0) {
+    for await (
+      const entry of store.list<HistoryEntry>({
+        prefix: ledgerKeys.historyPrefix(currency.code, did),
+        start: ledgerKeys.history(currency.code, did, oldest),
+        end: ledgerKeys.history(currency.code, did, newest + 1),
+      }, { reverse: true })
+    ) entries.push(entry.value);
+  }
+  const rows = entries.map((e) => {
+    const outgoing = e.from === did;
+    const amount = BigInt(e.amount);
+    return {
+      time: new Date(e.ts).toISOString(),
+      ts: e.ts,
+      id: e.id,
+      cid: e.cid,
+      direction: outgoing ? "out" : "in",
+      counterparty: outgoing ? e.to : e.from,
+      from: e.from,
+      to: e.to,
+      amount: formatAmount(outgoing ? -amount : amount, currency.decimals),
+      amountMinor: (outgoing ? -amount : amount).toString(),
+      currency: currency.code,
+      memo: e.memo,
+      balance: formatAmount(BigInt(e.balance), currency.decimals),
+    };
+  });
+  const first = rows.length === 0 ? 0 : offset + 1;
+  const last = offset + rows.length;
+  const more = last < total;
+  const summary = rows.length === 0
+    ? `No transfers${offset > 0 ? ` at offset ${offset}` : ""} (${total} in all)`
+    : `Showing ${first}-${last} of ${total}${more ? ` (use --offset ${last} for more)` : ""}`;
+  const width = Math.max(0, ...rows.map((r) => r.amount.length));
+  return {
+    data: { did, currency: currency.code, total, offset, limit, entries: rows },
+    text: [
+      ...rows.map((r) =>
+        `${r.time}  ${r.amount.padStart(width)}  ${
+          r.direction === "out" ? "to  " : "from"
+        } ${r.counterparty}  ${r.id}${r.memo ? `  "${r.memo.replace(/\s+/g, " ")}"` : ""}`
+      ),
+      summary,
+    ],
+  };
+}
+
+export async function limit(
+  ctx: CliContext,
+  args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const did = await memberArg(ctx, args);
+  const { genesis } = await ctx.network();
+  const currency = pickCurrency(genesis, options.currency);
+  const store = await ctx.store();
+  const { limit: b } = await standingOf(store, genesis, did, currency, ctx.clock.now());
+  const f = (minor: bigint) => formatAmount(minor, currency.decimals);
+  const ramp = b.rampPpm / 10_000;
+  return {
+    data: {
+      did,
+      currency: currency.code,
+      limit: f(b.limit),
+      limitMinor: b.limit.toString(),
+      baseline: f(b.baseline),
+      trust: b.trust,
+      trustTerm: f(b.trustTerm),
+      clearedVolume: f(b.clearedVolume),
+      historyTerm: f(b.historyTerm),
+      rampPercent: ramp,
+      override: b.override === undefined ? null : f(b.override),
+    },
+    text: [
+      `Credit limit of ${did}: ${f(b.limit)} ${currency.code}`,
+      ...(b.override !== undefined ? [`  set by governance (override): ${f(b.override)}`] : [
+        `  baseline:                     ${f(b.baseline)}`,
+        `  + trust ${b.trust.toFixed(3)} × multiplier:   ${f(b.trustTerm)}`,
+        `  + cleared volume ${f(b.clearedVolume)} × rate: ${f(b.historyTerm)}`,
+        `  × new-member ramp:            ${ramp}%`,
+      ]),
+    ],
+  };
+}
+
+export async function check(ctx: CliContext): Promise<CommandResult> {
+  await ctx.network();
+  const findings = await checkLedger(await ctx.store(), { kinds: createKindRegistry() });
+  return {
+    data: { ok: findings.length === 0, findings },
+    text: findings,
+    exitCode: findings.length === 0 ? 0 : 1,
+  };
+}
+
+export async function exportLedger(
+  ctx: CliContext,
+  _args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const format = String(options.format ?? "hledger");
+  if (!(exportFormats as readonly string[]).includes(format)) {
+    throw new InvalidInputError(
+      `Unknown export format "${format}": use ${exportFormats.join(", ")}`,
+    );
+  }
+  const { genesis } = await ctx.network();
+  const store = await ctx.store();
+  const transfers = await listTransfers(store);
+  const members = await membersAt(storeReader(store), genesis, ctx.clock.now());
+  const content = format === "hledger"
+    ? toHledger(transfers, genesis.currencies, members)
+    : format === "csv"
+    ? toCsv(transfers, genesis.currencies)
+    : JSON.stringify(toJsonRows(transfers, genesis.currencies), null, 2) + "\n";
+  if (options.out !== undefined) {
+    const out = String(options.out);
+    await writeFileAtomic(out, new TextEncoder().encode(content), 0o644);
+    return {
+      data: { file: out, format, count: transfers.length },
+      text: `Exported ${transfers.length} transfer(s) to ${out} (${format})`,
+    };
+  }
+  return {
+    data: format === "json" ? toJsonRows(transfers, genesis.currencies) : { format, content },
+    text: content.replace(/\r?\n$/, ""),
+  };
+}

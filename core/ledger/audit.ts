@@ -1,0 +1,188 @@
+/**
+ * `ledger check`: re-verify every envelope (decode, signatures, chain links)
+ * by folding the whole log from scratch through the same ingest path into a
+ * fresh in-memory store, then compare the ledger's derived state with the
+ * stored one and check the invariants. Also the ledger's state hash.
+ */
+import * as dagCbor from "@ipld/dag-cbor";
+import { bytesEqual, toHex } from "../bytes.ts";
+import { ingest, type KindRegistry } from "../chain/ingest.ts";
+import { chainKeys } from "../chain/keys.ts";
+import { readHeads, readLog } from "../chain/read.ts";
+import { decodeEnvelope, type SealedEnvelope } from "../envelope/envelope.ts";
+import type { Genesis } from "../governance/genesis.ts";
+import { sha256 } from "../identity/keys.ts";
+import { MemoryStore } from "../store/memory_store.ts";
+import { compareKeys, type Store, type StoreEntry, type StoreKey } from "../store/store.ts";
+import { formatAmount } from "./amount.ts";
+import { type Account, type HistoryEntry, ledgerKeys } from "./keys.ts";
+
+/** Envelopes re-validated per ingest call; bounds memory on large stores. */
+const refoldChunkEnvelopes = 1000;
+/** Findings listed before the rest are summarized; a broken store should not flood the terminal. */
+const findingsMax = 200;
+
+/**
+ * Hash of the ledger state that any node holding the same envelopes must
+ * share, whatever order it received them in: every account's balance and
+ * received total, the idempotency index and the velocity counters. History
+ * order and the limit recorded at acceptance depend on arrival order and are
+ * left out.
+ */
+export async function ledgerStateHash(store: Pick<Store, "list">): Promise<string> {
+  const rows: unknown[] = [];
+  for await (const entry of store.list<unknown>({ prefix: ledgerKeys.prefix })) {
+    const section = entry.key[1];
+    if (section === "acct") {
+      const account = entry.value as Account;
+      rows.push([entry.key, [BigInt(account.balance), BigInt(account.received)]]);
+    } else if (section === "id" || section === "vel") {
+      rows.push([entry.key, entry.value]);
+    }
+  }
+  return toHex(await sha256(dagCbor.encode(rows)));
+}
+
+export interface CheckOptions {
+  kinds: KindRegistry;
+}
+
+function describeKey(key: StoreKey): string {
+  return key.map(String).join("/");
+}
+
+function encodeValue(value: unknown): Uint8Array {
+  return dagCbor.encode(value as never);
+}
+
+/** Re-verifies the whole store; returns the findings (empty when everything holds). */
+export async function checkLedger(store: Store, options: CheckOptions): Promise<string[]> {
+  const findings: string[] = [];
+  const add = (finding: string) => {
+    if (findings.length < findingsMax) findings.push(finding);
+    else if (findings.length === findingsMax) findings.push("... more findings left out");
+  };
+  const net = (await store.get<string>(chainKeys.network))?.value;
+  if (!net) return ["This data dir has not joined a cooperative"];
+  const genesis = (await store.get<Genesis>(chainKeys.genesis(net)))?.value;
+  if (!genesis) return [`Genesis of network ${net} is missing`];
+
+  // 1. Re-fold every envelope through the one validation path into a fresh store.
+  const fresh = new MemoryStore();
+  await fresh.commit([], [
+    { type: "set", key: chainKeys.network, value: net },
+    { type: "set", key: chainKeys.genesis(net), value: genesis },
+  ]);
+  let latest = genesis.created;
+  for (const head of (await readHeads(store, net)).values()) latest = Math.max(latest, head.ts);
+  for await (const item of store.list<{ ts: number }>({ prefix: chainKeys.headPrefix("kel") })) {
+    latest = Math.max(latest, item.value.ts);
+  }
+  const deps = { store: fresh, clock: { now: () => latest }, kinds: options.kinds };
+  let batch: { position: number; bytes: Uint8Array }[] = [];
+  const flush = async () => {
+    const inputs: { item: { position: number }; sealed: SealedEnvelope }[] = [];
+    for (const item of batch) {
+      try {
+        const sealed = await decodeEnvelope(item.bytes);
+        inputs.push({ item, sealed });
+      } catch (error) {
+        add(
+          `Envelope at log position ${item.position} does not decode: ${(error as Error).message}`,
+        );
+      }
+    }
+    const outcomes = await ingest(deps, inputs.map((i) => i.sealed), {
+      source: "import",
+      atomicity: "each",
+    });
+    outcomes.forEach((outcome, i) => {
+      if (outcome.status === "rejected") {
+        add(
+          `Envelope ${inputs[i].sealed.cid} at log position ${
+            inputs[i].item.position
+          } fails re-validation: ${outcome.message}`,
+        );
+      }
+    });
+    batch = [];
+  };
+  for await (const item of readLog(store)) {
+    batch.push({ position: item.position, bytes: item.bytes });
+    if (batch.length >= refoldChunkEnvelopes) await flush();
+  }
+  if (batch.length > 0) await flush();
+
+  // 2. Stored derived state must equal the fresh fold, entry by entry.
+  await compareStates(store, fresh, add);
+
+  // 3. Invariants of the stored state.
+  const decimals = new Map(genesis.currencies.map((c) => [c.code, c.decimals]));
+  const sums = new Map<string, bigint>();
+  for await (const entry of store.list<Account>({ prefix: ["ledger", "acct"] })) {
+    const currency = entry.key[2] as string;
+    sums.set(currency, (sums.get(currency) ?? 0n) + BigInt(entry.value.balance));
+  }
+  for (const [currency, sum] of sums) {
+    if (sum !== 0n) {
+      add(
+        `Balances in ${currency} sum to ${
+          formatAmount(sum, decimals.get(currency) ?? 0)
+        }, not zero`,
+      );
+    }
+  }
+  for await (const entry of store.list<HistoryEntry>({ prefix: ["ledger", "hist"] })) {
+    const line = entry.value;
+    if (entry.key[3] !== line.from || line.limit === undefined) continue;
+    if (BigInt(line.balance) < -BigInt(line.limit)) {
+      const d = decimals.get(line.currency) ?? 0;
+      add(
+        `Transfer "${line.id}" (${line.cid}) left "${line.from}" at ${
+          formatAmount(BigInt(line.balance), d)
+        }, below the limit ${formatAmount(-BigInt(line.limit), d)} in force then`,
+      );
+    }
+  }
+  return findings;
+}
+
+async function compareStates(
+  stored: Store,
+  fresh: Store,
+  add: (finding: string) => void,
+): Promise<void> {
+  const a = stored.list<unknown>({ prefix: ledgerKeys.prefix })[Symbol.asyncIterator]();
+  const b = fresh.list<unknown>({ prefix: ledgerKeys.prefix })[Symbol.asyncIterator]();
+  let x = await a.next();
+  let y = await b.next();
+  while (!x.done || !y.done) {
+    const cmp = x.done ? 1 : y.done ? -1 : compareKeys(x.value.key, y.value.key);
+    if (cmp < 0) {
+      add(`Stored ledger entry ${describeKey(x.value!.key)} is not produced by a fresh fold`);
+      x = await a.next();
+    } else if (cmp > 0) {
+      add(`Ledger entry ${describeKey(y.value!.key)} from a fresh fold is missing from the store`);
+      y = await b.next();
+    } else {
+      const s = x.value as StoreEntry<unknown>;
+      const f = y.value as StoreEntry<unknown>;
+      if (!bytesEqual(encodeValue(s.value), encodeValue(f.value))) {
+        add(describeMismatch(s, f));
+      }
+      x = await a.next();
+      y = await b.next();
+    }
+  }
+}
+
+function describeMismatch(stored: StoreEntry<unknown>, fresh: StoreEntry<unknown>): string {
+  if (stored.key[1] === "acct") {
+    const s = stored.value as Account;
+    const f = fresh.value as Account;
+    return `Stored balance of "${stored.key[3]}" in ${
+      stored.key[2]
+    } is ${s.balance} (received ${s.received}), a fresh fold gives ${f.balance} (received ${f.received}) minor units`;
+  }
+  return `Stored ledger entry ${describeKey(stored.key)} differs from a fresh fold`;
+}

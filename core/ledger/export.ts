@@ -1,0 +1,117 @@
+/**
+ * Export of accepted transfers as an hledger journal, CSV or JSON. Pure
+ * formatting over the history index (each transfer once, from the payer's
+ * side), so the export agrees with `ledger balances` by construction.
+ */
+import type { Currency } from "../governance/genesis.ts";
+import type { Store } from "../store/store.ts";
+import { formatAmount } from "./amount.ts";
+import type { HistoryEntry } from "./keys.ts";
+
+export type ExportFormat = "hledger" | "csv" | "json";
+export const exportFormats: readonly ExportFormat[] = ["hledger", "csv", "json"];
+
+/** Every accepted transfer, oldest first (by timestamp, then content id). */
+export async function listTransfers(store: Pick<Store, "list">): Promise<HistoryEntry[]> {
+  const out: HistoryEntry[] = [];
+  for await (const entry of store.list<HistoryEntry>({ prefix: ["ledger", "hist"] })) {
+    if (entry.key[3] === entry.value.from) out.push(entry.value);
+  }
+  return out.sort((a, b) => a.ts - b.ts || (a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0));
+}
+
+/** hledger account of a member: `members:` + the DID's key part (hledger splits account names on `:`). */
+export function hledgerAccount(did: string): string {
+  return `members:${did.slice(did.lastIndexOf(":") + 1)}`;
+}
+
+function hledgerCommodity(code: string): string {
+  return /^[A-Za-z]+$/.test(code) ? code : `"${code}"`;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/[\r\n\t]+/g, " ");
+}
+
+/** An hledger journal: commodity and account declarations, then one transaction per transfer. */
+export function toHledger(
+  transfers: readonly HistoryEntry[],
+  currencies: readonly Currency[],
+  members: readonly string[],
+): string {
+  const decimals = new Map(currencies.map((c) => [c.code, c.decimals]));
+  const lines: string[] = ["; icn ledger export", ""];
+  for (const c of currencies) {
+    lines.push(
+      `commodity ${formatAmount(1000n * 10n ** BigInt(c.decimals), c.decimals)} ${
+        hledgerCommodity(c.code)
+      }`,
+    );
+  }
+  const accounts = new Set<string>(members);
+  for (const t of transfers) {
+    accounts.add(t.from);
+    accounts.add(t.to);
+  }
+  lines.push("");
+  for (const did of [...accounts].sort()) {
+    lines.push(`account ${hledgerAccount(did)}  ; did: ${did}`);
+  }
+  for (const t of transfers) {
+    const d = decimals.get(t.currency) ?? 0;
+    const amount = formatAmount(BigInt(t.amount), d);
+    const commodity = hledgerCommodity(t.currency);
+    const date = new Date(t.ts).toISOString().slice(0, 10);
+    lines.push("");
+    lines.push(`${date} transfer ${t.id}  ; cid: ${t.cid}`);
+    if (t.memo.length > 0) lines.push(`    ; memo: ${oneLine(t.memo)}`);
+    lines.push(`    ${hledgerAccount(t.from)}  -${amount} ${commodity}`);
+    lines.push(`    ${hledgerAccount(t.to)}  ${amount} ${commodity}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+/** CSV (RFC 4180) with a header row; amounts as decimal strings. */
+export function toCsv(transfers: readonly HistoryEntry[], currencies: readonly Currency[]): string {
+  const decimals = new Map(currencies.map((c) => [c.code, c.decimals]));
+  const rows = ["time,id,cid,from,to,amount,currency,memo"];
+  for (const t of transfers) {
+    rows.push(
+      [
+        new Date(t.ts).toISOString(),
+        t.id,
+        t.cid,
+        t.from,
+        t.to,
+        formatAmount(BigInt(t.amount), decimals.get(t.currency) ?? 0),
+        t.currency,
+        t.memo,
+      ].map(csvField).join(","),
+    );
+  }
+  return rows.join("\r\n") + "\r\n";
+}
+
+/** JSON rows: the same fields as CSV plus `ts` and `amountMinor` (a string, bigint-safe). */
+export function toJsonRows(
+  transfers: readonly HistoryEntry[],
+  currencies: readonly Currency[],
+): Record<string, unknown>[] {
+  const decimals = new Map(currencies.map((c) => [c.code, c.decimals]));
+  return transfers.map((t) => ({
+    time: new Date(t.ts).toISOString(),
+    ts: t.ts,
+    id: t.id,
+    cid: t.cid,
+    from: t.from,
+    to: t.to,
+    amount: formatAmount(BigInt(t.amount), decimals.get(t.currency) ?? 0),
+    amountMinor: BigInt(t.amount).toString(),
+    currency: t.currency,
+    memo: t.memo,
+  }));
+}
