@@ -1,31 +1,58 @@
 /**
- * Who is a member, and which parameters apply, at a given time. The
- * foundation answers from the genesis alone; the governance module extends
- * these with executed membership and config proposals. Ledger, trust and the
- * node call only these functions, never their own tables.
+ * Who is a member, and which parameters apply, at a given time: the genesis
+ * plus the effects of accepted membership and config proposals whose
+ * effective time (close + timelock) is ≤ ts. Ledger, trust and the node call
+ * only these functions, never governance tables.
  */
-import type { StateView } from "../chain/state.ts";
 import type { Params } from "../params.ts";
 import type { Genesis } from "./genesis.ts";
+import { creditOverridePrefix, GovernanceView, type StateReader } from "./view.ts";
 
-export type StateReader = Pick<StateView, "get" | "list">;
+export type { StateReader } from "./view.ts";
 
 /** True when `did` is a member of the cooperative at time `ts`. */
 export function isMember(
-  _state: StateReader,
+  state: StateReader,
   genesis: Genesis,
   did: string,
-  _ts: number,
+  ts: number,
 ): Promise<boolean> {
-  return Promise.resolve(genesis.members.includes(did));
+  return new GovernanceView(state, genesis).isMember(did, ts);
 }
 
 /** All members at time `ts`, sorted. */
-export function membersAt(_state: StateReader, genesis: Genesis, _ts: number): Promise<string[]> {
-  return Promise.resolve([...genesis.members]);
+export async function membersAt(
+  state: StateReader,
+  genesis: Genesis,
+  ts: number,
+): Promise<string[]> {
+  return [...await new GovernanceView(state, genesis).membersAt(ts)].sort();
 }
 
 /** Parameters in force for an envelope dated `ts`. */
-export function paramsAt(_state: StateReader, genesis: Genesis, _ts: number): Promise<Params> {
-  return Promise.resolve(genesis.params);
+export function paramsAt(state: StateReader, genesis: Genesis, ts: number): Promise<Params> {
+  return new GovernanceView(state, genesis).paramsAt(ts);
+}
+
+/**
+ * The per-member credit limit override in force for `did` (minor units), set
+ * by an accepted config proposal `--set credit.override.<did>=<amount>`, or
+ * undefined when none applies.
+ */
+export function creditOverride(params: Params, did: string): number | undefined {
+  const value = params[creditOverridePrefix + did];
+  return typeof value === "number" ? value : undefined;
+}
+
+/**
+ * The lowest protocol version a peer must run at `now`: the highest
+ * `minVersion` of accepted, executed upgrade proposals whose deadline has
+ * passed; null when no upgrade is in force. The node refuses older peers.
+ */
+export function upgradeRequirement(
+  state: StateReader,
+  genesis: Genesis,
+  now: number,
+): Promise<string | null> {
+  return new GovernanceView(state, genesis).upgradeRequirement(now);
 }

@@ -1,0 +1,344 @@
+/**
+ * Governance state read back from the store. Proposals, votes and
+ * delegations are stored as they arrive; outcomes and their effects
+ * (membership, parameters, upgrades) are derived on read from those records
+ * alone, so they never depend on arrival order: an accepted proposal takes
+ * effect at `closes + timelock`, both fixed by the proposal envelope itself.
+ */
+import type { StateView } from "../chain/state.ts";
+import { numberParam, type Params, type ParamValue, stringParam } from "../params.ts";
+import type { Genesis } from "./genesis.ts";
+import type { ProposalKind } from "./params.ts";
+import { type Ballot, type Choice, type Mode, type Rules, type Tally, tally } from "./tally.ts";
+
+export type StateReader = Pick<StateView, "get" | "list">;
+
+export type MembershipAction = { admit: string } | { remove: string };
+export interface ConfigAction {
+  set: Params;
+}
+export interface UpgradeAction {
+  version: string;
+  /** ms since epoch: after it, peers below `minVersion` are refused. */
+  deadline: number;
+  minVersion: string;
+}
+export type ProposalAction =
+  | Record<string, never>
+  | MembershipAction
+  | ConfigAction
+  | UpgradeAction;
+
+/** Stored at `govKeys.proposal(id)`. */
+export interface ProposalRecord {
+  id: string;
+  author: string;
+  kind: ProposalKind;
+  title: string;
+  text: string;
+  action: ProposalAction;
+  rules: Rules;
+  opened: number;
+  closes: number;
+  /** closes + timelock: when an accepted proposal's action applies. */
+  effective: number;
+  /** Timestamp of the author's cancel envelope. */
+  cancelled?: number;
+}
+
+/** Small per-kind index entry, enough to decide which proposals matter at a time. */
+export interface IndexEntry {
+  id: string;
+  opened: number;
+  closes: number;
+  effective: number;
+  cancelled?: number;
+}
+
+export interface VoteRecord {
+  choice: Choice;
+  ts: number;
+  seq: number;
+  cid: string;
+  reason?: string;
+}
+
+export interface DelegationRecord {
+  delegator: string;
+  scope: string;
+  /** null: an undelegation of this scope. */
+  to: string | null;
+  ts: number;
+  expires?: number;
+  cid: string;
+}
+
+export const govKeys = {
+  proposal: (id: string) => ["gov", "p", id] as const,
+  index: (kind: string, id: string) => ["gov", "k", kind, id] as const,
+  indexPrefix: (kind: string) => ["gov", "k", kind] as const,
+  vote: (id: string, voter: string) => ["gov", "v", id, voter] as const,
+  votesPrefix: (id: string) => ["gov", "v", id] as const,
+  delegation: (delegator: string, scope: string, ts: number, cid: string) =>
+    ["gov", "d", delegator, scope, ts, cid] as const,
+  delegationsOf: (delegator: string) => ["gov", "d", delegator] as const,
+  delegationsPrefix: ["gov", "d"] as const,
+};
+
+export const proposalKindList: readonly ProposalKind[] = [
+  "text",
+  "membership",
+  "config",
+  "upgrade",
+];
+
+/** The rules a `kind` proposal gets under `params`. */
+export function rulesFor(params: Params, kind: ProposalKind): Rules {
+  return {
+    quorum: numberParam(params, `governance.${kind}.quorum`),
+    approval: numberParam(params, `governance.${kind}.approval`),
+    votingPeriod: numberParam(params, `governance.${kind}.votingPeriod`),
+    timelock: numberParam(params, `governance.${kind}.timelock`),
+    mode: stringParam(params, `governance.${kind}.mode`) as Mode,
+  };
+}
+
+export type ProposalState =
+  | "Draft"
+  | "Open"
+  | "Accepted"
+  | "Rejected"
+  | "NoQuorum"
+  | "Cancelled"
+  | "Executed";
+
+export const proposalStates: readonly ProposalState[] = [
+  "Draft",
+  "Open",
+  "Accepted",
+  "Rejected",
+  "NoQuorum",
+  "Cancelled",
+  "Executed",
+];
+
+/** Per-member credit limit overrides travel as config keys `credit.override.<did>`. */
+export const creditOverridePrefix = "credit.override.";
+
+function byEffective(a: IndexEntry, b: IndexEntry): number {
+  if (a.effective !== b.effective) return a.effective - b.effective;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** Compares two `x.y.z` versions. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(".").map(Number);
+  const pb = b.split(".").map(Number);
+  for (let i = 0; i < 3; i++) {
+    if (pa[i] !== pb[i]) return pa[i] < pb[i] ? -1 : 1;
+  }
+  return 0;
+}
+
+/**
+ * A read-only view over governance state with memoized outcomes; build one
+ * per query (or per envelope being validated) and drop it after.
+ */
+export class GovernanceView {
+  readonly state: StateReader;
+  readonly genesis: Genesis;
+  readonly #records = new Map<string, ProposalRecord | null>();
+  readonly #indexes = new Map<string, IndexEntry[]>();
+  readonly #tallies = new Map<string, Tally>();
+  #delegations: Map<string, Map<string, DelegationRecord[]>> | undefined;
+
+  constructor(state: StateReader, genesis: Genesis) {
+    this.state = state;
+    this.genesis = genesis;
+  }
+
+  async proposal(id: string): Promise<ProposalRecord | undefined> {
+    if (!this.#records.has(id)) {
+      this.#records.set(id, (await this.state.get<ProposalRecord>(govKeys.proposal(id))) ?? null);
+    }
+    return this.#records.get(id) ?? undefined;
+  }
+
+  /** Index entries of one kind, ordered by effective time then id. */
+  async index(kind: ProposalKind): Promise<IndexEntry[]> {
+    let entries = this.#indexes.get(kind);
+    if (!entries) {
+      entries = (await this.state.list<IndexEntry>(govKeys.indexPrefix(kind))).map((e) => e.value);
+      entries.sort(byEffective);
+      this.#indexes.set(kind, entries);
+    }
+    return entries;
+  }
+
+  /** Every proposal id, all kinds. */
+  async allEntries(): Promise<(IndexEntry & { kind: ProposalKind })[]> {
+    const out: (IndexEntry & { kind: ProposalKind })[] = [];
+    for (const kind of proposalKindList) {
+      for (const entry of await this.index(kind)) out.push({ ...entry, kind });
+    }
+    return out;
+  }
+
+  /** Accepted, not cancelled proposals of `kind` whose effective time is ≤ ts, in effect order. */
+  async #effective(kind: ProposalKind, ts: number): Promise<ProposalRecord[]> {
+    const out: ProposalRecord[] = [];
+    for (const entry of await this.index(kind)) {
+      if (entry.effective > ts) break;
+      if (entry.cancelled !== undefined) continue;
+      const record = await this.proposal(entry.id);
+      if (!record) continue;
+      if ((await this.tally(record)).outcome === "Accepted") out.push(record);
+    }
+    return out;
+  }
+
+  async membersAt(ts: number): Promise<Set<string>> {
+    const members = new Set(this.genesis.members);
+    for (const record of await this.#effective("membership", ts)) {
+      const action = record.action as MembershipAction;
+      if ("admit" in action) members.add(action.admit);
+      else members.delete(action.remove);
+    }
+    return members;
+  }
+
+  async isMember(did: string, ts: number): Promise<boolean> {
+    if ((await this.index("membership")).length === 0) return this.genesis.members.includes(did);
+    return (await this.membersAt(ts)).has(did);
+  }
+
+  async paramsAt(ts: number): Promise<Params> {
+    const accepted = await this.#effective("config", ts);
+    if (accepted.length === 0) return this.genesis.params;
+    const params: Params = { ...this.genesis.params };
+    for (const record of accepted) {
+      for (const [key, value] of Object.entries((record.action as ConfigAction).set)) {
+        params[key] = value as ParamValue;
+      }
+    }
+    return params;
+  }
+
+  async #allDelegations(): Promise<Map<string, Map<string, DelegationRecord[]>>> {
+    if (!this.#delegations) {
+      const byDelegator = new Map<string, Map<string, DelegationRecord[]>>();
+      for (const { value } of await this.state.list<DelegationRecord>(govKeys.delegationsPrefix)) {
+        let scopes = byDelegator.get(value.delegator);
+        if (!scopes) byDelegator.set(value.delegator, scopes = new Map());
+        let list = scopes.get(value.scope);
+        if (!list) scopes.set(value.scope, list = []);
+        list.push(value);
+      }
+      for (const scopes of byDelegator.values()) {
+        for (const list of scopes.values()) list.sort((a, b) => a.ts - b.ts);
+      }
+      this.#delegations = byDelegator;
+    }
+    return this.#delegations;
+  }
+
+  /** The delegation of one scope in force at `ts` (latest entry dated ≤ ts, not expired). */
+  static activeIn(list: readonly DelegationRecord[] | undefined, ts: number): string | undefined {
+    if (!list) return undefined;
+    let latest: DelegationRecord | undefined;
+    for (const entry of list) {
+      if (entry.ts > ts) break;
+      latest = entry;
+    }
+    if (!latest || latest.to === null) return undefined;
+    if (latest.expires !== undefined && latest.expires <= ts) return undefined;
+    return latest.to;
+  }
+
+  /** Delegator → delegate for one proposal: the most specific scope in force at its close wins. */
+  async delegationsFor(record: ProposalRecord): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const scopes = [`proposal:${record.id}`, `kind:${record.kind}`, "all"];
+    for (const [delegator, byScope] of await this.#allDelegations()) {
+      for (const scope of scopes) {
+        const to = GovernanceView.activeIn(byScope.get(scope), record.closes);
+        if (to !== undefined) {
+          out.set(delegator, to);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Every scope's delegation of `did` in force at `ts`. */
+  async delegationsOf(did: string, ts: number): Promise<{ scope: string; to: string }[]> {
+    const out: { scope: string; to: string }[] = [];
+    const byScope = (await this.#allDelegations()).get(did);
+    for (const [scope, list] of byScope ?? []) {
+      const to = GovernanceView.activeIn(list, ts);
+      if (to !== undefined) out.push({ scope, to });
+    }
+    return out;
+  }
+
+  async votes(id: string): Promise<Map<string, VoteRecord>> {
+    const out = new Map<string, VoteRecord>();
+    for (const { key, value } of await this.state.list<VoteRecord>(govKeys.votesPrefix(id))) {
+      out.set(key[3] as string, value);
+    }
+    return out;
+  }
+
+  /** The tally from stored votes and delegations; deterministic in the envelopes held. */
+  async tally(record: ProposalRecord, ballots?: Ballot[]): Promise<Tally> {
+    const cached = this.#tallies.get(record.id);
+    if (cached && !ballots) return cached;
+    const eligible = await this.membersAt(record.opened);
+    const votes = new Map<string, Choice>();
+    for (const [voter, vote] of await this.votes(record.id)) {
+      if (vote.ts <= record.closes) votes.set(voter, vote.choice);
+    }
+    const result = tally({
+      eligible,
+      votes,
+      delegations: await this.delegationsFor(record),
+      rules: record.rules,
+    }, ballots);
+    this.#tallies.set(record.id, result);
+    return result;
+  }
+
+  /** State at `now`: Open until close, then the outcome; Executed once an accepted one's effective time passed. */
+  async stateOf(record: ProposalRecord, now: number): Promise<ProposalState> {
+    if (record.cancelled !== undefined) return "Cancelled";
+    if (now <= record.closes) return "Open";
+    const { outcome } = await this.tally(record);
+    if (outcome === "Accepted" && now >= record.effective) return "Executed";
+    return outcome;
+  }
+
+  /** Accepted upgrade proposals, in effect order. */
+  async acceptedUpgrades(now: number): Promise<ProposalRecord[]> {
+    const out: ProposalRecord[] = [];
+    for (const entry of await this.index("upgrade")) {
+      if (entry.cancelled !== undefined || entry.closes >= now) continue;
+      const record = await this.proposal(entry.id);
+      if (record && (await this.tally(record)).outcome === "Accepted") out.push(record);
+    }
+    return out;
+  }
+
+  /** The highest `minVersion` of executed upgrades whose deadline has passed, or null. */
+  async upgradeRequirement(now: number): Promise<string | null> {
+    let required: string | null = null;
+    for (const record of await this.acceptedUpgrades(now)) {
+      const action = record.action as UpgradeAction;
+      if (record.effective > now || action.deadline > now) continue;
+      if (required === null || compareVersions(action.minVersion, required) > 0) {
+        required = action.minVersion;
+      }
+    }
+    return required;
+  }
+}
