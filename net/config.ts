@@ -1,0 +1,388 @@
+/**
+ * Node configuration: defaults per profile, the commented `config.toml`
+ * written by `icn node init`, and loading with precedence
+ * defaults < file < environment (`ICN_*`) < flags. Every value is validated
+ * at start; an invalid one is refused with its key named.
+ */
+import { parse as parseToml } from "smol-toml";
+import { InvalidInputError } from "../core/errors.ts";
+
+export const profiles = ["server", "lan", "test"] as const;
+export type Profile = typeof profiles[number];
+
+export interface NodeConfig {
+  profile: Profile;
+  /** libp2p listen multiaddrs. */
+  listen: string[];
+  /** Multiaddrs (with /p2p/ID) dialled at start and kept connected. */
+  bootstrap: string[];
+  /** Loopback HTTP server for metrics, health and the control API (HOST:PORT; port 0 picks one). */
+  http: string;
+  logFormat: "text" | "json";
+  logLevel: "debug" | "info" | "warn" | "error";
+  mdns: boolean;
+  dht: boolean;
+  maxConnections: number;
+  /** Inbound connection attempts per second per host before libp2p refuses them. */
+  inboundConnectionThreshold: number;
+  /** Total inbound envelopes per second across all peers. */
+  globalRate: number;
+  /** Envelopes per second from one peer before trust weighting. */
+  peerRate: number;
+  syncIntervalMs: number;
+  syncPageSize: number;
+  /** `/ready` fails while peers announce more missing envelopes than this. */
+  readyLagMax: number;
+  /** Misbehaviour points that quarantine a peer (its messages are ignored) and that ban it (disconnected). */
+  quarantinePoints: number;
+  banPoints: number;
+  banMs: number;
+  helloTimeoutMs: number;
+  shutdownTimeoutMs: number;
+}
+
+interface KeyDef {
+  /** Key in the TOML file: `section.name`. */
+  toml: string;
+  field: keyof NodeConfig;
+  type: "string" | "strings" | "int" | "bool" | "enum";
+  values?: readonly string[];
+  min?: number;
+  max?: number;
+  doc: string;
+}
+
+const keyDefs: readonly KeyDef[] = [
+  {
+    toml: "node.profile",
+    field: "profile",
+    type: "enum",
+    values: profiles,
+    doc: "server, lan or test",
+  },
+  { toml: "node.listen", field: "listen", type: "strings", doc: "libp2p listen multiaddrs" },
+  {
+    toml: "node.bootstrap",
+    field: "bootstrap",
+    type: "strings",
+    doc: "peers to dial at start, /ip4/HOST/tcp/PORT/p2p/PEER_ID",
+  },
+  {
+    toml: "http.listen",
+    field: "http",
+    type: "string",
+    doc: "loopback HTTP server: /metrics, /health, /ready, control API",
+  },
+  {
+    toml: "log.format",
+    field: "logFormat",
+    type: "enum",
+    values: ["text", "json"],
+    doc: "text or json, one line per event on stderr",
+  },
+  {
+    toml: "log.level",
+    field: "logLevel",
+    type: "enum",
+    values: ["debug", "info", "warn", "error"],
+    doc: "debug, info, warn or error",
+  },
+  { toml: "discovery.mdns", field: "mdns", type: "bool", doc: "find peers on the LAN with mDNS" },
+  { toml: "discovery.dht", field: "dht", type: "bool", doc: "run the kad-dht (server profile)" },
+  {
+    toml: "limits.max_connections",
+    field: "maxConnections",
+    type: "int",
+    min: 1,
+    max: 10_000,
+    doc: "most open connections",
+  },
+  {
+    toml: "limits.inbound_connection_threshold",
+    field: "inboundConnectionThreshold",
+    type: "int",
+    min: 1,
+    max: 100_000,
+    doc: "inbound connection attempts per second per host",
+  },
+  {
+    toml: "limits.global_rate",
+    field: "globalRate",
+    type: "int",
+    min: 1,
+    max: 1_000_000,
+    doc: "total inbound envelopes per second, shared by trust weight",
+  },
+  {
+    toml: "limits.peer_rate",
+    field: "peerRate",
+    type: "int",
+    min: 1,
+    max: 1_000_000,
+    doc: "inbound envelopes per second from one peer",
+  },
+  {
+    toml: "sync.interval_ms",
+    field: "syncIntervalMs",
+    type: "int",
+    min: 100,
+    max: 86_400_000,
+    doc: "how often heads are exchanged with every peer",
+  },
+  {
+    toml: "sync.page_size",
+    field: "syncPageSize",
+    type: "int",
+    min: 1,
+    max: 1000,
+    doc: "envelopes per sync response",
+  },
+  {
+    toml: "sync.ready_lag_max",
+    field: "readyLagMax",
+    type: "int",
+    min: 0,
+    max: 1_000_000_000,
+    doc: "/ready fails while more envelopes than this are known missing",
+  },
+  {
+    toml: "misbehaviour.quarantine_points",
+    field: "quarantinePoints",
+    type: "int",
+    min: 1,
+    max: 1_000_000,
+    doc: "points after which a peer's messages are ignored",
+  },
+  {
+    toml: "misbehaviour.ban_points",
+    field: "banPoints",
+    type: "int",
+    min: 1,
+    max: 1_000_000,
+    doc: "points after which a peer is disconnected and refused",
+  },
+  {
+    toml: "misbehaviour.ban_ms",
+    field: "banMs",
+    type: "int",
+    min: 1000,
+    max: 31_536_000_000,
+    doc: "how long a ban lasts",
+  },
+  {
+    toml: "timeouts.hello_ms",
+    field: "helloTimeoutMs",
+    type: "int",
+    min: 100,
+    max: 600_000,
+    doc: "time a peer has to send its signed hello",
+  },
+  {
+    toml: "timeouts.shutdown_ms",
+    field: "shutdownTimeoutMs",
+    type: "int",
+    min: 100,
+    max: 60_000,
+    doc: "graceful shutdown budget before forced exit",
+  },
+];
+
+/** Defaults of each profile. */
+export function defaultConfig(profile: Profile = "server"): NodeConfig {
+  const base: NodeConfig = {
+    profile,
+    listen: ["/ip4/0.0.0.0/tcp/4001"],
+    bootstrap: [],
+    http: "127.0.0.1:5601",
+    logFormat: "text",
+    logLevel: "info",
+    mdns: false,
+    dht: true,
+    maxConnections: 200,
+    inboundConnectionThreshold: 20,
+    globalRate: 5000,
+    peerRate: 1000,
+    syncIntervalMs: 30_000,
+    syncPageSize: 500,
+    readyLagMax: 1000,
+    quarantinePoints: 20,
+    banPoints: 100,
+    banMs: 3_600_000,
+    helloTimeoutMs: 10_000,
+    shutdownTimeoutMs: 8_000,
+  };
+  if (profile === "lan") return { ...base, mdns: true, dht: false, maxConnections: 50 };
+  if (profile === "test") {
+    return {
+      ...base,
+      listen: ["/ip4/127.0.0.1/tcp/0"],
+      http: "127.0.0.1:0",
+      dht: false,
+      inboundConnectionThreshold: 10_000,
+      syncIntervalMs: 2000,
+      helloTimeoutMs: 5000,
+    };
+  }
+  return base;
+}
+
+function tomlValue(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => JSON.stringify(v)).join(", ")}]`;
+  if (typeof value === "string") return JSON.stringify(value);
+  return String(value);
+}
+
+/** The commented `config.toml` of a profile, every key shown with its default. */
+export function renderConfig(profile: Profile): string {
+  const config = defaultConfig(profile);
+  const lines = [
+    `# icn node configuration (profile "${profile}").`,
+    "# Every key is shown with its default. Environment variables override this file",
+    "# (ICN_<SECTION>_<KEY>, e.g. ICN_LIMITS_PEER_RATE=500; lists are comma-separated),",
+    "# and `icn node run` flags override both.",
+  ];
+  let section = "";
+  for (const def of keyDefs) {
+    const [name, key] = def.toml.split(".");
+    if (name !== section) {
+      section = name;
+      lines.push("", `[${name}]`);
+    }
+    lines.push(`# ${def.doc}`, `${key} = ${tomlValue(config[def.field])}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+function fail(key: string, message: string): never {
+  throw new InvalidInputError(`Invalid node config "${key}": ${message}`);
+}
+
+function coerce(def: KeyDef, raw: unknown, source: string): unknown {
+  const key = `${def.toml}${source}`;
+  switch (def.type) {
+    case "string":
+      if (typeof raw !== "string" || raw.length === 0) fail(key, "expected a non-empty string");
+      return raw;
+    case "strings": {
+      const list = typeof raw === "string"
+        ? raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+        : raw;
+      if (!Array.isArray(list) || list.some((v) => typeof v !== "string" || !v.startsWith("/"))) {
+        fail(key, "expected a list of multiaddrs starting with /");
+      }
+      return list;
+    }
+    case "int": {
+      const n = typeof raw === "string" && /^-?\d+$/.test(raw) ? Number(raw) : raw;
+      const value = typeof n === "bigint" ? Number(n) : n;
+      if (typeof value !== "number" || !Number.isInteger(value)) fail(key, "expected an integer");
+      if (value < (def.min ?? -Infinity) || value > (def.max ?? Infinity)) {
+        fail(key, `${value} is outside ${def.min}..${def.max}`);
+      }
+      return value;
+    }
+    case "bool":
+      if (raw === "true" || raw === true) return true;
+      if (raw === "false" || raw === false) return false;
+      return fail(key, "expected true or false");
+    case "enum":
+      if (typeof raw !== "string" || !def.values!.includes(raw)) {
+        fail(key, `expected one of ${def.values!.join(", ")}, got ${JSON.stringify(raw)}`);
+      }
+      return raw;
+  }
+}
+
+function envName(def: KeyDef): string {
+  return "ICN_" + def.toml.replace(".", "_").toUpperCase();
+}
+
+/** Flags of `icn node run`, already parsed. */
+export interface ConfigOverrides {
+  listen?: string[];
+  bootstrap?: string[];
+  http?: string;
+  logFormat?: string;
+  logLevel?: string;
+  profile?: string;
+}
+
+/**
+ * Builds the config from TOML text (may be empty), environment and flags.
+ * The profile is chosen first (flag, env, file) so its defaults apply.
+ */
+export function resolveConfig(
+  fileText: string | undefined,
+  options: { env?: Record<string, string | undefined>; flags?: ConfigOverrides } = {},
+): NodeConfig {
+  const env = options.env ?? {};
+  const flags = options.flags ?? {};
+  let file: Record<string, unknown> = {};
+  if (fileText !== undefined) {
+    try {
+      file = parseToml(fileText) as Record<string, unknown>;
+    } catch (error) {
+      throw new InvalidInputError(`Cannot parse node config: ${(error as Error).message}`);
+    }
+  }
+  const fromFile = new Map<string, unknown>();
+  for (const [section, table] of Object.entries(file)) {
+    if (typeof table !== "object" || table === null || Array.isArray(table)) {
+      fail(section, "expected a [section] table");
+    }
+    for (const [key, value] of Object.entries(table)) {
+      const name = `${section}.${key}`;
+      if (!keyDefs.some((d) => d.toml === name)) fail(name, "unknown key");
+      fromFile.set(name, value);
+    }
+  }
+  const profileDef = keyDefs[0];
+  const profileRaw = flags.profile ?? env[envName(profileDef)] ?? fromFile.get("node.profile") ??
+    "server";
+  const profile = coerce(profileDef, profileRaw, "") as Profile;
+  const config = defaultConfig(profile) as unknown as Record<string, unknown>;
+  for (const def of keyDefs) {
+    if (fromFile.has(def.toml)) config[def.field] = coerce(def, fromFile.get(def.toml), "");
+    const fromEnv = env[envName(def)];
+    if (fromEnv !== undefined) config[def.field] = coerce(def, fromEnv, ` (${envName(def)})`);
+  }
+  const flagFields: [keyof ConfigOverrides, string][] = [
+    ["listen", "node.listen"],
+    ["bootstrap", "node.bootstrap"],
+    ["http", "http.listen"],
+    ["logFormat", "log.format"],
+    ["logLevel", "log.level"],
+  ];
+  for (const [flag, toml] of flagFields) {
+    const value = flags[flag];
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) continue;
+    const def = keyDefs.find((d) => d.toml === toml)!;
+    config[def.field] = coerce(def, value, ` (--${flag})`);
+  }
+  const result = config as unknown as NodeConfig;
+  parseHostPort(result.http, "http.listen");
+  if (result.banPoints < result.quarantinePoints) {
+    fail("misbehaviour.ban_points", "must be at least misbehaviour.quarantine_points");
+  }
+  return result;
+}
+
+/** Splits HOST:PORT; refuses non-loopback hosts (the control API must not be exposed). */
+export function parseHostPort(text: string, key: string): { hostname: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(text);
+  if (!match) fail(key, `expected HOST:PORT, got ${JSON.stringify(text)}`);
+  const hostname = match[1].replace(/^\[|\]$/g, "");
+  const port = Number(match[2]);
+  if (port > 65535) fail(key, `port ${port} is out of range`);
+  if (!["127.0.0.1", "localhost", "::1"].includes(hostname)) {
+    fail(key, `host ${hostname} is not loopback (the control API must stay local)`);
+  }
+  return { hostname, port };
+}
+
+/** The `ICN_*` variables this module reads, for `Deno.env` lookups. */
+export function configEnv(): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const def of keyDefs) out[envName(def)] = Deno.env.get(envName(def));
+  return out;
+}

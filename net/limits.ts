@@ -1,0 +1,125 @@
+/**
+ * Inbound rate limits, applied after signature verification so a peer can
+ * never spend someone else's budget: a token bucket per verified author
+ * (sized by the author's trust class through `policyFor`), one per peer
+ * (weighted by the trust class of the peer's hello DID), and a global budget
+ * shared among connected peers in proportion to their trust weight, so many
+ * low-trust peers together cannot starve trusted ones.
+ */
+import type { ClassPolicy, TrustClass } from "../core/policy/policy.ts";
+
+/** Bound on tracked buckets; the oldest idle ones are dropped first. */
+const bucketsMax = 10_000;
+
+export class TokenBucket {
+  #tokens: number;
+  #at: number;
+  constructor(public rate: number, public burst: number, now: number) {
+    this.#tokens = burst;
+    this.#at = now;
+  }
+
+  take(now: number, count = 1): boolean {
+    const elapsed = Math.max(0, now - this.#at) / 1000;
+    this.#tokens = Math.min(this.burst, this.#tokens + elapsed * this.rate);
+    this.#at = now;
+    if (this.#tokens < count) return false;
+    this.#tokens -= count;
+    return true;
+  }
+}
+
+/** Relative weight of a peer's trust class in the per-peer and global budgets. */
+export const classWeight: Record<TrustClass, number> = {
+  isolated: 1,
+  known: 2,
+  partner: 4,
+  federated: 8,
+};
+
+export type LimitScope = "author" | "peer" | "global";
+
+export interface RateLimiterOptions {
+  /** Inbound envelopes per second across all peers. */
+  globalRate: number;
+  /** Inbound envelopes per second of a peer of the highest weight. */
+  peerRate: number;
+  /** Per-author buckets on or off (benchmarks of the raw pipeline turn them off). */
+  authorLimits?: boolean;
+}
+
+export class RateLimiter {
+  readonly #authors = new Map<string, TokenBucket>();
+  readonly #peers = new Map<string, { bucket: TokenBucket; share: TokenBucket; weight: number }>();
+  readonly #global: TokenBucket;
+  readonly #options: RateLimiterOptions;
+
+  constructor(options: RateLimiterOptions, now: number) {
+    this.#options = options;
+    this.#global = new TokenBucket(options.globalRate, options.globalRate, now);
+  }
+
+  /** Registers or updates a connected peer's trust class; rebalances the global shares. */
+  setPeer(peer: string, trustClass: TrustClass, now: number): void {
+    const weight = classWeight[trustClass];
+    const rate = (this.#options.peerRate * weight) / classWeight.federated;
+    const existing = this.#peers.get(peer);
+    if (existing) {
+      existing.weight = weight;
+      existing.bucket.rate = rate;
+      existing.bucket.burst = Math.max(1, rate);
+    } else {
+      if (this.#peers.size >= bucketsMax) this.#peers.delete(this.#peers.keys().next().value!);
+      this.#peers.set(peer, {
+        bucket: new TokenBucket(rate, Math.max(1, rate), now),
+        share: new TokenBucket(1, 1, now),
+        weight,
+      });
+    }
+    this.#rebalance();
+  }
+
+  removePeer(peer: string): void {
+    this.#peers.delete(peer);
+    this.#rebalance();
+  }
+
+  #rebalance(): void {
+    let total = 0;
+    for (const p of this.#peers.values()) total += p.weight;
+    for (const p of this.#peers.values()) {
+      const rate = total === 0 ? 0 : (this.#options.globalRate * p.weight) / total;
+      p.share.rate = rate;
+      p.share.burst = Math.max(1, rate);
+    }
+  }
+
+  /** Per-peer checks, before any decoding work: null when allowed, else the scope that refused. */
+  admitPeer(peer: string, now: number): LimitScope | null {
+    const p = this.#peers.get(peer);
+    if (!p) {
+      this.setPeer(peer, "isolated", now);
+      return this.admitPeer(peer, now);
+    }
+    if (!p.bucket.take(now)) return "peer";
+    // A peer within its trust-weighted share always passes; beyond it, only spare global capacity.
+    if (!p.share.take(now) && !this.#global.take(now)) return "global";
+    return null;
+  }
+
+  /** Per-author check, after the author's signature was verified. */
+  admitAuthor(author: string, policy: ClassPolicy, now: number): boolean {
+    if (this.#options.authorLimits === false) return true;
+    let bucket = this.#authors.get(author);
+    if (!bucket) {
+      if (this.#authors.size >= bucketsMax) {
+        this.#authors.delete(this.#authors.keys().next().value!);
+      }
+      bucket = new TokenBucket(policy.rate, policy.burst, now);
+      this.#authors.set(author, bucket);
+    }
+    bucket.rate = policy.rate;
+    bucket.burst = policy.burst;
+    return bucket.take(now);
+  }
+}

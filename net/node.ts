@@ -1,0 +1,911 @@
+/**
+ * The icn node: a libp2p host (TCP, Noise, Yamux, identify, ping, gossipsub)
+ * whose peer id is the identity's Ed25519 key. Every envelope from a peer,
+ * by gossip or by sync, goes through the one validation path `ingest`, with
+ * rate limits applied by the verified author; all writes to the store are
+ * serialized in one lane and inbound gossip is committed in batches.
+ */
+import { noise } from "@chainsafe/libp2p-noise";
+import { yamux } from "@chainsafe/libp2p-yamux";
+import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
+import {
+  gossipsub,
+  type GossipsubOpts,
+  StrictNoSign,
+  TopicValidatorResult,
+} from "@libp2p/gossipsub";
+import type { Message } from "@libp2p/gossipsub";
+import { createTopicScoreParams } from "@libp2p/gossipsub/score";
+import { identify } from "@libp2p/identify";
+import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from "@libp2p/interface";
+import { ping } from "@libp2p/ping";
+import { tcp } from "@libp2p/tcp";
+import { multiaddr } from "@multiformats/multiaddr";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { createLibp2p } from "libp2p";
+import { appendLocal } from "../core/chain/append.ts";
+import {
+  ingest,
+  type IngestDeps,
+  type IngestOutcome,
+  type IngestSource,
+} from "../core/chain/ingest.ts";
+import { type ChainHead, chainKeys } from "../core/chain/keys.ts";
+import { readChain, readHeads } from "../core/chain/read.ts";
+import { StateOverlay } from "../core/chain/state.ts";
+import { bytesEqual } from "../core/bytes.ts";
+import { envelopeBytesMax, kelNet, protocolVersion } from "../core/constants.ts";
+import { decodeEnvelope, type SealedEnvelope, type Signer } from "../core/envelope/envelope.ts";
+import { RejectedError } from "../core/errors.ts";
+import type { Genesis } from "../core/governance/genesis.ts";
+import { upgradeRequirement } from "../core/governance/membership.ts";
+import { compareVersions } from "../core/governance/view.ts";
+import { parseDid } from "../core/identity/did.ts";
+import { identityKey, type IdentityRecord, signingKeysAt } from "../core/identity/kel.ts";
+import type { Ed25519KeyPair } from "../core/identity/keys.ts";
+import { policyFor, type TrustClass, trustClassOf } from "../core/policy/policy.ts";
+import type { Logger } from "../core/ports.ts";
+import { cooperativeScore } from "../core/trust/view.ts";
+import type { NodeConfig } from "./config.ts";
+import { RateLimiter } from "./limits.ts";
+import { createNodeMetrics, type NodeMetrics } from "./metrics.ts";
+import { MisbehaviourTracker, type Offence } from "./misbehaviour.ts";
+import {
+  headsMax,
+  type HeadsResponse,
+  type Hello,
+  helloBytesMax,
+  helloProtocol,
+  pageBytesMax,
+  parseHello,
+  type RangeResponse,
+  request,
+  respond,
+  signHello,
+  syncBytesMax,
+  syncProtocol,
+  verifyHello,
+} from "./protocol.ts";
+
+/** Envelopes per inbound gossip commit. */
+const gossipBatchMax = 150;
+/** Out-of-order gossip envelopes kept until their predecessor arrives. */
+const gapsMax = 10_000;
+/** Sync rounds per peer per attempt (dependencies across authors may need a few). */
+const syncRoundsMax = 6;
+/** Cached trust class of an author. */
+const classCacheMs = 30_000;
+const classCacheMax = 50_000;
+/** Hello timestamps must be this fresh. */
+const helloSkewMs = 300_000;
+
+/** Rejection reasons that prove the sending peer forwarded something invalid. */
+const invalidReasons = new Map<string, Offence>([
+  ["invalid_signature", "invalid_signature"],
+  ["malformed", "malformed"],
+  ["too_large", "too_large"],
+  ["wrong_network", "wrong_network"],
+  ["bad_prev", "malformed"],
+  ["unknown_kind", "malformed"],
+  ["fork", "fork"],
+]);
+
+export interface NodeIdentity {
+  did: string;
+  signer: Signer;
+  ed25519: Ed25519KeyPair;
+}
+
+export interface NodeDeps extends IngestDeps {
+  logger: Logger;
+  identity: NodeIdentity;
+}
+
+export interface NodeOptions {
+  metrics?: NodeMetrics;
+  /** Per-author rate limits (on by default; benchmarks of the raw pipeline turn them off). */
+  authorLimits?: boolean;
+}
+
+export interface PeerInfo {
+  peer: string;
+  did: string | null;
+  version: string | null;
+  addrs: string[];
+  trustClass: TrustClass;
+  score: number;
+  standing: string;
+  misbehaviour: Record<string, number>;
+}
+
+export interface NodeStatus {
+  did: string;
+  peerId: string;
+  net: string;
+  version: string;
+  listen: string[];
+  peers: PeerInfo[];
+  envelopes: number;
+  syncLag: number;
+  ready: boolean;
+}
+
+interface Pending {
+  sealed: SealedEnvelope;
+  trustClass: TrustClass;
+  resolve: (outcome: IngestOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
+interface VerifiedPeer {
+  did: string;
+  version: string;
+  trustClass: TrustClass;
+}
+
+export class IcnNode {
+  readonly deps: NodeDeps;
+  readonly config: NodeConfig;
+  readonly net: string;
+  readonly genesis: Genesis;
+  readonly metrics: NodeMetrics;
+  readonly topic: string;
+  readonly misbehaviour: MisbehaviourTracker;
+  libp2p!: Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>> }>;
+  readonly #limiter: RateLimiter;
+  #lane: Promise<unknown> = Promise.resolve();
+  #queue: Pending[] = [];
+  #flushing = false;
+  readonly #gaps = new Map<string, Uint8Array>();
+  readonly #verified = new Map<string, VerifiedPeer>();
+  readonly #classes = new Map<string, { trustClass: TrustClass; at: number }>();
+  readonly #syncing = new Set<string>();
+  readonly #lagByPeer = new Map<string, number>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+  #stopping = false;
+  #started = false;
+  #minVersion: string | null = null;
+
+  private constructor(
+    deps: NodeDeps,
+    config: NodeConfig,
+    net: string,
+    genesis: Genesis,
+    options: NodeOptions,
+  ) {
+    this.deps = deps;
+    this.config = config;
+    this.net = net;
+    this.genesis = genesis;
+    this.metrics = options.metrics ?? createNodeMetrics();
+    this.topic = `/icn/${net}/envelopes/1`;
+    this.misbehaviour = new MisbehaviourTracker(config);
+    this.#limiter = new RateLimiter({
+      globalRate: config.globalRate,
+      peerRate: config.peerRate,
+      authorLimits: options.authorLimits,
+    }, deps.clock.now());
+  }
+
+  /** Builds a node for the network this store joined. */
+  static async create(
+    deps: NodeDeps,
+    config: NodeConfig,
+    options: NodeOptions = {},
+  ): Promise<IcnNode> {
+    const net = (await deps.store.get<string>(chainKeys.network))?.value;
+    if (!net) {
+      throw new RejectedError(
+        "not_joined",
+        "This data dir has not joined a cooperative: run `icn governance join GENESIS_FILE` first",
+      );
+    }
+    const genesis = (await deps.store.get<Genesis>(chainKeys.genesis(net)))?.value;
+    if (!genesis) {
+      throw new RejectedError("not_joined", `Genesis of network ${net} is missing from the store`);
+    }
+    return new IcnNode(deps, config, net, genesis, options);
+  }
+
+  get peerId(): string {
+    return this.libp2p.peerId.toString();
+  }
+
+  addrs(): string[] {
+    return this.libp2p.getMultiaddrs().map((a) => a.toString());
+  }
+
+  get ready(): boolean {
+    return this.#started && !this.#stopping && this.syncLag() <= this.config.readyLagMax;
+  }
+
+  syncLag(): number {
+    let lag = 0;
+    for (const value of this.#lagByPeer.values()) lag = Math.max(lag, value);
+    return lag;
+  }
+
+  async start(): Promise<void> {
+    const privateKey: PrivateKey = await generateKeyPairFromSeed(
+      "Ed25519",
+      this.deps.identity.ed25519.seed,
+    );
+    const services: Record<string, unknown> = {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub(this.#gossipOptions()),
+    };
+    if (this.config.dht) {
+      const { kadDHT } = await import("@libp2p/kad-dht");
+      services.dht = kadDHT({ clientMode: false, protocol: `/icn/kad/1.0.0` });
+    }
+    const peerDiscovery = [];
+    if (this.config.mdns) {
+      const { mdns } = await import("@libp2p/mdns");
+      peerDiscovery.push(mdns());
+    }
+    this.libp2p = await createLibp2p({
+      privateKey,
+      addresses: { listen: this.config.listen },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      peerDiscovery,
+      connectionManager: {
+        maxConnections: this.config.maxConnections,
+        inboundConnectionThreshold: this.config.inboundConnectionThreshold,
+        maxIncomingPendingConnections: Math.max(10, this.config.maxConnections),
+      },
+      connectionGater: {
+        denyDialPeer: (peer: PeerId) => this.#banned(peer.toString()),
+        denyInboundEncryptedConnection: (peer: PeerId) => this.#banned(peer.toString()),
+      },
+      services: services as never,
+    }) as never;
+    const pubsub = this.libp2p.services.pubsub;
+    pubsub.topicValidators.set(this.topic, (peer, message) => this.#validateGossip(peer, message));
+    pubsub.subscribe(this.topic);
+    await this.libp2p.handle(
+      helloProtocol,
+      (stream, connection) => this.#answerHello(stream, connection),
+    );
+    await this.libp2p.handle(
+      syncProtocol,
+      (stream, connection) => this.#answerSync(stream, connection),
+      {
+        maxInboundStreams: 64,
+      },
+    );
+    this.libp2p.addEventListener("connection:open", (event) => this.#onConnection(event.detail));
+    this.libp2p.addEventListener("peer:disconnect", (event) => {
+      const peer = event.detail.toString();
+      this.#verified.delete(peer);
+      this.#lagByPeer.delete(peer);
+      this.#limiter.removePeer(peer);
+      this.#updatePeerGauges();
+    });
+    this.libp2p.addEventListener("peer:connect", () => this.#updatePeerGauges());
+    if (this.config.mdns) {
+      this.libp2p.addEventListener("peer:discovery", (event) => {
+        if (this.#stopping) return;
+        this.libp2p.dial(event.detail.id).catch(() => {});
+      });
+    }
+    this.#started = true;
+    await this.#refreshMinVersion();
+    this.#every(this.config.syncIntervalMs, () => {
+      this.#dialBootstrap();
+      this.#refreshMinVersion().catch(() => {});
+      for (const peer of this.#verified.keys()) this.#syncSoon(peer);
+    });
+    this.#dialBootstrap();
+    this.deps.logger.info("node_started", {
+      did: this.deps.identity.did,
+      peer: this.peerId,
+      net: this.net,
+      listen: this.addrs(),
+    });
+  }
+
+  #gossipOptions(): Partial<GossipsubOpts> {
+    return {
+      emitSelf: false,
+      allowPublishToZeroTopicPeers: true,
+      ignoreDuplicatePublishError: true,
+      globalSignaturePolicy: StrictNoSign,
+      msgIdFn: (message: Message) => sha256(message.data),
+      fastMsgIdFn: (message) => {
+        let hash = 0;
+        const data = message.data ?? new Uint8Array();
+        for (let i = 0; i < data.length; i++) hash = (Math.imul(hash, 31) + data[i]) | 0;
+        return `${data.length}:${hash}`;
+      },
+      maxInboundDataLength: envelopeBytesMax + 4096,
+      scoreParams: {
+        IPColocationFactorWeight: this.config.profile === "test" ? 0 : -10,
+        topics: {
+          [this.topic]: createTopicScoreParams({
+            topicWeight: 1,
+            invalidMessageDeliveriesWeight: -10,
+            invalidMessageDeliveriesDecay: 0.9,
+          }),
+        },
+      },
+      scoreThresholds: { gossipThreshold: -100, publishThreshold: -200, graylistThreshold: -400 },
+    } as Partial<GossipsubOpts>;
+  }
+
+  #every(ms: number, fn: () => void): void {
+    const id = setInterval(() => {
+      if (!this.#stopping) fn();
+    }, ms);
+    this.#timers.add(id);
+  }
+
+  #banned(peer: string): boolean {
+    return this.misbehaviour.standing(peer, this.deps.clock.now()) === "banned";
+  }
+
+  #dialBootstrap(): void {
+    for (const addr of this.config.bootstrap) {
+      if (this.#stopping) return;
+      let target;
+      try {
+        target = multiaddr(addr);
+      } catch {
+        this.deps.logger.warn("bootstrap_invalid", { addr });
+        continue;
+      }
+      const peer = target.getComponents().find((c) => c.name === "p2p")?.value;
+      if (peer && this.libp2p.getConnections().some((c) => c.remotePeer.toString() === peer)) {
+        continue;
+      }
+      this.libp2p.dial(target).catch((error) =>
+        this.deps.logger.debug("bootstrap_dial_failed", { addr, error: (error as Error).message })
+      );
+    }
+  }
+
+  async connect(addr: string): Promise<string> {
+    const connection = await this.libp2p.dial(multiaddr(addr));
+    return connection.remotePeer.toString();
+  }
+
+  #updatePeerGauges(): void {
+    this.metrics.peers.set(this.libp2p.getPeers().length);
+    this.metrics.peerVersions.reset();
+    for (const v of this.#verified.values()) this.metrics.peerVersions.inc({ version: v.version });
+  }
+
+  #offence(peer: string, offence: Offence, detail: string): void {
+    this.metrics.misbehaviour.inc({ offence });
+    const standing = this.misbehaviour.record(peer, offence, detail, this.deps.clock.now());
+    this.deps.logger.debug("peer_misbehaviour", { peer, offence, detail, standing });
+    if (standing === "banned") {
+      this.deps.logger.warn("peer_banned", { peer, offence });
+      this.#hangUp(peer, `banned after ${offence}`);
+    }
+  }
+
+  #hangUp(peer: string, reason: string): void {
+    this.deps.logger.info("peer_disconnected", { peer, reason });
+    const target = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peer)
+      ?.remotePeer;
+    if (target) this.libp2p.hangUp(target).catch(() => {});
+  }
+
+  // ---- hello ----
+
+  async #ownHello(to: string): Promise<Uint8Array> {
+    const { encode } = await import("@ipld/dag-cbor");
+    const hello = await signHello({
+      did: this.deps.identity.did,
+      net: this.net,
+      version: protocolVersion,
+      from: this.peerId,
+      to,
+      ts: this.deps.clock.now(),
+    }, this.deps.identity.ed25519);
+    return encode(hello);
+  }
+
+  #onConnection(connection: Connection): void {
+    const peer = connection.remotePeer.toString();
+    if (this.#stopping) return;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      if (!this.#verified.has(peer) && connection.status === "open") {
+        this.#offence(peer, "bad_hello", "no hello in time");
+        this.#hangUp(peer, "no signed hello in time");
+      }
+    }, this.config.helloTimeoutMs);
+    this.#timers.add(timer);
+    if (connection.direction !== "outbound") return;
+    (async () => {
+      const stream = await connection.newStream(helloProtocol, {
+        signal: AbortSignal.timeout(5000),
+      });
+      const reply = await request(stream, await this.#ownHello(peer), helloBytesMax) as Hello;
+      await this.#acceptHello(peer, connection, reply);
+    })().catch((error) =>
+      this.deps.logger.debug("hello_failed", { peer, error: (error as Error).message })
+    );
+  }
+
+  async #answerHello(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString();
+    await respond(stream, helloBytesMax, async (message) => {
+      await this.#acceptHello(peer, connection, message as Hello);
+      return await this.#ownHello(peer);
+    });
+  }
+
+  /** Checks a peer's hello; disconnects it with a logged reason when it does not belong here. */
+  async #acceptHello(peer: string, connection: Connection, raw: unknown): Promise<void> {
+    const { encode } = await import("@ipld/dag-cbor");
+    const hello = raw instanceof Uint8Array ? parseHello(raw) : parseHello(encode(raw));
+    const refuse = (reason: string, offence?: Offence) => {
+      if (offence) this.#offence(peer, offence, reason);
+      this.#hangUp(peer, reason);
+      throw new RejectedError("bad_hello", reason);
+    };
+    if (!hello) return refuse("malformed hello", "bad_hello");
+    const publicKey = connection.remotePeer.publicKey?.raw;
+    if (!publicKey || hello.from !== peer || hello.to !== this.peerId) {
+      return refuse("hello names other peers", "bad_hello");
+    }
+    if (!(await verifyHello(hello, publicKey))) {
+      return refuse("hello signature is invalid", "bad_hello");
+    }
+    if (Math.abs(hello.ts - this.deps.clock.now()) > helloSkewMs) return refuse("hello is stale");
+    if (!(await this.#keyBelongsTo(hello.did, publicKey))) {
+      return refuse(`peer key is not a key of ${hello.did}`, "bad_hello");
+    }
+    if (hello.net !== this.net) return refuse(`peer is on network ${hello.net}, not ${this.net}`);
+    if (this.#minVersion && compareVersions(hello.version, this.#minVersion) < 0) {
+      return refuse(`peer runs protocol ${hello.version}, below the required ${this.#minVersion}`);
+    }
+    const trustClass = await this.#classOf(hello.did);
+    const known = this.#verified.has(peer);
+    this.#verified.set(peer, { did: hello.did, version: hello.version, trustClass });
+    this.#limiter.setPeer(peer, trustClass, this.deps.clock.now());
+    this.#updatePeerGauges();
+    if (!known) {
+      this.deps.logger.info("peer_verified", { peer, did: hello.did, version: hello.version });
+      this.#syncSoon(peer);
+    }
+  }
+
+  async #keyBelongsTo(did: string, publicKey: Uint8Array): Promise<boolean> {
+    try {
+      if (bytesEqual(parseDid(did), publicKey)) return true;
+    } catch {
+      return false;
+    }
+    const record = (await this.deps.store.get<IdentityRecord>(identityKey(did)))?.value;
+    if (!record) return false;
+    try {
+      return bytesEqual(signingKeysAt(record, this.deps.clock.now()).ed25519, publicKey);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Hook for protocol upgrades: the highest minVersion in force (governance decides). */
+  async #refreshMinVersion(): Promise<void> {
+    const state = new StateOverlay(this.deps.store);
+    this.#minVersion = await upgradeRequirement(state, this.genesis, this.deps.clock.now());
+    if (!this.#minVersion) return;
+    for (const [peer, info] of this.#verified) {
+      if (compareVersions(info.version, this.#minVersion) < 0) {
+        this.#hangUp(
+          peer,
+          `peer runs protocol ${info.version}, below the required ${this.#minVersion}`,
+        );
+      }
+    }
+  }
+
+  // ---- trust ----
+
+  async #classOf(did: string): Promise<TrustClass> {
+    const now = this.deps.clock.now();
+    const cached = this.#classes.get(did);
+    if (cached && now - cached.at < classCacheMs) return cached.trustClass;
+    const state = new StateOverlay(this.deps.store);
+    const score = await cooperativeScore(state, this.genesis, did, now);
+    const trustClass = trustClassOf(score);
+    if (this.#classes.size >= classCacheMax) {
+      this.#classes.delete(this.#classes.keys().next().value!);
+    }
+    this.#classes.set(did, { trustClass, at: now });
+    return trustClass;
+  }
+
+  // ---- the write lane ----
+
+  /** Runs `fn` after every earlier write: only one ingest touches the store at a time. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#lane.then(fn, fn);
+    this.#lane = run.catch(() => {});
+    return run;
+  }
+
+  /** Signs and stores a local envelope, then publishes it. */
+  submit(
+    request: { kind: string; body: unknown },
+  ): Promise<{ sealed: SealedEnvelope; outcome: IngestOutcome }> {
+    if (this.#stopping) {
+      return Promise.reject(new RejectedError("stopping", "Node is shutting down"));
+    }
+    return this.#exclusive(async () => {
+      const result = await appendLocal(this.deps, this.deps.identity.signer, {
+        net: this.net,
+        ...request,
+      });
+      if (result.outcome.status === "accepted") {
+        this.metrics.accepted.inc({ kind: request.kind, source: "local" });
+        await this.publish(result.sealed.bytes);
+      }
+      return result;
+    });
+  }
+
+  /** Publishes envelope bytes already in the store (local writes, imports). */
+  async publish(bytes: Uint8Array): Promise<void> {
+    if (!this.#started || this.#stopping) return;
+    try {
+      await this.libp2p.services.pubsub.publish(this.topic, bytes);
+      this.metrics.published.inc();
+    } catch (error) {
+      this.deps.logger.debug("publish_failed", { error: (error as Error).message });
+    }
+  }
+
+  async #ingestNow(
+    inputs: SealedEnvelope[],
+    source: IngestSource,
+    gate?: (sealed: SealedEnvelope) => void,
+  ): Promise<IngestOutcome[]> {
+    const end = this.metrics.validationSeconds.startTimer({ source });
+    const accepted: SealedEnvelope[] = [];
+    const outcomes = await ingest(this.deps, inputs, {
+      source,
+      gate,
+      onAccepted: (sealed) => accepted.push(sealed),
+    });
+    end();
+    for (let i = 0; i < outcomes.length; i++) {
+      const outcome = outcomes[i];
+      const kind = inputs[i].envelope.kind;
+      if (outcome.status === "accepted") this.metrics.accepted.inc({ kind, source });
+      else if (outcome.status === "duplicate") {
+        this.metrics.ignored.inc({ reason: "duplicate", source });
+      } else if (outcome.reason === "gap" || outcome.reason === "rate_limited") {
+        this.metrics.ignored.inc({ reason: outcome.reason, source });
+      } else this.metrics.rejected.inc({ kind, reason: outcome.reason, source });
+    }
+    // Out-of-order envelopes waiting for one of these as predecessor.
+    const followUps: SealedEnvelope[] = [];
+    for (const sealed of accepted) {
+      const { net, author, seq } = sealed.envelope;
+      const key = `${net}\u0000${author}\u0000${seq + 1}`;
+      const bytes = this.#gaps.get(key);
+      if (bytes) {
+        this.#gaps.delete(key);
+        try {
+          followUps.push(await decodeEnvelope(bytes));
+        } catch {
+          // Bytes were decoded before being parked; nothing to do if that changed.
+        }
+      }
+    }
+    if (followUps.length > 0) await this.#ingestNow(followUps, "gossip");
+    return outcomes;
+  }
+
+  // ---- gossip ----
+
+  async #validateGossip(peerId: PeerId, message: Message): Promise<TopicValidatorResult> {
+    const peer = peerId.toString();
+    const now = this.deps.clock.now();
+    if (this.#stopping) return TopicValidatorResult.Ignore;
+    const standing = this.misbehaviour.standing(peer, now);
+    if (standing !== "ok") {
+      this.metrics.ignored.inc({ reason: standing, source: "gossip" });
+      if (standing === "banned") this.#hangUp(peer, "banned");
+      return TopicValidatorResult.Ignore;
+    }
+    this.metrics.received.inc({ source: "gossip" });
+    const data = message.data;
+    if (data.length > envelopeBytesMax) {
+      this.metrics.rejected.inc({ kind: "unknown", reason: "too_large", source: "gossip" });
+      this.#offence(peer, "too_large", `${data.length} bytes`);
+      return TopicValidatorResult.Reject;
+    }
+    const peerClass = this.#verified.get(peer)?.trustClass ?? "isolated";
+    const limited = this.#limiter.admitPeer(peer, now);
+    if (limited) {
+      this.metrics.rateLimited.inc({ scope: limited, class: peerClass });
+      this.metrics.ignored.inc({ reason: "rate_limited", source: "gossip" });
+      this.#offence(peer, "rate_abuse", `${limited} limit`);
+      return TopicValidatorResult.Ignore;
+    }
+    let sealed: SealedEnvelope;
+    try {
+      sealed = await decodeEnvelope(data);
+    } catch (error) {
+      const reason = error instanceof RejectedError ? error.reason : "malformed";
+      this.metrics.rejected.inc({ kind: "unknown", reason, source: "gossip" });
+      this.#offence(peer, invalidReasons.get(reason) ?? "malformed", (error as Error).message);
+      return TopicValidatorResult.Reject;
+    }
+    const trustClass = await this.#classOf(sealed.envelope.author);
+    let outcome: IngestOutcome;
+    try {
+      outcome = await new Promise<IngestOutcome>((resolve, reject) => {
+        this.#queue.push({ sealed, trustClass, resolve, reject });
+        this.#flushSoon();
+      });
+    } catch (error) {
+      this.deps.logger.warn("ingest_failed", { error: (error as Error).message });
+      return TopicValidatorResult.Ignore;
+    }
+    if (outcome.status === "accepted") return TopicValidatorResult.Accept;
+    if (outcome.status === "duplicate") {
+      this.#offence(peer, "replay", sealed.cid);
+      return TopicValidatorResult.Ignore;
+    }
+    if (outcome.reason === "gap") {
+      if (this.#gaps.size < gapsMax) {
+        const { net, author, seq } = sealed.envelope;
+        this.#gaps.set(`${net}\u0000${author}\u0000${seq}`, data);
+      }
+      this.#syncSoon(peer);
+      return TopicValidatorResult.Ignore;
+    }
+    if (outcome.reason === "rate_limited") {
+      this.metrics.rateLimited.inc({ scope: "author", class: trustClass });
+      return TopicValidatorResult.Ignore;
+    }
+    const offence = invalidReasons.get(outcome.reason);
+    if (offence) {
+      this.#offence(peer, offence, outcome.message);
+      return TopicValidatorResult.Reject;
+    }
+    // Kind rules may fail only because a dependency has not arrived yet; sync retries later.
+    if (outcome.reason === "unknown_author") this.#syncSoon(peer);
+    return TopicValidatorResult.Ignore;
+  }
+
+  #flushSoon(): void {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    this.#exclusive(async () => {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, gossipBatchMax);
+        const classes = new Map(batch.map((p) => [p.sealed, p.trustClass]));
+        const now = this.deps.clock.now();
+        const params = this.genesis.params;
+        try {
+          const outcomes = await this.#ingestNow(batch.map((p) => p.sealed), "gossip", (sealed) => {
+            const trustClass = classes.get(sealed) ?? "isolated";
+            if (
+              !this.#limiter.admitAuthor(sealed.envelope.author, policyFor(params, trustClass), now)
+            ) {
+              throw new RejectedError(
+                "rate_limited",
+                `Author "${sealed.envelope.author}" is over the ${trustClass} rate`,
+              );
+            }
+          });
+          batch.forEach((p, i) => p.resolve(outcomes[i]));
+        } catch (error) {
+          for (const p of batch) p.reject(error);
+        }
+      }
+    }).finally(() => {
+      this.#flushing = false;
+      if (this.#queue.length > 0) this.#flushSoon();
+    });
+  }
+
+  // ---- sync ----
+
+  async #answerSync(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString();
+    await respond(stream, 4096, async (message) => {
+      if (!this.#verified.has(peer)) throw new RejectedError("bad_hello", "Sync before hello");
+      const m = message as Record<string, unknown>;
+      if (m?.t === "heads") {
+        const heads: HeadsResponse["heads"] = [];
+        for (const net of [kelNet, this.net]) {
+          for (const [author, head] of await readHeads(this.deps.store, net)) {
+            if (heads.length >= headsMax) break;
+            heads.push([net, author, head.seq]);
+          }
+        }
+        return { heads };
+      }
+      if (
+        m?.t === "range" && (m.net === kelNet || m.net === this.net) &&
+        typeof m.author === "string" &&
+        typeof m.from === "number" && typeof m.limit === "number"
+      ) {
+        const limit = Math.max(1, Math.min(this.config.syncPageSize, m.limit));
+        const chain = await readChain(this.deps.store, m.net, m.author, m.from, limit);
+        const envs: Uint8Array[] = [];
+        let bytes = 0;
+        for (const sealed of chain) {
+          bytes += sealed.bytes.length;
+          if (envs.length > 0 && bytes > pageBytesMax) break;
+          envs.push(sealed.bytes);
+        }
+        return { envs } satisfies RangeResponse;
+      }
+      throw new RejectedError("malformed", "Unknown sync request");
+    });
+  }
+
+  #syncSoon(peer: string): void {
+    if (this.#syncing.has(peer) || this.#stopping) return;
+    this.#syncing.add(peer);
+    this.syncWith(peer).catch((error) => {
+      this.metrics.syncRounds.inc({ result: "failed" });
+      this.deps.logger.debug("sync_failed", { peer, error: (error as Error).message });
+    }).finally(() => this.#syncing.delete(peer));
+  }
+
+  async #ask(peer: string, message: unknown): Promise<unknown> {
+    const connection = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peer);
+    if (!connection) throw new Error(`Not connected to ${peer}`);
+    const stream = await connection.newStream(syncProtocol, { signal: AbortSignal.timeout(5000) });
+    return await request(stream, message, syncBytesMax);
+  }
+
+  /** Fetches every envelope the peer has and this node lacks, by (author, seq) in pages. */
+  async syncWith(peer: string): Promise<number> {
+    let total = 0;
+    for (let round = 0; round < syncRoundsMax && !this.#stopping; round++) {
+      const reply = await this.#ask(peer, { t: "heads" }) as HeadsResponse;
+      if (!Array.isArray(reply?.heads)) throw new Error("Malformed heads response");
+      const missing: { net: string; author: string; from: number; to: number }[] = [];
+      const local = new Map<string, Map<string, ChainHead>>();
+      for (const net of [kelNet, this.net]) local.set(net, await readHeads(this.deps.store, net));
+      let lag = 0;
+      for (const [net, author, seq] of reply.heads.slice(0, headsMax)) {
+        const heads = local.get(net);
+        if (!heads || typeof author !== "string" || typeof seq !== "number") continue;
+        const have = heads.get(author)?.seq ?? -1;
+        if (seq > have) {
+          missing.push({ net, author, from: have + 1, to: seq });
+          lag += seq - have;
+        }
+      }
+      this.#lagByPeer.set(peer, lag);
+      this.metrics.syncLag.set(this.syncLag());
+      if (missing.length === 0) break;
+      missing.sort((a, b) => (a.net === kelNet ? 0 : 1) - (b.net === kelNet ? 0 : 1));
+      let progress = 0;
+      for (const range of missing) {
+        progress += await this.#fetchRange(peer, range, (n) => {
+          lag -= n;
+          this.#lagByPeer.set(peer, Math.max(0, lag));
+          this.metrics.syncLag.set(this.syncLag());
+        });
+        if (this.#stopping) break;
+      }
+      total += progress;
+      if (progress === 0) break;
+    }
+    this.metrics.syncRounds.inc({ result: "ok" });
+    return total;
+  }
+
+  async #fetchRange(
+    peer: string,
+    range: { net: string; author: string; from: number; to: number },
+    onAccepted: (n: number) => void,
+  ): Promise<number> {
+    let from = range.from;
+    let accepted = 0;
+    const page = this.config.syncPageSize;
+    const fetchPage = (start: number) =>
+      this.#ask(peer, {
+        t: "range",
+        net: range.net,
+        author: range.author,
+        from: start,
+        limit: page,
+      }) as Promise<RangeResponse>;
+    let next: Promise<RangeResponse> | null = fetchPage(from);
+    while (next && from <= range.to && !this.#stopping) {
+      const reply: RangeResponse = await next;
+      if (!Array.isArray(reply?.envs) || reply.envs.length === 0) break;
+      const expectedNext = from + reply.envs.length;
+      next = expectedNext <= range.to ? fetchPage(expectedNext) : null;
+      this.metrics.received.inc({ source: "sync" }, reply.envs.length);
+      const sealed: SealedEnvelope[] = [];
+      for (const bytes of reply.envs) {
+        try {
+          sealed.push(await decodeEnvelope(bytes));
+        } catch (error) {
+          this.#offence(peer, "malformed", (error as Error).message);
+          next?.catch(() => {});
+          return accepted;
+        }
+      }
+      const outcomes = await this.#exclusive(() => this.#ingestNow(sealed, "sync"));
+      let ok = 0;
+      for (const outcome of outcomes) {
+        if (outcome.status === "rejected") {
+          const offence = invalidReasons.get(outcome.reason);
+          if (offence) this.#offence(peer, offence, outcome.message);
+          break;
+        }
+        ok++;
+      }
+      accepted += ok;
+      onAccepted(ok);
+      if (ok < outcomes.length) {
+        next?.catch(() => {});
+        break;
+      }
+      from = expectedNext;
+    }
+    return accepted;
+  }
+
+  // ---- status ----
+
+  peers(): PeerInfo[] {
+    const pubsub = this.libp2p.services.pubsub;
+    const out: PeerInfo[] = [];
+    for (const peerId of this.libp2p.getPeers()) {
+      const peer = peerId.toString();
+      const verified = this.#verified.get(peer);
+      const record = this.misbehaviour.get(peer);
+      out.push({
+        peer,
+        did: verified?.did ?? null,
+        version: verified?.version ?? null,
+        addrs: this.libp2p.getConnections(peerId).map((c) => c.remoteAddr.toString()),
+        trustClass: verified?.trustClass ?? "isolated",
+        score: (pubsub as unknown as { getScore(peer: string): number }).getScore(peer),
+        standing: this.misbehaviour.standing(peer, this.deps.clock.now()),
+        misbehaviour: { ...(record?.counts ?? {}) },
+      });
+    }
+    return out;
+  }
+
+  async status(): Promise<NodeStatus> {
+    const envelopes = (await this.deps.store.get<number>(chainKeys.logNext))?.value ?? 0;
+    return {
+      did: this.deps.identity.did,
+      peerId: this.peerId,
+      net: this.net,
+      version: protocolVersion,
+      listen: this.addrs(),
+      peers: this.peers(),
+      envelopes,
+      syncLag: this.syncLag(),
+      ready: this.ready,
+    };
+  }
+
+  /** Stops accepting, lets in-flight commits finish, stops libp2p. The caller closes the store. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    for (const id of this.#timers) clearTimeout(id);
+    this.#timers.clear();
+    await this.#lane.catch(() => {});
+    try {
+      await this.libp2p?.stop();
+    } catch {
+      // Stopping is best effort; the process exits anyway.
+    }
+    this.deps.logger.info("node_stopped", {});
+  }
+}
