@@ -1,6 +1,62 @@
 import { Command } from "commander";
 import type { Registrar } from "./command.ts";
 
-export function trustCommands(_r: Registrar): Command {
-  return new Command("trust").description("(not built yet)");
+const load = () => import("./trust.ts");
+
+export function trustCommands(r: Registrar): Command {
+  const trust = new Command("trust").description(
+    "Web of trust: scoped, expiring edges; explainable scores; classes; anomalies",
+  );
+  r.action(
+    trust.command("add").description("Vouch for a member with a score from 0 to 1 (0 revokes)")
+      .argument("<did>", "member to vouch for")
+      .argument("<score>", "score in [0,1], at most 3 decimals, e.g. 0.75")
+      .option("--graph <graph>", "social | economic | technical", "social")
+      .option("--label <text>", "a note for humans (at most 200 characters)")
+      .option("--expires <duration>", "edge counts as absent after this long, e.g. 30d"),
+    load,
+    "add",
+  );
+  r.action(
+    trust.command("remove").description("Revoke my edge to a member (an edge with score 0)")
+      .argument("<did>", "member")
+      .option("--graph <graph>", "social | economic | technical", "social"),
+    load,
+    "remove",
+  );
+  r.action(
+    trust.command("list").description("My edges, or with --to who vouches for a member")
+      .option("--graph <graph>", "social | economic | technical (default: all)")
+      .option("--to <did>", "list the edges into this member instead")
+      .option("--from <did>", "list another member's edges instead of mine")
+      .option("--limit <n>", "at most this many edges", "100")
+      .option("--offset <n>", "skip this many edges first", "0"),
+    load,
+    "list",
+  );
+  r.action(
+    trust.command("score").description("Score and class of a member, seen by me or --from")
+      .argument("<did>", "member to score")
+      .option("--from <did>", "observer (default: me)")
+      .option("--graph <graph>", "social | economic | technical | all (default: all)")
+      .option("--explain", "list the direct term and every intermediary's contribution"),
+    load,
+    "score",
+  );
+  r.action(
+    trust.command("anomalies").description(
+      "Circular vouching, Sybil clusters and rapid growth, each with its evidence",
+    ),
+    load,
+    "anomalies",
+  );
+  r.action(
+    trust.command("history").description(
+      "A member's score over time, seen by the cooperative (mean over the founders)",
+    )
+      .argument("<did>", "member"),
+    load,
+    "history",
+  );
+  return trust;
 }

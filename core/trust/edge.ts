@@ -32,7 +32,7 @@ export function parseScore(text: string): number {
   const match = /^(0|1)?(?:\.(\d{1,3}))?$/.exec(trimmed);
   if (trimmed === "" || trimmed === "." || !match || (match[1] === undefined && !match[2])) {
     const hint = /^(0|1)?\.\d{4,}$/.test(trimmed)
-      ? "at most 3 decimals are kept"
+      ? "use at most 3 decimals"
       : "use a number from 0 to 1 with at most 3 decimals, like 0.75";
     throw new InvalidInputError(`Cannot use trust score "${text}": ${hint}`);
   }

@@ -1,0 +1,335 @@
+/** `icn trust ...`: edges, scores with explanations, anomalies, history. */
+import { StateOverlay } from "../core/chain/state.ts";
+import { InvalidInputError, RejectedError } from "../core/errors.ts";
+import { membersAt, paramsAt } from "../core/governance/membership.ts";
+import { parseDid, shortDid } from "../core/identity/did.ts";
+import { parseDuration } from "../core/params.ts";
+import { trustClassOf } from "../core/policy/policy.ts";
+import { scanAnomalies, thresholdsFromParams } from "../core/trust/anomalies.ts";
+import {
+  type EdgeBody,
+  formatScore,
+  parseGraph,
+  parseScore,
+  scoreScale,
+  type TrustGraphName,
+} from "../core/trust/edge.ts";
+import { TrustGraph } from "../core/trust/graph.ts";
+import { replayHistory } from "../core/trust/history.ts";
+import {
+  edgeLive,
+  type EdgeRecord,
+  listEdgesFrom,
+  listEdgesTo,
+  memberPredicate,
+  readAllEdges,
+  readEdgeEvents,
+  scoreFromState,
+  trustEdgeKind,
+} from "../core/trust/state.ts";
+import { anchorsAt } from "../core/trust/view.ts";
+import type { CliContext } from "./context.ts";
+import type { CommandResult } from "./output.ts";
+
+/** Page size cap for `trust list`. */
+const listLimitMax = 10_000;
+
+function checkDid(did: string): string {
+  parseDid(did);
+  return did;
+}
+
+function whole(text: unknown, name: string, max: number): number {
+  const value = String(text);
+  if (!/^\d{1,9}$/.test(value) || Number(value) > max) {
+    throw new InvalidInputError(`Cannot use ${name} "${value}": use a whole number 0–${max}`);
+  }
+  return Number(value);
+}
+
+async function submitEdge(ctx: CliContext, body: EdgeBody) {
+  const { cid, envelope, outcome } = await ctx.submit({ kind: trustEdgeKind, body });
+  if (outcome.status === "rejected") throw new RejectedError(outcome.reason, outcome.message);
+  return { cid, ts: envelope.ts };
+}
+
+function edgeJson(edge: EdgeRecord) {
+  return {
+    from: edge.from,
+    to: edge.to,
+    graph: edge.graph,
+    score: edge.score / scoreScale,
+    ...(edge.label !== undefined ? { label: edge.label } : {}),
+    ...(edge.expires !== undefined
+      ? { expires: edge.expires, expiresAt: new Date(edge.expires).toISOString() }
+      : {}),
+    ts: edge.ts,
+    cid: edge.cid,
+  };
+}
+
+export async function add(
+  ctx: CliContext,
+  args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const [did, scoreText] = args;
+  const to = checkDid(did);
+  const score = parseScore(scoreText);
+  const graph = parseGraph(options.graph as string | undefined) as TrustGraphName;
+  const me = (await ctx.readPublicIdentity()).did;
+  if (to === me) throw new InvalidInputError(`Cannot vouch for "${shortDid(to)}": that is you`);
+  const label = options.label as string | undefined;
+  if (label !== undefined && label.length > 200) {
+    throw new InvalidInputError("Cannot use the label: longer than 200 characters");
+  }
+  let expires: number | undefined;
+  if (options.expires !== undefined) {
+    const ms = parseDuration(String(options.expires));
+    if (ms < 1000) {
+      throw new InvalidInputError(`Cannot expire an edge after "${options.expires}": use ≥ 1s`);
+    }
+    expires = ctx.clock.now() + ms;
+  }
+  const body: EdgeBody = {
+    to,
+    score,
+    graph,
+    ...(label !== undefined ? { label } : {}),
+    ...(expires !== undefined ? { expires } : {}),
+  };
+  const { cid } = await submitEdge(ctx, body);
+  const verb = score === 0 ? "Revoked" : "Added";
+  return {
+    data: {
+      cid,
+      from: me,
+      to,
+      graph,
+      score: score / scoreScale,
+      ...(label !== undefined ? { label } : {}),
+      ...(expires !== undefined ? { expires, expiresAt: new Date(expires).toISOString() } : {}),
+    },
+    text: score === 0
+      ? `${verb} trust in ${to} (${graph})`
+      : `${verb} trust ${formatScore(score)} in ${to} (${graph})${
+        expires !== undefined ? `, expires ${new Date(expires).toISOString()}` : ""
+      }`,
+  };
+}
+
+export function remove(
+  ctx: CliContext,
+  args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  return add(ctx, [args[0], "0"], { graph: options.graph });
+}
+
+async function reader(ctx: CliContext) {
+  const store = await ctx.store();
+  const { genesis } = await ctx.network();
+  return { state: new StateOverlay(store), genesis };
+}
+
+export async function list(
+  ctx: CliContext,
+  _args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const scope = parseGraph(options.graph as string | undefined, true);
+  const limit = whole(options.limit ?? "100", "limit", listLimitMax);
+  const offset = whole(options.offset ?? "0", "offset", 1_000_000_000);
+  const to = options.to === undefined ? undefined : checkDid(String(options.to));
+  const from = options.from === undefined
+    ? (to === undefined ? (await ctx.readPublicIdentity()).did : undefined)
+    : checkDid(String(options.from));
+  const { state } = await reader(ctx);
+  const now = ctx.clock.now();
+  const all = to !== undefined
+    ? await listEdgesTo(state, to, scope, now)
+    : await listEdgesFrom(state, from!, scope, now);
+  const page = all.slice(offset, offset + limit);
+  const lines = page.map((edge) =>
+    `${to !== undefined ? edge.from : edge.to}  ${
+      formatScore(edge.score).padEnd(5)
+    }  ${edge.graph}${edge.label ? `  ${edge.label}` : ""}${
+      edge.expires !== undefined ? `  expires ${new Date(edge.expires).toISOString()}` : ""
+    }`
+  );
+  const header = to !== undefined
+    ? `${all.length} edge(s) into ${to}`
+    : `${all.length} edge(s) from ${from}`;
+  return {
+    data: {
+      ...(to !== undefined ? { to } : { from }),
+      graph: scope,
+      total: all.length,
+      limit,
+      offset,
+      edges: page.map(edgeJson),
+    },
+    text: [
+      header + (page.length < all.length ? ` (showing ${offset + 1}–${offset + page.length})` : ""),
+      ...lines,
+    ],
+  };
+}
+
+export async function score(
+  ctx: CliContext,
+  args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const target = checkDid(args[0]);
+  const observer = options.from === undefined
+    ? (await ctx.readPublicIdentity()).did
+    : checkDid(String(options.from));
+  const scope = parseGraph(options.graph as string | undefined, true);
+  const { state, genesis } = await reader(ctx);
+  const now = ctx.clock.now();
+  const explanation = await scoreFromState(state, {
+    observer,
+    target,
+    scope,
+    ts: now,
+    isMember: memberPredicate(state, genesis, now),
+  });
+  const cls = trustClassOf(explanation.score);
+  const text = [
+    `${target}: ${explanation.score.toFixed(4)} (${cls}) seen by ${observer}, graph ${scope}`,
+  ];
+  if (options.explain) {
+    const { weights } = explanation;
+    text.push(
+      `  direct: ${explanation.direct} × ${weights.direct} = ${explanation.directTerm.toFixed(4)}`,
+      `  intermediaries: ${explanation.intermediaries.length}, mean product × ${weights.transitive} = ${
+        explanation.transitiveTerm.toFixed(4)
+      }`,
+      ...explanation.intermediaries.map((i) =>
+        `    ${i.via}: ${i.toVia} × ${i.fromVia} × ${weights.transitive} / ${explanation.intermediaries.length} = ${
+          i.contribution.toFixed(4)
+        }`
+      ),
+    );
+    if (explanation.capped) text.push("  capped at 1");
+  }
+  return {
+    data: {
+      observer,
+      target,
+      graph: scope,
+      score: explanation.score,
+      class: cls,
+      ...(options.explain ? { explanation } : {}),
+    },
+    text,
+  };
+}
+
+async function graphOfState(ctx: CliContext) {
+  const { state, genesis } = await reader(ctx);
+  const now = ctx.clock.now();
+  const edges = (await readAllEdges(state)).filter((edge) => edgeLive(edge, now));
+  const members = await membersAt(state, genesis, now);
+  const ids = [...new Set([...members, ...edges.flatMap((e) => [e.from, e.to])])].sort();
+  const index = new Map(ids.map((id, i) => [id, i]));
+  const memberFlags = new Uint8Array(ids.length);
+  const memberSet = new Set(members);
+  ids.forEach((id, i) => memberFlags[i] = memberSet.has(id) ? 1 : 0);
+  const graph = TrustGraph.fromEdges(ids.length, {
+    from: Int32Array.from(edges, (e) => index.get(e.from)!),
+    to: Int32Array.from(edges, (e) => index.get(e.to)!),
+    score: Uint16Array.from(edges, (e) => e.score),
+  }, { ids, members: memberFlags });
+  return { state, genesis, now, graph, memberSet };
+}
+
+export async function anomalies(ctx: CliContext): Promise<CommandResult> {
+  const { state, genesis, now, graph, memberSet } = await graphOfState(ctx);
+  const thresholds = thresholdsFromParams(await paramsAt(state, genesis, now));
+  const histories = replayHistory(await readEdgeEvents(state), {
+    anchors: await anchorsAt(state, genesis, now),
+    isMember: (did) => memberSet.has(did),
+    until: now,
+  });
+  const report = scanAnomalies(graph, { thresholds, histories });
+  const text: string[] = [
+    `${report.rings.length} ring(s), ${report.sybils.length} Sybil cluster(s), ${report.growth.length} rapid-growth finding(s) among ${graph.n} member(s), ${graph.edgeCount} edge(s)`,
+  ];
+  for (const ring of report.rings) {
+    text.push(
+      `ring: ${ring.members.join(", ")} (mean score ${ring.meanScore.toFixed(3)})`,
+      ...ring.edges.map((e) => `  ${e.from} → ${e.to} ${e.score}`),
+    );
+  }
+  for (const cluster of report.sybils) {
+    text.push(
+      `sybil cluster of ${cluster.members.length}: ${cluster.internalEdges} internal / ${cluster.externalEdges} external edge(s), density ratio ${
+        Number.isFinite(cluster.densityRatio) ? cluster.densityRatio.toFixed(1) : "∞"
+      }`,
+      `  members: ${cluster.members.join(", ")}`,
+      ...cluster.attachments.map((e) => `  attached by ${e.from} → ${e.to} ${e.score}`),
+    );
+  }
+  for (const g of report.growth) {
+    text.push(
+      `rapid growth: ${g.member} ${g.from.score.toFixed(3)} (${
+        new Date(g.from.ts).toISOString()
+      }) → ${g.to.score.toFixed(3)} (${new Date(g.to.ts).toISOString()}), +${
+        g.risePercent.toFixed(0)
+      }%`,
+    );
+  }
+  return {
+    data: {
+      members: graph.n,
+      edges: graph.edgeCount,
+      thresholds,
+      rings: report.rings,
+      sybils: report.sybils.map((s) => ({
+        ...s,
+        densityRatio: Number.isFinite(s.densityRatio) ? s.densityRatio : null,
+      })),
+      growth: report.growth,
+    },
+    text,
+  };
+}
+
+export async function history(ctx: CliContext, args: string[]): Promise<CommandResult> {
+  const did = checkDid(args[0]);
+  const { state, genesis } = await reader(ctx);
+  const now = ctx.clock.now();
+  const member = memberPredicate(state, genesis, now);
+  const events = await readEdgeEvents(state);
+  const dids = [...new Set(events.flatMap((e) => [e.from, e.to]))];
+  const memberSet = new Set<string>();
+  for (const d of dids) if (await member(d)) memberSet.add(d);
+  const anchors = await anchorsAt(state, genesis, now);
+  const points = replayHistory(events, {
+    anchors,
+    isMember: (d) => memberSet.has(d),
+    only: new Set([did]),
+    until: now,
+  }).get(did) ?? [];
+  return {
+    data: {
+      did,
+      view: "cooperative",
+      anchors,
+      points: points.map((p) => ({
+        ts: p.ts,
+        time: new Date(p.ts).toISOString(),
+        score: p.score,
+        class: trustClassOf(p.score),
+      })),
+    },
+    text: [
+      `${did}: ${points.length} change(s) of the cooperative's score (mean over ${anchors.length} anchor(s))`,
+      ...points.map((p) =>
+        `  ${new Date(p.ts).toISOString()}  ${p.score.toFixed(4)}  ${trustClassOf(p.score)}`
+      ),
+    ],
+  };
+}
