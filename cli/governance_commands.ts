@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { collect, type Registrar } from "./command.ts";
 
 const genesis = () => import("./genesis.ts");
+const handlers = () => import("./governance.ts");
 
 export function governanceCommands(r: Registrar): Command {
   const gov = new Command("governance").description(
@@ -47,6 +48,80 @@ export function governanceCommands(r: Registrar): Command {
       .argument("<file>", "genesis file"),
     genesis,
     "join",
+  );
+  r.action(
+    gov.command("propose").description("Propose a decision to the cooperative")
+      .requiredOption("--kind <kind>", "text | membership | config | upgrade")
+      .requiredOption("--title <title>", "short title (at most 200 characters)")
+      .option("--body <file>", "file with the proposal text (at most 16 KiB)")
+      .option("--admit <did>", "membership: admit this DID")
+      .option("--remove <did>", "membership: remove this DID")
+      .option(
+        "--set <key=value>",
+        "config: set a parameter (repeatable; credit.override.<did>=N for one member)",
+        collect,
+        [],
+      )
+      .option("--version <x.y.z>", "upgrade: the new protocol version")
+      .option(
+        "--deadline <date>",
+        "upgrade: date (or duration from now) after which it is enforced",
+      )
+      .option("--min-version <x.y.z>", "upgrade: oldest version accepted after the deadline"),
+    handlers,
+    "propose",
+  );
+  r.action(
+    gov.command("list").description("List proposals, newest first")
+      .option("--state <state>", "only Open, Accepted, Rejected, NoQuorum, Cancelled or Executed")
+      .option("--limit <n>", "page size (default 20, at most 1000)")
+      .option("--offset <n>", "skip this many"),
+    handlers,
+    "list",
+  );
+  r.action(
+    gov.command("show").description("Show a proposal: text, tally, quorum, times, votes")
+      .argument("<id>", "proposal id (or a unique prefix)"),
+    handlers,
+    "show",
+  );
+  r.action(
+    gov.command("vote").description("Vote on an open proposal (a later vote replaces yours)")
+      .argument("<id>", "proposal id (or a unique prefix)")
+      .argument("<choice>", "for | against | abstain | block (consent mode)")
+      .option("--reason <text>", "why (at most 1000 characters)"),
+    handlers,
+    "vote",
+  );
+  r.action(
+    gov.command("delegate").description("Let another member vote for you")
+      .argument("<did>", "the delegate")
+      .option("--scope <scope>", "all | kind:K | proposal:ID (default all)")
+      .option("--expires <when>", "date or duration from now"),
+    handlers,
+    "delegate",
+  );
+  r.action(
+    gov.command("undelegate").description("Withdraw your delegations")
+      .option("--scope <scope>", "only this scope (default: every scope)"),
+    handlers,
+    "undelegate",
+  );
+  r.action(
+    gov.command("cancel").description("Cancel your own proposal while it is open")
+      .argument("<id>", "proposal id (or a unique prefix)"),
+    handlers,
+    "cancel",
+  );
+  r.action(
+    gov.command("upgrades").description("Pending and accepted protocol upgrades"),
+    handlers,
+    "upgrades",
+  );
+  r.action(
+    gov.command("members").description("Current members and their delegations"),
+    handlers,
+    "members",
   );
   return gov;
 }

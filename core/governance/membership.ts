@@ -35,6 +35,20 @@ export function paramsAt(state: StateReader, genesis: Genesis, ts: number): Prom
 }
 
 /**
+ * When `did` was admitted by an executed membership proposal (its effective
+ * time), as of `ts`; undefined for founders and non-members. Starts the
+ * ledger's new-member ramp.
+ */
+export function admittedAt(
+  state: StateReader,
+  genesis: Genesis,
+  did: string,
+  ts: number,
+): Promise<number | undefined> {
+  return new GovernanceView(state, genesis).admittedAt(did, ts);
+}
+
+/**
  * The per-member credit limit override in force for `did` (minor units), set
  * by an accepted config proposal `--set credit.override.<did>=<amount>`, or
  * undefined when none applies.

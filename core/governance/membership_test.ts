@@ -1,5 +1,12 @@
 import { Coop, t0 } from "./_fixture.ts";
-import { isMember, membersAt, paramsAt, upgradeRequirement } from "./membership.ts";
+import {
+  admittedAt,
+  creditOverride,
+  isMember,
+  membersAt,
+  paramsAt,
+  upgradeRequirement,
+} from "./membership.ts";
 import { GovernanceView } from "./view.ts";
 
 function assertEquals(actual: unknown, expected: unknown, message = ""): void {
@@ -197,4 +204,30 @@ Deno.test("upgradeRequirement() returns minVersion only after an accepted upgrad
   }
   assertEquals(await upgradeRequirement(coop.reader(), coop.genesis, deadline - 1), null);
   assertEquals(await upgradeRequirement(coop.reader(), coop.genesis, deadline), "1.1.0");
+});
+
+Deno.test("admittedAt() gives the admission's effective time, creditOverride() the override", async () => {
+  const coop = await Coop.create(2, 1, fast);
+  const [a, b, newcomer] = coop.people;
+  const admit = await coop.submit(
+    a,
+    "gov.proposal",
+    coop.proposalBody("membership", { admit: newcomer.did }),
+    t0,
+  );
+  const limit = await coop.submit(
+    a,
+    "gov.proposal",
+    coop.proposalBody("config", { set: { [`credit.override.${b.did}`]: 123 } }),
+    t0,
+  );
+  for (const who of [a, b]) {
+    await coop.submit(who, "gov.vote", { proposal: admit.cid, choice: "for" }, t0 + s);
+    await coop.submit(who, "gov.vote", { proposal: limit.cid, choice: "for" }, t0 + s);
+  }
+  const later = t0 + 60 * s;
+  assertEquals(await admittedAt(coop.reader(), coop.genesis, newcomer.did, later), t0 + 10 * s);
+  assertEquals(await admittedAt(coop.reader(), coop.genesis, a.did, later), undefined);
+  const params = await paramsAt(coop.reader(), coop.genesis, later);
+  assertEquals([creditOverride(params, b.did), creditOverride(params, a.did)], [123, undefined]);
 });

@@ -207,6 +207,23 @@ export class GovernanceView {
     return members;
   }
 
+  /** Effective time of the admission that made `did` a member at `ts`; undefined for founders or non-members. */
+  async admittedAt(did: string, ts: number): Promise<number | undefined> {
+    let since: number | undefined;
+    let member = this.genesis.members.includes(did);
+    for (const record of await this.#effective("membership", ts)) {
+      const action = record.action as MembershipAction;
+      if ("admit" in action && action.admit === did) {
+        member = true;
+        since = record.effective;
+      } else if ("remove" in action && action.remove === did) {
+        member = false;
+        since = undefined;
+      }
+    }
+    return member ? since : undefined;
+  }
+
   async isMember(did: string, ts: number): Promise<boolean> {
     if ((await this.index("membership")).length === 0) return this.genesis.members.includes(did);
     return (await this.membersAt(ts)).has(did);

@@ -1,0 +1,497 @@
+/** Handlers of `icn governance` proposals, votes, delegation, upgrades and members. */
+import { StateOverlay } from "../core/chain/state.ts";
+import { pageSizeDefault, pageSizeMax, protocolVersion } from "../core/constants.ts";
+import { InvalidInputError, NotFoundError, RejectedError } from "../core/errors.ts";
+import { checkConfigSet, type ProposalBody } from "../core/governance/kinds.ts";
+import { type ProposalKind, proposalKinds } from "../core/governance/params.ts";
+import { type Ballot, choices } from "../core/governance/tally.ts";
+import {
+  type ConfigAction,
+  creditOverridePrefix,
+  GovernanceView,
+  type MembershipAction,
+  type ProposalAction,
+  type ProposalRecord,
+  type ProposalState,
+  proposalStates,
+  rulesFor,
+  type UpgradeAction,
+} from "../core/governance/view.ts";
+import { parseDid } from "../core/identity/did.ts";
+import { formatDuration, type ParamValue, parseDuration, parseParamValue } from "../core/params.ts";
+import type { CliContext } from "./context.ts";
+import type { CommandResult } from "./output.ts";
+
+type Options = Record<string, unknown>;
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.map(String) : [];
+}
+
+function optionalString(value: unknown): string | undefined {
+  return typeof value === "string" ? value : undefined;
+}
+
+async function openView(ctx: CliContext): Promise<GovernanceView> {
+  const { genesis } = await ctx.network();
+  return new GovernanceView(new StateOverlay(await ctx.store()), genesis);
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** `in 3h` / `2d ago`, in the largest whole unit. */
+function relative(ms: number, now: number): string {
+  const delta = ms - now;
+  const abs = Math.abs(delta);
+  const units: [string, number][] = [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], [
+    "s",
+    1000,
+  ]];
+  let text = `${abs}ms`;
+  for (const [unit, size] of units) {
+    if (abs >= size) {
+      text = `${Math.floor(abs / size)}${unit}`;
+      break;
+    }
+  }
+  return delta >= 0 ? `in ${text}` : `${text} ago`;
+}
+
+/** Parses `2026-12-31`, an ISO time, or a duration from now (`30d`). */
+function parseTime(text: string, now: number, what: string): number {
+  if (/^\d+(ms|s|m|h|d|w)?$/.test(text)) return now + parseDuration(text);
+  const ms = Date.parse(text);
+  if (!Number.isFinite(ms)) {
+    throw new InvalidInputError(
+      `Cannot parse ${what} "${text}": use a date like 2026-12-31, an ISO time, or a duration like 30d`,
+    );
+  }
+  return ms;
+}
+
+function parseSet(assignment: string): [string, ParamValue] {
+  const eq = assignment.indexOf("=");
+  if (eq <= 0) throw new InvalidInputError(`Cannot parse --set "${assignment}": use KEY=VALUE`);
+  const key = assignment.slice(0, eq);
+  const text = assignment.slice(eq + 1);
+  if (key.startsWith(creditOverridePrefix)) {
+    parseDid(key.slice(creditOverridePrefix.length));
+    if (!/^\d{1,15}$/.test(text)) {
+      throw new InvalidInputError(
+        `Cannot set "${key}" to "${text}": expected a whole number of minor units`,
+      );
+    }
+    return [key, Number(text)];
+  }
+  return [key, parseParamValue(key, text)];
+}
+
+/** Resolves a full proposal id or a unique prefix of one. */
+async function resolveProposal(view: GovernanceView, id: string): Promise<ProposalRecord> {
+  const exact = await view.proposal(id);
+  if (exact) return exact;
+  if (id.length >= 6) {
+    const matches = (await view.allEntries()).filter((e) => e.id.startsWith(id));
+    if (matches.length === 1) return (await view.proposal(matches[0].id))!;
+    if (matches.length > 1) {
+      throw new InvalidInputError(
+        `Proposal id prefix "${id}" matches ${matches.length} proposals; give more characters`,
+      );
+    }
+  }
+  throw new NotFoundError(`No proposal "${id}" (see \`icn governance list\`)`);
+}
+
+async function submitOrThrow(
+  ctx: CliContext,
+  kind: string,
+  body: unknown,
+): Promise<{ cid: string; ts: number }> {
+  const { cid, envelope, outcome } = await ctx.submit({ kind, body });
+  if (outcome.status === "rejected") throw new RejectedError(outcome.reason, outcome.message);
+  return { cid, ts: envelope.ts };
+}
+
+function describeAction(record: Pick<ProposalRecord, "kind" | "action">): string {
+  switch (record.kind) {
+    case "membership": {
+      const action = record.action as MembershipAction;
+      return "admit" in action ? `admit ${action.admit}` : `remove ${action.remove}`;
+    }
+    case "config":
+      return Object.entries((record.action as ConfigAction).set).map(([k, v]) => `${k}=${v}`)
+        .join(", ");
+    case "upgrade": {
+      const a = record.action as UpgradeAction;
+      return `version ${a.version}, min ${a.minVersion} after ${iso(a.deadline)}`;
+    }
+    default:
+      return "none";
+  }
+}
+
+function buildAction(kind: ProposalKind, options: Options, now: number): ProposalAction {
+  const admit = optionalString(options.admit);
+  const remove = optionalString(options.remove);
+  const sets = strings(options.set);
+  const upgradeFlags = [options.version, options.deadline, options.minVersion];
+  const fail = (flag: string): never => {
+    throw new InvalidInputError(`Option ${flag} does not apply to a ${kind} proposal`);
+  };
+  if (kind !== "membership" && (admit || remove)) fail(admit ? "--admit" : "--remove");
+  if (kind !== "config" && sets.length > 0) fail("--set");
+  if (kind !== "upgrade" && upgradeFlags.some((f) => f !== undefined)) fail("--version");
+  switch (kind) {
+    case "text":
+      return {};
+    case "membership":
+      if ((admit === undefined) === (remove === undefined)) {
+        throw new InvalidInputError(
+          "A membership proposal needs exactly one of --admit DID or --remove DID",
+        );
+      }
+      parseDid(admit ?? remove!);
+      return admit ? { admit } : { remove: remove! };
+    case "config": {
+      if (sets.length === 0) {
+        throw new InvalidInputError("A config proposal needs at least one --set KEY=VALUE");
+      }
+      const set: Record<string, ParamValue> = {};
+      for (const assignment of sets) {
+        const [key, value] = parseSet(assignment);
+        set[key] = value;
+      }
+      checkConfigSet(set);
+      return { set };
+    }
+    case "upgrade": {
+      const version = optionalString(options.version);
+      const deadline = optionalString(options.deadline);
+      const minVersion = optionalString(options.minVersion) ?? version;
+      if (!version || !deadline) {
+        throw new InvalidInputError(
+          "An upgrade proposal needs --version X.Y.Z and --deadline DATE (and --min-version X.Y.Z)",
+        );
+      }
+      return { version, deadline: parseTime(deadline, now, "--deadline"), minVersion: minVersion! };
+    }
+  }
+}
+
+export async function propose(ctx: CliContext, _args: string[], options: Options) {
+  const kind = String(options.kind) as ProposalKind;
+  if (!proposalKinds.includes(kind)) {
+    throw new InvalidInputError(
+      `Unknown proposal kind "${kind}": use one of ${proposalKinds.join(", ")}`,
+    );
+  }
+  const title = String(options.title ?? "");
+  let text = "";
+  const bodyFile = optionalString(options.body);
+  if (bodyFile) {
+    try {
+      text = await Deno.readTextFile(bodyFile);
+    } catch (error) {
+      throw new InvalidInputError(`Cannot read ${bodyFile}: ${(error as Error).message}`);
+    }
+  }
+  const now = ctx.clock.now();
+  const action = buildAction(kind, options, now);
+  const view = await openView(ctx);
+  const body: ProposalBody = {
+    kind,
+    title,
+    body: text,
+    action,
+    rules: rulesFor(await view.paramsAt(now), kind),
+  };
+  const { cid, ts } = await submitOrThrow(ctx, "gov.proposal", body);
+  const closes = ts + body.rules.votingPeriod;
+  return {
+    data: {
+      id: cid,
+      kind,
+      title,
+      action,
+      rules: body.rules,
+      opened: ts,
+      closes,
+      effective: closes + body.rules.timelock,
+    },
+    text: [
+      `Proposed ${kind} "${title}"`,
+      `  id:     ${cid}`,
+      `  closes: ${iso(closes)} (${relative(closes, now)})`,
+      `  vote:   icn governance vote ${cid.slice(0, 16)} for|against|abstain${
+        body.rules.mode === "consent" ? "|block" : ""
+      }`,
+    ],
+  };
+}
+
+async function summary(view: GovernanceView, record: ProposalRecord, now: number) {
+  const t = await view.tally(record);
+  return {
+    id: record.id,
+    kind: record.kind,
+    title: record.title,
+    author: record.author,
+    state: await view.stateOf(record, now),
+    opened: record.opened,
+    closes: record.closes,
+    effective: record.effective,
+    cast: t.cast,
+    eligible: t.eligible,
+  };
+}
+
+export async function list(ctx: CliContext, _args: string[], options: Options) {
+  const wanted = optionalString(options.state);
+  let state: ProposalState | undefined;
+  if (wanted !== undefined) {
+    state = proposalStates.find((s) => s.toLowerCase() === wanted.toLowerCase());
+    if (!state) {
+      throw new InvalidInputError(
+        `Unknown state "${wanted}": use one of ${proposalStates.join(", ")}`,
+      );
+    }
+  }
+  const limit = pageOption(options.limit, pageSizeDefault, "--limit", 1);
+  const offset = pageOption(options.offset, 0, "--offset", 0);
+  const now = ctx.clock.now();
+  const view = await openView(ctx);
+  const entries = (await view.allEntries()).sort((a, b) =>
+    b.opened - a.opened || (a.id < b.id ? -1 : 1)
+  );
+  const rows = [];
+  for (const entry of entries) {
+    const record = await view.proposal(entry.id);
+    if (!record) continue;
+    const row = await summary(view, record, now);
+    if (state === undefined || row.state === state) rows.push(row);
+  }
+  const page = rows.slice(offset, offset + limit);
+  return {
+    data: { total: rows.length, offset, limit, proposals: page },
+    text: page.length === 0
+      ? ["No proposals"]
+      : page.map((r) =>
+        `${r.id.slice(0, 16)}  ${r.state.padEnd(9)} ${
+          r.kind.padEnd(10)
+        } ${r.cast}/${r.eligible} voted  ${r.title}`
+      ),
+  };
+}
+
+function pageOption(value: unknown, fallback: number, flag: string, min: number): number {
+  if (value === undefined) return fallback;
+  const text = String(value);
+  if (
+    !/^\d{1,9}$/.test(text) || Number(text) < min ||
+    (flag === "--limit" && Number(text) > pageSizeMax)
+  ) {
+    throw new InvalidInputError(
+      `Cannot use ${flag} "${text}": expected a whole number${
+        flag === "--limit" ? ` from 1 to ${pageSizeMax}` : ""
+      }`,
+    );
+  }
+  return Number(text);
+}
+
+export async function show(ctx: CliContext, args: string[]) {
+  const now = ctx.clock.now();
+  const view = await openView(ctx);
+  const record = await resolveProposal(view, args[0]);
+  const ballots: Ballot[] = [];
+  const t = await view.tally(record, ballots);
+  const state = await view.stateOf(record, now);
+  const skew = Number(view.genesis.params["network.clockSkew"] ?? 300_000);
+  const final = record.cancelled !== undefined || now > record.closes + skew;
+  const votes = await view.votes(record.id);
+  const who = ballots.map((b) => ({
+    did: b.did,
+    choice: b.choice,
+    ...(b.via ? { via: b.via } : {}),
+    ...(votes.get(b.did)?.reason ? { reason: votes.get(b.did)!.reason } : {}),
+  })).sort((a, b) => (a.did < b.did ? -1 : 1));
+  const approvalPct = t.cast === 0 ? 0 : Math.floor((t.for * 1000) / t.cast) / 10;
+  const lines = [
+    `${record.title}`,
+    `  id:        ${record.id}`,
+    `  kind:      ${record.kind} (${record.rules.mode}); action: ${describeAction(record)}`,
+    `  author:    ${record.author}`,
+    `  state:     ${state}${final ? " (final)" : ""}`,
+    `  opened:    ${iso(record.opened)}`,
+    `  closes:    ${iso(record.closes)} (${relative(record.closes, now)})`,
+    `  effective: ${iso(record.effective)} (${relative(record.effective, now)}, timelock ${
+      formatDuration(record.rules.timelock)
+    })`,
+    `  quorum:    ${t.cast} of ${t.eligible} voted, ${t.required} required (${record.rules.quorum}%)${
+      t.cast >= t.required ? " — reached" : ""
+    }`,
+    `  approval:  ${t.for} for of ${t.cast} cast (${approvalPct}%); needs more than ${t.threshold} (${record.rules.approval}%)`,
+    `  tally:     for ${t.for}, against ${t.against}, abstain ${t.abstain}${
+      record.rules.mode === "consent" ? `, block ${t.block}` : ""
+    } (${t.delegated} by delegation)`,
+  ];
+  if (record.text) lines.push("", ...record.text.split("\n").map((l) => `  ${l}`), "");
+  if (who.length > 0) {
+    lines.push("  votes:");
+    for (const ballot of who) {
+      lines.push(
+        `    ${ballot.choice.padEnd(8)} ${ballot.did}${ballot.via ? ` (via ${ballot.via})` : ""}${
+          ballot.reason ? ` — ${ballot.reason}` : ""
+        }`,
+      );
+    }
+  }
+  return {
+    data: {
+      ...record,
+      state,
+      final,
+      outcome: t.outcome,
+      tally: { ...t, approvalPct },
+      votes: who,
+      timeLeft: Math.max(0, record.closes - now),
+    },
+    text: lines,
+  };
+}
+
+export async function vote(ctx: CliContext, args: string[], options: Options) {
+  const [id, choice] = args;
+  if (!(choices as readonly string[]).includes(choice)) {
+    throw new InvalidInputError(
+      `Unknown vote "${choice}": use for, against, abstain (or block in consent mode)`,
+    );
+  }
+  const view = await openView(ctx);
+  const record = await resolveProposal(view, id);
+  const body: Record<string, string> = { proposal: record.id, choice };
+  const reason = optionalString(options.reason);
+  if (reason !== undefined) body.reason = reason;
+  const { cid } = await submitOrThrow(ctx, "gov.vote", body);
+  return {
+    data: { proposal: record.id, choice, cid },
+    text: `Voted ${choice} on "${record.title}" (${record.id.slice(0, 16)})`,
+  };
+}
+
+async function parseScope(view: GovernanceView, scope: string | undefined): Promise<string> {
+  if (scope === undefined || scope === "all") return "all";
+  if (scope.startsWith("kind:")) return scope;
+  if (scope.startsWith("proposal:")) {
+    return `proposal:${(await resolveProposal(view, scope.slice(9))).id}`;
+  }
+  throw new InvalidInputError(`Unknown scope "${scope}": use all, kind:K or proposal:ID`);
+}
+
+export async function delegate(ctx: CliContext, args: string[], options: Options) {
+  const to = args[0];
+  parseDid(to);
+  const view = await openView(ctx);
+  const scope = await parseScope(view, optionalString(options.scope));
+  const body: Record<string, unknown> = { to, scope };
+  const expires = optionalString(options.expires);
+  if (expires !== undefined) body.expires = parseTime(expires, ctx.clock.now(), "--expires");
+  const { cid } = await submitOrThrow(ctx, "gov.delegate", body);
+  return {
+    data: { to, scope, cid, ...(body.expires ? { expires: body.expires } : {}) },
+    text: `Delegated ${scope === "all" ? "all votes" : scope} to ${to}${
+      body.expires ? ` until ${iso(body.expires as number)}` : ""
+    }`,
+  };
+}
+
+export async function undelegate(ctx: CliContext, _args: string[], options: Options) {
+  const view = await openView(ctx);
+  const given = optionalString(options.scope);
+  const body = given === undefined ? {} : { scope: await parseScope(view, given) };
+  const { cid } = await submitOrThrow(ctx, "gov.undelegate", body);
+  return {
+    data: { cid, scope: given ?? "*" },
+    text: given === undefined ? "Removed every delegation" : `Removed the delegation for ${given}`,
+  };
+}
+
+export async function cancel(ctx: CliContext, args: string[]) {
+  const view = await openView(ctx);
+  const record = await resolveProposal(view, args[0]);
+  const { cid } = await submitOrThrow(ctx, "gov.cancel", { proposal: record.id });
+  return {
+    data: { proposal: record.id, cid },
+    text: `Cancelled "${record.title}" (${record.id.slice(0, 16)})`,
+  };
+}
+
+export async function upgrades(ctx: CliContext) {
+  const now = ctx.clock.now();
+  const view = await openView(ctx);
+  const rows = [];
+  for (const entry of await view.index("upgrade")) {
+    const record = await view.proposal(entry.id);
+    if (!record) continue;
+    const state = await view.stateOf(record, now);
+    if (state === "Cancelled" || state === "Rejected" || state === "NoQuorum") continue;
+    const action = record.action as UpgradeAction;
+    rows.push({
+      id: record.id,
+      title: record.title,
+      state,
+      version: action.version,
+      minVersion: action.minVersion,
+      deadline: action.deadline,
+      effective: record.effective,
+      enforced: state === "Executed" && action.deadline <= now,
+    });
+  }
+  const required = await view.upgradeRequirement(now);
+  return {
+    data: { protocolVersion, minVersionInForce: required, upgrades: rows },
+    text: [
+      `This node runs protocol ${protocolVersion}; minimum version in force: ${required ?? "none"}`,
+      ...(rows.length === 0
+        ? ["No pending or accepted upgrades"]
+        : rows.map((r) =>
+          `${r.id.slice(0, 16)}  ${r.state.padEnd(8)} ${r.version} (min ${r.minVersion}) deadline ${
+            iso(r.deadline)
+          }${r.enforced ? " — enforced" : ""}  ${r.title}`
+        )),
+      "Peer version shares are shown by a running node (`icn node peers`)",
+    ],
+  };
+}
+
+export async function members(ctx: CliContext) {
+  const now = ctx.clock.now();
+  const view = await openView(ctx);
+  const current = [...await view.membersAt(now)].sort();
+  const founders = new Set(view.genesis.members);
+  const rows = [];
+  for (const did of current) {
+    rows.push({
+      did,
+      founder: founders.has(did),
+      delegations: await view.delegationsOf(did, now),
+    });
+  }
+  return {
+    data: { count: rows.length, members: rows },
+    text: [
+      `${rows.length} member(s)`,
+      ...rows.map((r) =>
+        `  ${r.did}${r.founder ? " (founder)" : ""}${
+          r.delegations.length
+            ? `  delegates ${r.delegations.map((d) => `${d.scope}→${d.to}`).join(", ")}`
+            : ""
+        }`
+      ),
+    ],
+  };
+}
+
+export type { CommandResult };
