@@ -6,7 +6,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { IcnError } from "../core/errors.ts";
 import { createRegistrar, type Handler, type Registrar } from "./command.ts";
-import { CliContext, defaultDataDir, type GlobalOptions } from "./context.ts";
+import type { CliContext, GlobalOptions } from "./context.ts";
 import { printError, printResult, writeStderr } from "./output.ts";
 import { groupCommands } from "./groups.ts";
 import denoJson from "../deno.json" with { type: "json" };
@@ -21,7 +21,7 @@ export function exitCodeOf(error: unknown): { exitCode: number; code: string } {
   return { exitCode: exitCodes.bug, code: "internal" };
 }
 
-function globalOptions(command: Command): GlobalOptions {
+function globalOptions(command: Command, defaultDataDir: () => string): GlobalOptions {
   const opts = command.optsWithGlobals() as Record<string, unknown>;
   return {
     dataDir: typeof opts.dataDir === "string" ? opts.dataDir : defaultDataDir(),
@@ -68,7 +68,9 @@ export async function runCli(argv: string[]): Promise<number> {
   const debugRequested = argv.includes("--debug");
   const colorDefault = !Deno.env.get("NO_COLOR") && Deno.stderr.isTerminal();
   const registrar = createRegistrar(async (load, args, command) => {
-    const options = globalOptions(command);
+    // Loaded only when a command runs, so `icn --help` never loads the store or the domains.
+    const { CliContext, defaultDataDir } = await import("./context.ts");
+    const options = globalOptions(command, defaultDataDir);
     ctx = new CliContext(options);
     const handler: Handler = await load();
     const result = await handler(ctx, args, command.opts());

@@ -11,7 +11,7 @@ import { bytesEqual, concatBytes, utf8Encode } from "../bytes.ts";
 import { envelopeBytesMax, envelopeSigningDomain, envelopeVersion } from "../constants.ts";
 import { RejectedError } from "../errors.ts";
 import { parseDid } from "../identity/did.ts";
-import { sha256 } from "../identity/keys.ts";
+import { sha256Sync } from "../identity/keys.ts";
 
 /** Signature algorithms an envelope may carry. */
 export type SignatureAlgorithm = "ed25519" | "ml-dsa-65";
@@ -59,20 +59,57 @@ const sha256Code = 0x12;
 const kindLengthMax = 64;
 const netLengthMax = 128;
 const signaturesMax = 4;
+/** DIDs already parsed successfully; bounded, cleared when full. Parsing costs more than signing bytes. */
+const validDids = new Set<string>();
+const validDidsMax = 10_000;
+
+function encodeUnsigned(envelope: UnsignedEnvelope): Uint8Array {
+  const { v, net, kind, author, seq, prev, ts, body } = envelope;
+  return dagCbor.encode({ v, net, kind, author, seq, prev, ts, body });
+}
 
 /** The exact bytes that signatures cover. */
 export function signingBytes(envelope: UnsignedEnvelope): Uint8Array {
-  const { v, net, kind, author, seq, prev, ts, body } = envelope;
+  return concatBytes(signingDomainBytes, encodeUnsigned(envelope));
+}
+
+const sigsKeyBytes = dagCbor.encode("sigs");
+const authorKeyBytes = dagCbor.encode("author");
+
+/**
+ * Builds the full encoding from the unsigned one without encoding the body
+ * again. DAG-CBOR sorts map keys by length then bytes, so `author` (the only
+ * 6-letter key) comes last and `sigs` (last of the 4-letter keys) right
+ * before it: the full map is the unsigned map with `sigs` inserted before
+ * `author` and the map header bumped from 8 to 9 entries.
+ */
+function spliceSignatures(
+  unsigned: Uint8Array,
+  author: string,
+  sigs: EnvelopeSignature[],
+): Uint8Array {
+  const authorEntry = concatBytes(authorKeyBytes, dagCbor.encode(author));
+  const cut = unsigned.length - authorEntry.length;
+  if (unsigned[0] !== 0xa8 || !bytesEqual(unsigned.subarray(cut), authorEntry)) {
+    return encodeEnvelope({ ...(dagCbor.decode(unsigned) as UnsignedEnvelope), sigs });
+  }
   return concatBytes(
-    signingDomainBytes,
-    dagCbor.encode({ v, net, kind, author, seq, prev, ts, body }),
+    new Uint8Array([0xa9]),
+    unsigned.subarray(1, cut),
+    sigsKeyBytes,
+    dagCbor.encode(sigs),
+    authorEntry,
   );
 }
 
 /** CIDv1 (dag-cbor, sha2-256) of encoded bytes, as a string. */
-export async function contentId(bytes: Uint8Array): Promise<string> {
-  const digest = await sha256(bytes);
-  return CID.createV1(dagCbor.code, createDigest(sha256Code, digest)).toString();
+export function contentId(bytes: Uint8Array): Promise<string> {
+  return Promise.resolve(contentIdSync(bytes));
+}
+
+/** Synchronous `contentId`. */
+export function contentIdSync(bytes: Uint8Array): string {
+  return CID.createV1(dagCbor.code, createDigest(sha256Code, sha256Sync(bytes))).toString();
 }
 
 /** Signs and seals an envelope. */
@@ -91,16 +128,17 @@ export async function sealEnvelope<Body>(
     body: unsigned.body,
   };
   checkShape(full);
-  const sigs = await signer.sign(signingBytes(full));
+  const unsignedBytes = encodeUnsigned(full);
+  const sigs = await signer.sign(concatBytes(signingDomainBytes, unsignedBytes));
   const envelope: Envelope<Body> = { ...full, sigs };
-  const bytes = encodeEnvelope(envelope);
+  const bytes = spliceSignatures(unsignedBytes, full.author, sigs);
   if (bytes.length > envelopeBytesMax) {
     throw new RejectedError(
       "too_large",
       `Cannot create envelope of kind "${full.kind}": ${bytes.length} bytes, limit is ${envelopeBytesMax}`,
     );
   }
-  return { envelope, bytes, cid: await contentId(bytes) };
+  return { envelope, bytes, cid: contentIdSync(bytes) };
 }
 
 /** Canonical encoding of a whole envelope. */
@@ -131,10 +169,14 @@ export function checkShape(envelope: UnsignedEnvelope & { sigs?: unknown }): voi
     reject("malformed", `Envelope kind "${String(e.kind).slice(0, 64)}" is not a valid kind`);
   }
   if (typeof e.author !== "string") reject("malformed", "Envelope author is not a DID");
-  try {
-    parseDid(e.author as string);
-  } catch (error) {
-    reject("malformed", `Envelope author is not a valid DID: ${(error as Error).message}`);
+  if (!validDids.has(e.author as string)) {
+    try {
+      parseDid(e.author as string);
+    } catch (error) {
+      reject("malformed", `Envelope author is not a valid DID: ${(error as Error).message}`);
+    }
+    if (validDids.size >= validDidsMax) validDids.clear();
+    validDids.add(e.author as string);
   }
   if (typeof e.seq !== "number" || !Number.isSafeInteger(e.seq) || e.seq < 0) {
     reject("malformed", "Envelope seq must be a non-negative integer");
@@ -206,7 +248,7 @@ export async function decodeEnvelope(bytes: Uint8Array): Promise<SealedEnvelope>
     reject("malformed", "Envelope does not re-encode");
   }
   if (!bytesEqual(reencoded, bytes)) reject("malformed", "Envelope encoding is not canonical");
-  return { envelope, bytes, cid: await contentId(bytes) };
+  return { envelope, bytes, cid: contentIdSync(bytes) };
 }
 
 /** Seals an already-signed envelope object (computes bytes and CID) after checking its shape. */
@@ -216,5 +258,5 @@ export async function sealSigned(envelope: Envelope): Promise<SealedEnvelope> {
   if (bytes.length > envelopeBytesMax) {
     reject("too_large", `Envelope is ${bytes.length} bytes, limit is ${envelopeBytesMax}`);
   }
-  return { envelope, bytes, cid: await contentId(bytes) };
+  return { envelope, bytes, cid: contentIdSync(bytes) };
 }

@@ -3,6 +3,7 @@
  * derived from 32-byte seeds that come from an injected `Rng`, so key
  * generation is deterministic under test.
  */
+import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { publicKeyCacheEntriesMax } from "../constants.ts";
 import { concatBytes, ownBytes } from "../bytes.ts";
 import type { Rng } from "../ports.ts";
@@ -148,9 +149,14 @@ export async function verifyEd25519(
   }
 }
 
+/** SHA-256 digest, synchronous (@noble/hashes): ~10x faster than WebCrypto's async digest for small inputs. */
+export function sha256Sync(bytes: Uint8Array): Uint8Array {
+  return nobleSha256(bytes);
+}
+
 /** SHA-256 digest. */
-export async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", ownBytes(bytes)));
+export function sha256(bytes: Uint8Array): Promise<Uint8Array> {
+  return Promise.resolve(nobleSha256(bytes));
 }
 
 /** An ML-DSA-65 (FIPS 204) signing key from its 32-byte seed. */

@@ -1,0 +1,128 @@
+/**
+ * Foundation benchmark: envelope sign/verify throughput as a ratio of raw
+ * WebCrypto Ed25519 measured in the same run, and CLI start-up wall time.
+ */
+import { sealEnvelope, signingBytes } from "../core/envelope/envelope.ts";
+import { verifySignatures } from "../core/identity/kel.ts";
+import { signEd25519, verifyEd25519 } from "../core/identity/keys.ts";
+import { testIdentity } from "../core/testing.ts";
+
+const count = 5000;
+const alice = await testIdentity(1);
+const body = { to: alice.did, amount: 1250, currency: "hours", memo: "bench", id: "x" };
+
+/**
+ * Measures two operations in alternating rounds so that load from other
+ * processes hits both alike; returns per-second rates of each.
+ */
+async function paired(
+  label: string,
+  baseline: (i: number) => Promise<unknown>,
+  subject: (i: number) => Promise<unknown>,
+): Promise<[number, number]> {
+  const rounds = 10;
+  const perRound = count / rounds;
+  let baseMs = 0;
+  let subjectMs = 0;
+  for (let i = 0; i < 200; i++) {
+    await baseline(i);
+    await subject(i);
+  }
+  for (let round = 0; round < rounds; round++) {
+    let start = performance.now();
+    for (let i = 0; i < perRound; i++) await baseline(round * perRound + i);
+    baseMs += performance.now() - start;
+    start = performance.now();
+    for (let i = 0; i < perRound; i++) await subject(round * perRound + i);
+    subjectMs += performance.now() - start;
+  }
+  const rates: [number, number] = [count / (baseMs / 1000), count / (subjectMs / 1000)];
+  Deno.stderr.writeSync(
+    new TextEncoder().encode(
+      `  ${label}: raw ${rates[0].toFixed(0)}/s, envelope ${rates[1].toFixed(0)}/s\n`,
+    ),
+  );
+  return rates;
+}
+
+const sealed = [];
+for (let i = 0; i < count; i++) {
+  sealed.push(
+    await sealEnvelope({
+      net: "bafynet",
+      kind: "ledger.transfer",
+      seq: i + 1,
+      prev: alice.inception.cid,
+      ts: i,
+      body,
+    }, alice.signer),
+  );
+}
+const messages = sealed.map((s) => signingBytes(s.envelope));
+
+const [rawSign, envSign] = await paired(
+  "sign",
+  (i) => signEd25519(alice.ed25519, messages[i]),
+  (i) =>
+    sealEnvelope({
+      net: "bafynet",
+      kind: "ledger.transfer",
+      seq: i + 1,
+      prev: alice.inception.cid,
+      ts: i,
+      body,
+    }, alice.signer),
+);
+const [rawVerify, envVerify] = await paired(
+  "verify",
+  (i) => verifyEd25519(alice.keys.ed25519, messages[i], sealed[i].envelope.sigs[0].sig),
+  (i) => verifySignatures(sealed[i].envelope, signingBytes(sealed[i].envelope), alice.keys),
+);
+
+async function wallMs(args: string[], env: Record<string, string> = {}): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < 11; i++) {
+    const start = performance.now();
+    const out = await new Deno.Command(Deno.execPath(), {
+      args,
+      env,
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (out.code !== 0) throw new Error(`${args.join(" ")} exited ${out.code}`);
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return times[5];
+}
+
+const main = new URL("../cli/main.ts", import.meta.url).pathname;
+const home = await Deno.makeTempDir();
+const env = { ICN_PASSPHRASE: "bench", ICN_SCRYPT_LOG_N: "10" };
+await new Deno.Command(Deno.execPath(), {
+  args: ["run", "-A", main, "--data-dir", home, "id", "init"],
+  env,
+  stdout: "null",
+}).output();
+const denoBaseline = await wallMs(["eval", "0"]);
+const help = await wallMs(["run", "-A", main, "--help"]);
+const show = await wallMs(["run", "-A", main, "--data-dir", home, "id", "show"], env);
+await Deno.remove(home, { recursive: true });
+
+const lines = [
+  "### Foundation",
+  "",
+  "| measure | value | target |",
+  "| --- | --- | --- |",
+  `| envelope seal ÷ raw Ed25519 sign | ${(envSign / rawSign).toFixed(2)} (${
+    envSign.toFixed(0)
+  }/s vs ${rawSign.toFixed(0)}/s) | ≥ 0.8 |`,
+  `| envelope verify ÷ raw Ed25519 verify | ${(envVerify / rawVerify).toFixed(2)} (${
+    envVerify.toFixed(0)
+  }/s vs ${rawVerify.toFixed(0)}/s) | ≥ 0.8 |`,
+  `| \`icn --help\` wall time (median of 11) | ${help.toFixed(0)} ms (bare \`deno eval 0\`: ${
+    denoBaseline.toFixed(0)
+  } ms) | ≤ 100 ms |`,
+  `| \`icn id show\` wall time (median of 11) | ${show.toFixed(0)} ms | ≤ 100 ms |`,
+];
+console.log(lines.join("\n"));
