@@ -5,6 +5,7 @@
 import { readLog } from "../core/chain/read.ts";
 import { chainKeys } from "../core/chain/keys.ts";
 import { decodeEnvelope } from "../core/envelope/envelope.ts";
+import { InvalidInputError } from "../core/errors.ts";
 import type { CliContext } from "./context.ts";
 import { findRunningNode } from "./node_client.ts";
 import type { CommandResult } from "./output.ts";
@@ -210,6 +211,31 @@ async function checkStoreAndLog(ctx: CliContext): Promise<Finding[]> {
       }`,
     });
   }
+  if (network) {
+    try {
+      const { checkLedger } = await import("../core/ledger/audit.ts");
+      const { createKindRegistry } = await import("../core/kinds.ts");
+      const ledgerFindings = await checkLedger(store, { kinds: createKindRegistry() });
+      findings.push(
+        ledgerFindings.length === 0
+          ? { check: "ledger", status: "ok", message: "`icn ledger check` passes" }
+          : {
+            check: "ledger",
+            status: "error",
+            message: `Ledger check failed: ${ledgerFindings.join("; ")}`,
+            fix:
+              "run `icn ledger check` for details; restore the data dir from a backup or re-sync it from peers",
+          },
+      );
+    } catch (error) {
+      findings.push({
+        check: "ledger",
+        status: "error",
+        message: `Ledger check could not run: ${(error as Error).message}`,
+        fix: "run `icn ledger check --debug` and report the error",
+      });
+    }
+  }
   return findings;
 }
 
@@ -278,19 +304,80 @@ function checkPort(
   }
 }
 
+/** Defaults of the node's server profile (net/config.ts), used when nothing is configured. */
+export const defaultPorts = { p2pHost: "0.0.0.0", p2p: 4001, httpHost: "127.0.0.1", http: 5601 };
+
+export interface PortPlan {
+  p2pHost: string;
+  p2p: number;
+  httpHost: string;
+  http: number;
+  /** Where the ports came from, for the report. */
+  from: string;
+}
+
 function parsePort(value: unknown, name: string): number {
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new (class extends Error {})(`Port ${name} "${String(value)}" is not a port number`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidInputError(`Cannot check port ${name} "${String(value)}": not a port number`);
   }
   return port;
 }
 
-/** All findings, in a fixed order. */
-export async function runDoctor(
+/** Ports from flags, else the data dir's `config.toml` (`node.listen`, `http.listen`), else defaults. */
+export async function plannedPorts(
   ctx: CliContext,
-  ports: { p2p: number; http: number },
-): Promise<Finding[]> {
+  options: Record<string, unknown>,
+): Promise<PortPlan> {
+  const plan: PortPlan = { ...defaultPorts, from: "defaults" };
+  let text: string | undefined;
+  try {
+    text = await Deno.readTextFile(ctx.path("config.toml"));
+  } catch {
+    text = undefined;
+  }
+  if (text !== undefined) {
+    try {
+      const { parse } = await import("smol-toml");
+      const config = parse(text) as {
+        node?: { listen?: unknown };
+        http?: { listen?: unknown };
+      };
+      const listen = Array.isArray(config.node?.listen) ? config.node!.listen : [];
+      for (const address of listen) {
+        const match = /^\/ip[46]\/([^/]+)\/tcp\/(\d+)/.exec(String(address));
+        if (match) {
+          plan.p2pHost = match[1];
+          plan.p2p = Number(match[2]);
+          break;
+        }
+      }
+      if (typeof config.http?.listen === "string") {
+        const at = config.http.listen.lastIndexOf(":");
+        plan.httpHost = config.http.listen.slice(0, at) || plan.httpHost;
+        plan.http = parsePort(config.http.listen.slice(at + 1), "http.listen");
+      }
+      plan.from = ctx.path("config.toml");
+    } catch (error) {
+      if (error instanceof InvalidInputError) throw error;
+      throw new InvalidInputError(
+        `Cannot read ${ctx.path("config.toml")}: ${(error as Error).message}`,
+      );
+    }
+  }
+  if (options.p2pPort !== undefined) {
+    plan.p2p = parsePort(options.p2pPort, "--p2p-port");
+    plan.from = "flags";
+  }
+  if (options.httpPort !== undefined) {
+    plan.http = parsePort(options.httpPort, "--http-port");
+    plan.from = "flags";
+  }
+  return plan;
+}
+
+/** All findings, in a fixed order. */
+export async function runDoctor(ctx: CliContext, ports: PortPlan): Promise<Finding[]> {
   const findings = await checkDataDir(ctx);
   const dirUsable = findings.every((f) => f.status !== "error" || f.message.includes("writable"));
   if (dirUsable) {
@@ -299,8 +386,22 @@ export async function runDoctor(
   }
   const node = await checkNode(ctx);
   findings.push(...node.findings);
-  findings.push(checkPort("p2p", "0.0.0.0", ports.p2p, node.running));
-  findings.push(checkPort("http", "127.0.0.1", ports.http, node.running));
+  for (
+    const [name, host, port] of [
+      ["p2p", ports.p2pHost, ports.p2p],
+      ["http", ports.httpHost, ports.http],
+    ] as const
+  ) {
+    findings.push(
+      port === 0
+        ? {
+          check: `port-${name}`,
+          status: "skip",
+          message: `The ${name} port is picked at start (0)`,
+        }
+        : checkPort(name, host, port, node.running),
+    );
+  }
   return findings;
 }
 
@@ -316,16 +417,7 @@ export async function doctor(
   _args: string[],
   options: Record<string, unknown>,
 ): Promise<CommandResult> {
-  const { InvalidInputError } = await import("../core/errors.ts");
-  let ports;
-  try {
-    ports = {
-      p2p: parsePort(options.p2pPort, "--p2p-port"),
-      http: parsePort(options.httpPort, "--http-port"),
-    };
-  } catch (error) {
-    throw new InvalidInputError((error as Error).message);
-  }
+  const ports = await plannedPorts(ctx, options);
   const findings = await runDoctor(ctx, ports);
   const errors = findings.filter((f) => f.status === "error").length;
   const warnings = findings.filter((f) => f.status === "warn").length;
@@ -337,7 +429,7 @@ export async function doctor(
     errors > 0 ? `${errors} error(s), ${warnings} warning(s)` : `No errors, ${warnings} warning(s)`,
   );
   return {
-    data: { ok: errors === 0, errors, warnings, findings },
+    data: { ok: errors === 0, errors, warnings, ports, findings },
     text,
     exitCode: errors > 0 ? 1 : 0,
   };

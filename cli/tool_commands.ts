@@ -27,10 +27,16 @@ export function toolCommands(r: Registrar): Command[] {
       "Check the data dir, keystore, store, log, clock and ports; each finding with a fix",
     )
       .addOption(
-        new Option("--p2p-port <port>", "p2p port the node is configured to use").default("9000"),
+        new Option(
+          "--p2p-port <port>",
+          "p2p TCP port to check (default: from config.toml, else 4001)",
+        ),
       )
       .addOption(
-        new Option("--http-port <port>", "HTTP port (metrics, health, control)").default("5601"),
+        new Option(
+          "--http-port <port>",
+          "HTTP port to check (metrics, health, control; default: from config.toml, else 5601)",
+        ),
       ),
     () => import("./doctor.ts"),
     "doctor",
