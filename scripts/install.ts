@@ -1,0 +1,45 @@
+/**
+ * `deno task install [--root DIR] [--dry-run]`: installs `icn` from this
+ * checkout for people who already have Deno (`deno install --global`), with
+ * Deno KV enabled and the same permissions as the release binaries.
+ */
+import { parseArgs } from "node:util";
+import { bakedPermissions } from "./compile.ts";
+import { repoRoot, run, runMain, say } from "./release_common.ts";
+
+export function installArgs(options: { root?: string } = {}): string[] {
+  return [
+    "install",
+    "--global",
+    "--force",
+    "--name",
+    "icn",
+    "--config",
+    `${repoRoot}/deno.json`,
+    "--unstable-kv",
+    ...bakedPermissions,
+    ...(options.root ? ["--root", options.root] : []),
+    `${repoRoot}/cli/main.ts`,
+  ];
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { root: { type: "string" }, "dry-run": { type: "boolean", default: false } },
+  });
+  const args = installArgs({ root: values.root });
+  if (values["dry-run"]) {
+    await Deno.stdout.write(new TextEncoder().encode(["deno", ...args].join(" ") + "\n"));
+    return;
+  }
+  const result = await run(Deno.execPath(), args);
+  if (result.code !== 0) {
+    say(result.stderr.trim());
+    Deno.exit(result.code);
+  }
+  say(result.stderr.trim() || result.stdout.trim());
+  say("installed `icn`; try `icn --help` (and `icn completions bash` for completions)");
+}
+
+if (import.meta.main) await runMain(main);
