@@ -2,7 +2,7 @@
  * Foundation benchmark: envelope sign/verify throughput as a ratio of raw
  * WebCrypto Ed25519 measured in the same run, and CLI start-up wall time.
  */
-import { sealEnvelope, signingBytes } from "../core/envelope/envelope.ts";
+import { type SealedEnvelope, sealEnvelope, signingBytes } from "../core/envelope/envelope.ts";
 import { verifySignatures } from "../core/identity/kel.ts";
 import { signEd25519, verifyEd25519 } from "../core/identity/keys.ts";
 import { testIdentity } from "../core/testing.ts";
@@ -45,7 +45,7 @@ async function paired(
   return rates;
 }
 
-const sealed = [];
+const sealed: SealedEnvelope[] = [];
 for (let i = 0; i < count; i++) {
   sealed.push(
     await sealEnvelope({
@@ -125,4 +125,4 @@ const lines = [
   } ms) | ≤ 100 ms |`,
   `| \`icn id show\` wall time (median of 11) | ${show.toFixed(0)} ms | ≤ 100 ms |`,
 ];
-console.log(lines.join("\n"));
+Deno.stdout.writeSync(new TextEncoder().encode(lines.join("\n") + "\n"));

@@ -223,7 +223,16 @@ const envelopeFields = ["author", "body", "kind", "net", "prev", "seq", "sigs", 
  * exactly the envelope fields, canonical (re-encoding gives the same bytes).
  * Throws `RejectedError` with reason `too_large` or `malformed`.
  */
-export async function decodeEnvelope(bytes: Uint8Array): Promise<SealedEnvelope> {
+export function decodeEnvelope(bytes: Uint8Array): Promise<SealedEnvelope> {
+  try {
+    return Promise.resolve(decodeEnvelopeSync(bytes));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** Synchronous `decodeEnvelope`. */
+export function decodeEnvelopeSync(bytes: Uint8Array): SealedEnvelope {
   if (!(bytes instanceof Uint8Array)) reject("malformed", "Envelope is not bytes");
   if (bytes.length > envelopeBytesMax) {
     reject("too_large", `Envelope is ${bytes.length} bytes, limit is ${envelopeBytesMax}`);
@@ -252,7 +261,15 @@ export async function decodeEnvelope(bytes: Uint8Array): Promise<SealedEnvelope>
 }
 
 /** Seals an already-signed envelope object (computes bytes and CID) after checking its shape. */
-export async function sealSigned(envelope: Envelope): Promise<SealedEnvelope> {
+export function sealSigned(envelope: Envelope): Promise<SealedEnvelope> {
+  try {
+    return Promise.resolve(sealSignedSync(envelope));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function sealSignedSync(envelope: Envelope): SealedEnvelope {
   checkShape(envelope);
   const bytes = encodeEnvelope(envelope);
   if (bytes.length > envelopeBytesMax) {
