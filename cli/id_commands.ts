@@ -54,6 +54,119 @@ export function idCommands(r: Registrar): Command {
     load,
     "changePassphrase",
   );
-  void collect;
+  const lifecycle = () => import("./id_lifecycle.ts");
+  r.action(
+    id.command("rotate").description(
+      "Rotate to the pre-committed next keys and commit new next keys (pre-rotation)",
+    )
+      .option("--reason <reason>", "scheduled | compromised | upgrade | manual", "manual"),
+    lifecycle,
+    "rotate",
+  );
+  r.action(
+    id.command("upgrade-pq").description(
+      "Add ML-DSA-65 / ML-KEM-768 keys (hybrid signatures from now on); the DID is unchanged",
+    ),
+    lifecycle,
+    "upgradePq",
+  );
+  r.action(
+    id.command("history").description("List the key event log with its verification status")
+      .option("--did <did>", "another identity known to this store"),
+    lifecycle,
+    "history",
+  );
+  r.action(
+    id.command("resolve").description(
+      "Print the DID document computed from the local key event log",
+    )
+      .argument("<did>", "DID to resolve"),
+    lifecycle,
+    "resolve",
+  );
+  const backupModule = () => import("./id_backup.ts");
+  const backup = id.command("backup").description(
+    "Encrypted backup (age, same passphrase) of the keystore, public identity and key event log",
+  );
+  r.action(
+    backup.option("--out <file>", "backup file to write"),
+    backupModule,
+    "backup",
+  );
+  r.action(
+    backup.command("verify").description(
+      "Check a backup decrypts and its key event log verifies, without restoring",
+    ).argument("<file>", "backup file"),
+    backupModule,
+    "verifyBackup",
+  );
+  r.action(
+    id.command("restore").description(
+      "Restore an identity from a backup into this data dir",
+    ).argument("<file>", "backup file")
+      .option("--force", "replace an existing identity (the old files are kept as .bak)"),
+    backupModule,
+    "restore",
+  );
+  const recoveryModule = () => import("./id_recovery.ts");
+  const recovery = id.command("recovery").description(
+    "Social recovery: M-of-N trustees, a delay, cancellation by the current key",
+  );
+  r.action(
+    recovery.command("setup").description("Name recovery trustees (a KEL event)")
+      .requiredOption("--trustee <did>", "trustee DID (repeat)", collect)
+      .requiredOption("--threshold <m>", "attestations needed")
+      .requiredOption("--delay <duration>", "waiting time before a recovery can finish (e.g. 3d)"),
+    recoveryModule,
+    "setup",
+  );
+  r.action(
+    recovery.command("request").description(
+      "Lost your keys? Create new keys in this data dir and a recovery request file",
+    ).requiredOption("--did <did>", "the identity to recover")
+      .option("--out <file>", "request file (default recovery-request.cbor)")
+      .option("--expires <duration>", "how long the request stays valid", "7d")
+      .option("--pq", "make the new keys hybrid (automatic when the identity is)")
+      .option("--force", "replace an existing identity in this data dir"),
+    recoveryModule,
+    "request",
+  );
+  r.action(
+    recovery.command("attest").description(
+      "As a trustee, sign an attestation of a recovery request",
+    )
+      .argument("<request>", "request file")
+      .option("--out <file>", "attestation file (default REQUEST.<trustee>.attestation)")
+      .option("--expires <duration>", "how long the attestation stays valid", "7d"),
+    recoveryModule,
+    "attest",
+  );
+  r.action(
+    recovery.command("start").description(
+      "Submit the request with M attestations; the delay starts",
+    ).argument("<attestations...>", "attestation files"),
+    recoveryModule,
+    "start",
+  );
+  r.action(
+    recovery.command("cancel").description(
+      "With the current keys, cancel a pending recovery during its delay",
+    ),
+    recoveryModule,
+    "cancel",
+  );
+  r.action(
+    recovery.command("finalize").description(
+      "After the delay, install the new keys (a recovery event)",
+    ),
+    recoveryModule,
+    "finalize",
+  );
+  r.action(
+    recovery.command("status").description("Show the recovery setup and any pending recovery")
+      .option("--did <did>", "another identity known to this store"),
+    recoveryModule,
+    "status",
+  );
   return id;
 }

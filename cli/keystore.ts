@@ -20,6 +20,30 @@ export interface KeystoreSecrets {
   mlKem768?: string;
   /** Room for the identity lifecycle (recovery requests in flight, etc.). */
   extra?: Record<string, unknown>;
+  /**
+   * A KEL event that changes keys, written here BEFORE it is committed to the
+   * store (crash safety). The keystore's own seeds stay the old ones until the
+   * event is committed; `readKeystoreFile` then settles it (see `settlePending`).
+   */
+  pending?: PendingKeyEvent;
+}
+
+/** Seeds of one key generation. */
+export interface KeySeeds {
+  ed25519: string;
+  x25519: string;
+  mlDsa65?: string;
+  mlKem768?: string;
+}
+
+/** A key-changing KEL event in flight, with the secrets it installs. */
+export interface PendingKeyEvent {
+  /** Envelope bytes, base64. */
+  envelope: string;
+  cid: string;
+  seq: number;
+  /** Seeds after the event: current keys and the newly committed next keys. */
+  secrets: KeySeeds & { next: KeySeeds };
 }
 
 /** Public identity file (`identity.json`): no secrets, readable without the passphrase. */
@@ -135,7 +159,10 @@ export async function readKeystoreFile(path: string, passphrase: string): Promis
       cause: error,
     });
   }
-  return await decryptSecrets(data, passphrase);
+  const secrets = await decryptSecrets(data, passphrase);
+  if (!secrets.pending) return secrets;
+  const { settlePending } = await import("./id_keystore_settle.ts");
+  return await settlePending(path, secrets, passphrase);
 }
 
 export async function writeKeystoreFile(

@@ -1,0 +1,280 @@
+/**
+ * `icn id backup | backup verify | restore`: one age file (scrypt, the
+ * keystore passphrase) holding the keystore secrets, the public identity and
+ * the KEL envelopes (the identity's own, after those of its recovery
+ * trustees). Verify and restore replay the KEL before trusting anything in it.
+ */
+import * as age from "age-encryption";
+import { ingest } from "../core/chain/ingest.ts";
+import { fromBase64, toBase64 } from "../core/bytes.ts";
+import {
+  AlreadyExistsError,
+  IcnError,
+  InvalidInputError,
+  KeystoreError,
+  RejectedError,
+} from "../core/errors.ts";
+import { isDid } from "../core/identity/did.ts";
+import { type IdentityRecord, nextKeysDigest, sameKeys } from "../core/identity/kel.ts";
+import { replayKel } from "../core/identity/replay.ts";
+import { bytesEqual } from "../core/bytes.ts";
+import type { CliContext } from "./context.ts";
+import { publicIdentityOf, publicKeysOf } from "./id.ts";
+import {
+  crashPoint,
+  kelEnvelopes,
+  requireRecord,
+  writePublicIdentityFile,
+} from "./id_lifecycle.ts";
+import {
+  decryptSecrets,
+  encryptSecrets,
+  type KeystoreSecrets,
+  type PublicIdentity,
+  scryptLogN,
+  writeFileAtomic,
+  writeKeystoreFile,
+} from "./keystore.ts";
+import type { CommandResult } from "./output.ts";
+
+const backupFormat = "icn-identity-backup";
+/** Largest backup file read into memory. */
+const backupBytesMax = 64 * 1024 * 1024;
+
+interface BackupArchive {
+  format: typeof backupFormat;
+  v: 1;
+  did: string;
+  created: number;
+  secrets: KeystoreSecrets;
+  identity: PublicIdentity;
+  /** KEL envelope bytes, base64, in replay order. */
+  kel: string[];
+}
+
+export async function backup(
+  ctx: CliContext,
+  _args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  if (typeof options.out !== "string" || options.out.length === 0) {
+    throw new InvalidInputError("Cannot back up: name the backup file with --out FILE");
+  }
+  const unlocked = await ctx.unlock();
+  const identity = await ctx.readPublicIdentity();
+  await requireRecord(ctx, unlocked.did);
+  const envelopes = await kelEnvelopes(ctx, unlocked.did);
+  const { pending: _pending, ...secrets } = unlocked.secrets;
+  const archive: BackupArchive = {
+    format: backupFormat,
+    v: 1,
+    did: unlocked.did,
+    created: ctx.clock.now(),
+    secrets,
+    identity,
+    kel: envelopes.map((s) => toBase64(s.bytes)),
+  };
+  const encrypter = new age.Encrypter();
+  encrypter.setPassphrase(unlocked.passphrase);
+  encrypter.setScryptWorkFactor(scryptLogN());
+  const bytes = await encrypter.encrypt(JSON.stringify(archive));
+  await writeFileAtomic(options.out, bytes, 0o600);
+  const own = envelopes.filter((s) => s.envelope.author === unlocked.did).length;
+  return {
+    data: {
+      file: options.out,
+      did: unlocked.did,
+      kelEvents: own,
+      envelopes: envelopes.length,
+      bytes: bytes.length,
+    },
+    text:
+      `Backed up ${unlocked.did} to ${options.out} (${own} key event(s), age-encrypted with the keystore passphrase)`,
+  };
+}
+
+interface CheckedBackup {
+  archive: BackupArchive;
+  record: IdentityRecord;
+  kel: Uint8Array[];
+}
+
+/** Decrypts and fully checks a backup: structure, KEL replay, keys matching the KEL. Writes nothing. */
+async function openBackup(ctx: CliContext, path: string): Promise<CheckedBackup> {
+  let bytes: Uint8Array;
+  try {
+    const info = await Deno.stat(path);
+    if (info.size > backupBytesMax) {
+      throw new InvalidInputError(
+        `Cannot read backup ${path}: larger than ${backupBytesMax} bytes`,
+      );
+    }
+    bytes = await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof IcnError) throw error;
+    throw new InvalidInputError(`Cannot read backup ${path}: ${(error as Error).message}`);
+  }
+  const passphrase = await ctx.passphrase();
+  const decrypter = new age.Decrypter();
+  decrypter.addPassphrase(passphrase);
+  let text: string;
+  try {
+    text = await decrypter.decrypt(bytes, "text");
+  } catch (error) {
+    const message = (error as Error).message ?? String(error);
+    if (/incorrect passphrase|no identity matched|unwrap/i.test(message)) {
+      throw new KeystoreError(`Cannot open backup ${path}: wrong passphrase`);
+    }
+    throw new InvalidInputError(
+      `Cannot open backup ${path}: it is truncated or corrupted (${message})`,
+    );
+  }
+  let archive: BackupArchive;
+  try {
+    archive = JSON.parse(text);
+  } catch {
+    throw new InvalidInputError(`Cannot open backup ${path}: its contents are corrupted`);
+  }
+  if (
+    archive?.format !== backupFormat || archive.v !== 1 || !isDid(archive.did) ||
+    !Array.isArray(archive.kel) || typeof archive.identity !== "object"
+  ) {
+    throw new InvalidInputError(`Cannot open backup ${path}: it is not an icn identity backup`);
+  }
+  // Re-checks the secrets' shape the way the keystore does.
+  const secrets = await decryptSecrets(
+    await encryptSecrets(archive.secrets, passphrase),
+    passphrase,
+  );
+  if (secrets.did !== archive.did || archive.identity.did !== archive.did) {
+    throw new InvalidInputError(`Cannot open backup ${path}: its parts name different identities`);
+  }
+  const kel = archive.kel.map((b) => fromBase64(b));
+  let records: Map<string, IdentityRecord>;
+  try {
+    records = await replayKel(kel);
+  } catch (error) {
+    throw new RejectedError(
+      "bad_kel",
+      `Backup ${path} holds a key event log that does not verify: ${(error as Error).message}`,
+    );
+  }
+  const record = records.get(archive.did);
+  if (!record) {
+    throw new RejectedError("bad_kel", `Backup ${path} holds no key event log for ${archive.did}`);
+  }
+  const keys = await publicKeysOf(secrets);
+  if (!sameKeys(keys, record.keys)) {
+    throw new RejectedError(
+      "bad_backup",
+      `Backup ${path}: its keys are not the current keys of its key event log`,
+    );
+  }
+  if (
+    record.next && !bytesEqual(await nextKeysDigest(await publicKeysOf(secrets.next)), record.next)
+  ) {
+    throw new RejectedError(
+      "bad_backup",
+      `Backup ${path}: its next keys do not match the committed digest`,
+    );
+  }
+  return { archive: { ...archive, secrets }, record, kel };
+}
+
+export async function verifyBackup(ctx: CliContext, args: string[]): Promise<CommandResult> {
+  const [path] = args;
+  const { archive, record } = await openBackup(ctx, path);
+  return {
+    data: {
+      file: path,
+      valid: true,
+      did: archive.did,
+      kelSeq: record.seq,
+      pq: !!record.keys.mlDsa65,
+      created: archive.created,
+    },
+    text: [
+      `Backup ${path} is good`,
+      `  identity: ${archive.did}`,
+      `  key event log: ${record.seq + 1} event(s), verified; keys match its head`,
+      `  made: ${new Date(archive.created).toISOString()}`,
+    ],
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+export async function restore(
+  ctx: CliContext,
+  args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const [path] = args;
+  const { archive, record, kel } = await openBackup(ctx, path);
+  await ctx.ensureDataDir();
+  const present = [ctx.keystorePath, ctx.publicIdentityPath];
+  const existing = [];
+  for (const file of present) if (await exists(file)) existing.push(file);
+  if (existing.length > 0 && options.force !== true) {
+    let current = "";
+    try {
+      current = ` (${(await ctx.readPublicIdentity()).did})`;
+    } catch {
+      // An unreadable identity.json is still an identity we will not overwrite.
+    }
+    throw new AlreadyExistsError(
+      `Cannot restore ${archive.did} into ${ctx.dataDir}: it already holds an identity${current}; use --force to replace it (the old files are kept as .bak)`,
+    );
+  }
+  // The store's KEL may be ahead of the backup: then the backed-up keys were rotated away.
+  const deps = await ctx.ingestDeps();
+  try {
+    await ingest(deps, kel, { source: "import", atomicity: "all" });
+  } catch (error) {
+    if (error instanceof RejectedError) {
+      throw new RejectedError(
+        error.reason,
+        `Cannot restore ${archive.did}: its key event log conflicts with this store (${error.message})`,
+      );
+    }
+    throw error;
+  }
+  crashPoint("restore:after-ingest");
+  const stored = await requireRecord(ctx, archive.did);
+  if (stored.seq !== record.seq) {
+    throw new RejectedError(
+      "stale_backup",
+      `Cannot restore ${archive.did}: this store's key event log is at seq ${stored.seq}, the backup's at ${record.seq} (the backed-up keys were rotated away)`,
+    );
+  }
+  const kept: string[] = [];
+  const suffix = new Date(ctx.clock.now()).toISOString().replace(/[:.]/g, "-");
+  for (const file of existing) {
+    const bak = `${file}.${suffix}.bak`;
+    await Deno.copyFile(file, bak);
+    await Deno.chmod(bak, 0o600);
+    kept.push(bak);
+  }
+  crashPoint("restore:after-bak");
+  await writeKeystoreFile(ctx.keystorePath, archive.secrets, await ctx.passphrase());
+  crashPoint("restore:after-keystore");
+  await writePublicIdentityFile(
+    ctx.publicIdentityPath,
+    publicIdentityOf(archive.secrets, record.keys, record.seq),
+  );
+  return {
+    data: { file: path, did: archive.did, kelSeq: record.seq, kept },
+    text: [
+      `Restored ${archive.did} into ${ctx.dataDir} (key event log seq ${record.seq})`,
+      ...kept.map((k) => `  previous file kept as ${k}`),
+    ],
+  };
+}

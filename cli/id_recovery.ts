@@ -1,0 +1,370 @@
+/** `icn id recovery setup | request | attest | start | cancel | finalize | status`. */
+import { basename } from "node:path";
+import { appendLocal } from "../core/chain/append.ts";
+import { fromBase64, toBase64, toHex } from "../core/bytes.ts";
+import { kelNet } from "../core/constants.ts";
+import {
+  AlreadyExistsError,
+  IcnError,
+  InvalidInputError,
+  NotFoundError,
+  RejectedError,
+} from "../core/errors.ts";
+import { parseDid, shortDid } from "../core/identity/did.ts";
+import { identityKey, type IdentityRecord, nextKeysDigest } from "../core/identity/kel.ts";
+import {
+  createAttestation,
+  createRecoveryRequest,
+  decodeAttestation,
+  decodeRecoveryRequest,
+  recoveryFileBytesMax,
+  requestDigest,
+} from "../core/identity/recovery.ts";
+import { createSigner } from "../core/identity/signer.ts";
+import { ed25519FromSeed, mlDsa65FromSeed } from "../core/identity/keys.ts";
+import { formatDuration, parseDuration } from "../core/params.ts";
+import type { CliContext, UnlockedIdentity } from "./context.ts";
+import { freshSeeds, publicIdentityOf, publicKeysOf } from "./id.ts";
+import { requireRecord, unlockMatching, writePublicIdentityFile } from "./id_lifecycle.ts";
+import { type KeystoreSecrets, writeFileAtomic, writeKeystoreFile } from "./keystore.ts";
+import type { CommandResult } from "./output.ts";
+
+async function readSmallFile(path: string, what: string): Promise<Uint8Array> {
+  try {
+    const info = await Deno.stat(path);
+    if (info.size > recoveryFileBytesMax) {
+      throw new InvalidInputError(
+        `Cannot read ${what} ${path}: larger than ${recoveryFileBytesMax} bytes`,
+      );
+    }
+    return await Deno.readFile(path);
+  } catch (error) {
+    if (error instanceof IcnError) throw error;
+    throw new InvalidInputError(`Cannot read ${what} ${path}: ${(error as Error).message}`);
+  }
+}
+
+async function appendKel(ctx: CliContext, unlocked: UnlockedIdentity, kind: string, body: unknown) {
+  const { sealed, outcome } = await appendLocal(await ctx.ingestDeps(), unlocked.signer, {
+    net: kelNet,
+    kind,
+    body,
+  });
+  if (outcome.status === "rejected") throw new RejectedError(outcome.reason, outcome.message);
+  return sealed;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export async function setup(
+  ctx: CliContext,
+  _args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const trustees = (options.trustee as string[] | undefined) ?? [];
+  for (const trustee of trustees) {
+    try {
+      parseDid(trustee);
+    } catch (error) {
+      throw new InvalidInputError(`Cannot use trustee "${trustee}": ${(error as Error).message}`);
+    }
+  }
+  if (new Set(trustees).size !== trustees.length) {
+    throw new InvalidInputError("Cannot set up recovery: a trustee is named twice");
+  }
+  const threshold = Number(options.threshold);
+  if (!Number.isInteger(threshold) || threshold < 1 || threshold > trustees.length) {
+    throw new InvalidInputError(
+      `Cannot set up recovery with threshold "${
+        String(options.threshold)
+      }": use a whole number from 1 to ${trustees.length}`,
+    );
+  }
+  const delayMs = parseDuration(String(options.delay));
+  const { unlocked } = await unlockMatching(ctx);
+  if (trustees.includes(unlocked.did)) {
+    throw new InvalidInputError("Cannot name yourself as your own recovery trustee");
+  }
+  const store = await ctx.store();
+  const warnings: string[] = [];
+  for (const trustee of trustees) {
+    if (!(await store.get(identityKey(trustee)))) {
+      warnings.push(
+        `Trustee ${trustee} has no key event log here yet; its attestations need it (icn node import)`,
+      );
+    }
+  }
+  const sealed = await appendKel(ctx, unlocked, "id.recovery-setup", {
+    trustees,
+    threshold,
+    delayMs,
+  });
+  return {
+    data: { did: unlocked.did, trustees, threshold, delayMs, seq: sealed.envelope.seq },
+    text: `Recovery of ${unlocked.did}: ${threshold} of ${trustees.length} trustees, delay ${
+      formatDuration(delayMs)
+    } (KEL seq ${sealed.envelope.seq})`,
+    warnings,
+  };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+export async function request(
+  ctx: CliContext,
+  _args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const did = String(options.did);
+  try {
+    parseDid(did);
+  } catch (error) {
+    throw new InvalidInputError(`Cannot request recovery of "${did}": ${(error as Error).message}`);
+  }
+  const expiresMs = parseDuration(String(options.expires ?? "7d"));
+  await ctx.ensureDataDir();
+  if (
+    ((await exists(ctx.keystorePath)) || (await exists(ctx.publicIdentityPath))) &&
+    options.force !== true
+  ) {
+    throw new AlreadyExistsError(
+      `Cannot create recovery keys in ${ctx.dataDir}: it already holds an identity; use an empty data dir or --force`,
+    );
+  }
+  const store = await ctx.store();
+  const known = (await store.get<IdentityRecord>(identityKey(did)))?.value;
+  const pq = options.pq === true || !!known?.keys.mlDsa65;
+  const passphrase = await ctx.newPassphrase();
+  const current = freshSeeds(ctx, pq);
+  const next = freshSeeds(ctx, pq);
+  const keys = await publicKeysOf(current);
+  const signer = createSigner(
+    did,
+    await ed25519FromSeed(fromBase64(current.ed25519)),
+    current.mlDsa65 ? await mlDsa65FromSeed(fromBase64(current.mlDsa65)) : undefined,
+  );
+  const now = ctx.clock.now();
+  const bytes = await createRecoveryRequest({
+    did,
+    keys,
+    next: await nextKeysDigest(await publicKeysOf(next)),
+    created: now,
+    expires: now + expiresMs,
+  }, (message) => signer.sign(message));
+  const out = typeof options.out === "string" ? options.out : "recovery-request.cbor";
+  const secrets: KeystoreSecrets = {
+    v: 1,
+    did,
+    created: known?.created ?? now,
+    ...current,
+    next,
+    extra: { recoveryRequest: toBase64(bytes) },
+  };
+  await writeKeystoreFile(ctx.keystorePath, secrets, passphrase);
+  await writePublicIdentityFile(
+    ctx.publicIdentityPath,
+    publicIdentityOf(secrets, keys, known?.seq ?? -1),
+  );
+  await writeFileAtomic(out, bytes, 0o644);
+  const digest = toHex(await requestDigest(bytes));
+  return {
+    data: { did, request: out, digest, expires: now + expiresMs, pq },
+    text: [
+      `Created new keys for ${did} in ${ctx.dataDir} and the recovery request ${out}`,
+      `  request ${digest.slice(0, 16)}, valid until ${iso(now + expiresMs)}`,
+      `  send it to your trustees (icn id recovery attest ${basename(out)}), then run`,
+      `  icn id recovery start ATTESTATION... with their attestations`,
+    ],
+  };
+}
+
+export async function attest(
+  ctx: CliContext,
+  args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const [path] = args;
+  const bytes = await readSmallFile(path, "recovery request");
+  const req = await decodeRecoveryRequest(bytes);
+  const expiresMs = parseDuration(String(options.expires ?? "7d"));
+  const { unlocked } = await unlockMatching(ctx);
+  const store = await ctx.store();
+  const record = (await store.get<IdentityRecord>(identityKey(req.did)))?.value;
+  if (!record) {
+    throw new NotFoundError(
+      `Cannot attest the recovery of "${req.did}": its key event log is unknown here (icn node import a bundle that holds it)`,
+    );
+  }
+  if (!record.recovery?.trustees.includes(unlocked.did)) {
+    throw new RejectedError(
+      "not_trustee",
+      `Cannot attest the recovery of "${req.did}": ${unlocked.did} is not one of its recovery trustees`,
+    );
+  }
+  const now = ctx.clock.now();
+  if (req.expires < now) {
+    throw new RejectedError(
+      "expired",
+      `Cannot attest: the recovery request expired at ${iso(req.expires)}`,
+    );
+  }
+  const digest = await requestDigest(bytes);
+  const attestation = await createAttestation({
+    did: req.did,
+    request: digest,
+    trustee: unlocked.did,
+    ts: now,
+    expires: Math.min(now + expiresMs, req.expires),
+  }, (message) => unlocked.signer.sign(message));
+  const out = typeof options.out === "string"
+    ? options.out
+    : `${path}.${shortDid(unlocked.did).replace(/[^A-Za-z0-9]/g, "")}.attestation`;
+  await writeFileAtomic(out, attestation, 0o644);
+  return {
+    data: { did: req.did, trustee: unlocked.did, attestation: out, request: toHex(digest) },
+    text: `Attested the recovery of ${req.did} as trustee ${unlocked.did}: ${out}`,
+  };
+}
+
+function pendingRequest(unlocked: UnlockedIdentity): Uint8Array {
+  const encoded = unlocked.secrets.extra?.recoveryRequest;
+  if (typeof encoded !== "string") {
+    throw new NotFoundError(
+      `No recovery request in ${unlocked.did}'s keystore here: run \`icn id recovery request --did DID\` first`,
+    );
+  }
+  return fromBase64(encoded);
+}
+
+export async function start(ctx: CliContext, args: string[]): Promise<CommandResult> {
+  const attestations: Uint8Array[] = [];
+  for (const path of args) {
+    const bytes = await readSmallFile(path, "attestation");
+    decodeAttestation(bytes);
+    attestations.push(bytes);
+  }
+  const unlocked = await ctx.unlock();
+  const requestBytes = pendingRequest(unlocked);
+  await requireRecord(ctx, unlocked.did);
+  const sealed = await appendKel(ctx, unlocked, "id.recovery-start", {
+    request: requestBytes,
+    attestations,
+  });
+  const record = await requireRecord(ctx, unlocked.did);
+  const readyAt = record.pendingRecovery!.readyAt;
+  return {
+    data: { did: unlocked.did, seq: sealed.envelope.seq, readyAt },
+    text: [
+      `Recovery of ${unlocked.did} started with ${attestations.length} attestation(s) (KEL seq ${sealed.envelope.seq})`,
+      `  the current keys can cancel it until ${
+        iso(readyAt)
+      }; then run \`icn id recovery finalize\``,
+    ],
+  };
+}
+
+export async function cancel(ctx: CliContext): Promise<CommandResult> {
+  const { unlocked, record } = await unlockMatching(ctx);
+  if (!record.pendingRecovery) {
+    throw new NotFoundError(`No pending recovery of ${unlocked.did} to cancel`);
+  }
+  const sealed = await appendKel(ctx, unlocked, "id.recovery-cancel", {
+    request: record.pendingRecovery.request,
+  });
+  return {
+    data: {
+      did: unlocked.did,
+      seq: sealed.envelope.seq,
+      cancelled: toHex(record.pendingRecovery.request),
+    },
+    text: `Cancelled the pending recovery of ${unlocked.did} (KEL seq ${sealed.envelope.seq})`,
+  };
+}
+
+export async function finalize(ctx: CliContext): Promise<CommandResult> {
+  const unlocked = await ctx.unlock();
+  const requestBytes = pendingRequest(unlocked);
+  const record = await requireRecord(ctx, unlocked.did);
+  const digest = await requestDigest(requestBytes);
+  const pending = record.pendingRecovery;
+  if (!pending || toHex(pending.request) !== toHex(digest)) {
+    throw new NotFoundError(
+      `Cannot finalize the recovery of ${unlocked.did}: no pending recovery for this request (was it cancelled, or not started?)`,
+    );
+  }
+  const now = ctx.clock.now();
+  if (now < pending.readyAt) {
+    throw new RejectedError(
+      "too_early",
+      `Cannot finalize the recovery of ${unlocked.did} yet: its delay ends at ${
+        iso(pending.readyAt)
+      }`,
+    );
+  }
+  const sealed = await appendKel(ctx, unlocked, "id.recovery", { request: digest });
+  const updated = await requireRecord(ctx, unlocked.did);
+  const { extra: _extra, ...rest } = unlocked.secrets;
+  const secrets: KeystoreSecrets = rest;
+  await writeKeystoreFile(ctx.keystorePath, secrets, unlocked.passphrase);
+  await writePublicIdentityFile(
+    ctx.publicIdentityPath,
+    publicIdentityOf(secrets, updated.keys, updated.seq),
+  );
+  return {
+    data: { did: unlocked.did, seq: sealed.envelope.seq, recovered: true },
+    text: `Recovered ${unlocked.did}: the new keys are installed (KEL seq ${sealed.envelope.seq})`,
+  };
+}
+
+export async function status(
+  ctx: CliContext,
+  _args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const did = typeof options.did === "string" ? options.did : (await ctx.readPublicIdentity()).did;
+  const record = await requireRecord(ctx, did);
+  const policy = record.recovery;
+  const pending = record.pendingRecovery;
+  const lines = [`Recovery of ${did}`];
+  lines.push(
+    policy
+      ? `  ${policy.threshold} of ${policy.trustees.length} trustees, delay ${
+        formatDuration(policy.delayMs)
+      }: ${policy.trustees.join(", ")}`
+      : "  not set up (icn id recovery setup)",
+  );
+  if (pending) {
+    lines.push(
+      `  PENDING: request ${toHex(pending.request).slice(0, 16)} started ${
+        iso(pending.started)
+      }, can finish at ${iso(pending.readyAt)}`,
+    );
+  }
+  return {
+    data: {
+      did,
+      recovery: policy
+        ? { trustees: policy.trustees, threshold: policy.threshold, delayMs: policy.delayMs }
+        : null,
+      pending: pending
+        ? {
+          request: toHex(pending.request),
+          started: pending.started,
+          readyAt: pending.readyAt,
+          trustees: pending.trustees,
+        }
+        : null,
+    },
+    text: lines,
+  };
+}
