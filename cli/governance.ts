@@ -136,13 +136,15 @@ function buildAction(kind: ProposalKind, options: Options, now: number): Proposa
   const admit = optionalString(options.admit);
   const remove = optionalString(options.remove);
   const sets = strings(options.set);
-  const upgradeFlags = [options.version, options.deadline, options.minVersion];
+  const upgradeFlags = [options.upgradeVersion, options.deadline, options.minVersion];
   const fail = (flag: string): never => {
     throw new InvalidInputError(`Option ${flag} does not apply to a ${kind} proposal`);
   };
   if (kind !== "membership" && (admit || remove)) fail(admit ? "--admit" : "--remove");
   if (kind !== "config" && sets.length > 0) fail("--set");
-  if (kind !== "upgrade" && upgradeFlags.some((f) => f !== undefined)) fail("--version");
+  if (kind !== "upgrade" && upgradeFlags.some((f) => f !== undefined)) {
+    fail("--upgrade-version, --deadline or --min-version");
+  }
   switch (kind) {
     case "text":
       return {};
@@ -167,12 +169,12 @@ function buildAction(kind: ProposalKind, options: Options, now: number): Proposa
       return { set };
     }
     case "upgrade": {
-      const version = optionalString(options.version);
+      const version = optionalString(options.upgradeVersion);
       const deadline = optionalString(options.deadline);
       const minVersion = optionalString(options.minVersion) ?? version;
       if (!version || !deadline) {
         throw new InvalidInputError(
-          "An upgrade proposal needs --version X.Y.Z and --deadline DATE (and --min-version X.Y.Z)",
+          "An upgrade proposal needs --upgrade-version X.Y.Z and --deadline DATE (and --min-version X.Y.Z)",
         );
       }
       return { version, deadline: parseTime(deadline, now, "--deadline"), minVersion: minVersion! };

@@ -62,7 +62,10 @@ export function governanceCommands(r: Registrar): Command {
         collect,
         [],
       )
-      .option("--version <x.y.z>", "upgrade: the new protocol version")
+      .option(
+        "--upgrade-version <x.y.z>",
+        "upgrade: the new protocol version (`--version` is taken by `icn --version`)",
+      )
       .option(
         "--deadline <date>",
         "upgrade: date (or duration from now) after which it is enforced",
