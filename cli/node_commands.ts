@@ -1,7 +1,8 @@
 import { Command } from "commander";
-import type { Registrar } from "./command.ts";
+import { collect, type Registrar } from "./command.ts";
 
 const bundle = () => import("./bundle.ts");
+const handlers = () => import("./node.ts");
 
 export function nodeCommands(r: Registrar): Command {
   const node = new Command("node").description(
@@ -23,6 +24,43 @@ export function nodeCommands(r: Registrar): Command {
       .argument("<file>", "bundle file"),
     bundle,
     "importBundle",
+  );
+  r.action(
+    node.command("init").description("Write a commented config.toml with every default")
+      .option("--profile <profile>", "server, lan or test", "server")
+      .option("--force", "overwrite an existing config.toml"),
+    handlers,
+    "init",
+  );
+  r.action(
+    node.command("run").description("Run the peer-to-peer node until SIGINT/SIGTERM")
+      .option("--config <file>", "config file (default: $ICN_HOME/config.toml when present)")
+      .option("--profile <profile>", "server, lan or test defaults")
+      .option("--listen <addr>", "libp2p listen multiaddr (repeatable)", collect)
+      .option("--bootstrap <addr>", "peer multiaddr with /p2p/ID to dial (repeatable)", collect)
+      .option("--http <host:port>", "loopback HTTP server for metrics, health and control")
+      .option("--log-format <format>", "text or json")
+      .option("--log-level <level>", "debug, info, warn or error"),
+    handlers,
+    "run",
+  );
+  r.action(
+    node.command("status").description(
+      "Show the running node: identity, listen addresses, peers, sync",
+    ),
+    handlers,
+    "status",
+  );
+  r.action(
+    node.command("peers").description("List the running node's peers with trust class and score"),
+    handlers,
+    "peers",
+  );
+  r.action(
+    node.command("connect").description("Ask the running node to dial a peer")
+      .argument("<addr>", "multiaddr with /p2p/ID"),
+    handlers,
+    "connect",
   );
   return node;
 }

@@ -2,7 +2,7 @@
  * The node's Prometheus metrics (prom-client), all prefixed `icn_`, in one
  * registry per node so several in-process nodes do not share counters.
  */
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export interface NodeMetrics {
   registry: Registry;
@@ -22,10 +22,32 @@ export interface NodeMetrics {
 
 export function createNodeMetrics(options: { processMetrics?: boolean } = {}): NodeMetrics {
   const registry = new Registry();
-  if (options.processMetrics !== false) {
-    collectDefaultMetrics({ register: registry, prefix: "icn_" });
-  }
   const registers = [registry];
+  // prom-client's default Node.js metrics break promtool's naming rules; these are the useful ones.
+  if (options.processMetrics !== false) {
+    new Gauge({
+      name: "icn_process_resident_memory_bytes",
+      help: "Resident set size of the node process",
+      registers,
+      collect() {
+        this.set(Deno.memoryUsage().rss);
+      },
+    });
+    new Gauge({
+      name: "icn_process_heap_used_bytes",
+      help: "JavaScript heap in use",
+      registers,
+      collect() {
+        this.set(Deno.memoryUsage().heapUsed);
+      },
+    });
+    const started = Date.now() / 1000;
+    new Gauge({
+      name: "icn_process_start_time_seconds",
+      help: "Start time of the node process since the epoch",
+      registers,
+    }).set(started);
+  }
   return {
     registry,
     peers: new Gauge({ name: "icn_peers", help: "Connected peers", registers }),

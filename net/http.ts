@@ -1,0 +1,116 @@
+/**
+ * The node's one loopback HTTP server: `/metrics` (Prometheus text),
+ * `/health` (the process answers), `/ready` (store open, libp2p started,
+ * sync lag under the threshold) and the control API under `/control/`,
+ * which needs the bearer token from the token file.
+ */
+import { IcnError } from "../core/errors.ts";
+import { toJson } from "../cli/output.ts";
+import { decodeSubmitRequest, encodeSubmitReply } from "./control.ts";
+import type { IcnNode } from "./node.ts";
+
+/** Largest control request body. */
+const requestBytesMax = 256 * 1024;
+
+export interface HttpServer {
+  url: string;
+  shutdown(): Promise<void>;
+}
+
+function json(value: unknown, status = 200): Response {
+  return new Response(toJson(value), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+function tokenMatches(header: string | null, token: string): boolean {
+  const given = header?.startsWith("Bearer ") ? header.slice(7) : "";
+  if (given.length !== token.length) return false;
+  let diff = 0;
+  for (let i = 0; i < token.length; i++) diff |= given.charCodeAt(i) ^ token.charCodeAt(i);
+  return diff === 0;
+}
+
+async function readJson(request: Request): Promise<unknown> {
+  const text = await request.text();
+  if (text.length > requestBytesMax) throw new RangeError("Request body is too large");
+  return JSON.parse(text);
+}
+
+export function serveNode(
+  node: IcnNode,
+  options: { hostname: string; port: number; token: string },
+): HttpServer {
+  let accepting = true;
+  const handler = async (request: Request): Promise<Response> => {
+    const url = new URL(request.url);
+    const route = `${request.method} ${url.pathname}`;
+    if (route === "GET /health") return json({ status: "ok" });
+    if (route === "GET /ready") {
+      const ready = node.ready;
+      return json(
+        { ready, syncLag: node.syncLag(), peers: node.libp2p.getPeers().length },
+        ready ? 200 : 503,
+      );
+    }
+    if (route === "GET /metrics") {
+      return new Response(await node.metrics.registry.metrics(), {
+        headers: { "content-type": node.metrics.registry.contentType },
+      });
+    }
+    if (!url.pathname.startsWith("/control/")) return json({ error: "not found" }, 404);
+    if (!tokenMatches(request.headers.get("authorization"), options.token)) {
+      return json(
+        { error: { code: "unauthorized", message: "Missing or wrong control token" } },
+        401,
+      );
+    }
+    try {
+      switch (route) {
+        case "GET /control/status":
+          return json(await node.status());
+        case "GET /control/peers":
+          return json(node.peers());
+        case "POST /control/connect": {
+          const { addr } = await readJson(request) as { addr?: unknown };
+          if (typeof addr !== "string") throw new TypeError("connect needs a string addr");
+          return json({ peer: await node.connect(addr) });
+        }
+        case "POST /control/submit": {
+          if (!accepting) {
+            return json({ error: { code: "stopping", message: "Node is shutting down" } }, 503);
+          }
+          const { sealed, outcome } = await node.submit(
+            decodeSubmitRequest(await readJson(request)),
+          );
+          return json(encodeSubmitReply(sealed, outcome));
+        }
+        case "POST /control/sync": {
+          let total = 0;
+          for (const peer of node.peers()) total += await node.syncWith(peer.peer).catch(() => 0);
+          return json({ synced: total });
+        }
+      }
+      return json({ error: "not found" }, 404);
+    } catch (error) {
+      const code = error instanceof IcnError ? error.code : "bad_request";
+      const status = error instanceof IcnError ? 422 : 400;
+      return json({ error: { code, message: (error as Error).message } }, status);
+    }
+  };
+  const server = Deno.serve({
+    hostname: options.hostname,
+    port: options.port,
+    onListen: () => {},
+  }, handler);
+  const addr = server.addr as Deno.NetAddr;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  return {
+    url: `http://${host}:${addr.port}`,
+    async shutdown() {
+      accepting = false;
+      await server.shutdown();
+    },
+  };
+}
