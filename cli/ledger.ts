@@ -397,6 +397,6 @@ export async function exportLedger(
   }
   return {
     data: format === "json" ? toJsonRows(transfers, genesis.currencies) : { format, content },
-    text: content.replace(/\r?\n$/, ""),
+    text: content,
   };
 }

@@ -1,0 +1,124 @@
+/**
+ * Crash test (`deno task crash:ledger [RUNS]`, default 50): streams of
+ * `icn ledger transfer` processes on one data dir are killed with SIGKILL at
+ * random moments. After each run `icn ledger check` must pass, every transfer
+ * a process reported as committed (exit 0) must be in the history exactly
+ * once, and re-sending a killed transfer's id must never pay twice.
+ */
+import { icn, icnOk, setupCoop, spawnIcn } from "../tests/ledger_support.ts";
+
+export interface CrashReport {
+  runs: number;
+  reported: number;
+  killed: number;
+  failures: string[];
+}
+
+const velocity = ["isolated", "known", "partner", "federated"].map((c) =>
+  `ledger.velocity.${c}=1000000`
+);
+/** Concurrent transfer processes per run. */
+const streamProcesses = 3;
+/** Kill delay range: covers process start (~70 ms) through commit. */
+const killDelayMsMax = 250;
+
+async function historyIds(dir: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let offset = 0;; offset += 1000) {
+    const page = JSON.parse(
+      await icnOk(
+        dir,
+        "--json",
+        "ledger",
+        "history",
+        "--limit",
+        "1000",
+        "--offset",
+        String(offset),
+      ),
+    );
+    ids.push(...page.entries.map((e: { id: string }) => e.id));
+    if (page.entries.length < 1000) return ids;
+  }
+}
+
+export async function runCrashTrials(
+  runs: number,
+  log: (line: string) => void = () => {},
+): Promise<CrashReport> {
+  const coop = await setupCoop(2, [...velocity, "credit.baseline=1000000000"]);
+  const [dir] = coop.dirs;
+  const payee = coop.dids[1];
+  const report: CrashReport = { runs, reported: 0, killed: 0, failures: [] };
+  const reported: string[] = [];
+  const unknown: string[] = [];
+  for (let run = 0; run < runs; run++) {
+    const children = Array.from({ length: streamProcesses }, (_, k) => {
+      const id = `crash-${run}-${k}`;
+      const child = spawnIcn(dir, "ledger", "transfer", "--to", payee, "--amount", "1", "--id", id);
+      const delay = Math.floor(Math.random() * killDelayMsMax);
+      let killed = false;
+      const timer = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+          killed = true;
+        } catch {
+          // Already exited.
+        }
+      }, delay);
+      return child.output().then((out) => {
+        clearTimeout(timer);
+        return { id, code: out.code, killed };
+      });
+    });
+    for (const result of await Promise.all(children)) {
+      if (result.code === 0 && !result.killed) reported.push(result.id);
+      else {
+        report.killed++;
+        unknown.push(result.id);
+      }
+    }
+    const check = await icn(dir, "ledger", "check");
+    if (check.code !== 0) {
+      report.failures.push(`run ${run}: ledger check failed: ${check.stdout}${check.stderr}`);
+    }
+    log(`run ${run + 1}/${runs}: ${reported.length} reported, ${report.killed} killed`);
+  }
+  // Re-send every killed transfer: each must end up present exactly once.
+  for (const id of unknown) {
+    const again = await icn(dir, "ledger", "transfer", "--to", payee, "--amount", "1", "--id", id);
+    if (again.code !== 0) report.failures.push(`re-sending ${id} failed: ${again.stderr}`);
+  }
+  const ids = await historyIds(dir);
+  const counts = new Map<string, number>();
+  for (const id of ids) counts.set(id, (counts.get(id) ?? 0) + 1);
+  for (const id of [...reported, ...unknown]) {
+    if (counts.get(id) !== 1) {
+      report.failures.push(`transfer ${id} is present ${counts.get(id) ?? 0} times`);
+    }
+  }
+  const final = await icn(dir, "ledger", "check");
+  if (final.code !== 0) report.failures.push(`final ledger check failed: ${final.stdout}`);
+  report.reported = reported.length;
+  await Deno.remove(coop.root, { recursive: true });
+  return report;
+}
+
+if (import.meta.main) {
+  const runs = Number(Deno.args[0] ?? 50);
+  const encoder = new TextEncoder();
+  const report = await runCrashTrials(
+    runs,
+    (line) => Deno.stderr.writeSync(encoder.encode(line + "\n")),
+  );
+  const lines = [
+    `## Ledger crash test`,
+    ``,
+    `- runs: ${report.runs} (${streamProcesses} concurrent transfer processes each, SIGKILL at 0–${killDelayMsMax} ms)`,
+    `- transfers reported committed: ${report.reported}; killed: ${report.killed}`,
+    `- failures: ${report.failures.length}`,
+    ...report.failures.map((f) => `  - ${f}`),
+  ];
+  Deno.stdout.writeSync(encoder.encode(lines.join("\n") + "\n"));
+  Deno.exit(report.failures.length === 0 ? 0 : 1);
+}
