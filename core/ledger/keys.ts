@@ -28,7 +28,10 @@ export interface HistoryEntry {
   ts: number;
   /** Balance of this account right after the transfer. */
   balance: bigint;
-  /** On the payer's side: the credit limit in force when the transfer was accepted. */
+  /**
+   * On the payer's side: the credit limit the acceptance relied on (the full
+   * limit, or its lower bound without the trust term when that already sufficed).
+   */
   limit?: bigint;
 }
 

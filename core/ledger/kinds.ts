@@ -5,7 +5,7 @@ import { isMember, paramsAt } from "../governance/membership.ts";
 import { cooperativeScore } from "../trust/view.ts";
 import { type Account, type HistoryEntry, hourMs, type IdRecord, ledgerKeys } from "./keys.ts";
 import { decideTransfer, parseTransfer, transferKind } from "./rules.ts";
-import { limitOf, readAccount, readGenesis, velocityMaxOf } from "./view.ts";
+import { limitOf, readAccount, readGenesis, velocityFloor, velocityMaxOf } from "./view.ts";
 
 async function applyTransfer(ctx: ApplyContext): Promise<void> {
   const { envelope, state } = ctx;
@@ -20,28 +20,34 @@ async function applyTransfer(ctx: ApplyContext): Promise<void> {
   const code = transfer.currency.code;
   const existing = await state.get<IdRecord>(ledgerKeys.transferId(payer, transfer.id));
   const params = await paramsAt(state, genesis, ts);
-  const [payerIsMember, payeeIsMember, trust, payerAccount, payeeAccount] = await Promise.all([
+  const [payerIsMember, payeeIsMember, payerAccount, payeeAccount] = await Promise.all([
     isMember(state, genesis, payer, ts),
     isMember(state, genesis, transfer.to, ts),
-    cooperativeScore(state, genesis, payer, ts),
     readAccount(state, code, payer),
     readAccount(state, code, transfer.to),
   ]);
   const hour = Math.floor(ts / hourMs);
   const velocityCount = (await state.get<number>(ledgerKeys.velocity(payer, hour))) ?? 0;
-  const limit = await limitOf(state, genesis, payer, code, ts, {
-    account: payerAccount,
-    params,
-    trust,
-  });
   const transferMax = params["credit.transferMax"];
+  const known = { account: payerAccount, params };
+  // The trust score is the costly fact (a walk of the trust graph from every anchor); it
+  // can only raise the limit and the velocity cap, so it is computed only when the
+  // decision depends on it. The outcome is the same either way.
+  let trust: number | null = null;
+  let limit = await limitOf(state, genesis, payer, code, ts, { ...known, trust: null });
+  const needsTrust = velocityCount >= velocityFloor(params) ||
+    (limit.override === undefined && payerAccount.balance - transfer.amount < -limit.limit);
+  if (needsTrust) {
+    trust = await cooperativeScore(state, genesis, payer, ts);
+    limit = await limitOf(state, genesis, payer, code, ts, { ...known, trust });
+  }
   const decision = decideTransfer(transfer, {
     payerIsMember,
     payeeIsMember,
     payerBalance: payerAccount.balance,
     limit: limit.limit,
     velocityCount,
-    velocityMax: velocityMaxOf(params, trust),
+    velocityMax: trust === null ? velocityFloor(params) : velocityMaxOf(params, trust),
     transferMax: typeof transferMax === "number" ? BigInt(transferMax) : 10n ** 15n,
     existing,
     softLimitPercent: 0,

@@ -4,10 +4,10 @@
  */
 import { chainKeys } from "../chain/keys.ts";
 import type { StateReader } from "../governance/membership.ts";
-import { paramsAt } from "../governance/membership.ts";
+import { admittedAt, creditOverride, paramsAt } from "../governance/membership.ts";
 import type { Genesis } from "../governance/genesis.ts";
 import type { Params } from "../params.ts";
-import { policyFor, trustClassOf } from "../policy/policy.ts";
+import { policyFor, type TrustClass, trustClasses, trustClassOf } from "../policy/policy.ts";
 import { cooperativeScore } from "../trust/view.ts";
 import { type Account, emptyAccount, ledgerKeys } from "./keys.ts";
 import { creditLimit, type LimitBreakdown } from "./rules.ts";
@@ -38,36 +38,60 @@ export async function readAccount(
   return (await state.get<Account>(ledgerKeys.account(currency, did))) ?? emptyAccount;
 }
 
-/** The credit limit of `did` in `currency` for a transfer dated `ts`, with its terms. */
+/**
+ * The credit limit of `did` in `currency` for a transfer dated `ts`, with its
+ * terms. Overrides: this ledger's per-currency key (`setCreditOverride`) wins
+ * over governance's `credit.override.<did>` parameter. The ramp starts at
+ * governance's admission time (`admittedAt`), else at `setMemberSince`'s.
+ * `known.trust === null` computes the limit without the trust term (a lower
+ * bound: the term is never negative).
+ */
 export async function limitOf(
   state: StateReader,
   genesis: Genesis,
   did: string,
   currency: string,
   ts: number,
-  known?: { account?: Account; params?: Params; trust?: number },
+  known?: { account?: Account; params?: Params; trust?: number | null },
 ): Promise<LimitBreakdown> {
   const params = known?.params ?? await paramsAt(state, genesis, ts);
   const account = known?.account ?? await readAccount(state, currency, did);
-  const trust = known?.trust ?? await cooperativeScore(state, genesis, did, ts);
-  const override = await state.get<bigint>(ledgerKeys.override(did, currency));
+  const trust = known?.trust === null
+    ? 0
+    : known?.trust ?? await cooperativeScore(state, genesis, did, ts);
+  const own = await state.get<bigint>(ledgerKeys.override(did, currency));
+  const governed = creditOverride(params, did);
+  const override = own !== undefined
+    ? BigInt(own)
+    : governed !== undefined && Number.isSafeInteger(governed) && governed >= 0
+    ? BigInt(governed)
+    : undefined;
   const founder = genesis.members.includes(did);
-  const memberSince = founder ? undefined : await state.get<number>(ledgerKeys.memberSince(did));
+  const memberSince = founder ? undefined : (await admittedAt(state, genesis, did, ts)) ??
+    await state.get<number>(ledgerKeys.memberSince(did));
   return creditLimit({
     params,
     trust,
     clearedVolume: account.received,
-    override: override === undefined ? undefined : BigInt(override),
+    override,
     founder,
     memberSince,
     ts,
   });
 }
 
-/** Outgoing transfers per hour allowed for a member with this trust score. */
-export function velocityMaxOf(params: Params, trust: number): number {
-  const cls = trustClassOf(trust);
+/** Lowest hourly velocity cap over all trust classes: below it the payer's class does not matter. */
+export function velocityFloor(params: Params): number {
+  return Math.min(...trustClasses.map((cls) => velocityCapOf(params, cls)));
+}
+
+function velocityCapOf(params: Params, cls: TrustClass): number {
   const own = params[`ledger.velocity.${cls}`];
   if (typeof own === "number" && own > 0) return own;
   return policyFor(params, cls).velocityPerHour;
+}
+
+/** Outgoing transfers per hour allowed for a member with this trust score. */
+export function velocityMaxOf(params: Params, trust: number): number {
+  return velocityCapOf(params, trustClassOf(trust));
 }
