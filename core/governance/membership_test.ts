@@ -231,3 +231,27 @@ Deno.test("admittedAt() gives the admission's effective time, creditOverride() t
   const params = await paramsAt(coop.reader(), coop.genesis, later);
   assertEquals([creditOverride(params, b.did), creditOverride(params, a.did)], [123, undefined]);
 });
+
+Deno.test("membersAt() drops a removed member from the removal's effective time, not before", async () => {
+  const coop = await Coop.create(3, 0, fast);
+  const [a, b, c] = coop.people;
+  const earlier = await coop.submit(a, "gov.proposal", coop.proposalBody("text", {}), t0);
+  const removal = await coop.submit(
+    a,
+    "gov.proposal",
+    coop.proposalBody("membership", { remove: c.did }),
+    t0,
+  );
+  for (const who of [a, b]) {
+    await coop.submit(who, "gov.vote", { proposal: removal.cid, choice: "for" }, t0 + s);
+  }
+  const close = t0 + 10 * s;
+  assertEquals(await isMember(coop.reader(), coop.genesis, c.did, close - 1), true);
+  assertEquals(await isMember(coop.reader(), coop.genesis, c.did, close), false);
+  // c stays eligible on a proposal opened while it was a member, but cannot propose any more.
+  await coop.submit(c, "gov.vote", { proposal: earlier.cid, choice: "for" }, t0 + 2 * s);
+  assertEquals(
+    await coop.attempt(c, "gov.proposal", coop.proposalBody("text", {}), close + s),
+    "not_member",
+  );
+});
