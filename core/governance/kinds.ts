@@ -21,6 +21,7 @@ import {
   GovernanceView,
   govKeys,
   type IndexEntry,
+  type MembershipAction,
   type ProposalAction,
   type ProposalRecord,
   rulesFor,
@@ -243,6 +244,10 @@ const proposal: KindHandler = {
       closes,
       effective: record.effective,
     };
+    if (kind === "membership") {
+      const target = action as MembershipAction;
+      entry.target = "admit" in target ? target.admit : target.remove;
+    }
     ctx.state.set(govKeys.proposal(cid), record);
     ctx.state.set(govKeys.index(kind, cid), entry);
   },
@@ -438,11 +443,14 @@ const cancel: KindHandler = {
     }
     const updated: ProposalRecord = { ...record, cancelled: envelope.ts };
     ctx.state.set(govKeys.proposal(record.id), updated);
+    const previous = await ctx.state.get<IndexEntry>(govKeys.index(record.kind, record.id));
     const entry: IndexEntry = {
-      id: record.id,
-      opened: record.opened,
-      closes: record.closes,
-      effective: record.effective,
+      ...(previous ?? {
+        id: record.id,
+        opened: record.opened,
+        closes: record.closes,
+        effective: record.effective,
+      }),
       cancelled: envelope.ts,
     };
     ctx.state.set(govKeys.index(record.kind, record.id), entry);

@@ -53,6 +53,8 @@ export interface IndexEntry {
   closes: number;
   effective: number;
   cancelled?: number;
+  /** Membership proposals: the DID admitted or removed, so `isMember` only tallies what concerns it. */
+  target?: string;
 }
 
 export interface VoteRecord {
@@ -225,8 +227,19 @@ export class GovernanceView {
   }
 
   async isMember(did: string, ts: number): Promise<boolean> {
-    if ((await this.index("membership")).length === 0) return this.genesis.members.includes(did);
-    return (await this.membersAt(ts)).has(did);
+    let member = this.genesis.members.includes(did);
+    for (const entry of await this.index("membership")) {
+      if (entry.effective > ts) break;
+      if (entry.cancelled !== undefined || (entry.target !== undefined && entry.target !== did)) {
+        continue;
+      }
+      const record = await this.proposal(entry.id);
+      if (!record || (await this.tally(record)).outcome !== "Accepted") continue;
+      const action = record.action as MembershipAction;
+      if ("admit" in action && action.admit === did) member = true;
+      if ("remove" in action && action.remove === did) member = false;
+    }
+    return member;
   }
 
   async paramsAt(ts: number): Promise<Params> {
