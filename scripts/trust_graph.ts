@@ -78,7 +78,7 @@ export function generateTrustGraph(partial: Partial<GeneratorOptions> = {}): Gen
     score[count++] = s;
   };
   const h = o.honest;
-  const half = Math.max(1, Math.floor(o.degree / 2));
+  const half = Math.max(1, o.degree);
   for (let u = 0; u < h; u++) {
     for (let k = 0; k < o.degree; k++) {
       let v: number;

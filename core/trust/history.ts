@@ -117,11 +117,15 @@ export function replayHistory(
     return before !== after;
   };
 
+  // Only an anchor, or someone an anchor vouches for at some time, can move a
+  // cooperative score; everyone else's edges are skipped (most of a big graph).
+  const relevant = new Set(anchors);
+  for (const event of events) if (anchorSet.has(event.from)) relevant.add(event.to);
   // Time points: every event, and every expiry (the edge disappears at `expires`).
   type Step = { ts: number; order: string; event: HistoryEvent; expiry: boolean };
   const steps: Step[] = [];
   for (const event of events) {
-    if (event.ts > until) continue;
+    if (event.ts > until || !relevant.has(event.from)) continue;
     steps.push({ ts: event.ts, order: event.cid, event, expiry: false });
     if (event.expires !== undefined && event.expires <= until) {
       steps.push({ ts: event.expires, order: event.cid, event, expiry: true });
