@@ -111,8 +111,24 @@ export async function resolveDenort(
   return sources;
 }
 
+/**
+ * The `test/` directories of the locked npm packages in the npm cache. They
+ * are never imported at run time, and one of them (bintrees' 2 MB perf
+ * fixture) makes `deno compile` 2.9.6 overflow its stack, so they are left
+ * out of the binary with `--exclude`.
+ */
+export async function npmTestDirs(denoDir: string, lockText: string): Promise<string[]> {
+  const { lockedNpmPackages } = await import("./sbom.ts");
+  const dirs: string[] = [];
+  for (const p of lockedNpmPackages(lockText)) {
+    const dir = `${denoDir}/npm/registry.npmjs.org/${p.name}/${p.version}/test`;
+    if (await exists(dir)) dirs.push(dir);
+  }
+  return dirs;
+}
+
 /** The `deno compile` arguments for one target (run in the isolated copy). */
-export function compileArgs(target: string, output: string): string[] {
+export function compileArgs(target: string, output: string, exclude: string[] = []): string[] {
   return [
     "compile",
     "--target",
@@ -127,6 +143,7 @@ export function compileArgs(target: string, output: string): string[] {
     "--lock",
     "deno.lock",
     "--frozen-lockfile",
+    ...exclude.flatMap((path) => ["--exclude", path]),
     "cli/main.ts",
   ];
 }
@@ -228,6 +245,7 @@ export async function compile(options: CompileOptions): Promise<CompiledBinary[]
       const checked = await run(Deno.execPath(), ["check", "cli/main.ts"], { cwd: source, env });
       if (checked.code !== 0) throw new ReleaseError(`Type check failed:\n${checked.stderr}`);
     }
+    const exclude = await npmTestDirs(denoDir, await Deno.readTextFile(`${source}/deno.lock`));
     const built: CompiledBinary[] = [];
     for (const target of options.targets) {
       const denort = sources.get(target)!;
@@ -240,7 +258,7 @@ export async function compile(options: CompileOptions): Promise<CompiledBinary[]
           denort.kind === "bin" ? denort.from : denort.path
         })`,
       );
-      const result = await run(Deno.execPath(), compileArgs(target, output), {
+      const result = await run(Deno.execPath(), compileArgs(target, output, exclude), {
         cwd: source,
         env: childEnv,
       });
