@@ -18,7 +18,13 @@ import {
   type UpgradeAction,
 } from "../core/governance/view.ts";
 import { parseDid } from "../core/identity/did.ts";
-import { formatDuration, type ParamValue, parseDuration, parseParamValue } from "../core/params.ts";
+import {
+  formatDuration,
+  numberParam,
+  type ParamValue,
+  parseDuration,
+  parseParamValue,
+} from "../core/params.ts";
 import type { CliContext } from "./context.ts";
 import type { CommandResult } from "./output.ts";
 
@@ -310,7 +316,7 @@ export async function show(ctx: CliContext, args: string[]) {
   const ballots: Ballot[] = [];
   const t = await view.tally(record, ballots);
   const state = await view.stateOf(record, now);
-  const skew = Number(view.genesis.params["network.clockSkew"] ?? 300_000);
+  const skew = numberParam(await view.paramsAt(now), "network.clockSkew");
   const final = record.cancelled !== undefined || now > record.closes + skew;
   const votes = await view.votes(record.id);
   const who = ballots.map((b) => ({
