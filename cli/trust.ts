@@ -1,7 +1,7 @@
 /** `icn trust ...`: edges, scores with explanations, anomalies, history. */
 import { StateOverlay } from "../core/chain/state.ts";
 import { InvalidInputError, RejectedError } from "../core/errors.ts";
-import { membersAt, paramsAt } from "../core/governance/membership.ts";
+import { isMember, membersAt, paramsAt } from "../core/governance/membership.ts";
 import { parseDid, shortDid } from "../core/identity/did.ts";
 import { parseDuration } from "../core/params.ts";
 import { trustClassOf } from "../core/policy/policy.ts";
@@ -98,9 +98,14 @@ export async function add(
     ...(label !== undefined ? { label } : {}),
     ...(expires !== undefined ? { expires } : {}),
   };
-  const { cid } = await submitEdge(ctx, body);
+  const { cid, ts } = await submitEdge(ctx, body);
   const verb = score === 0 ? "Revoked" : "Added";
+  const { state, genesis } = await reader(ctx);
+  const warnings = (await isMember(state, genesis, to, ts))
+    ? []
+    : [`${to} is not a member of this cooperative (yet)`];
   return {
+    warnings,
     data: {
       cid,
       from: me,

@@ -27,7 +27,7 @@ const flag = (name: string, fallback: number) => {
   return i >= 0 ? Number(args[i + 1]) : fallback;
 };
 const members = flag("--members", 100_000);
-const degree = flag("--degree", 10);
+const degree = flag("--degree", 12);
 const louvainMembers = flag("--louvain-members", 20_000);
 const encoder = new TextEncoder();
 const progress = (text: string) => Deno.stderr.writeSync(encoder.encode(`bench_trust: ${text}\n`));
