@@ -458,8 +458,14 @@ export async function upgrades(ctx: CliContext) {
     });
   }
   const required = await view.upgradeRequirement(now);
+  const { peerVersions, warnings } = await peerVersionShares(ctx);
+  const shares = peerVersions === null ? [] : Object.entries(peerVersions).map(([v, n]) => {
+    const total = Object.values(peerVersions).reduce((a, b) => a + b, 0);
+    return `  ${v}: ${n} peer(s) (${Math.round((n * 100) / total)}%)`;
+  });
   return {
-    data: { protocolVersion, minVersionInForce: required, upgrades: rows },
+    warnings,
+    data: { protocolVersion, minVersionInForce: required, upgrades: rows, peerVersions },
     text: [
       `This node runs protocol ${protocolVersion}; minimum version in force: ${required ?? "none"}`,
       ...(rows.length === 0
@@ -469,9 +475,36 @@ export async function upgrades(ctx: CliContext) {
             iso(r.deadline)
           }${r.enforced ? " — enforced" : ""}  ${r.title}`
         )),
-      "Peer version shares are shown by a running node (`icn node peers`)",
+      ...(peerVersions === null
+        ? ["Peer versions: no node is running on this data dir (`icn node run`)"]
+        : shares.length === 0
+        ? ["Peer versions: no connected peers"]
+        : ["Peer versions:", ...shares]),
     ],
   };
+}
+
+/** Connected peers per announced protocol version, from a node running on this data dir. */
+async function peerVersionShares(
+  ctx: CliContext,
+): Promise<{ peerVersions: Record<string, number> | null; warnings: string[] }> {
+  const { callNode, findRunningNode } = await import("./node_client.ts");
+  const node = await findRunningNode(ctx);
+  if (!node) return { peerVersions: null, warnings: [] };
+  try {
+    const peers = await callNode(node, "GET", "/control/peers") as { version?: string | null }[];
+    const counts: Record<string, number> = {};
+    for (const peer of Array.isArray(peers) ? peers : []) {
+      const version = peer.version ?? "unknown";
+      counts[version] = (counts[version] ?? 0) + 1;
+    }
+    return { peerVersions: counts, warnings: [] };
+  } catch (error) {
+    return {
+      peerVersions: null,
+      warnings: [`Cannot ask the running node for peer versions: ${(error as Error).message}`],
+    };
+  }
 }
 
 export async function members(ctx: CliContext) {
