@@ -1,0 +1,87 @@
+/**
+ * Governance: the genesis document, proposals, votes, delegation, the
+ * outcome rule, and what accepted proposals change (membership, parameters,
+ * protocol upgrades) at each point in time.
+ *
+ * @example Decide a proposal with the outcome rule
+ * ```ts
+ * import { tally } from "./mod.ts";
+ *
+ * // 5 eligible, quorum 50 % → 2 must vote; approval 50 % of 3 cast → more than 1 "for".
+ * const result = tally({
+ *   eligible: ["a", "b", "c", "d", "e"],
+ *   votes: new Map([["a", "for"], ["b", "for"], ["c", "against"]]),
+ *   delegations: new Map([["d", "c"]]), // d follows the vote of c
+ *   rules: { quorum: 50, approval: 50, mode: "majority" },
+ * });
+ * if (result.outcome !== "Accepted" || result.cast !== 4) throw new Error("unexpected tally");
+ * ```
+ *
+ * @module
+ */
+export {
+  addGenesisSignature,
+  checkGenesisFile,
+  createGenesis,
+  type CreateGenesisOptions,
+  type Currency,
+  encodeGenesis,
+  type Genesis,
+  type GenesisCheck,
+  type GenesisFile,
+  genesisId,
+  type GenesisSignature,
+  genesisSigningBytes,
+  parseCurrency,
+  serializeGenesisFile,
+  validateGenesis,
+} from "./genesis.ts";
+export {
+  admittedAt,
+  creditOverride,
+  isMember,
+  membersAt,
+  paramsAt,
+  upgradeRequirement,
+} from "./membership.ts";
+export { governanceParams, type ProposalKind, proposalKinds } from "./params.ts";
+export {
+  type Ballot,
+  type Choice,
+  choices,
+  decide,
+  delegationDepthMax,
+  type Mode,
+  type Outcome,
+  type Rules,
+  type Tally,
+  tally,
+  type TallyInput,
+} from "./tally.ts";
+export {
+  bodyBytesMax,
+  checkConfigSet,
+  type DelegateBody,
+  governanceKinds,
+  type ProposalBody,
+  titleLengthMax,
+  type VoteBody,
+} from "./kinds.ts";
+export {
+  compareVersions,
+  type ConfigAction,
+  creditOverridePrefix,
+  type DelegationRecord,
+  GovernanceView,
+  govKeys,
+  type IndexEntry,
+  type MembershipAction,
+  type ProposalAction,
+  type ProposalRecord,
+  type ProposalState,
+  proposalStates,
+  rulesFor,
+  type StateReader,
+  type UpgradeAction,
+  type VoteRecord,
+} from "./view.ts";
