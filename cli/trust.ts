@@ -152,8 +152,8 @@ export async function list(
   const { state } = await reader(ctx);
   const now = ctx.clock.now();
   const all = to !== undefined
-    ? await listEdgesTo(state, to, scope, now)
-    : await listEdgesFrom(state, from!, scope, now);
+    ? await listEdgesTo(state, { to, scope, ts: now })
+    : await listEdgesFrom(state, { from: from!, scope, ts: now });
   const page = all.slice(offset, offset + limit);
   const lines = page.map((edge) =>
     `${to !== undefined ? edge.from : edge.to}  ${

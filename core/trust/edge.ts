@@ -64,7 +64,8 @@ export function parseGraph(text: string | undefined, allowAll = false): GraphSco
 const bodyKeys = new Set(["to", "score", "graph", "label", "expires"]);
 
 /** Checks a body against the rules; throws `RejectedError` with a stable reason. */
-export function checkEdgeBody(body: unknown, author: string, ts: number): EdgeBody {
+export function checkEdgeBody(body: unknown, envelope: { author: string; ts: number }): EdgeBody {
+  const { author, ts } = envelope;
   const reject = (reason: string, message: string): never => {
     throw new RejectedError(reason, `Cannot accept trust edge: ${message}`);
   };

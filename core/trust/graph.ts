@@ -170,13 +170,13 @@ export class TrustGraph {
 
   explain(observer: number, target: number, scope: GraphScope = "all"): ScoreExplanation {
     const paths = this.paths(observer, target).map((p) => ({ ...p, via: this.ids[p.via] }));
-    return explainScore(
-      this.ids[observer],
-      this.ids[target],
-      scope,
-      observer === target ? scoreScale : this.edgeScore(observer, target),
+    return explainScore({
+      observer: this.ids[observer],
+      target: this.ids[target],
+      graph: scope,
+      direct: observer === target ? scoreScale : this.edgeScore(observer, target),
       paths,
-    );
+    });
   }
 
   /** Scores of every node seen by `observer`, in one pass over two hops. */

@@ -61,13 +61,15 @@ export function combineScore(
 }
 
 /** Builds the explanation from the observer's direct edge and every (via, t(o→via), t(via→target)) in thousandths. */
-export function explainScore(
-  observer: string,
-  target: string,
-  graph: GraphScope,
-  direct: number,
-  paths: readonly { via: string; toVia: number; fromVia: number }[],
-): ScoreExplanation {
+export function explainScore(parts: {
+  observer: string;
+  target: string;
+  graph: GraphScope;
+  /** The observer's direct edge, thousandths. */
+  direct: number;
+  paths: readonly { via: string; toVia: number; fromVia: number }[];
+}): ScoreExplanation {
+  const { observer, target, graph, direct, paths } = parts;
   const weights = graphWeights[graph];
   if (observer === target) {
     return {

@@ -45,7 +45,13 @@ Deno.test("score() adds the direct and transitive terms", () => {
 
 Deno.test("score() is capped at 1 and a member's score of itself is 1", () => {
   // The formula cannot pass 1 with scores ≤ 1 and wd + wt = 1; the cap guards other weights.
-  const explained = explainScore("a", "b", "all", 1000, [{ via: "c", toVia: 1000, fromVia: 1000 }]);
+  const explained = explainScore({
+    observer: "a",
+    target: "b",
+    graph: "all",
+    direct: 1000,
+    paths: [{ via: "c", toVia: 1000, fromVia: 1000 }],
+  });
   close(explained.score, 1);
   const graph = smallGraph(1000);
   assert.equal(graph.score(2, 2), 1);

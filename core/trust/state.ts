@@ -64,7 +64,7 @@ export function edgeLive(edge: { expires?: number }, ts: number): boolean {
 const edgeHandler: KindHandler = {
   async apply(ctx) {
     const { envelope } = ctx;
-    const body = checkEdgeBody(envelope.body, envelope.author, envelope.ts);
+    const body = checkEdgeBody(envelope.body, envelope);
     const genesis = ctx.net ? await ctx.state.get<Genesis>(chainKeys.genesis(ctx.net)) : undefined;
     if (!genesis) {
       throw new RejectedError("trust_network", "Cannot accept trust edge: no cooperative joined");
@@ -118,10 +118,9 @@ function graphsOf(scope: GraphScope): readonly TrustGraphName[] {
 /** Live edges out of `from` (scope `all`: every graph, each listed). Sorted by graph, then target. */
 export async function listEdgesFrom(
   state: StateReader,
-  from: string,
-  scope: GraphScope,
-  ts: number,
+  query: { from: string; scope: GraphScope; ts: number },
 ): Promise<EdgeRecord[]> {
+  const { from, scope, ts } = query;
   const out: EdgeRecord[] = [];
   for (const graph of graphsOf(scope)) {
     for (const { value } of await state.list<EdgeRecord>(trustKeys.outOf(graph, from))) {
@@ -134,10 +133,9 @@ export async function listEdgesFrom(
 /** Live edges into `to`. */
 export async function listEdgesTo(
   state: StateReader,
-  to: string,
-  scope: GraphScope,
-  ts: number,
+  query: { to: string; scope: GraphScope; ts: number },
 ): Promise<EdgeRecord[]> {
+  const { to, scope, ts } = query;
   const out: EdgeRecord[] = [];
   for (const graph of graphsOf(scope)) {
     for (const { value } of await state.list<EdgeRecord>(trustKeys.inOf(graph, to))) {
@@ -172,9 +170,11 @@ export async function scoreFromState(
   query: ScoreQuery,
 ): Promise<ScoreExplanation> {
   const { observer, target, scope, ts } = query;
-  if (observer === target) return explainScore(observer, target, scope, 1000, []);
-  const outs = strongest(await listEdgesFrom(state, observer, scope, ts), "to");
-  const ins = strongest(await listEdgesTo(state, target, scope, ts), "from");
+  if (observer === target) {
+    return explainScore({ observer, target, graph: scope, direct: 1000, paths: [] });
+  }
+  const outs = strongest(await listEdgesFrom(state, { from: observer, scope, ts }), "to");
+  const ins = strongest(await listEdgesTo(state, { to: target, scope, ts }), "from");
   const paths: { via: string; toVia: number; fromVia: number }[] = [];
   for (const [via, fromVia] of [...ins].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     const toVia = outs.get(via);
@@ -182,7 +182,13 @@ export async function scoreFromState(
     if (!(await query.isMember(via))) continue;
     paths.push({ via, toVia, fromVia });
   }
-  return explainScore(observer, target, scope, outs.get(target) ?? 0, paths);
+  return explainScore({
+    observer,
+    target,
+    graph: scope,
+    direct: outs.get(target) ?? 0,
+    paths,
+  });
 }
 
 /** Every edge event, oldest first (ties by CID). */
