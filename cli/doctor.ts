@@ -248,14 +248,16 @@ async function checkNode(ctx: CliContext): Promise<{ running: boolean; findings:
   } catch {
     node = null;
   }
-  const nodeFile = await statOrNull(ctx.path("node.json"));
   if (!node) {
+    const stale = await statOrNull(ctx.path("node.json"));
     return {
-      running: nodeFile !== null,
+      running: false,
       findings: [{
         check: "clock",
         status: "skip",
-        message: "No node runs on this data dir, so clock skew against peers was not measured",
+        message: `No node runs on this data dir${
+          stale ? " (node.json is stale)" : ""
+        }, so clock skew against peers was not measured`,
       }],
     };
   }
