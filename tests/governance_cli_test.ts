@@ -180,6 +180,8 @@ Deno.test({
     if (Date.now() < raise.effective) {
       assertEquals(waiting.state, "Accepted");
       assertEquals((await paramsNow(a, Date.now()))["credit.baseline"], 10_000);
+      const limit = await json<{ baseline: string }>(a, "ledger", "limit");
+      if (Date.now() < raise.effective) assertEquals(limit.baseline, "100.00", "limit before");
     }
     assertEquals((await paramsNow(a, raise.effective - 1))["credit.baseline"], 10_000);
 
@@ -202,6 +204,7 @@ Deno.test({
     const executed = await json<Shown>(a, "governance", "show", raise.id);
     assertEquals(executed.state, "Executed");
     assertEquals((await paramsNow(a, Date.now()))["credit.baseline"], 20_000);
+    assertEquals((await json<{ baseline: string }>(a, "ledger", "limit")).baseline, "200.00");
 
     const upgrades = await json<
       { upgrades: { id: string; state: string; version: string }[]; minVersionInForce: unknown }
