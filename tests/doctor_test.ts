@@ -170,3 +170,68 @@ Deno.test("icn doctor text output prints each problem with its fix", async () =>
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "icn doctor on a joined data dir with a running node: ledger check, node's port held by it",
+  sanitizeResources: false,
+  async fn() {
+    const dir = await initialized();
+    let child: Deno.ChildProcess | undefined;
+    try {
+      const did = JSON.parse((await icn(dir, ["--json", "id", "show"])).stdout).did as string;
+      const genesis = `${dir}/genesis.json`;
+      for (
+        const args of [
+          [
+            "governance",
+            "genesis",
+            "create",
+            "--name",
+            "Doctor coop",
+            "--member",
+            did,
+            "--out",
+            genesis,
+          ],
+          ["governance", "genesis", "sign", genesis],
+          ["governance", "join", genesis],
+        ]
+      ) {
+        const result = await icn(dir, args);
+        assert(result.code === 0, `${args.join(" ")}: ${result.stderr}`);
+      }
+      child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", mainPath, "--data-dir", dir, "node", "run", "--profile", "test"],
+        env,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      let url = "";
+      for (let i = 0; i < 300 && !url; i++) {
+        try {
+          url = JSON.parse(await Deno.readTextFile(`${dir}/node.json`)).url;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+      assert(url, "node.json appeared");
+      const port = new URL(url).port;
+      const [p2p] = freePorts();
+      const result = await icn(dir, ["--json", "doctor", "--p2p-port", p2p, "--http-port", port]);
+      const report = JSON.parse(result.stdout) as { findings: Finding[] };
+      const find = (check: string) => report.findings.find((f) => f.check === check);
+      assert(result.code === 0, JSON.stringify(report.findings, null, 1));
+      assert(find("network")?.status === "ok", "joined");
+      assert(find("ledger")?.status === "ok", `ledger: ${JSON.stringify(find("ledger"))}`);
+      assert(find("port-http")?.message.includes("by the node of this data dir"), "held by node");
+      assert(find("clock")?.message.includes("A node runs at"), JSON.stringify(find("clock")));
+    } finally {
+      if (child) {
+        child.kill("SIGTERM");
+        await child.status;
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
