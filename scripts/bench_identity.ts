@@ -107,7 +107,7 @@ await ingest(
   { source: "import", atomicity: "all" },
 );
 const lookups = 1000;
-let start = performance.now();
+const start = performance.now();
 for (let i = 0; i < lookups; i++) {
   const record = (await store.get<IdentityRecord>(identityKey(rotating.did)))!.value;
   signingKeysAt(record, t0 + rotations * 1000 + 1);
