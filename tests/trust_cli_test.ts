@@ -137,10 +137,21 @@ Deno.test("trust history and anomalies report in --json; remove revokes", async 
     .json<{ view: string; points: { score: number; class: string }[] }>();
   assertEquals(history.view, "cooperative");
   assertEquals(history.points.length >= 1, true);
+  // b vouches back for a: a ↔ b with mean score 0.85 is circular vouching.
+  await icnExpect(0, ["--data-dir", b, "trust", "add", didA, "0.9"]);
   const anomalies = (await icnExpect(0, ["--json", "--data-dir", b, "trust", "anomalies"]))
-    .json<{ rings: unknown[]; sybils: unknown[]; growth: unknown[]; members: number }>();
+    .json<{
+      rings: { members: string[]; meanScore: number; edges: unknown[] }[];
+      sybils: unknown[];
+      growth: unknown[];
+      members: number;
+    }>();
   assertEquals(anomalies.members, 3);
-  assertEquals(Array.isArray(anomalies.rings) && Array.isArray(anomalies.sybils), true);
+  assertEquals(anomalies.rings.length, 1);
+  assertEquals(anomalies.rings[0].members, [didA, didB].sort());
+  assertEquals(anomalies.rings[0].edges.length, 2);
+  assertEquals(Math.abs(anomalies.rings[0].meanScore - 0.85) < 1e-9, true);
+  assertEquals(Array.isArray(anomalies.sybils) && Array.isArray(anomalies.growth), true);
   await icnExpect(0, ["--data-dir", a, "trust", "remove", didB]);
   const after = (await icnExpect(0, ["--json", "--data-dir", a, "trust", "score", didB]))
     .json<{ score: number; class: string }>();
