@@ -3,6 +3,7 @@
  * hybrid envelopes checked by a second data dir and by @noble/post-quantum,
  * backup/restore continuing the chain, and 2-of-3 social recovery.
  */
+import * as age from "age-encryption";
 import { blake2b } from "@noble/hashes/blake2.js";
 import { ml_dsa65 } from "@noble/post-quantum/ml-dsa.js";
 import { concatBytes, fromBase64, toBase64, utf8Encode } from "../core/bytes.ts";
@@ -224,6 +225,24 @@ Deno.test("backup → wipe → restore → the restored identity continues its c
   if (!sameSnapshot(before, await snapshotDir(bob.home))) throw new Error("bob's dir changed");
   const empty = `${dir}/bk-empty`;
   await icnExpect(1, ["--data-dir", empty, "id", "restore", `${dir}/truncated.age`]);
+  // A backup whose KEL was reordered or lost an event is refused, and restore writes nothing.
+  const decrypter = new age.Decrypter();
+  decrypter.addPassphrase(passphrase);
+  const archive = JSON.parse(await decrypter.decrypt(bytes, "text")) as { kel: string[] };
+  for (const kel of [[archive.kel[1], archive.kel[0]], [archive.kel[1]]]) {
+    const encrypter = new age.Encrypter();
+    encrypter.setPassphrase(passphrase);
+    encrypter.setScryptWorkFactor(10);
+    await Deno.writeFile(
+      `${dir}/tampered.age`,
+      await encrypter.encrypt(JSON.stringify({ ...archive, kel })),
+    );
+    const tampered = await alice.run(1, "id", "backup", "verify", `${dir}/tampered.age`);
+    assertMatch(tampered.stderr, /does not verify/);
+    await icnExpect(1, ["--data-dir", empty, "id", "restore", `${dir}/tampered.age`]);
+  }
+  const created = await Deno.stat(empty).then(() => true, () => false);
+  if (created) throw new Error("a refused restore created the data dir");
   // Wipe and restore.
   await Deno.remove(alice.home, { recursive: true });
   const restored = await alice.json<{ did: string; kelSeq: number }>("id", "restore", backup);
