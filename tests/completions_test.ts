@@ -124,8 +124,32 @@ Deno.test("zsh completion names every command path and loads in zsh when it is i
     const dir = await Deno.makeTempDir();
     await Deno.writeTextFile(`${dir}/_icn`, script);
     const output = await new Deno.Command("zsh", { args: ["-n", `${dir}/_icn`] }).output();
-    await Deno.remove(dir, { recursive: true });
     assert(output.success, new TextDecoder().decode(output.stderr));
+    // Outside a completion widget: stub compdef/compadd/_files and call _icn with words/CURRENT.
+    const candidates = async (words: string[]) => {
+      const program = `compdef() { :; }
+compadd() { [[ "$1" == "--" ]] && shift; print -l -- "$@"; }
+_files() { print FILES; }
+source '${dir}/_icn'
+words=(icn ${words.map((w) => `'${w}'`).join(" ")}); CURRENT=${words.length + 1}
+_icn`;
+      const run = await new Deno.Command("zsh", { args: ["-f", "-c", program], stdout: "piped" })
+        .output();
+      return new TextDecoder().decode(run.stdout).split("\n").filter((l) => l.length > 0);
+    };
+    try {
+      const id = await candidates(["id", ""]);
+      for (const name of ["init", "show", "sign"]) assert(id.includes(name), `zsh: ${id}`);
+      assert(!id.includes("ledger"), "zsh offers only id's subcommands");
+      const ledger = await candidates(["ledger", "tr"]);
+      const expected = root.commands.find((c) => c.path[0] === "ledger")!.commands.map((c) =>
+        c.path[1]
+      );
+      for (const name of expected) assert(ledger.includes(name), `zsh ledger: ${ledger}`);
+      assert((await candidates(["--data-dir", ""])).includes("FILES"), "zsh: files for --data-dir");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   }
 });
 
@@ -142,8 +166,27 @@ Deno.test("fish completion has a line for every subcommand and parses in fish wh
     const dir = await Deno.makeTempDir();
     await Deno.writeTextFile(`${dir}/icn.fish`, script);
     const output = await new Deno.Command("fish", { args: ["-n", `${dir}/icn.fish`] }).output();
-    await Deno.remove(dir, { recursive: true });
     assert(output.success, new TextDecoder().decode(output.stderr));
+    const complete = async (line: string) => {
+      const run = await new Deno.Command("fish", {
+        args: ["--no-config", "-c", `source '${dir}/icn.fish'; complete -C '${line}'`],
+        stdout: "piped",
+      }).output();
+      return new TextDecoder().decode(run.stdout).split("\n").map((l) => l.split("\t")[0])
+        .filter((l) => l.length > 0);
+    };
+    try {
+      const id = await complete("icn id ");
+      for (const name of ["init", "show", "sign"]) assert(id.includes(name), `fish: ${id}`);
+      assert(!id.includes("ledger"), "fish offers only id's subcommands");
+      const ledger = root.commands.find((c) => c.path[0] === "ledger")!;
+      const expected = ledger.commands.map((c) => c.path[1]).filter((n) => n.startsWith("tr"));
+      const got = await complete("icn ledger tr");
+      assert(JSON.stringify(got.sort()) === JSON.stringify(expected.sort()), `fish: ${got}`);
+      assert((await complete("icn id sign --o")).includes("--out"), "fish: options");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
   }
 });
 
