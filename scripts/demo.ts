@@ -91,7 +91,7 @@ try {
     "--currency",
     "hours:2",
     "--set",
-    "governance.text.votingPeriod=3s",
+    "governance.text.votingPeriod=10m",
     "--set",
     "governance.text.quorum=50",
     "--out",
