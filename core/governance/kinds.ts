@@ -6,9 +6,10 @@
  */
 import type { ApplyContext, KindHandler } from "../chain/ingest.ts";
 import { chainKeys } from "../chain/keys.ts";
-import { utf8Encode } from "../bytes.ts";
+import { toHex, utf8Encode } from "../bytes.ts";
 import { RejectedError } from "../errors.ts";
 import { parseDid } from "../identity/did.ts";
+import { sha256 } from "../identity/keys.ts";
 import { type ParamValue, validateParam } from "../params.ts";
 import type { Genesis } from "./genesis.ts";
 import { type ProposalKind, proposalKinds } from "./params.ts";
@@ -60,6 +61,13 @@ export interface DelegateBody {
   to: string;
   scope: string;
   expires?: number;
+}
+
+/** Advances the governance revision (see `GovernanceView`) after a governance write. */
+async function bumpRevision(ctx: ApplyContext): Promise<void> {
+  const previous = (await ctx.state.get<string>(govKeys.revision)) ?? ctx.net ?? "";
+  const digest = await sha256(utf8Encode(`${previous}\n${ctx.cid}`));
+  ctx.state.set(govKeys.revision, toHex(digest));
 }
 
 function reject(reason: string, message: string): never {
@@ -250,6 +258,7 @@ const proposal: KindHandler = {
     }
     ctx.state.set(govKeys.proposal(cid), record);
     ctx.state.set(govKeys.index(kind, cid), entry);
+    await bumpRevision(ctx);
   },
 };
 
@@ -309,6 +318,7 @@ const vote: KindHandler = {
     };
     if (typeof body.reason === "string") stored.reason = body.reason;
     ctx.state.set(key, stored);
+    await bumpRevision(ctx);
   },
 };
 
@@ -386,6 +396,7 @@ const delegate: KindHandler = {
     };
     if (body.expires !== undefined) record.expires = body.expires as number;
     ctx.state.set(govKeys.delegation(envelope.author, scope, envelope.ts, cid), record);
+    await bumpRevision(ctx);
   },
 };
 
@@ -420,6 +431,7 @@ const undelegate: KindHandler = {
       };
       ctx.state.set(govKeys.delegation(envelope.author, scope, envelope.ts, cid), record);
     }
+    await bumpRevision(ctx);
   },
 };
 
@@ -454,6 +466,7 @@ const cancel: KindHandler = {
       cancelled: envelope.ts,
     };
     ctx.state.set(govKeys.index(record.kind, record.id), entry);
+    await bumpRevision(ctx);
   },
 };
 

@@ -85,6 +85,8 @@ export const govKeys = {
     ["gov", "d", delegator, scope, ts, cid] as const,
   delegationsOf: (delegator: string) => ["gov", "d", delegator] as const,
   delegationsPrefix: ["gov", "d"] as const,
+  /** Hash chain over accepted governance envelopes; keys the shared cache of derived data. */
+  revision: ["gov", "rev"] as const,
 };
 
 export const proposalKindList: readonly ProposalKind[] = [
@@ -127,6 +129,18 @@ export const proposalStates: readonly ProposalState[] = [
 /** Per-member credit limit overrides travel as config keys `credit.override.<did>`. */
 export const creditOverridePrefix = "credit.override.";
 
+interface Shared {
+  records: Map<string, ProposalRecord | null>;
+  indexes: Map<string, IndexEntry[]>;
+  tallies: Map<string, Tally>;
+  progress: Map<string, { next: number; accepted: ProposalRecord[] }>;
+  delegations?: Map<string, Map<string, DelegationRecord[]>>;
+}
+
+/** Governance revisions whose derived data is kept in memory (a few: one per open store). */
+const sharedCacheMax = 8;
+const sharedCache = new Map<string, Shared>();
+
 function byEffective(a: IndexEntry, b: IndexEntry): number {
   if (a.effective !== b.effective) return a.effective - b.effective;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
@@ -149,30 +163,60 @@ export function compareVersions(a: string, b: string): number {
 export class GovernanceView {
   readonly state: StateReader;
   readonly genesis: Genesis;
-  readonly #records = new Map<string, ProposalRecord | null>();
-  readonly #indexes = new Map<string, IndexEntry[]>();
-  readonly #tallies = new Map<string, Tally>();
-  #delegations: Map<string, Map<string, DelegationRecord[]>> | undefined;
+  #shared: Shared | undefined;
 
   constructor(state: StateReader, genesis: Genesis) {
     this.state = state;
     this.genesis = genesis;
   }
 
-  async proposal(id: string): Promise<ProposalRecord | undefined> {
-    if (!this.#records.has(id)) {
-      this.#records.set(id, (await this.state.get<ProposalRecord>(govKeys.proposal(id))) ?? null);
+  /**
+   * Derived data shared by every view of the same governance revision (a hash
+   * chain over the governance envelopes a store accepted, seeded with the
+   * network id): equal revisions mean equal governance state, so outcomes
+   * computed once are reused by the next query or envelope.
+   */
+  async #data(): Promise<Shared> {
+    if (this.#shared) return this.#shared;
+    const revision = await this.state.get<string>(govKeys.revision);
+    let shared = revision === undefined ? undefined : sharedCache.get(revision);
+    if (!shared) {
+      shared = {
+        records: new Map(),
+        indexes: new Map(),
+        tallies: new Map(),
+        progress: new Map(),
+      };
+      if (revision !== undefined) {
+        sharedCache.set(revision, shared);
+        if (sharedCache.size > sharedCacheMax) {
+          sharedCache.delete(sharedCache.keys().next().value!);
+        }
+      }
+    } else {
+      sharedCache.delete(revision!);
+      sharedCache.set(revision!, shared);
     }
-    return this.#records.get(id) ?? undefined;
+    this.#shared = shared;
+    return shared;
+  }
+
+  async proposal(id: string): Promise<ProposalRecord | undefined> {
+    const { records } = await this.#data();
+    if (!records.has(id)) {
+      records.set(id, (await this.state.get<ProposalRecord>(govKeys.proposal(id))) ?? null);
+    }
+    return records.get(id) ?? undefined;
   }
 
   /** Index entries of one kind, ordered by effective time then id. */
   async index(kind: ProposalKind): Promise<IndexEntry[]> {
-    let entries = this.#indexes.get(kind);
+    const { indexes } = await this.#data();
+    let entries = indexes.get(kind);
     if (!entries) {
       entries = (await this.state.list<IndexEntry>(govKeys.indexPrefix(kind))).map((e) => e.value);
       entries.sort(byEffective);
-      this.#indexes.set(kind, entries);
+      indexes.set(kind, entries);
     }
     return entries;
   }
@@ -186,15 +230,27 @@ export class GovernanceView {
     return out;
   }
 
-  /** Accepted, not cancelled proposals of `kind` whose effective time is ≤ ts, in effect order. */
+  /**
+   * Accepted, not cancelled proposals of `kind` whose effective time is ≤ ts,
+   * in effect order. Entries are decided in effective order and the progress
+   * kept: deciding one needs only members at its opening, which only earlier
+   * entries can change, so the recursion always stops.
+   */
   async #effective(kind: ProposalKind, ts: number): Promise<ProposalRecord[]> {
+    const entries = await this.index(kind);
+    const { progress } = await this.#data();
+    let state = progress.get(kind);
+    if (!state) progress.set(kind, state = { next: 0, accepted: [] });
+    while (state.next < entries.length && entries[state.next].effective <= ts) {
+      const entry = entries[state.next];
+      const record = entry.cancelled === undefined ? await this.proposal(entry.id) : undefined;
+      if (record && (await this.tally(record)).outcome === "Accepted") state.accepted.push(record);
+      state.next++;
+    }
     const out: ProposalRecord[] = [];
-    for (const entry of await this.index(kind)) {
-      if (entry.effective > ts) break;
-      if (entry.cancelled !== undefined) continue;
-      const record = await this.proposal(entry.id);
-      if (!record) continue;
-      if ((await this.tally(record)).outcome === "Accepted") out.push(record);
+    for (const record of state.accepted) {
+      if (record.effective > ts) break;
+      out.push(record);
     }
     return out;
   }
@@ -255,7 +311,8 @@ export class GovernanceView {
   }
 
   async #allDelegations(): Promise<Map<string, Map<string, DelegationRecord[]>>> {
-    if (!this.#delegations) {
+    const shared = await this.#data();
+    if (!shared.delegations) {
       const byDelegator = new Map<string, Map<string, DelegationRecord[]>>();
       for (const { value } of await this.state.list<DelegationRecord>(govKeys.delegationsPrefix)) {
         let scopes = byDelegator.get(value.delegator);
@@ -267,9 +324,9 @@ export class GovernanceView {
       for (const scopes of byDelegator.values()) {
         for (const list of scopes.values()) list.sort((a, b) => a.ts - b.ts);
       }
-      this.#delegations = byDelegator;
+      shared.delegations = byDelegator;
     }
-    return this.#delegations;
+    return shared.delegations;
   }
 
   /** The delegation of one scope in force at `ts` (latest entry dated ≤ ts, not expired). */
@@ -322,7 +379,8 @@ export class GovernanceView {
 
   /** The tally from stored votes and delegations; deterministic in the envelopes held. */
   async tally(record: ProposalRecord, ballots?: Ballot[]): Promise<Tally> {
-    const cached = this.#tallies.get(record.id);
+    const { tallies } = await this.#data();
+    const cached = tallies.get(record.id);
     if (cached && !ballots) return cached;
     const eligible = await this.membersAt(record.opened);
     const votes = new Map<string, Choice>();
@@ -335,7 +393,7 @@ export class GovernanceView {
       delegations: await this.delegationsFor(record),
       rules: record.rules,
     }, ballots);
-    this.#tallies.set(record.id, result);
+    tallies.set(record.id, result);
     return result;
   }
 
