@@ -288,3 +288,24 @@ Deno.test({
     }
   },
 });
+
+Deno.test("icn version --json reports icn, commit, Deno/V8/TypeScript and target from a checkout", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${root}/cli/main.ts`, "--json", "version"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert(output.success, new TextDecoder().decode(output.stderr));
+  const info = JSON.parse(new TextDecoder().decode(output.stdout));
+  const version = JSON.parse(await Deno.readTextFile(`${root}/deno.json`)).version;
+  assert(info.icn === version && info.build === "source", JSON.stringify(info));
+  assert(info.commit === await headCommit(), `commit ${info.commit}`);
+  assert(info.deno === Deno.version.deno && info.v8 === Deno.version.v8, "Deno and V8");
+  assert(info.typescript === Deno.version.typescript && info.target === hostTarget, "TS, target");
+  const text = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${root}/cli/main.ts`, "version"],
+    stdout: "piped",
+  }).output();
+  const first = new TextDecoder().decode(text.stdout).split("\n")[0];
+  assert(first.startsWith(`icn ${version} (source, commit ${info.commit.slice(0, 12)}`), first);
+});
