@@ -1,6 +1,6 @@
 /** `icn trust ...`: edges, scores with explanations, anomalies, history. */
 import { StateOverlay } from "../core/chain/state.ts";
-import { InvalidInputError, RejectedError } from "../core/errors.ts";
+import { InvalidInputError, NotFoundError, RejectedError } from "../core/errors.ts";
 import { isMember, membersAt, paramsAt } from "../core/governance/membership.ts";
 import { parseDid, shortDid } from "../core/identity/did.ts";
 import { parseDuration } from "../core/params.ts";
@@ -26,6 +26,7 @@ import {
   readEdgeEvents,
   scoreFromState,
   trustEdgeKind,
+  trustKeys,
 } from "../core/trust/state.ts";
 import { anchorsAt } from "../core/trust/view.ts";
 import type { CliContext } from "./context.ts";
@@ -123,12 +124,19 @@ export async function add(
   };
 }
 
-export function remove(
+export async function remove(
   ctx: CliContext,
   args: string[],
   options: Record<string, unknown>,
 ): Promise<CommandResult> {
-  return add(ctx, [args[0], "0"], { graph: options.graph });
+  const to = checkDid(args[0]);
+  const graph = parseGraph(options.graph as string | undefined) as TrustGraphName;
+  const me = (await ctx.readPublicIdentity()).did;
+  const { state } = await reader(ctx);
+  if (!(await state.get(trustKeys.out(graph, me, to)))) {
+    throw new NotFoundError(`Cannot remove trust in "${to}": you have no ${graph} edge to it`);
+  }
+  return add(ctx, [to, "0"], { graph });
 }
 
 async function reader(ctx: CliContext) {

@@ -153,6 +153,8 @@ Deno.test("trust history and anomalies report in --json; remove revokes", async 
   assertEquals(Math.abs(anomalies.rings[0].meanScore - 0.85) < 1e-9, true);
   assertEquals(Array.isArray(anomalies.sybils) && Array.isArray(anomalies.growth), true);
   await icnExpect(0, ["--data-dir", a, "trust", "remove", didB]);
+  const again = await icnExpect(1, ["--data-dir", a, "trust", "remove", didB]);
+  assertMatch(again.stderr, /no social edge/);
   const after = (await icnExpect(0, ["--json", "--data-dir", a, "trust", "score", didB]))
     .json<{ score: number; class: string }>();
   assertEquals(after.score, 0);
