@@ -255,3 +255,25 @@ Deno.test("membersAt() drops a removed member from the removal's effective time,
     "not_member",
   );
 });
+
+Deno.test("views of two stores of one network never share outcomes of different envelopes", async () => {
+  const first = await Coop.create(3, 0, fast);
+  const second = await Coop.create(3, 0, fast);
+  assertEquals(first.net, second.net);
+  const body = first.proposalBody("config", { set: { "credit.baseline": 4242 } });
+  const proposal = await first.seal(first.people[0], "gov.proposal", body, t0);
+  const votes = [];
+  for (const who of first.people) {
+    votes.push(
+      await first.seal(who, "gov.vote", { proposal: proposal.cid, choice: "for" }, t0 + s),
+    );
+  }
+  await first.ingestAll([proposal, ...votes]);
+  await second.ingestAll([proposal]);
+  const later = t0 + 100 * s;
+  // Warm the first store's cache, then ask the second: it must not see the votes.
+  assertEquals((await paramsAt(first.reader(), first.genesis, later))["credit.baseline"], 4242);
+  assertEquals((await paramsAt(second.reader(), second.genesis, later))["credit.baseline"], 10_000);
+  await second.ingestAll(votes);
+  assertEquals((await paramsAt(second.reader(), second.genesis, later))["credit.baseline"], 4242);
+});
