@@ -273,6 +273,20 @@ async function validateOne(
   }
 }
 
+/** The genesis's `network.clockSkew` applies unless the caller set a skew. */
+async function withNetworkSkew(
+  deps: IngestDeps,
+  net: string | null,
+  options: IngestOptions,
+): Promise<IngestOptions> {
+  if (options.skewMs !== undefined || net === null) return options;
+  const genesis =
+    (await deps.store.get<{ params?: Record<string, unknown> }>(chainKeys.genesis(net)))
+      ?.value;
+  const skew = genesis?.params?.["network.clockSkew"];
+  return typeof skew === "number" ? { ...options, skewMs: skew } : options;
+}
+
 /** Splits inputs into commit-sized chunks (count and bytes). */
 function chunk(inputs: readonly Input[]): Input[][] {
   const out: Input[][] = [];
@@ -326,8 +340,9 @@ async function validateAll(
   const root = new StateOverlay(deps.store);
   const net = (await deps.store.get<string>(chainKeys.network))?.value ?? null;
   const now = deps.clock.now();
+  const effective = await withNetworkSkew(deps, net, options);
   for (let i = 0; i < inputs.length; i++) {
-    const step = await validateOne(deps, options, root, net, now, inputs[i], []);
+    const step = await validateOne(deps, effective, root, net, now, inputs[i], []);
     if (step.outcome.status === "rejected") throw new BatchRejectedError(i, step.outcome);
   }
 }
@@ -342,11 +357,12 @@ async function ingestChunk(
     const logEntry = await deps.store.get<number>(chainKeys.logNext);
     const net = (await deps.store.get<string>(chainKeys.network))?.value ?? null;
     const now = deps.clock.now();
+    const effective = await withNetworkSkew(deps, net, options);
     let logNext = logEntry?.value ?? 0;
     const steps: Step[] = [];
     const forks: ForkEvidence[] = [];
     for (let i = 0; i < inputs.length; i++) {
-      const step = await validateOne(deps, options, root, net, now, inputs[i], forks);
+      const step = await validateOne(deps, effective, root, net, now, inputs[i], forks);
       if (step.outcome.status === "accepted") {
         const { envelope, cid } = step.outcome;
         const entry: LogEntry = {

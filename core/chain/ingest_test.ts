@@ -221,3 +221,15 @@ Deno.test("ingest() converges to the same chains whatever order envelopes arrive
     { numRuns: 15 },
   );
 });
+
+Deno.test("ingest() takes the accepted clock skew from the genesis parameter network.clockSkew", async () => {
+  const network = await testNetwork(1, { params: { "network.clockSkew": 10_000 } });
+  const kinds = new Map(network.deps.kinds);
+  kinds.set("test.note", noteKind);
+  const deps = { ...network.deps, kinds };
+  const now = deps.clock.now();
+  const tooFar = await note(network.net, network.members[0], 0, null, now + 20_000);
+  expectEqual(statuses(await ingest(deps, [tooFar], { source: "gossip" })), ["rejected:clock"]);
+  const near = await note(network.net, network.members[0], 0, null, now + 5_000);
+  expectEqual(statuses(await ingest(deps, [near], { source: "gossip" })), ["accepted"]);
+});
