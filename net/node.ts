@@ -326,8 +326,16 @@ export class IcnNode {
         topics: {
           [this.topic]: createTopicScoreParams({
             topicWeight: 1,
+            timeInMeshWeight: 0.1,
+            timeInMeshQuantum: 1000,
+            timeInMeshCap: 10,
+            firstMessageDeliveriesWeight: 0.1,
+            firstMessageDeliveriesCap: 100,
+            // Quiet cooperatives send little; under-delivery is not misbehaviour here.
+            meshMessageDeliveriesWeight: 0,
+            meshFailurePenaltyWeight: 0,
             invalidMessageDeliveriesWeight: -10,
-            invalidMessageDeliveriesDecay: 0.9,
+            invalidMessageDeliveriesDecay: 0.99,
           }),
         },
       },
