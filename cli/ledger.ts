@@ -5,16 +5,8 @@ import { InsufficientCreditError, InvalidInputError, RejectedError } from "../co
 import type { Currency, Genesis } from "../core/governance/genesis.ts";
 import { membersAt, paramsAt, type StateReader } from "../core/governance/membership.ts";
 import { parseDid } from "../core/identity/did.ts";
-import { createKindRegistry } from "../core/kinds.ts";
 import { amountToBody, formatAmount, parseAmount } from "../core/ledger/amount.ts";
-import { checkLedger } from "../core/ledger/audit.ts";
-import {
-  exportFormats,
-  listTransfers,
-  toCsv,
-  toHledger,
-  toJsonRows,
-} from "../core/ledger/export.ts";
+import { exportFormats } from "../core/ledger/export.ts";
 import { type Account, type HistoryEntry, type IdRecord, ledgerKeys } from "../core/ledger/keys.ts";
 import {
   isNearLimit,
@@ -359,6 +351,9 @@ export async function limit(
 
 export async function check(ctx: CliContext): Promise<CommandResult> {
   await ctx.network();
+  // Loaded only here: the audit pulls in every domain's kind handlers.
+  const { checkLedger } = await import("../core/ledger/audit.ts");
+  const { createKindRegistry } = await import("../core/kinds.ts");
   const findings = await checkLedger(await ctx.store(), { kinds: createKindRegistry() });
   return {
     data: { ok: findings.length === 0, findings },
@@ -380,6 +375,7 @@ export async function exportLedger(
   }
   const { genesis } = await ctx.network();
   const store = await ctx.store();
+  const { listTransfers, toCsv, toHledger, toJsonRows } = await import("../core/ledger/export.ts");
   const transfers = await listTransfers(store);
   const members = await membersAt(storeReader(store), genesis, ctx.clock.now());
   const content = format === "hledger"

@@ -18,16 +18,19 @@ async function applyTransfer(ctx: ApplyContext): Promise<void> {
   const ts = envelope.ts;
   const transfer = parseTransfer(payer, envelope.body, genesis.currencies);
   const code = transfer.currency.code;
-  const existing = await state.get<IdRecord>(ledgerKeys.transferId(payer, transfer.id));
-  const params = await paramsAt(state, genesis, ts);
-  const [payerIsMember, payeeIsMember, payerAccount, payeeAccount] = await Promise.all([
-    isMember(state, genesis, payer, ts),
-    isMember(state, genesis, transfer.to, ts),
-    readAccount(state, code, payer),
-    readAccount(state, code, transfer.to),
-  ]);
   const hour = Math.floor(ts / hourMs);
-  const velocityCount = (await state.get<number>(ledgerKeys.velocity(payer, hour))) ?? 0;
+  // Independent reads go out together: with Deno KV each one is a round trip.
+  const [existing, params, payerIsMember, payeeIsMember, payerAccount, payeeAccount, velocity] =
+    await Promise.all([
+      state.get<IdRecord>(ledgerKeys.transferId(payer, transfer.id)),
+      paramsAt(state, genesis, ts),
+      isMember(state, genesis, payer, ts),
+      isMember(state, genesis, transfer.to, ts),
+      readAccount(state, code, payer),
+      readAccount(state, code, transfer.to),
+      state.get<number>(ledgerKeys.velocity(payer, hour)),
+    ]);
+  const velocityCount = velocity ?? 0;
   const transferMax = params["credit.transferMax"];
   const known = { account: payerAccount, params };
   // The trust score is the costly fact (a walk of the trust graph from every anchor); it
