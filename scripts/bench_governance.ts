@@ -17,6 +17,8 @@ import {
   type VoteRecord,
 } from "../core/governance/view.ts";
 import { didFromPublicKey } from "../core/identity/did.ts";
+import { Coop, t0 } from "../core/governance/_fixture.ts";
+import { isMember, paramsAt } from "../core/governance/membership.ts";
 import { MemoryStore } from "../core/store/memory_store.ts";
 import type { StoreMutation } from "../core/store/store.ts";
 
@@ -128,6 +130,57 @@ let storedMs = performance.now();
 const stored = await new GovernanceView(new StateOverlay(store), bigGenesis).tally(record);
 storedMs = performance.now() - storedMs;
 
+// What ledger validation pays per envelope: isMember + paramsAt with 100 decided proposals
+// (50 membership, 50 config), on a cold view (first query after a governance change)
+// and on a warm one (same governance revision).
+const coop = await Coop.create(5, 50, {
+  "governance.membership.votingPeriod": 10_000,
+  "governance.config.votingPeriod": 10_000,
+  "governance.config.timelock": 0,
+});
+const decided = [];
+for (let i = 0; i < 50; i++) {
+  const [p0, p1, p2] = coop.people;
+  const admit = await coop.seal(
+    p0,
+    "gov.proposal",
+    coop.proposalBody("membership", { admit: coop.people[5 + i].did }),
+    t0 + i,
+  );
+  const config = await coop.seal(
+    p1,
+    "gov.proposal",
+    coop.proposalBody("config", { set: { "credit.baseline": 10_000 + i } }),
+    t0 + i,
+  );
+  decided.push(admit, config);
+  for (const who of [p0, p1, p2]) {
+    for (const proposal of [admit, config]) {
+      decided.push(
+        await coop.seal(who, "gov.vote", { proposal: proposal.cid, choice: "for" }, t0 + 100 + i),
+      );
+    }
+  }
+}
+await coop.ingestAll(decided);
+const queryTs = t0 + 1_000_000;
+const query = async () => {
+  const reader = coop.reader();
+  await isMember(reader, coop.genesis, coop.people[40].did, queryTs);
+  return await paramsAt(reader, coop.genesis, queryTs);
+};
+const coldStart = performance.now();
+const coldParams = await query();
+const coldMs = performance.now() - coldStart;
+const warmRuns: number[] = [];
+for (let i = 0; i < 50; i++) {
+  const start = performance.now();
+  await query();
+  warmRuns.push(performance.now() - start);
+}
+const warmMs = median(warmRuns);
+if (coldParams["credit.baseline"] !== 10_049) throw new Error("unexpected params");
+
 const t = median(tallyMs);
 const b = median(baseMs);
 const lines = [
@@ -143,6 +196,12 @@ const lines = [
   `| tally(): latest vote, delegation chains, outcome | ${t.toFixed(1)} | ${(t / b).toFixed(1)}× |`,
   `| GovernanceView.tally() from a MemoryStore (once) | ${storedMs.toFixed(0)} | ${
     (storedMs / b).toFixed(1)
+  }× |`,
+  `| isMember + paramsAt, 100 decided proposals, cold view | ${coldMs.toFixed(1)} | ${
+    (coldMs / b).toFixed(1)
+  }× |`,
+  `| isMember + paramsAt, same revision (warm, median of 50) | ${warmMs.toFixed(2)} | ${
+    (warmMs / b).toFixed(2)
   }× |`,
   "",
   `Result: cast ${result.cast} (${result.delegated} delegated), for ${result.for}, outcome ${result.outcome}; ` +
