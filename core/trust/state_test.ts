@@ -186,3 +186,18 @@ Deno.test("property: state and history do not depend on the order envelopes arri
     { numRuns: 10 },
   );
 });
+
+Deno.test("trust.edge accepts a vouch for a candidate who is not a member yet", async () => {
+  const net = await trustNetwork(2);
+  const candidate = await testIdentity(77, t0 - 1000);
+  await accept(net, [await net.writer.edge(net.members[0], candidate.did, 600)]);
+  const state = new StateOverlay(net.deps.store);
+  const explained = await scoreFromState(state, {
+    observer: net.members[0].did,
+    target: candidate.did,
+    scope: "social",
+    ts: t0,
+    isMember: () => true,
+  });
+  assert.ok(Math.abs(explained.score - 0.6 * 0.6) < 1e-9);
+});
