@@ -414,8 +414,9 @@ export function installKeys(
   next: Uint8Array,
 ): { record: IdentityRecord; archive: { index: number; period: KeyPeriod }[] } {
   const canonical = canonicalKeySet(keys);
-  const history = previous.history.map((p) => ({ ...p }));
-  history[history.length - 1].until = envelope.ts;
+  // Only the superseded period changes; the older ones are shared, not copied (records are values).
+  const history = [...previous.history];
+  history[history.length - 1] = { ...history[history.length - 1], until: envelope.ts };
   const period: KeyPeriod = { ed25519: canonical.ed25519, seq: envelope.seq, from: envelope.ts };
   if (canonical.mlDsa65) period.mlDsa65 = canonical.mlDsa65;
   history.push(period);
