@@ -9,6 +9,7 @@ import { Coop, type Person, t0 } from "../core/governance/_fixture.ts";
 import { membersAt, paramsAt } from "../core/governance/membership.ts";
 import { type Choice, tally } from "../core/governance/tally.ts";
 import { GovernanceView, type ProposalState } from "../core/governance/view.ts";
+import { listAll } from "../core/store/store.ts";
 import { assertEquals } from "./_cli.ts";
 
 const s = 1000;
@@ -236,6 +237,11 @@ Deno.test("tally() never counts a vote of a non-member, directly or through a de
   );
 });
 
+async function govState(coop: Coop): Promise<string> {
+  const entries = await listAll(coop.store, { prefix: ["gov"] });
+  return JSON.stringify(entries.map((e) => [e.key, e.value]));
+}
+
 const terminal: ProposalState[] = ["Rejected", "NoQuorum", "Cancelled", "Executed"];
 
 Deno.test({
@@ -293,6 +299,60 @@ Deno.test({
         },
       ),
       { numRuns: 25 },
+    );
+  },
+});
+
+Deno.test({
+  name: "malformed governance bodies are rejected cleanly and change no state",
+  sanitizeResources: false,
+  fn: async () => {
+    const coop = await Coop.create(2, 0, params);
+    const [a] = coop.people;
+    const proposal = await coop.submit(a, "gov.proposal", coop.proposalBody("text", {}), t0);
+    const value = fc.oneof(
+      fc.string({ maxLength: 20 }),
+      fc.integer(),
+      fc.double({ noNaN: true, noDefaultInfinity: true }),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constant(proposal.cid),
+      fc.constant(a.did),
+      fc.constantFrom("for", "block", "all", "kind:text", "text", "config", "membership"),
+    );
+    const body = fc.oneof(
+      value,
+      fc.array(value, { maxLength: 3 }),
+      fc.dictionary(
+        fc.constantFrom(
+          "kind",
+          "title",
+          "body",
+          "action",
+          "rules",
+          "proposal",
+          "choice",
+          "reason",
+          "to",
+          "scope",
+          "expires",
+          "x",
+        ),
+        fc.oneof(value, fc.dictionary(fc.string({ maxLength: 8 }), value, { maxKeys: 3 })),
+        { maxKeys: 6 },
+      ),
+    );
+    const kinds = ["gov.proposal", "gov.vote", "gov.delegate", "gov.undelegate", "gov.cancel"];
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...kinds), body, async (kind, candidate) => {
+        const before = await govState(coop);
+        const outcome = await coop.attempt(a, kind, candidate, t0 + 1000);
+        if (outcome === "accepted") return; // a random body can be valid (e.g. undelegate {})
+        assertEquals(typeof outcome, "string");
+        const after = await govState(coop);
+        assertEquals(after, before, "rejected envelope changed state");
+      }),
+      { numRuns: 300 },
     );
   },
 });
