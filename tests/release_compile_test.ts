@@ -34,11 +34,16 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function runCompile(args: string[], env: Record<string, string>) {
+async function runCompile(
+  args: string[],
+  env: Record<string, string>,
+  options: { checkout?: string } = {},
+) {
   const base = Deno.env.toObject();
   delete base.DENORT_BIN;
+  const script = options.checkout ? `${options.checkout}/scripts/compile.ts` : compileScript;
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", compileScript, ...args],
+    args: ["run", "-A", script, ...args],
     env: { ...base, ...env },
     clearEnv: true,
     stdout: "piped",
@@ -54,10 +59,21 @@ async function standInBase(dir: string): Promise<string> {
   return path;
 }
 
-async function headCommit(): Promise<string> {
+/** A clone of the checkout's HEAD: commits landing meanwhile cannot change what is compiled. */
+async function cloneCheckout(dir: string): Promise<string> {
+  const clone = `${dir}/clone`;
+  const output = await new Deno.Command("git", {
+    args: ["clone", "-q", "--no-hardlinks", root, clone],
+    stderr: "piped",
+  }).output();
+  assert(output.success, new TextDecoder().decode(output.stderr));
+  return clone;
+}
+
+async function headCommit(cwd = root): Promise<string> {
   const output = await new Deno.Command("git", {
     args: ["rev-parse", "HEAD"],
-    cwd: root,
+    cwd,
     stdout: "piped",
   })
     .output();
@@ -179,11 +195,13 @@ Deno.test("deno task compile with a STAND-IN base binary embeds KV, permissions 
   const dir = await Deno.makeTempDir();
   try {
     const base = await standInBase(dir);
+    const checkout = await cloneCheckout(dir);
     const outputs: Uint8Array[] = [];
     for (const out of [`${dir}/dist1`, `${dir}/dist2`]) {
       const result = await runCompile(
         ["--target", hostTarget, "--out-dir", out, "--no-check"],
         { DENORT_BIN: base },
+        { checkout },
       );
       assert(result.code === 0, result.stderr);
       const names = (await Array.fromAsync(Deno.readDir(out))).map((e) => e.name);
@@ -221,11 +239,14 @@ Deno.test("deno task compile with a STAND-IN base binary embeds KV, permissions 
     }
     assert(permissions.allow_ffi === null, "no FFI");
     const text = new TextDecoder("latin1").decode(binary);
-    assert(text.includes(`"commit":"${await headCommit()}"`), "commit embedded in build_info");
+    assert(
+      text.includes(`"commit":"${await headCommit(checkout)}"`),
+      "commit embedded in build_info",
+    );
     assert(text.includes(`"source":"compiled"`), "build marked compiled");
     // (deno compile 2.9.6 itself keeps npm cache paths in CJS-analysis error strings of
     // non-JS files such as LICENSE; those are not ours to remove.)
-    assert(!text.includes(`${root}/`), `no path of the checkout (${root})`);
+    assert(!text.includes(`${checkout}/`), `no path of the checkout (${checkout})`);
     assert(!text.includes("icn-build-"), "no path of the isolated build dir");
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -259,9 +280,11 @@ Deno.test({
   async fn() {
     const dir = await Deno.makeTempDir();
     try {
+      const checkout = await cloneCheckout(dir);
       const result = await runCompile(
         ["--target", hostTarget, "--out-dir", `${dir}/dist`, "--no-check"],
         { DENORT_BIN: realDenort! },
+        { checkout },
       );
       assert(result.code === 0, result.stderr);
       const [entry] = await Array.fromAsync(Deno.readDir(`${dir}/dist`));
@@ -278,7 +301,10 @@ Deno.test({
         return stdout;
       };
       const version = JSON.parse(await icn(["--json", "version"]));
-      assert(version.build === "compiled" && version.commit === await headCommit(), "version");
+      assert(
+        version.build === "compiled" && version.commit === await headCommit(checkout),
+        "version",
+      );
       assert(version.target === hostTarget, "target");
       const init = JSON.parse(await icn(["--json", "id", "init"]));
       const show = JSON.parse(await icn(["--json", "id", "show"]));
