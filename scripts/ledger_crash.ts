@@ -15,7 +15,7 @@ export interface CrashReport {
 }
 
 const velocity = ["isolated", "known", "partner", "federated"].map((c) =>
-  `ledger.velocity.${c}=1000000`
+  `policy.${c}.velocity=1000000`
 );
 /** Concurrent transfer processes per run. */
 const streamProcesses = 3;

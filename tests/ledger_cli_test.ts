@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { exchange, icn, icnOk, setupCoop } from "./ledger_support.ts";
 
 const fastVelocity = ["isolated", "known", "partner", "federated"].map((c) =>
-  `ledger.velocity.${c}=100000`
+  `policy.${c}.velocity=100000`
 );
 const sets = [...fastVelocity, "credit.trustMultiplier=0", "credit.historyRate=0"];
 

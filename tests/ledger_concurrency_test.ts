@@ -4,7 +4,7 @@ import { runCrashTrials } from "../scripts/ledger_crash.ts";
 import { icn, icnOk, setupCoop } from "./ledger_support.ts";
 
 const velocity = ["isolated", "known", "partner", "federated"].map((c) =>
-  `ledger.velocity.${c}=100000`
+  `policy.${c}.velocity=100000`
 );
 
 Deno.test("parallel icn ledger transfer processes never fork or lose a transfer", async () => {

@@ -94,10 +94,10 @@ Deno.test("ledger.transfer caps outgoing transfers per hour by trust class", asy
     founders: 2,
     params: {
       ...noTrust,
-      "ledger.velocity.isolated": 3,
-      "ledger.velocity.known": 3,
-      "ledger.velocity.partner": 3,
-      "ledger.velocity.federated": 3,
+      "policy.isolated.velocity": 3,
+      "policy.known.velocity": 3,
+      "policy.partner.velocity": 3,
+      "policy.federated.velocity": 3,
     },
   });
   const [a, b] = ledger.members;
@@ -174,7 +174,7 @@ Deno.test("property: random transfer sequences keep every invariant", async () =
     fc.asyncProperty(opsArbitrary, async (ops) => {
       const ledger = await makeLedger({
         founders: propertyMembers,
-        params: { "credit.historyRate": 0.05, "ledger.velocity.isolated": 5 },
+        params: { "credit.historyRate": 0.05, "policy.isolated.velocity": 5 },
       });
       for (const op of ops) {
         ledger.clock.advance(op.advance);
@@ -198,7 +198,7 @@ Deno.test("property: random transfer sequences keep every invariant", async () =
 async function foldInOrder(ledger: Ledger, envelopes: SealedEnvelope[]): Promise<Store> {
   const fresh = await makeLedger({
     founders: propertyMembers,
-    params: { "credit.historyRate": 0.05, "ledger.velocity.isolated": 1000 },
+    params: { "credit.historyRate": 0.05, "policy.isolated.velocity": 1000 },
   });
   fresh.clock.set(ledger.clock.now());
   let pending = envelopes;
@@ -215,7 +215,7 @@ Deno.test("property: folding the same chains in any interleaving gives the same 
     fc.asyncProperty(opsArbitrary, fc.integer(), async (ops, seed) => {
       const ledger = await makeLedger({
         founders: propertyMembers,
-        params: { "credit.historyRate": 0.05, "ledger.velocity.isolated": 1000 },
+        params: { "credit.historyRate": 0.05, "policy.isolated.velocity": 1000 },
       });
       for (const op of ops) {
         ledger.clock.advance(op.advance);

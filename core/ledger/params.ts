@@ -54,12 +54,4 @@ export const ledgerParams: readonly ParamDef[] = [
     max: 1e15,
     description: "Largest single transfer, in minor units",
   },
-  ...(["isolated", "known", "partner", "federated"] as const).map((cls): ParamDef => ({
-    key: `ledger.velocity.${cls}`,
-    type: "int",
-    default: 0,
-    min: 0,
-    max: 1_000_000,
-    description: `Outgoing transfers per hour for ${cls} members (0: the trust policy's value)`,
-  })),
 ];

@@ -110,6 +110,8 @@ export interface LimitFacts {
   params: Params;
   /** Cooperative trust score of the member, in [0, 1]. */
   trust: number;
+  /** The trust class's factor on the trust term (`policy.<class>.creditMultiplier`); default 1. */
+  classMultiplier?: number;
   /** Total the member has received in this currency. */
   clearedVolume: bigint;
   /** Limit set by governance for this member, replacing the formula. */
@@ -151,10 +153,10 @@ export function creditLimit(facts: LimitFacts): LimitBreakdown {
   const { params } = facts;
   const trust = Math.min(1, Math.max(0, Number.isFinite(facts.trust) ? facts.trust : 0));
   const baseline = BigInt(Math.floor(policyNumber(params, "credit.baseline")));
-  const trustPpm = BigInt(
-    Math.round(trust * ppm) * Math.round(policyNumber(params, "credit.trustMultiplier") * ppm),
-  );
-  const trustTerm = baseline * trustPpm / BigInt(ppm * ppm);
+  const multiplier = policyNumber(params, "credit.trustMultiplier") *
+    Math.max(0, facts.classMultiplier ?? 1);
+  const trustTerm = baseline * BigInt(Math.round(trust * ppm)) *
+    BigInt(Math.round(multiplier * ppm)) / BigInt(ppm) / BigInt(ppm);
   const historyTerm = facts.clearedVolume *
     BigInt(Math.round(policyNumber(params, "credit.historyRate") * ppm)) / BigInt(ppm);
   const rampPpm = rampShare(facts);

@@ -192,3 +192,9 @@ Deno.test("isNearLimit() warns within the soft-limit share only", () => {
   assert.equal(isNearLimit(-9_001n, 10_000n, 10), true);
   assert.equal(isNearLimit(-9_999n, 10_000n, 0), false);
 });
+
+Deno.test("creditLimit() scales the trust term by the trust class's credit multiplier", () => {
+  const b = creditLimit(limitFacts({ trust: 0.5, classMultiplier: 2 }));
+  assert.equal(b.trustTerm, 3_000n);
+  assert.equal(b.limit, 13_000n);
+});

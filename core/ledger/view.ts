@@ -72,6 +72,9 @@ export async function limitOf(
   return creditLimit({
     params,
     trust,
+    classMultiplier: known?.trust === null
+      ? 1
+      : policyFor(params, trustClassOf(trust)).creditMultiplier,
     clearedVolume: account.received,
     override,
     founder,
@@ -86,8 +89,6 @@ export function velocityFloor(params: Params): number {
 }
 
 function velocityCapOf(params: Params, cls: TrustClass): number {
-  const own = params[`ledger.velocity.${cls}`];
-  if (typeof own === "number" && own > 0) return own;
   return policyFor(params, cls).velocityPerHour;
 }
 
