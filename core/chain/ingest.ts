@@ -246,7 +246,10 @@ async function validateOne(
           `Unknown author "${envelope.author}": no key event log`,
         );
       }
-      keys = signingKeysAt(record, envelope.ts);
+      // Grace for superseded keys is judged against the receiving clock only for live traffic;
+      // sync and import replay history, where old-key envelopes dated before a rotation stay valid.
+      const live = options.source === "gossip" || options.source === "local";
+      keys = signingKeysAt(record, envelope.ts, live ? now : undefined);
     }
     await verifySignatures(envelope, signingBytes(envelope), keys);
     const quarantined = await state.get<QuarantineRecord>(chainKeys.quarantine(envelope.author));
