@@ -79,12 +79,17 @@ export async function checkLedger(store: Store, options: CheckOptions): Promise<
     latest = Math.max(latest, item.value.ts);
   }
   const deps = { store: fresh, clock: { now: () => latest }, kinds: options.kinds };
-  let batch: { position: number; bytes: Uint8Array }[] = [];
+  let batch: { position: number; cid: string; bytes: Uint8Array }[] = [];
   const flush = async () => {
     const inputs: { item: { position: number }; sealed: SealedEnvelope }[] = [];
     for (const item of batch) {
       try {
         const sealed = await decodeEnvelope(item.bytes);
+        if (sealed.cid !== item.cid) {
+          add(
+            `Envelope at log position ${item.position} has content id ${sealed.cid}, not ${item.cid} as logged`,
+          );
+        }
         inputs.push({ item, sealed });
       } catch (error) {
         add(
@@ -108,7 +113,7 @@ export async function checkLedger(store: Store, options: CheckOptions): Promise<
     batch = [];
   };
   for await (const item of readLog(store)) {
-    batch.push({ position: item.position, bytes: item.bytes });
+    batch.push({ position: item.position, cid: item.entry.cid, bytes: item.bytes });
     if (batch.length >= refoldChunkEnvelopes) await flush();
   }
   if (batch.length > 0) await flush();

@@ -246,3 +246,22 @@ Deno.test("property: folding the same chains in any interleaving gives the same 
     { numRuns: 10 },
   );
 });
+
+Deno.test("ledger check re-verifies signatures of stored envelopes", async () => {
+  const ledger = await makeLedger({ founders: 2, params: noTrust });
+  const outcome = await pay(ledger, ledger.members[0], ledger.members[1], 100);
+  assert.equal(outcome.status, "accepted");
+  if (outcome.status !== "accepted") return;
+  const { encodeEnvelope } = await import("../envelope/envelope.ts");
+  const { chainKeys } = await import("../chain/keys.ts");
+  const forged = structuredClone(outcome.envelope);
+  forged.sigs[0].sig[0] ^= 1;
+  await ledger.store.commit([], [{
+    type: "set",
+    key: chainKeys.envelope(outcome.cid),
+    value: encodeEnvelope(forged),
+  }]);
+  const findings = await checkLedger(ledger.store, { kinds: ledger.deps.kinds });
+  assert.ok(findings.some((f) => f.includes("fails re-validation")), findings.join("\n"));
+  assert.ok(findings.some((f) => f.includes("as logged")), findings.join("\n"));
+});
