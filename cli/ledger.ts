@@ -85,6 +85,11 @@ function storeReader(store: Store): StateReader {
   };
 }
 
+/** The lowest balance allowed, as printed: `-100.00`, or `0.00` with no credit. */
+function floorText(standing: Standing, currency: Currency): string {
+  return formatAmount(-standing.limit.limit, currency.decimals);
+}
+
 function balanceData(did: string, currency: Currency, standing: Standing) {
   const balance = BigInt(standing.account.balance);
   const limit = standing.limit.limit;
@@ -191,7 +196,9 @@ export async function transfer(
       `Transferred ${shown} to ${to}`,
       `  id:      ${id}`,
       `  cid:     ${result.cid}`,
-      `  balance: ${data.balance} ${currency.code} (limit -${data.limit}, available ${data.available})`,
+      `  balance: ${data.balance} ${currency.code} (limit ${
+        floorText(standing, currency)
+      }, available ${data.available})`,
     ],
     warnings: softWarning(params, standing, currency),
   };
@@ -212,7 +219,7 @@ export async function balance(
     data,
     text: [
       `${data.balance} ${currency.code}  (${did})`,
-      `  limit:     -${data.limit}`,
+      `  limit:     ${floorText(standing, currency)}`,
       `  available: ${data.available}`,
     ],
   };
