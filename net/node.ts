@@ -105,6 +105,8 @@ export interface NodeOptions {
   metrics?: NodeMetrics;
   /** Per-author rate limits (on by default; benchmarks of the raw pipeline turn them off). */
   authorLimits?: boolean;
+  /** Called for every envelope this node accepts (benchmarks measure propagation with it). */
+  onAccepted?: (sealed: SealedEnvelope, source: IngestSource) => void;
 }
 
 export interface PeerInfo {
@@ -151,6 +153,7 @@ export class IcnNode {
   readonly metrics: NodeMetrics;
   readonly topic: string;
   readonly misbehaviour: MisbehaviourTracker;
+  readonly #onAccepted?: (sealed: SealedEnvelope, source: IngestSource) => void;
   libp2p!: Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>> }>;
   readonly #limiter: RateLimiter;
   #lane: Promise<unknown> = Promise.resolve();
@@ -180,6 +183,7 @@ export class IcnNode {
     this.metrics = options.metrics ?? createNodeMetrics();
     this.topic = `/icn/${net}/envelopes/1`;
     this.misbehaviour = new MisbehaviourTracker(config);
+    this.#onAccepted = options.onAccepted;
     this.#limiter = new RateLimiter({
       globalRate: config.globalRate,
       peerRate: config.peerRate,
@@ -583,6 +587,7 @@ export class IcnNode {
       onAccepted: (sealed) => accepted.push(sealed),
     });
     end();
+    for (const sealed of accepted) this.#onAccepted?.(sealed, source);
     for (let i = 0; i < outcomes.length; i++) {
       const outcome = outcomes[i];
       const kind = inputs[i].envelope.kind;

@@ -40,6 +40,8 @@ export interface Cluster {
 export async function startCluster(
   count: number,
   options: {
+    /** Extra founders without a node; their KEL inceptions go to node 0's store only. */
+    extraMembers?: number;
     config?: Partial<NodeConfig>;
     node?: NodeOptions;
     founders?: number;
@@ -48,23 +50,25 @@ export async function startCluster(
 ): Promise<Cluster> {
   const now = Date.now();
   const members: TestIdentity[] = [];
-  for (let i = 0; i < count; i++) members.push(await testIdentity(i + 1, now - 60_000));
+  const total = count + (options.extraMembers ?? 0);
+  for (let i = 0; i < total; i++) members.push(await testIdentity(i + 1, now - 60_000));
   const genesis = createGenesis({
     name: "Node test cooperative",
-    members: members.slice(0, options.founders ?? count).map((m) => m.did),
+    members: members.slice(0, options.founders ?? total).map((m) => m.did),
     created: now - 120_000,
   });
   const net = await genesisId(genesis);
   const nodes: IcnNode[] = [];
   const stores: Store[] = [];
-  for (const member of members) {
+  for (const member of members.slice(0, count)) {
     const store = options.store?.() ?? new MemoryStore();
     await store.commit([], [
       { type: "set", key: chainKeys.genesis(net), value: genesis },
       { type: "set", key: chainKeys.network, value: net },
     ]);
     const deps = { store, clock: systemClock, kinds: createKindRegistry() };
-    await ingest(deps, [member.inception], { source: "import" });
+    const kels = nodes.length === 0 ? [member, ...members.slice(count)] : [member];
+    await ingest(deps, kels.map((m) => m.inception), { source: "import" });
     const config = { ...defaultConfig("test"), ...options.config };
     const node = await IcnNode.create(
       {
