@@ -28,8 +28,8 @@ export const kelNet = "kel";
 /** Protocol version this build speaks (semver). */
 export const protocolVersion = "1.0.0";
 
-/** Most envelopes committed in one store transaction; keeps each commit under Deno KV's mutation and size limits. */
-export const commitEnvelopesMax = 150;
+/** Most envelopes committed in one store transaction: a transfer writes ~10 mutations and Deno KV allows 1,000 per commit. */
+export const commitEnvelopesMax = 60;
 
 /** Retries of one commit on a version conflict or `database is locked` before giving up. */
 export const commitRetriesMax = 50;
