@@ -1,4 +1,5 @@
 /** `icn node export` / `icn node import`: offline exchange of envelopes as CAR bundles. */
+import { readInputFile } from "./files.ts";
 import { decodeBundle, encodeBundle } from "../core/chain/bundle.ts";
 import { ingest } from "../core/chain/ingest.ts";
 import { chainKeys } from "../core/chain/keys.ts";
@@ -41,12 +42,7 @@ export async function exportBundle(
 
 export async function importBundle(ctx: CliContext, args: string[]): Promise<CommandResult> {
   const [path] = args;
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (error) {
-    throw new InvalidInputError(`Cannot read ${path}: ${(error as Error).message}`);
-  }
+  const bytes = await readInputFile(path);
   const { manifest, envelopes } = await decodeBundle(bytes);
   const deps = await ctx.ingestDeps();
   const outcomes = await ingest(deps, envelopes, { source: "import", atomicity: "all" });

@@ -1,4 +1,5 @@
 /** Handlers of `icn governance genesis ...` and `icn governance join`. */
+import { readInputText } from "./files.ts";
 import { chainKeys } from "../core/chain/keys.ts";
 import { AlreadyExistsError, InvalidInputError, InvalidSignatureError } from "../core/errors.ts";
 import {
@@ -19,14 +20,6 @@ import type { CommandResult } from "./output.ts";
 
 function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.map(String) : [];
-}
-
-async function readText(path: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    throw new InvalidInputError(`Cannot read ${path}: ${(error as Error).message}`);
-  }
 }
 
 export async function create(
@@ -77,7 +70,7 @@ export async function create(
 
 export async function signGenesis(ctx: CliContext, args: string[]): Promise<CommandResult> {
   const [path] = args;
-  const { file, check } = await checkGenesisFile(await readText(path));
+  const { file, check } = await checkGenesisFile(await readInputText(path));
   const unlocked = await ctx.unlock();
   const signature = await signEd25519(unlocked.ed25519, genesisSigningBytes(file.genesis));
   if (!file.genesis.members.includes(unlocked.did)) {
@@ -105,7 +98,7 @@ export async function signGenesis(ctx: CliContext, args: string[]): Promise<Comm
 }
 
 export async function showGenesis(_ctx: CliContext, args: string[]): Promise<CommandResult> {
-  const { file, check } = await checkGenesisFile(await readText(args[0]));
+  const { file, check } = await checkGenesisFile(await readInputText(args[0]));
   const g = file.genesis;
   return {
     data: { id: check.id, genesis: g, signed: check.signed, missing: check.missing },
@@ -138,7 +131,7 @@ export function keys(): Promise<CommandResult> {
 }
 
 export async function join(ctx: CliContext, args: string[]): Promise<CommandResult> {
-  const { file, check } = await checkGenesisFile(await readText(args[0]));
+  const { file, check } = await checkGenesisFile(await readInputText(args[0]));
   if (check.missing.length > 0) {
     throw new InvalidSignatureError(
       `Cannot join "${file.genesis.name}": ${check.missing.length} founder(s) have not signed (${

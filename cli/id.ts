@@ -1,13 +1,9 @@
 /** Handlers of `icn id`. */
+import { pathExists, readInputFile, readInputText } from "./files.ts";
 import { basename } from "node:path";
 import { appendLocal } from "../core/chain/append.ts";
 import { kelNet } from "../core/constants.ts";
-import {
-  AlreadyExistsError,
-  InvalidInputError,
-  InvalidSignatureError,
-  RejectedError,
-} from "../core/errors.ts";
+import { AlreadyExistsError, InvalidSignatureError, RejectedError } from "../core/errors.ts";
 import { didFromPublicKey, parseDid } from "../core/identity/did.ts";
 import { didDocument, multikey } from "../core/identity/did_document.ts";
 import {
@@ -41,16 +37,6 @@ import {
   writeKeystoreFile,
 } from "./keystore.ts";
 import type { CommandResult } from "./output.ts";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
 
 /** Public keys of a keystore's current or next key seeds. */
 export async function publicKeysOf(
@@ -115,8 +101,8 @@ export async function init(
 ): Promise<CommandResult> {
   const pq = options.pq === true;
   await ctx.ensureDataDir();
-  const hadKeystore = await exists(ctx.keystorePath);
-  const hadPublic = await exists(ctx.publicIdentityPath);
+  const hadKeystore = await pathExists(ctx.keystorePath);
+  const hadPublic = await pathExists(ctx.publicIdentityPath);
   if ((hadKeystore || hadPublic) && options.force !== true) {
     throw new AlreadyExistsError(
       `An identity already exists in ${ctx.dataDir}: use --force to replace it (the old keystore is kept as a backup)`,
@@ -186,12 +172,7 @@ export async function sign(
   options: Record<string, unknown>,
 ): Promise<CommandResult> {
   const [file] = args;
-  let data: Uint8Array;
-  try {
-    data = await Deno.readFile(file);
-  } catch (error) {
-    throw new InvalidInputError(`Cannot read ${file}: ${(error as Error).message}`);
-  }
+  const data = await readInputFile(file);
   const unlocked = await ctx.unlock();
   const out = typeof options.out === "string" ? options.out : `${file}.minisig`;
   const now = ctx.clock.now();
@@ -228,18 +209,8 @@ export async function verify(
 ): Promise<CommandResult> {
   const [file] = args;
   const sigPath = typeof options.sig === "string" ? options.sig : `${file}.minisig`;
-  let data: Uint8Array;
-  let sigText: string;
-  try {
-    data = await Deno.readFile(file);
-  } catch (error) {
-    throw new InvalidInputError(`Cannot read ${file}: ${(error as Error).message}`);
-  }
-  try {
-    sigText = await Deno.readTextFile(sigPath);
-  } catch (error) {
-    throw new InvalidInputError(`Cannot read signature ${sigPath}: ${(error as Error).message}`);
-  }
+  const data = await readInputFile(file);
+  const sigText = await readInputText(sigPath, "signature");
   const parsed = parseMinisignSignature(sigText);
   if (typeof options.pubkey === "string") {
     const key = parseMinisignPublicKey(await Deno.readTextFile(options.pubkey));

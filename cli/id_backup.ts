@@ -4,6 +4,7 @@
  * the KEL envelopes (the identity's own, after those of its recovery
  * trustees). Verify and restore replay the KEL before trusting anything in it.
  */
+import { pathExists } from "./files.ts";
 import * as age from "age-encryption";
 import { ingest } from "../core/chain/ingest.ts";
 import { fromBase64, toBase64 } from "../core/bytes.ts";
@@ -202,16 +203,6 @@ export async function verifyBackup(ctx: CliContext, args: string[]): Promise<Com
   };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
 export async function restore(
   ctx: CliContext,
   args: string[],
@@ -222,7 +213,7 @@ export async function restore(
   await ctx.ensureDataDir();
   const present = [ctx.keystorePath, ctx.publicIdentityPath];
   const existing = [];
-  for (const file of present) if (await exists(file)) existing.push(file);
+  for (const file of present) if (await pathExists(file)) existing.push(file);
   if (existing.length > 0 && options.force !== true) {
     let current = "";
     try {

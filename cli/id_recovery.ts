@@ -1,4 +1,5 @@
 /** `icn id recovery setup | request | attest | start | cancel | finalize | status`. */
+import { pathExists } from "./files.ts";
 import { basename } from "node:path";
 import { appendLocal } from "../core/chain/append.ts";
 import { fromBase64, toBase64, toHex } from "../core/bytes.ts";
@@ -110,16 +111,6 @@ export async function setup(
   };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
 export async function request(
   ctx: CliContext,
   _args: string[],
@@ -134,7 +125,7 @@ export async function request(
   const expiresMs = parseDuration(String(options.expires ?? "7d"));
   await ctx.ensureDataDir();
   if (
-    ((await exists(ctx.keystorePath)) || (await exists(ctx.publicIdentityPath))) &&
+    ((await pathExists(ctx.keystorePath)) || (await pathExists(ctx.publicIdentityPath))) &&
     options.force !== true
   ) {
     throw new AlreadyExistsError(
