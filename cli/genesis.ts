@@ -152,9 +152,16 @@ export async function join(ctx: CliContext, args: string[]): Promise<CommandResu
       text: `Already a node of "${file.genesis.name}" (${check.id})`,
     };
   }
-  const ok = await store.commit([{ key: chainKeys.network, versionstamp: null }], [
+  // Rewriting the log counter (checked, unchanged) marks the store as changed for every
+  // writer's read cache, which is only trusted while that key's versionstamp is unchanged.
+  const logNext = await store.get<number>(chainKeys.logNext);
+  const ok = await store.commit([
+    { key: chainKeys.network, versionstamp: null },
+    { key: chainKeys.logNext, versionstamp: logNext?.versionstamp ?? null },
+  ], [
     { type: "set", key: chainKeys.genesis(check.id), value: file.genesis },
     { type: "set", key: chainKeys.network, value: check.id },
+    { type: "set", key: chainKeys.logNext, value: logNext?.value ?? 0 },
   ]);
   if (!ok) {
     throw new AlreadyExistsError(

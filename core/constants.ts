@@ -28,8 +28,15 @@ export const kelNet = "kel";
 /** Protocol version this build speaks (semver). */
 export const protocolVersion = "1.0.0";
 
-/** Most envelopes committed in one store transaction: a transfer writes ~10 mutations and Deno KV allows 1,000 per commit. */
-export const commitEnvelopesMax = 60;
+/**
+ * Limits of one store transaction, below Deno KV's (1,000 mutations, 81,920 bytes of keys,
+ * 819,200 bytes in all): ingest ends a commit before the next envelope's writes would pass one.
+ */
+export const commitLimits = {
+  mutations: 900,
+  keyBytes: 72_000,
+  bytes: 600_000,
+} as const;
 
 /** Retries of one commit on a version conflict or `database is locked` before giving up. */
 export const commitRetriesMax = 50;

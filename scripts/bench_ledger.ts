@@ -29,7 +29,7 @@ const membersTotal = 1_000;
  * Deno KV allows 1,000 per atomic commit, but ingest packs up to 150 envelopes into one
  * commit (commitEnvelopesMax), so larger batches fail with "Too many mutations".
  */
-const ingestBatch = 90;
+const ingestBatch = 5_000;
 const encoder = new TextEncoder();
 const progress = (line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n"));
 

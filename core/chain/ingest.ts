@@ -4,7 +4,7 @@
  * duplicate → chain position (fork/replay/gap) → clock → signature → gate
  * (rate limits, supplied by the node) → kind rules → atomic commit.
  */
-import { clockSkewMsDefault, commitEnvelopesMax, commitRetriesMax, kelNet } from "../constants.ts";
+import { clockSkewMsDefault, commitLimits, commitRetriesMax, kelNet } from "../constants.ts";
 import { ConflictError, IcnError, RejectedError } from "../errors.ts";
 import {
   decodeEnvelope,
@@ -20,7 +20,8 @@ import {
   verifySignatures,
 } from "../identity/kel.ts";
 import type { Clock, Logger } from "../ports.ts";
-import type { Store } from "../store/store.ts";
+import type { Store, StoreKey } from "../store/store.ts";
+import { ReadCache } from "./cache.ts";
 import {
   type ChainHead,
   chainKeys,
@@ -28,10 +29,10 @@ import {
   type LogEntry,
   type QuarantineRecord,
 } from "./keys.ts";
-import { StateOverlay, type StateView } from "./state.ts";
+import { type Footprint, keySize, StateOverlay, type StateView } from "./state.ts";
 
-/** Largest total of envelope bytes in one commit; Deno KV caps an atomic operation near 800 KiB. */
-const commitBytesMax = 512 * 1024;
+/** Envelopes whose store reads are fetched together ahead of validation. */
+const prefetchEnvelopes = 128;
 /** Deno KV caps one value at 64 KiB; larger envelope encodings are split. */
 const valueBytesMax = 60_000;
 
@@ -53,6 +54,11 @@ export interface KindHandler {
   /** Keys that must have signed this envelope; default: the author's keys from the KEL at `ts`. */
   signingKeys?(ctx: ApplyContext): Promise<Pick<KeySet, "ed25519" | "mlDsa65">>;
   apply(ctx: ApplyContext): Promise<void> | void;
+  /**
+   * Store keys `apply` is likely to read for this envelope (`net`: this store's
+   * network). Only a hint: they are fetched in one batch before validation.
+   */
+  readKeys?(envelope: Envelope, net: string): readonly StoreKey[];
 }
 
 export type KindRegistry = ReadonlyMap<string, KindHandler>;
@@ -69,6 +75,12 @@ export interface IngestDeps {
   clock: Clock;
   kinds: KindRegistry;
   logger?: Logger;
+  /**
+   * Reads kept between `ingest` calls by a long-lived writer (the node). It is
+   * dropped whenever another writer commits, so sharing it is always safe;
+   * without it each call caches for its own duration only.
+   */
+  cache?: ReadCache;
 }
 
 export interface IngestOptions {
@@ -155,6 +167,23 @@ export async function readEnvelopeBytes(
 interface Step {
   outcome: IngestOutcome;
   sealed?: SealedEnvelope;
+  /** Accepted: the envelope's writes, not yet merged into the commit. */
+  writes?: StateOverlay;
+}
+
+/** An input decoded once, before any commit attempt. */
+interface Prepared {
+  sealed?: SealedEnvelope;
+  error?: unknown;
+}
+
+async function prepare(input: Input): Promise<Prepared> {
+  if (!(input instanceof Uint8Array)) return { sealed: input };
+  try {
+    return { sealed: await decodeEnvelope(input) };
+  } catch (error) {
+    return { error };
+  }
 }
 
 async function validateOne(
@@ -163,12 +192,12 @@ async function validateOne(
   state: StateOverlay,
   net: string | null,
   now: number,
-  input: Input,
+  prepared: Prepared,
   newForks: ForkEvidence[],
 ): Promise<Step> {
-  let sealed: SealedEnvelope | undefined;
+  const sealed = prepared.sealed;
   try {
-    sealed = input instanceof Uint8Array ? await decodeEnvelope(input) : input;
+    if (!sealed) throw prepared.error;
     const { envelope, cid } = sealed;
     if (envelope.net !== kelNet && envelope.net !== net) {
       throw new RejectedError(
@@ -178,15 +207,15 @@ async function validateOne(
           : `Envelope belongs to network ${envelope.net}, not ${net}`,
       );
     }
-    if (await state.get(chainKeys.envelope(cid)) !== undefined) {
-      return { outcome: { status: "duplicate", cid, envelope }, sealed };
-    }
     const head = await state.get<ChainHead>(chainKeys.head(envelope.net, envelope.author));
     const expected = head ? head.seq + 1 : 0;
     if (envelope.seq < expected) {
+      // (net, author, seq) are part of the content, so the envelope at that position is this
+      // one exactly when the CIDs match: a duplicate; any other envelope there is a fork.
       const existing = await state.get<string>(
         chainKeys.position(envelope.net, envelope.author, envelope.seq),
       );
+      if (existing === cid) return { outcome: { status: "duplicate", cid, envelope }, sealed };
       if (options.source === "local") {
         throw new ConflictError(`Chain of "${envelope.author}" moved on while writing; retry`);
       }
@@ -268,8 +297,7 @@ async function validateOne(
       cid,
       ts: envelope.ts,
     });
-    child.mergeIntoParent();
-    return { outcome: { status: "accepted", cid, envelope }, sealed };
+    return { outcome: { status: "accepted", cid, envelope }, sealed, writes: child };
   } catch (error) {
     if (error instanceof ConflictError) throw error;
     return { outcome: outcomeOf(error, sealed), sealed };
@@ -278,133 +306,310 @@ async function validateOne(
 
 /** The genesis's `network.clockSkew` applies unless the caller set a skew. */
 async function withNetworkSkew(
-  deps: IngestDeps,
+  state: StateOverlay,
   net: string | null,
   options: IngestOptions,
 ): Promise<IngestOptions> {
   if (options.skewMs !== undefined || net === null) return options;
-  const genesis =
-    (await deps.store.get<{ params?: Record<string, unknown> }>(chainKeys.genesis(net)))
-      ?.value;
+  const genesis = await state.get<{ params?: Record<string, unknown> }>(chainKeys.genesis(net));
   const skew = genesis?.params?.["network.clockSkew"];
   return typeof skew === "number" ? { ...options, skewMs: skew } : options;
 }
 
-/** Splits inputs into commit-sized chunks (count and bytes). */
-function chunk(inputs: readonly Input[]): Input[][] {
-  const out: Input[][] = [];
-  let current: Input[] = [];
-  let bytes = 0;
-  for (const input of inputs) {
-    const size = input instanceof Uint8Array ? input.length : input.bytes.length;
-    if (
-      current.length >= commitEnvelopesMax || (current.length > 0 && bytes + size > commitBytesMax)
-    ) {
-      out.push(current);
-      current = [];
-      bytes = 0;
+/** Store keys every envelope's validation reads, plus its kind's hint. */
+function readKeysOf(deps: IngestDeps, sealed: SealedEnvelope, net: string | null): StoreKey[] {
+  const { envelope } = sealed;
+  const keys: StoreKey[] = [
+    chainKeys.head(envelope.net, envelope.author),
+    identityKey(envelope.author),
+    chainKeys.quarantine(envelope.author),
+  ];
+  const handler = deps.kinds.get(envelope.kind);
+  if (handler?.readKeys && net !== null && envelope.net === net) {
+    try {
+      keys.push(...handler.readKeys(envelope, net));
+    } catch {
+      // A malformed body: validation will reject it with the real reason.
     }
-    current.push(input);
-    bytes += size;
   }
-  if (current.length > 0) out.push(current);
-  return out;
+  return keys;
+}
+
+/** Where a batch's validation starts: the store as last committed, or a batch still being committed. */
+interface Base {
+  /** Versionstamp of the log counter the commit must find (null: absent); unknown while `parent` commits. */
+  marker: string | null;
+  logNext: number;
+  parent: StateOverlay | null;
+  net: string | null;
+  now: number;
+  options: IngestOptions;
+}
+
+/** A validated batch ready to commit (or committing). */
+interface Batch {
+  start: number;
+  steps: Step[];
+  root: StateOverlay;
+  forks: ForkEvidence[];
+  logEnd: number;
+  base: Base;
+}
+
+/** The store as it is now: log counter, network, clock. Drops the cache when another writer committed. */
+async function freshBase(
+  deps: IngestDeps,
+  cache: ReadCache,
+  options: IngestOptions,
+): Promise<Base> {
+  const marker = await deps.store.get<number>(chainKeys.logNext);
+  cache.validate(marker?.versionstamp ?? null);
+  const root = new StateOverlay(cache.reader(deps.store));
+  const net = (await root.get<string>(chainKeys.network)) ?? null;
+  return {
+    marker: marker?.versionstamp ?? null,
+    logNext: marker?.value ?? 0,
+    parent: null,
+    net,
+    now: deps.clock.now(),
+    options: await withNetworkSkew(root, net, options),
+  };
+}
+
+function exceeds(total: Footprint): boolean {
+  return total.mutations > commitLimits.mutations || total.keyBytes > commitLimits.keyBytes ||
+    total.bytes > commitLimits.bytes;
+}
+
+function add(a: Footprint, b: Footprint): Footprint {
+  return {
+    mutations: a.mutations + b.mutations,
+    keyBytes: a.keyBytes + b.keyBytes,
+    bytes: a.bytes + b.bytes,
+  };
+}
+
+/** Writes of one fork record and its quarantine. */
+function forkFootprint(fork: ForkEvidence): Footprint {
+  const keys = keySize(chainKeys.fork(fork.net, fork.author, fork.seq, fork.conflicting)) +
+    keySize(chainKeys.quarantine(fork.author));
+  return { mutations: 2, keyBytes: keys, bytes: keys + fork.bytes.length + 512 };
+}
+
+const logEntryFootprint: Footprint = { mutations: 1, keyBytes: 16, bytes: 400 };
+
+function prefetchKeys(
+  deps: IngestDeps,
+  prepared: readonly Prepared[],
+  start: number,
+  net: string | null,
+): StoreKey[] {
+  const keys: StoreKey[] = [];
+  const end = Math.min(prepared.length, start + prefetchEnvelopes);
+  for (let i = start; i < end; i++) {
+    const sealed = prepared[i].sealed;
+    if (sealed) keys.push(...readKeysOf(deps, sealed, net));
+  }
+  return keys;
+}
+
+/**
+ * Validates envelopes from `start` on, as many as fit in one store
+ * transaction, on top of `base`; nothing is written yet.
+ */
+async function validateBatch(
+  deps: IngestDeps,
+  cache: ReadCache,
+  prepared: readonly Prepared[],
+  start: number,
+  base: Base,
+): Promise<Batch> {
+  const reader = cache.reader(deps.store);
+  const root = new StateOverlay(reader, base.parent);
+  let logNext = base.logNext;
+  const steps: Step[] = [];
+  const forks: ForkEvidence[] = [];
+  // The log counter is always written.
+  let total: Footprint = { mutations: 1, keyBytes: 16, bytes: 32 };
+  for (let i = start; i < prepared.length; i++) {
+    if ((i - start) % prefetchEnvelopes === 0) {
+      await reader.prefetch(prefetchKeys(deps, prepared, i, base.net));
+    }
+    const forksBefore = forks.length;
+    const step = await validateOne(
+      deps,
+      base.options,
+      root,
+      base.net,
+      base.now,
+      prepared[i],
+      forks,
+    );
+    let added: Footprint = { mutations: 0, keyBytes: 0, bytes: 0 };
+    if (step.writes) added = add(add(added, step.writes.footprint()), logEntryFootprint);
+    for (const fork of forks.slice(forksBefore)) added = add(added, forkFootprint(fork));
+    if (steps.length > 0 && exceeds(add(total, added))) {
+      // Does not fit: this envelope starts the next batch.
+      forks.length = forksBefore;
+      break;
+    }
+    total = add(total, added);
+    if (step.writes) {
+      step.writes.mergeIntoParent();
+      const { envelope, cid } = step.outcome as { envelope: Envelope; cid: string };
+      const entry: LogEntry = {
+        cid,
+        net: envelope.net,
+        author: envelope.author,
+        seq: envelope.seq,
+      };
+      root.set(chainKeys.log(logNext++), entry);
+    }
+    steps.push(step);
+  }
+  const quarantined = new Set<string>();
+  for (const fork of forks) {
+    root.set(chainKeys.fork(fork.net, fork.author, fork.seq, fork.conflicting), fork);
+    const quarantine: QuarantineRecord = {
+      reason: `fork at seq ${fork.seq}`,
+      since: fork.detectedAt,
+      evidence: fork.conflicting,
+    };
+    if (!quarantined.has(fork.author) && !(await root.get(chainKeys.quarantine(fork.author)))) {
+      root.set(chainKeys.quarantine(fork.author), quarantine);
+    }
+    quarantined.add(fork.author);
+  }
+  if (root.size > 0) root.set(chainKeys.logNext, logNext);
+  return { start, steps, root, forks, logEnd: logNext, base };
 }
 
 /**
  * Validates and commits envelopes. In `each` mode every envelope gets an
  * outcome and the accepted ones commit in order; in `all` mode any rejection
  * throws `BatchRejectedError` and nothing is written. Duplicates are never
- * errors. Commits retry on conflict with a concurrent writer.
+ * errors. Envelopes commit in as few store transactions as Deno KV's limits
+ * allow, and the next batch is validated while the previous one commits
+ * (on top of its writes; if that commit loses to another writer, both are
+ * redone). Commits retry on conflict with a concurrent writer.
  */
 export async function ingest(
   deps: IngestDeps,
   inputs: readonly Input[],
   options: IngestOptions,
 ): Promise<IngestOutcome[]> {
+  const prepared = await Promise.all(inputs.map(prepare));
+  const cache = deps.cache ?? new ReadCache();
   if (options.atomicity === "all") {
     // Validate everything first without writing; only a fully valid batch is committed,
     // in store-sized chunks (each chunk is a valid prefix, so a crash midway leaves a
     // consistent store and re-importing completes it).
-    await validateAll(deps, inputs, options);
+    await validateAll(deps, cache, prepared, options);
   }
   const outcomes: IngestOutcome[] = [];
-  for (const part of chunk(inputs)) {
-    outcomes.push(...await ingestChunk(deps, part, options));
+  let inflight: { batch: Batch; commit: Promise<string | null> } | null = null;
+  let conflicts = 0;
+  while (outcomes.length < prepared.length) {
+    const next = outcomes.length + (inflight ? inflight.batch.steps.length : 0);
+    let batch: Batch | null = null;
+    if (next < prepared.length) {
+      const base: Base = inflight
+        ? {
+          ...inflight.batch.base,
+          marker: null,
+          logNext: inflight.batch.logEnd,
+          parent: inflight.batch.root,
+        }
+        : await freshBase(deps, cache, options);
+      try {
+        batch = await validateBatch(deps, cache, prepared, next, base);
+      } catch (error) {
+        // Let the commit in flight settle (and land in the cache) before giving up.
+        if (inflight) {
+          const versionstamp = await inflight.commit.catch(() => null);
+          if (versionstamp !== null) finish(deps, cache, inflight.batch, versionstamp, options);
+        }
+        throw error;
+      }
+    }
+    if (inflight) {
+      const versionstamp = await inflight.commit;
+      if (versionstamp === null) {
+        // Another writer got in first: redo from the batch that lost, on a fresh base.
+        inflight = null;
+        if (++conflicts > commitRetriesMax) break;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 ** conflicts)));
+        continue;
+      }
+      conflicts = 0;
+      finish(deps, cache, inflight.batch, versionstamp, options);
+      outcomes.push(...inflight.batch.steps.map((s) => s.outcome));
+      inflight = null;
+      if (batch) {
+        batch.root.detach();
+        batch.base = { ...batch.base, marker: versionstamp, parent: null };
+      }
+    }
+    if (!batch) continue;
+    if (batch.root.size === 0) {
+      outcomes.push(...batch.steps.map((s) => s.outcome));
+      continue;
+    }
+    // Reads queue behind a write in Deno KV: load what the next batch needs before committing.
+    const following = next + batch.steps.length;
+    if (following < prepared.length) {
+      await cache.reader(deps.store).prefetch(
+        prefetchKeys(deps, prepared, following, batch.base.net),
+      );
+    }
+    inflight = {
+      batch,
+      commit: deps.store.commit(
+        [{ key: chainKeys.logNext, versionstamp: batch.base.marker }],
+        batch.root.mutations(),
+      ),
+    };
+  }
+  if (outcomes.length < prepared.length) {
+    throw new ConflictError(
+      `Cannot commit: the store kept changing under ${commitRetriesMax} attempts`,
+    );
   }
   return outcomes;
 }
 
-async function validateAll(
+/** After a batch's commit landed: the cache takes its writes, listeners hear of each envelope. */
+function finish(
   deps: IngestDeps,
-  inputs: readonly Input[],
+  cache: ReadCache,
+  batch: Batch,
+  versionstamp: string,
   options: IngestOptions,
-): Promise<void> {
-  const root = new StateOverlay(deps.store);
-  const net = (await deps.store.get<string>(chainKeys.network))?.value ?? null;
-  const now = deps.clock.now();
-  const effective = await withNetworkSkew(deps, net, options);
-  for (let i = 0; i < inputs.length; i++) {
-    const step = await validateOne(deps, effective, root, net, now, inputs[i], []);
-    if (step.outcome.status === "rejected") throw new BatchRejectedError(i, step.outcome);
+): void {
+  cache.committed(versionstamp, batch.root.mutations());
+  for (const fork of batch.forks) {
+    deps.logger?.warn("fork_detected", { author: fork.author, seq: fork.seq, net: fork.net });
+  }
+  for (const step of batch.steps) {
+    if (step.outcome.status === "accepted" && step.sealed) options.onAccepted?.(step.sealed);
   }
 }
 
-async function ingestChunk(
+async function validateAll(
   deps: IngestDeps,
-  inputs: readonly Input[],
+  cache: ReadCache,
+  prepared: readonly Prepared[],
   options: IngestOptions,
-): Promise<IngestOutcome[]> {
-  for (let attempt = 0; attempt <= commitRetriesMax; attempt++) {
-    const root = new StateOverlay(deps.store);
-    const logEntry = await deps.store.get<number>(chainKeys.logNext);
-    const net = (await deps.store.get<string>(chainKeys.network))?.value ?? null;
-    const now = deps.clock.now();
-    const effective = await withNetworkSkew(deps, net, options);
-    let logNext = logEntry?.value ?? 0;
-    const steps: Step[] = [];
-    const forks: ForkEvidence[] = [];
-    for (let i = 0; i < inputs.length; i++) {
-      const step = await validateOne(deps, effective, root, net, now, inputs[i], forks);
-      if (step.outcome.status === "accepted") {
-        const { envelope, cid } = step.outcome;
-        const entry: LogEntry = {
-          cid,
-          net: envelope.net,
-          author: envelope.author,
-          seq: envelope.seq,
-        };
-        root.set(chainKeys.log(logNext++), entry);
-      }
-      steps.push(step);
+): Promise<void> {
+  const base = await freshBase(deps, cache, options);
+  const root = new StateOverlay(cache.reader(deps.store));
+  const reader = cache.reader(deps.store);
+  for (let i = 0; i < prepared.length; i++) {
+    if (i % prefetchEnvelopes === 0) {
+      await reader.prefetch(prefetchKeys(deps, prepared, i, base.net));
     }
-    for (const fork of forks) {
-      root.set(chainKeys.fork(fork.net, fork.author, fork.seq, fork.conflicting), fork);
-      const quarantine: QuarantineRecord = {
-        reason: `fork at seq ${fork.seq}`,
-        since: fork.detectedAt,
-        evidence: fork.conflicting,
-      };
-      if (!(await root.get(chainKeys.quarantine(fork.author)))) {
-        root.set(chainKeys.quarantine(fork.author), quarantine);
-      }
-      deps.logger?.warn("fork_detected", { author: fork.author, seq: fork.seq, net: fork.net });
-    }
-    if (root.size === 0) return steps.map((s) => s.outcome);
-    root.set(chainKeys.logNext, logNext);
-    const ok = await deps.store.commit(
-      [{ key: chainKeys.logNext, versionstamp: logEntry?.versionstamp ?? null }],
-      root.mutations(),
-    );
-    if (ok) {
-      for (const step of steps) {
-        if (step.outcome.status === "accepted" && step.sealed) options.onAccepted?.(step.sealed);
-      }
-      return steps.map((s) => s.outcome);
-    }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 ** attempt)));
+    const step = await validateOne(deps, base.options, root, base.net, base.now, prepared[i], []);
+    if (step.outcome.status === "rejected") throw new BatchRejectedError(i, step.outcome);
+    step.writes?.mergeIntoParent();
   }
-  throw new ConflictError(
-    `Cannot commit: the store kept changing under ${commitRetriesMax} attempts`,
-  );
 }

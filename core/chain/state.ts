@@ -13,7 +13,8 @@ import {
   type StoreMutation,
 } from "../store/store.ts";
 
-function keyId(key: StoreKey): string {
+/** A string that identifies a key (for maps). */
+export function keyId(key: StoreKey): string {
   return key.map((part) => {
     if (part instanceof Uint8Array) return "u" + toHex(part);
     switch (typeof part) {
@@ -27,6 +28,62 @@ function keyId(key: StoreKey): string {
         return "t" + part;
     }
   }).join("\u0000");
+}
+
+export interface Footprint {
+  mutations: number;
+  keyBytes: number;
+  bytes: number;
+}
+
+/** Encoded size of a key in Deno KV, rounded up: strings and bytes by length, numbers 9 bytes. */
+export function keySize(key: StoreKey): number {
+  let size = 0;
+  for (const part of key) {
+    if (typeof part === "string") size += utf8Length(part) + 2;
+    else if (part instanceof Uint8Array) size += part.length + 2;
+    else size += 10;
+  }
+  return size;
+}
+
+function utf8Length(text: string): number {
+  let length = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) length += 1;
+    else if (code < 0x800) length += 2;
+    else if (code >= 0xd800 && code < 0xdc00) {
+      length += 4;
+      i++;
+    } else length += 3;
+  }
+  return length;
+}
+
+/** Serialized size of a value, an upper estimate (the exact V8 encoding is not visible here). */
+function valueSize(value: unknown): number {
+  if (value instanceof Uint8Array) return value.length + 8;
+  switch (typeof value) {
+    case "string":
+      return value.length * 3 + 8;
+    case "bigint":
+      return 16 + Math.ceil(value.toString(16).length / 2);
+    case "number":
+    case "boolean":
+    case "undefined":
+      return 16;
+  }
+  if (value === null) return 8;
+  let size = 8;
+  if (Array.isArray(value)) {
+    for (const item of value) size += valueSize(item);
+    return size;
+  }
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    size += k.length + 4 + valueSize(v);
+  }
+  return size;
 }
 
 interface Pending {
@@ -48,11 +105,12 @@ export interface StateView {
 }
 
 export class StateOverlay implements StateView {
-  readonly #store: Store;
-  readonly #parent: StateOverlay | null;
+  readonly #store: Pick<Store, "get" | "list">;
+  #parent: StateOverlay | null;
   readonly #pending = new Map<string, Pending>();
 
-  constructor(store: Store, parent: StateOverlay | null = null) {
+  /** `store`: the store itself, or a cached reader in front of it. */
+  constructor(store: Pick<Store, "get" | "list">, parent: StateOverlay | null = null) {
     this.#store = store;
     this.#parent = parent;
   }
@@ -116,6 +174,14 @@ export class StateOverlay implements StateView {
     this.#pending.set(keyId(key), { key: [...key], value: undefined, deleted: true });
   }
 
+  /**
+   * Stops reading through the parent: for an overlay built on top of a batch
+   * that was being committed, once that commit has landed in the store.
+   */
+  detach(): void {
+    this.#parent = null;
+  }
+
   /** Moves this savepoint's writes into its parent. */
   mergeIntoParent(): void {
     if (!this.#parent) throw new Error("StateOverlay has no parent");
@@ -138,5 +204,17 @@ export class StateOverlay implements StateView {
 
   get size(): number {
     return this.#pending.size;
+  }
+
+  /** What this overlay's own writes add to a commit: mutations, key bytes and all bytes (an upper estimate). */
+  footprint(): Footprint {
+    let keyBytes = 0;
+    let bytes = 0;
+    for (const pending of this.#pending.values()) {
+      const size = keySize(pending.key);
+      keyBytes += size;
+      bytes += size + valueSize(pending.value);
+    }
+    return { mutations: this.#pending.size, keyBytes, bytes };
   }
 }

@@ -68,9 +68,41 @@ function encodeUnsigned(envelope: UnsignedEnvelope): Uint8Array {
   return dagCbor.encode({ v, net, kind, author, seq, prev, ts, body });
 }
 
+/**
+ * Signing bytes of envelopes decoded or sealed here, found from their full
+ * encoding without encoding the body again (a decoded envelope is not changed
+ * after decoding: it is the validated value).
+ */
+const knownSigningBytes = new WeakMap<object, Uint8Array>();
+
 /** The exact bytes that signatures cover. */
 export function signingBytes(envelope: UnsignedEnvelope): Uint8Array {
-  return concatBytes(signingDomainBytes, encodeUnsigned(envelope));
+  return knownSigningBytes.get(envelope) ??
+    concatBytes(signingDomainBytes, encodeUnsigned(envelope));
+}
+
+/**
+ * The signing bytes from a canonical full encoding: the inverse of
+ * `spliceSignatures` (drop the `sigs` entry, map header back to 8 entries);
+ * undefined when the layout is not the expected one.
+ */
+function unspliceSignatures(full: Uint8Array, envelope: Envelope): Uint8Array | undefined {
+  const authorEntry = concatBytes(authorKeyBytes, dagCbor.encode(envelope.author));
+  const sigsEntry = concatBytes(sigsKeyBytes, dagCbor.encode(envelope.sigs));
+  const cut = full.length - authorEntry.length;
+  const sigsStart = cut - sigsEntry.length;
+  if (
+    full[0] !== 0xa9 || sigsStart < 1 || !bytesEqual(full.subarray(cut), authorEntry) ||
+    !bytesEqual(full.subarray(sigsStart, cut), sigsEntry)
+  ) {
+    return undefined;
+  }
+  return concatBytes(
+    signingDomainBytes,
+    new Uint8Array([0xa8]),
+    full.subarray(1, sigsStart),
+    authorEntry,
+  );
 }
 
 const sigsKeyBytes = dagCbor.encode("sigs");
@@ -257,6 +289,8 @@ export function decodeEnvelopeSync(bytes: Uint8Array): SealedEnvelope {
     reject("malformed", "Envelope does not re-encode");
   }
   if (!bytesEqual(reencoded, bytes)) reject("malformed", "Envelope encoding is not canonical");
+  const signing = unspliceSignatures(bytes, envelope);
+  if (signing) knownSigningBytes.set(envelope, signing);
   return { envelope, bytes, cid: contentIdSync(bytes) };
 }
 

@@ -1,6 +1,8 @@
 /** The `ledger.transfer` kind handler: gathers facts from state, applies the rules, writes derived state. */
 import type { ApplyContext, KindHandler } from "../chain/ingest.ts";
+import type { Envelope } from "../envelope/envelope.ts";
 import { RejectedError } from "../errors.ts";
+import type { StoreKey } from "../store/store.ts";
 import { isMember, paramsAt } from "../governance/membership.ts";
 import { cooperativeScore } from "../trust/view.ts";
 import { type Account, type HistoryEntry, hourMs, type IdRecord, ledgerKeys } from "./keys.ts";
@@ -92,7 +94,23 @@ async function applyTransfer(ctx: ApplyContext): Promise<void> {
   state.set(ledgerKeys.transferId(payer, transfer.id), record);
 }
 
-const transfer: KindHandler = { apply: applyTransfer };
+/** The keys `applyTransfer` reads, from the raw body (a malformed one yields none). */
+function transferReadKeys(envelope: Envelope): StoreKey[] {
+  const body = envelope.body as Record<string, unknown> | null;
+  if (typeof body !== "object" || body === null) return [];
+  const { to, currency, id } = body;
+  if (typeof to !== "string" || typeof currency !== "string" || typeof id !== "string") return [];
+  const payer = envelope.author;
+  return [
+    ledgerKeys.transferId(payer, id),
+    ledgerKeys.account(currency, payer),
+    ledgerKeys.account(currency, to),
+    ledgerKeys.velocity(payer, Math.floor(envelope.ts / hourMs)),
+    ledgerKeys.override(payer, currency),
+  ];
+}
+
+const transfer: KindHandler = { apply: applyTransfer, readKeys: transferReadKeys };
 
 /** `ledger.*` handlers. */
 export const ledgerKinds: ReadonlyMap<string, KindHandler> = new Map([[transferKind, transfer]]);

@@ -75,11 +75,13 @@ export const storeConformanceCases: ConformanceCase[] = [
   {
     name: "versionstamps increase with each commit",
     async fn(store) {
-      await store.commit([], [{ type: "set", key: ["v"], value: 1 }]);
+      const first = await store.commit([], [{ type: "set", key: ["v"], value: 1 }]);
       const a = (await store.get(["v"]))!.versionstamp;
-      await store.commit([], [{ type: "set", key: ["v"], value: 2 }]);
+      check(first === a, "commit returns the versionstamp get reports");
+      const second = await store.commit([], [{ type: "set", key: ["v"], value: 2 }]);
       const b = (await store.get(["v"]))!.versionstamp;
       check(b > a, "versionstamp grows");
+      check(second === b, "commit returns the new versionstamp");
     },
   },
   {

@@ -111,7 +111,7 @@ export class KvStore implements Store {
   async commit(
     checks: readonly StoreCheck[],
     mutations: readonly StoreMutation[],
-  ): Promise<boolean> {
+  ): Promise<string | null> {
     const result = await retryOnLock(() => {
       const op = this.#kv.atomic();
       for (const check of checks) {
@@ -123,7 +123,7 @@ export class KvStore implements Store {
       }
       return op.commit();
     });
-    return result.ok;
+    return result.ok ? result.versionstamp : null;
   }
 
   close(): void {

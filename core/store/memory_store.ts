@@ -77,12 +77,15 @@ export class MemoryStore implements Store {
     }
   }
 
-  commit(checks: readonly StoreCheck[], mutations: readonly StoreMutation[]): Promise<boolean> {
+  commit(
+    checks: readonly StoreCheck[],
+    mutations: readonly StoreMutation[],
+  ): Promise<string | null> {
     this.#checkOpen();
     for (const check of checks) {
       const { index, found } = this.#find(check.key);
       const current = found ? this.#slots[index].versionstamp : null;
-      if (current !== check.versionstamp) return Promise.resolve(false);
+      if (current !== check.versionstamp) return Promise.resolve(null);
     }
     this.#version++;
     const versionstamp = this.#version.toString(16).padStart(20, "0");
@@ -100,7 +103,7 @@ export class MemoryStore implements Store {
         this.#slots.splice(index, 1);
       }
     }
-    return Promise.resolve(true);
+    return Promise.resolve(versionstamp);
   }
 
   close(): void {

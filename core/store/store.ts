@@ -42,8 +42,15 @@ export interface Store {
   get<T>(key: StoreKey): Promise<StoreEntry<T> | null>;
   getMany<T>(keys: readonly StoreKey[]): Promise<(StoreEntry<T> | null)[]>;
   list<T>(selector: ListSelector, options?: ListOptions): AsyncIterable<StoreEntry<T>>;
-  /** Applies all mutations atomically when every check holds; returns false (and writes nothing) otherwise. */
-  commit(checks: readonly StoreCheck[], mutations: readonly StoreMutation[]): Promise<boolean>;
+  /**
+   * Applies all mutations atomically when every check holds and returns the
+   * commit's versionstamp (what `get` then reports for the written keys);
+   * returns null (and writes nothing) when a check fails.
+   */
+  commit(
+    checks: readonly StoreCheck[],
+    mutations: readonly StoreMutation[],
+  ): Promise<string | null>;
   close(): void;
 }
 
