@@ -11,6 +11,10 @@ export interface CrashReport {
   runs: number;
   reported: number;
   killed: number;
+  /** Killed processes whose transfer had committed anyway (found before re-sending). */
+  killedAfterCommit: number;
+  /** Wall time of an unkilled transfer among the concurrent ones, ms (median). */
+  transferMs: number;
   failures: string[];
 }
 
@@ -19,8 +23,12 @@ const velocity = ["isolated", "known", "partner", "federated"].map((c) =>
 );
 /** Concurrent transfer processes per run. */
 const streamProcesses = 3;
-/** Kill delay range: covers process start (~70 ms) through commit. */
-const killDelayMsMax = 250;
+/**
+ * Kills land at a uniform moment between these fractions of an unkilled
+ * transfer's wall time (measured at the start of the test on this machine),
+ * so most fall in unlock, validation and commit rather than in process start.
+ */
+const killWindow = [0.5, 1.15] as const;
 
 async function historyIds(dir: string): Promise<string[]> {
   const ids: string[] = [];
@@ -49,14 +57,30 @@ export async function runCrashTrials(
   const coop = await setupCoop(2, [...velocity, "credit.baseline=1000000000"]);
   const [dir] = coop.dirs;
   const payee = coop.dids[1];
-  const report: CrashReport = { runs, reported: 0, killed: 0, failures: [] };
+  // Calibrate under the same contention as the runs: the processes at once, unkilled.
+  const timings = await Promise.all(Array.from({ length: streamProcesses }, async (_, i) => {
+    const start = performance.now();
+    await icnOk(dir, "ledger", "transfer", "--to", payee, "--amount", "1", "--id", `warm-${i}`);
+    return performance.now() - start;
+  }));
+  const transferMs = timings.sort((a, b) => a - b)[1];
+  const report: CrashReport = {
+    runs,
+    reported: 0,
+    killed: 0,
+    killedAfterCommit: 0,
+    transferMs,
+    failures: [],
+  };
   const reported: string[] = [];
   const unknown: string[] = [];
   for (let run = 0; run < runs; run++) {
     const children = Array.from({ length: streamProcesses }, (_, k) => {
       const id = `crash-${run}-${k}`;
       const child = spawnIcn(dir, "ledger", "transfer", "--to", payee, "--amount", "1", "--id", id);
-      const delay = Math.floor(Math.random() * killDelayMsMax);
+      const delay = Math.floor(
+        transferMs * (killWindow[0] + Math.random() * (killWindow[1] - killWindow[0])),
+      );
       let killed = false;
       const timer = setTimeout(() => {
         try {
@@ -84,6 +108,8 @@ export async function runCrashTrials(
     }
     log(`run ${run + 1}/${runs}: ${reported.length} reported, ${report.killed} killed`);
   }
+  const committed = new Set(await historyIds(dir));
+  report.killedAfterCommit = unknown.filter((id) => committed.has(id)).length;
   // Re-send every killed transfer: each must end up present exactly once.
   for (const id of unknown) {
     const again = await icn(dir, "ledger", "transfer", "--to", payee, "--amount", "1", "--id", id);
@@ -114,8 +140,10 @@ if (import.meta.main) {
   const lines = [
     `## Ledger crash test`,
     ``,
-    `- runs: ${report.runs} (${streamProcesses} concurrent transfer processes each, SIGKILL at 0–${killDelayMsMax} ms)`,
-    `- transfers reported committed: ${report.reported}; killed: ${report.killed}`,
+    `- runs: ${report.runs} (${streamProcesses} concurrent transfer processes each, SIGKILL at ${
+      killWindow.join("–")
+    }× an unkilled transfer's ${Math.round(report.transferMs)} ms)`,
+    `- transfers reported committed: ${report.reported}; killed: ${report.killed}, of which ${report.killedAfterCommit} had committed before the kill`,
     `- failures: ${report.failures.length}`,
     ...report.failures.map((f) => `  - ${f}`),
   ];
