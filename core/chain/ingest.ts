@@ -1,7 +1,7 @@
 /**
  * The one validation and commit path for envelopes, used by local submits,
  * bundle import, gossip and sync alike. In order: size → decode → network →
- * duplicate → chain position (fork/replay/gap) → clock → signature → gate
+ * chain position (duplicate/fork/replay/gap) → clock → signature → gate
  * (rate limits, supplied by the node) → kind rules → atomic commit.
  */
 import { clockSkewMsDefault, commitLimits, commitRetriesMax, kelNet } from "../constants.ts";
