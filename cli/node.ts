@@ -76,11 +76,15 @@ export async function run(
   const deps = await ctx.ingestDeps();
   const { IcnNode } = await import("../net/node.ts");
   const { serveNode } = await import("../net/http.ts");
-  const node = await IcnNode.create({
-    ...deps,
-    logger,
-    identity: { did: unlocked.did, signer: unlocked.signer, ed25519: unlocked.ed25519 },
-  }, config);
+  const node = await IcnNode.create(
+    {
+      ...deps,
+      logger,
+      identity: { did: unlocked.did, signer: unlocked.signer, ed25519: unlocked.ed25519 },
+    },
+    config,
+    { libp2pMetrics: true },
+  );
   await node.start();
   const token = toHex(ctx.rng.bytes(32));
   await writeFileAtomic(ctx.path(nodeFiles.token), new TextEncoder().encode(token + "\n"), 0o600);

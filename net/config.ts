@@ -22,6 +22,14 @@ export interface NodeConfig {
   logLevel: "debug" | "info" | "warn" | "error";
   mdns: boolean;
   dht: boolean;
+  /** Keep private and loopback addresses in DHT peer records (private networks, tests). */
+  dhtPrivate: boolean;
+  /** Ask peers whether this node is reachable from outside (AutoNAT). */
+  autonat: boolean;
+  /** Dial and listen through circuit relays (`/p2p-circuit` addresses). */
+  relayClient: boolean;
+  /** Relay connections for other peers (circuit relay v2 hop). */
+  relayServer: boolean;
   maxConnections: number;
   /** Inbound connection attempts per second per host before libp2p refuses them. */
   inboundConnectionThreshold: number;
@@ -90,6 +98,30 @@ const keyDefs: readonly KeyDef[] = [
   { toml: "discovery.mdns", field: "mdns", type: "bool", doc: "find peers on the LAN with mDNS" },
   { toml: "discovery.dht", field: "dht", type: "bool", doc: "run the kad-dht (server profile)" },
   {
+    toml: "discovery.dht_private",
+    field: "dhtPrivate",
+    type: "bool",
+    doc: "keep private and loopback addresses in DHT records (private networks, tests)",
+  },
+  {
+    toml: "discovery.autonat",
+    field: "autonat",
+    type: "bool",
+    doc: "ask peers whether this node is reachable from outside (AutoNAT)",
+  },
+  {
+    toml: "relay.client",
+    field: "relayClient",
+    type: "bool",
+    doc: "dial and listen through circuit relays (add /p2p-circuit to node.listen to reserve)",
+  },
+  {
+    toml: "relay.server",
+    field: "relayServer",
+    type: "bool",
+    doc: "relay connections for other peers (circuit relay v2; limited in time and bytes)",
+  },
+  {
     toml: "limits.max_connections",
     field: "maxConnections",
     type: "int",
@@ -134,8 +166,8 @@ const keyDefs: readonly KeyDef[] = [
     field: "syncPageSize",
     type: "int",
     min: 1,
-    max: 1000,
-    doc: "envelopes per sync response",
+    max: 5000,
+    doc: "envelopes per sync response (and per validation call; also capped at 4 MiB)",
   },
   {
     toml: "sync.ready_lag_max",
@@ -198,12 +230,16 @@ export function defaultConfig(profile: Profile = "server"): NodeConfig {
     logLevel: "info",
     mdns: false,
     dht: true,
+    dhtPrivate: false,
+    autonat: true,
+    relayClient: true,
+    relayServer: false,
     maxConnections: 200,
     inboundConnectionThreshold: 20,
     globalRate: 5000,
     peerRate: 1000,
     syncIntervalMs: 30_000,
-    syncPageSize: 500,
+    syncPageSize: 2000,
     readyLagMax: 1000,
     quarantinePoints: 20,
     banPoints: 100,
@@ -211,13 +247,24 @@ export function defaultConfig(profile: Profile = "server"): NodeConfig {
     helloTimeoutMs: 10_000,
     shutdownTimeoutMs: 8_000,
   };
-  if (profile === "lan") return { ...base, mdns: true, dht: false, maxConnections: 50 };
+  if (profile === "lan") {
+    return {
+      ...base,
+      mdns: true,
+      dht: false,
+      autonat: false,
+      relayClient: false,
+      maxConnections: 50,
+    };
+  }
   if (profile === "test") {
     return {
       ...base,
       listen: ["/ip4/127.0.0.1/tcp/0"],
       http: "127.0.0.1:0",
       dht: false,
+      autonat: false,
+      relayClient: false,
       inboundConnectionThreshold: 10_000,
       syncIntervalMs: 2000,
       helloTimeoutMs: 5000,

@@ -7,6 +7,7 @@
 import { IcnError } from "../core/errors.ts";
 import { toJson } from "../cli/output.ts";
 import { decodeSubmitRequest, encodeSubmitReply } from "./control.ts";
+import { exposition } from "./metrics.ts";
 import type { IcnNode } from "./node.ts";
 
 /** Largest control request body. */
@@ -55,7 +56,7 @@ export function serveNode(
       );
     }
     if (route === "GET /metrics") {
-      return new Response(await node.metrics.registry.metrics(), {
+      return new Response(await exposition(node.metrics), {
         headers: { "content-type": node.metrics.registry.contentType },
       });
     }

@@ -6,6 +6,8 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 export interface NodeMetrics {
   registry: Registry;
+  /** libp2p's own metrics (`@libp2p/prometheus-metrics`), when the node turns them on. */
+  libp2pRegistry: Registry;
   peers: Gauge;
   received: Counter<"source">;
   accepted: Counter<"kind" | "source">;
@@ -50,6 +52,7 @@ export function createNodeMetrics(options: { processMetrics?: boolean } = {}): N
   }
   return {
     registry,
+    libp2pRegistry: new Registry(),
     peers: new Gauge({ name: "icn_peers", help: "Connected peers", registers }),
     received: new Counter({
       name: "icn_envelopes_received_total",
@@ -117,4 +120,96 @@ export function createNodeMetrics(options: { processMetrics?: boolean } = {}): N
       registers,
     }),
   };
+}
+
+/** Connection, stream and gossipsub counts read when `/metrics` is scraped. */
+export interface NetworkCounts {
+  /** Open connections by direction. */
+  connections: Record<string, number>;
+  /** Open streams by protocol. */
+  streams: Record<string, number>;
+  /** Peers subscribed to the network's envelope topic. */
+  topicPeers: number;
+  /** Peers in this node's gossipsub mesh for that topic. */
+  meshPeers: number;
+}
+
+/** Gauges over libp2p's connections, streams and gossipsub mesh, read at scrape time. */
+export function addNetworkGauges(metrics: NodeMetrics, read: () => NetworkCounts): void {
+  const registers = [metrics.registry];
+  let cached: { at: number; counts: NetworkCounts } | null = null;
+  // One scrape reads every gauge; count once per scrape.
+  const counts = () => {
+    const now = Date.now();
+    if (!cached || now - cached.at > 100) cached = { at: now, counts: read() };
+    return cached.counts;
+  };
+  new Gauge({
+    name: "icn_libp2p_connections",
+    help: "Open libp2p connections by direction",
+    labelNames: ["direction"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [direction, n] of Object.entries(counts().connections)) this.set({ direction }, n);
+    },
+  });
+  new Gauge({
+    name: "icn_libp2p_streams",
+    help: "Open libp2p streams by protocol",
+    labelNames: ["protocol"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [protocol, n] of Object.entries(counts().streams)) this.set({ protocol }, n);
+    },
+  });
+  new Gauge({
+    name: "icn_gossipsub_topic_peers",
+    help: "Peers subscribed to the envelope topic",
+    registers,
+    collect() {
+      this.set(counts().topicPeers);
+    },
+  });
+  new Gauge({
+    name: "icn_gossipsub_mesh_peers",
+    help: "Peers in the gossipsub mesh of the envelope topic",
+    registers,
+    collect() {
+      this.set(counts().meshPeers);
+    },
+  });
+}
+
+/** The `/metrics` text: the `icn_*` metrics, then libp2p's own made to pass `promtool check metrics`. */
+export async function exposition(metrics: NodeMetrics): Promise<string> {
+  const own = await metrics.registry.metrics();
+  const libp2p = await metrics.libp2pRegistry.metrics();
+  return libp2p.trim() === "" ? own : `${own.trimEnd()}\n${promtoolSafe(libp2p)}`;
+}
+
+/**
+ * Drops blank lines and renames non-counter families whose names end in `_total` (some libp2p
+ * gauges do; promtool refuses them) by removing that suffix.
+ */
+export function promtoolSafe(text: string): string {
+  const renames = new Map<string, string>();
+  for (const match of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
+    if (match[2] !== "counter" && match[1].endsWith("_total")) {
+      renames.set(match[1], match[1].slice(0, -"_total".length));
+    }
+  }
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    if (line.trim() === "") continue;
+    const comment = /^# (HELP|TYPE) (\S+)(.*)$/.exec(line);
+    if (comment) {
+      out.push(`# ${comment[1]} ${renames.get(comment[2]) ?? comment[2]}${comment[3]}`);
+      continue;
+    }
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(.*)$/.exec(line);
+    out.push(sample ? `${renames.get(sample[1]) ?? sample[1]}${sample[2]}` : line);
+  }
+  return out.join("\n") + "\n";
 }

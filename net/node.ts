@@ -48,7 +48,12 @@ import type { Logger } from "../core/ports.ts";
 import { cooperativeScore } from "../core/trust/view.ts";
 import type { NodeConfig } from "./config.ts";
 import { RateLimiter } from "./limits.ts";
-import { createNodeMetrics, type NodeMetrics } from "./metrics.ts";
+import {
+  addNetworkGauges,
+  createNodeMetrics,
+  type NetworkCounts,
+  type NodeMetrics,
+} from "./metrics.ts";
 import { MisbehaviourTracker, type Offence } from "./misbehaviour.ts";
 import {
   headsMax,
@@ -73,9 +78,15 @@ const gossipBatchMax = 150;
 const gapsMax = 10_000;
 /** Sync rounds per peer per attempt (dependencies across authors may need a few). */
 const syncRoundsMax = 6;
+/** First retry delay after a failed sync round (doubles per failure, up to the sync interval). */
+const syncRetryMs = 1000;
+/** How long a sync request waits for the asker's hello to be verified. */
+const helloWaitMs = 3000;
 /** Cached trust class of an author. */
 const classCacheMs = 30_000;
 const classCacheMax = 50_000;
+/** The cooperative's own DHT, apart from the public IPFS one. */
+const dhtProtocol = "/icn/kad/1.0.0";
 /** Hello timestamps must be this fresh. */
 const helloSkewMs = 300_000;
 
@@ -107,6 +118,11 @@ export interface NodeOptions {
   authorLimits?: boolean;
   /** Called for every envelope this node accepts (benchmarks measure propagation with it). */
   onAccepted?: (sealed: SealedEnvelope, source: IngestSource) => void;
+  /**
+   * libp2p's own metrics (`@libp2p/prometheus-metrics`) in this node's registry. Its metric
+   * objects are process-global, so turn it on for one node per process only (`icn node run`).
+   */
+  libp2pMetrics?: boolean;
 }
 
 export interface PeerInfo {
@@ -154,6 +170,7 @@ export class IcnNode {
   readonly topic: string;
   readonly misbehaviour: MisbehaviourTracker;
   readonly #onAccepted?: (sealed: SealedEnvelope, source: IngestSource) => void;
+  readonly #libp2pMetrics: boolean;
   libp2p!: Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>> }>;
   readonly #limiter: RateLimiter;
   #lane: Promise<unknown> = Promise.resolve();
@@ -164,6 +181,9 @@ export class IcnNode {
   readonly #classes = new Map<string, { trustClass: TrustClass; at: number }>();
   readonly #syncing = new Set<string>();
   readonly #lagByPeer = new Map<string, number>();
+  readonly #syncFailures = new Map<string, number>();
+  readonly #hangingUp = new Set<string>();
+  readonly #helloWaiters = new Map<string, PromiseWithResolvers<void>>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #stopping = false;
   #started = false;
@@ -184,6 +204,7 @@ export class IcnNode {
     this.topic = `/icn/${net}/envelopes/1`;
     this.misbehaviour = new MisbehaviourTracker(config);
     this.#onAccepted = options.onAccepted;
+    this.#libp2pMetrics = options.libp2pMetrics ?? false;
     this.#limiter = new RateLimiter({
       globalRate: config.globalRate,
       peerRate: config.peerRate,
@@ -234,31 +255,61 @@ export class IcnNode {
       "Ed25519",
       this.deps.identity.ed25519.seed,
     );
+    const config = this.config;
     const services: Record<string, unknown> = {
       identify: identify(),
       ping: ping(),
       pubsub: gossipsub(this.#gossipOptions()),
     };
-    if (this.config.dht) {
-      const { kadDHT } = await import("@libp2p/kad-dht");
-      services.dht = kadDHT({ clientMode: false, protocol: `/icn/kad/1.0.0` });
+    if (config.dht) {
+      const { kadDHT, passthroughMapper, removePrivateAddressesMapper } = await import(
+        "@libp2p/kad-dht"
+      );
+      services.dht = kadDHT({
+        clientMode: false,
+        protocol: dhtProtocol,
+        peerInfoMapper: config.dhtPrivate ? passthroughMapper : removePrivateAddressesMapper,
+      });
+    }
+    if (config.autonat) {
+      const { autoNAT } = await import("@libp2p/autonat");
+      services.autonat = autoNAT({ protocolPrefix: "icn" });
+    }
+    const transports = [tcp()];
+    if (config.relayClient) {
+      const { circuitRelayTransport } = await import("@libp2p/circuit-relay-v2");
+      transports.push(circuitRelayTransport() as never);
+    }
+    if (config.relayServer) {
+      const { circuitRelayServer } = await import("@libp2p/circuit-relay-v2");
+      services.relay = circuitRelayServer();
     }
     const peerDiscovery = [];
-    if (this.config.mdns) {
+    if (config.mdns) {
       const { mdns } = await import("@libp2p/mdns");
       peerDiscovery.push(mdns());
     }
+    let metrics;
+    if (this.#libp2pMetrics) {
+      const { prometheusMetrics } = await import("@libp2p/prometheus-metrics");
+      // prom-client's default Node.js metrics break promtool's naming rules; icn_process_* cover them.
+      metrics = prometheusMetrics({
+        registry: this.metrics.libp2pRegistry,
+        collectDefaultMetrics: false,
+      });
+    }
     this.libp2p = await createLibp2p({
       privateKey,
-      addresses: { listen: this.config.listen },
-      transports: [tcp()],
+      addresses: { listen: config.listen },
+      transports,
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       peerDiscovery,
+      metrics,
       connectionManager: {
-        maxConnections: this.config.maxConnections,
-        inboundConnectionThreshold: this.config.inboundConnectionThreshold,
-        maxIncomingPendingConnections: Math.max(10, this.config.maxConnections),
+        maxConnections: config.maxConnections,
+        inboundConnectionThreshold: config.inboundConnectionThreshold,
+        maxIncomingPendingConnections: Math.max(10, config.maxConnections),
       },
       connectionGater: {
         denyDialPeer: (peer: PeerId) => this.#banned(peer.toString()),
@@ -266,6 +317,7 @@ export class IcnNode {
       },
       services: services as never,
     }) as never;
+    addNetworkGauges(this.metrics, () => this.#networkCounts());
     const pubsub = this.libp2p.services.pubsub;
     pubsub.topicValidators.set(this.topic, (peer, message) => this.#validateGossip(peer, message));
     pubsub.subscribe(this.topic);
@@ -285,14 +337,21 @@ export class IcnNode {
       const peer = event.detail.toString();
       this.#verified.delete(peer);
       this.#lagByPeer.delete(peer);
+      this.#syncFailures.delete(peer);
+      this.#helloWaiters.get(peer)?.resolve();
+      this.#helloWaiters.delete(peer);
       this.#limiter.removePeer(peer);
       this.#updatePeerGauges();
     });
     this.libp2p.addEventListener("peer:connect", () => this.#updatePeerGauges());
-    if (this.config.mdns) {
+    if (config.mdns || config.dht) {
+      // Peers found by mDNS or the DHT are dialled while there is room for them.
       this.libp2p.addEventListener("peer:discovery", (event) => {
         if (this.#stopping) return;
-        this.libp2p.dial(event.detail.id).catch(() => {});
+        const peer = event.detail.id;
+        if (this.libp2p.getConnections(peer).length > 0) return;
+        if (this.libp2p.getConnections().length >= config.maxConnections / 2) return;
+        this.libp2p.dial(peer).catch(() => {});
       });
     }
     this.#started = true;
@@ -345,6 +404,26 @@ export class IcnNode {
       },
       scoreThresholds: { gossipThreshold: -100, publishThreshold: -200, graylistThreshold: -400 },
     } as Partial<GossipsubOpts>;
+  }
+
+  #networkCounts(): NetworkCounts {
+    const connections: Record<string, number> = { inbound: 0, outbound: 0 };
+    const streams: Record<string, number> = {};
+    for (const connection of this.libp2p.getConnections()) {
+      connections[connection.direction] = (connections[connection.direction] ?? 0) + 1;
+      for (const stream of connection.streams) {
+        const protocol = stream.protocol ?? "unnegotiated";
+        streams[protocol] = (streams[protocol] ?? 0) + 1;
+      }
+    }
+    const pubsub = this.libp2p.services.pubsub;
+    return {
+      connections,
+      streams,
+      topicPeers: pubsub.getSubscribers(this.topic).length,
+      meshPeers: (pubsub as unknown as { getMeshPeers(topic: string): string[] })
+        .getMeshPeers(this.topic).length,
+    };
   }
 
   #every(ms: number, fn: () => void): void {
@@ -400,10 +479,30 @@ export class IcnNode {
   }
 
   #hangUp(peer: string, reason: string): void {
-    this.deps.logger.info("peer_disconnected", { peer, reason });
     const target = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peer)
       ?.remotePeer;
-    if (target) this.libp2p.hangUp(target).catch(() => {});
+    // Messages already in flight from this peer would hang up again: once is enough.
+    if (!target || this.#hangingUp.has(peer)) return;
+    this.#hangingUp.add(peer);
+    this.deps.logger.info("peer_disconnected", { peer, reason });
+    this.libp2p.hangUp(target).catch(() => {}).finally(() => this.#hangingUp.delete(peer));
+  }
+
+  /** Resolves when `peer`'s hello is verified, or after `ms`. */
+  async #helloFrom(peer: string, ms: number): Promise<boolean> {
+    if (this.#verified.has(peer)) return true;
+    let waiter = this.#helloWaiters.get(peer);
+    if (!waiter) {
+      waiter = Promise.withResolvers<void>();
+      this.#helloWaiters.set(peer, waiter);
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      waiter.promise,
+      new Promise((resolve) => timer = setTimeout(resolve, ms)),
+    ]);
+    clearTimeout(timer);
+    return this.#verified.has(peer);
   }
 
   // ---- hello ----
@@ -424,6 +523,8 @@ export class IcnNode {
   #onConnection(connection: Connection): void {
     const peer = connection.remotePeer.toString();
     if (this.#stopping) return;
+    // A relayed connection is limited in time and bytes: no hello, gossip or sync runs on it.
+    if (connection.limits) return;
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       if (!this.#verified.has(peer) && connection.status === "open") {
@@ -480,6 +581,8 @@ export class IcnNode {
     const trustClass = await this.#classOf(hello.did);
     const known = this.#verified.has(peer);
     this.#verified.set(peer, { did: hello.did, version: hello.version, trustClass });
+    this.#helloWaiters.get(peer)?.resolve();
+    this.#helloWaiters.delete(peer);
     this.#limiter.setPeer(peer, trustClass, this.deps.clock.now());
     this.#updatePeerGauges();
     if (!known) {
@@ -627,6 +730,9 @@ export class IcnNode {
     if (standing !== "ok") {
       this.metrics.ignored.inc({ reason: standing, source: "gossip" });
       if (standing === "banned") this.#hangUp(peer, "banned");
+      // A quarantined peer that keeps sending beyond its rate escalates to a ban (and is
+      // disconnected); one that stays within it recovers as its points decay.
+      else if (this.#limiter.admitPeer(peer, now)) this.#offence(peer, "rate_abuse", "quarantined");
       return TopicValidatorResult.Ignore;
     }
     this.metrics.received.inc({ source: "gossip" });
@@ -728,7 +834,11 @@ export class IcnNode {
   async #answerSync(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString();
     await respond(stream, 4096, async (message) => {
-      if (!this.#verified.has(peer)) throw new RejectedError("bad_hello", "Sync before hello");
+      // Both sides start a sync as soon as they verified the other's hello, so a request may
+      // arrive a moment before this side has verified the asker.
+      if (!(await this.#helloFrom(peer, helloWaitMs))) {
+        throw new RejectedError("bad_hello", "Sync before hello");
+      }
       const m = message as Record<string, unknown>;
       if (m?.t === "heads") {
         const heads: HeadsResponse["heads"] = [];
@@ -763,9 +873,22 @@ export class IcnNode {
   #syncSoon(peer: string): void {
     if (this.#syncing.has(peer) || this.#stopping) return;
     this.#syncing.add(peer);
-    this.syncWith(peer).catch((error) => {
+    this.syncWith(peer).then(() => this.#syncFailures.delete(peer), (error) => {
       this.metrics.syncRounds.inc({ result: "failed" });
-      this.deps.logger.debug("sync_failed", { peer, error: (error as Error).message });
+      const failures = (this.#syncFailures.get(peer) ?? 0) + 1;
+      this.#syncFailures.set(peer, failures);
+      // Retry sooner than the next periodic round: 1 s, 2 s, 4 s, ... up to the interval.
+      const delay = Math.min(this.config.syncIntervalMs, syncRetryMs * 2 ** (failures - 1));
+      this.deps.logger.debug("sync_failed", {
+        peer,
+        error: (error as Error).message,
+        retryMs: delay,
+      });
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        if (this.#verified.has(peer)) this.#syncSoon(peer);
+      }, delay);
+      this.#timers.add(timer);
     }).finally(() => this.#syncing.delete(peer));
   }
 
@@ -799,15 +922,11 @@ export class IcnNode {
       this.metrics.syncLag.set(this.syncLag());
       if (missing.length === 0) break;
       missing.sort((a, b) => (a.net === kelNet ? 0 : 1) - (b.net === kelNet ? 0 : 1));
-      let progress = 0;
-      for (const range of missing) {
-        progress += await this.#fetchRange(peer, range, (n) => {
-          lag -= n;
-          this.#lagByPeer.set(peer, Math.max(0, lag));
-          this.metrics.syncLag.set(this.syncLag());
-        });
-        if (this.#stopping) break;
-      }
+      const progress = await this.#fetchRanges(peer, missing, (n) => {
+        lag -= n;
+        this.#lagByPeer.set(peer, Math.max(0, lag));
+        this.metrics.syncLag.set(this.syncLag());
+      });
       total += progress;
       if (progress === 0) break;
     }
@@ -815,36 +934,57 @@ export class IcnNode {
     return total;
   }
 
-  async #fetchRange(
+  /**
+   * Fetches missing ranges in pages of up to `sync.page_size` envelopes, keeping one request
+   * ahead (the next page of this range, or the first of the next range, is on the wire while
+   * the current page is validated) and validating each page with one `ingest` call.
+   */
+  async #fetchRanges(
     peer: string,
-    range: { net: string; author: string; from: number; to: number },
+    ranges: { net: string; author: string; from: number; to: number }[],
     onAccepted: (n: number) => void,
   ): Promise<number> {
-    let from = range.from;
-    let accepted = 0;
     const page = this.config.syncPageSize;
-    const fetchPage = (start: number) =>
-      this.#ask(peer, {
+    const ask = (index: number, from: number): Promise<RangeResponse> | null => {
+      const range = ranges[index];
+      if (!range) return null;
+      const reply = this.#ask(peer, {
         t: "range",
         net: range.net,
         author: range.author,
-        from: start,
-        limit: page,
+        from,
+        limit: Math.min(page, range.to - from + 1),
       }) as Promise<RangeResponse>;
-    let next: Promise<RangeResponse> | null = fetchPage(from);
-    while (next && from <= range.to && !this.#stopping) {
+      reply.catch(() => {});
+      return reply;
+    };
+    let accepted = 0;
+    let index = 0;
+    let from = ranges[0]?.from ?? 0;
+    let next = ask(index, from);
+    while (next && !this.#stopping) {
       const reply: RangeResponse = await next;
-      if (!Array.isArray(reply?.envs) || reply.envs.length === 0) break;
-      const expectedNext = from + reply.envs.length;
-      next = expectedNext <= range.to ? fetchPage(expectedNext) : null;
-      this.metrics.received.inc({ source: "sync" }, reply.envs.length);
+      const envs = Array.isArray(reply?.envs) ? reply.envs : [];
+      // Ask for what follows before validating this page.
+      let nextIndex = index;
+      let nextFrom = from + envs.length;
+      if (envs.length === 0 || nextFrom > ranges[index].to) {
+        nextIndex = index + 1;
+        nextFrom = ranges[nextIndex]?.from ?? 0;
+      }
+      next = ask(nextIndex, nextFrom);
+      if (envs.length === 0) {
+        [index, from] = [nextIndex, nextFrom];
+        continue;
+      }
+      this.metrics.received.inc({ source: "sync" }, envs.length);
       const sealed: SealedEnvelope[] = [];
-      for (const bytes of reply.envs) {
+      for (const bytes of envs) {
         try {
           sealed.push(await decodeEnvelope(bytes));
         } catch (error) {
+          // A peer that serves undecodable envelopes is not asked for more.
           this.#offence(peer, "malformed", (error as Error).message);
-          next?.catch(() => {});
           return accepted;
         }
       }
@@ -860,11 +1000,13 @@ export class IcnNode {
       }
       accepted += ok;
       onAccepted(ok);
-      if (ok < outcomes.length) {
-        next?.catch(() => {});
-        break;
+      if (ok < outcomes.length && nextIndex === index) {
+        // The rest of this chain cannot be valid now: skip to the next range.
+        nextIndex = index + 1;
+        nextFrom = ranges[nextIndex]?.from ?? 0;
+        next = ask(nextIndex, nextFrom);
       }
-      from = expectedNext;
+      [index, from] = [nextIndex, nextFrom];
     }
     return accepted;
   }

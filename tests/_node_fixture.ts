@@ -15,6 +15,7 @@ import type { Logger } from "../core/ports.ts";
 import type { Store } from "../core/store/store.ts";
 import { MemoryStore } from "../core/store/memory_store.ts";
 import { type TestIdentity, testIdentity } from "../core/testing.ts";
+import type { SealedEnvelope } from "../core/envelope/envelope.ts";
 import { defaultConfig, type NodeConfig } from "../net/config.ts";
 import { IcnNode, type NodeOptions } from "../net/node.ts";
 
@@ -31,30 +32,74 @@ export interface Cluster {
   net: string;
   genesis: Genesis;
   members: TestIdentity[];
+  /** Inception timestamp of every member (`testIdentity(i + 1, identityTs)` rebuilds member i). */
+  identityTs: number;
   nodes: IcnNode[];
   stores: Store[];
   stop(): Promise<void>;
+}
+
+/** Builds and starts one node for `member` on `store`, joined to `genesis`, holding `kels`. */
+export async function startNode(spec: {
+  genesis: Genesis;
+  member: TestIdentity;
+  /** KEL inceptions to store first (the member's own, at least). */
+  kels: SealedEnvelope[];
+  store?: Store;
+  config?: Partial<NodeConfig>;
+  node?: NodeOptions;
+  logger?: Logger;
+}): Promise<IcnNode> {
+  const net = await genesisId(spec.genesis);
+  const store = spec.store ?? new MemoryStore();
+  await store.commit([], [
+    { type: "set", key: chainKeys.genesis(net), value: spec.genesis },
+    { type: "set", key: chainKeys.network, value: net },
+  ]);
+  const deps = { store, clock: systemClock, kinds: createKindRegistry() };
+  await ingest(deps, spec.kels, { source: "import" });
+  const { member } = spec;
+  const node = await IcnNode.create(
+    {
+      ...deps,
+      logger: spec.logger ?? quietLogger,
+      identity: { did: member.did, signer: member.signer, ed25519: member.ed25519 },
+    },
+    { ...defaultConfig("test"), ...spec.config },
+    { ...spec.node },
+  );
+  await node.start();
+  return node;
 }
 
 /** Builds and starts `count` nodes (not yet connected). */
 export async function startCluster(
   count: number,
   options: {
-    /** Extra founders without a node; their KEL inceptions go to node 0's store only. */
+    /** Extra members without a node; their KEL inceptions go to node 0's store only. */
     extraMembers?: number;
-    config?: Partial<NodeConfig>;
-    node?: NodeOptions;
-    founders?: number;
+    /** Config of every node, or of node `index` (over the `test` profile's defaults). */
+    config?: Partial<NodeConfig> | ((index: number) => Partial<NodeConfig>);
+    /** Options of every node, or of node `index`. */
+    node?: NodeOptions | ((index: number) => NodeOptions);
+    /** Founders: the first `n` members, or these member indices (default: every member). */
+    founders?: number | number[];
     store?: () => Store;
+    /** Logger of node `index` (default: silent). */
+    logger?: (index: number) => Logger;
   } = {},
 ): Promise<Cluster> {
   const now = Date.now();
+  const identityTs = now - 60_000;
   const members: TestIdentity[] = [];
   const total = count + (options.extraMembers ?? 0);
-  for (let i = 0; i < total; i++) members.push(await testIdentity(i + 1, now - 60_000));
+  for (let i = 0; i < total; i++) members.push(await testIdentity(i + 1, identityTs));
+  const founders = options.founders ?? total;
   const genesis = createGenesis({
     name: "Node test cooperative",
-    members: members.slice(0, options.founders ?? total).map((m) => m.did),
+    members: (typeof founders === "number" ? members.slice(0, founders) : founders.map((i) =>
+      members[i]
+    )).map((m) => m.did),
     created: now - 120_000,
   });
   const net = await genesisId(genesis);
@@ -62,24 +107,17 @@ export async function startCluster(
   const stores: Store[] = [];
   for (const member of members.slice(0, count)) {
     const store = options.store?.() ?? new MemoryStore();
-    await store.commit([], [
-      { type: "set", key: chainKeys.genesis(net), value: genesis },
-      { type: "set", key: chainKeys.network, value: net },
-    ]);
-    const deps = { store, clock: systemClock, kinds: createKindRegistry() };
-    const kels = nodes.length === 0 ? [member, ...members.slice(count)] : [member];
-    await ingest(deps, kels.map((m) => m.inception), { source: "import" });
-    const config = { ...defaultConfig("test"), ...options.config };
-    const node = await IcnNode.create(
-      {
-        ...deps,
-        logger: quietLogger,
-        identity: { did: member.did, signer: member.signer, ed25519: member.ed25519 },
-      },
-      config,
-      { ...options.node },
-    );
-    await node.start();
+    const index = nodes.length;
+    const kels = index === 0 ? [member, ...members.slice(count)] : [member];
+    const node = await startNode({
+      genesis,
+      member,
+      kels: kels.map((m) => m.inception),
+      store,
+      config: typeof options.config === "function" ? options.config(index) : options.config,
+      node: typeof options.node === "function" ? options.node(index) : options.node,
+      logger: options.logger?.(index),
+    });
     nodes.push(node);
     stores.push(store);
   }
@@ -87,6 +125,7 @@ export async function startCluster(
     net,
     genesis,
     members,
+    identityTs,
     nodes,
     stores,
     async stop() {

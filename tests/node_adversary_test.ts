@@ -141,6 +141,15 @@ Deno.test({
       );
       const record = node.misbehaviour.get(peer)!;
       assert(record.evidence.length > 0 && record.evidence.length <= 16, "bounded evidence");
+      // Quarantined, it kept flooding beyond its rate: banned and disconnected.
+      await waitFor(
+        "adversary banned",
+        () => node.misbehaviour.standing(peer, Date.now()) === "banned",
+      );
+      await waitFor(
+        "adversary disconnected",
+        () => !node.libp2p.getPeers().some((p) => p.toString() === peer),
+      );
       const score = () =>
         (node.libp2p.services.pubsub as unknown as { getScore(p: string): number }).getScore(peer);
       await waitFor("negative gossipsub score for the adversary", () => score() < 0, 5000);

@@ -147,6 +147,10 @@ Deno.test({
       // promtool accepts /metrics.
       const metrics = await (await fetch(`${first.url}/metrics`)).text();
       assert(metrics.includes("icn_envelopes_accepted_total"), "metrics present");
+      // libp2p's own metrics, and connection and gossipsub counts, alongside.
+      for (const name of ["libp2p_data_transfer_bytes_total", "icn_gossipsub_mesh_peers"]) {
+        assert(metrics.includes(name), `${name} in /metrics`);
+      }
       const promtool = new Deno.Command("promtool", {
         args: ["check", "metrics"],
         stdin: "piped",
