@@ -24,6 +24,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { createLibp2p } from "libp2p";
 import { appendLocal } from "../core/chain/append.ts";
+import { ReadCache } from "../core/chain/cache.ts";
 import {
   ingest,
   type IngestDeps,
@@ -196,7 +197,9 @@ export class IcnNode {
     genesis: Genesis,
     options: NodeOptions,
   ) {
-    this.deps = deps;
+    // One read cache for every ingest of this node (gossip, sync, control API): it stays valid
+    // while only this node writes the store, and is dropped by ingest when anything else did.
+    this.deps = deps.cache ? deps : { ...deps, cache: new ReadCache() };
     this.config = config;
     this.net = net;
     this.genesis = genesis;
