@@ -81,6 +81,8 @@ const gapsMax = 10_000;
 const syncRoundsMax = 6;
 /** First retry delay after a failed sync round (doubles per failure, up to the sync interval). */
 const syncRetryMs = 1000;
+/** How long a hello waits for the peer's trust class before going on with a provisional one. */
+const helloClassWaitMs = 500;
 /** How long a sync request waits for the asker's hello to be verified. */
 const helloWaitMs = 3000;
 /** Cached trust class of an author. */
@@ -581,7 +583,24 @@ export class IcnNode {
     if (this.#minVersion && compareVersions(hello.version, this.#minVersion) < 0) {
       return refuse(`peer runs protocol ${hello.version}, below the required ${this.#minVersion}`);
     }
-    const trustClass = await this.#classOf(hello.did);
+    // The trust class can take long on a large store: the hello waits for it a moment, then
+    // goes on with a provisional class that is replaced when the computation ends.
+    const computing = this.#classOf(hello.did);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const computed = await Promise.race([
+      computing,
+      new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), helloClassWaitMs)),
+    ]);
+    clearTimeout(timer);
+    const trustClass = computed ?? this.#verified.get(peer)?.trustClass ?? "isolated";
+    if (computed === null) {
+      computing.then((late) => {
+        const verified = this.#verified.get(peer);
+        if (verified?.did !== hello.did || this.#stopping) return;
+        verified.trustClass = late;
+        this.#limiter.setPeer(peer, late, this.deps.clock.now());
+      }).catch(() => {});
+    }
     const known = this.#verified.has(peer);
     this.#verified.set(peer, { did: hello.did, version: hello.version, trustClass });
     this.#helloWaiters.get(peer)?.resolve();
