@@ -75,8 +75,9 @@ import {
 
 /** Envelopes per inbound gossip commit. */
 const gossipBatchMax = 150;
-/** Out-of-order gossip envelopes kept until their predecessor arrives. */
+/** Out-of-order gossip envelopes kept until their predecessor arrives (the oldest go first). */
 const gapsMax = 10_000;
+const gapBytesMax = 16 * 1024 * 1024;
 /** Sync rounds per peer per attempt (dependencies across authors may need a few). */
 const syncRoundsMax = 6;
 /** First retry delay after a failed sync round (doubles per failure, up to the sync interval). */
@@ -180,6 +181,7 @@ export class IcnNode {
   #queue: Pending[] = [];
   #flushing = false;
   readonly #gaps = new Map<string, Uint8Array>();
+  #gapBytes = 0;
   readonly #verified = new Map<string, VerifiedPeer>();
   readonly #classes = new Map<string, { trustClass: TrustClass; at: number }>();
   readonly #syncing = new Set<string>();
@@ -731,6 +733,7 @@ export class IcnNode {
       const bytes = this.#gaps.get(key);
       if (bytes) {
         this.#gaps.delete(key);
+        this.#gapBytes -= bytes.length;
         try {
           followUps.push(await decodeEnvelope(bytes));
         } catch {
@@ -798,10 +801,7 @@ export class IcnNode {
       return TopicValidatorResult.Ignore;
     }
     if (outcome.reason === "gap") {
-      if (this.#gaps.size < gapsMax) {
-        const { net, author, seq } = sealed.envelope;
-        this.#gaps.set(`${net}\u0000${author}\u0000${seq}`, data);
-      }
+      this.#park(sealed, data);
       this.#syncSoon(peer);
       return TopicValidatorResult.Ignore;
     }
@@ -817,6 +817,23 @@ export class IcnNode {
     // Kind rules may fail only because a dependency has not arrived yet; sync retries later.
     if (outcome.reason === "unknown_author") this.#syncSoon(peer);
     return TopicValidatorResult.Ignore;
+  }
+
+  /** Keeps an envelope that arrived ahead of its predecessor, within count and byte bounds. */
+  #park(sealed: SealedEnvelope, data: Uint8Array): void {
+    const { net, author, seq } = sealed.envelope;
+    const key = `${net}\u0000${author}\u0000${seq}`;
+    if (this.#gaps.has(key)) return;
+    while (
+      this.#gaps.size > 0 &&
+      (this.#gaps.size >= gapsMax || this.#gapBytes + data.length > gapBytesMax)
+    ) {
+      const [oldest, bytes] = this.#gaps.entries().next().value!;
+      this.#gaps.delete(oldest);
+      this.#gapBytes -= bytes.length;
+    }
+    this.#gaps.set(key, data);
+    this.#gapBytes += data.length;
   }
 
   #flushSoon(): void {
