@@ -295,9 +295,13 @@ try {
     }** (target ≥ 0.6; ≥ 20,000 transfers/s)`,
     `- The store's share: the same ${f(result.writes)} writes (${
       (result.writes / result.accepted).toFixed(1)
-    } per transfer) in the same ${f(result.commits)} commits, replayed into an empty KvStore without validation: ${
+    } per transfer) in the same ${
+      f(result.commits)
+    } commits, replayed into an empty KvStore without validation: ${
       f(result.accepted / result.writeSeconds)
-    } transfers/s (${result.writeSeconds.toFixed(1)} s) — the ceiling for ingest into Deno KV on this machine; ingest reaches ${
+    } transfers/s (${
+      result.writeSeconds.toFixed(1)
+    } s) — the ceiling for ingest into Deno KV on this machine; ingest reaches ${
       (result.writeSeconds / result.seconds).toFixed(2)
     } of it`,
     `- Signing the transfers (seal: encode + sign + CID): ${
