@@ -64,3 +64,18 @@ export function ownBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   out.set(bytes);
   return out;
 }
+
+/** Length of the UTF-8 encoding of `text`, without encoding it. */
+export function utf8Length(text: string): number {
+  let length = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) length += 1;
+    else if (code < 0x800) length += 2;
+    else if (code >= 0xd800 && code < 0xdc00) {
+      length += 4;
+      i++;
+    } else length += 3;
+  }
+  return length;
+}

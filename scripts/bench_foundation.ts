@@ -6,37 +6,18 @@ import { type SealedEnvelope, sealEnvelope, signingBytes } from "../core/envelop
 import { verifySignatures } from "../core/identity/kel.ts";
 import { signEd25519, verifyEd25519 } from "../core/identity/keys.ts";
 import { testIdentity } from "../core/testing.ts";
+import { paired as pairedRates } from "./_bench.ts";
 
 const count = 5000;
 const alice = await testIdentity(1);
 const body = { to: alice.did, amount: 1250, currency: "hours", memo: "bench", id: "x" };
 
-/**
- * Measures two operations in alternating rounds so that load from other
- * processes hits both alike; returns per-second rates of each.
- */
 async function paired(
   label: string,
   baseline: (i: number) => Promise<unknown>,
   subject: (i: number) => Promise<unknown>,
 ): Promise<[number, number]> {
-  const rounds = 10;
-  const perRound = count / rounds;
-  let baseMs = 0;
-  let subjectMs = 0;
-  for (let i = 0; i < 200; i++) {
-    await baseline(i);
-    await subject(i);
-  }
-  for (let round = 0; round < rounds; round++) {
-    let start = performance.now();
-    for (let i = 0; i < perRound; i++) await baseline(round * perRound + i);
-    baseMs += performance.now() - start;
-    start = performance.now();
-    for (let i = 0; i < perRound; i++) await subject(round * perRound + i);
-    subjectMs += performance.now() - start;
-  }
-  const rates: [number, number] = [count / (baseMs / 1000), count / (subjectMs / 1000)];
+  const rates = await pairedRates(baseline, subject, { count, warmup: 200 });
   Deno.stderr.writeSync(
     new TextEncoder().encode(
       `  ${label}: raw ${rates[0].toFixed(0)}/s, envelope ${rates[1].toFixed(0)}/s\n`,

@@ -18,6 +18,7 @@ import { identityKinds } from "../core/identity/kinds.ts";
 import { replayKel } from "../core/identity/replay.ts";
 import { seededRng } from "../core/ports.ts";
 import { KvStore } from "../core/store/kv_store.ts";
+import { paired as pairedRates } from "./_bench.ts";
 
 const count = 1000;
 const rotations = 1000;
@@ -25,29 +26,12 @@ const t0 = 1_700_000_000_000;
 const body = { to: "did:icn:zbench", amount: 1250, currency: "hours", memo: "bench", id: "x" };
 const log = (line: string) => Deno.stderr.writeSync(new TextEncoder().encode(line + "\n"));
 
-/** Alternating rounds so that load from other processes hits both alike; per-second rates. */
 async function paired(
   label: string,
   baseline: (i: number) => Promise<unknown>,
   subject: (i: number) => Promise<unknown>,
 ): Promise<[number, number]> {
-  const rounds = 10;
-  const perRound = count / rounds;
-  let baseMs = 0;
-  let subjectMs = 0;
-  for (let i = 0; i < 50; i++) {
-    await baseline(i);
-    await subject(i);
-  }
-  for (let round = 0; round < rounds; round++) {
-    let start = performance.now();
-    for (let i = 0; i < perRound; i++) await baseline(round * perRound + i);
-    baseMs += performance.now() - start;
-    start = performance.now();
-    for (let i = 0; i < perRound; i++) await subject(round * perRound + i);
-    subjectMs += performance.now() - start;
-  }
-  const rates: [number, number] = [count / (baseMs / 1000), count / (subjectMs / 1000)];
+  const rates = await pairedRates(baseline, subject, { count, warmup: 50 });
   log(`  ${label}: Ed25519-only ${rates[0].toFixed(0)}/s, hybrid ${rates[1].toFixed(0)}/s`);
   return rates;
 }

@@ -9,7 +9,7 @@
  */
 import { ingest } from "../core/chain/ingest.ts";
 import { chainKeys } from "../core/chain/keys.ts";
-import { type SealedEnvelope, sealEnvelope, signingBytes } from "../core/envelope/envelope.ts";
+import { type SealedEnvelope, sealEnvelope } from "../core/envelope/envelope.ts";
 import { createGenesis, genesisId } from "../core/governance/genesis.ts";
 import { ed25519FromSeed, signEd25519, verifyEd25519 } from "../core/identity/keys.ts";
 import { createKindRegistry } from "../core/kinds.ts";
@@ -140,7 +140,6 @@ async function benchIngest(dir: string) {
   const seconds = (performance.now() - start) / 1000;
   recording = false;
   store.close();
-  void signingBytes;
   progress(`replaying ${commits.length} commits into a fresh store`);
   const writeSeconds = await replayWrites(`${dir}/replay.kv`, commits);
   const writes = commits.reduce((n, c) => n + c.length, 0);

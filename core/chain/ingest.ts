@@ -602,8 +602,8 @@ async function validateAll(
   options: IngestOptions,
 ): Promise<void> {
   const base = await freshBase(deps, cache, options);
-  const root = new StateOverlay(cache.reader(deps.store));
   const reader = cache.reader(deps.store);
+  const root = new StateOverlay(reader);
   for (let i = 0; i < prepared.length; i++) {
     if (i % prefetchEnvelopes === 0) {
       await reader.prefetch(prefetchKeys(deps, prepared, i, base.net));

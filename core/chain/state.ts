@@ -4,7 +4,7 @@
  * savepoint: a rejected envelope's writes are dropped without touching the
  * parent's.
  */
-import { toHex } from "../bytes.ts";
+import { toHex, utf8Length } from "../bytes.ts";
 import {
   compareKeys,
   keyHasPrefix,
@@ -45,20 +45,6 @@ export function keySize(key: StoreKey): number {
     else size += 10;
   }
   return size;
-}
-
-function utf8Length(text: string): number {
-  let length = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) length += 1;
-    else if (code < 0x800) length += 2;
-    else if (code >= 0xd800 && code < 0xdc00) {
-      length += 4;
-      i++;
-    } else length += 3;
-  }
-  return length;
 }
 
 /** Serialized size of a value, an upper estimate (the exact V8 encoding is not visible here). */
