@@ -50,4 +50,10 @@ Deno.test("resolveConfig() refuses invalid values naming the offending key", () 
     "--bootstrap",
   );
   throwsNaming(() => resolveConfig("not toml ["), "Cannot parse node config");
+  throwsNaming(() => resolveConfig('[relay]\nserver = "yes"\n'), "relay.server");
+  throwsNaming(() => resolveConfig("[discovery]\ndht_private = 1\n"), "discovery.dht_private");
+  throwsNaming(
+    () => resolveConfig(undefined, { env: { ICN_DISCOVERY_AUTONAT: "maybe" } }),
+    "ICN_DISCOVERY_AUTONAT",
+  );
 });
