@@ -16,7 +16,6 @@ import {
 } from "../core/identity/keys.ts";
 import { createKindRegistry } from "../core/kinds.ts";
 import type { Clock, Logger, Rng } from "../core/ports.ts";
-import { KvStore } from "../core/store/kv_store.ts";
 import type { Store } from "../core/store/store.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
 import {
@@ -26,6 +25,7 @@ import {
   seedFromBase64,
 } from "./keystore.ts";
 import { createStderrLogger } from "./output.ts";
+import { openStore } from "./store_open.ts";
 
 export interface SubmitResult {
   cid: string;
@@ -121,7 +121,7 @@ export class CliContext {
     const remote = Deno.env.get("ICN_KV_URL");
     if (!remote) await this.ensureDataDir();
     try {
-      this.#store = await KvStore.open(remote ?? this.path("icn.kv"));
+      this.#store = await openStore(remote ?? this.path("icn.kv"), this.logger);
     } catch (error) {
       if (error instanceof IcnError) throw error;
       throw new InvalidInputError(

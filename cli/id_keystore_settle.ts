@@ -9,12 +9,12 @@
  * keys work, never neither.
  */
 import { ingest } from "../core/chain/ingest.ts";
-import { chainKeys } from "../core/chain/keys.ts";
+import { chainKeys, type StoredEnvelope } from "../core/chain/keys.ts";
 import { fromBase64 } from "../core/bytes.ts";
 import { kelNet } from "../core/constants.ts";
 import { identityKey, type IdentityRecord } from "../core/identity/kel.ts";
 import { createKindRegistry } from "../core/kinds.ts";
-import { KvStore } from "../core/store/kv_store.ts";
+import { openStore } from "./store_open.ts";
 import type { Store } from "../core/store/store.ts";
 import type { KeystoreSecrets } from "./keystore.ts";
 
@@ -37,9 +37,9 @@ export async function resolvePending(
     if (!current.mlKem768) delete out.mlKem768;
     return out;
   };
-  const at = await store.get<string>(chainKeys.position(kelNet, secrets.did, pending.seq));
+  const at = await store.get<StoredEnvelope>(chainKeys.position(kelNet, secrets.did, pending.seq));
   if (at) {
-    return at.value === pending.cid
+    return at.value.cid === pending.cid
       ? { secrets: adopt(), adopted: true }
       : { secrets: rest, adopted: false };
   }
@@ -61,7 +61,7 @@ export async function settlePending(
   passphrase: string,
 ): Promise<KeystoreSecrets> {
   const remote = Deno.env.get("ICN_KV_URL");
-  const store = await KvStore.open(remote ?? `${dirOf(path)}/icn.kv`);
+  const store = await openStore(remote ?? `${dirOf(path)}/icn.kv`);
   try {
     const { secrets: settled } = await resolvePending(store, secrets, Date.now());
     const { writeKeystoreFile } = await import("./keystore.ts");

@@ -28,6 +28,7 @@ import {
   type ForkEvidence,
   type LogEntry,
   type QuarantineRecord,
+  type StoredEnvelope,
 } from "./keys.ts";
 import { type Footprint, keySize, StateOverlay, type StateView } from "./state.ts";
 
@@ -129,29 +130,41 @@ function outcomeOf(error: unknown, sealed?: SealedEnvelope): IngestOutcome {
   throw error;
 }
 
-/** Writes envelope bytes, split into parts when above the KV value limit. */
-export function writeEnvelopeBytes(state: StateView, cid: string, bytes: Uint8Array): void {
+/** Stores an accepted envelope at its chain position, split into parts when above the KV value limit. */
+export function writeEnvelope(
+  state: StateView,
+  envelope: Envelope,
+  cid: string,
+  bytes: Uint8Array,
+): void {
+  const { net, author, seq } = envelope;
+  const key = chainKeys.position(net, author, seq);
   if (bytes.length <= valueBytesMax) {
-    state.set(chainKeys.envelope(cid), bytes);
+    state.set(key, { cid, bytes } satisfies StoredEnvelope);
     return;
   }
   const parts = Math.ceil(bytes.length / valueBytesMax);
-  state.set(chainKeys.envelope(cid), { parts });
+  state.set(key, { cid, parts } satisfies StoredEnvelope);
   for (let i = 0; i < parts; i++) {
-    state.set(["envpart", cid, i], bytes.slice(i * valueBytesMax, (i + 1) * valueBytesMax));
+    state.set(
+      chainKeys.part(net, author, seq, i),
+      bytes.slice(i * valueBytesMax, (i + 1) * valueBytesMax),
+    );
   }
 }
 
-/** Reads envelope bytes by CID (undefined when unknown). */
-export async function readEnvelopeBytes(
+/** The encoding of a stored envelope (undefined when a part is missing). */
+export async function storedBytes(
   state: Pick<StateView, "get">,
-  cid: string,
+  position: { net: string; author: string; seq: number },
+  stored: StoredEnvelope,
 ): Promise<Uint8Array | undefined> {
-  const value = await state.get<Uint8Array | { parts: number }>(chainKeys.envelope(cid));
-  if (value === undefined || value instanceof Uint8Array) return value;
+  if ("bytes" in stored) return stored.bytes;
   const chunks: Uint8Array[] = [];
-  for (let i = 0; i < value.parts; i++) {
-    const part = await state.get<Uint8Array>(["envpart", cid, i]);
+  for (let i = 0; i < stored.parts; i++) {
+    const part = await state.get<Uint8Array>(
+      chainKeys.part(position.net, position.author, position.seq, i),
+    );
     if (!part) return undefined;
     chunks.push(part);
   }
@@ -212,9 +225,9 @@ async function validateOne(
     if (envelope.seq < expected) {
       // (net, author, seq) are part of the content, so the envelope at that position is this
       // one exactly when the CIDs match: a duplicate; any other envelope there is a fork.
-      const existing = await state.get<string>(
+      const existing = (await state.get<StoredEnvelope>(
         chainKeys.position(envelope.net, envelope.author, envelope.seq),
-      );
+      ))?.cid;
       if (existing === cid) return { outcome: { status: "duplicate", cid, envelope }, sealed };
       if (options.source === "local") {
         throw new ConflictError(`Chain of "${envelope.author}" moved on while writing; retry`);
@@ -290,8 +303,7 @@ async function validateOne(
     }
     options.gate?.(sealed);
     await handler.apply(ctx);
-    writeEnvelopeBytes(child, cid, sealed.bytes);
-    child.set(chainKeys.position(envelope.net, envelope.author, envelope.seq), cid);
+    writeEnvelope(child, envelope, cid, sealed.bytes);
     child.set(chainKeys.head(envelope.net, envelope.author), {
       seq: envelope.seq,
       cid,

@@ -3,10 +3,15 @@
  * first part (`ledger`, `trust`, `gov`, ...), written by kind handlers.
  */
 export const chainKeys = {
-  /** Encoded envelope bytes by CID. */
-  envelope: (cid: string) => ["env", cid] as const,
-  /** CID at (net, author, seq). */
+  /**
+   * The accepted envelope at (net, author, seq): its CID and encoding
+   * (`StoredEnvelope`). Kept by position, not by CID, so that a chain's
+   * envelopes sit next to each other in the store: appends touch few pages.
+   */
   position: (net: string, author: string, seq: number) => ["chain", net, author, seq] as const,
+  /** Piece `index` of an encoding too large for one store value. */
+  part: (net: string, author: string, seq: number, index: number) =>
+    ["chainpart", net, author, seq, index] as const,
   chainPrefix: (net: string, author: string) => ["chain", net, author] as const,
   /** Latest {seq, cid, ts} of a chain. */
   head: (net: string, author: string) => ["head", net, author] as const,
@@ -27,6 +32,11 @@ export const chainKeys = {
   quarantine: (author: string) => ["quarantine", author] as const,
   quarantinePrefix: ["quarantine"] as const,
 };
+
+/** A chain position's value: the CID, and the encoding inline or split into `parts` pieces. */
+export type StoredEnvelope =
+  | { readonly cid: string; readonly bytes: Uint8Array }
+  | { readonly cid: string; readonly parts: number };
 
 export interface ChainHead {
   seq: number;

@@ -9,7 +9,8 @@ export {
   type IngestSource,
   type KindHandler,
   type KindRegistry,
-  readEnvelopeBytes,
+  storedBytes,
+  writeEnvelope,
 } from "./ingest.ts";
 export {
   type ChainHead,
@@ -17,6 +18,7 @@ export {
   type ForkEvidence,
   type LogEntry,
   type QuarantineRecord,
+  type StoredEnvelope,
 } from "./keys.ts";
-export { getEnvelopeBytes, readChain, readHead, readHeads, readLog } from "./read.ts";
+export { readChain, readHead, readHeads, readLog } from "./read.ts";
 export { StateOverlay, type StateView } from "./state.ts";

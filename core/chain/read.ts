@@ -1,12 +1,14 @@
 import { decodeEnvelope, type SealedEnvelope } from "../envelope/envelope.ts";
 import type { Store } from "../store/store.ts";
-import { readEnvelopeBytes } from "./ingest.ts";
-import { type ChainHead, chainKeys, type LogEntry } from "./keys.ts";
+import { storedBytes } from "./ingest.ts";
+import { type ChainHead, chainKeys, type LogEntry, type StoredEnvelope } from "./keys.ts";
 
-/** Envelope bytes by CID, or undefined. */
-export function getEnvelopeBytes(store: Store, cid: string): Promise<Uint8Array | undefined> {
-  return readEnvelopeBytes({ get: async (key) => (await store.get(key))?.value as never }, cid);
-}
+const getter = (store: Store) => ({
+  get: async <T>(key: readonly (string | number)[]) => (await store.get<T>(key))?.value,
+});
+
+/** Log entries fetched per store read in `readLog`. */
+const logReadAhead = 10;
 
 /** Envelopes in acceptance order from log position `since` (inclusive), with the position after the last one. */
 export async function* readLog(
@@ -15,14 +17,30 @@ export async function* readLog(
   limit = Infinity,
 ): AsyncIterable<{ position: number; entry: LogEntry; bytes: Uint8Array }> {
   let count = 0;
+  let batch: { position: number; entry: LogEntry }[] = [];
+  const flush = async function* () {
+    const stored = await store.getMany<StoredEnvelope>(
+      batch.map(({ entry }) => chainKeys.position(entry.net, entry.author, entry.seq)),
+    );
+    for (let i = 0; i < batch.length; i++) {
+      const { position, entry } = batch[i];
+      const value = stored[i]?.value;
+      const bytes = value && value.cid === entry.cid
+        ? await storedBytes(getter(store), entry, value)
+        : undefined;
+      if (!bytes) throw new Error(`Store is missing envelope ${entry.cid} named by its log`);
+      yield { position, entry, bytes };
+    }
+    batch = [];
+  };
   for await (
     const item of store.list<LogEntry>({ prefix: chainKeys.logPrefix, start: chainKeys.log(since) })
   ) {
-    if (count++ >= limit) return;
-    const bytes = await getEnvelopeBytes(store, item.value.cid);
-    if (!bytes) throw new Error(`Store is missing envelope ${item.value.cid} named by its log`);
-    yield { position: item.key[1] as number, entry: item.value, bytes };
+    if (count++ >= limit) break;
+    batch.push({ position: item.key[1] as number, entry: item.value });
+    if (batch.length === logReadAhead) yield* flush();
   }
+  if (batch.length > 0) yield* flush();
 }
 
 /** One author's chain in a network, decoded, from `fromSeq`. */
@@ -35,7 +53,7 @@ export async function readChain(
 ): Promise<SealedEnvelope[]> {
   const out: SealedEnvelope[] = [];
   for await (
-    const item of store.list<string>(
+    const item of store.list<StoredEnvelope>(
       {
         prefix: chainKeys.chainPrefix(net, author),
         start: chainKeys.position(net, author, fromSeq),
@@ -43,8 +61,9 @@ export async function readChain(
       { limit: Number.isFinite(limit) ? limit : undefined },
     )
   ) {
-    const bytes = await getEnvelopeBytes(store, item.value);
-    if (!bytes) throw new Error(`Store is missing envelope ${item.value}`);
+    const seq = item.key[3] as number;
+    const bytes = await storedBytes(getter(store), { net, author, seq }, item.value);
+    if (!bytes) throw new Error(`Store is missing part of envelope ${item.value.cid}`);
     out.push(await decodeEnvelope(bytes));
   }
   return out;

@@ -258,8 +258,8 @@ Deno.test("ledger check re-verifies signatures of stored envelopes", async () =>
   forged.sigs[0].sig[0] ^= 1;
   await ledger.store.commit([], [{
     type: "set",
-    key: chainKeys.envelope(outcome.cid),
-    value: encodeEnvelope(forged),
+    key: chainKeys.position(forged.net, forged.author, forged.seq),
+    value: { cid: outcome.cid, bytes: encodeEnvelope(forged) },
   }]);
   const findings = await checkLedger(ledger.store, { kinds: ledger.deps.kinds });
   assert.ok(findings.some((f) => f.includes("fails re-validation")), findings.join("\n"));
