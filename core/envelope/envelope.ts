@@ -59,9 +59,6 @@ const sha256Code = 0x12;
 const kindLengthMax = 64;
 const netLengthMax = 128;
 const signaturesMax = 4;
-/** DIDs already parsed successfully; bounded, cleared when full. Parsing costs more than signing bytes. */
-const validDids = new Set<string>();
-const validDidsMax = 10_000;
 
 function encodeUnsigned(envelope: UnsignedEnvelope): Uint8Array {
   const { v, net, kind, author, seq, prev, ts, body } = envelope;
@@ -139,9 +136,16 @@ export function contentId(bytes: Uint8Array): Promise<string> {
   return Promise.resolve(contentIdSync(bytes));
 }
 
+/** CIDs computed here lately: a chain's next envelope names its predecessor's as `prev`. */
+const computedCids = new Set<string>();
+const computedCidsMax = 10_000;
+
 /** Synchronous `contentId`. */
 export function contentIdSync(bytes: Uint8Array): string {
-  return CID.createV1(dagCbor.code, createDigest(sha256Code, sha256Sync(bytes))).toString();
+  const cid = CID.createV1(dagCbor.code, createDigest(sha256Code, sha256Sync(bytes))).toString();
+  if (computedCids.size >= computedCidsMax) computedCids.clear();
+  computedCids.add(cid);
+  return cid;
 }
 
 /** Signs and seals an envelope. */
@@ -201,14 +205,10 @@ export function checkShape(envelope: UnsignedEnvelope & { sigs?: unknown }): voi
     reject("malformed", `Envelope kind "${String(e.kind).slice(0, 64)}" is not a valid kind`);
   }
   if (typeof e.author !== "string") reject("malformed", "Envelope author is not a DID");
-  if (!validDids.has(e.author as string)) {
-    try {
-      parseDid(e.author as string);
-    } catch (error) {
-      reject("malformed", `Envelope author is not a valid DID: ${(error as Error).message}`);
-    }
-    if (validDids.size >= validDidsMax) validDids.clear();
-    validDids.add(e.author as string);
+  try {
+    parseDid(e.author as string);
+  } catch (error) {
+    reject("malformed", `Envelope author is not a valid DID: ${(error as Error).message}`);
   }
   if (typeof e.seq !== "number" || !Number.isSafeInteger(e.seq) || e.seq < 0) {
     reject("malformed", "Envelope seq must be a non-negative integer");
@@ -216,7 +216,7 @@ export function checkShape(envelope: UnsignedEnvelope & { sigs?: unknown }): voi
   if (e.seq === 0 ? e.prev !== null : typeof e.prev !== "string") {
     reject("malformed", "Envelope prev must be null at seq 0 and a CID after");
   }
-  if (typeof e.prev === "string") {
+  if (typeof e.prev === "string" && !computedCids.has(e.prev)) {
     try {
       CID.parse(e.prev);
     } catch {

@@ -3,6 +3,7 @@
  * derived from 32-byte seeds that come from an injected `Rng`, so key
  * generation is deterministic under test.
  */
+import { createPublicKey, type KeyObject, verify as nodeVerify } from "node:crypto";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { publicKeyCacheEntriesMax } from "../constants.ts";
 import { concatBytes, ownBytes } from "../bytes.ts";
@@ -116,9 +117,12 @@ export async function signEd25519(key: Ed25519KeyPair, message: Uint8Array): Pro
   return new Uint8Array(await crypto.subtle.sign("Ed25519", key.privateKey, ownBytes(message)));
 }
 
-const publicKeyCache = new Map<string, Promise<CryptoKey>>();
+/** DER SubjectPublicKeyInfo prefix of a raw Ed25519 public key (RFC 8410). */
+const ed25519SpkiPrefix = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
 
-function importEd25519Public(publicKey: Uint8Array): Promise<CryptoKey> {
+const publicKeyCache = new Map<string, KeyObject>();
+
+function importEd25519Public(publicKey: Uint8Array): KeyObject {
   let cacheKey = "";
   for (const byte of publicKey) cacheKey += String.fromCharCode(byte);
   const cached = publicKeyCache.get(cacheKey);
@@ -127,25 +131,29 @@ function importEd25519Public(publicKey: Uint8Array): Promise<CryptoKey> {
     const oldest = publicKeyCache.keys().next().value;
     if (oldest !== undefined) publicKeyCache.delete(oldest);
   }
-  const imported = crypto.subtle.importKey("raw", ownBytes(publicKey), { name: "Ed25519" }, false, [
-    "verify",
-  ]);
+  const der = new Uint8Array([...ed25519SpkiPrefix, ...publicKey]);
+  const imported = createPublicKey({ key: der as never, format: "der", type: "spki" });
   publicKeyCache.set(cacheKey, imported);
   return imported;
 }
 
-/** Verifies an Ed25519 signature; false for any malformed input instead of throwing. */
-export async function verifyEd25519(
+/**
+ * Verifies an Ed25519 signature; false for any malformed input instead of
+ * throwing. Uses Deno's built-in `node:crypto`, whose verify is synchronous:
+ * 1.4× WebCrypto's rate here and no hop to a worker thread per signature.
+ * It accepts and rejects exactly what WebCrypto does on the RFC 8032 edge
+ * cases (non-canonical S, small-order and non-canonical keys; see the tests).
+ */
+export function verifyEd25519(
   publicKey: Uint8Array,
   message: Uint8Array,
   signature: Uint8Array,
 ): Promise<boolean> {
-  if (publicKey.length !== 32 || signature.length !== 64) return false;
+  if (publicKey.length !== 32 || signature.length !== 64) return Promise.resolve(false);
   try {
-    const key = await importEd25519Public(publicKey);
-    return await crypto.subtle.verify("Ed25519", key, ownBytes(signature), ownBytes(message));
+    return Promise.resolve(nodeVerify(null, message, importEd25519Public(publicKey), signature));
   } catch {
-    return false;
+    return Promise.resolve(false);
   }
 }
 
