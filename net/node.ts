@@ -32,7 +32,7 @@ import {
   type IngestSource,
 } from "../core/chain/ingest.ts";
 import { type ChainHead, chainKeys } from "../core/chain/keys.ts";
-import { readChain, readHeads } from "../core/chain/read.ts";
+import { readChainBytes, readHeads } from "../core/chain/read.ts";
 import { StateOverlay } from "../core/chain/state.ts";
 import { bytesEqual } from "../core/bytes.ts";
 import { envelopeBytesMax, kelNet, protocolVersion } from "../core/constants.ts";
@@ -895,13 +895,14 @@ export class IcnNode {
         typeof m.from === "number" && typeof m.limit === "number"
       ) {
         const limit = Math.max(1, Math.min(this.config.syncPageSize, m.limit));
-        const chain = await readChain(this.deps.store, m.net, m.author, m.from, limit);
+        // Served as stored: this store only holds envelopes it validated.
+        const chain = await readChainBytes(this.deps.store, m.net, m.author, m.from, limit);
         const envs: Uint8Array[] = [];
         let bytes = 0;
-        for (const sealed of chain) {
-          bytes += sealed.bytes.length;
+        for (const encoded of chain) {
+          bytes += encoded.length;
           if (envs.length > 0 && bytes > pageBytesMax) break;
-          envs.push(sealed.bytes);
+          envs.push(encoded);
         }
         return { envs } satisfies RangeResponse;
       }

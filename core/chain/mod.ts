@@ -20,5 +20,5 @@ export {
   type QuarantineRecord,
   type StoredEnvelope,
 } from "./keys.ts";
-export { readChain, readHead, readHeads, readLog } from "./read.ts";
+export { readChain, readChainBytes, readHead, readHeads, readLog } from "./read.ts";
 export { StateOverlay, type StateView } from "./state.ts";

@@ -43,15 +43,15 @@ export async function* readLog(
   if (batch.length > 0) yield* flush();
 }
 
-/** One author's chain in a network, decoded, from `fromSeq`. */
-export async function readChain(
+/** Encodings of one author's chain in a network from `fromSeq`, as stored (what sync serves). */
+export async function readChainBytes(
   store: Store,
   net: string,
   author: string,
   fromSeq = 0,
   limit = Infinity,
-): Promise<SealedEnvelope[]> {
-  const out: SealedEnvelope[] = [];
+): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
   for await (
     const item of store.list<StoredEnvelope>(
       {
@@ -64,6 +64,21 @@ export async function readChain(
     const seq = item.key[3] as number;
     const bytes = await storedBytes(getter(store), { net, author, seq }, item.value);
     if (!bytes) throw new Error(`Store is missing part of envelope ${item.value.cid}`);
+    out.push(bytes);
+  }
+  return out;
+}
+
+/** One author's chain in a network, decoded, from `fromSeq`. */
+export async function readChain(
+  store: Store,
+  net: string,
+  author: string,
+  fromSeq = 0,
+  limit = Infinity,
+): Promise<SealedEnvelope[]> {
+  const out: SealedEnvelope[] = [];
+  for (const bytes of await readChainBytes(store, net, author, fromSeq, limit)) {
     out.push(await decodeEnvelope(bytes));
   }
   return out;
