@@ -2,15 +2,18 @@
  * `icn node init|run|status|peers|connect`: the long-running node and the
  * commands that talk to it through its control API.
  */
+import { getHeapStatistics } from "node:v8";
 import { InvalidInputError } from "../core/errors.ts";
 import { toHex } from "../core/bytes.ts";
 import {
   configEnv,
   type ConfigOverrides,
+  defaultHeapSizing,
   parseHostPort,
   profiles,
   renderConfig,
   resolveConfig,
+  v8HeapFlags,
 } from "../net/config.ts";
 import type { CliContext } from "./context.ts";
 import { writeFileAtomic } from "./keystore.ts";
@@ -71,6 +74,7 @@ export async function run(
     flags,
   });
   const logger = createStderrLogger({ format: config.logFormat, level: config.logLevel });
+  logHeapSizing(logger);
   const http = parseHostPort(config.http, "http.listen");
   const unlocked = await ctx.unlock();
   const deps = await ctx.ingestDeps();
@@ -129,6 +133,23 @@ export async function run(
   for (const [s, listener] of listeners) Deno.removeSignalListener(s, listener);
   logger.info("shutdown_done", {});
   return { data: { stopped: true, signal }, text: "" };
+}
+
+/**
+ * The V8 heap limit this process got from its start (flags cannot change it now); a warning when
+ * it is V8's default sizing, e.g. `deno run cli/main.ts node run` without `--v8-flags`.
+ */
+function logHeapSizing(logger: ReturnType<typeof createStderrLogger>): void {
+  const limit = getHeapStatistics().heap_size_limit;
+  const fields = { limitMb: Math.round(limit / 2 ** 20) };
+  if (defaultHeapSizing(limit)) {
+    logger.warn("v8_heap_default_sizing", {
+      ...fields,
+      hint:
+        `a syncing node peaks at nearly twice the RSS; start icn with --v8-flags=${v8HeapFlags} ` +
+        "as deno task icn and release binaries do (README, Memory)",
+    });
+  } else logger.info("v8_heap", fields);
 }
 
 export async function status(ctx: CliContext): Promise<CommandResult> {

@@ -4,7 +4,9 @@
  *   gossipsub messages/s measured in the same run (target ≥ 0.7);
  * - line: 8 nodes in a line, propagation to the far end at light load (target p99 ≤ 20 ms);
  * - sync: a fresh node in its own process, on a Deno KV store like `icn node run`, syncs
- *   100,000 envelopes from a peer (target ≤ 10 s) and its RSS afterwards (target ≤ 200 MB);
+ *   100,000 envelopes from a peer (target ≤ 10 s) and its peak RSS (target ≤ 200 MB), once with
+ *   the V8 flags icn starts with (`v8HeapFlags`) and once with V8's default heap sizing
+ *   (`BENCH_SYNC_V8_FLAGS="A;B;..."` runs those flag sets instead, an empty one for V8's defaults);
  * - spam: honest throughput while a peer in its own process publishes at 10× its allowance
  *   (target ≥ 80 % of the unspammed figure).
  *
@@ -27,7 +29,7 @@ import type { Genesis } from "../core/governance/genesis.ts";
 import type { Logger } from "../core/ports.ts";
 import { KvStore } from "../core/store/kv_store.ts";
 import { type TestIdentity, testIdentity } from "../core/testing.ts";
-import type { NodeConfig } from "../net/config.ts";
+import { type NodeConfig, v8HeapFlags } from "../net/config.ts";
 import {
   type Cluster,
   connect,
@@ -240,10 +242,13 @@ async function runChild(file: string): Promise<void> {
     gc?.();
     const rssStart = Deno.memoryUsage().rss;
     let rssPeak = rssStart;
+    let heapTotalPeak = 0;
     const started = performance.now();
     await node.connect(spec.addr);
     await waitFor("fresh node synced", async () => {
-      rssPeak = Math.max(rssPeak, Deno.memoryUsage().rss);
+      const sample = Deno.memoryUsage();
+      rssPeak = Math.max(rssPeak, sample.rss);
+      heapTotalPeak = Math.max(heapTotalPeak, sample.heapTotal);
       return await logSize(store) >= spec.target;
     }, waitMaxMs);
     const seconds = (performance.now() - started) / 1000;
@@ -274,6 +279,7 @@ async function runChild(file: string): Promise<void> {
       rssPeak,
       rssEnd: memory.rss,
       heapUsed: memory.heapUsed,
+      heapTotalPeak,
     });
     await node.stop();
     store.close();
@@ -578,8 +584,16 @@ async function propagationLine(): Promise<void> {
 
 /** Page size of the fresh node's sync requests. */
 const syncPageSize = 2000;
-/** V8 flags of the second sync run: a 1 MB young generation and a 128 MB old one. */
-const smallHeapFlags = "--max-semi-space-size=1,--max-old-space-size=128";
+/** V8 flag sets of the sync runs: those icn starts with, then V8's defaults (""). */
+const syncV8Flags = Deno.env.get("BENCH_SYNC_V8_FLAGS")?.split(";") ?? [v8HeapFlags, ""];
+
+function v8FlagsLabel(flags: string): string {
+  if (flags === "") return "V8's default heap sizing, as a plain `deno run`";
+  if (flags === v8HeapFlags) {
+    return `the V8 flags icn starts with, \`--v8-flags=${flags}\` (\`deno task icn\`, release binaries)`;
+  }
+  return `\`--v8-flags=${flags}\``;
+}
 
 async function syncFresh(): Promise<void> {
   log(`sync: ${fmt(syncCount)} envelopes, load ${loadAverage()}`);
@@ -609,8 +623,8 @@ async function syncFresh(): Promise<void> {
     const setupSeconds = (performance.now() - started) / 1000;
     const target = await logSize(source.stores[0]);
     log(`  serving node holds ${fmt(target)} envelopes (setup ${setupSeconds.toFixed(0)} s)`);
-    for (const v8Flags of ["", smallHeapFlags]) {
-      log(`  fresh node${v8Flags ? ` with DENO_V8_FLAGS=${v8Flags}` : ""}, load ${loadAverage()}`);
+    for (const v8Flags of syncV8Flags) {
+      log(`  fresh node with ${v8FlagsLabel(v8Flags)}, load ${loadAverage()}`);
       const dir = await Deno.makeTempDir({ prefix: "icn-bench-sync-" });
       const child = await spawnChild({
         role: "sync",
@@ -636,6 +650,7 @@ async function syncFresh(): Promise<void> {
           rssAnon: number;
           rssFile: number;
           heapUsed: number;
+          heapTotalPeak: number;
           dbBytes: number;
         };
       } finally {
@@ -643,8 +658,8 @@ async function syncFresh(): Promise<void> {
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       }
       report(
-        `- (c) a fresh node (own process, Deno KV store, pages of ${fmt(syncPageSize)}${
-          v8Flags ? `, \`DENO_V8_FLAGS=${v8Flags}\`` : ", default V8 flags"
+        `- (c) a fresh node (own process, Deno KV store, pages of ${fmt(syncPageSize)}, ${
+          v8FlagsLabel(v8Flags)
         }) syncs ${fmt(syncCount)} envelopes by ${syncAuthors} authors from one peer in ${
           result.seconds.toFixed(1)
         } s (${fmt(syncCount / result.seconds)}/s); target ≤ 10 s: ${
@@ -655,9 +670,9 @@ async function syncFresh(): Promise<void> {
           mb(result.rssFile)
         } MB file-backed) with ${fmt(result.envelopes)} envelopes stored (${
           mb(result.dbBytes)
-        } MB on disk, JS heap ${mb(result.heapUsed)} MB); target ≤ 200 MB: ${
-          met(result.rssPeak <= 200 * 2 ** 20)
-        } (peak)`,
+        } MB on disk, JS heap ${mb(result.heapUsed)} MB, V8 heap peak ${
+          mb(result.heapTotalPeak)
+        } MB); target ≤ 200 MB: ${met(result.rssPeak <= 200 * 2 ** 20)} (peak)`,
       );
     }
   } finally {

@@ -1,9 +1,12 @@
 /**
- * `deno task compile [--target T ...] [--out-dir dist] [--no-check]`
+ * `deno task compile [--target T ...] [--out-dir dist] [--no-check] [--v8-flags F]`
  *
  * Compiles the CLI into standalone binaries `dist/icn-<version>-<target>[.exe]`
  * with Deno KV enabled, the CLI's permissions baked in (not scoped to any
- * path of the build machine) and build metadata embedded. It compiles from an
+ * path of the build machine), build metadata embedded and the small-heap V8
+ * flags baked in (`v8HeapFlags` of net/config.ts; `--v8-flags F` replaces
+ * them, `--v8-flags ""` keeps V8's defaults). A compiled binary does not read
+ * `DENO_V8_FLAGS`, so what is baked in here is what it runs with. It compiles from an
  * isolated copy of the committed tree (`git archive HEAD`), so nothing else
  * on the machine (uncommitted edits, untracked files, caches) ends up in the
  * binary.
@@ -15,6 +18,7 @@
  * Without one, nothing is compiled and one message says how to provide it.
  */
 import { parseArgs } from "node:util";
+import { v8HeapFlags } from "../net/config.ts";
 import {
   binaryName,
   dirtyFiles,
@@ -128,7 +132,12 @@ export async function npmTestDirs(denoDir: string, lockText: string): Promise<st
 }
 
 /** The `deno compile` arguments for one target (run in the isolated copy). */
-export function compileArgs(target: string, output: string, exclude: string[] = []): string[] {
+export function compileArgs(
+  target: string,
+  output: string,
+  exclude: string[] = [],
+  v8Flags: string = v8HeapFlags,
+): string[] {
   return [
     "compile",
     "--target",
@@ -137,6 +146,7 @@ export function compileArgs(target: string, output: string, exclude: string[] = 
     output,
     "--unstable-kv",
     ...bakedPermissions,
+    ...(v8Flags ? [`--v8-flags=${v8Flags}`] : []),
     "--no-check",
     "--config",
     "deno.json",
@@ -210,6 +220,8 @@ export interface CompileOptions {
   outDir: string;
   /** Type-check the CLI once before compiling (default true). */
   check?: boolean;
+  /** V8 flags baked into the binaries (default `v8HeapFlags`; "" for V8's defaults). */
+  v8Flags?: string;
   env?: Record<string, string>;
 }
 
@@ -258,10 +270,14 @@ export async function compile(options: CompileOptions): Promise<CompiledBinary[]
           denort.kind === "bin" ? denort.from : denort.path
         })`,
       );
-      const result = await run(Deno.execPath(), compileArgs(target, output, exclude), {
-        cwd: source,
-        env: childEnv,
-      });
+      const result = await run(
+        Deno.execPath(),
+        compileArgs(target, output, exclude, options.v8Flags ?? v8HeapFlags),
+        {
+          cwd: source,
+          env: childEnv,
+        },
+      );
       if (result.code !== 0) {
         throw new ReleaseError(
           `deno compile for ${target} failed: ${
@@ -292,6 +308,7 @@ async function main(): Promise<void> {
       target: { type: "string", multiple: true, default: [] },
       "out-dir": { type: "string", default: `${repoRoot}/dist` },
       "no-check": { type: "boolean", default: false },
+      "v8-flags": { type: "string", default: v8HeapFlags },
     },
   });
   const targets = parseTargets(values.target ?? []);
@@ -299,6 +316,7 @@ async function main(): Promise<void> {
     targets,
     outDir: values["out-dir"]!,
     check: !values["no-check"],
+    v8Flags: values["v8-flags"],
   });
   for (const binary of binaries) say(`${formatBytes(binary.bytes).padStart(10)}  ${binary.path}`);
 }

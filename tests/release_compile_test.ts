@@ -15,6 +15,7 @@ import {
   resolveDenort,
 } from "../scripts/compile.ts";
 import { installArgs } from "../scripts/install.ts";
+import { v8HeapFlags } from "../net/config.ts";
 import { ReleaseError } from "../scripts/release_common.ts";
 
 function assert(condition: unknown, message: string): asserts condition {
@@ -102,7 +103,20 @@ Deno.test("compileArgs() enables KV, bakes unscoped permissions and names the ou
   for (const permission of bakedPermissions) assert(args.includes(permission), permission);
   assert(args.every((a) => !a.startsWith("--allow-") || !a.includes("=")), "no scoped permissions");
   assert(!args.includes("--allow-all") && !args.includes("-A"), "no allow-all");
+  assert(args.includes(`--v8-flags=${v8HeapFlags}`), "small-heap V8 flags baked in");
   assert(args.at(-1) === "cli/main.ts", "entry point");
+  const plain = compileArgs("aarch64-apple-darwin", "/out/icn", [], "");
+  assert(plain.every((a) => !a.startsWith("--v8-flags")), "--v8-flags '' keeps V8's defaults");
+});
+
+Deno.test("deno task icn and the systemd unit's release binary start icn with the small-heap V8 flags", async () => {
+  const tasks = JSON.parse(await Deno.readTextFile(`${root}/deno.json`)).tasks;
+  const task = String(tasks.icn).split(" ");
+  const at = task.indexOf(`--v8-flags=${v8HeapFlags}`);
+  assert(at > 0 && at < task.indexOf("cli/main.ts"), `deno task icn: ${tasks.icn}`);
+  const unit = await Deno.readTextFile(`${root}/scripts/icn-node.service`);
+  assert(unit.includes("ExecStart=/usr/local/bin/icn "), "the unit runs the installed binary");
+  assert(unit.includes(v8HeapFlags), "the unit names the flags its binary is compiled with");
 });
 
 Deno.test("resolveDenort() takes DENORT_BIN_<TARGET>, DENORT_BIN for the host, or a pre-seeded zip", async () => {
@@ -220,6 +234,10 @@ Deno.test("deno task compile with a STAND-IN base binary embeds KV, permissions 
     assert(metadata.entrypoint_key === "cli/main.ts", `entry ${metadata.entrypoint_key}`);
     const unstable = metadata.unstable_config as { features: string[] };
     assert(unstable.features.includes("kv"), "Deno KV enabled");
+    assert(
+      JSON.stringify(metadata.v8_flags) === JSON.stringify(v8HeapFlags.split(",")),
+      `V8 flags baked in: ${JSON.stringify(metadata.v8_flags)}`,
+    );
     const permissions = metadata.permissions as Record<string, unknown>;
     for (
       const name of [
