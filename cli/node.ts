@@ -8,15 +8,14 @@ import { toHex } from "../core/bytes.ts";
 import {
   configEnv,
   type ConfigOverrides,
-  defaultHeapSizing,
   parseHostPort,
   profiles,
   renderConfig,
   resolveConfig,
-  v8HeapFlags,
 } from "../net/config.ts";
 import type { CliContext } from "./context.ts";
 import { writeFileAtomic } from "./keystore.ts";
+import { defaultHeapSizing, v8HeapFlags } from "./node_heap.ts";
 import { callNode, nodeFiles, requireRunningNode } from "./node_client.ts";
 import { type CommandResult, createStderrLogger } from "./output.ts";
 

@@ -1,12 +1,5 @@
 import { assert, assertEquals } from "../tests/_node_fixture.ts";
-import {
-  defaultConfig,
-  defaultHeapSizing,
-  profiles,
-  renderConfig,
-  resolveConfig,
-  v8HeapFlags,
-} from "./config.ts";
+import { defaultConfig, profiles, renderConfig, resolveConfig } from "./config.ts";
 
 function throwsNaming(fn: () => unknown, key: string): void {
   try {
@@ -63,32 +56,4 @@ Deno.test("resolveConfig() refuses invalid values naming the offending key", () 
     () => resolveConfig(undefined, { env: { ICN_DISCOVERY_AUTONAT: "maybe" } }),
     "ICN_DISCOVERY_AUTONAT",
   );
-});
-
-Deno.test("v8HeapFlags size the heap at start; setting flags at run time changes nothing", async () => {
-  const script = `import v8 from "node:v8";
-const before = v8.getHeapStatistics().heap_size_limit;
-v8.setFlagsFromString("--max-old-space-size=64");
-console.log(JSON.stringify([before, v8.getHeapStatistics().heap_size_limit]));`;
-  const env = Deno.env.toObject();
-  delete env.DENO_V8_FLAGS;
-  const limits = async (args: string[]) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["eval", ...args, script],
-      env,
-      clearEnv: true,
-      stdout: "piped",
-      stderr: "inherit",
-    }).output();
-    assert(out.success, "deno eval failed");
-    return JSON.parse(new TextDecoder().decode(out.stdout)) as [number, number];
-  };
-  const [flagged, flaggedAfter] = await limits([`--v8-flags=${v8HeapFlags}`]);
-  // 512 MB old generation + 3 × 2 MB young generation.
-  assertEquals(Math.round(flagged / 2 ** 20), 518);
-  assert(!defaultHeapSizing(flagged), "the small heap is not default sizing");
-  assertEquals(flaggedAfter, flagged);
-  const [plain, plainAfter] = await limits([]);
-  assertEquals(plainAfter, plain);
-  assert(defaultHeapSizing(4192 * 2 ** 20) && !defaultHeapSizing(1030 * 2 ** 20), "threshold");
 });

@@ -29,7 +29,8 @@ import type { Genesis } from "../core/governance/genesis.ts";
 import type { Logger } from "../core/ports.ts";
 import { KvStore } from "../core/store/kv_store.ts";
 import { type TestIdentity, testIdentity } from "../core/testing.ts";
-import { type NodeConfig, v8HeapFlags } from "../net/config.ts";
+import { v8HeapFlags } from "../cli/node_heap.ts";
+import type { NodeConfig } from "../net/config.ts";
 import {
   type Cluster,
   connect,

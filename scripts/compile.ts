@@ -4,7 +4,7 @@
  * Compiles the CLI into standalone binaries `dist/icn-<version>-<target>[.exe]`
  * with Deno KV enabled, the CLI's permissions baked in (not scoped to any
  * path of the build machine), build metadata embedded and the small-heap V8
- * flags baked in (`v8HeapFlags` of net/config.ts; `--v8-flags F` replaces
+ * flags baked in (`v8HeapFlags` of cli/node_heap.ts; `--v8-flags F` replaces
  * them, `--v8-flags ""` keeps V8's defaults). A compiled binary does not read
  * `DENO_V8_FLAGS`, so what is baked in here is what it runs with. It compiles from an
  * isolated copy of the committed tree (`git archive HEAD`), so nothing else
@@ -18,7 +18,7 @@
  * Without one, nothing is compiled and one message says how to provide it.
  */
 import { parseArgs } from "node:util";
-import { v8HeapFlags } from "../net/config.ts";
+import { v8HeapFlags } from "../cli/node_heap.ts";
 import {
   binaryName,
   dirtyFiles,

@@ -15,7 +15,7 @@ import {
   resolveDenort,
 } from "../scripts/compile.ts";
 import { installArgs } from "../scripts/install.ts";
-import { v8HeapFlags } from "../net/config.ts";
+import { defaultHeapSizing, v8HeapFlags } from "../cli/node_heap.ts";
 import { ReleaseError } from "../scripts/release_common.ts";
 
 function assert(condition: unknown, message: string): asserts condition {
@@ -107,6 +107,34 @@ Deno.test("compileArgs() enables KV, bakes unscoped permissions and names the ou
   assert(args.at(-1) === "cli/main.ts", "entry point");
   const plain = compileArgs("aarch64-apple-darwin", "/out/icn", [], "");
   assert(plain.every((a) => !a.startsWith("--v8-flags")), "--v8-flags '' keeps V8's defaults");
+});
+
+Deno.test("v8HeapFlags size the heap at start; setting flags at run time changes nothing", async () => {
+  const script = `import v8 from "node:v8";
+const before = v8.getHeapStatistics().heap_size_limit;
+v8.setFlagsFromString("--max-old-space-size=64");
+console.log(JSON.stringify([before, v8.getHeapStatistics().heap_size_limit]));`;
+  const env = Deno.env.toObject();
+  delete env.DENO_V8_FLAGS;
+  const limits = async (args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", ...args, script],
+      env,
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    assert(out.success, "deno eval failed");
+    return JSON.parse(new TextDecoder().decode(out.stdout)) as [number, number];
+  };
+  const [flagged, flaggedAfter] = await limits([`--v8-flags=${v8HeapFlags}`]);
+  // 512 MB old generation + 3 × 2 MB young generation.
+  assert(Math.round(flagged / 2 ** 20) === 518, `heap limit ${flagged}`);
+  assert(!defaultHeapSizing(flagged), "the small heap is not default sizing");
+  assert(flaggedAfter === flagged, "setFlagsFromString changed the limit");
+  const [plain, plainAfter] = await limits([]);
+  assert(plainAfter === plain, "setFlagsFromString changed the default limit");
+  assert(defaultHeapSizing(4192 * 2 ** 20) && !defaultHeapSizing(1030 * 2 ** 20), "threshold");
 });
 
 Deno.test("deno task icn and the systemd unit's release binary start icn with the small-heap V8 flags", async () => {
@@ -234,9 +262,11 @@ Deno.test("deno task compile with a STAND-IN base binary embeds KV, permissions 
     assert(metadata.entrypoint_key === "cli/main.ts", `entry ${metadata.entrypoint_key}`);
     const unstable = metadata.unstable_config as { features: string[] };
     assert(unstable.features.includes("kv"), "Deno KV enabled");
+    // Deno's own defaults come first; ours last, so they win.
+    const baked = metadata.v8_flags as string[];
     assert(
-      JSON.stringify(metadata.v8_flags) === JSON.stringify(v8HeapFlags.split(",")),
-      `V8 flags baked in: ${JSON.stringify(metadata.v8_flags)}`,
+      JSON.stringify(baked.slice(-2)) === JSON.stringify(v8HeapFlags.split(",")),
+      `V8 flags baked in: ${JSON.stringify(baked)}`,
     );
     const permissions = metadata.permissions as Record<string, unknown>;
     for (
