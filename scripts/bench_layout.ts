@@ -67,12 +67,17 @@ try {
   current.close();
   const load = Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
   const fmt = (n: number) => Math.round(n * perCommit).toLocaleString("en");
-  console.log(`## Store layout (${envelopes.toLocaleString("en")} envelopes each, load ${load})\n`);
-  console.log("| layout | envelopes/s written |");
-  console.log("| --- | --- |");
-  console.log(`| legacy: \`["env", cid]\` + CID at position | ${fmt(legacyRate)} |`);
-  console.log(`| current: CID and encoding at position | ${fmt(currentRate)} |`);
-  console.log(`\nRatio current / legacy: **${(currentRate / legacyRate).toFixed(2)}×**`);
+  const lines = [
+    `## Store layout (${envelopes.toLocaleString("en")} envelopes each, load ${load})`,
+    "",
+    "| layout | envelopes/s written |",
+    "| --- | --- |",
+    `| legacy: \`["env", cid]\` + CID at position | ${fmt(legacyRate)} |`,
+    `| current: CID and encoding at position | ${fmt(currentRate)} |`,
+    "",
+    `Ratio current / legacy: **${(currentRate / legacyRate).toFixed(2)}×**`,
+  ];
+  Deno.stdout.writeSync(new TextEncoder().encode(lines.join("\n") + "\n"));
 } finally {
   await Deno.remove(dir, { recursive: true });
 }

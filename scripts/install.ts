@@ -4,6 +4,7 @@
  * Deno KV enabled and the same permissions as the release binaries.
  */
 import { parseArgs } from "node:util";
+import { v8HeapFlags } from "../cli/node_heap.ts";
 import { bakedPermissions } from "./compile.ts";
 import { repoRoot, run, runMain, say } from "./release_common.ts";
 
@@ -17,6 +18,7 @@ export function installArgs(options: { root?: string } = {}): string[] {
     "--config",
     `${repoRoot}/deno.json`,
     "--unstable-kv",
+    `--v8-flags=${v8HeapFlags}`,
     ...bakedPermissions,
     ...(options.root ? ["--root", options.root] : []),
     `${repoRoot}/cli/main.ts`,
