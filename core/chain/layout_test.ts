@@ -135,3 +135,37 @@ Deno.test("layout upgrade works on Deno KV and keeps within its commit limits", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("an envelope received as a view into a larger buffer is stored alone", async () => {
+  const network = await testNetwork(1);
+  const kinds = new Map(network.deps.kinds);
+  kinds.set("test.blob", blobKind);
+  const sealed = await sealEnvelope({
+    net: network.net,
+    kind: "test.blob",
+    seq: 0,
+    prev: null,
+    ts: 1_700_000_000_000 - 900,
+    body: { text: "inside a big message" },
+  }, network.members[0].signer);
+  // As a decoded sync page hands it over: a view in the middle of 100 KB.
+  const page = new Uint8Array(100_000);
+  page.set(sealed.bytes, 50_000);
+  const view = page.subarray(50_000, 50_000 + sealed.bytes.length);
+  const dir = await Deno.makeTempDir();
+  const kv = await KvStore.open(`${dir}/icn.kv`);
+  try {
+    const all = await listAll(network.deps.store, { prefix: [] });
+    await kv.commit([], all.map((e) => ({ type: "set" as const, key: e.key, value: e.value })));
+    const [outcome] = await ingest({ ...network.deps, store: kv, kinds }, [view], {
+      source: "sync",
+    });
+    expectEqual(outcome.status, "accepted", "outcome");
+    const key = chainKeys.position(network.net, network.members[0].did, 0);
+    const stored = (await kv.get<StoredEnvelope>(key))!.value as { bytes: Uint8Array };
+    expectEqual(stored.bytes.buffer.byteLength, sealed.bytes.length, "stored buffer size");
+  } finally {
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
