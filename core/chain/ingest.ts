@@ -5,6 +5,7 @@
  * (rate limits, supplied by the node) → kind rules → atomic commit.
  */
 import { clockSkewMsDefault, commitLimits, commitRetriesMax, kelNet } from "../constants.ts";
+import { ownBytes } from "../bytes.ts";
 import { ConflictError, IcnError, RejectedError } from "../errors.ts";
 import {
   decodeEnvelope,
@@ -137,9 +138,10 @@ function outcomeOf(error: unknown, sealed?: SealedEnvelope): IngestOutcome {
  * overflow KV's 64 KiB value limit with) everything around it.
  */
 export function detached(bytes: Uint8Array): Uint8Array {
+  // `ownBytes` copies: a Node Buffer's `slice` would be a view again.
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
     ? bytes
-    : bytes.slice();
+    : ownBytes(bytes);
 }
 
 /** Stores an accepted envelope at its chain position, split into parts when above the KV value limit. */
@@ -160,7 +162,7 @@ export function writeEnvelope(
   for (let i = 0; i < parts; i++) {
     state.set(
       chainKeys.part(net, author, seq, i),
-      bytes.slice(i * valueBytesMax, (i + 1) * valueBytesMax),
+      ownBytes(bytes.subarray(i * valueBytesMax, (i + 1) * valueBytesMax)),
     );
   }
 }

@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { sealEnvelope } from "../envelope/envelope.ts";
 import { KvStore } from "../store/kv_store.ts";
 import { listAll, type Store, type StoreMutation } from "../store/store.ts";
@@ -148,10 +149,11 @@ Deno.test("an envelope received as a view into a larger buffer is stored alone",
     ts: 1_700_000_000_000 - 900,
     body: { text: "inside a big message" },
   }, network.members[0].signer);
-  // As a decoded sync page hands it over: a view in the middle of 100 KB.
-  const page = new Uint8Array(100_000);
-  page.set(sealed.bytes, 50_000);
-  const view = page.subarray(50_000, 50_000 + sealed.bytes.length);
+  // As gossip hands it over: a Node Buffer viewing the middle of a 100 KB frame (whose `slice`
+  // is a view too).
+  const frame = Buffer.alloc(100_000);
+  frame.set(sealed.bytes, 50_000);
+  const view = frame.subarray(50_000, 50_000 + sealed.bytes.length);
   const dir = await Deno.makeTempDir();
   const kv = await KvStore.open(`${dir}/icn.kv`);
   try {
