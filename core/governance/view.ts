@@ -140,6 +140,12 @@ interface Shared {
 /** Governance revisions whose derived data is kept in memory (a few: one per open store). */
 const sharedCacheMax = 8;
 const sharedCache = new Map<string, Shared>();
+/** Shared data of stores without any governance envelope, per genesis (it depends on nothing else). */
+const beforeGovernance = new WeakMap<Genesis, Shared>();
+
+function emptyShared(): Shared {
+  return { records: new Map(), indexes: new Map(), tallies: new Map(), progress: new Map() };
+}
 
 function byEffective(a: IndexEntry, b: IndexEntry): number {
   if (a.effective !== b.effective) return a.effective - b.effective;
@@ -179,23 +185,22 @@ export class GovernanceView {
   async #data(): Promise<Shared> {
     if (this.#shared) return this.#shared;
     const revision = await this.state.get<string>(govKeys.revision);
-    let shared = revision === undefined ? undefined : sharedCache.get(revision);
+    if (revision === undefined) {
+      // No governance envelope accepted yet: the state is empty for every store of this genesis.
+      let shared = beforeGovernance.get(this.genesis);
+      if (!shared) beforeGovernance.set(this.genesis, shared = emptyShared());
+      return this.#shared = shared;
+    }
+    let shared = sharedCache.get(revision);
     if (!shared) {
-      shared = {
-        records: new Map(),
-        indexes: new Map(),
-        tallies: new Map(),
-        progress: new Map(),
-      };
-      if (revision !== undefined) {
-        sharedCache.set(revision, shared);
-        if (sharedCache.size > sharedCacheMax) {
-          sharedCache.delete(sharedCache.keys().next().value!);
-        }
+      shared = emptyShared();
+      sharedCache.set(revision, shared);
+      if (sharedCache.size > sharedCacheMax) {
+        sharedCache.delete(sharedCache.keys().next().value!);
       }
     } else {
-      sharedCache.delete(revision!);
-      sharedCache.set(revision!, shared);
+      sharedCache.delete(revision);
+      sharedCache.set(revision, shared);
     }
     this.#shared = shared;
     return shared;

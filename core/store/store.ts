@@ -117,8 +117,18 @@ function compareCodePoints(a: string, b: string): number {
 export function keyHasPrefix(key: StoreKey, prefix: StoreKey): boolean {
   if (key.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) {
-    if (compareKeys([key[i]], [prefix[i]]) !== 0) return false;
+    if (!partsEqual(key[i], prefix[i])) return false;
   }
+  return true;
+}
+
+function partsEqual(a: KeyPart, b: KeyPart): boolean {
+  if (a === b) return true;
+  if (!(a instanceof Uint8Array) || !(b instanceof Uint8Array) || a.length !== b.length) {
+    // Different strings, numbers, bigints, booleans, or parts of different types.
+    return typeof a === "number" && typeof b === "number" && Number.isNaN(a) && Number.isNaN(b);
+  }
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
