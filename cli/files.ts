@@ -25,11 +25,5 @@ export async function readInputFile(path: string, what = ""): Promise<Uint8Array
 
 /** Text variant of `readInputFile`. */
 export async function readInputText(path: string, what = ""): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    throw new InvalidInputError(
-      `Cannot read ${what ? what + " " : ""}${path}: ${(error as Error).message}`,
-    );
-  }
+  return new TextDecoder().decode(await readInputFile(path, what));
 }

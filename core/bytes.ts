@@ -65,6 +65,19 @@ export function ownBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+/**
+ * `bytes` itself when it spans its whole buffer, else a copy. Bytes received
+ * from the network are often views into a larger frame (a Node Buffer, whose
+ * `slice` is a view too); whatever is decoded from such a view keeps the
+ * frame alive, and a store value holding one is written with the whole
+ * frame (V8's serializer writes a typed array's entire backing buffer).
+ */
+export function unshared(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes
+    : ownBytes(bytes);
+}
+
 /** Length of the UTF-8 encoding of `text`, without encoding it. */
 export function utf8Length(text: string): number {
   let length = 0;

@@ -106,3 +106,18 @@ export class AssertionError extends Error {
 export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new AssertionError(message);
 }
+
+/**
+ * A value as error messages show it: `String(value)` cut to `max` characters,
+ * and never throwing (objects without a prototype, or with a throwing
+ * `toString`, come from untrusted input too).
+ */
+export function shown(value: unknown, max = 64): string {
+  let text: string;
+  try {
+    text = String(value);
+  } catch {
+    text = Object.prototype.toString.call(value);
+  }
+  return text.length > max ? `${text.slice(0, max)}...` : text;
+}

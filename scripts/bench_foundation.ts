@@ -8,7 +8,7 @@ import { createPublicKey, verify as nodeVerify } from "node:crypto";
 import { ownBytes } from "../core/bytes.ts";
 import { type SealedEnvelope, sealEnvelope, signingBytes } from "../core/envelope/envelope.ts";
 import { verifySignatures } from "../core/identity/kel.ts";
-import { signEd25519 } from "../core/identity/keys.ts";
+import { ed25519SpkiPrefix, signEd25519 } from "../core/identity/keys.ts";
 import { testIdentity } from "../core/testing.ts";
 import { paired as pairedRates } from "./_bench.ts";
 
@@ -59,7 +59,7 @@ const [rawSign, envSign] = await paired(
     }, alice.signer),
 );
 const spki = new Uint8Array([
-  ...[0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00],
+  ...ed25519SpkiPrefix,
   ...alice.keys.ed25519,
 ]);
 const nodeKey = createPublicKey({ key: spki as never, format: "der", type: "spki" });

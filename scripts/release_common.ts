@@ -110,15 +110,8 @@ export async function removeIfExists(path: string): Promise<void> {
   }
 }
 
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
+/** True when something exists at `path`: the CLI's own check. */
+export { pathExists as exists } from "../cli/files.ts";
 
 const encoder = new TextEncoder();
 

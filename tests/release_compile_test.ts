@@ -16,7 +16,7 @@ import {
 } from "../scripts/compile.ts";
 import { installArgs } from "../scripts/install.ts";
 import { defaultHeapSizing, v8HeapFlags } from "../cli/node_heap.ts";
-import { ReleaseError } from "../scripts/release_common.ts";
+import { exists, ReleaseError } from "../scripts/release_common.ts";
 
 function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);
@@ -25,15 +25,6 @@ function assert(condition: unknown, message: string): asserts condition {
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const compileScript = `${root}/scripts/compile.ts`;
 const hostTarget = Deno.build.target;
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function runCompile(
   args: string[],

@@ -131,19 +131,6 @@ function outcomeOf(error: unknown, sealed?: SealedEnvelope): IngestOutcome {
   throw error;
 }
 
-/**
- * `bytes` on a buffer of its own. Inside an object, a store value is written
- * with V8's serializer, which writes a typed array's whole backing buffer:
- * a view into a received message or sync page would store (and could
- * overflow KV's 64 KiB value limit with) everything around it.
- */
-export function detached(bytes: Uint8Array): Uint8Array {
-  // `ownBytes` copies: a Node Buffer's `slice` would be a view again.
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
-    ? bytes
-    : ownBytes(bytes);
-}
-
 /** Stores an accepted envelope at its chain position, split into parts when above the KV value limit. */
 export function writeEnvelope(
   state: StateView,
@@ -154,7 +141,7 @@ export function writeEnvelope(
   const { net, author, seq } = envelope;
   const key = chainKeys.position(net, author, seq);
   if (bytes.length <= valueBytesMax) {
-    state.set(key, { cid, bytes: detached(bytes) } satisfies StoredEnvelope);
+    state.set(key, { cid, bytes } satisfies StoredEnvelope);
     return;
   }
   const parts = Math.ceil(bytes.length / valueBytesMax);
@@ -252,7 +239,7 @@ async function validateOne(
         seq: envelope.seq,
         existing: existing ?? "",
         conflicting: cid,
-        bytes: detached(sealed.bytes),
+        bytes: sealed.bytes,
         detectedAt: now,
       });
       throw new RejectedError(

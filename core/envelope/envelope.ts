@@ -7,9 +7,9 @@
 import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import { create as createDigest } from "multiformats/hashes/digest";
-import { bytesEqual, concatBytes, utf8Encode } from "../bytes.ts";
+import { bytesEqual, concatBytes, unshared, utf8Encode } from "../bytes.ts";
 import { envelopeBytesMax, envelopeSigningDomain, envelopeVersion } from "../constants.ts";
-import { RejectedError } from "../errors.ts";
+import { RejectedError, shown } from "../errors.ts";
 import { parseDid } from "../identity/did.ts";
 import { sha256Sync } from "../identity/keys.ts";
 
@@ -196,13 +196,13 @@ function isPlainRecord(value: unknown): value is Record<string, unknown> {
 export function checkShape(envelope: UnsignedEnvelope & { sigs?: unknown }): void {
   const e = envelope as unknown as Record<string, unknown>;
   if (e.v !== envelopeVersion) {
-    reject("malformed", `Envelope version ${String(e.v)} is not supported`);
+    reject("malformed", `Envelope version ${shown(e.v)} is not supported`);
   }
   if (typeof e.net !== "string" || e.net.length === 0 || e.net.length > netLengthMax) {
     reject("malformed", "Envelope network id is missing or too long");
   }
   if (typeof e.kind !== "string" || e.kind.length > kindLengthMax || !kindPattern.test(e.kind)) {
-    reject("malformed", `Envelope kind "${String(e.kind).slice(0, 64)}" is not a valid kind`);
+    reject("malformed", `Envelope kind "${shown(e.kind)}" is not a valid kind`);
   }
   if (typeof e.author !== "string") reject("malformed", "Envelope author is not a DID");
   try {
@@ -264,11 +264,13 @@ export function decodeEnvelope(bytes: Uint8Array): Promise<SealedEnvelope> {
 }
 
 /** Synchronous `decodeEnvelope`. */
-export function decodeEnvelopeSync(bytes: Uint8Array): SealedEnvelope {
-  if (!(bytes instanceof Uint8Array)) reject("malformed", "Envelope is not bytes");
-  if (bytes.length > envelopeBytesMax) {
-    reject("too_large", `Envelope is ${bytes.length} bytes, limit is ${envelopeBytesMax}`);
+export function decodeEnvelopeSync(received: Uint8Array): SealedEnvelope {
+  if (!(received instanceof Uint8Array)) reject("malformed", "Envelope is not bytes");
+  if (received.length > envelopeBytesMax) {
+    reject("too_large", `Envelope is ${received.length} bytes, limit is ${envelopeBytesMax}`);
   }
+  // The sealed envelope keeps `bytes`: never a view that would hold on to a whole network frame.
+  const bytes = unshared(received);
   let decoded: unknown;
   try {
     decoded = dagCbor.decode(bytes);

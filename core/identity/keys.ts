@@ -6,7 +6,7 @@
 import { createPublicKey, type KeyObject, verify as nodeVerify } from "node:crypto";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
 import { publicKeyCacheEntriesMax } from "../constants.ts";
-import { concatBytes, ownBytes } from "../bytes.ts";
+import { concatBytes, fromHex, ownBytes } from "../bytes.ts";
 import type { Rng } from "../ports.ts";
 
 const seedBytes = 32;
@@ -118,7 +118,7 @@ export async function signEd25519(key: Ed25519KeyPair, message: Uint8Array): Pro
 }
 
 /** DER SubjectPublicKeyInfo prefix of a raw Ed25519 public key (RFC 8410). */
-const ed25519SpkiPrefix = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+export const ed25519SpkiPrefix = fromHex("302a300506032b6570032100");
 
 const publicKeyCache = new Map<string, KeyObject>();
 
