@@ -7,7 +7,7 @@ import * as dagCbor from "@ipld/dag-cbor";
 import { concatBytes, fromBase64, toBase64, utf8Encode } from "../bytes.ts";
 import { genesisSigningDomain, protocolVersion } from "../constants.ts";
 import { contentId } from "../envelope/envelope.ts";
-import { InvalidInputError, InvalidSignatureError } from "../errors.ts";
+import { InvalidInputError, InvalidSignatureError, shown } from "../errors.ts";
 import { parseDid } from "../identity/did.ts";
 import { verifyEd25519 } from "../identity/keys.ts";
 import { defaultParams, type Params, validateParam } from "../params.ts";
@@ -190,7 +190,7 @@ export async function checkGenesisFile(
   if (file.id !== id) {
     throw new InvalidInputError(
       `Genesis id does not match its content (file says ${
-        String(file.id)
+        shown(file.id)
       }, content is ${id}): the file was changed`,
     );
   }

@@ -7,7 +7,7 @@
 import type { ApplyContext, KindHandler } from "../chain/ingest.ts";
 import { chainKeys } from "../chain/keys.ts";
 import { toHex, utf8Encode } from "../bytes.ts";
-import { RejectedError } from "../errors.ts";
+import { RejectedError, shown } from "../errors.ts";
 import { parseDid } from "../identity/did.ts";
 import { sha256 } from "../identity/keys.ts";
 import { type ParamValue, validateParam } from "../params.ts";
@@ -180,10 +180,10 @@ async function checkAction(
       checkKeys(action, ["version", "deadline", "minVersion"]);
       const { version, deadline, minVersion } = action as unknown as UpgradeAction;
       if (typeof version !== "string" || !semverPattern.test(version)) {
-        reject("bad_action", `Upgrade version "${String(version)}" is not semver (x.y.z)`);
+        reject("bad_action", `Upgrade version "${shown(version)}" is not semver (x.y.z)`);
       }
       if (typeof minVersion !== "string" || !semverPattern.test(minVersion)) {
-        reject("bad_action", `Upgrade minVersion "${String(minVersion)}" is not semver (x.y.z)`);
+        reject("bad_action", `Upgrade minVersion "${shown(minVersion)}" is not semver (x.y.z)`);
       }
       if (compareVersions(minVersion, version) > 0) {
         reject("bad_action", `Upgrade minVersion ${minVersion} is above its version ${version}`);
@@ -207,7 +207,7 @@ const proposal: KindHandler = {
     if (!proposalKinds.includes(kind)) {
       reject(
         "bad_body",
-        `Unknown proposal kind "${String(body.kind)}" (${proposalKinds.join(", ")})`,
+        `Unknown proposal kind "${shown(body.kind)}" (${proposalKinds.join(", ")})`,
       );
     }
     if (typeof body.title !== "string" || body.title.trim().length === 0) {
@@ -280,7 +280,7 @@ const vote: KindHandler = {
     const record = await requireProposal(view, body.proposal);
     const choice = body.choice as VoteBody["choice"];
     if (!(choices as readonly string[]).includes(choice)) {
-      reject("bad_body", `Unknown vote "${String(choice)}": use for, against, abstain or block`);
+      reject("bad_body", `Unknown vote "${shown(choice)}": use for, against, abstain or block`);
     }
     if (choice === "block" && record.rules.mode !== "consent") {
       reject("bad_body", "Cannot block: this proposal is decided by majority, not consent");
@@ -337,7 +337,7 @@ async function checkScope(view: GovernanceView, scope: unknown): Promise<string>
     await requireProposal(view, scope.slice(9));
     return scope;
   }
-  reject("bad_body", `Unknown delegation scope "${String(scope)}": use all, kind:K or proposal:ID`);
+  reject("bad_body", `Unknown delegation scope "${shown(scope)}": use all, kind:K or proposal:ID`);
 }
 
 /** True when `from` reaches `target` through delegations in force at `ts` (any scope). */
@@ -418,7 +418,7 @@ const undelegate: KindHandler = {
         "not_delegated",
         body.scope === undefined
           ? "Nothing to undelegate: no delegation is in force"
-          : `Nothing to undelegate: no delegation in force for scope "${String(body.scope)}"`,
+          : `Nothing to undelegate: no delegation in force for scope "${shown(body.scope)}"`,
       );
     }
     for (const scope of cleared) {

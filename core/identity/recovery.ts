@@ -8,7 +8,7 @@
  */
 import * as dagCbor from "@ipld/dag-cbor";
 import { bytesEqual, concatBytes, utf8Encode } from "../bytes.ts";
-import { InvalidInputError, InvalidSignatureError, RejectedError } from "../errors.ts";
+import { InvalidInputError, InvalidSignatureError, RejectedError, shown } from "../errors.ts";
 import type { Envelope, EnvelopeSignature } from "../envelope/envelope.ts";
 import { isDid } from "./did.ts";
 import {
@@ -252,7 +252,7 @@ export function checkRecoverySetup(
   ) {
     throw new RejectedError(
       "malformed",
-      `Cannot set up recovery with threshold ${String(threshold)}: use 1 to ${trustees.length}`,
+      `Cannot set up recovery with threshold ${shown(threshold)}: use 1 to ${trustees.length}`,
     );
   }
   const delayMs = b.delayMs;

@@ -3,7 +3,7 @@
  * thousandths (0..1000) so no float ever reaches the canonical encoding and
  * `0.75` means exactly 750 everywhere.
  */
-import { InvalidInputError, RejectedError } from "../errors.ts";
+import { InvalidInputError, RejectedError, shown } from "../errors.ts";
 import { parseDid } from "../identity/did.ts";
 
 export const trustGraphs = ["social", "economic", "technical"] as const;
@@ -85,10 +85,10 @@ export function checkEdgeBody(body: unknown, envelope: { author: string; ts: num
   }
   if (to === author) reject("trust_self", "a member cannot vouch for itself");
   if (typeof score !== "number" || !Number.isInteger(score) || score < 0 || score > scoreScale) {
-    reject("trust_score", `score ${String(score)} is not a whole number of thousandths 0..1000`);
+    reject("trust_score", `score ${shown(score)} is not a whole number of thousandths 0..1000`);
   }
   if (typeof graph !== "string" || !(trustGraphs as readonly string[]).includes(graph)) {
-    reject("trust_graph", `graph "${String(graph)}" is not one of ${trustGraphs.join(", ")}`);
+    reject("trust_graph", `graph "${shown(graph)}" is not one of ${trustGraphs.join(", ")}`);
   }
   if (label !== undefined && (typeof label !== "string" || label.length > labelLengthMax)) {
     reject("trust_label", `label is not a string of at most ${labelLengthMax} characters`);
