@@ -122,6 +122,83 @@ Deno.test({
   },
 });
 
+async function minisignTool(args: string[]): Promise<void> {
+  const out = await new Deno.Command("minisign", { args, stdout: "piped", stderr: "piped" })
+    .output();
+  if (out.code !== 0) {
+    throw new Error(`minisign ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+Deno.test({
+  name: "icn id verify --pubkey accepts signatures made by the real minisign (random key ids)",
+  ignore: !hasCommand("minisign"),
+  async fn() {
+    const keys = `${dir}/minisign-keys`;
+    await Deno.mkdir(keys, { recursive: true });
+    await minisignTool(["-G", "-W", "-p", `${keys}/a.pub`, "-s", `${keys}/a.key`]);
+    await minisignTool(["-G", "-W", "-p", `${keys}/b.pub`, "-s", `${keys}/b.key`]);
+    const verify = (code: number, sig: string, pub = `${keys}/a.pub`, target = file) =>
+      icnExpect(code, [
+        "--json",
+        "--data-dir",
+        home,
+        "id",
+        "verify",
+        target,
+        "--sig",
+        sig,
+        "--pubkey",
+        pub,
+      ]);
+    // minisign 0.11 signs prehashed (ED) by default; -l makes the legacy Ed format.
+    await minisignTool([
+      "-S",
+      "-s",
+      `${keys}/a.key`,
+      "-m",
+      file,
+      "-x",
+      `${keys}/ed.minisig`,
+      "-t",
+      "release 1.2",
+    ]);
+    await minisignTool([
+      "-S",
+      "-l",
+      "-s",
+      `${keys}/a.key`,
+      "-m",
+      file,
+      "-x",
+      `${keys}/legacy.minisig`,
+    ]);
+    const good = await verify(0, `${keys}/ed.minisig`);
+    assertEquals(
+      good.json<{ valid: boolean; trustedComment: string }>().trustedComment,
+      "release 1.2",
+    );
+    await verify(0, `${keys}/legacy.minisig`);
+    const otherKey = await verify(1, `${keys}/ed.minisig`, `${keys}/b.pub`);
+    assertMatch(otherKey.stderr, /different key/);
+    await Deno.writeTextFile(`${keys}/changed.txt`, "hello cooperative?\n");
+    for (const sig of ["ed", "legacy"]) {
+      const changed = await verify(
+        1,
+        `${keys}/${sig}.minisig`,
+        `${keys}/a.pub`,
+        `${keys}/changed.txt`,
+      );
+      assertMatch(changed.stderr, /does not match the file/);
+    }
+    const sig = (await Deno.readTextFile(`${keys}/ed.minisig`)).split("\n");
+    sig[2] = "trusted comment: release 9.9";
+    await Deno.writeTextFile(`${keys}/comment.minisig`, sig.join("\n"));
+    const comment = await verify(1, `${keys}/comment.minisig`);
+    assertMatch(comment.stderr, /Trusted comment was changed/);
+  },
+});
+
 Deno.test({
   name: "age -d decrypts identity.age with the passphrase",
   ignore: !hasCommand("age") || !hasCommand("script"),

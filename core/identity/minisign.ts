@@ -2,6 +2,14 @@
  * Detached signatures in minisign's format: prehashed Ed25519 (`ED`, signature
  * over BLAKE2b-512 of the file) with a trusted comment covered by a global
  * signature, so the real `minisign -V` verifies what `icn id sign` writes.
+ * Verification also reads minisign's legacy `Ed` signatures (over the file
+ * itself, `minisign -S -l`).
+ *
+ * Key ids: minisign draws a key's 8-byte id at random when it makes the key,
+ * and keeps it in the public key file; icn derives one from the key (BLAKE2b)
+ * so it needs no storage. A key id only says which key to try: the
+ * signatures decide. So a key read from a `.pub` file brings its own id, and a
+ * bare key (a DID's) has icn's derived one.
  */
 import { blake2b } from "@noble/hashes/blake2.js";
 import { bytesEqual, concatBytes, fromBase64, toBase64, utf8Decode, utf8Encode } from "../bytes.ts";
@@ -9,6 +17,7 @@ import { InvalidInputError, InvalidSignatureError } from "../errors.ts";
 import { verifyEd25519 } from "./keys.ts";
 
 const algPrehashed = utf8Encode("ED");
+const algLegacy = utf8Encode("Ed");
 const algPublicKey = utf8Encode("Ed");
 const commentLengthMax = 1024;
 
@@ -68,6 +77,8 @@ export async function minisignSign(
 }
 
 export interface MinisignSignature {
+  /** `true` for `ED` (signature over BLAKE2b-512 of the file), `false` for legacy `Ed`. */
+  prehashed: boolean;
   keyId: Uint8Array;
   signature: Uint8Array;
   trustedComment: string;
@@ -94,11 +105,13 @@ export function parseMinisignSignature(text: string): MinisignSignature {
     return malformed("signature lines are not base64");
   }
   if (sigLine.length !== 74) malformed("signature has the wrong length");
-  if (!bytesEqual(sigLine.subarray(0, 2), algPrehashed)) {
-    malformed("only prehashed Ed25519 (ED) signatures are supported");
+  const prehashed = bytesEqual(sigLine.subarray(0, 2), algPrehashed);
+  if (!prehashed && !bytesEqual(sigLine.subarray(0, 2), algLegacy)) {
+    malformed("only Ed25519 signatures (ED, or legacy Ed) are supported");
   }
   if (globalSignature.length !== 64) malformed("global signature has the wrong length");
   return {
+    prehashed,
     keyId: sigLine.slice(2, 10),
     signature: sigLine.slice(10, 74),
     trustedComment: lines[2].slice("trusted comment: ".length),
@@ -107,16 +120,34 @@ export function parseMinisignSignature(text: string): MinisignSignature {
   };
 }
 
-/** Verifies a parsed signature over `data`; throws `InvalidSignatureError` naming what failed. */
+/** A minisign public key with its key id (random when minisign made it). */
+export interface MinisignPublicKey {
+  keyId: Uint8Array;
+  publicKey: Uint8Array;
+}
+
+/**
+ * Verifies a parsed signature over `data`; throws `InvalidSignatureError`
+ * naming what failed. `key` is a parsed `.pub` file (its own key id) or a bare
+ * Ed25519 key (icn's derived key id).
+ */
 export async function minisignVerify(
   data: Uint8Array,
   parsed: MinisignSignature,
-  publicKey: Uint8Array,
+  key: Uint8Array | MinisignPublicKey,
 ): Promise<void> {
-  if (!bytesEqual(parsed.keyId, minisignKeyId(publicKey))) {
-    throw new InvalidSignatureError("Signature was made with a different key");
+  const { keyId, publicKey } = key instanceof Uint8Array
+    ? { keyId: minisignKeyId(key), publicKey: key }
+    : key;
+  if (!bytesEqual(parsed.keyId, keyId)) {
+    throw new InvalidSignatureError(
+      `Signature was made with a different key: key id ${keyIdHex(parsed.keyId)}, expected ${
+        keyIdHex(keyId)
+      }`,
+    );
   }
-  if (!(await verifyEd25519(publicKey, blake2b(data), parsed.signature))) {
+  const signed = parsed.prehashed ? blake2b(data) : data;
+  if (!(await verifyEd25519(publicKey, signed, parsed.signature))) {
     throw new InvalidSignatureError(
       "Signature does not match the file: the file or signature was changed",
     );
@@ -127,8 +158,8 @@ export async function minisignVerify(
   }
 }
 
-/** Reads a public key given as a minisign `.pub` file text or its base64 line. */
-export function parseMinisignPublicKey(text: string): Uint8Array {
+/** Reads a public key (with its key id) given as a minisign `.pub` file text or its base64 line. */
+export function parseMinisignPublicKey(text: string): MinisignPublicKey {
   const line = text.trim().split(/\r?\n/).pop() ?? "";
   let raw: Uint8Array;
   try {
@@ -139,5 +170,5 @@ export function parseMinisignPublicKey(text: string): Uint8Array {
   if (raw.length !== 42 || utf8Decode(raw.subarray(0, 2)) !== "Ed") {
     throw new InvalidInputError("Malformed minisign public key");
   }
-  return raw.slice(10);
+  return { keyId: raw.slice(2, 10), publicKey: raw.slice(10) };
 }
