@@ -47,6 +47,9 @@ export const commitBackoffMsMax = 200;
 /** Cache of imported public keys; bounded so a flood of new authors cannot grow memory without limit. */
 export const publicKeyCacheEntriesMax = 8192;
 
+/** Parsed DIDs kept; bounded for the same reason (parsing one costs ~7 µs). */
+export const didMemoEntriesMax = 10_000;
+
 /** Longest body of a DID-bearing string we will even try to parse. */
 export const didLengthMax = 128;
 

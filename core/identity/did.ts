@@ -1,5 +1,6 @@
 import { base58btc } from "multiformats/bases/base58";
-import { didLengthMax } from "../constants.ts";
+import { didLengthMax, didMemoEntriesMax } from "../constants.ts";
+import { createMemo } from "../memo.ts";
 import { InvalidInputError } from "../errors.ts";
 
 const didPrefix = "did:icn:";
@@ -15,21 +16,17 @@ export function didFromPublicKey(publicKey: Uint8Array): string {
   return didPrefix + base58btc.encode(publicKey);
 }
 
-/** DIDs parsed successfully, with their keys; bounded (cleared when full). Parsing costs ~7 µs. */
-const parsed = new Map<string, Uint8Array>();
-const parsedMax = 10_000;
+/** DIDs parsed successfully, keyed by the whole DID string. Parsing costs ~7 µs. */
+const parsed = createMemo<Uint8Array>(didMemoEntriesMax);
 
 /**
  * Parses a DID strictly: `did:icn:z` + base58btc of exactly 32 bytes, spelled
  * canonically (re-encoding gives the same string). Returns the inception key.
  */
 export function parseDid(did: string): Uint8Array {
-  const known = typeof did === "string" ? parsed.get(did) : undefined;
-  if (known) return known.slice();
-  const key = parseDidUncached(did);
-  if (parsed.size >= parsedMax) parsed.clear();
-  parsed.set(did, key.slice());
-  return key;
+  if (typeof did !== "string") return parseDidUncached(did);
+  // A copy each time: callers own the bytes they get, and the memo's stay intact.
+  return parsed.get(did, () => parseDidUncached(did)).slice();
 }
 
 function parseDidUncached(did: string): Uint8Array {

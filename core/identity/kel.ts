@@ -12,7 +12,7 @@ import { kelNet } from "../constants.ts";
 import { InvalidSignatureError, RejectedError, UnknownIdentityError } from "../errors.ts";
 import type { Envelope, EnvelopeSignature } from "../envelope/envelope.ts";
 import { didFromPublicKey } from "./did.ts";
-import { sha256, verifyEd25519, verifyMlDsa65 } from "./keys.ts";
+import { sha256, verifyEd25519, verifyMlDsa65, weakEd25519Key } from "./keys.ts";
 
 /** Public keys of an identity at one point in its KEL. Optional members are absent, never undefined. */
 export interface KeySet {
@@ -147,6 +147,13 @@ export function checkKeySet(value: unknown): asserts value is KeySet {
     Object.keys(keys).some((k) => !["ed25519", "x25519", "mlDsa65", "mlKem768"].includes(k))
   ) {
     throw new RejectedError("malformed", "Key set is malformed");
+  }
+  const weak = weakEd25519Key(keys.ed25519);
+  if (weak !== null) {
+    throw new RejectedError(
+      "weak_key",
+      `Cannot accept Ed25519 key ${shortDigest(keys.ed25519)}: ${weak}`,
+    );
   }
 }
 

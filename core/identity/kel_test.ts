@@ -8,7 +8,9 @@ import { ml_dsa65 } from "@noble/post-quantum/ml-dsa.js";
 import type { KindHandler } from "../chain/ingest.ts";
 import { chainKeys } from "../chain/keys.ts";
 import { bytesEqual } from "../bytes.ts";
-import { decodeEnvelope, signingBytes } from "../envelope/envelope.ts";
+import { kelNet } from "../constants.ts";
+import { decodeEnvelope, sealEnvelope, signingBytes } from "../envelope/envelope.ts";
+import { didFromPublicKey } from "./did.ts";
 import { seededRng } from "../ports.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { accept, generation, TestIdentity } from "./_kel_fixture.ts";
@@ -271,4 +273,54 @@ Deno.test("replayKel() rejects reordered or missing events", async () => {
   await assertRejects(() => replayKel([bytes[0], bytes[1], bytes[3]]));
   await assertRejects(() => replayKel(bytes.slice(1)));
   assertEquals((await decodeEnvelope(bytes[1])).envelope.kind, "id.rotation");
+});
+
+/** A signer for a small-order key: R = identity, S = 0 verifies for every message, no secret needed. */
+function noSecretSigner(did: string) {
+  const trivial = new Uint8Array(64);
+  trivial[0] = 1;
+  return { did, sign: () => Promise.resolve([{ alg: "ed25519" as const, sig: trivial }]) };
+}
+
+Deno.test("an inception with a small-order Ed25519 key is refused (its signatures need no secret)", async () => {
+  const store = new MemoryStore();
+  await store.commit([], [{ type: "set", key: chainKeys.network, value: net }]);
+  const identityPoint = new Uint8Array(32);
+  identityPoint[0] = 1;
+  const did = didFromPublicKey(identityPoint);
+  const x = (await generation(seededRng(5), false)).keys.x25519;
+  const sealed = await sealEnvelope({
+    net: kelNet,
+    kind: "id.inception",
+    seq: 0,
+    prev: null,
+    ts: t0,
+    body: { keys: { ed25519: identityPoint, x25519: x }, next: new Uint8Array(32) },
+  }, noSecretSigner(did));
+  const outcome = await accept(store, sealed, t0);
+  assertEquals(outcome.status, "rejected");
+  assertEquals(outcome.status === "rejected" && outcome.reason, "weak_key");
+  assertEquals(await store.get(identityKey(did)), null);
+});
+
+Deno.test("a rotation to a small-order Ed25519 key is refused", async () => {
+  const { store, alice } = await setup();
+  const identityPoint = new Uint8Array(32);
+  identityPoint[0] = 1;
+  // Alice commits to a small-order next key at inception time: the rotation revealing it is refused.
+  const weak = { ed25519: identityPoint, x25519: alice.next.keys.x25519 };
+  const sealed = await sealRotation({
+    kind: "id.rotation",
+    head: alice.head,
+    ts: t0 + hour,
+    signer: alice.signer(),
+    revealed: noSecretSigner(alice.did),
+    keys: weak,
+    next: await nextKeysDigest(alice.next.keys),
+    reason: "scheduled",
+  });
+  const outcome = await accept(store, sealed, t0 + hour);
+  assertEquals(outcome.status, "rejected");
+  assertEquals(outcome.status === "rejected" && outcome.reason, "weak_key");
+  assert(bytesEqual((await record(store, alice.did)).keys.ed25519, alice.current.keys.ed25519));
 });

@@ -5,8 +5,10 @@
  */
 import { createPublicKey, type KeyObject, verify as nodeVerify } from "node:crypto";
 import { sha256 as nobleSha256 } from "@noble/hashes/sha2.js";
+import { ed25519 } from "@noble/curves/ed25519.js";
 import { publicKeyCacheEntriesMax } from "../constants.ts";
 import { concatBytes, fromHex, ownBytes } from "../bytes.ts";
+import { bytesMemoKey, createMemo } from "../memo.ts";
 import type { Rng } from "../ports.ts";
 
 const seedBytes = 32;
@@ -120,21 +122,14 @@ export async function signEd25519(key: Ed25519KeyPair, message: Uint8Array): Pro
 /** DER SubjectPublicKeyInfo prefix of a raw Ed25519 public key (RFC 8410). */
 export const ed25519SpkiPrefix = fromHex("302a300506032b6570032100");
 
-const publicKeyCache = new Map<string, KeyObject>();
+/** Imported Ed25519 public keys, keyed by the whole key. */
+const ed25519Keys = createMemo<KeyObject>(publicKeyCacheEntriesMax);
 
 function importEd25519Public(publicKey: Uint8Array): KeyObject {
-  let cacheKey = "";
-  for (const byte of publicKey) cacheKey += String.fromCharCode(byte);
-  const cached = publicKeyCache.get(cacheKey);
-  if (cached) return cached;
-  if (publicKeyCache.size >= publicKeyCacheEntriesMax) {
-    const oldest = publicKeyCache.keys().next().value;
-    if (oldest !== undefined) publicKeyCache.delete(oldest);
-  }
-  const der = new Uint8Array([...ed25519SpkiPrefix, ...publicKey]);
-  const imported = createPublicKey({ key: der as never, format: "der", type: "spki" });
-  publicKeyCache.set(cacheKey, imported);
-  return imported;
+  return ed25519Keys.get(bytesMemoKey(publicKey), () => {
+    const der = new Uint8Array([...ed25519SpkiPrefix, ...publicKey]);
+    return createPublicKey({ key: der as never, format: "der", type: "spki" });
+  });
 }
 
 /**
@@ -155,6 +150,26 @@ export function verifyEd25519(
   } catch {
     return Promise.resolve(false);
   }
+}
+
+/**
+ * Why an Ed25519 public key cannot be an identity's key, or null when it can.
+ * icn verifies with RFC 8032's cofactorless equation and strict decoding
+ * (OpenSSL through node:crypto, like WebCrypto): a small-order key A ([8]A is
+ * the identity; 8 canonical encodings) has signatures that verify without any
+ * secret, so such a key is refused wherever keys enter (inception, rotation,
+ * recovery), together with encodings that do not decode strictly to a point.
+ */
+export function weakEd25519Key(publicKey: Uint8Array): string | null {
+  if (publicKey.length !== 32) return `it has ${publicKey.length} bytes, expected 32`;
+  let point;
+  try {
+    point = ed25519.Point.fromBytes(publicKey, false);
+  } catch {
+    return "it is not a canonical encoding of a curve point";
+  }
+  if (point.isSmallOrder()) return "it is a small-order point, whose signatures need no secret";
+  return null;
 }
 
 /** SHA-256 digest, synchronous (@noble/hashes): ~10x faster than WebCrypto's async digest for small inputs. */
@@ -198,7 +213,11 @@ export async function signMlDsa65(key: MlDsa65KeyPair, message: Uint8Array): Pro
   return new Uint8Array(await crypto.subtle.sign(mlDsa65, key.privateKey, ownBytes(message)));
 }
 
-const mlDsaKeyCache = new Map<string, Promise<CryptoKey>>();
+/**
+ * Imported ML-DSA-65 public keys, keyed by the whole 1,952-byte key: keyed by a
+ * prefix, a look-alike key seen first would answer for the real one.
+ */
+const mlDsaKeys = createMemo<Promise<CryptoKey>>(publicKeyCacheEntriesMax);
 
 /** Verifies an ML-DSA-65 signature (empty context); false for malformed input. */
 export async function verifyMlDsa65(
@@ -208,16 +227,13 @@ export async function verifyMlDsa65(
 ): Promise<boolean> {
   if (publicKey.length !== 1952 || signature.length !== 3309) return false;
   try {
-    let cacheKey = "";
-    for (let i = 0; i < 64; i++) cacheKey += String.fromCharCode(publicKey[i]);
-    let key = mlDsaKeyCache.get(cacheKey);
-    if (!key) {
-      if (mlDsaKeyCache.size >= publicKeyCacheEntriesMax) mlDsaKeyCache.clear();
-      key = crypto.subtle.importKey("raw-public" as "raw", ownBytes(publicKey), mlDsa65, false, [
-        "verify",
-      ]);
-      mlDsaKeyCache.set(cacheKey, key);
-    }
+    const key = mlDsaKeys.get(
+      bytesMemoKey(publicKey),
+      () =>
+        crypto.subtle.importKey("raw-public" as "raw", ownBytes(publicKey), mlDsa65, false, [
+          "verify",
+        ]),
+    );
     return await crypto.subtle.verify(mlDsa65, await key, ownBytes(signature), ownBytes(message));
   } catch {
     return false;

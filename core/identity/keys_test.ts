@@ -1,6 +1,13 @@
 import fc from "fast-check";
-import { ownBytes } from "../bytes.ts";
-import { verifyEd25519 } from "./keys.ts";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
+import { fromHex, ownBytes } from "../bytes.ts";
+import {
+  mlDsa65FromSeed,
+  signMlDsa65,
+  verifyEd25519,
+  verifyMlDsa65,
+  weakEd25519Key,
+} from "./keys.ts";
 
 /** The reference: WebCrypto's Ed25519 verify. */
 async function webCryptoVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) {
@@ -95,4 +102,46 @@ Deno.test("verifyEd25519 agrees with WebCrypto on valid and corrupted signatures
     ),
     { numRuns: 300 },
   );
+});
+
+Deno.test("verifyMlDsa65 keys its cache by the whole key: a look-alike key sharing a 64-byte prefix never answers for the real one", async () => {
+  const real = await mlDsa65FromSeed(new Uint8Array(32).fill(7));
+  const message = new TextEncoder().encode("cache by whole key");
+  const signature = await signMlDsa65(real, message);
+  const lookAlike = real.publicKey.slice();
+  lookAlike[lookAlike.length - 1] ^= 1;
+  // The look-alike first: it must not poison the cache for the real key, nor verify the real signature.
+  assertEquals(await verifyMlDsa65(lookAlike, message, signature), false);
+  assertEquals(await verifyMlDsa65(real.publicKey, message, signature), true);
+  // And again in the other order, now that both are cached.
+  assertEquals(await verifyMlDsa65(lookAlike, message, signature), false);
+  assertEquals(await verifyMlDsa65(real.publicKey, message, signature), true);
+  const lookAlikeOfSeen = real.publicKey.slice();
+  lookAlikeOfSeen[100] ^= 0x80;
+  assertEquals(await verifyMlDsa65(lookAlikeOfSeen, message, signature), false);
+});
+
+Deno.test("weakEd25519Key() refuses the 8 small-order points and non-canonical encodings, and accepts real keys", async () => {
+  // The 8 canonical encodings of points of order dividing 8 on edwards25519.
+  const smallOrder = [
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0000000000000000000000000000000000000000000000000000000000000080",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
+  ];
+  let refused = 0;
+  for (const hex of smallOrder) {
+    const reason = weakEd25519Key(fromHex(hex));
+    assert(reason !== null, `${hex} must be refused`);
+    refused++;
+  }
+  assertEquals(refused, 8);
+  assert(weakEd25519Key(littleEndian(prime + 1n)) !== null, "non-canonical y must be refused");
+  assert(weakEd25519Key(new Uint8Array(31)) !== null);
+  const { publicKey } = await keyPair();
+  assertEquals(weakEd25519Key(publicKey), null);
 });
