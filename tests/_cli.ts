@@ -1,4 +1,8 @@
 /** Runs `icn` as a subprocess against temporary data dirs. */
+
+// Tests that need an independent tool (minisign, promtool, ...) go through `./_tools.ts`.
+export { hasCommand, ignoreWithout, needsTools, requireTool } from "./_tools.ts";
+
 const mainPath = new URL("../cli/main.ts", import.meta.url).pathname;
 const configPath = new URL("../deno.json", import.meta.url).pathname;
 
@@ -93,17 +97,4 @@ export function assertEquals(actual: unknown, expected: unknown, message = ""): 
 
 export function assertMatch(text: string, pattern: RegExp): void {
   if (!pattern.test(text)) throw new Error(`"${text}" does not match ${pattern}`);
-}
-
-export function hasCommand(name: string): boolean {
-  try {
-    const out = new Deno.Command("sh", {
-      args: ["-c", `command -v ${name}`],
-      stdout: "null",
-      stderr: "null",
-    }).outputSync();
-    return out.code === 0;
-  } catch {
-    return false;
-  }
 }

@@ -7,24 +7,12 @@ import {
   flattenCommands,
   zshCompletion,
 } from "../cli/completions.ts";
+import { requireTool } from "./_tools.ts";
 
 const mainPath = new URL("../cli/main.ts", import.meta.url).pathname;
 
 function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);
-}
-
-async function hasCommand(name: string): Promise<boolean> {
-  try {
-    const result = await new Deno.Command("sh", {
-      args: ["-c", `command -v ${name}`],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return result.success;
-  } catch {
-    return false;
-  }
 }
 
 let tree: CommandSpec | undefined;
@@ -120,7 +108,7 @@ Deno.test("zsh completion names every command path and loads in zsh when it is i
   for (const spec of flattenCommands(root).slice(1)) {
     assert(script.includes(`'${spec.path.join(" ")}'`), `missing ${spec.path.join(" ")}`);
   }
-  if (await hasCommand("zsh")) {
+  if (requireTool("zsh", "zsh loads the zsh completion")) {
     const dir = await Deno.makeTempDir();
     await Deno.writeTextFile(`${dir}/_icn`, script);
     const output = await new Deno.Command("zsh", { args: ["-n", `${dir}/_icn`] }).output();
@@ -162,7 +150,7 @@ Deno.test("fish completion has a line for every subcommand and parses in fish wh
       `fish script misses ${spec.path.join(" ")}`,
     );
   }
-  if (await hasCommand("fish")) {
+  if (requireTool("fish", "fish loads the fish completion")) {
     const dir = await Deno.makeTempDir();
     await Deno.writeTextFile(`${dir}/icn.fish`, script);
     const output = await new Deno.Command("fish", { args: ["-n", `${dir}/icn.fish`] }).output();

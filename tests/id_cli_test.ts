@@ -5,9 +5,9 @@
 import {
   assertEquals,
   assertMatch,
-  hasCommand,
   icn,
   icnExpect,
+  ignoreWithout,
   sameSnapshot,
   snapshotDir,
 } from "./_cli.ts";
@@ -100,7 +100,7 @@ Deno.test("icn id sign output verifies with icn id verify and is rejected when t
 
 Deno.test({
   name: "minisign -V verifies icn id sign output with icn id export --minisign",
-  ignore: !hasCommand("minisign"),
+  ignore: ignoreWithout(["minisign"], "minisign -V verifies icn id sign output"),
   async fn() {
     await icnExpect(0, ["--data-dir", home, "id", "sign", file, "--out", `${dir}/m.minisig`]);
     const pub = await icnExpect(0, ["--data-dir", home, "id", "export", "--minisign"]);
@@ -132,7 +132,7 @@ async function minisignTool(args: string[]): Promise<void> {
 
 Deno.test({
   name: "icn id verify --pubkey accepts signatures made by the real minisign (random key ids)",
-  ignore: !hasCommand("minisign"),
+  ignore: ignoreWithout(["minisign"], "icn id verify --pubkey with real minisign signatures"),
   async fn() {
     const keys = `${dir}/minisign-keys`;
     await Deno.mkdir(keys, { recursive: true });
@@ -201,19 +201,29 @@ Deno.test({
 
 Deno.test({
   name: "age -d decrypts identity.age with the passphrase",
-  ignore: !hasCommand("age") || !hasCommand("script"),
+  ignore: ignoreWithout(["age", "script"], "age -d decrypts identity.age"),
   async fn() {
-    // age reads passphrases only from a terminal: give it one with script(1).
-    const out = await new Deno.Command("script", {
+    // age reads passphrases only from a terminal: give it one with script(1), and type the
+    // passphrase once age has asked for it (not after a guessed delay).
+    const out = new Deno.Command("script", {
       args: ["-qec", `age -d -o ${dir}/plain.json ${home}/identity.age`, "/dev/null"],
       stdin: "piped",
-      stdout: "null",
+      stdout: "piped",
       stderr: "null",
     }).spawn();
+    const timer = setTimeout(() => out.kill("SIGKILL"), 120_000);
+    const reader = out.stdout.getReader();
+    let screen = "";
+    while (!/passphrase/i.test(screen)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`age did not ask for the passphrase: ${screen}`);
+      screen += new TextDecoder().decode(value);
+    }
     const writer = out.stdin.getWriter();
-    await new Promise((r) => setTimeout(r, 300));
     await writer.write(new TextEncoder().encode("correct horse\n"));
     await writer.close();
+    while (!(await reader.read()).done) { /* drain the terminal */ }
+    clearTimeout(timer);
     const status = await out.status;
     if (!status.success) throw new Error(`age exited ${status.code}`);
     const secrets = JSON.parse(await Deno.readTextFile(`${dir}/plain.json`));

@@ -1,6 +1,7 @@
 /** `icn ledger` end to end through the CLI: transfers, reads, idempotency, bad input, hledger, bundles. */
 import assert from "node:assert/strict";
 import { exchange, icn, icnOk, setupCoop } from "./ledger_support.ts";
+import { needsTools } from "./_tools.ts";
 
 const fastVelocity = ["isolated", "known", "partner", "federated"].map((c) =>
   `policy.${c}.velocity=100000`
@@ -126,44 +127,48 @@ Deno.test("icn ledger history pages newest first and says how to get more", asyn
   assert.match(last, /Showing 41-41 of 41\n$/);
 });
 
-Deno.test("icn ledger export --format hledger passes hledger check and agrees with balances", async () => {
-  const coop = await setupCoop(3, sets);
-  const [a, b] = coop.dirs;
-  const [, bob, carol] = coop.dids;
-  await icnOk(
-    a,
-    "ledger",
-    "transfer",
-    "--to",
-    bob,
-    "--amount",
-    "12.5",
-    "--memo",
-    "semi;colon\nline",
-  );
-  await icnOk(a, "ledger", "transfer", "--to", carol, "--amount", "0.75");
-  await exchange(coop.dirs);
-  await icnOk(b, "ledger", "transfer", "--to", carol, "--amount", "3");
-  const file = `${coop.root}/ledger.journal`;
-  await icnOk(b, "ledger", "export", "--format", "hledger", "--out", file);
-  const check = await new Deno.Command("hledger", { args: ["-f", file, "check"] }).output();
-  assert.equal(check.code, 0, new TextDecoder().decode(check.stderr));
-  const strict = await new Deno.Command("hledger", { args: ["-f", file, "check", "-s"] }).output();
-  assert.equal(strict.code, 0, new TextDecoder().decode(strict.stderr));
-  const report = await new Deno.Command("hledger", {
-    args: ["-f", file, "balance", "--flat", "--no-total"],
-  }).output();
-  const fromHledger: Record<string, string> = {};
-  for (const line of new TextDecoder().decode(report.stdout).split("\n")) {
-    const match = /^\s*(-?[\d.]+) hours\s+members:(\S+)$/.exec(line);
-    if (match) fromHledger[`did:icn:${match[2]}`] = match[1];
-  }
-  const ours = Object.fromEntries(
-    Object.entries(await balancesOf(b)).filter(([, v]) => v !== "0.00"),
-  );
-  assert.deepEqual(fromHledger, ours);
-  assert.equal(Object.keys(ours).length, 3);
-});
+Deno.test(needsTools(["hledger"], {
+  name: "icn ledger export --format hledger passes hledger check and agrees with balances",
+  fn: async () => {
+    const coop = await setupCoop(3, sets);
+    const [a, b] = coop.dirs;
+    const [, bob, carol] = coop.dids;
+    await icnOk(
+      a,
+      "ledger",
+      "transfer",
+      "--to",
+      bob,
+      "--amount",
+      "12.5",
+      "--memo",
+      "semi;colon\nline",
+    );
+    await icnOk(a, "ledger", "transfer", "--to", carol, "--amount", "0.75");
+    await exchange(coop.dirs);
+    await icnOk(b, "ledger", "transfer", "--to", carol, "--amount", "3");
+    const file = `${coop.root}/ledger.journal`;
+    await icnOk(b, "ledger", "export", "--format", "hledger", "--out", file);
+    const check = await new Deno.Command("hledger", { args: ["-f", file, "check"] }).output();
+    assert.equal(check.code, 0, new TextDecoder().decode(check.stderr));
+    const strict = await new Deno.Command("hledger", { args: ["-f", file, "check", "-s"] })
+      .output();
+    assert.equal(strict.code, 0, new TextDecoder().decode(strict.stderr));
+    const report = await new Deno.Command("hledger", {
+      args: ["-f", file, "balance", "--flat", "--no-total"],
+    }).output();
+    const fromHledger: Record<string, string> = {};
+    for (const line of new TextDecoder().decode(report.stdout).split("\n")) {
+      const match = /^\s*(-?[\d.]+) hours\s+members:(\S+)$/.exec(line);
+      if (match) fromHledger[`did:icn:${match[2]}`] = match[1];
+    }
+    const ours = Object.fromEntries(
+      Object.entries(await balancesOf(b)).filter(([, v]) => v !== "0.00"),
+    );
+    assert.deepEqual(fromHledger, ours);
+    assert.equal(Object.keys(ours).length, 3);
+  },
+}));
 
 Deno.test("two data dirs exchanging CAR bundles reach identical balances", async () => {
   const coop = await setupCoop(2, sets);

@@ -4,16 +4,9 @@ function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);
 }
 
-const unitPath = new URL("../scripts/icn-node.service", import.meta.url).pathname;
+import { needsTools } from "./_tools.ts";
 
-async function which(name: string): Promise<boolean> {
-  const result = await new Deno.Command("sh", {
-    args: ["-c", `command -v ${name}`],
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  return result.success;
-}
+const unitPath = new URL("../scripts/icn-node.service", import.meta.url).pathname;
 
 function directives(unit: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
@@ -43,36 +36,32 @@ Deno.test("icn-node.service runs icn node run as a dedicated user, sandboxed, wi
   assert(!unit.has("MemoryDenyWriteExecute"), "V8's JIT needs writable+executable memory");
 });
 
-Deno.test("icn-node.service passes systemd-analyze verify", async (t) => {
-  if (!(await which("systemd-analyze"))) {
-    await t.step({
-      name: "skipped: systemd-analyze is not installed (apt-get install systemd)",
-      ignore: true,
-      fn: () => {},
-    });
-    return;
-  }
-  const dir = await Deno.makeTempDir();
-  try {
-    // verify checks that ExecStart's program exists: point it at a stand-in executable.
-    const standIn = `${dir}/icn`;
-    await Deno.copyFile("/bin/true", standIn);
-    await Deno.chmod(standIn, 0o755);
-    const unit = (await Deno.readTextFile(unitPath)).replace(
-      "ExecStart=/usr/local/bin/icn",
-      `ExecStart=${standIn}`,
-    );
-    await Deno.writeTextFile(`${dir}/icn-node.service`, unit);
-    const output = await new Deno.Command("systemd-analyze", {
-      args: ["verify", `${dir}/icn-node.service`],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
-    assert(output.success, text);
-    const ours = text.split("\n").filter((l) => l.includes("icn-node.service"));
-    assert(ours.length === 0, `warnings about the unit:\n${ours.join("\n")}`);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+Deno.test(needsTools(["systemd-analyze"], {
+  name: "icn-node.service passes systemd-analyze verify",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      // verify checks that ExecStart's program exists: point it at a stand-in executable.
+      const standIn = `${dir}/icn`;
+      await Deno.copyFile("/bin/true", standIn);
+      await Deno.chmod(standIn, 0o755);
+      const unit = (await Deno.readTextFile(unitPath)).replace(
+        "ExecStart=/usr/local/bin/icn",
+        `ExecStart=${standIn}`,
+      );
+      await Deno.writeTextFile(`${dir}/icn-node.service`, unit);
+      const output = await new Deno.Command("systemd-analyze", {
+        args: ["verify", `${dir}/icn-node.service`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(output.stdout) +
+        new TextDecoder().decode(output.stderr);
+      assert(output.success, text);
+      const ours = text.split("\n").filter((l) => l.includes("icn-node.service"));
+      assert(ours.length === 0, `warnings about the unit:\n${ours.join("\n")}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+}));
