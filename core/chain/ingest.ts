@@ -1,7 +1,8 @@
 /**
  * The one validation and commit path for envelopes, used by local submits,
  * bundle import, gossip and sync alike. In order: size → decode → network →
- * chain position (duplicate/fork/replay/gap) → clock → signature → gate
+ * chain position (duplicate/replay/gap; a different envelope at a used position
+ * is a fork only once its signatures verify as the author's) → clock → signature → gate
  * (rate limits, supplied by the node) → kind rules → atomic commit.
  */
 import { clockSkewMsDefault, commitLimits, commitRetriesMax, kelNet } from "../constants.ts";
@@ -16,6 +17,7 @@ import {
 import {
   identityKey,
   type IdentityRecord,
+  kelSignersAtSeq,
   type KeySet,
   signingKeysAt,
   verifySignatures,
@@ -233,6 +235,19 @@ async function validateOne(
       if (options.source === "local") {
         throw new ConflictError(`Chain of "${envelope.author}" moved on while writing; retry`);
       }
+      // Only two envelopes both validly signed by the author are a fork: anything else is a
+      // forgery by whoever sent it, and must cost the author nothing (rejected, no evidence kept).
+      const record = await state.get<IdentityRecord>(identityKey(envelope.author));
+      if (!record) {
+        throw new RejectedError(
+          "unknown_author",
+          `Unknown author "${envelope.author}": no key event log`,
+        );
+      }
+      const keys = envelope.net === kelNet
+        ? kelSignersAtSeq(record, envelope)
+        : signingKeysAt(record, envelope.ts, isLive(options) ? now : undefined);
+      await verifySignatures(envelope, signingBytes(envelope), keys);
       newForks.push({
         net: envelope.net,
         author: envelope.author,
@@ -278,23 +293,11 @@ async function validateOne(
     }
     const child = state.child();
     const ctx: ApplyContext = { envelope, cid, state: child, net, now, source: options.source };
-    let keys: Pick<KeySet, "ed25519" | "mlDsa65">;
-    if (handler.signingKeys) {
-      keys = await handler.signingKeys(ctx);
-    } else {
-      const record = await state.get<IdentityRecord>(identityKey(envelope.author));
-      if (!record) {
-        throw new RejectedError(
-          "unknown_author",
-          `Unknown author "${envelope.author}": no key event log`,
-        );
-      }
-      // Grace for superseded keys is judged against the receiving clock only for live traffic;
-      // sync and import replay history, where old-key envelopes dated before a rotation stay valid.
-      const live = options.source === "gossip" || options.source === "local";
-      keys = signingKeysAt(record, envelope.ts, live ? now : undefined);
-    }
-    await verifySignatures(envelope, signingBytes(envelope), keys);
+    await verifySignatures(
+      envelope,
+      signingBytes(envelope),
+      await authorSigningKeys(handler, ctx, options),
+    );
     const quarantined = await state.get<QuarantineRecord>(chainKeys.quarantine(envelope.author));
     if (quarantined) {
       throw new RejectedError(
@@ -315,6 +318,35 @@ async function validateOne(
     if (error instanceof ConflictError) throw error;
     return { outcome: outcomeOf(error, sealed), sealed };
   }
+}
+
+/**
+ * The keys that must have signed `ctx.envelope`: its kind's own (a key event
+ * names them), else the author's keys from the KEL at the envelope's time.
+ */
+async function authorSigningKeys(
+  handler: KindHandler | undefined,
+  ctx: ApplyContext,
+  options: IngestOptions,
+): Promise<Pick<KeySet, "ed25519" | "mlDsa65">> {
+  if (handler?.signingKeys) return await handler.signingKeys(ctx);
+  const { envelope } = ctx;
+  const record = await ctx.state.get<IdentityRecord>(identityKey(envelope.author));
+  if (!record) {
+    throw new RejectedError(
+      "unknown_author",
+      `Unknown author "${envelope.author}": no key event log`,
+    );
+  }
+  return signingKeysAt(record, envelope.ts, isLive(options) ? ctx.now : undefined);
+}
+
+/**
+ * Grace for superseded keys is judged against the receiving clock only for live traffic;
+ * sync and import replay history, where old-key envelopes dated before a rotation stay valid.
+ */
+function isLive(options: IngestOptions): boolean {
+  return options.source === "gossip" || options.source === "local";
 }
 
 /** The genesis's `network.clockSkew` applies unless the caller set a skew. */

@@ -112,6 +112,43 @@ Deno.test("ingest() records a fork as evidence and quarantines its author", asyn
   expectEqual(statuses(await ingest(deps, [next], { source: "gossip" })), ["rejected:quarantined"]);
 });
 
+Deno.test("ingest() never takes an envelope whose signatures do not verify as fork evidence: the author is not quarantined", async () => {
+  const { deps, net, members } = await setup();
+  const now = deps.clock.now();
+  const { sealSigned } = await import("../envelope/envelope.ts");
+  const [first] = await chainOf(net, members[0], 1, now);
+  expectEqual(statuses(await ingest(deps, [first], { source: "gossip" })), ["accepted"]);
+  const twin = (await note(net, members[0], 0, null, now, "forged twin")).envelope;
+  const otherKey = (await note(net, members[1], 0, null, now, "forged twin")).envelope.sigs[0].sig;
+  const garbage = new Uint8Array(64).map((_, i) => (i * 37 + 11) & 0xff);
+  const forgeries = [
+    { name: "garbage signature", sigs: [{ alg: "ed25519" as const, sig: garbage }] },
+    { name: "all-zero signature", sigs: [{ alg: "ed25519" as const, sig: new Uint8Array(64) }] },
+    { name: "signature by another key", sigs: [{ alg: "ed25519" as const, sig: otherKey }] },
+    {
+      name: "only a stray ML-DSA entry",
+      sigs: [{ alg: "ml-dsa-65" as const, sig: new Uint8Array(3309) }],
+    },
+    {
+      name: "valid Ed25519 plus a stray ML-DSA entry",
+      sigs: [...twin.sigs, { alg: "ml-dsa-65" as const, sig: new Uint8Array(3309) }],
+    },
+  ];
+  for (const source of ["gossip", "sync", "import"] as const) {
+    for (const forgery of forgeries) {
+      const sealed = await sealSigned({ ...twin, sigs: forgery.sigs });
+      const got = statuses(await ingest(deps, [sealed], { source }));
+      if (got[0] !== "rejected:invalid_signature") {
+        throw new Error(`${forgery.name} via ${source}: expected invalid_signature, got ${got[0]}`);
+      }
+    }
+  }
+  expectEqual((await listAll(deps.store, { prefix: chainKeys.forkPrefix })).length, 0);
+  expectEqual(await deps.store.get(chainKeys.quarantine(members[0].did)), null);
+  const next = await note(net, members[0], 1, first.cid, now + 1);
+  expectEqual(statuses(await ingest(deps, [next], { source: "gossip" })), ["accepted"]);
+});
+
 Deno.test("ingest() rejects other networks, unknown authors, bad signatures and unknown kinds", async () => {
   const { deps, net, members } = await setup();
   const now = deps.clock.now();

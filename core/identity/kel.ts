@@ -341,6 +341,38 @@ export function checkKelEnvelope(
   return record;
 }
 
+/**
+ * The author's own keys for the KEL event at `envelope.seq` of an identity
+ * whose log already holds that position: the inception key (the DID) at seq 0,
+ * else the keys in force just before that seq (plus, for a pq-binding, the
+ * ML-DSA key it binds, since it signs with it). Used to tell a fork (two events
+ * both signed by the author) from a forgery. Keys of the current record are not
+ * enough: the position may predate a later rotation. Recovery events signed by
+ * requested keys are not the author's keys and never count.
+ */
+export function kelSignersAtSeq(
+  record: IdentityRecord,
+  envelope: Envelope,
+): Pick<KeySet, "ed25519" | "mlDsa65"> {
+  if (envelope.seq === 0) return signingPair(checkInception(envelope).keys);
+  let period: KeyPeriod | undefined;
+  for (const candidate of record.history) {
+    if (candidate.seq < envelope.seq) period = candidate;
+  }
+  if (!period) {
+    throw new RejectedError(
+      "superseded_key",
+      `Cannot check ${envelope.kind} #${envelope.seq} by "${record.did}": the keys of that time are archived`,
+    );
+  }
+  const keys = signingPair(period);
+  if (envelope.kind === "id.pq-binding" && !keys.mlDsa65) {
+    const bound = checkRotationBody(envelope).keys.mlDsa65;
+    if (bound) return { ed25519: keys.ed25519, mlDsa65: bound };
+  }
+  return keys;
+}
+
 /** Checks a rotation or pq-binding body's shape. */
 export function checkRotationBody(envelope: Envelope): RotationBody {
   const body = envelope.body as Record<string, unknown>;

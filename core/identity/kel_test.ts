@@ -324,3 +324,24 @@ Deno.test("a rotation to a small-order Ed25519 key is refused", async () => {
   assertEquals(outcome.status === "rejected" && outcome.reason, "weak_key");
   assert(bytesEqual((await record(store, alice.did)).keys.ed25519, alice.current.keys.ed25519));
 });
+
+Deno.test("a second rotation at a used KEL seq signed by the keys of that time is a fork; a forged one is not", async () => {
+  const { store, alice } = await setup();
+  const before = alice.save();
+  const first = await alice.rotation(t0 + hour);
+  alice.load(before);
+  const twin = await alice.rotation(t0 + hour + 1);
+  // After `first`, Alice's current keys are the revealed ones, not the ones that signed seq 1.
+  assertEquals((await accept(store, first, t0 + hour)).status, "accepted");
+  const { sealSigned } = await import("../envelope/envelope.ts");
+  const forged = await sealSigned({
+    ...twin.envelope,
+    sigs: [{ alg: "ed25519", sig: new Uint8Array(64) }],
+  });
+  const forgedOutcome = await accept(store, forged, t0 + hour + 2);
+  assertEquals(forgedOutcome.status === "rejected" && forgedOutcome.reason, "invalid_signature");
+  assertEquals(await store.get(chainKeys.quarantine(alice.did)), null);
+  const outcome = await accept(store, twin, t0 + hour + 2);
+  assertEquals(outcome.status === "rejected" && outcome.reason, "fork");
+  assert(await store.get(chainKeys.quarantine(alice.did)));
+});
