@@ -24,6 +24,7 @@ import {
   readKeystoreFile,
   seedFromBase64,
 } from "./keystore.ts";
+import { systemClock } from "./clock.ts";
 import { createStderrLogger } from "./output.ts";
 import { openStore } from "./store_open.ts";
 
@@ -41,7 +42,7 @@ export interface GlobalOptions {
   passphraseFile?: string;
 }
 
-export const systemClock: Clock = { now: () => Date.now() };
+export { systemClock };
 export const systemRng: Rng = { bytes: (n) => crypto.getRandomValues(new Uint8Array(n)) };
 
 export interface UnlockedIdentity {

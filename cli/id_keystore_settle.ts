@@ -14,6 +14,7 @@ import { fromBase64 } from "../core/bytes.ts";
 import { kelNet } from "../core/constants.ts";
 import { identityKey, type IdentityRecord } from "../core/identity/kel.ts";
 import { createKindRegistry } from "../core/kinds.ts";
+import { systemClock } from "./clock.ts";
 import { openStore } from "./store_open.ts";
 import type { Store } from "../core/store/store.ts";
 import type { KeystoreSecrets } from "./keystore.ts";
@@ -63,7 +64,7 @@ export async function settlePending(
   const remote = Deno.env.get("ICN_KV_URL");
   const store = await openStore(remote ?? `${dirOf(path)}/icn.kv`);
   try {
-    const { secrets: settled } = await resolvePending(store, secrets, Date.now());
+    const { secrets: settled } = await resolvePending(store, secrets, systemClock.now());
     const { writeKeystoreFile } = await import("./keystore.ts");
     await writeKeystoreFile(path, settled, passphrase);
     const record = (await store.get<IdentityRecord>(identityKey(settled.did)))?.value;
