@@ -6,6 +6,7 @@ import { readLog } from "../core/chain/read.ts";
 import { chainKeys } from "../core/chain/keys.ts";
 import { decodeEnvelope } from "../core/envelope/envelope.ts";
 import { InvalidInputError } from "../core/errors.ts";
+import { terminalSafe } from "../core/safe_text.ts";
 import type { CliContext } from "./context.ts";
 import { findRunningNode } from "./node_client.ts";
 import type { CommandResult } from "./output.ts";
@@ -463,8 +464,9 @@ export async function doctor(
   const errors = findings.filter((f) => f.status === "error").length;
   const warnings = findings.filter((f) => f.status === "warn").length;
   const text = findings.flatMap((f) => [
-    `${marks[f.status]} ${f.check}: ${f.message}`,
-    ...(f.fix && f.status !== "ok" ? [`      fix: ${f.fix}`] : []),
+    // A finding quotes peers, paths and error messages: each stays on its own line.
+    `${marks[f.status]} ${f.check}: ${terminalSafe(f.message)}`,
+    ...(f.fix && f.status !== "ok" ? [`      fix: ${terminalSafe(f.fix)}`] : []),
   ]);
   text.push(
     errors > 0 ? `${errors} error(s), ${warnings} warning(s)` : `No errors, ${warnings} warning(s)`,

@@ -18,6 +18,7 @@ import {
   type UpgradeAction,
 } from "../core/governance/view.ts";
 import { parseDid } from "../core/identity/did.ts";
+import { terminalSafe } from "../core/safe_text.ts";
 import {
   formatDuration,
   numberParam,
@@ -120,7 +121,12 @@ async function submitOrThrow(
   return { cid, ts: envelope.ts };
 }
 
+/** The action in one terminal-safe line (a config value or scope is someone else's text). */
 function describeAction(record: Pick<ProposalRecord, "kind" | "action">): string {
+  return terminalSafe(actionText(record));
+}
+
+function actionText(record: Pick<ProposalRecord, "kind" | "action">): string {
   switch (record.kind) {
     case "membership": {
       const action = record.action as MembershipAction;
@@ -229,7 +235,7 @@ export async function propose(ctx: CliContext, _args: string[], options: Options
       effective: closes + body.rules.timelock,
     },
     text: [
-      `Proposed ${kind} "${title}"`,
+      `Proposed ${kind} "${terminalSafe(title)}"`,
       `  id:     ${cid}`,
       `  closes: ${iso(closes)} (${relative(closes, now)})`,
       `  vote:   icn governance vote ${cid.slice(0, 16)} for|against|abstain${
@@ -288,7 +294,7 @@ export async function list(ctx: CliContext, _args: string[], options: Options) {
       : page.map((r) =>
         `${r.id.slice(0, 16)}  ${r.state.padEnd(9)} ${
           r.kind.padEnd(10)
-        } ${r.cast}/${r.eligible} voted  ${r.title}`
+        } ${r.cast}/${r.eligible} voted  ${terminalSafe(r.title)}`
       ),
   };
 }
@@ -327,7 +333,7 @@ export async function show(ctx: CliContext, args: string[]) {
   })).sort((a, b) => (a.did < b.did ? -1 : 1));
   const approvalPct = t.cast === 0 ? 0 : Math.floor((t.for * 1000) / t.cast) / 10;
   const lines = [
-    `${record.title}`,
+    terminalSafe(record.title),
     `  id:        ${record.id}`,
     `  kind:      ${record.kind} (${record.rules.mode}); action: ${describeAction(record)}`,
     `  author:    ${record.author}`,
@@ -345,13 +351,17 @@ export async function show(ctx: CliContext, args: string[]) {
       record.rules.mode === "consent" ? `, block ${t.block}` : ""
     } (${t.delegated} by delegation)`,
   ];
-  if (record.text) lines.push("", ...record.text.split("\n").map((l) => `  ${l}`), "");
+  // The body keeps its own line breaks, each line behind a "| " margin so that no
+  // line of it can pass for a row of this view (a vote, a field).
+  if (record.text) {
+    lines.push("", ...record.text.split("\n").map((l) => `  | ${terminalSafe(l)}`), "");
+  }
   if (who.length > 0) {
     lines.push("  votes:");
     for (const ballot of who) {
       lines.push(
         `    ${ballot.choice.padEnd(8)} ${ballot.did}${ballot.via ? ` (via ${ballot.via})` : ""}${
-          ballot.reason ? ` — ${ballot.reason}` : ""
+          ballot.reason ? ` — ${terminalSafe(ballot.reason)}` : ""
         }`,
       );
     }
@@ -385,7 +395,7 @@ export async function vote(ctx: CliContext, args: string[], options: Options) {
   const { cid } = await submitOrThrow(ctx, "gov.vote", body);
   return {
     data: { proposal: record.id, choice, cid },
-    text: `Voted ${choice} on "${record.title}" (${record.id.slice(0, 16)})`,
+    text: `Voted ${choice} on "${terminalSafe(record.title)}" (${record.id.slice(0, 16)})`,
   };
 }
 
@@ -432,7 +442,7 @@ export async function cancel(ctx: CliContext, args: string[]) {
   const { cid } = await submitOrThrow(ctx, "gov.cancel", { proposal: record.id });
   return {
     data: { proposal: record.id, cid },
-    text: `Cancelled "${record.title}" (${record.id.slice(0, 16)})`,
+    text: `Cancelled "${terminalSafe(record.title)}" (${record.id.slice(0, 16)})`,
   };
 }
 
@@ -461,7 +471,7 @@ export async function upgrades(ctx: CliContext) {
   const { peerVersions, warnings } = await peerVersionShares(ctx);
   const shares = peerVersions === null ? [] : Object.entries(peerVersions).map(([v, n]) => {
     const total = Object.values(peerVersions).reduce((a, b) => a + b, 0);
-    return `  ${v}: ${n} peer(s) (${Math.round((n * 100) / total)}%)`;
+    return `  ${terminalSafe(v)}: ${n} peer(s) (${Math.round((n * 100) / total)}%)`;
   });
   return {
     warnings,
@@ -471,9 +481,11 @@ export async function upgrades(ctx: CliContext) {
       ...(rows.length === 0
         ? ["No pending or accepted upgrades"]
         : rows.map((r) =>
-          `${r.id.slice(0, 16)}  ${r.state.padEnd(8)} ${r.version} (min ${r.minVersion}) deadline ${
-            iso(r.deadline)
-          }${r.enforced ? " — enforced" : ""}  ${r.title}`
+          `${r.id.slice(0, 16)}  ${r.state.padEnd(8)} ${terminalSafe(r.version)} (min ${
+            terminalSafe(r.minVersion)
+          }) deadline ${iso(r.deadline)}${r.enforced ? " — enforced" : ""}  ${
+            terminalSafe(r.title)
+          }`
         )),
       ...(peerVersions === null
         ? ["Peer versions: no node is running on this data dir (`icn node run`)"]
@@ -527,7 +539,9 @@ export async function members(ctx: CliContext) {
       ...rows.map((r) =>
         `  ${r.did}${r.founder ? " (founder)" : ""}${
           r.delegations.length
-            ? `  delegates ${r.delegations.map((d) => `${d.scope}→${d.to}`).join(", ")}`
+            ? `  delegates ${
+              r.delegations.map((d) => `${terminalSafe(d.scope)}→${d.to}`).join(", ")
+            }`
             : ""
         }`
       ),

@@ -28,6 +28,7 @@ import {
   parseMinisignSignature,
 } from "../core/identity/minisign.ts";
 import { createSigner } from "../core/identity/signer.ts";
+import { terminalSafe } from "../core/safe_text.ts";
 import type { CliContext } from "./context.ts";
 import {
   type KeystoreSecrets,
@@ -217,7 +218,7 @@ export async function verify(
     await minisignVerify(data, parsed, key);
     return {
       data: { valid: true, file, trustedComment: parsed.trustedComment },
-      text: `Good signature on ${file}\n  trusted comment: ${parsed.trustedComment}`,
+      text: `Good signature on ${file}\n  trusted comment: ${terminalSafe(parsed.trustedComment)}`,
     };
   }
   const claimed = didFromComment(parsed.trustedComment);
@@ -258,7 +259,7 @@ export async function verify(
     },
     text: `Good signature from ${did} on ${file}${
       pq ? " (Ed25519 + ML-DSA-65)" : ""
-    }\n  trusted comment: ${parsed.trustedComment}`,
+    }\n  trusted comment: ${terminalSafe(parsed.trustedComment)}`,
   };
 }
 

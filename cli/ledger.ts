@@ -16,6 +16,7 @@ import {
   transferKind,
 } from "../core/ledger/rules.ts";
 import { limitOf, readAccount } from "../core/ledger/view.ts";
+import { terminalSafe } from "../core/safe_text.ts";
 import type { Store, StoreKey } from "../core/store/store.ts";
 import type { CliContext } from "./context.ts";
 import { writeFileAtomic } from "./keystore.ts";
@@ -311,7 +312,7 @@ export async function history(
       ...rows.map((r) =>
         `${r.time}  ${r.amount.padStart(width)}  ${
           r.direction === "out" ? "to  " : "from"
-        } ${r.counterparty}  ${r.id}${r.memo ? `  "${r.memo.replace(/\s+/g, " ")}"` : ""}`
+        } ${r.counterparty}  ${r.id}${r.memo ? `  "${terminalSafe(r.memo)}"` : ""}`
       ),
       summary,
     ],

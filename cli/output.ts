@@ -1,8 +1,17 @@
 /**
  * The one place that writes results and errors. stdout carries results only
  * (text or `--json`); errors and logs go to stderr.
+ *
+ * Text output is made safe for a terminal here, for every command at once:
+ * whatever a result's lines quote (another member's memo, a title, a label, a
+ * peer's message) cannot move the cursor, clear the screen, retitle the
+ * terminal or reorder a line (`terminalSafe()`). The line breaks of a result
+ * are icn's own; a handler that quotes someone's free text escapes that value
+ * whole (`terminalSafe(value)`), so a newline in it cannot forge a row. `--json`
+ * output is exact.
  */
 import { IcnError } from "../core/errors.ts";
+import { terminalSafe } from "../core/safe_text.ts";
 import { toBase64 } from "../core/bytes.ts";
 
 /** What a command handler returns: data for `--json`, lines for humans. */
@@ -41,7 +50,9 @@ export function writeStderr(text: string): void {
 
 export function printResult(result: CommandResult, options: OutputOptions): void {
   for (const warning of result.warnings ?? []) {
-    writeStderr(`${options.color ? "\x1b[33mwarning:\x1b[0m" : "warning:"} ${warning}\n`);
+    writeStderr(
+      `${options.color ? "\x1b[33mwarning:\x1b[0m" : "warning:"} ${terminalSafe(warning)}\n`,
+    );
   }
   if (options.json) {
     const data =
@@ -52,16 +63,26 @@ export function printResult(result: CommandResult, options: OutputOptions): void
     writeStdout(toJson(data) + "\n");
     return;
   }
-  const text = Array.isArray(result.text) ? result.text.join("\n") : result.text;
+  const text = terminalSafe(
+    Array.isArray(result.text) ? result.text.join("\n") : result.text,
+    { keepNewlines: true },
+  );
   if (text.length > 0) writeStdout(text.endsWith("\n") ? text : text + "\n");
 }
 
-/** Prints an error: one line for expected errors, the stack for bugs or under `--debug`. */
+/**
+ * Prints an error: one line for expected errors, the stack for bugs or under
+ * `--debug`. Messages quote DIDs and values from files and peers, so the text
+ * is terminal-safe, newlines included (no icn message has one), except in a
+ * usage error (code "usage"), whose lines are the argument parser's own.
+ */
 export function printError(
   error: unknown,
   options: OutputOptions & { debug: boolean; code: string; exitCode: number },
 ): void {
   const message = error instanceof Error ? error.message : String(error);
+  const safeMessage = terminalSafe(message, { keepNewlines: options.code === "usage" });
+  const safeStack = (stack: string) => terminalSafe(stack, { keepNewlines: true });
   if (options.json) {
     const body: Record<string, unknown> = { error: { code: options.code, message } };
     if (error instanceof IcnError && "reason" in error) {
@@ -71,12 +92,14 @@ export function printError(
   }
   const prefix = options.color ? "\x1b[31merror:\x1b[0m" : "error:";
   if (options.exitCode === 1 || options.exitCode === 2) {
-    writeStderr(`${prefix} ${message}\n`);
-    if (options.debug && error instanceof Error && error.stack) writeStderr(error.stack + "\n");
+    writeStderr(`${prefix} ${safeMessage}\n`);
+    if (options.debug && error instanceof Error && error.stack) {
+      writeStderr(safeStack(error.stack) + "\n");
+    }
     return;
   }
-  writeStderr(`${prefix} internal error (a bug in icn, please report it): ${message}\n`);
-  if (error instanceof Error && error.stack) writeStderr(error.stack + "\n");
+  writeStderr(`${prefix} internal error (a bug in icn, please report it): ${safeMessage}\n`);
+  if (error instanceof Error && error.stack) writeStderr(safeStack(error.stack) + "\n");
 }
 
 /** Logger writing one line per event to stderr, text or JSON. */
@@ -101,7 +124,10 @@ export function createStderrLogger(options: { format: "text" | "json"; level: st
             : JSON.stringify(v, (_k, x) => typeof x === "bigint" ? x.toString() : x)
         }`
       ).join(" ");
-      writeStderr(`${time} ${level.toUpperCase()} ${event}${rest ? " " + rest : ""}\n`);
+      // Fields carry peers' values (addresses, agent strings, reasons): one safe line per event.
+      writeStderr(
+        terminalSafe(`${time} ${level.toUpperCase()} ${event}${rest ? " " + rest : ""}`) + "\n",
+      );
     }
   };
   return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };

@@ -4,6 +4,7 @@ import { InvalidInputError, NotFoundError, RejectedError } from "../core/errors.
 import { isMember, membersAt, paramsAt } from "../core/governance/membership.ts";
 import { parseDid, shortDid } from "../core/identity/did.ts";
 import { parseDuration } from "../core/params.ts";
+import { terminalSafe } from "../core/safe_text.ts";
 import { trustClassOf } from "../core/policy/policy.ts";
 import { scanAnomalies, thresholdsFromParams } from "../core/trust/anomalies.ts";
 import {
@@ -166,7 +167,7 @@ export async function list(
   const lines = page.map((edge) =>
     `${to !== undefined ? edge.from : edge.to}  ${
       formatScore(edge.score).padEnd(5)
-    }  ${edge.graph}${edge.label ? `  ${edge.label}` : ""}${
+    }  ${edge.graph}${edge.label ? `  ${terminalSafe(edge.label)}` : ""}${
       edge.expires !== undefined ? `  expires ${new Date(edge.expires).toISOString()}` : ""
     }`
   );

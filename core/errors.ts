@@ -3,6 +3,8 @@
  * not found, invalid); anything else escaping a command is a bug. Each has a
  * stable `code` that `--json` output carries.
  */
+import { terminalSafe } from "./safe_text.ts";
+
 export class IcnError extends Error {
   readonly code: string;
   constructor(code: string, message: string, options?: ErrorOptions) {
@@ -109,8 +111,10 @@ export function assert(condition: unknown, message: string): asserts condition {
 
 /**
  * A value as error messages show it: `String(value)` cut to `max` characters,
- * and never throwing (objects without a prototype, or with a throwing
- * `toString`, come from untrusted input too).
+ * with what a terminal would act on (escape sequences, bidi controls,
+ * newlines) made visible (`terminalSafe()`), and never throwing (objects
+ * without a prototype, or with a throwing `toString`, come from untrusted
+ * input too).
  */
 export function shown(value: unknown, max = 64): string {
   let text: string;
@@ -119,5 +123,8 @@ export function shown(value: unknown, max = 64): string {
   } catch {
     text = Object.prototype.toString.call(value);
   }
-  return text.length > max ? `${text.slice(0, max)}...` : text;
+  if (text.length <= max) return terminalSafe(text);
+  // Cut before escaping (an escape is never cut in half), and not inside a surrogate pair.
+  const end = /[\ud800-\udbff]/.test(text[max - 1]) ? max - 1 : max;
+  return `${terminalSafe(text.slice(0, end))}...`;
 }

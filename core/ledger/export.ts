@@ -4,6 +4,7 @@
  * side), so the export agrees with `ledger balances` by construction.
  */
 import type { Currency } from "../governance/genesis.ts";
+import { terminalSafe } from "../safe_text.ts";
 import type { Store } from "../store/store.ts";
 import { formatAmount } from "./amount.ts";
 import type { HistoryEntry } from "./keys.ts";
@@ -29,8 +30,9 @@ function hledgerCommodity(code: string): string {
   return /^[A-Za-z]+$/.test(code) ? code : `"${code}"`;
 }
 
-function oneLine(text: string): string {
-  return text.replace(/[\r\n\t]+/g, " ");
+/** A memo in a journal comment: one line, nothing a terminal acts on (journals are read in pagers). */
+function commentText(text: string): string {
+  return terminalSafe(text.replace(/[\r\n\t]+/g, " "));
 }
 
 /** An hledger journal: commodity and account declarations, then one transaction per transfer. */
@@ -64,7 +66,7 @@ export function toHledger(
     const date = new Date(t.ts).toISOString().slice(0, 10);
     lines.push("");
     lines.push(`${date} transfer ${t.id}  ; cid: ${t.cid}`);
-    if (t.memo.length > 0) lines.push(`    ; memo: ${oneLine(t.memo)}`);
+    if (t.memo.length > 0) lines.push(`    ; memo: ${commentText(t.memo)}`);
     lines.push(`    ${hledgerAccount(t.from)}  -${amount} ${commodity}`);
     lines.push(`    ${hledgerAccount(t.to)}  ${amount} ${commodity}`);
   }
@@ -75,7 +77,22 @@ function csvField(value: string): string {
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
-/** CSV (RFC 4180) with a header row; amounts as decimal strings. */
+/**
+ * A text cell a spreadsheet will not run: one that starts with `=`, `+`, `-`,
+ * `@`, tab or CR is a formula to Excel, LibreOffice and Sheets (`=HYPERLINK(...)`,
+ * `@SUM(...)`, `-2+3`), so it gets a leading `'` (OWASP's CSV injection advice).
+ * Only text cells: the amount column is a number icn formats itself
+ * (`-12.50` must stay a number a spreadsheet adds up), and the time is ISO 8601.
+ */
+export function csvText(value: string): string {
+  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+}
+
+/**
+ * CSV (RFC 4180) with a header row; amounts as decimal strings. Text cells
+ * (id, cid, DIDs, currency, memo) are neutralised against formula injection
+ * (`csvText()`); `--format json` keeps every value exact.
+ */
 export function toCsv(transfers: readonly HistoryEntry[], currencies: readonly Currency[]): string {
   const decimals = new Map(currencies.map((c) => [c.code, c.decimals]));
   const rows = ["time,id,cid,from,to,amount,currency,memo"];
@@ -83,13 +100,13 @@ export function toCsv(transfers: readonly HistoryEntry[], currencies: readonly C
     rows.push(
       [
         new Date(t.ts).toISOString(),
-        t.id,
-        t.cid,
-        t.from,
-        t.to,
+        csvText(t.id),
+        csvText(t.cid),
+        csvText(t.from),
+        csvText(t.to),
         formatAmount(BigInt(t.amount), decimals.get(t.currency) ?? 0),
-        t.currency,
-        t.memo,
+        csvText(t.currency),
+        csvText(t.memo),
       ].map(csvField).join(","),
     );
   }
