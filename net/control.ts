@@ -4,9 +4,27 @@
  * back as its canonical bytes in base64, decoded and checked by the client.
  */
 import * as dagCbor from "@ipld/dag-cbor";
-import { fromBase64, toBase64 } from "../core/bytes.ts";
+import { concatBytes, toBase64 } from "../core/bytes.ts";
+import { envelopeBytesMax } from "../core/constants.ts";
+import { InvalidInputError, shown } from "../core/errors.ts";
+import {
+  base64,
+  checkShape,
+  decodeCanonicalCbor,
+  literal,
+  parseJsonStrict,
+  record,
+  string,
+} from "../core/strict.ts";
 import type { IngestOutcome } from "../core/chain/ingest.ts";
 import { decodeEnvelope, type SealedEnvelope } from "../core/envelope/envelope.ts";
+
+/** Largest control API request body: a submit carries one body of at most an envelope. */
+export const controlBodyBytesMax = 256 * 1024;
+/** Largest reply the CLI reads from its node (one envelope in base64 and an outcome). */
+export const controlReplyBytesMax = 1024 * 1024;
+/** Longest rejection reason or message the CLI accepts from its node. */
+const outcomeTextMax = 4096;
 
 export interface SubmitRequestWire {
   kind: string;
@@ -21,16 +39,79 @@ export interface SubmitReplyWire {
   outcome: { status: IngestOutcome["status"]; reason?: string; message?: string };
 }
 
+const submitRequestShape = record({
+  kind: string({ max: 64, pattern: /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/ }),
+  body: base64({ max: envelopeBytesMax }),
+});
+
+const connectRequestShape = record({ addr: string({ min: 1, max: 1024, pattern: /^\// }) });
+
+const submitReplyShape = record({
+  cid: string({ min: 1, max: 128 }),
+  envelope: base64({ max: envelopeBytesMax }),
+  outcome: record({ status: literal("accepted", "duplicate", "rejected") }, {
+    reason: string({ max: 64 }),
+    message: string({ max: outcomeTextMax }),
+  }),
+});
+
+/**
+ * Reads a control API request body: refused before reading when its declared
+ * length is over `controlBodyBytesMax`, and never more than that read.
+ */
+export async function readControlBody(request: Request): Promise<Uint8Array> {
+  const refuse = (size: number | string): never => {
+    throw new InvalidInputError(
+      `Cannot read control request: ${size} bytes, the limit is ${controlBodyBytesMax}`,
+    );
+  };
+  const declared = request.headers.get("content-length");
+  if (declared !== null && !(Number(declared) <= controlBodyBytesMax)) refuse(shown(declared, 20));
+  if (!request.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = request.body.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > controlBodyBytesMax) refuse(`over ${size}`);
+      chunks.push(value);
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return concatBytes(...chunks);
+}
+
 export function encodeSubmitRequest(request: { kind: string; body: unknown }): SubmitRequestWire {
   return { kind: request.kind, body: toBase64(dagCbor.encode(request.body)) };
 }
 
-export function decodeSubmitRequest(value: unknown): { kind: string; body: unknown } {
-  const v = value as Record<string, unknown>;
-  if (typeof v?.kind !== "string" || typeof v.body !== "string") {
-    throw new TypeError("Submit request needs string fields kind and body");
-  }
-  return { kind: v.kind, body: dagCbor.decode(fromBase64(v.body)) };
+/**
+ * Decodes a submit request body (JSON bytes, or a value already parsed)
+ * strictly: exactly `kind` and `body`, the body canonical DAG-CBOR of at most
+ * an envelope. Throws `InvalidInputError`.
+ */
+export function decodeSubmitRequest(input: Uint8Array | unknown): { kind: string; body: unknown } {
+  const what = { what: "submit request" };
+  const wire = input instanceof Uint8Array
+    ? parseJsonStrict(input, submitRequestShape, { ...what, bytesMax: controlBodyBytesMax })
+    : checkShape(submitRequestShape, input, what);
+  const body = decodeCanonicalCbor(wire.body, (value) => value, {
+    what: "submit request body",
+    bytesMax: envelopeBytesMax,
+  });
+  return { kind: wire.kind, body };
+}
+
+/** Decodes a connect request body strictly: exactly a multiaddr `addr`. */
+export function decodeConnectRequest(input: Uint8Array): { addr: string } {
+  return parseJsonStrict(input, connectRequestShape, {
+    what: "connect request",
+    bytesMax: controlBodyBytesMax,
+  });
 }
 
 export function encodeSubmitReply(sealed: SealedEnvelope, outcome: IngestOutcome): SubmitReplyWire {
@@ -43,19 +124,27 @@ export function encodeSubmitReply(sealed: SealedEnvelope, outcome: IngestOutcome
   };
 }
 
+/**
+ * Decodes the node's reply to a submit strictly (shape, base64, the envelope
+ * through `decodeEnvelope`, its CID). Throws `InvalidInputError` or
+ * `RejectedError`.
+ */
 export async function decodeSubmitReply(
-  value: SubmitReplyWire,
+  value: unknown,
 ): Promise<{ cid: string; sealed: SealedEnvelope; outcome: IngestOutcome }> {
-  const sealed = await decodeEnvelope(fromBase64(value.envelope));
-  if (sealed.cid !== value.cid) throw new TypeError("Node returned an envelope with another CID");
-  const outcome: IngestOutcome = value.outcome.status === "rejected"
+  const reply = checkShape(submitReplyShape, value, { what: "node reply" });
+  const sealed = await decodeEnvelope(reply.envelope);
+  if (sealed.cid !== reply.cid) {
+    throw new InvalidInputError("Node returned an envelope with another CID");
+  }
+  const outcome: IngestOutcome = reply.outcome.status === "rejected"
     ? {
       status: "rejected",
-      reason: value.outcome.reason ?? "rejected",
-      message: value.outcome.message ?? "Rejected by the node",
+      reason: reply.outcome.reason ?? "rejected",
+      message: reply.outcome.message ?? "Rejected by the node",
       cid: sealed.cid,
       envelope: sealed.envelope,
     }
-    : { status: value.outcome.status, cid: sealed.cid, envelope: sealed.envelope };
+    : { status: reply.outcome.status, cid: sealed.cid, envelope: sealed.envelope };
   return { cid: sealed.cid, sealed, outcome };
 }

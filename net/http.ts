@@ -6,12 +6,14 @@
  */
 import { IcnError } from "../core/errors.ts";
 import { toJson } from "../cli/output.ts";
-import { decodeSubmitRequest, encodeSubmitReply } from "./control.ts";
+import {
+  decodeConnectRequest,
+  decodeSubmitRequest,
+  encodeSubmitReply,
+  readControlBody,
+} from "./control.ts";
 import { exposition } from "./metrics.ts";
 import type { IcnNode } from "./node.ts";
-
-/** Largest control request body. */
-const requestBytesMax = 256 * 1024;
 
 export interface HttpServer {
   url: string;
@@ -31,12 +33,6 @@ function tokenMatches(header: string | null, token: string): boolean {
   let diff = 0;
   for (let i = 0; i < token.length; i++) diff |= given.charCodeAt(i) ^ token.charCodeAt(i);
   return diff === 0;
-}
-
-async function readJson(request: Request): Promise<unknown> {
-  const text = await request.text();
-  if (text.length > requestBytesMax) throw new RangeError("Request body is too large");
-  return JSON.parse(text);
 }
 
 export function serveNode(
@@ -74,8 +70,7 @@ export function serveNode(
         case "GET /control/peers":
           return json(node.peers());
         case "POST /control/connect": {
-          const { addr } = await readJson(request) as { addr?: unknown };
-          if (typeof addr !== "string") throw new TypeError("connect needs a string addr");
+          const { addr } = decodeConnectRequest(await readControlBody(request));
           return json({ peer: await node.connect(addr) });
         }
         case "POST /control/submit": {
@@ -83,7 +78,7 @@ export function serveNode(
             return json({ error: { code: "stopping", message: "Node is shutting down" } }, 503);
           }
           const { sealed, outcome } = await node.submit(
-            decodeSubmitRequest(await readJson(request)),
+            decodeSubmitRequest(await readControlBody(request)),
           );
           return json(encodeSubmitReply(sealed, outcome));
         }

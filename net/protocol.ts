@@ -7,6 +7,21 @@ import * as dagCbor from "@ipld/dag-cbor";
 import { lpStream } from "@libp2p/utils";
 import type { Stream } from "@libp2p/interface";
 import { utf8Encode } from "../core/bytes.ts";
+import { envelopeBytesMax } from "../core/constants.ts";
+import { RejectedError } from "../core/errors.ts";
+import {
+  array,
+  bytes,
+  decodeCanonicalCbor,
+  did,
+  integer,
+  literal,
+  natural,
+  record,
+  string,
+  tuple,
+  variant,
+} from "../core/strict.ts";
 import { type Ed25519KeyPair, signEd25519, verifyEd25519 } from "../core/identity/keys.ts";
 
 export const helloProtocol = "/icn/hello/1.0.0";
@@ -14,6 +29,8 @@ export const syncProtocol = "/icn/sync/1.0.0";
 
 /** Largest hello message. */
 export const helloBytesMax = 4096;
+/** Largest sync request (a range request is about 150 bytes). */
+export const syncRequestBytesMax = 4096;
 /** Largest sync message (a page of envelopes or a heads list). */
 export const syncBytesMax = 32 * 1024 * 1024;
 /** Time one request-response may take. */
@@ -59,24 +76,107 @@ export async function signHello(
   return { ...hello, sig: await signEd25519(key, helloSigningBytes(hello)) };
 }
 
-/** Parses a hello; returns null when its shape is wrong. */
+const peerIdPattern = /^[1-9A-HJ-NP-Za-km-z]+$/;
+/** Longest libp2p peer id string (base58btc of an identity multihash of an Ed25519 key is 52). */
+const peerIdLengthMax = 128;
+/** Longest network id: the CID string of a genesis (59 for CIDv1 sha2-256 base32), or "kel". */
+const netLengthMax = 128;
+/** Longest protocol version string. */
+const versionLengthMax = 32;
+/** Most envelopes one range request asks for (the largest `sync.page_size`). */
+export const rangeLimitMax = 5000;
+/** Most envelopes one range response carries (each at least a few dozen bytes of `pageBytesMax`). */
+export const rangeEnvelopesMax = 100_000;
+
+const didText = string({ max: 128, pattern: /^did:icn:z[1-9A-HJ-NP-Za-km-z]+$/ });
+const netText = string({ min: 1, max: netLengthMax });
+
+const helloShape = record({
+  did,
+  net: netText,
+  version: string({ max: versionLengthMax, pattern: /^\d{1,6}\.\d{1,6}\.\d{1,6}$/ }),
+  from: string({ min: 1, max: peerIdLengthMax, pattern: peerIdPattern }),
+  to: string({ min: 1, max: peerIdLengthMax, pattern: peerIdPattern }),
+  ts: natural,
+  sig: bytes({ length: 64 }),
+});
+
+const syncRequestShape = variant("t", {
+  heads: record({ t: literal("heads") }),
+  range: record({
+    t: literal("range"),
+    net: netText,
+    author: didText,
+    from: natural,
+    limit: integer({ min: 1, max: rangeLimitMax }),
+  }),
+});
+
+const headsResponseShape = record({
+  heads: array(tuple(netText, didText, natural), { max: headsMax }),
+});
+
+const rangeResponseShape = record({
+  envs: array(bytes({ max: envelopeBytesMax }), { max: rangeEnvelopesMax }),
+});
+
+function malformed(message: string): Error {
+  return new RejectedError("malformed", message);
+}
+
+/** Decodes one message of these protocols: at most `bytesMax`, canonical DAG-CBOR, any shape. */
+export function decodeMessage(bytes: Uint8Array, bytesMax: number): unknown {
+  return decodeCanonicalCbor(bytes, (value) => value, {
+    what: "protocol message",
+    bytesMax,
+    refuse: malformed,
+  });
+}
+
+/** Decodes a hello strictly; throws `RejectedError("malformed")`. */
+export function decodeHello(bytes: Uint8Array): Hello {
+  return decodeCanonicalCbor(bytes, helloShape, {
+    what: "hello",
+    bytesMax: helloBytesMax,
+    refuse: malformed,
+  });
+}
+
+/** Parses a hello; returns null when it is not exactly a hello (see `decodeHello`). */
 export function parseHello(bytes: Uint8Array): Hello | null {
-  let value: unknown;
   try {
-    value = dagCbor.decode(bytes);
-  } catch {
-    return null;
+    return decodeHello(bytes);
+  } catch (error) {
+    if (error instanceof RejectedError) return null;
+    throw error;
   }
-  const h = value as Record<string, unknown>;
-  if (
-    typeof h !== "object" || h === null || typeof h.did !== "string" ||
-    typeof h.net !== "string" || typeof h.version !== "string" ||
-    !/^\d+\.\d+\.\d+$/.test(h.version) || typeof h.from !== "string" ||
-    typeof h.to !== "string" || typeof h.ts !== "number" || !(h.sig instanceof Uint8Array)
-  ) {
-    return null;
-  }
-  return h as unknown as Hello;
+}
+
+/** Decodes a sync request strictly; throws `RejectedError("malformed")`. */
+export function decodeSyncRequest(bytes: Uint8Array): SyncRequest {
+  return decodeCanonicalCbor(bytes, syncRequestShape, {
+    what: "sync request",
+    bytesMax: syncRequestBytesMax,
+    refuse: malformed,
+  });
+}
+
+/** Decodes a heads response strictly; throws `RejectedError("malformed")`. */
+export function decodeHeadsResponse(bytes: Uint8Array): HeadsResponse {
+  return decodeCanonicalCbor(bytes, headsResponseShape, {
+    what: "heads response",
+    bytesMax: syncBytesMax,
+    refuse: malformed,
+  });
+}
+
+/** Decodes a range response strictly; throws `RejectedError("malformed")`. */
+export function decodeRangeResponse(bytes: Uint8Array): RangeResponse {
+  return decodeCanonicalCbor(bytes, rangeResponseShape, {
+    what: "range response",
+    bytesMax: syncBytesMax,
+    refuse: malformed,
+  });
 }
 
 export function verifyHello(hello: Hello, publicKey: Uint8Array): Promise<boolean> {
@@ -96,32 +196,41 @@ export interface RangeResponse {
   envs: Uint8Array[];
 }
 
-/** Sends one message and reads one reply on a fresh stream. */
-export async function request(
+/**
+ * Sends one message and reads one reply on a fresh stream. The reply is read
+ * only up to `maxBytes` and decoded by `decode` (strict canonical DAG-CBOR
+ * by default); a refusal is a `RejectedError("malformed")`.
+ */
+export async function request<T = unknown>(
   stream: Stream,
   message: unknown,
   maxBytes: number,
-): Promise<unknown> {
+  decode: (bytes: Uint8Array) => T = (bytes) => decodeMessage(bytes, maxBytes) as T,
+): Promise<T> {
   const signal = AbortSignal.timeout(streamTimeoutMs);
   const lp = lpStream(stream, { maxDataLength: maxBytes });
   await lp.write(dagCbor.encode(message), { signal });
   const reply = await lp.read({ signal });
   await stream.close({ signal }).catch(() => stream.abort(new Error("close failed")));
-  return dagCbor.decode(reply.subarray());
+  return decode(reply.subarray());
 }
 
-/** Reads one request from an inbound stream and writes the handler's reply. */
-export async function respond(
+/**
+ * Reads one request from an inbound stream (never more than
+ * `maxRequestBytes` is buffered), decodes it with `decode` (strict canonical
+ * DAG-CBOR by default) and writes the handler's reply.
+ */
+export async function respond<T = unknown>(
   stream: Stream,
   maxRequestBytes: number,
-  handler: (message: unknown) => Promise<unknown>,
+  handler: (message: T) => Promise<unknown>,
+  decode: (bytes: Uint8Array) => T = (bytes) => decodeMessage(bytes, maxRequestBytes) as T,
 ): Promise<void> {
   const signal = AbortSignal.timeout(streamTimeoutMs);
-  const lp = lpStream(stream, { maxDataLength: Math.max(maxRequestBytes, syncBytesMax) });
+  const lp = lpStream(stream, { maxDataLength: maxRequestBytes });
   try {
     const incoming = await lp.read({ signal });
-    if (incoming.byteLength > maxRequestBytes) throw new RangeError("Request is too large");
-    const reply = await handler(dagCbor.decode(incoming.subarray()));
+    const reply = await handler(decode(incoming.subarray()));
     await lp.write(dagCbor.encode(reply), { signal });
     await stream.close({ signal });
   } catch (error) {
