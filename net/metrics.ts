@@ -189,27 +189,327 @@ export async function exposition(metrics: NodeMetrics): Promise<string> {
   return libp2p.trim() === "" ? own : `${own.trimEnd()}\n${promtoolSafe(libp2p)}`;
 }
 
-/**
- * Drops blank lines and renames non-counter families whose names end in `_total` (some libp2p
- * gauges do; promtool refuses them) by removing that suffix.
- */
-export function promtoolSafe(text: string): string {
-  const renames = new Map<string, string>();
-  for (const match of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
-    if (match[2] !== "counter" && match[1].endsWith("_total")) {
-      renames.set(match[1], match[1].slice(0, -"_total".length));
+// ---- making third-party metrics pass promtool ----
+
+/** One metric family of the text exposition format: its `# HELP`, `# TYPE` and samples. */
+export interface MetricFamily {
+  name: string;
+  /** counter, gauge, histogram, summary or untyped. */
+  type: string;
+  /** Escaped as in the text format. */
+  help: string;
+  samples: MetricSample[];
+}
+
+export interface MetricSample {
+  name: string;
+  labels: [string, string][];
+  /** As written: a number, NaN, +Inf or -Inf. */
+  value: string;
+  timestamp?: string;
+}
+
+/** Lines of one family's exposition, at most (a scrape far beyond this is a bug upstream). */
+const exposedLinesMax = 1_000_000;
+
+/** Parses text exposition into families; samples before any `# TYPE` form untyped families. */
+export function parseExposition(text: string): MetricFamily[] {
+  const families: MetricFamily[] = [];
+  const byName = new Map<string, MetricFamily>();
+  const family = (name: string): MetricFamily => {
+    let found = byName.get(name);
+    if (!found) {
+      found = { name, type: "untyped", help: "", samples: [] };
+      byName.set(name, found);
+      families.push(found);
     }
+    return found;
+  };
+  let current: MetricFamily | null = null;
+  const lines = text.split("\n");
+  if (lines.length > exposedLinesMax) {
+    throw new RangeError(`Cannot parse metrics: ${lines.length} lines, at most ${exposedLinesMax}`);
   }
-  const out: string[] = [];
-  for (const line of text.split("\n")) {
+  for (const line of lines) {
     if (line.trim() === "") continue;
-    const comment = /^# (HELP|TYPE) (\S+)(.*)$/.exec(line);
+    const comment = /^#\s*(HELP|TYPE)\s+(\S+)\s?(.*)$/.exec(line);
     if (comment) {
-      out.push(`# ${comment[1]} ${renames.get(comment[2]) ?? comment[2]}${comment[3]}`);
+      current = family(comment[2]);
+      if (comment[1] === "HELP") current.help = comment[3];
+      else current.type = comment[3].trim();
       continue;
     }
-    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(.*)$/.exec(line);
-    out.push(sample ? `${renames.get(sample[1]) ?? sample[1]}${sample[2]}` : line);
+    if (line.startsWith("#")) continue;
+    const sample = parseSample(line);
+    const owner = current && ownsSample(current, sample.name) ? current : family(sample.name);
+    owner.samples.push(sample);
+  }
+  return families;
+}
+
+function ownsSample(family: MetricFamily, sample: string): boolean {
+  if (sample === family.name) return true;
+  const suffixes = family.type === "histogram"
+    ? ["_bucket", "_sum", "_count"]
+    : family.type === "summary"
+    ? ["_sum", "_count"]
+    : family.type === "counter"
+    ? ["_total"]
+    : [];
+  return suffixes.some((s) => sample === family.name + s);
+}
+
+function parseSample(line: string): MetricSample {
+  const name = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)?.[0];
+  if (!name) throw new SyntaxError(`Cannot parse metric sample ${JSON.stringify(line)}`);
+  let rest = line.slice(name.length);
+  const labels: [string, string][] = [];
+  if (rest.startsWith("{")) {
+    let i = 1;
+    while (i < rest.length && rest[i] !== "}") {
+      const label = /^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"/.exec(rest.slice(i));
+      if (!label) throw new SyntaxError(`Cannot parse labels of ${JSON.stringify(line)}`);
+      i += label[0].length;
+      let value = "";
+      while (i < rest.length && rest[i] !== '"') {
+        // Escapes are kept as written: values are copied, never interpreted.
+        if (rest[i] === "\\") value += rest[i++];
+        value += rest[i++];
+      }
+      if (rest[i] !== '"') throw new SyntaxError(`Unterminated label in ${JSON.stringify(line)}`);
+      labels.push([label[1], value]);
+      i++;
+      while (rest[i] === "," || rest[i] === " ") i++;
+    }
+    if (rest[i] !== "}") throw new SyntaxError(`Unterminated labels in ${JSON.stringify(line)}`);
+    rest = rest.slice(i + 1);
+  }
+  const [value, timestamp] = rest.trim().split(/\s+/);
+  if (value === undefined || value === "") {
+    throw new SyntaxError(`Metric sample without a value: ${JSON.stringify(line)}`);
+  }
+  return { name, labels, value, timestamp };
+}
+
+/** Renders families as text exposition. */
+export function renderExposition(families: MetricFamily[]): string {
+  const out: string[] = [];
+  for (const f of families) {
+    out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
+    for (const s of f.samples) {
+      const labels = s.labels.length === 0
+        ? ""
+        : `{${s.labels.map(([k, v]) => `${k}="${v}"`).join(",")}}`;
+      out.push(`${s.name}${labels} ${s.value}${s.timestamp ? ` ${s.timestamp}` : ""}`);
+    }
   }
   return out.join("\n") + "\n";
+}
+
+// promtool's naming rules (Prometheus client_golang promlint), as they apply to a family.
+const types = ["counter", "gauge", "histogram", "summary"];
+/** Units promlint knows, each with its base unit and the factor to it (linear units only). */
+const knownUnits: Record<string, [base: string, factor: number]> = {
+  amperes: ["amperes", 1],
+  bytes: ["bytes", 1],
+  grams: ["grams", 1],
+  joules: ["joules", 1],
+  meters: ["meters", 1],
+  metres: ["metres", 1],
+  seconds: ["seconds", 1],
+  volts: ["volts", 1],
+  minutes: ["seconds", 60],
+  hours: ["seconds", 3600],
+  days: ["seconds", 86_400],
+  weeks: ["seconds", 604_800],
+  inches: ["meters", 0.0254],
+  yards: ["meters", 0.9144],
+  miles: ["meters", 1609.344],
+  bits: ["bytes", 1 / 8],
+  calories: ["joules", 4.184],
+  pounds: ["grams", 453.59237],
+  ounces: ["grams", 28.349523125],
+};
+/** Temperatures convert with an offset: they are never rescaled, so families using them are dropped. */
+const affineUnits = new Set(["kelvin", "kelvins", "fahrenheit", "rankine"]);
+const unitPrefixes: Record<string, number> = {
+  pico: 1e-12,
+  nano: 1e-9,
+  micro: 1e-6,
+  milli: 1e-3,
+  centi: 1e-2,
+  deci: 1e-1,
+  deca: 1e1,
+  hecto: 1e2,
+  kilo: 1e3,
+  kibi: 2 ** 10,
+  mega: 1e6,
+  mibi: 2 ** 20,
+  giga: 1e9,
+  gibi: 2 ** 30,
+  tera: 1e12,
+  tebi: 2 ** 40,
+  peta: 1e15,
+  pebi: 2 ** 50,
+};
+/** promlint's discouraged abbreviations, with what each is taken to mean (`m` is ambiguous: dropped). */
+const abbreviations: Record<string, [word: string | null, factor: number]> = {
+  s: ["seconds", 1],
+  sec: ["seconds", 1],
+  ms: ["seconds", 1e-3],
+  us: ["seconds", 1e-6],
+  ns: ["seconds", 1e-9],
+  h: ["seconds", 3600],
+  d: ["seconds", 86_400],
+  b: ["bytes", 1],
+  kb: ["bytes", 1e3],
+  mb: ["bytes", 1e6],
+  gb: ["bytes", 1e9],
+  tb: ["bytes", 1e12],
+  pb: ["bytes", 1e15],
+  m: [null, 1],
+};
+
+/** A unit word of a name: its base and factor, or null when the word is no unit. */
+function unitOf(word: string): { base: string; factor: number } | "affine" | null {
+  for (const [prefix, scale] of [["", 1] as const, ...Object.entries(unitPrefixes)]) {
+    if (!word.startsWith(prefix)) continue;
+    const rest = word.slice(prefix.length);
+    if (affineUnits.has(rest)) return "affine";
+    const known = knownUnits[rest];
+    if (known) return { base: known[0], factor: known[1] * scale };
+  }
+  return null;
+}
+
+/** What promtool's `check metrics` says about one family (empty: it passes). */
+export function lintFamily(family: MetricFamily): string[] {
+  const problems: string[] = [];
+  const { name, type } = family;
+  if (family.help.trim() === "") problems.push("no help text");
+  for (const word of name.split("_")) {
+    const unit = unitOf(word);
+    if (unit === "affine" || (unit && unit.base !== word)) problems.push(`non-base unit "${word}"`);
+    if (word in abbreviations) problems.push(`abbreviated unit "${word}"`);
+  }
+  if (type === "counter" && !name.endsWith("_total")) problems.push('counter without "_total"');
+  if (type !== "counter" && type !== "untyped" && name.endsWith("_total")) {
+    problems.push('non-counter with "_total"');
+  }
+  if (type !== "untyped") {
+    if (type !== "histogram" && name.endsWith("_bucket")) problems.push('"_bucket" suffix');
+    for (const suffix of ["_count", "_sum"]) {
+      if (type !== "histogram" && type !== "summary" && name.endsWith(suffix)) {
+        problems.push(`"${suffix}" suffix`);
+      }
+    }
+    if (name.includes(`_${type}_`) || name.endsWith(`_${type}`)) problems.push("type in name");
+  }
+  if (name.includes(":")) problems.push('":" in name');
+  if (/[a-z][A-Z]/.test(name)) problems.push("camelCase name");
+  for (const sample of family.samples) {
+    for (const [label] of sample.labels) {
+      if (/[a-z][A-Z]/.test(label)) problems.push(`camelCase label "${label}"`);
+      if (label === "le" && type !== "histogram") problems.push('"le" label');
+      if (label === "quantile" && type !== "summary") problems.push('"quantile" label');
+    }
+  }
+  return [...new Set(problems)];
+}
+
+function snakeCase(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
+}
+
+/** A sample of a group whose label says it is a variance (libp2p's moving averages): in unit². */
+function variance(sample: MetricSample): boolean {
+  return sample.labels.some(([, value]) => /variance/i.test(value));
+}
+
+function scaled(value: string, factor: number): string {
+  if (factor === 1 || !/^[-+]?(\d|\.\d)/.test(value)) return value;
+  // Rounded to 12 significant digits so that 12 ms reads 0.012, not 0.012000000000000002.
+  return String(Number((Number(value) * factor).toPrecision(12)));
+}
+
+/**
+ * One family renamed to promtool's rules: units converted to the base unit (milliseconds to
+ * seconds, values and histogram bounds scaled), reserved suffixes, type words, colons and
+ * camelCase removed, `_total` only on counters. Null when no rename can make it pass.
+ */
+export function promtoolFamily(family: MetricFamily): MetricFamily | null {
+  const { type } = family;
+  let words = snakeCase(family.name.replaceAll(":", "_")).split("_");
+  let factor = 1;
+  words = words.flatMap((word, index) => {
+    if (index > 0 && type !== "untyped" && word === type && types.includes(word)) return [];
+    const abbreviation = abbreviations[word];
+    if (abbreviation) {
+      factor *= abbreviation[1];
+      return abbreviation[0] === null ? [] : [abbreviation[0]];
+    }
+    const unit = unitOf(word);
+    if (unit && unit !== "affine" && unit.base !== word) {
+      factor *= unit.factor;
+      return [unit.base];
+    }
+    return [word];
+  });
+  let name = words.filter((w) => w !== "").join("_");
+  if (type !== "counter" && type !== "untyped") name = name.replace(/_total$/, "");
+  if (type !== "histogram") name = name.replace(/_bucket$/, "_buckets");
+  if (type !== "histogram" && type !== "summary") name = name.replace(/_(count|sum)$/, "_$1s");
+  if (type === "counter" && !name.endsWith("_total")) name += "_total";
+  const relabel = (label: string): string => {
+    // libp2p's metric groups name their label after the family.
+    if (label === family.name) return name;
+    const snake = snakeCase(label);
+    if (snake === "le" && type !== "histogram") return "upper_bound";
+    if (snake === "quantile" && type !== "summary") return "quantile_level";
+    return snake;
+  };
+  const samples = family.samples.map((sample) => {
+    const suffix = sample.name.startsWith(family.name) ? sample.name.slice(family.name.length) : "";
+    // Bucket and count samples count observations: only sums and plain values carry the unit.
+    const counted = suffix === "_count" || (suffix === "_bucket" && type === "histogram");
+    let sampleName = name + suffix;
+    // A counter sample carries the family name, which may just have gained `_total`.
+    if (type === "counter" && suffix === "_total") sampleName = name;
+    return {
+      ...sample,
+      name: sampleName,
+      labels: sample.labels.map(([label, value]): [string, string] => [
+        relabel(label),
+        label === "le" && type === "histogram" ? scaled(value, factor) : value,
+      ]),
+      value: counted ? sample.value : scaled(sample.value, variance(sample) ? factor ** 2 : factor),
+    };
+  });
+  let help = family.help.trim() === "" || family.help === family.name ? name : family.help;
+  if (factor !== 1) help += ` (converted to base units from ${family.name})`;
+  const renamed = { name, type, help, samples };
+  return lintFamily(renamed).length === 0 ? renamed : null;
+}
+
+/**
+ * libp2p's own metrics made to pass `promtool check metrics` (their names break its rules, e.g.
+ * `libp2p_connection_monitor_ping_time_milliseconds` and `libp2p_kad_dht_routing_table_kad_bucket`):
+ * every family renamed by `promtoolFamily`. A family no rename can fix, or one whose new name
+ * another family already has, is left out with a `#` comment naming it.
+ */
+export function promtoolSafe(text: string): string {
+  const out: MetricFamily[] = [];
+  const dropped: string[] = [];
+  const names = new Set<string>();
+  for (const family of parseExposition(text)) {
+    const fixed = promtoolFamily(family);
+    if (!fixed || names.has(fixed.name)) {
+      dropped.push(family.name);
+      continue;
+    }
+    names.add(fixed.name);
+    out.push(fixed);
+  }
+  const notes = dropped.map((name) => `# icn: left out ${name}: promtool refuses its name\n`);
+  return notes.join("") + renderExposition(out);
 }

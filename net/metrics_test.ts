@@ -1,5 +1,12 @@
-import { assertEquals } from "../tests/_node_fixture.ts";
-import { createNodeMetrics, exposition, promtoolSafe } from "./metrics.ts";
+import { assert, assertEquals } from "../tests/_node_fixture.ts";
+import {
+  createNodeMetrics,
+  exposition,
+  lintFamily,
+  parseExposition,
+  promtoolFamily,
+  promtoolSafe,
+} from "./metrics.ts";
 
 Deno.test("promtoolSafe() drops blank lines and takes _total off non-counter families", () => {
   const text = [
@@ -24,6 +31,118 @@ Deno.test("promtoolSafe() drops blank lines and takes _total off non-counter fam
       "",
     ].join("\n"),
   );
+});
+
+Deno.test("promtoolSafe() converts milliseconds to seconds, variances to seconds squared", () => {
+  const name = "libp2p_connection_monitor_ping_time_milliseconds";
+  const text = [
+    `# HELP ${name} ${name}`,
+    `# TYPE ${name} gauge`,
+    `${name}{${name}="successMovingAverage"} 12`,
+    `${name}{${name}="successVariance"} 4`,
+    `${name}{${name}="success"} 1500`,
+    "",
+  ].join("\n");
+  const seconds = "libp2p_connection_monitor_ping_time_seconds";
+  assertEquals(
+    promtoolSafe(text).split("\n"),
+    [
+      `# HELP ${seconds} ${seconds} (converted to base units from ${name})`,
+      `# TYPE ${seconds} gauge`,
+      `${seconds}{${seconds}="successMovingAverage"} 0.012`,
+      `${seconds}{${seconds}="successVariance"} 0.000004`,
+      `${seconds}{${seconds}="success"} 1.5`,
+      "",
+    ],
+  );
+});
+
+Deno.test("promtoolSafe() renames reserved suffixes, type words, colons, camelCase and abbreviations", () => {
+  const text = [
+    "# HELP libp2p_kad_dht_routing_table_kad_bucket Buckets",
+    "# TYPE libp2p_kad_dht_routing_table_kad_bucket gauge",
+    "libp2p_kad_dht_routing_table_kad_bucket 3",
+    "# HELP peer_count Peers",
+    "# TYPE peer_count gauge",
+    'peer_count{le="1",quantile="0.5"} 3',
+    "# HELP queue_gauge_size Queue",
+    "# TYPE queue_gauge_size gauge",
+    "queue_gauge_size 1",
+    "# HELP dialErrors Errors",
+    "# TYPE dialErrors counter",
+    'dialErrors{errorKind="x"} 2',
+    "# HELP a:rpc_latency_ms Latency",
+    "# TYPE a:rpc_latency_ms gauge",
+    "a:rpc_latency_ms 250",
+    "# HELP sent_kilobytes_total Sent",
+    "# TYPE sent_kilobytes_total counter",
+    "sent_kilobytes_total 2",
+  ].join("\n");
+  const out = promtoolSafe(text);
+  for (
+    const line of [
+      "libp2p_kad_dht_routing_table_kad_buckets 3",
+      'peer_counts{upper_bound="1",quantile_level="0.5"} 3',
+      "queue_size 1",
+      'dial_errors_total{error_kind="x"} 2',
+      "a_rpc_latency_seconds 0.25",
+      "sent_bytes_total 2000",
+    ]
+  ) assert(out.split("\n").includes(line), `${line} in\n${out}`);
+  for (const family of parseExposition(out)) assertEquals(lintFamily(family), [], family.name);
+});
+
+Deno.test("promtoolFamily() scales histogram bounds and sums, never counts", () => {
+  const [family] = parseExposition([
+    "# HELP rpc_time_milliseconds RPC time",
+    "# TYPE rpc_time_milliseconds histogram",
+    'rpc_time_milliseconds_bucket{le="10"} 1',
+    'rpc_time_milliseconds_bucket{le="+Inf"} 2',
+    "rpc_time_milliseconds_sum 30",
+    "rpc_time_milliseconds_count 2",
+  ].join("\n"));
+  const fixed = promtoolFamily(family)!;
+  assertEquals(fixed.name, "rpc_time_seconds");
+  assertEquals(
+    fixed.samples.map((s) => [s.name, s.labels, s.value]),
+    [
+      ["rpc_time_seconds_bucket", [["le", "0.01"]], "1"],
+      ["rpc_time_seconds_bucket", [["le", "+Inf"]], "2"],
+      ["rpc_time_seconds_sum", [], "0.03"],
+      ["rpc_time_seconds_count", [], "2"],
+    ],
+  );
+});
+
+Deno.test("promtoolSafe() leaves out, with a comment, a family no rename can fix", () => {
+  const out = promtoolSafe([
+    "# HELP disk_kelvin Temperature",
+    "# TYPE disk_kelvin gauge",
+    "disk_kelvin 300",
+  ].join("\n"));
+  assertEquals(out, "# icn: left out disk_kelvin: promtool refuses its name\n\n");
+});
+
+Deno.test("lintFamily() finds what promtool refuses", () => {
+  const lint = (name: string, type: string, labels: [string, string][] = []) =>
+    lintFamily({ name, type, help: "h", samples: [{ name, labels, value: "1" }] });
+  assertEquals(lint("libp2p_connection_monitor_ping_time_milliseconds", "gauge"), [
+    'non-base unit "milliseconds"',
+  ]);
+  assertEquals(lint("libp2p_kad_dht_routing_table_kad_bucket", "gauge"), ['"_bucket" suffix']);
+  assertEquals(lint("x_dials", "counter"), ['counter without "_total"']);
+  assertEquals(lint("x_open_total", "gauge"), ['non-counter with "_total"']);
+  assertEquals(lint("x_time_seconds", "gauge", [["le", "1"]]), ['"le" label']);
+  assertEquals(lint("icn_validation_seconds", "histogram"), []);
+});
+
+Deno.test("every icn_ metric family passes promtool's naming rules", async () => {
+  const metrics = createNodeMetrics();
+  metrics.accepted.inc({ kind: "trust.edge", source: "gossip" });
+  metrics.validationSeconds.observe({ source: "gossip" }, 0.01);
+  for (const family of parseExposition(await metrics.registry.metrics())) {
+    assertEquals(lintFamily(family), [], family.name);
+  }
 });
 
 Deno.test("exposition() is the icn_ metrics alone while libp2p's registry is empty", async () => {

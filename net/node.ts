@@ -127,6 +127,8 @@ export interface NodeOptions {
    * objects are process-global, so turn it on for one node per process only (`icn node run`).
    */
   libp2pMetrics?: boolean;
+  /** How often libp2p's connection monitor pings each peer (its default, 10 s, unless set: tests). */
+  pingIntervalMs?: number;
 }
 
 export interface PeerInfo {
@@ -175,6 +177,7 @@ export class IcnNode {
   readonly misbehaviour: MisbehaviourTracker;
   readonly #onAccepted?: (sealed: SealedEnvelope, source: IngestSource) => void;
   readonly #libp2pMetrics: boolean;
+  readonly #pingIntervalMs?: number;
   libp2p!: Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>> }>;
   readonly #limiter: RateLimiter;
   #lane: Promise<unknown> = Promise.resolve();
@@ -212,6 +215,7 @@ export class IcnNode {
     this.misbehaviour = new MisbehaviourTracker(config);
     this.#onAccepted = options.onAccepted;
     this.#libp2pMetrics = options.libp2pMetrics ?? false;
+    this.#pingIntervalMs = options.pingIntervalMs;
     this.#limiter = new RateLimiter({
       globalRate: config.globalRate,
       peerRate: config.peerRate,
@@ -313,6 +317,9 @@ export class IcnNode {
       streamMuxers: [yamux()],
       peerDiscovery,
       metrics,
+      connectionMonitor: this.#pingIntervalMs === undefined
+        ? undefined
+        : { pingInterval: this.#pingIntervalMs },
       connectionManager: {
         maxConnections: config.maxConnections,
         inboundConnectionThreshold: config.inboundConnectionThreshold,
