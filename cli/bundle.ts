@@ -1,6 +1,6 @@
 /** `icn node export` / `icn node import`: offline exchange of envelopes as CAR bundles. */
 import { readInputFile } from "./files.ts";
-import { decodeBundle, encodeBundle } from "../core/chain/bundle.ts";
+import { bundleBytesMax, decodeBundle, encodeBundle } from "../core/chain/bundle.ts";
 import { ingest } from "../core/chain/ingest.ts";
 import { chainKeys } from "../core/chain/keys.ts";
 import { readLog } from "../core/chain/read.ts";
@@ -42,7 +42,7 @@ export async function exportBundle(
 
 export async function importBundle(ctx: CliContext, args: string[]): Promise<CommandResult> {
   const [path] = args;
-  const bytes = await readInputFile(path);
+  const bytes = await readInputFile(path, "bundle", { bytesMax: bundleBytesMax });
   const { manifest, envelopes } = await decodeBundle(bytes);
   const deps = await ctx.ingestDeps();
   const outcomes = await ingest(deps, envelopes, { source: "import", atomicity: "all" });

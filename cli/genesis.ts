@@ -7,6 +7,7 @@ import {
   checkGenesisFile,
   createGenesis,
   type GenesisFile,
+  genesisFileBytesMax,
   genesisId,
   genesisSigningBytes,
   parseCurrency,
@@ -70,7 +71,9 @@ export async function create(
 
 export async function signGenesis(ctx: CliContext, args: string[]): Promise<CommandResult> {
   const [path] = args;
-  const { file, check } = await checkGenesisFile(await readInputText(path));
+  const { file, check } = await checkGenesisFile(
+    await readInputText(path, "genesis file", { bytesMax: genesisFileBytesMax }),
+  );
   const unlocked = await ctx.unlock();
   const signature = await signEd25519(unlocked.ed25519, genesisSigningBytes(file.genesis));
   if (!file.genesis.members.includes(unlocked.did)) {
@@ -98,7 +101,9 @@ export async function signGenesis(ctx: CliContext, args: string[]): Promise<Comm
 }
 
 export async function showGenesis(_ctx: CliContext, args: string[]): Promise<CommandResult> {
-  const { file, check } = await checkGenesisFile(await readInputText(args[0]));
+  const { file, check } = await checkGenesisFile(
+    await readInputText(args[0], "genesis file", { bytesMax: genesisFileBytesMax }),
+  );
   const g = file.genesis;
   return {
     data: { id: check.id, genesis: g, signed: check.signed, missing: check.missing },
@@ -131,7 +136,9 @@ export function keys(): Promise<CommandResult> {
 }
 
 export async function join(ctx: CliContext, args: string[]): Promise<CommandResult> {
-  const { file, check } = await checkGenesisFile(await readInputText(args[0]));
+  const { file, check } = await checkGenesisFile(
+    await readInputText(args[0], "genesis file", { bytesMax: genesisFileBytesMax }),
+  );
   if (check.missing.length > 0) {
     throw new InvalidSignatureError(
       `Cannot join "${file.genesis.name}": ${check.missing.length} founder(s) have not signed (${

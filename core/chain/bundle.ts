@@ -8,7 +8,16 @@ import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import { bytesEqual } from "../bytes.ts";
 import { contentId } from "../envelope/envelope.ts";
-import { InvalidInputError } from "../errors.ts";
+import { InvalidInputError, shown } from "../errors.ts";
+import {
+  decodeCanonicalCbor,
+  integer,
+  literal,
+  natural,
+  nullable,
+  record,
+  string,
+} from "../strict.ts";
 
 export interface BundleManifest {
   v: 1;
@@ -24,6 +33,17 @@ export interface BundleManifest {
 /** Largest bundle we read into memory at once. */
 export const bundleBytesMax = 1024 * 1024 * 1024;
 const blocksMax = 5_000_000;
+/** Largest manifest block (six small fields: about 100 bytes). */
+const manifestBytesMax = 1024;
+
+const manifestShape = record({
+  v: literal(1),
+  net: nullable(string({ min: 1, max: 128 })),
+  count: integer({ min: 0, max: blocksMax }),
+  since: natural,
+  next: natural,
+  created: natural,
+});
 
 export async function encodeBundle(
   manifest: BundleManifest,
@@ -65,10 +85,11 @@ export async function decodeBundle(
   try {
     reader = await CarReader.fromBytes(bytes);
   } catch (error) {
-    return fail(`not a CAR file (${(error as Error).message})`);
+    return fail(`not a CAR file (${shown((error as Error)?.message, 120)})`);
   }
   const roots = await reader.getRoots();
   if (roots.length !== 1) fail("expected exactly one root (the manifest)");
+  if (!CID.asCID(roots[0])) fail("its root is not a CID");
   const envelopes: Uint8Array[] = [];
   let manifest: BundleManifest | undefined;
   let index = 0;
@@ -81,17 +102,21 @@ export async function decodeBundle(
       }
       if (index === 1) {
         if (!roots[0].equals(block.cid)) fail("first block is not the manifest");
-        manifest = dagCbor.decode(block.bytes) as BundleManifest;
+        manifest = decodeCanonicalCbor(block.bytes, manifestShape, {
+          what: "bundle manifest",
+          bytesMax: manifestBytesMax,
+        });
         continue;
       }
       envelopes.push(block.bytes);
     }
   } catch (error) {
     if (error instanceof InvalidInputError) throw error;
-    fail(`truncated or corrupt (${(error as Error).message})`);
+    fail(`truncated or corrupt (${shown((error as Error)?.message, 120)})`);
   }
-  if (!manifest || manifest.v !== 1 || typeof manifest.count !== "number") {
-    fail("manifest missing or malformed");
+  if (!manifest) fail("the manifest is missing");
+  if (manifest.next < manifest.since) {
+    fail(`its manifest's log range ends (${manifest.next}) before it starts (${manifest.since})`);
   }
   if (manifest.count !== envelopes.length) {
     fail(`manifest announces ${manifest.count} envelopes but the bundle holds ${envelopes.length}`);
