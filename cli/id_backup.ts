@@ -4,18 +4,33 @@
  * the KEL envelopes (the identity's own, after those of its recovery
  * trustees). Verify and restore replay the KEL before trusting anything in it.
  */
-import { pathExists } from "./files.ts";
+import { pathExists, readInputFile } from "./files.ts";
 import * as age from "age-encryption";
 import { ingest } from "../core/chain/ingest.ts";
 import { fromBase64, toBase64 } from "../core/bytes.ts";
+import { envelopeBytesMax } from "../core/constants.ts";
 import {
   AlreadyExistsError,
-  IcnError,
   InvalidInputError,
   KeystoreError,
   RejectedError,
+  shown,
 } from "../core/errors.ts";
-import { isDid } from "../core/identity/did.ts";
+import { recoveryFileBytesMax } from "../core/identity/recovery.ts";
+import {
+  array,
+  base64,
+  boolean,
+  checkShape,
+  did,
+  integer,
+  isPlainMap,
+  literal,
+  natural,
+  parseJsonStrict,
+  record,
+  string,
+} from "../core/strict.ts";
 import { type IdentityRecord, nextKeysDigest, sameKeys } from "../core/identity/kel.ts";
 import { replayKel } from "../core/identity/replay.ts";
 import { bytesEqual } from "../core/bytes.ts";
@@ -40,7 +55,81 @@ import type { CommandResult } from "./output.ts";
 
 const backupFormat = "icn-identity-backup";
 /** Largest backup file read into memory. */
-const backupBytesMax = 64 * 1024 * 1024;
+export const backupBytesMax = 64 * 1024 * 1024;
+/** Most KEL envelopes in a backup: the identity's own and its trustees' (each KEL is bounded by its rotations). */
+const backupEnvelopesMax = 100_000;
+
+/** A seed as the keystore holds it: canonical base64 of `length` bytes, kept as text. */
+const seedText = (length: number) => (value: unknown, path: string): string => {
+  base64({ length })(value, path);
+  return value as string;
+};
+const seedsText = {
+  ed25519: seedText(32),
+  x25519: seedText(32),
+};
+const pqSeedsText = { mlDsa65: seedText(32), mlKem768: seedText(64) };
+
+const archiveShape = record({
+  format: literal(backupFormat),
+  v: literal(1),
+  did,
+  created: natural,
+  secrets: record({
+    v: literal(1),
+    did,
+    created: natural,
+    ...seedsText,
+    next: record(seedsText, pqSeedsText),
+  }, {
+    ...pqSeedsText,
+    extra: record({}, { recoveryRequest: string({ max: recoveryFileBytesMax * 2 }) }),
+  }),
+  identity: record({
+    did,
+    created: natural,
+    keys: record({ ed25519: string({ max: 256 }), x25519: string({ max: 256 }) }, {
+      mlDsa65: string({ max: 4096 }),
+      mlKem768: string({ max: 4096 }),
+    }),
+    pq: boolean,
+    kelSeq: integer({ min: -1, max: Number.MAX_SAFE_INTEGER }),
+  }),
+  kel: array(base64({ max: envelopeBytesMax }), { min: 1, max: backupEnvelopesMax }),
+});
+
+/**
+ * Parses the decrypted text of a backup strictly (exact fields, seeds of the
+ * right lengths, KEL entries canonical base64 of at most an envelope).
+ * Throws `InvalidInputError`; checks nothing cryptographic (see `openBackup`).
+ */
+export function decodeBackupArchive(
+  text: string,
+  path: string,
+): { archive: BackupArchive; kel: Uint8Array[] } {
+  const what = `backup ${path}`;
+  const value = parseJsonStrict(text, (value) => value, {
+    what,
+    bytesMax: backupBytesMax,
+  });
+  if (!isPlainMap(value) || value.format !== backupFormat) {
+    throw new InvalidInputError(`Cannot open backup ${path}: it is not an icn identity backup`);
+  }
+  const checked = checkShape(archiveShape, value, { what });
+  if (checked.secrets.did !== checked.did || checked.identity.did !== checked.did) {
+    throw new InvalidInputError(`Cannot open backup ${path}: its parts name different identities`);
+  }
+  // Both pq seeds or neither, in the current and in the next generation.
+  for (const gen of [checked.secrets, checked.secrets.next]) {
+    if ((gen.mlDsa65 === undefined) !== (gen.mlKem768 === undefined)) {
+      throw new InvalidInputError(
+        `Cannot open backup ${path}: its post-quantum seeds are incomplete`,
+      );
+    }
+  }
+  const kel = (value as { kel: string[] }).kel.map((entry) => fromBase64(entry));
+  return { archive: value as unknown as BackupArchive, kel };
+}
 
 interface BackupArchive {
   format: typeof backupFormat;
@@ -102,19 +191,7 @@ interface CheckedBackup {
 
 /** Decrypts and fully checks a backup: structure, KEL replay, keys matching the KEL. Writes nothing. */
 async function openBackup(ctx: CliContext, path: string): Promise<CheckedBackup> {
-  let bytes: Uint8Array;
-  try {
-    const info = await Deno.stat(path);
-    if (info.size > backupBytesMax) {
-      throw new InvalidInputError(
-        `Cannot read backup ${path}: larger than ${backupBytesMax} bytes`,
-      );
-    }
-    bytes = await Deno.readFile(path);
-  } catch (error) {
-    if (error instanceof IcnError) throw error;
-    throw new InvalidInputError(`Cannot read backup ${path}: ${(error as Error).message}`);
-  }
+  const bytes = await readInputFile(path, "backup", { bytesMax: backupBytesMax });
   const passphrase = await ctx.passphrase();
   const decrypter = new age.Decrypter();
   decrypter.addPassphrase(passphrase);
@@ -122,7 +199,7 @@ async function openBackup(ctx: CliContext, path: string): Promise<CheckedBackup>
   try {
     text = await decrypter.decrypt(bytes, "text");
   } catch (error) {
-    const message = (error as Error).message ?? String(error);
+    const message = shown((error as Error)?.message ?? error, 200);
     if (/incorrect passphrase|no identity matched|unwrap/i.test(message)) {
       throw new KeystoreError(`Cannot open backup ${path}: wrong passphrase`);
     }
@@ -130,27 +207,12 @@ async function openBackup(ctx: CliContext, path: string): Promise<CheckedBackup>
       `Cannot open backup ${path}: it is truncated or corrupted (${message})`,
     );
   }
-  let archive: BackupArchive;
-  try {
-    archive = JSON.parse(text);
-  } catch {
-    throw new InvalidInputError(`Cannot open backup ${path}: its contents are corrupted`);
-  }
-  if (
-    archive?.format !== backupFormat || archive.v !== 1 || !isDid(archive.did) ||
-    !Array.isArray(archive.kel) || typeof archive.identity !== "object"
-  ) {
-    throw new InvalidInputError(`Cannot open backup ${path}: it is not an icn identity backup`);
-  }
-  // Re-checks the secrets' shape the way the keystore does.
+  const { archive, kel } = decodeBackupArchive(text, path);
+  // Re-checks the secrets the way the keystore does when it is read.
   const secrets = await decryptSecrets(
     await encryptSecrets(archive.secrets, passphrase),
     passphrase,
   );
-  if (secrets.did !== archive.did || archive.identity.did !== archive.did) {
-    throw new InvalidInputError(`Cannot open backup ${path}: its parts name different identities`);
-  }
-  const kel = archive.kel.map((b) => fromBase64(b));
   let records: Map<string, IdentityRecord>;
   try {
     records = await replayKel(kel);

@@ -8,6 +8,17 @@
  */
 import * as dagCbor from "@ipld/dag-cbor";
 import { bytesEqual, concatBytes, utf8Encode } from "../bytes.ts";
+import {
+  array,
+  bytes,
+  decodeCanonicalCbor,
+  did,
+  literal,
+  natural,
+  record,
+  type Shape,
+  ShapeError,
+} from "../strict.ts";
 import { InvalidInputError, InvalidSignatureError, RejectedError, shown } from "../errors.ts";
 import type { Envelope, EnvelopeSignature } from "../envelope/envelope.ts";
 import { isDid } from "./did.ts";
@@ -63,40 +74,58 @@ function unsignedBytes(domain: Uint8Array, value: Record<string, unknown>): Uint
   return concatBytes(domain, dagCbor.encode(rest));
 }
 
-function decodeStrict(bytes: Uint8Array, what: string): Record<string, unknown> {
-  if (!(bytes instanceof Uint8Array) || bytes.length > recoveryFileBytesMax) {
-    throw new InvalidInputError(`Cannot read ${what}: larger than ${recoveryFileBytesMax} bytes`);
+/** Signature lengths by algorithm (Ed25519: RFC 8032; ML-DSA-65: FIPS 204). */
+const signatureBytes = { "ed25519": 64, "ml-dsa-65": 3309 } as const;
+
+const signatureShape = record({
+  alg: literal("ed25519", "ml-dsa-65"),
+  sig: bytes({ max: signatureBytes["ml-dsa-65"] }),
+});
+
+/** One or two signatures, one per algorithm, each of its algorithm's length. */
+const signaturesShape: Shape<EnvelopeSignature[]> = (value, path) => {
+  const sigs = array(signatureShape, { min: 1, max: 2 })(value, path);
+  sigs.forEach((s, i) => {
+    if (s.sig.length !== signatureBytes[s.alg]) {
+      throw new ShapeError(`${path}[${i}].sig`, `must be ${signatureBytes[s.alg]} bytes`);
+    }
+  });
+  if (sigs.length === 2 && sigs[0].alg === sigs[1].alg) {
+    throw new ShapeError(path, "repeats a signature algorithm");
   }
-  let value: unknown;
+  return sigs;
+};
+
+const keySetShape: Shape<KeySet> = (value, path) => {
   try {
-    value = dagCbor.decode(bytes);
-  } catch (error) {
-    throw new InvalidInputError(`Cannot read ${what}: not DAG-CBOR (${(error as Error).message})`);
+    checkKeySet(value);
+  } catch {
+    throw new ShapeError(path, "is not a well-formed key set");
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new InvalidInputError(`Cannot read ${what}: not a map`);
-  }
-  if (!bytesEqual(dagCbor.encode(value), bytes)) {
-    throw new InvalidInputError(`Cannot read ${what}: encoding is not canonical`);
-  }
-  return value as Record<string, unknown>;
-}
+  return value;
+};
 
-function checkSigs(value: unknown, what: string): asserts value is EnvelopeSignature[] {
-  if (
-    !Array.isArray(value) || value.length < 1 || value.length > 2 ||
-    value.some((s) =>
-      typeof s !== "object" || s === null || !(s.sig instanceof Uint8Array) ||
-      (s.alg !== "ed25519" && s.alg !== "ml-dsa-65")
-    )
-  ) {
-    throw new InvalidInputError(`Cannot read ${what}: signatures are malformed`);
-  }
-}
+const requestShape = record({
+  v: literal(1),
+  type: literal("icn.recovery-request"),
+  did,
+  keys: keySetShape,
+  next: bytes({ length: 32 }),
+  created: natural,
+  expires: natural,
+  sigs: signaturesShape,
+});
 
-function isTime(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
-}
+const attestationShape = record({
+  v: literal(1),
+  type: literal("icn.recovery-attestation"),
+  did,
+  request: bytes({ length: 32 }),
+  trustee: did,
+  ts: natural,
+  expires: natural,
+  sigs: signaturesShape,
+});
 
 /** Builds and signs a recovery request with the NEW keys. */
 export async function createRecoveryRequest(
@@ -116,25 +145,18 @@ export async function createRecoveryRequest(
   return dagCbor.encode({ ...unsigned, sigs });
 }
 
-/** Decodes a request and checks its shape and its signatures by the keys it proposes. */
+/** Decodes a request strictly (size, canonical DAG-CBOR, exact shape) and checks its signatures by the keys it proposes. */
 export async function decodeRecoveryRequest(bytes: Uint8Array): Promise<RecoveryRequest> {
-  const value = decodeStrict(bytes, "recovery request");
-  if (
-    value.v !== 1 || value.type !== "icn.recovery-request" || !isDid(value.did) ||
-    !(value.next instanceof Uint8Array) || value.next.length !== 32 || !isTime(value.created) ||
-    !isTime(value.expires) || Object.keys(value).length !== 8
-  ) {
-    throw new InvalidInputError("Cannot read recovery request: fields are missing or malformed");
-  }
+  const request: RecoveryRequest = decodeCanonicalCbor(bytes, requestShape, {
+    what: "recovery request",
+    bytesMax: recoveryFileBytesMax,
+  });
   try {
-    checkKeySet(value.keys);
-  } catch {
-    throw new InvalidInputError("Cannot read recovery request: its key set is malformed");
-  }
-  checkSigs(value.sigs, "recovery request");
-  const request = value as unknown as RecoveryRequest;
-  try {
-    await verifyProof(request.sigs, unsignedBytes(requestDomain, value), request.keys);
+    await verifyProof(
+      request.sigs,
+      unsignedBytes(requestDomain, request as unknown as Record<string, unknown>),
+      request.keys,
+    );
   } catch {
     throw new InvalidSignatureError(
       `Recovery request for "${request.did}" is not signed by the keys it proposes (forged or altered)`,
@@ -161,21 +183,12 @@ export async function createAttestation(
   return dagCbor.encode({ ...unsigned, sigs });
 }
 
-/** Decodes an attestation (shape only; `verifyAttestation` checks the signature against the trustee's KEL). */
+/** Decodes an attestation strictly (size, canonical DAG-CBOR, exact shape); `verifyAttestation` checks the signature against the trustee's KEL. */
 export function decodeAttestation(bytes: Uint8Array): RecoveryAttestation {
-  const value = decodeStrict(bytes, "recovery attestation");
-  if (
-    value.v !== 1 || value.type !== "icn.recovery-attestation" || !isDid(value.did) ||
-    !isDid(value.trustee) || !(value.request instanceof Uint8Array) ||
-    value.request.length !== 32 || !isTime(value.ts) || !isTime(value.expires) ||
-    Object.keys(value).length !== 8
-  ) {
-    throw new InvalidInputError(
-      "Cannot read recovery attestation: fields are missing or malformed",
-    );
-  }
-  checkSigs(value.sigs, "recovery attestation");
-  return value as unknown as RecoveryAttestation;
+  return decodeCanonicalCbor(bytes, attestationShape, {
+    what: "recovery attestation",
+    bytesMax: recoveryFileBytesMax,
+  });
 }
 
 /** Verifies an attestation's signature with the trustee's keys at its timestamp. */

@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
+import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert";
 import * as dagCbor from "@ipld/dag-cbor";
 import { bytesEqual } from "../bytes.ts";
 import type { IngestOutcome } from "../chain/ingest.ts";
@@ -6,7 +6,15 @@ import { seededRng } from "../ports.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { accept, generation, TestIdentity } from "./_kel_fixture.ts";
 import { identityKey, type IdentityRecord, nextKeysDigest } from "./kel.ts";
-import { createAttestation, createRecoveryRequest, requestDigest } from "./recovery.ts";
+import { InvalidInputError } from "../errors.ts";
+import {
+  createAttestation,
+  createRecoveryRequest,
+  decodeAttestation,
+  decodeRecoveryRequest,
+  recoveryFileBytesMax,
+  requestDigest,
+} from "./recovery.ts";
 import { createSigner } from "./signer.ts";
 
 const t0 = 1_700_000_000_000;
@@ -163,4 +171,48 @@ Deno.test("2-of-3 recovery: cancelled by the current key, then started again and
   assert(!bytesEqual(rec.keys.ed25519, oldKey));
   assertEquals(rec.pendingRecovery, undefined);
   assertEquals(rec.history.length, 2);
+});
+
+function refusedAsInput(run: () => unknown, pattern: RegExp): Promise<void> {
+  return rejects(async () => await run(), (error: unknown) => {
+    assert(error instanceof InvalidInputError, `not an InvalidInputError: ${error}`);
+    assert(pattern.test(error.message), error.message);
+    return true;
+  });
+}
+
+function withSigs(bytes: Uint8Array, change: (sigs: Record<string, unknown>[]) => unknown) {
+  const value = dagCbor.decode(bytes) as { sigs: Record<string, unknown>[] };
+  return dagCbor.encode({ ...value, sigs: change(value.sigs) });
+}
+
+Deno.test("decodeAttestation() refuses a signature entry with an unknown field (was accepted)", async () => {
+  const { bob, attest } = await setup();
+  const good = await attest(bob);
+  assertEquals(decodeAttestation(good).trustee, bob.did);
+  const loose = withSigs(good, (sigs) => [{ ...sigs[0], note: "x" }]);
+  await refusedAsInput(() => decodeAttestation(loose), /unexpected field "note"/);
+});
+
+Deno.test("decodeAttestation() refuses a repeated algorithm and a signature of the wrong length (were accepted)", async () => {
+  const { bob, attest } = await setup();
+  const good = await attest(bob);
+  const twice = withSigs(good, (sigs) => [sigs[0], sigs[0]]);
+  await refusedAsInput(() => decodeAttestation(twice), /repeats a signature algorithm/);
+  const short = withSigs(good, (sigs) => [{ ...sigs[0], sig: new Uint8Array(10) }]);
+  await refusedAsInput(() => decodeAttestation(short), /must be 64 bytes/);
+});
+
+Deno.test("decodeRecoveryRequest() refuses an oversized, non-canonical or loosely signed request", async () => {
+  const { request } = await setup();
+  assertEquals((await decodeRecoveryRequest(request)).v, 1);
+  await refusedAsInput(
+    () => decodeRecoveryRequest(new Uint8Array(recoveryFileBytesMax + 1)),
+    /the limit is/,
+  );
+  const loose = withSigs(request, (sigs) => [{ ...sigs[0], note: "x" }]);
+  await refusedAsInput(() => decodeRecoveryRequest(loose), /unexpected field "note"/);
+  // A map header in long form is not canonical (the decoder refuses it itself).
+  const long = new Uint8Array([0xb8, request[0] - 0xa0, ...request.subarray(1)]);
+  await refusedAsInput(() => decodeRecoveryRequest(long), /DAG-CBOR|canonical/);
 });
