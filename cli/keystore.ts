@@ -6,6 +6,10 @@ import * as age from "age-encryption";
 import { fromBase64, toBase64 } from "../core/bytes.ts";
 import { InvalidInputError, KeystoreError } from "../core/errors.ts";
 import { parseDid } from "../core/identity/did.ts";
+import { writeFileAtomic } from "./files.ts";
+
+// Handlers still import it from here; it lives in files.ts with the other file helpers.
+export { writeFileAtomic };
 
 /** Secrets held in the keystore; seeds are base64. */
 export interface KeystoreSecrets {
@@ -66,27 +70,6 @@ export function scryptLogN(): number {
     );
   }
   return n;
-}
-
-/** Writes a file atomically: temp file in the same directory (mode set before data), fsync, rename. */
-export async function writeFileAtomic(path: string, data: Uint8Array, mode = 0o600): Promise<void> {
-  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
-  const tmp = `${dir}/.${path.slice(path.lastIndexOf("/") + 1)}.${crypto.randomUUID()}.tmp`;
-  const file = await Deno.open(tmp, { write: true, createNew: true, mode });
-  try {
-    let written = 0;
-    while (written < data.length) written += await file.write(data.subarray(written));
-    await file.sync();
-  } finally {
-    file.close();
-  }
-  try {
-    await Deno.chmod(tmp, mode);
-    await Deno.rename(tmp, path);
-  } catch (error) {
-    await Deno.remove(tmp).catch(() => {});
-    throw error;
-  }
 }
 
 export async function encryptSecrets(
