@@ -1,12 +1,11 @@
 /** `icn id recovery setup | request | attest | start | cancel | finalize | status`. */
-import { pathExists } from "./files.ts";
+import { pathExists, readInputFile } from "./files.ts";
 import { basename } from "node:path";
 import { appendLocal } from "../core/chain/append.ts";
 import { fromBase64, toBase64, toHex } from "../core/bytes.ts";
 import { kelNet } from "../core/constants.ts";
 import {
   AlreadyExistsError,
-  IcnError,
   InvalidInputError,
   NotFoundError,
   RejectedError,
@@ -30,19 +29,9 @@ import { requireRecord, unlockMatching, writePublicIdentityFile } from "./id_lif
 import { type KeystoreSecrets, writeFileAtomic, writeKeystoreFile } from "./keystore.ts";
 import type { CommandResult } from "./output.ts";
 
-async function readSmallFile(path: string, what: string): Promise<Uint8Array> {
-  try {
-    const info = await Deno.stat(path);
-    if (info.size > recoveryFileBytesMax) {
-      throw new InvalidInputError(
-        `Cannot read ${what} ${path}: larger than ${recoveryFileBytesMax} bytes`,
-      );
-    }
-    return await Deno.readFile(path);
-  } catch (error) {
-    if (error instanceof IcnError) throw error;
-    throw new InvalidInputError(`Cannot read ${what} ${path}: ${(error as Error).message}`);
-  }
+/** Reads a request or attestation file, refusing one over the limit before reading it. */
+function readSmallFile(path: string, what: string): Promise<Uint8Array> {
+  return readInputFile(path, what, { bytesMax: recoveryFileBytesMax });
 }
 
 async function appendKel(ctx: CliContext, unlocked: UnlockedIdentity, kind: string, body: unknown) {
