@@ -96,6 +96,14 @@ export class ConflictError extends IcnError {
   }
 }
 
+/** The store cannot be written: the disk is full, the file system is read-only. */
+export class StoreUnavailableError extends IcnError {
+  constructor(message: string, options?: ErrorOptions) {
+    super("store_unavailable", message, options);
+    this.name = "StoreUnavailableError";
+  }
+}
+
 /** A failed invariant: a bug, never an expected condition. */
 export class AssertionError extends Error {
   constructor(message: string) {

@@ -5,7 +5,7 @@
  * runs against it.
  */
 import { commitBackoffMsMax, commitRetriesMax } from "../constants.ts";
-import { ConflictError } from "../errors.ts";
+import { ConflictError, StoreUnavailableError } from "../errors.ts";
 import type {
   ListOptions,
   ListSelector,
@@ -23,6 +23,27 @@ const getManyKeysMax = 10;
 export function isLockError(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error);
   return /database is locked|SQLITE_BUSY|database is busy/i.test(message);
+}
+
+/** SQLite failures that no retry fixes and the user can: a full disk, a read-only file system. */
+const unavailableCauses: [RegExp, string][] = [
+  [/database or disk is full|SQLITE_FULL/i, "the disk is full (free some space and retry)"],
+  [
+    /attempt to write a readonly database|SQLITE_READONLY/i,
+    "the store or its directory is read-only",
+  ],
+  [/disk I\/O error|SQLITE_IOERR/i, "the disk reported an I/O error"],
+];
+
+/** The store failure a user can act on, or null for anything else (which stays a bug). */
+export function storeUnavailable(error: unknown): StoreUnavailableError | null {
+  const message = error instanceof Error ? error.message : String(error);
+  for (const [pattern, cause] of unavailableCauses) {
+    if (pattern.test(message)) {
+      return new StoreUnavailableError(`Cannot write to the store: ${cause}`, { cause: error });
+    }
+  }
+  return null;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -44,7 +65,7 @@ export async function retryOnLock<T>(operation: () => Promise<T>): Promise<T> {
             { cause: error },
           );
         }
-        throw error;
+        throw storeUnavailable(error) ?? error;
       }
       await sleep(
         Math.min(commitBackoffMsMax, 5 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()),
@@ -62,8 +83,18 @@ export class KvStore implements Store {
 
   /** Opens (creating if needed) a KV database at `path`, or a KV Connect URL. */
   static async open(path?: string): Promise<KvStore> {
-    const kv = await retryOnLock(() => Deno.openKv(path));
-    return new KvStore(kv);
+    try {
+      return new KvStore(await retryOnLock(() => Deno.openKv(path)));
+    } catch (error) {
+      if (error instanceof ConflictError || error instanceof StoreUnavailableError) throw error;
+      if (/unable to open database file|SQLITE_CANTOPEN/i.test(String(error))) {
+        throw new StoreUnavailableError(
+          `Cannot open the store at "${path}": unable to open the database file (does its directory exist and can icn write to it?)`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
   }
 
   async get<T>(key: StoreKey): Promise<StoreEntry<T> | null> {
