@@ -17,12 +17,22 @@ import { assertEquals, assertMatch, icnExpect, sameSnapshot, snapshotDir } from 
 const dir = await Deno.makeTempDir({ prefix: "icn-idlc-" });
 const passphrase = "correct horse";
 
+/**
+ * How far every data dir's clock is ahead of the real one: the recovery test
+ * steps past its delay (`ICN_TEST_CLOCK_OFFSET_MS`) instead of sleeping through
+ * it, which both wasted time and let a busy machine end the delay before the
+ * "too early" check ran. It only moves forward.
+ */
+let clockOffsetMs = 0;
+const clock = () => ({ env: { ICN_TEST_CLOCK_OFFSET_MS: String(clockOffsetMs) } });
+
 function cli(home: string) {
-  return (code: number, ...args: string[]) => icnExpect(code, ["--data-dir", home, ...args]);
+  return (code: number, ...args: string[]) =>
+    icnExpect(code, ["--data-dir", home, ...args], clock());
 }
 function cliJson(home: string) {
   return async <T = Record<string, unknown>>(...args: string[]) =>
-    (await icnExpect(0, ["--json", "--data-dir", home, ...args])).json<T>();
+    (await icnExpect(0, ["--json", "--data-dir", home, ...args], clock())).json<T>();
 }
 
 async function newIdentity(name: string, ...flags: string[]) {
@@ -33,8 +43,8 @@ async function newIdentity(name: string, ...flags: string[]) {
 
 async function exchange(from: string, to: string, name: string): Promise<void> {
   const file = `${dir}/${name}.car`;
-  await icnExpect(0, ["--data-dir", from, "node", "export", "--out", file]);
-  await icnExpect(0, ["--data-dir", to, "node", "import", file]);
+  await icnExpect(0, ["--data-dir", from, "node", "export", "--out", file], clock());
+  await icnExpect(0, ["--data-dir", to, "node", "import", file], clock());
 }
 
 async function withStore<T>(home: string, fn: (store: KvStore) => Promise<T>): Promise<T> {
@@ -271,6 +281,7 @@ Deno.test("backup → wipe → restore → the restored identity continues its c
 });
 
 Deno.test("2-of-3 social recovery: bad attestations refused, a cancel, then a successful recovery", async () => {
+  const recoveryDelayMs = 3_600_000; // --delay 1h
   const owner = await newIdentity("rc-owner");
   const trustees = [
     await newIdentity("rc-b"),
@@ -295,7 +306,7 @@ Deno.test("2-of-3 social recovery: bad attestations refused, a cancel, then a su
     "--threshold",
     "1",
     "--delay",
-    "2s",
+    "1h",
   );
   assertMatch(dup.stderr, /named twice/);
   await owner.run(
@@ -307,7 +318,7 @@ Deno.test("2-of-3 social recovery: bad attestations refused, a cancel, then a su
     "--threshold",
     "2",
     "--delay",
-    "2s",
+    "1h",
   );
   for (const [i, who] of [...trustees, outsider].entries()) {
     await exchange(who.home, owner.home, `rc-t${i}`);
@@ -352,12 +363,14 @@ Deno.test("2-of-3 social recovery: bad attestations refused, a cancel, then a su
   if (!status.pending) throw new Error("no pending recovery seen by the owner");
   await owner.run(0, "id", "recovery", "cancel");
   await exchange(owner.home, rescue.home, "rc-o-cancel");
-  await new Promise((resolve) => setTimeout(resolve, 2100));
+  clockOffsetMs += recoveryDelayMs + 1000; // the cancelled delay would have ended by now
   const cancelled = await rescue.run(1, "id", "recovery", "finalize");
   assertMatch(cancelled.stderr, /no pending recovery/);
   // Second attempt, with Carol and Dave, runs to the end.
   await rescue.run(0, "id", "recovery", "start", `${dir}/att-c`, `${dir}/att-d`);
-  await new Promise((resolve) => setTimeout(resolve, 2100));
+  const tooEarly = await rescue.run(1, "id", "recovery", "finalize");
+  assertMatch(tooEarly.stderr, /yet: its delay ends/);
+  clockOffsetMs += recoveryDelayMs + 1000;
   await rescue.run(0, "id", "recovery", "finalize");
   const shown = await rescue.json<{ did: string; kelSeq: number }>("id", "show");
   assertEquals(shown.did, owner.did);
