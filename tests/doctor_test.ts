@@ -208,7 +208,9 @@ Deno.test({
         stderr: "null",
       }).spawn();
       let url = "";
-      for (let i = 0; i < 300 && !url; i++) {
+      // Poll for the node's address file, bounded by a deadline rather than a count of sleeps.
+      const deadline = Date.now() + 60_000;
+      while (!url && Date.now() < deadline) {
         try {
           url = JSON.parse(await Deno.readTextFile(`${dir}/node.json`)).url;
         } catch {

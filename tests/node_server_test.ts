@@ -89,9 +89,20 @@ Deno.test({
       });
       assertEquals(connection.remotePeer.toString(), behind.peerId);
       assert(connection.limits !== undefined, "a relayed connection is limited");
-      // No hello runs on a limited connection, and it is not held against the peer.
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // No hello runs on a limited connection, and it is not held against the peer: once
+      // behind has the connection, wait out behind's own hello deadline. The nodes run in this
+      // process, so behind's deadline timer (set when the connection opened) fires before this
+      // later, longer one however busy the machine is; a fixed short sleep proved nothing.
+      await waitFor(
+        "behind sees the relayed connection",
+        () =>
+          behind.libp2p.getConnections(peerIdFromString(a.peerId)).some((c) =>
+            c.limits !== undefined
+          ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, behind.config.helloTimeoutMs + 100));
       assertEquals(behind.misbehaviour.get(a.peerId), undefined);
+      assertEquals(a.misbehaviour.get(behind.peerId), undefined);
     } finally {
       await cluster.stop();
     }
