@@ -54,3 +54,29 @@ export function createRegistrar(run: Runner): Registrar {
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
+
+/**
+ * Makes a second value for a single-value option a usage error on `command`
+ * (commander keeps the last one silently, so `--to A --to B` paid B). Options
+ * that collect their values (`collect`) or are variadic stay repeatable.
+ */
+export function refuseRepeatedOptions(command: Command): void {
+  for (const option of command.options) {
+    if (
+      !(option.required || option.optional) || option.variadic ||
+      (option.parseArg as unknown) === collect
+    ) {
+      continue;
+    }
+    let seen = 0;
+    command.on(`option:${option.name()}`, () => {
+      seen++;
+      if (seen > 1) {
+        command.error(
+          `option '${option.flags}' was given more than once: it takes one value`,
+          { code: "icn.repeatedOption", exitCode: 2 },
+        );
+      }
+    });
+  }
+}

@@ -174,17 +174,19 @@ export class CliContext {
     }
   }
 
-  /** The passphrase: ICN_PASSPHRASE, --passphrase-file, or a no-echo prompt on a terminal. */
+  /**
+   * The passphrase: --passphrase-file, else ICN_PASSPHRASE, else a no-echo prompt on a terminal.
+   * A flag beats the environment (even an empty ICN_PASSPHRASE).
+   */
   async passphrase(
     prompt = "Passphrase: ",
     envName = "ICN_PASSPHRASE",
     fileOption?: string,
   ): Promise<string> {
-    const fromEnv = Deno.env.get(envName);
-    let passphrase: string | undefined = fromEnv;
     const file = fileOption ??
       (envName === "ICN_PASSPHRASE" ? this.options.passphraseFile : undefined);
-    if (passphrase === undefined && file) {
+    let passphrase: string | undefined = file ? undefined : Deno.env.get(envName);
+    if (file) {
       try {
         passphrase = (await Deno.readTextFile(file)).replace(/\r?\n$/, "");
       } catch (error) {

@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { collect, type Registrar } from "./command.ts";
+import { dateOrDurationArg } from "./dates.ts";
 
 const genesis = () => import("./genesis.ts");
 const handlers = () => import("./governance.ts");
@@ -69,6 +70,7 @@ export function governanceCommands(r: Registrar): Command {
       .option(
         "--deadline <date>",
         "upgrade: date (or duration from now) after which it is enforced",
+        dateOrDurationArg("--deadline"),
       )
       .option("--min-version <x.y.z>", "upgrade: oldest version accepted after the deadline"),
     handlers,
@@ -100,7 +102,7 @@ export function governanceCommands(r: Registrar): Command {
     gov.command("delegate").description("Let another member vote for you")
       .argument("<did>", "the delegate")
       .option("--scope <scope>", "all | kind:K | proposal:ID (default all)")
-      .option("--expires <when>", "date or duration from now"),
+      .option("--expires <when>", "date or duration from now", dateOrDurationArg("--expires")),
     handlers,
     "delegate",
   );

@@ -33,6 +33,7 @@ import type { CliContext } from "./context.ts";
 import {
   type KeystoreSecrets,
   type PublicIdentity,
+  scryptLogN,
   seedToBase64,
   writeFileAtomic,
   writeKeystoreFile,
@@ -101,6 +102,7 @@ export async function init(
   options: Record<string, unknown>,
 ): Promise<CommandResult> {
   const pq = options.pq === true;
+  scryptLogN(); // a bad ICN_SCRYPT_LOG_N is refused before anything is created
   await ctx.ensureDataDir();
   const hadKeystore = await pathExists(ctx.keystorePath);
   const hadPublic = await pathExists(ctx.publicIdentityPath);

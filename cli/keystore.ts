@@ -59,14 +59,25 @@ export interface PublicIdentity {
   kelSeq: number;
 }
 
-/** scrypt work factor (log2 N). age's default is 18 (~0.8 s here). Tests may lower it via ICN_SCRYPT_LOG_N. */
+/**
+ * Highest scrypt work factor (log2 N) a keystore may use: age-encryption's decrypter refuses
+ * stanzas above 20, and at 21 scrypt needs 2 GiB (128·r·N bytes, r = 8), past @noble/hashes'
+ * 1 GiB memory limit. A keystore icn writes must be one icn can open again.
+ */
+export const scryptLogNMax = 20;
+/** Lowest: 2^10 is already cheap enough for tests; below it the passphrase protects nothing. */
+export const scryptLogNMin = 10;
+/** age's default (~0.8 s here). */
+export const scryptLogNDefault = 18;
+
+/** scrypt work factor (log2 N) for new keystores: `ICN_SCRYPT_LOG_N` (tests lower it), else 18. */
 export function scryptLogN(): number {
   const fromEnv = Deno.env.get("ICN_SCRYPT_LOG_N");
-  if (fromEnv === undefined) return 18;
-  const n = Number(fromEnv);
-  if (!Number.isInteger(n) || n < 10 || n > 22) {
+  if (fromEnv === undefined) return scryptLogNDefault;
+  const n = /^\d{1,2}$/.test(fromEnv) ? Number(fromEnv) : NaN;
+  if (!(n >= scryptLogNMin && n <= scryptLogNMax)) {
     throw new InvalidInputError(
-      `ICN_SCRYPT_LOG_N must be an integer from 10 to 22, got "${fromEnv}"`,
+      `Cannot use ICN_SCRYPT_LOG_N="${fromEnv}": it must be a whole number from ${scryptLogNMin} to ${scryptLogNMax} (default ${scryptLogNDefault}; above ${scryptLogNMax} age cannot open the keystore again)`,
     );
   }
   return n;

@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { IcnError } from "../core/errors.ts";
-import { createRegistrar, type Handler, type Registrar } from "./command.ts";
+import { createRegistrar, type Handler, refuseRepeatedOptions, type Registrar } from "./command.ts";
 import type { CliContext, GlobalOptions } from "./context.ts";
 import { printError, printResult, writeStderr } from "./output.ts";
 import { groupCommands } from "./groups.ts";
@@ -55,6 +55,7 @@ export function buildProgram(registrar: Registrar): Command {
 
 function configureRecursively(command: Command, capture: (text: string) => void): void {
   command.exitOverride();
+  refuseRepeatedOptions(command);
   command.configureOutput({ outputError: (text) => capture(text) });
   for (const sub of command.commands) configureRecursively(sub, capture);
 }
@@ -83,6 +84,8 @@ export async function runCli(argv: string[]): Promise<number> {
     await program.parseAsync(argv, { from: "user" });
   } catch (error) {
     if (error instanceof CommanderError && error.exitCode === 0) return exitCodes.ok;
+    // `icn` or `icn id` without a subcommand: commander printed the help on stderr; a usage error.
+    if (error instanceof CommanderError && error.code === "commander.help") return exitCodes.usage;
     const { exitCode: code, code: errorCode } = exitCodeOf(error);
     const message = error instanceof CommanderError
       ? (usageMessage.trim().replace(/^error: /, "") || error.message)
