@@ -183,6 +183,29 @@ export async function backup(
   };
 }
 
+/** Most scrypt work (log2 N) a backup may ask for: what icn writes by default (2^18: 256 MiB, about a second), or more when ICN_SCRYPT_LOG_N says so. */
+const backupScryptLogNDefaultMax = 18;
+
+/**
+ * Refuses an age file whose scrypt stanza asks for more work than icn would
+ * have used to write it, before any is done: a changed header could
+ * otherwise cost 1 GiB of memory and seconds of CPU (age itself allows 2^20).
+ */
+function checkScryptWorkFactor(bytes: Uint8Array, path: string): void {
+  const header = new TextDecoder("latin1").decode(bytes.subarray(0, 1024));
+  const max = Math.max(backupScryptLogNDefaultMax, scryptLogN());
+  for (const match of header.matchAll(/^-> scrypt \S+ (\S+)$/gm)) {
+    const logN = Number(match[1]);
+    if (!/^\d{1,2}$/.test(match[1]) || logN > max) {
+      throw new InvalidInputError(
+        `Cannot open backup ${path}: its scrypt work factor "${
+          shown(match[1], 8)
+        }" is above the 2^${max} icn accepts (set ICN_SCRYPT_LOG_N to allow more)`,
+      );
+    }
+  }
+}
+
 interface CheckedBackup {
   archive: BackupArchive;
   record: IdentityRecord;
@@ -192,6 +215,7 @@ interface CheckedBackup {
 /** Decrypts and fully checks a backup: structure, KEL replay, keys matching the KEL. Writes nothing. */
 async function openBackup(ctx: CliContext, path: string): Promise<CheckedBackup> {
   const bytes = await readInputFile(path, "backup", { bytesMax: backupBytesMax });
+  checkScryptWorkFactor(bytes, path);
   const passphrase = await ctx.passphrase();
   const decrypter = new age.Decrypter();
   decrypter.addPassphrase(passphrase);

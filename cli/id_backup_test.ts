@@ -96,3 +96,20 @@ Deno.test("verifyBackup() refuses a file that is not an age file, or too large, 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("verifyBackup() refuses an scrypt work factor above what icn writes before doing the work (age allows 2^20: 1 GiB)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "icn-backup-test-" });
+  try {
+    const ctx = new TestContext({ dataDir: dir, json: false, debug: false, color: false });
+    const path = await backupFile(dir, archive(did));
+    const text = new TextDecoder("latin1").decode(await Deno.readFile(path));
+    const costly = text.replace(/^(-> scrypt \S+) 10$/m, "$1 20");
+    assert(costly !== text);
+    await Deno.writeFile(path, Uint8Array.from(costly, (c) => c.charCodeAt(0)));
+    const started = performance.now();
+    await rejects(verifyBackup(ctx, [path]), /work factor "20" is above the 2\^18/);
+    assert(performance.now() - started < 1000);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
