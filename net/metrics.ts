@@ -2,7 +2,61 @@
  * The node's Prometheus metrics (prom-client), all prefixed `icn_`, in one
  * registry per node so several in-process nodes do not share counters.
  */
+import type { MetricsRegister } from "@libp2p/gossipsub/metrics";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * Why an inbound gossip or sync message was dropped. A closed set so that the label stays
+ * bounded whatever a peer sends: a reason not listed here is counted as `other`.
+ */
+export const dropReasons = [
+  /** Gossip from a peer whose signed hello this node has not verified. */
+  "no_hello",
+  /** Gossip from a peer quarantined or banned for earlier misbehaviour. */
+  "quarantined_peer",
+  "banned_peer",
+  /** Larger than the envelope size limit. */
+  "oversized",
+  /** Does not decode as a canonical envelope (or sync request). */
+  "malformed",
+  "invalid_signature",
+  "wrong_network",
+  /** Over a peer, global or author rate limit. */
+  "rate_limited",
+  /** Already stored. */
+  "duplicate",
+  /** A second envelope at a used (author, seq), validly signed: kept as fork evidence. */
+  "fork",
+  /** Its `prev` is not the author's previous envelope. */
+  "bad_prev",
+  /** Its author is quarantined after a fork. */
+  "quarantined_author",
+  /** Its author's key log is not known yet (sync fetches it). */
+  "unknown_author",
+  /** A gossipsub frame that breaks the network's policy (signed, `from` or `seqno` present). */
+  "bad_frame",
+  /** A gossipsub RPC from a peer whose gossipsub score is below the graylist threshold. */
+  "graylisted",
+  /** A gossipsub RPC that does not decode. */
+  "undecodable_rpc",
+  /** Anything else, kind rules included (credit limit, membership, ...). */
+  "other",
+] as const;
+export type DropReason = typeof dropReasons[number];
+export type DropChannel = "gossip" | "sync";
+
+const dropAliases: Readonly<Record<string, DropReason>> = {
+  too_large: "oversized",
+  unknown_kind: "malformed",
+  quarantined: "quarantined_author",
+  quarantined_peer: "quarantined_peer",
+};
+
+/** The bounded label value of a rejection reason. */
+export function dropReason(reason: string): DropReason {
+  if (Object.hasOwn(dropAliases, reason)) return dropAliases[reason];
+  return (dropReasons as readonly string[]).includes(reason) ? reason as DropReason : "other";
+}
 
 export interface NodeMetrics {
   registry: Registry;
@@ -20,6 +74,18 @@ export interface NodeMetrics {
   misbehaviour: Counter<"offence">;
   published: Counter;
   peerVersions: Gauge<"version">;
+  /** Inbound gossip and sync messages dropped, by channel and `DropReason`. */
+  dropped: Counter<"channel" | "reason">;
+}
+
+/** Counts `n` dropped messages; `reason` is mapped to the bounded set. */
+export function countDropped(
+  metrics: NodeMetrics,
+  channel: DropChannel,
+  reason: string,
+  n = 1,
+): void {
+  metrics.dropped.inc({ channel, reason: dropReason(reason) }, n);
 }
 
 export function createNodeMetrics(options: { processMetrics?: boolean } = {}): NodeMetrics {
@@ -50,9 +116,20 @@ export function createNodeMetrics(options: { processMetrics?: boolean } = {}): N
       registers,
     }).set(started);
   }
+  const dropped = new Counter({
+    name: "icn_messages_dropped_total",
+    help: "Inbound gossip and sync messages dropped, by channel and reason",
+    labelNames: ["channel", "reason"],
+    registers,
+  });
+  // Every series exists from the start, at 0, so a rate over it never starts from nothing.
+  for (const channel of ["gossip", "sync"]) {
+    for (const reason of dropReasons) dropped.inc({ channel, reason }, 0);
+  }
   return {
     registry,
     libp2pRegistry: new Registry(),
+    dropped,
     peers: new Gauge({ name: "icn_peers", help: "Connected peers", registers }),
     received: new Counter({
       name: "icn_envelopes_received_total",
@@ -120,6 +197,53 @@ export function createNodeMetrics(options: { processMetrics?: boolean } = {}): N
       registers,
     }),
   };
+}
+
+/**
+ * A gossipsub metrics register that counts what gossipsub itself drops before icn's topic
+ * validator sees it (a signed frame under the unsigned policy, an RPC from a graylisted peer,
+ * an RPC that does not decode) and discards every other gossipsub metric.
+ */
+export function gossipsubDropRegister(
+  onDrop: (reason: DropReason, n: number) => void,
+): MetricsRegister {
+  const noop = () => {};
+  const gauge = (name: string) => ({
+    inc: (labels?: unknown, value?: number) => {
+      const n = typeof labels === "number" ? labels : value ?? 1;
+      const reason = gossipsubDrop(name, labels);
+      if (reason && n > 0) onDrop(reason, n);
+    },
+    set: noop,
+    addCollect: noop,
+  });
+  return {
+    gauge: ((config: { name: string }) => gauge(config.name)) as MetricsRegister["gauge"],
+    histogram: (() => ({
+      startTimer: () => noop,
+      observe: noop,
+      reset: noop,
+    })) as unknown as MetricsRegister["histogram"],
+    avgMinMax: (() => ({ set: noop })) as unknown as MetricsRegister["avgMinMax"],
+  };
+}
+
+/** The drop a gossipsub metric increment stands for, if any. */
+function gossipsubDrop(name: string, labels: unknown): DropReason | null {
+  switch (name) {
+    case "gossipsub_msg_received_invalid_total": {
+      const error = (labels as { error?: string } | undefined)?.error;
+      // `reject` and `ignore` are icn's own validator's answers, counted there by reason.
+      return error === "reject" || error === "ignore" ? null : "bad_frame";
+    }
+    case "gossipsub_rpc_rcv_not_accepted_total":
+      return "graylisted";
+    case "gossipsub_rpc_recv_err_count_total":
+    case "gossipsub_rpc_data_err_count_total":
+      return "undecodable_rpc";
+    default:
+      return null;
+  }
 }
 
 /** Connection, stream and gossipsub counts read when `/metrics` is scraped. */

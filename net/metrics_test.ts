@@ -1,7 +1,10 @@
 import { assert, assertEquals } from "../tests/_node_fixture.ts";
 import {
+  countDropped,
   createNodeMetrics,
+  dropReason,
   exposition,
+  gossipsubDropRegister,
   lintFamily,
   parseExposition,
   promtoolFamily,
@@ -149,4 +152,41 @@ Deno.test("exposition() is the icn_ metrics alone while libp2p's registry is emp
   const metrics = createNodeMetrics({ processMetrics: false });
   metrics.accepted.inc({ kind: "trust.edge", source: "gossip" });
   assertEquals(await exposition(metrics), await metrics.registry.metrics());
+});
+
+Deno.test("dropReason() keeps the label bounded: known reasons, aliases, anything else is other", () => {
+  assertEquals(dropReason("invalid_signature"), "invalid_signature");
+  assertEquals(dropReason("too_large"), "oversized");
+  assertEquals(dropReason("quarantined"), "quarantined_author");
+  assertEquals(dropReason("insufficient_credit"), "other");
+  assertEquals(dropReason("__proto__"), "other");
+  assertEquals(dropReason("x".repeat(10_000)), "other");
+});
+
+Deno.test("icn_messages_dropped_total starts at 0 for every reason and counts by channel", async () => {
+  const metrics = createNodeMetrics({ processMetrics: false });
+  countDropped(metrics, "gossip", "no_hello", 3);
+  countDropped(metrics, "sync", "made_up_reason");
+  const text = await metrics.registry.metrics();
+  assert(text.includes('icn_messages_dropped_total{channel="gossip",reason="no_hello"} 3'), text);
+  assert(text.includes('icn_messages_dropped_total{channel="sync",reason="other"} 1'), text);
+  assert(text.includes('icn_messages_dropped_total{channel="sync",reason="fork"} 0'), text);
+});
+
+Deno.test("gossipsubDropRegister() counts gossipsub's own drops, not the topic validator's answers", () => {
+  const drops: [string, number][] = [];
+  const register = gossipsubDropRegister((reason, n) => drops.push([reason, n]));
+  const invalid = register.gauge<{ error: string }>({
+    name: "gossipsub_msg_received_invalid_total",
+    help: "h",
+    labelNames: ["error"],
+  });
+  invalid.inc({ error: "signature_present" }, 1);
+  invalid.inc({ error: "reject" }, 1);
+  invalid.inc({ error: "ignore" }, 1);
+  register.gauge({ name: "gossipsub_rpc_rcv_not_accepted_total", help: "h" }).inc();
+  register.gauge({ name: "gossipsub_rpc_data_err_count_total", help: "h" }).inc(2);
+  register.gauge({ name: "gossipsub_rpc_sent_bytes_total", help: "h" }).inc(100);
+  register.histogram({ name: "x_seconds", help: "h" }).startTimer()();
+  assertEquals(drops, [["bad_frame", 1], ["graylisted", 1], ["undecodable_rpc", 2]]);
 });

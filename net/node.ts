@@ -51,7 +51,9 @@ import type { NodeConfig } from "./config.ts";
 import { RateLimiter } from "./limits.ts";
 import {
   addNetworkGauges,
+  countDropped,
   createNodeMetrics,
+  gossipsubDropRegister,
   type NetworkCounts,
   type NodeMetrics,
 } from "./metrics.ts";
@@ -398,6 +400,11 @@ export class IcnNode {
         return `${data.length}:${hash}`;
       },
       maxInboundDataLength: envelopeBytesMax + 4096,
+      // Only to count what gossipsub drops before the topic validator (icn_messages_dropped_total).
+      metricsRegister: gossipsubDropRegister((reason, n) =>
+        countDropped(this.metrics, "gossip", reason, n)
+      ),
+      metricsTopicStrToLabel: new Map([[this.topic, "envelopes"]]),
       scoreParams: {
         IPColocationFactorWeight: this.config.profile === "test" ? 0 : -10,
         topics: {
@@ -728,9 +735,21 @@ export class IcnNode {
       if (outcome.status === "accepted") this.metrics.accepted.inc({ kind, source });
       else if (outcome.status === "duplicate") {
         this.metrics.ignored.inc({ reason: "duplicate", source });
+        if (source === "gossip" || source === "sync") {
+          countDropped(this.metrics, source, "duplicate");
+        }
       } else if (outcome.reason === "gap" || outcome.reason === "rate_limited") {
         this.metrics.ignored.inc({ reason: outcome.reason, source });
-      } else this.metrics.rejected.inc({ kind, reason: outcome.reason, source });
+        // A gossip envelope ahead of its predecessor is parked, not dropped.
+        if (outcome.reason === "rate_limited" && (source === "gossip" || source === "sync")) {
+          countDropped(this.metrics, source, "rate_limited");
+        }
+      } else {
+        this.metrics.rejected.inc({ kind, reason: outcome.reason, source });
+        if (source === "gossip" || source === "sync") {
+          countDropped(this.metrics, source, outcome.reason);
+        }
+      }
     }
     // Out-of-order envelopes waiting for one of these as predecessor.
     const followUps: SealedEnvelope[] = [];
@@ -761,16 +780,24 @@ export class IcnNode {
     const standing = this.misbehaviour.standing(peer, now);
     if (standing !== "ok") {
       this.metrics.ignored.inc({ reason: standing, source: "gossip" });
+      countDropped(this.metrics, "gossip", `${standing}_peer`);
       if (standing === "banned") this.#hangUp(peer, "banned");
       // A quarantined peer that keeps sending beyond its rate escalates to a ban (and is
       // disconnected); one that stays within it recovers as its points decay.
       else if (this.#limiter.admitPeer(peer, now)) this.#offence(peer, "rate_abuse", "quarantined");
       return TopicValidatorResult.Ignore;
     }
+    // Before any decoding: only a peer that proved its identity with a signed hello is heard.
+    // An honest peer's gossip that races its hello is fetched by the sync that follows it.
+    if (!this.#verified.has(peer)) {
+      countDropped(this.metrics, "gossip", "no_hello");
+      return TopicValidatorResult.Ignore;
+    }
     this.metrics.received.inc({ source: "gossip" });
     const data = message.data;
     if (data.length > envelopeBytesMax) {
       this.metrics.rejected.inc({ kind: "unknown", reason: "too_large", source: "gossip" });
+      countDropped(this.metrics, "gossip", "oversized");
       this.#offence(peer, "too_large", `${data.length} bytes`);
       return TopicValidatorResult.Reject;
     }
@@ -779,6 +806,7 @@ export class IcnNode {
     if (limited) {
       this.metrics.rateLimited.inc({ scope: limited, class: peerClass });
       this.metrics.ignored.inc({ reason: "rate_limited", source: "gossip" });
+      countDropped(this.metrics, "gossip", "rate_limited");
       this.#offence(peer, "rate_abuse", `${limited} limit`);
       return TopicValidatorResult.Ignore;
     }
@@ -788,6 +816,7 @@ export class IcnNode {
     } catch (error) {
       const reason = error instanceof RejectedError ? error.reason : "malformed";
       this.metrics.rejected.inc({ kind: "unknown", reason, source: "gossip" });
+      countDropped(this.metrics, "gossip", reason);
       this.#offence(peer, invalidReasons.get(reason) ?? "malformed", (error as Error).message);
       return TopicValidatorResult.Reject;
     }
@@ -800,6 +829,7 @@ export class IcnNode {
       });
     } catch (error) {
       this.deps.logger.warn("ingest_failed", { error: (error as Error).message });
+      countDropped(this.metrics, "gossip", "other");
       return TopicValidatorResult.Ignore;
     }
     if (outcome.status === "accepted") return TopicValidatorResult.Accept;
@@ -883,6 +913,7 @@ export class IcnNode {
       // Both sides start a sync as soon as they verified the other's hello, so a request may
       // arrive a moment before this side has verified the asker.
       if (!(await this.#helloFrom(peer, helloWaitMs))) {
+        countDropped(this.metrics, "sync", "no_hello");
         throw new RejectedError("bad_hello", "Sync before hello");
       }
       const m = message as Record<string, unknown>;
@@ -913,6 +944,7 @@ export class IcnNode {
         }
         return { envs } satisfies RangeResponse;
       }
+      countDropped(this.metrics, "sync", "malformed");
       throw new RejectedError("malformed", "Unknown sync request");
     });
   }
@@ -1031,6 +1063,7 @@ export class IcnNode {
           sealed.push(await decodeEnvelope(bytes));
         } catch (error) {
           // A peer that serves undecodable envelopes is not asked for more.
+          countDropped(this.metrics, "sync", "malformed", envs.length - sealed.length);
           this.#offence(peer, "malformed", (error as Error).message);
           return accepted;
         }

@@ -1,22 +1,30 @@
 /**
- * A hostile peer built only from libp2p's own API (no icn networking code)
- * floods an honest cluster with forged signatures, replays, wrong-network,
- * oversized and random messages. Every one is rejected or ignored and
- * counted, the peer is penalised, state does not change, honest traffic flows.
+ * Hostile peers built from libp2p's own API. One says a valid hello for an
+ * identity of its own (no member) and floods an honest cluster with forged
+ * signatures, replays, wrong-network, oversized and random messages: every
+ * one is rejected or ignored and counted, the peer is penalised, state does
+ * not change, honest traffic flows. Plain peers that never say a hello have
+ * all their gossip dropped before decoding, and counted.
  */
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
-import { gossipsub, StrictNoSign } from "@libp2p/gossipsub";
+import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
+import { gossipsub, StrictNoSign, StrictSign } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
+import type { Libp2p } from "@libp2p/interface";
 import { tcp } from "@libp2p/tcp";
 import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 import { readChain } from "../core/chain/read.ts";
-import { kelNet } from "../core/constants.ts";
+import { kelNet, protocolVersion } from "../core/constants.ts";
 import { sealEnvelope } from "../core/envelope/envelope.ts";
-import { ed25519FromSeed } from "../core/identity/keys.ts";
+import { didFromPublicKey } from "../core/identity/did.ts";
+import { ed25519FromSeed, type Ed25519KeyPair } from "../core/identity/keys.ts";
 import { createSigner } from "../core/identity/signer.ts";
 import { transferBody } from "../core/ledger/_testing.ts";
+import { exposition } from "../net/metrics.ts";
+import type { IcnNode } from "../net/node.ts";
+import { helloBytesMax, helloProtocol, request, signHello } from "../net/protocol.ts";
 import {
   assert,
   assertEquals,
@@ -41,14 +49,33 @@ async function counter(
     .reduce((n, v) => n + v.value, 0);
 }
 
+/** Says a signed hello to `node` as the identity of `key` (anyone can make one). */
+async function sayHello(peer: Libp2p, node: IcnNode, key: Ed25519KeyPair): Promise<void> {
+  const connection = peer.getConnections().find((c) => c.remotePeer.toString() === node.peerId);
+  if (!connection) throw new Error("Not connected");
+  const stream = await connection.newStream(helloProtocol);
+  const hello = await signHello({
+    did: didFromPublicKey(key.publicKey),
+    net: node.net,
+    version: protocolVersion,
+    from: peer.peerId.toString(),
+    to: node.peerId,
+    ts: Date.now(),
+  }, key);
+  await request(stream, hello, helloBytesMax);
+}
+
 Deno.test({
   name:
-    "a plain libp2p peer sending forged, replayed, wrong-network, oversized and random messages is rejected, counted and penalised",
+    "a libp2p peer with a hello of its own sending forged, replayed, wrong-network, oversized and random messages is rejected, counted and penalised",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
     const cluster = await startCluster(3);
+    const adversarySeed = new Uint8Array(32).fill(77);
+    const adversaryKey = await ed25519FromSeed(adversarySeed);
     const adversary = await createLibp2p({
+      privateKey: await generateKeyPairFromSeed("Ed25519", adversarySeed),
       addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
       transports: [tcp()],
       connectionEncrypters: [noise()],
@@ -73,6 +100,12 @@ Deno.test({
       const topic = nodes[0].topic;
       adversary.services.pubsub.subscribe(topic);
       await adversary.dial(multiaddr(nodes[0].addrs()[0]));
+      await sayHello(adversary, nodes[0], adversaryKey);
+      const peer = adversary.peerId.toString();
+      await waitFor(
+        "adversary's hello verified",
+        () => nodes[0].peers().some((p) => p.peer === peer && p.did !== null),
+      );
       await waitFor(
         "adversary sees the topic",
         () => adversary.services.pubsub.getSubscribers(topic).length > 0,
@@ -130,7 +163,12 @@ Deno.test({
           await counter(node, "icn_envelopes_rejected_total", { reason: "malformed" }) >= 1 &&
           await counter(node, "icn_envelopes_ignored_total", { reason: "duplicate" }) >= 1,
       );
-      const peer = adversary.peerId.toString();
+      for (const reason of ["invalid_signature", "wrong_network", "oversized", "malformed"]) {
+        assert(
+          await counter(node, "icn_messages_dropped_total", { channel: "gossip", reason }) >= 1,
+          `dropped ${reason} counted`,
+        );
+      }
       await waitFor(
         "adversary penalised",
         () => node.misbehaviour.standing(peer, Date.now()) !== "ok",
@@ -167,6 +205,80 @@ Deno.test({
       );
     } finally {
       await adversary.stop();
+      await cluster.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "plain libp2p peers that never say a hello have every gossip message dropped and counted (no_hello, bad_frame)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const cluster = await startCluster(2);
+    // One publishes unsigned frames (the network's policy), one signed frames (gossipsub's default).
+    const plain = await Promise.all(
+      ([StrictNoSign, StrictSign] as const).map((policy) =>
+        createLibp2p({
+          addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
+          transports: [tcp()],
+          connectionEncrypters: [noise()],
+          streamMuxers: [yamux()],
+          services: {
+            identify: identify(),
+            pubsub: gossipsub({
+              globalSignaturePolicy: policy,
+              allowPublishToZeroTopicPeers: true,
+              floodPublish: true,
+            }),
+          },
+        })
+      ),
+    );
+    try {
+      const { nodes, stores, net } = cluster;
+      await connect(nodes, "line");
+      await converge(cluster);
+      const before = await Promise.all(stores.map((s) => stateDigest(s, net)));
+      const node = nodes[0];
+      const topic = node.topic;
+      const dropped = (reason: string) =>
+        counter(node, "icn_messages_dropped_total", { channel: "gossip", reason });
+      assertEquals(await dropped("no_hello"), 0);
+      for (const peer of plain) {
+        peer.services.pubsub.subscribe(topic);
+        await peer.dial(multiaddr(node.addrs()[0]));
+        await waitFor(
+          "the peer sees the topic",
+          () => peer.services.pubsub.getSubscribers(topic).length > 0,
+        );
+      }
+      const perPeer = 150;
+      await Promise.all(
+        plain.flatMap((peer) =>
+          Array.from(
+            { length: perPeer },
+            () =>
+              peer.services.pubsub.publish(topic, crypto.getRandomValues(new Uint8Array(200)))
+                .catch(() => {}),
+          )
+        ),
+      );
+      await waitFor(
+        "every garbage message counted as dropped",
+        async () => await dropped("no_hello") >= perPeer && await dropped("bad_frame") >= perPeer,
+      );
+      // Nothing reached decoding or validation, and nothing changed.
+      assertEquals(await counter(node, "icn_envelopes_rejected_total", {}), 0);
+      assertEquals(await Promise.all(stores.map((s) => stateDigest(s, net))), before);
+      const text = await exposition(node.metrics);
+      assert(
+        /icn_messages_dropped_total\{channel="gossip",reason="no_hello"\} [1-9]/.test(text),
+        "no_hello drops in /metrics",
+      );
+    } finally {
+      await Promise.all(plain.map((peer) => peer.stop()));
       await cluster.stop();
     }
   },
