@@ -11,6 +11,13 @@ import { verifySignatures } from "../core/identity/kel.ts";
 import { ed25519SpkiPrefix, signEd25519 } from "../core/identity/keys.ts";
 import { testIdentity } from "../core/testing.ts";
 import { paired as pairedRates } from "./_bench.ts";
+import { parseScriptArgs, scriptSpec } from "./_args.ts";
+
+parseScriptArgs(scriptSpec({
+  usage: "deno run -A scripts/bench_foundation.ts",
+  description: "Envelope sign/verify throughput against raw Ed25519, and CLI start-up time\n" +
+    "(a markdown report on stdout).",
+}));
 
 const count = 5000;
 const alice = await testIdentity(1);

@@ -21,6 +21,13 @@ import { Coop, t0 } from "../core/governance/_fixture.ts";
 import { isMember, paramsAt } from "../core/governance/membership.ts";
 import { MemoryStore } from "../core/store/memory_store.ts";
 import type { StoreMutation } from "../core/store/store.ts";
+import { parseScriptArgs, scriptSpec } from "./_args.ts";
+
+parseScriptArgs(scriptSpec({
+  usage: "deno run -A scripts/bench_governance.ts",
+  description: "Tally of one proposal with 100,000 eligible members, votes and delegations,\n" +
+    "against counting direct votes only (a markdown report on stdout).",
+}));
 
 const eligibleCount = 100_000;
 const voteCount = 100_000;

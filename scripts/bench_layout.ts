@@ -8,8 +8,17 @@
  * `deno run -A scripts/bench_layout.ts [--quick]` prints a markdown report.
  */
 import { paired } from "./_bench.ts";
+import { parseScriptArgs, scriptSpec } from "./_args.ts";
 
-const quick = Deno.args.includes("--quick");
+const { values } = parseScriptArgs(scriptSpec({
+  usage: "deno run -A scripts/bench_layout.ts [--quick]",
+  description: "The store writes of a trust-edge sync, legacy layout against the current one\n" +
+    "(a markdown report on stdout).",
+  options: {
+    quick: { type: "boolean", default: false, description: "a fifth of the envelopes" },
+  },
+}));
+const quick = values.quick;
 const envelopes = quick ? 22_000 : 110_000;
 const perCommit = 110;
 const alphabet = "abcdefghijklmnopqrstuvwxyz234567";

@@ -20,9 +20,26 @@ import { transferKind } from "../core/ledger/rules.ts";
 import { fixedClock } from "../core/ports.ts";
 import { KvStore } from "../core/store/kv_store.ts";
 import type { Store, StoreMutation } from "../core/store/store.ts";
+import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
 
-const transfersTotal = Number(Deno.args[0] ?? 100_000);
-const bigTransfers = Number(Deno.args[1] ?? 1_000_000);
+const usage = scriptSpec({
+  usage: "deno run -A scripts/bench_ledger.ts [TRANSFERS] [BIG]",
+  description: "Ingest of pre-signed transfers against raw Ed25519 verification, and reads on\n" +
+    "a store holding a million transfers (a markdown report on stdout).",
+  positionals: [
+    { name: "TRANSFERS", description: "transfers to ingest (default 100000)" },
+    {
+      name: "BIG",
+      description: "transfers in the store that reads are timed on (default 1000000)",
+    },
+  ],
+});
+const { positionals } = parseScriptArgs(usage);
+const transfersTotal = wholeNumberArg(usage, positionals[0], {
+  name: "TRANSFERS",
+  fallback: 100_000,
+});
+const bigTransfers = wholeNumberArg(usage, positionals[1], { name: "BIG", fallback: 1_000_000 });
 const membersTotal = 1_000;
 /** Envelopes per `ingest` call, as a sync page; ingest splits them into KV-sized commits itself. */
 const ingestBatch = 5_000;

@@ -40,11 +40,33 @@ import {
   startNode,
   waitFor,
 } from "../tests/_node_fixture.ts";
+import { parseScriptArgs, scriptSpec, usageError } from "./_args.ts";
 
-const argv = Deno.args;
-const quick = argv.includes("--quick");
-const onlyArg = argv[argv.indexOf("--only") + 1];
-const only = argv.includes("--only") && onlyArg ? new Set(onlyArg.split(",")) : null;
+const phases = ["throughput", "line", "sync", "spam"];
+const usage = scriptSpec({
+  usage: "deno run -A scripts/bench_node.ts [--quick] [--only PHASES]",
+  description: "Node benchmark on loopback, each figure against its target: throughput, line\n" +
+    "propagation, sync of 100,000 envelopes, honest throughput under spam (a markdown\n" +
+    "report on stdout, progress on stderr).",
+  options: {
+    quick: { type: "boolean", default: false, description: "smaller runs" },
+    only: {
+      type: "string",
+      value: "PHASES",
+      description: `comma-separated phases to run (${phases.join(", ")})`,
+    },
+    child: { type: "string", value: "FILE", description: "internal: run as a sync or spam peer" },
+  },
+  notes: [
+    'BENCH_SYNC_V8_FLAGS="A;B;..." runs the sync under those V8 flag sets; BENCH_DEBUG=1 logs events.',
+  ],
+});
+const flags = parseScriptArgs(usage).values;
+const quick = flags.quick;
+const only = flags.only === undefined ? null : new Set(flags.only.split(","));
+for (const phase of only ?? []) {
+  if (!phases.includes(phase)) usageError(usage, `Unknown phase "${phase}" in --only`);
+}
 const wanted = (name: string) => !only || only.has(name);
 
 /** Envelopes per throughput run. */
@@ -825,9 +847,8 @@ async function spamRun(capacity: number | null): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const childAt = argv.indexOf("--child");
-  if (childAt >= 0) {
-    await runChild(argv[childAt + 1]);
+  if (flags.child !== undefined) {
+    await runChild(flags.child);
     return;
   }
   report(`# Node benchmark${quick ? " (quick)" : ""}`);

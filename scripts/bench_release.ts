@@ -6,6 +6,13 @@
  */
 import { createTarGz, createZip } from "./release_archive.ts";
 import { createSbom } from "./sbom.ts";
+import { parseScriptArgs, scriptSpec } from "./_args.ts";
+
+parseScriptArgs(scriptSpec({
+  usage: "deno run -A scripts/bench_release.ts",
+  description: "The reproducible archive writer against GNU tar + gzip, plus the SBOM and\n" +
+    "completion generators (a markdown report on stdout).",
+}));
 
 const payloadBytes = 40 * 1024 * 1024;
 const rounds = 3;

@@ -20,15 +20,29 @@ import { type HistoryEvent, replayHistory } from "../core/trust/history.ts";
 import { louvain } from "../core/trust/louvain.ts";
 import { stronglyConnectedComponents } from "../core/trust/scc.ts";
 import { type GeneratedGraph, generateTrustGraph, seededRandom } from "./trust_graph.ts";
+import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
 
-const args = Deno.args;
-const flag = (name: string, fallback: number) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
-const members = flag("--members", 100_000);
-const degree = flag("--degree", 12);
-const louvainMembers = flag("--louvain-members", 20_000);
+const usage = scriptSpec({
+  usage: "deno run -A scripts/bench_trust.ts [options]",
+  description: "Trust at scale on a generated graph: scores, the anomaly scan, SCC and Louvain\n" +
+    "against python3-networkx (a markdown report on stdout).",
+  options: {
+    members: { type: "string", value: "N", description: "members (default 100000)" },
+    degree: { type: "string", value: "D", description: "out-edges per honest member (default 12)" },
+    "louvain-members": {
+      type: "string",
+      value: "N",
+      description: "members of the graph Louvain is compared on (default 20000)",
+    },
+  },
+});
+const { values } = parseScriptArgs(usage);
+const members = wholeNumberArg(usage, values.members, { name: "--members", fallback: 100_000 });
+const degree = wholeNumberArg(usage, values.degree, { name: "--degree", fallback: 12 });
+const louvainMembers = wholeNumberArg(usage, values["louvain-members"], {
+  name: "--louvain-members",
+  fallback: 20_000,
+});
 const encoder = new TextEncoder();
 const progress = (text: string) => Deno.stderr.writeSync(encoder.encode(`bench_trust: ${text}\n`));
 const out = (text: string) => Deno.stdout.writeSync(encoder.encode(text + "\n"));

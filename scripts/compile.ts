@@ -17,7 +17,7 @@
  *   3. `denort-<target>.zip` pre-seeded in `$DENO_DIR/dl/release/v<deno version>/`.
  * Without one, nothing is compiled and one message says how to provide it.
  */
-import { parseArgs } from "node:util";
+import { parseScriptArgs, scriptSpec } from "./_args.ts";
 import { v8HeapFlags } from "../cli/node_heap.ts";
 import {
   binaryName,
@@ -30,6 +30,7 @@ import {
   projectVersion,
   ReleaseError,
   type ReleaseTarget,
+  releaseTargets,
   removeIfExists,
   repoRoot,
   run,
@@ -301,16 +302,37 @@ export async function compile(options: CompileOptions): Promise<CompiledBinary[]
   }
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      target: { type: "string", multiple: true, default: [] },
-      "out-dir": { type: "string", default: `${repoRoot}/dist` },
-      "no-check": { type: "boolean", default: false },
-      "v8-flags": { type: "string", default: v8HeapFlags },
+const usage = scriptSpec({
+  usage: "deno task compile [options]",
+  description:
+    "Compiles standalone icn binaries (Deno KV on, the release permissions and V8 flags baked in).",
+  options: {
+    target: {
+      type: "string",
+      multiple: true,
+      default: [],
+      value: "TARGET",
+      description: "compile for this target (repeatable; default: every target below)",
     },
-  });
+    "out-dir": {
+      type: "string",
+      default: `${repoRoot}/dist`,
+      value: "DIR",
+      description: "output dir",
+    },
+    "no-check": { type: "boolean", default: false, description: "skip type checking" },
+    "v8-flags": {
+      type: "string",
+      default: v8HeapFlags,
+      value: "FLAGS",
+      description: 'V8 flags to bake in ("" keeps V8\'s defaults)',
+    },
+  },
+  notes: [`Targets: ${releaseTargets.join(", ")}`],
+});
+
+async function main(): Promise<void> {
+  const { values } = parseScriptArgs(usage);
   const targets = parseTargets(values.target ?? []);
   const binaries = await compile({
     targets,

@@ -5,6 +5,16 @@
  * has landed (trust, transfers, a vote, a small local network), printing
  * what happened in plain words. Exits non-zero if any step fails.
  */
+import { parseScriptArgs, scriptSpec } from "./_args.ts";
+
+parseScriptArgs(scriptSpec({
+  usage: "deno task demo",
+  description:
+    "Walks through icn in a temporary directory: identities, a cooperative, a signed file,\n" +
+    "trust, transfers, a vote and a small local network, printing what happens. Exits\n" +
+    "non-zero if any step fails.",
+}));
+
 const mainPath = new URL("../cli/main.ts", import.meta.url).pathname;
 const configPath = new URL("../deno.json", import.meta.url).pathname;
 const encoder = new TextEncoder();

@@ -7,6 +7,7 @@
  */
 import { type CommandSpec, describeCli, flattenCommands } from "../cli/completions.ts";
 import { writeStderr } from "../cli/output.ts";
+import { parseScriptArgs, scriptSpec } from "./_args.ts";
 
 export const cliDocPath = new URL("../docs/cli.md", import.meta.url);
 
@@ -82,8 +83,19 @@ export async function generateCliReference(): Promise<string> {
 }
 
 if (import.meta.main) {
+  const { values } = parseScriptArgs(scriptSpec({
+    usage: "deno task docs [--check]",
+    description: "Writes docs/cli.md, the reference of every icn command and option.",
+    options: {
+      check: {
+        type: "boolean",
+        default: false,
+        description: "write nothing; exit 1 when docs/cli.md is out of date",
+      },
+    },
+  }));
   const fresh = await generateCliReference();
-  if (Deno.args.includes("--check")) {
+  if (values.check) {
     let committed = "";
     try {
       committed = await Deno.readTextFile(cliDocPath);

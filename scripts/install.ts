@@ -3,7 +3,7 @@
  * checkout for people who already have Deno (`deno install --global`), with
  * Deno KV enabled and the same permissions as the release binaries.
  */
-import { parseArgs } from "node:util";
+import { parseScriptArgs, scriptSpec } from "./_args.ts";
 import { v8HeapFlags } from "../cli/node_heap.ts";
 import { bakedPermissions } from "./compile.ts";
 import { repoRoot, run, runMain, say } from "./release_common.ts";
@@ -25,11 +25,27 @@ export function installArgs(options: { root?: string } = {}): string[] {
   ];
 }
 
+const usage = scriptSpec({
+  usage: "deno task install [--root DIR] [--dry-run]",
+  description:
+    "Installs `icn` from this checkout with `deno install --global` (Deno KV on, the release\n" +
+    "binaries' permissions and V8 flags).",
+  options: {
+    root: {
+      type: "string",
+      value: "DIR",
+      description: "install under DIR/bin (else Deno's default)",
+    },
+    "dry-run": {
+      type: "boolean",
+      default: false,
+      description: "print the deno command, run nothing",
+    },
+  },
+});
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: { root: { type: "string" }, "dry-run": { type: "boolean", default: false } },
-  });
+  const { values } = parseScriptArgs(usage);
   const args = installArgs({ root: values.root });
   if (values["dry-run"]) {
     await Deno.stdout.write(new TextEncoder().encode(["deno", ...args].join(" ") + "\n"));

@@ -5,6 +5,7 @@
  * a process reported as committed (exit 0) must be in the history exactly
  * once, and re-sending a killed transfer's id must never pay twice.
  */
+import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
 import { icn, icnOk, setupCoop, spawnIcn } from "../tests/ledger_support.ts";
 
 export interface CrashReport {
@@ -131,7 +132,16 @@ export async function runCrashTrials(
 }
 
 if (import.meta.main) {
-  const runs = Number(Deno.args[0] ?? 50);
+  const usage = scriptSpec({
+    usage: "deno task crash:ledger [RUNS]",
+    description: "Kills concurrent `icn ledger transfer` processes at random moments and checks\n" +
+      "that the ledger stays consistent and no transfer is lost or paid twice.",
+    positionals: [{ name: "RUNS", description: "number of runs (default 50)" }],
+  });
+  const runs = wholeNumberArg(usage, parseScriptArgs(usage).positionals[0], {
+    name: "RUNS",
+    fallback: 50,
+  });
   const encoder = new TextEncoder();
   const report = await runCrashTrials(
     runs,

@@ -21,7 +21,7 @@
  * from DIR instead: for CI jobs that compiled already, and for tests, which use
  * stand-in binaries because the real base runtime cannot be downloaded here.
  */
-import { parseArgs } from "node:util";
+import { parseScriptArgs, scriptSpec } from "./_args.ts";
 import { compile } from "./compile.ts";
 import { createSbom } from "./sbom.ts";
 import { type ArchiveEntry, createTarGz, createZip } from "./release_archive.ts";
@@ -38,6 +38,7 @@ import {
   projectVersion,
   ReleaseError,
   type ReleaseTarget,
+  releaseTargets,
   removeIfExists,
   repoRoot,
   run,
@@ -307,19 +308,56 @@ export async function release(options: ReleaseOptions): Promise<ReleaseResult> {
   }
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: {
-      target: { type: "string", multiple: true, default: [] },
-      "out-dir": { type: "string", default: `${repoRoot}/dist` },
-      "release-home": { type: "string" },
-      "allow-dirty": { type: "boolean", default: false },
-      "binary-dir": { type: "string" },
-      "passphrase-file": { type: "string" },
-      "no-check": { type: "boolean", default: false },
+const usage = scriptSpec({
+  usage: "deno task release [options]",
+  description:
+    "Builds a signed, reproducible release (archives, SBOM, notes, SHA256SUMS and its minisign\n" +
+    "signature, the release public key) in a staging dir, then replaces the output dir with it.",
+  options: {
+    target: {
+      type: "string",
+      multiple: true,
+      default: [],
+      value: "TARGET",
+      description: "build for this target (repeatable; default: every target below)",
     },
-  });
+    "out-dir": {
+      type: "string",
+      default: `${repoRoot}/dist`,
+      value: "DIR",
+      description: "output dir",
+    },
+    "release-home": {
+      type: "string",
+      value: "DIR",
+      description: "icn data dir of the release identity (else ICN_RELEASE_HOME)",
+    },
+    "allow-dirty": { type: "boolean", default: false, description: "release uncommitted changes" },
+    "binary-dir": {
+      type: "string",
+      value: "DIR",
+      description: "take icn-<version>-<target>[.exe] from DIR instead of compiling",
+    },
+    "passphrase-file": {
+      type: "string",
+      value: "FILE",
+      description:
+        "passphrase of the release identity (else ICN_RELEASE_PASSPHRASE or ICN_PASSPHRASE)",
+    },
+    "no-check": {
+      type: "boolean",
+      default: false,
+      description: "skip type checking when compiling",
+    },
+  },
+  notes: [
+    `Targets: ${releaseTargets.join(", ")}`,
+    "Check a release with: minisign -Vm SHA256SUMS -p icn-release.pub",
+  ],
+});
+
+async function main(): Promise<void> {
+  const { values } = parseScriptArgs(usage);
   const targets = parseTargets(values.target ?? []);
   const env = Deno.env.toObject();
   const releaseHome = values["release-home"] ?? env.ICN_RELEASE_HOME;

@@ -142,11 +142,20 @@ export async function createSbom(
 }
 
 if (import.meta.main) {
-  const { parseArgs } = await import("node:util");
-  const { values } = parseArgs({
-    args: Deno.args,
-    options: { lock: { type: "string", default: "deno.lock" }, out: { type: "string" } },
-  });
+  const { parseScriptArgs, scriptSpec } = await import("./_args.ts");
+  const { values } = parseScriptArgs(scriptSpec({
+    usage: "deno run -A scripts/sbom.ts [--lock deno.lock] [--out FILE]",
+    description: "Writes a CycloneDX 1.5 JSON SBOM of icn from deno.lock (stdout unless --out).",
+    options: {
+      lock: {
+        type: "string",
+        default: "deno.lock",
+        value: "FILE",
+        description: "lock file to read",
+      },
+      out: { type: "string", value: "FILE", description: "write the SBOM here" },
+    },
+  }));
   const denoJson = JSON.parse(await Deno.readTextFile("deno.json")) as { version: string };
   const sbom = await createSbom(await Deno.readTextFile(values.lock!), {
     version: denoJson.version,

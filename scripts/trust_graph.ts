@@ -127,16 +127,34 @@ export function generatedTrustGraph(generated: GeneratedGraph): TrustGraph {
 }
 
 if (import.meta.main) {
-  const args = Deno.args;
-  const value = (name: string, fallback: string) => {
-    const i = args.indexOf(name);
-    return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
-  };
-  const members = Number(value("--members", "10000"));
-  const degree = Number(value("--degree", "8"));
-  const out = value("--out", "trust_edges.tsv");
+  const { parseScriptArgs, scriptSpec, wholeNumberArg } = await import("./_args.ts");
+  const usage = scriptSpec({
+    usage: "deno run -A scripts/trust_graph.ts [options]",
+    description: "Writes a synthetic trust graph (honest small world, planted rings and Sybil\n" +
+      "clusters) as tab-separated `from to score` lines.",
+    options: {
+      members: { type: "string", default: "10000", value: "N", description: "members" },
+      degree: {
+        type: "string",
+        default: "8",
+        value: "D",
+        description: "out-edges per honest member",
+      },
+      seed: { type: "string", default: "42", value: "S", description: "random seed" },
+      out: {
+        type: "string",
+        default: "trust_edges.tsv",
+        value: "FILE",
+        description: "output file",
+      },
+    },
+  });
+  const { values } = parseScriptArgs(usage);
+  const members = wholeNumberArg(usage, values.members, { name: "--members", fallback: 10000 });
+  const degree = wholeNumberArg(usage, values.degree, { name: "--degree", fallback: 8 });
+  const out = values.out;
   const g = generateTrustGraph({
-    seed: Number(value("--seed", "42")),
+    seed: wholeNumberArg(usage, values.seed, { name: "--seed", fallback: 42, min: 0 }),
     honest: Math.max(1, members - 12 * 30 - 42),
     degree,
   });

@@ -45,6 +45,7 @@ Deno.test("gen_docs --check exits 1 and names the fix when the reference is stal
     await Deno.writeTextFile(`${dir}/cli.md`, "stale\n");
     const patched = script
       .replaceAll(`"../cli/`, `"${root}cli/`)
+      .replaceAll(`"./_args.ts"`, `"${root}scripts/_args.ts"`)
       .replace(`new URL("../docs/cli.md", import.meta.url)`, `new URL("file://${dir}/cli.md")`);
     await Deno.writeTextFile(`${dir}/gen_docs.ts`, patched);
     const output = await new Deno.Command(Deno.execPath(), {
