@@ -1,5 +1,9 @@
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
-import { OutputError, writeFileAtomic } from "./files.ts";
+import {
+  deepStrictEqual as assertEquals,
+  ok as assert,
+  rejects as assertRejects,
+} from "node:assert";
+import { hashInputFile, OutputError, readInputFile, writeFileAtomic } from "./files.ts";
 
 const data = new TextEncoder().encode("hello\n");
 
@@ -123,4 +127,43 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("hashInputFile() streams a large file in bounded memory, with progress, and matches BLAKE2b-512 of the bytes", async () => {
+  const { blake2b } = await import("@noble/hashes/blake2.js");
+  const dir = await Deno.makeTempDir();
+  try {
+    // The independent reference (@noble/hashes) on a small file of random bytes.
+    const bytes = crypto.getRandomValues(new Uint8Array(65_536)).slice();
+    await Deno.writeFile(`${dir}/small.bin`, bytes);
+    const small = await hashInputFile(`${dir}/small.bin`, "file");
+    assertEquals(small.prehash, blake2b(bytes));
+    assertEquals(small.data, bytes);
+    // A sparse file above the progress threshold: streamed, not kept, progress reported.
+    const path = `${dir}/large.bin`;
+    const size = 65 * 1024 * 1024;
+    using file = await Deno.open(path, { write: true, create: true });
+    await file.truncate(size);
+    let clock = 0;
+    const progress: number[] = [];
+    const large = await hashInputFile(path, "file", {
+      onProgress: (done) => progress.push(done),
+      now: () => (clock += 1_000),
+      keepBytesMax: 1024,
+    });
+    assertEquals(large.data, undefined, "bytes above keepBytesMax are not kept");
+    assertEquals(large.prehash.length, 64);
+    assert(progress.length > 0 && progress.every((done) => done <= size), `${progress}`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hashInputFile() and readInputFile() refuse endless input: a device is not a file to sign, and reads stop at their limit", async () => {
+  await assertRejects(() => hashInputFile("/dev/zero", "file to sign"), /not a regular file/);
+  await assertRejects(
+    () => readInputFile("/dev/zero", "passphrase file", { bytesMax: 4096 }),
+    /over 4096/,
+  );
+  await assertRejects(() => readInputFile("/dev/zero", "genesis"), /limit is/);
 });

@@ -1,5 +1,5 @@
 /** Handlers of `icn id`. */
-import { pathExists, readInputFile, readInputText } from "./files.ts";
+import { hashInputFile, pathExists, readInputText } from "./files.ts";
 import { basename } from "node:path";
 import { appendLocal } from "../core/chain/append.ts";
 import { kelNet } from "../core/constants.ts";
@@ -38,7 +38,7 @@ import {
   writeFileAtomic,
   writeKeystoreFile,
 } from "./keystore.ts";
-import type { CommandResult } from "./output.ts";
+import { type CommandResult, writeStderr } from "./output.ts";
 
 /** Public keys of a keystore's current or next key seeds. */
 export async function publicKeysOf(
@@ -175,7 +175,7 @@ export async function sign(
   options: Record<string, unknown>,
 ): Promise<CommandResult> {
   const [file] = args;
-  const data = await readInputFile(file);
+  const data = await hashInputFile(file, "file to sign", { onProgress: progressLine(file) });
   const unlocked = await ctx.unlock();
   const out = typeof options.out === "string" ? options.out : `${file}.minisig`;
   const now = ctx.clock.now();
@@ -200,6 +200,15 @@ export async function sign(
   };
 }
 
+/** A `.minisig` or `.pub` file is a few lines; anything larger is not one. */
+const signatureFileBytesMax = 64 * 1024;
+
+/** Progress of hashing a large file, on stderr (stdout carries results only). */
+function progressLine(file: string): (done: number, total: number) => void {
+  const mib = (n: number) => Math.floor(n / (1024 * 1024));
+  return (done, total) => writeStderr(`hashing ${file}: ${mib(done)} of ${mib(total)} MiB\n`);
+}
+
 function didFromComment(comment: string): string | undefined {
   for (const field of comment.split("\t")) if (field.startsWith("did:icn:")) return field;
   return undefined;
@@ -212,11 +221,13 @@ export async function verify(
 ): Promise<CommandResult> {
   const [file] = args;
   const sigPath = typeof options.sig === "string" ? options.sig : `${file}.minisig`;
-  const data = await readInputFile(file);
-  const sigText = await readInputText(sigPath, "signature");
+  const data = await hashInputFile(file, "signed file", { onProgress: progressLine(file) });
+  const sigText = await readInputText(sigPath, "signature", { bytesMax: signatureFileBytesMax });
   const parsed = parseMinisignSignature(sigText);
   if (typeof options.pubkey === "string") {
-    const key = parseMinisignPublicKey(await Deno.readTextFile(options.pubkey));
+    const key = parseMinisignPublicKey(
+      await readInputText(options.pubkey, "public key", { bytesMax: signatureFileBytesMax }),
+    );
     await minisignVerify(data, parsed, key);
     return {
       data: { valid: true, file, trustedComment: parsed.trustedComment },

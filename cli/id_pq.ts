@@ -3,23 +3,27 @@
  * minisign reads only the first four lines, so the extra line does not
  * disturb `minisign -V`.
  */
-import { blake2b } from "@noble/hashes/blake2.js";
 import { concatBytes, fromBase64, toBase64, utf8Encode } from "../core/bytes.ts";
 import { InvalidInputError, InvalidSignatureError } from "../core/errors.ts";
 import type { IdentityRecord } from "../core/identity/kel.ts";
 import { signMlDsa65, verifyMlDsa65 } from "../core/identity/keys.ts";
-import type { MinisignSignature } from "../core/identity/minisign.ts";
+import type { MinisignSignature, SignedContent } from "../core/identity/minisign.ts";
 import type { UnlockedIdentity } from "./context.ts";
 
 const prefix = "icn-ml-dsa-65: ";
 
-function pqMessage(data: Uint8Array, trustedComment: string): Uint8Array {
-  return concatBytes(utf8Encode("icn/minisig-pq/v1\n"), blake2b(data), utf8Encode(trustedComment));
+/** The ML-DSA line signs the file's BLAKE2b-512 (streamed for large files) and the trusted comment. */
+function pqMessage(content: SignedContent, trustedComment: string): Uint8Array {
+  return concatBytes(
+    utf8Encode("icn/minisig-pq/v1\n"),
+    content.prehash,
+    utf8Encode(trustedComment),
+  );
 }
 
 export async function addPqSignatureLine(
   unlocked: UnlockedIdentity,
-  data: Uint8Array,
+  content: SignedContent,
   text: string,
 ): Promise<string> {
   if (!unlocked.mlDsa65) {
@@ -28,14 +32,14 @@ export async function addPqSignatureLine(
     );
   }
   const trusted = text.split("\n")[2].slice("trusted comment: ".length);
-  const sig = await signMlDsa65(unlocked.mlDsa65, pqMessage(data, trusted));
+  const sig = await signMlDsa65(unlocked.mlDsa65, pqMessage(content, trusted));
   return text + prefix + toBase64(sig) + "\n";
 }
 
 /** Verifies the ML-DSA line against the identity's ML-DSA key; true when present and valid. */
 export async function verifyPqSignatureLine(
   record: IdentityRecord | null,
-  data: Uint8Array,
+  content: SignedContent,
   parsed: MinisignSignature,
 ): Promise<boolean> {
   const line = parsed.extra.find((l) => l.startsWith(prefix));
@@ -52,7 +56,7 @@ export async function verifyPqSignatureLine(
   } catch {
     throw new InvalidSignatureError("ML-DSA-65 signature line is not base64");
   }
-  const message = pqMessage(data, parsed.trustedComment);
+  const message = pqMessage(content, parsed.trustedComment);
   for (const key of keys) if (await verifyMlDsa65(key, message, sig)) return true;
   throw new InvalidSignatureError("ML-DSA-65 signature does not verify");
 }

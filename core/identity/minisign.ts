@@ -57,15 +57,35 @@ function checkComment(comment: string): void {
   }
 }
 
-/** Signs `data`, returning the text of a `.minisig` file. */
+/**
+ * What a signature covers, so large files need not be held in memory: the
+ * file's BLAKE2b-512 (which `ED` signatures sign; the caller may stream it),
+ * and the file itself only when small enough to keep (legacy `Ed` signatures
+ * sign the whole file).
+ */
+export interface SignedContent {
+  readonly prehash: Uint8Array;
+  readonly data?: Uint8Array;
+}
+
+/** The signed content of bytes held in memory. */
+export function signedContentOf(data: Uint8Array): SignedContent {
+  return { prehash: blake2b(data), data };
+}
+
+function contentOf(input: Uint8Array | SignedContent): SignedContent {
+  return input instanceof Uint8Array ? signedContentOf(input) : input;
+}
+
+/** Signs `input` (bytes, or a streamed prehash), returning the text of a `.minisig` file. */
 export async function minisignSign(
-  data: Uint8Array,
+  input: Uint8Array | SignedContent,
   options: MinisignSignOptions,
 ): Promise<string> {
   checkComment(options.trustedComment);
   const untrusted = options.untrustedComment ?? "signature from icn secret key";
   checkComment(untrusted);
-  const signature = await options.sign(blake2b(data));
+  const signature = await options.sign(contentOf(input).prehash);
   const keyId = minisignKeyId(options.publicKey);
   const globalSignature = await options.sign(
     concatBytes(signature, utf8Encode(options.trustedComment)),
@@ -132,7 +152,7 @@ export interface MinisignPublicKey {
  * Ed25519 key (icn's derived key id).
  */
 export async function minisignVerify(
-  data: Uint8Array,
+  input: Uint8Array | SignedContent,
   parsed: MinisignSignature,
   key: Uint8Array | MinisignPublicKey,
 ): Promise<void> {
@@ -146,7 +166,13 @@ export async function minisignVerify(
       }`,
     );
   }
-  const signed = parsed.prehashed ? blake2b(data) : data;
+  const content = contentOf(input);
+  if (!parsed.prehashed && content.data === undefined) {
+    throw new InvalidInputError(
+      "Cannot verify a legacy (non-prehashed) minisign signature of a file this large: ask for a prehashed (ED) signature",
+    );
+  }
+  const signed = parsed.prehashed ? content.prehash : content.data!;
   if (!(await verifyEd25519(publicKey, signed, parsed.signature))) {
     throw new InvalidSignatureError(
       "Signature does not match the file: the file or signature was changed",
