@@ -15,6 +15,7 @@ import {
 } from "../core/governance/genesis.ts";
 import { signEd25519 } from "../core/identity/keys.ts";
 import { formatDuration, paramDefs, type Params, parseParamValue } from "../core/params.ts";
+import { terminalSafe } from "../core/safe_text.ts";
 import type { CliContext } from "./context.ts";
 import { writeFileAtomic } from "./keystore.ts";
 import type { CommandResult } from "./output.ts";
@@ -62,7 +63,7 @@ export async function create(
   return {
     data: { file: out, id: file.id, members: genesis.members },
     text: [
-      `Wrote genesis of "${genesis.name}" to ${out}`,
+      `Wrote genesis of "${terminalSafe(genesis.name)}" to ${out}`,
       `  network id: ${file.id}`,
       `  founders (${genesis.members.length}) must each sign: icn governance genesis sign ${out}`,
     ],
@@ -108,7 +109,7 @@ export async function showGenesis(_ctx: CliContext, args: string[]): Promise<Com
   return {
     data: { id: check.id, genesis: g, signed: check.signed, missing: check.missing },
     text: [
-      `${g.name} (network ${check.id})`,
+      `${terminalSafe(g.name)} (network ${check.id})`,
       `  created:   ${new Date(g.created).toISOString()}`,
       `  protocol:  ${g.protocolVersion}`,
       `  currencies: ${g.currencies.map((c) => `${c.code}:${c.decimals}`).join(", ")}`,
@@ -156,7 +157,7 @@ export async function join(ctx: CliContext, args: string[]): Promise<CommandResu
   if (current) {
     return {
       data: { id: check.id, joined: false, already: true },
-      text: `Already a node of "${file.genesis.name}" (${check.id})`,
+      text: `Already a node of "${terminalSafe(file.genesis.name)}" (${check.id})`,
     };
   }
   // Rewriting the log counter (checked, unchanged) marks the store as changed for every
@@ -177,7 +178,8 @@ export async function join(ctx: CliContext, args: string[]): Promise<CommandResu
   }
   return {
     data: { id: check.id, joined: true, name: file.genesis.name, members: file.genesis.members },
-    text:
-      `Joined "${file.genesis.name}" (network ${check.id}, ${file.genesis.members.length} founders)`,
+    text: `Joined "${
+      terminalSafe(file.genesis.name)
+    }" (network ${check.id}, ${file.genesis.members.length} founders)`,
   };
 }

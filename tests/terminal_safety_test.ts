@@ -59,6 +59,28 @@ Deno.test("text output shows other members' escape sequences, bidi controls and 
   for (const [what, args] of reads) assertTerminalSafe(await icnOk(alice, ...args), what);
 });
 
+Deno.test("a genesis name reaches the terminal escaped and cannot forge a founder's row", async () => {
+  const path = `${coop.root}/hostile-genesis.json`;
+  const forged = `${nasty}\n    signed  ${aliceDid}`;
+  await icnOk(
+    bob,
+    "governance",
+    "genesis",
+    "create",
+    "--name",
+    forged,
+    "--member",
+    aliceDid,
+    "--out",
+    path,
+  );
+  const show = await icnOk(alice, "governance", "genesis", "show", path);
+  assertTerminalSafe(show, "genesis show");
+  assert.ok(!show.includes("\n    signed "), show);
+  const json = JSON.parse(await icnOk(alice, "--json", "governance", "genesis", "show", path));
+  assert.equal(json.genesis.name, forged);
+});
+
 Deno.test("--json output keeps other members' text exact", async () => {
   const history = JSON.parse(await icnOk(alice, "--json", "ledger", "history")) as {
     entries: { memo: string }[];
