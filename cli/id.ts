@@ -35,6 +35,7 @@ import {
   type PublicIdentity,
   scryptLogN,
   seedToBase64,
+  withKeystoreLock,
   writeFileAtomic,
   writeKeystoreFile,
 } from "./keystore.ts";
@@ -101,9 +102,17 @@ export async function init(
   _args: string[],
   options: Record<string, unknown>,
 ): Promise<CommandResult> {
-  const pq = options.pq === true;
   scryptLogN(); // a bad ICN_SCRYPT_LOG_N is refused before anything is created
   await ctx.ensureDataDir();
+  // Two `id init` at once would both find no keystore and both write one.
+  return await withKeystoreLock(ctx.keystorePath, "icn id init", () => initLocked(ctx, options));
+}
+
+async function initLocked(
+  ctx: CliContext,
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  const pq = options.pq === true;
   const hadKeystore = await pathExists(ctx.keystorePath);
   const hadPublic = await pathExists(ctx.publicIdentityPath);
   if ((hadKeystore || hadPublic) && options.force !== true) {
@@ -300,6 +309,17 @@ export async function exportIdentity(
 export async function changePassphrase(
   ctx: CliContext,
   _args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  return await withKeystoreLock(
+    ctx.keystorePath,
+    "icn id change-passphrase",
+    () => changePassphraseLocked(ctx, options),
+  );
+}
+
+async function changePassphraseLocked(
+  ctx: CliContext,
   options: Record<string, unknown>,
 ): Promise<CommandResult> {
   const unlocked = await ctx.unlock();

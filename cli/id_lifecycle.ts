@@ -37,6 +37,7 @@ import {
   type KeystoreSecrets,
   type PublicIdentity,
   seedToBase64,
+  withKeystoreLock,
   writeFileAtomic,
   writeKeystoreFile,
 } from "./keystore.ts";
@@ -164,6 +165,10 @@ export async function rotate(
       }`,
     );
   }
+  return await withKeystoreLock(ctx.keystorePath, "icn id rotate", () => rotateLocked(ctx, reason));
+}
+
+async function rotateLocked(ctx: CliContext, reason: RotationReason): Promise<CommandResult> {
   const { unlocked, record, head } = await unlockMatching(ctx);
   const next = unlocked.secrets.next;
   const keys = await publicKeysOf(next);
@@ -192,6 +197,10 @@ export async function rotate(
 }
 
 export async function upgradePq(ctx: CliContext): Promise<CommandResult> {
+  return await withKeystoreLock(ctx.keystorePath, "icn id upgrade-pq", () => upgradePqLocked(ctx));
+}
+
+async function upgradePqLocked(ctx: CliContext): Promise<CommandResult> {
   const { unlocked, record, head } = await unlockMatching(ctx);
   if (record.keys.mlDsa65) {
     throw new RejectedError("already_pq", `Identity ${unlocked.did} already has ML-DSA-65 keys`);

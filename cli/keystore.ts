@@ -4,9 +4,10 @@
  */
 import * as age from "age-encryption";
 import { fromBase64, toBase64 } from "../core/bytes.ts";
-import { InvalidInputError, KeystoreError } from "../core/errors.ts";
+import { IcnError, InvalidInputError, KeystoreError } from "../core/errors.ts";
 import { parseDid } from "../core/identity/did.ts";
 import { writeFileAtomic } from "./files.ts";
+import { acquireLock, describeHolder, type HeldLock } from "./lock.ts";
 
 // Handlers still import it from here; it lives in files.ts with the other file helpers.
 export { writeFileAtomic };
@@ -141,10 +142,108 @@ function checkSecrets(secrets: KeystoreSecrets): void {
   }
 }
 
-export async function readKeystoreFile(path: string, passphrase: string): Promise<KeystoreSecrets> {
-  let data: Uint8Array;
+/**
+ * The keystore lock: every writer of `identity.age` holds it from before it
+ * reads the keystore until after it has written and checked it, so two
+ * commands never both start from the same keystore (see cli/lock.ts).
+ */
+export const keystoreLockFile = "keystore.lock";
+/**
+ * How long a keystore writer waits for another to finish before refusing. A rotation runs
+ * scrypt three times (about 1 s each at the default work factor) and a store commit;
+ * a minute covers a queue of several, and a holder waiting at a passphrase prompt.
+ */
+export const keystoreLockWaitMsDefault = 60_000;
+/** The longest wait `ICN_KEYSTORE_LOCK_WAIT_MS` may ask for: ten minutes. */
+export const keystoreLockWaitMsMax = 600_000;
+
+function dirOf(path: string): string {
+  return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+}
+
+/** `ICN_KEYSTORE_LOCK_WAIT_MS` (0 refuses at once), else the default. */
+export function keystoreLockWaitMs(): number {
+  const fromEnv = Deno.env.get("ICN_KEYSTORE_LOCK_WAIT_MS");
+  if (fromEnv === undefined) return keystoreLockWaitMsDefault;
+  const ms = /^\d{1,7}$/.test(fromEnv) ? Number(fromEnv) : NaN;
+  if (!(ms <= keystoreLockWaitMsMax)) {
+    throw new InvalidInputError(
+      `Cannot use ICN_KEYSTORE_LOCK_WAIT_MS="${fromEnv}": it must be a whole number of milliseconds from 0 to ${keystoreLockWaitMsMax}`,
+    );
+  }
+  return ms;
+}
+
+/** Keystore locks this process holds, by keystore path, with how many callers share each. */
+const heldKeystoreLocks = new Map<string, { lock: HeldLock; depth: number }>();
+
+/**
+ * Runs `work` holding the keystore lock of `keystorePath` (re-entrant within
+ * this process). Waits for another holder up to `keystoreLockWaitMs()`, then
+ * refuses naming it. A data dir that does not exist has no keystore to
+ * protect: `work` runs unlocked and fails on its own terms.
+ */
+export async function withKeystoreLock<T>(
+  keystorePath: string,
+  command: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const held = heldKeystoreLocks.get(keystorePath);
+  if (held) {
+    held.depth++;
+    try {
+      return await work();
+    } finally {
+      held.depth--;
+    }
+  }
+  const lockPath = `${dirOf(keystorePath)}/${keystoreLockFile}`;
+  const waitMs = keystoreLockWaitMs();
+  let lock: HeldLock;
   try {
-    data = await Deno.readFile(path);
+    lock = await acquireLock(lockPath, { pid: Deno.pid, command, since: Date.now() }, {
+      waitMs,
+      busy: (holder, waited) =>
+        `Cannot change the keystore for \`${command}\`: it is in use by ${
+          describeHolder(holder)
+        }; waited ${
+          Math.round(waited / 1000)
+        } s for ${lockPath} — run it again once that command has finished`,
+    });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return await work();
+    if (error instanceof IcnError) throw error;
+    throw new KeystoreError(
+      `Cannot change the keystore for \`${command}\`: cannot take the lock ${lockPath}: ${
+        (error as Error).message
+      }`,
+      { cause: error },
+    );
+  }
+  heldKeystoreLocks.set(keystorePath, { lock, depth: 1 });
+  try {
+    return await work();
+  } finally {
+    heldKeystoreLocks.delete(keystorePath);
+    lock.release();
+  }
+}
+
+/**
+ * What this process last read from or wrote to each keystore path: a write
+ * refuses to replace a keystore that changed since (another writer that did
+ * not take the lock), instead of silently undoing its change.
+ */
+const keystoreSeen = new Map<string, string>();
+
+async function digestOf(bytes: Uint8Array): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
+  return toBase64(new Uint8Array(digest));
+}
+
+async function readKeystoreBytes(path: string): Promise<Uint8Array> {
+  try {
+    return await Deno.readFile(path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new KeystoreError(`No identity here: ${path} does not exist (run \`icn id init\`)`);
@@ -153,18 +252,56 @@ export async function readKeystoreFile(path: string, passphrase: string): Promis
       cause: error,
     });
   }
-  const secrets = await decryptSecrets(data, passphrase);
-  if (!secrets.pending) return secrets;
-  const { settlePending } = await import("./id_keystore_settle.ts");
-  return await settlePending(path, secrets, passphrase);
 }
 
+export async function readKeystoreFile(path: string, passphrase: string): Promise<KeystoreSecrets> {
+  const data = await readKeystoreBytes(path);
+  keystoreSeen.set(path, await digestOf(data));
+  const secrets = await decryptSecrets(data, passphrase);
+  if (!secrets.pending) return secrets;
+  // Settling writes the keystore: under the lock, from the keystore as it is now.
+  return await withKeystoreLock(path, "icn (settling a key change)", async () => {
+    const now = await readKeystoreBytes(path);
+    if (await digestOf(now) !== keystoreSeen.get(path)) {
+      return await readKeystoreFile(path, passphrase);
+    }
+    const { settlePending } = await import("./id_keystore_settle.ts");
+    return await settlePending(path, secrets, passphrase);
+  });
+}
+
+/**
+ * Writes the keystore atomically under the keystore lock, then reads it back:
+ * it refuses when the keystore changed since this process read it, and fails
+ * unless the file holds exactly what was written, so a change that did not
+ * take effect is never reported as done.
+ */
 export async function writeKeystoreFile(
   path: string,
   secrets: KeystoreSecrets,
   passphrase: string,
 ): Promise<void> {
-  await writeFileAtomic(path, await encryptSecrets(secrets, passphrase), 0o600);
+  const encrypted = await encryptSecrets(secrets, passphrase);
+  const digest = await digestOf(encrypted);
+  await withKeystoreLock(path, "icn (writing the keystore)", async () => {
+    const expected = keystoreSeen.get(path);
+    if (expected !== undefined) {
+      const current = await Deno.readFile(path).then(digestOf, () => null);
+      if (current !== expected) {
+        throw new KeystoreError(
+          `Cannot write the keystore ${path}: another command changed it after this one read it; nothing was written — run this command again`,
+        );
+      }
+    }
+    await writeFileAtomic(path, encrypted, 0o600);
+    const written = await Deno.readFile(path).then(digestOf, () => null);
+    if (written !== digest) {
+      throw new KeystoreError(
+        `Cannot confirm the keystore ${path}: it does not hold what was just written (another process wrote it at the same time) — check it with \`icn doctor\``,
+      );
+    }
+    keystoreSeen.set(path, digest);
+  });
 }
 
 export const seedToBase64 = toBase64;
