@@ -160,19 +160,22 @@ export function parseScriptArgs<const T extends Record<string, ScriptOption>>(
 }
 
 /**
- * A whole number from the command line, at least `min` (default 1); anything
- * else is a usage error naming it. `undefined` gives `fallback`.
+ * A whole number from the command line, from `min` (default 1) to `max`
+ * (default none); anything else is a usage error naming it. `undefined` gives
+ * `fallback`.
  */
 export function wholeNumberArg<T extends Record<string, ScriptOption>>(
   spec: ScriptSpec<T>,
   text: string | undefined,
-  options: { name: string; fallback: number; min?: number },
+  options: { name: string; fallback: number; min?: number; max?: number },
 ): number {
   if (text === undefined) return options.fallback;
   const min = options.min ?? 1;
+  const max = options.max ?? Number.MAX_SAFE_INTEGER;
   const value = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
-  if (!(value >= min)) {
-    usageError(spec, `Cannot use ${options.name} "${text}": expected a whole number ≥ ${min}`);
+  if (!(value >= min && value <= max)) {
+    const range = options.max === undefined ? `≥ ${min}` : `from ${min} to ${max}`;
+    usageError(spec, `Cannot use ${options.name} "${text}": expected a whole number ${range}`);
   }
   return value;
 }
