@@ -6,7 +6,7 @@
  * screen, retitle their terminal, reorder a line with bidi overrides or forge
  * rows of a listing. `--json` output never goes through this: it stays exact.
  *
- * Escaped: C0 controls (ESC, BEL, tab, CR, LF, ...; line breaks only unless kept), DEL, C1
+ * Escaped: C0 controls (ESC, BEL, tab, CR, LF, ...; with `keepNewlines`, LF and CR LF stay), DEL, C1
  * controls (U+0080–U+009F, where 8-bit CSI/OSC live), the bidi controls
  * U+061C, U+200E/F, U+202A–U+202E, U+2066–U+2069 and the line and paragraph
  * separators U+2028/U+2029. A backslash is left alone: a literal `\x1b` typed
