@@ -6,6 +6,7 @@
 import type { IngestDeps, IngestOutcome } from "../core/chain/ingest.ts";
 import { chainKeys } from "../core/chain/keys.ts";
 import { IcnError, InvalidInputError, KeystoreError, NotFoundError } from "../core/errors.ts";
+import { parseJsonStrict } from "../core/strict.ts";
 import type { Envelope, Signer } from "../core/envelope/envelope.ts";
 import { createSigner } from "../core/identity/signer.ts";
 import {
@@ -21,10 +22,13 @@ import type { Genesis } from "../core/governance/genesis.ts";
 import {
   type KeystoreSecrets,
   type PublicIdentity,
+  publicIdentityBytesMax,
+  publicIdentityShape,
   readKeystoreFile,
   seedFromBase64,
 } from "./keystore.ts";
 import { systemClock } from "./clock.ts";
+import { pathExists, readInputFile, readInputText } from "./files.ts";
 import { createStderrLogger } from "./output.ts";
 import { openStore } from "./store_open.ts";
 
@@ -62,6 +66,9 @@ export function defaultDataDir(): string {
   if (!home) throw new InvalidInputError("Cannot find a data dir: set ICN_HOME or --data-dir");
   return `${home}/.icn`;
 }
+
+/** A passphrase file holds one line; anything larger is not one. */
+const passphraseFileBytesMax = 4096;
 
 export class CliContext {
   readonly options: GlobalOptions;
@@ -155,23 +162,24 @@ export class CliContext {
     return { id, genesis };
   }
 
+  /**
+   * The public identity beside the keystore, parsed as strictly as network input: a damaged
+   * file (`null`, `[]`, wrong types) is reported with its path and the fix, never a crash.
+   */
   async readPublicIdentity(): Promise<PublicIdentity> {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(this.publicIdentityPath);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) {
-        throw new NotFoundError(`No identity in ${this.dataDir}: run \`icn id init\` first`);
-      }
-      throw new InvalidInputError(
-        `Cannot read ${this.publicIdentityPath}: ${(error as Error).message}`,
-      );
+    if (!(await pathExists(this.publicIdentityPath))) {
+      throw new NotFoundError(`No identity in ${this.dataDir}: run \`icn id init\` first`);
     }
-    try {
-      return JSON.parse(text) as PublicIdentity;
-    } catch {
-      throw new InvalidInputError(`Public identity ${this.publicIdentityPath} is corrupted`);
-    }
+    const path = this.publicIdentityPath;
+    const fix = "restore it from a backup (`icn id restore FILE`) or run `icn doctor`";
+    const bytes = await readInputFile(path, "public identity", {
+      bytesMax: publicIdentityBytesMax,
+    });
+    return parseJsonStrict(bytes, publicIdentityShape, {
+      what: `public identity ${path}`,
+      bytesMax: publicIdentityBytesMax,
+      refuse: (message) => new InvalidInputError(`${message} (the file is damaged: ${fix})`),
+    });
   }
 
   /**
@@ -187,13 +195,10 @@ export class CliContext {
       (envName === "ICN_PASSPHRASE" ? this.options.passphraseFile : undefined);
     let passphrase: string | undefined = file ? undefined : Deno.env.get(envName);
     if (file) {
-      try {
-        passphrase = (await Deno.readTextFile(file)).replace(/\r?\n$/, "");
-      } catch (error) {
-        throw new InvalidInputError(
-          `Cannot read passphrase file ${file}: ${(error as Error).message}`,
-        );
-      }
+      // Bounded: /dev/zero or a mistyped large file is refused, not read until memory runs out.
+      passphrase = (await readInputText(file, "passphrase file", {
+        bytesMax: passphraseFileBytesMax,
+      })).replace(/\r?\n$/, "");
     }
     if (passphrase === undefined) {
       if (!Deno.stdin.isTerminal()) {

@@ -6,6 +6,7 @@ import * as age from "age-encryption";
 import { fromBase64, toBase64 } from "../core/bytes.ts";
 import { IcnError, InvalidInputError, KeystoreError } from "../core/errors.ts";
 import { parseDid } from "../core/identity/did.ts";
+import * as strict from "../core/strict.ts";
 import { writeFileAtomic } from "./files.ts";
 import { acquireLock, describeHolder, type HeldLock } from "./lock.ts";
 
@@ -59,6 +60,21 @@ export interface PublicIdentity {
   pq: boolean;
   kelSeq: number;
 }
+
+/** identity.json is a few hundred bytes (a few KiB with ML-DSA/ML-KEM keys). */
+export const publicIdentityBytesMax = 64 * 1024;
+const multikeyText = strict.string({ max: 4096, pattern: /^z[1-9A-HJ-NP-Za-km-z]+$/ });
+/** The exact shape `publicIdentityOf` writes. */
+export const publicIdentityShape: strict.Shape<PublicIdentity> = strict.record({
+  did: strict.did,
+  created: strict.timestamp,
+  keys: strict.record(
+    { ed25519: multikeyText, x25519: multikeyText },
+    { mlDsa65: multikeyText, mlKem768: multikeyText },
+  ),
+  pq: strict.boolean,
+  kelSeq: strict.natural,
+});
 
 /**
  * Highest scrypt work factor (log2 N) a keystore may use: age-encryption's decrypter refuses

@@ -72,7 +72,8 @@ export async function snapshotDir(dir: string): Promise<Map<string, string>> {
     for await (const entry of Deno.readDir(path)) {
       const full = `${path}/${entry.name}`;
       if (entry.isDirectory) await walk(full);
-      else if (entry.isFile && !/\.kv-(shm|wal)$/.test(entry.name)) {
+      // KV's shared-memory/WAL files and lock files (holder's pid) are bookkeeping, not state.
+      else if (entry.isFile && !/\.kv-(shm|wal)$|\.lock$/.test(entry.name)) {
         const bytes = await Deno.readFile(full);
         const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
         out.set(full, [...digest].map((b) => b.toString(16).padStart(2, "0")).join(""));
