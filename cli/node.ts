@@ -3,11 +3,12 @@
  * commands that talk to it through its control API.
  */
 import { getHeapStatistics } from "node:v8";
-import { InvalidInputError } from "../core/errors.ts";
+import { IcnError, InvalidInputError } from "../core/errors.ts";
 import { toHex } from "../core/bytes.ts";
 import {
   configEnv,
   type ConfigOverrides,
+  type NodeConfig,
   parseHostPort,
   profiles,
   renderConfig,
@@ -15,6 +16,7 @@ import {
 } from "../net/config.ts";
 import type { CliContext } from "./context.ts";
 import { writeFileAtomic } from "./keystore.ts";
+import { type HeldLock, readLockHolder, tryLock } from "./lock.ts";
 import { defaultHeapSizing, v8HeapFlags } from "./node_heap.ts";
 import { callNode, nodeFiles, requireRunningNode } from "./node_client.ts";
 import { type CommandResult, createStderrLogger } from "./output.ts";
@@ -73,6 +75,90 @@ export async function run(
     flags,
   });
   const logger = createStderrLogger({ format: config.logFormat, level: config.logLevel });
+  // No identity, no node; and a mistyped --data-dir is not created just to hold a lock.
+  await ctx.readPublicIdentity();
+  const lock = await takeNodeLock(ctx);
+  try {
+    return await runLocked(ctx, config, logger, lock);
+  } finally {
+    lock.release();
+  }
+}
+
+/** Held by a running node for its whole life: one node per data dir (see cli/lock.ts). */
+export const nodeLockFile = "node.lock";
+
+/** Takes the data dir's node lock, or refuses naming the node that holds it. */
+export async function takeNodeLock(ctx: CliContext): Promise<HeldLock> {
+  const path = ctx.path(nodeLockFile);
+  const lock = await tryLock(path, { pid: Deno.pid, command: "icn node run", since: Date.now() })
+    .catch((error) => {
+      throw new InvalidInputError(
+        `Cannot start a node on ${ctx.dataDir}: cannot take the node lock ${path}: ${
+          (error as Error).message
+        }`,
+      );
+    });
+  if (lock) return lock;
+  const holder = await readLockHolder(path);
+  const where = [
+    holder?.peerId ? `peer id ${holder.peerId}` : "",
+    Array.isArray(holder?.listen) && holder.listen.length > 0
+      ? `listening on ${holder.listen.join(" ")}`
+      : "",
+    typeof holder?.url === "string" ? `control API ${holder.url}` : "",
+  ].filter((part) => part !== "");
+  throw new IcnError(
+    "node_running",
+    `Cannot start a node on ${ctx.dataDir}: a node already runs on it (${
+      [holder ? `pid ${holder.pid}` : "its pid is not recorded", ...where].join(", ")
+    }) — stop it first${
+      holder ? ` (kill -TERM ${holder.pid})` : ""
+    }, or give this node its own --data-dir`,
+  );
+}
+
+/** True when `error` or anything in its cause chain says an address is already in use. */
+export function isAddrInUse(error: unknown, depth = 0): boolean {
+  if (depth > 8 || error === null || typeof error !== "object") return false;
+  if (error instanceof Deno.errors.AddrInUse) return true;
+  const e = error as { code?: unknown; message?: unknown; cause?: unknown; errors?: unknown };
+  if (e.code === "EADDRINUSE") return true;
+  if (typeof e.message === "string" && /EADDRINUSE|address already in use/i.test(e.message)) {
+    return true;
+  }
+  if (Array.isArray(e.errors) && e.errors.some((inner) => isAddrInUse(inner, depth + 1))) {
+    return true;
+  }
+  return isAddrInUse(e.cause, depth + 1);
+}
+
+function portInUseError(what: "p2p" | "http", address: string, cause: unknown): IcnError {
+  const how = what === "p2p"
+    ? "choose another with --listen /ip4/0.0.0.0/tcp/PORT, node.listen in config.toml or ICN_NODE_LISTEN (tcp/0 picks a free port)"
+    : "choose another with --http 127.0.0.1:PORT, http.listen in config.toml or ICN_HTTP_LISTEN (port 0 picks a free one)";
+  return new IcnError(
+    "port_in_use",
+    `Cannot start the node: the ${
+      what === "p2p" ? "p2p" : "HTTP"
+    } address ${address} is already in use — ${how}; \`icn doctor\` shows what is free`,
+    { cause },
+  );
+}
+
+/** The TCP listen address of a multiaddr, as host:port (`/ip4/0.0.0.0/tcp/4001` → 0.0.0.0:4001). */
+function hostPortOf(addr: string): string {
+  const match = /^\/(?:ip4|ip6|dns4|dns6|dns)\/([^/]+)\/tcp\/(\d+)/.exec(addr);
+  if (!match) return addr;
+  return `${match[1].includes(":") ? `[${match[1]}]` : match[1]}:${match[2]}`;
+}
+
+async function runLocked(
+  ctx: CliContext,
+  config: NodeConfig,
+  logger: ReturnType<typeof createStderrLogger>,
+  lock: HeldLock,
+): Promise<CommandResult> {
   logHeapSizing(logger);
   const http = parseHostPort(config.http, "http.listen");
   const unlocked = await ctx.unlock();
@@ -88,16 +174,33 @@ export async function run(
     config,
     { libp2pMetrics: true },
   );
-  await node.start();
+  try {
+    await node.start();
+  } catch (error) {
+    await node.stop().catch(() => {});
+    if (!isAddrInUse(error)) throw error;
+    const tcp = config.listen.filter((addr) =>
+      /\/tcp\/\d+/.test(addr) && !/\/tcp\/0(\/|$)/.test(addr)
+    );
+    throw portInUseError("p2p", tcp.map(hostPortOf).join(", ") || config.listen.join(", "), error);
+  }
   const token = toHex(ctx.rng.bytes(32));
+  let server: ReturnType<typeof serveNode>;
+  try {
+    server = serveNode(node, { ...http, token });
+  } catch (error) {
+    await node.stop().catch(() => {});
+    if (!isAddrInUse(error)) throw error;
+    throw portInUseError("http", `${http.hostname}:${http.port}`, error);
+  }
   await writeFileAtomic(ctx.path(nodeFiles.token), new TextEncoder().encode(token + "\n"), 0o600);
-  const server = serveNode(node, { ...http, token });
   const info = { pid: Deno.pid, url: server.url, peerId: node.peerId, listen: node.addrs() };
   await writeFileAtomic(
     ctx.path(nodeFiles.info),
     new TextEncoder().encode(JSON.stringify(info) + "\n"),
     0o600,
   );
+  await lock.describe({ command: "icn node run", since: Date.now(), ...info });
   logger.info("http_listening", { url: server.url });
 
   const stopped = Promise.withResolvers<string>();
