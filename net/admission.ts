@@ -312,7 +312,7 @@ export async function answerChallenge(
     timeoutMs: number;
     solve?: (challenge: PowChallenge, signal: AbortSignal) => Promise<number>;
   },
-): Promise<void> {
+): Promise<"solved" | "refused"> {
   const signal = AbortSignal.timeout(options.timeoutMs);
   const lp = lpStream(stream, { maxDataLength: powMessageBytesMax });
   try {
@@ -337,7 +337,42 @@ export async function answerChallenge(
     );
     await lp.write(dagCbor.encode({ counter }), { signal });
     await stream.close({ signal });
+    return "solved";
   } catch (error) {
     stream.abort(error instanceof Error ? error : new Error(String(error)));
+    return "refused";
+  }
+}
+
+/**
+ * Runs at most `inFlightMax` tasks at once (each Argon2id hash holds its memory while it runs);
+ * at most `waitingMax` more wait, and any beyond are refused at once.
+ */
+export class Lane {
+  readonly #inFlightMax: number;
+  readonly #waitingMax: number;
+  #inFlight = 0;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(limits: { inFlightMax: number; waitingMax: number }) {
+    this.#inFlightMax = limits.inFlightMax;
+    this.#waitingMax = limits.waitingMax;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#inFlight >= this.#inFlightMax) {
+      if (this.#waiting.length >= this.#waitingMax) {
+        throw new RejectedError("busy", `${this.#waiting.length} admission tasks already wait`);
+      }
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    } else this.#inFlight++;
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      // The slot passes to the next task as it is; none waiting frees it.
+      if (next) next();
+      else this.#inFlight--;
+    }
   }
 }

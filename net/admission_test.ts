@@ -143,3 +143,29 @@ Deno.test("decodeChallenge() and decodeAnswer() are strict and bounded", () => {
   }
   assert(error !== undefined, "a negative counter is refused");
 });
+
+Deno.test("Lane runs at most its limit at once and refuses past its queue", async () => {
+  const { Lane } = await import("./admission.ts");
+  const lane = new Lane({ inFlightMax: 2, waitingMax: 1 });
+  let running = 0;
+  let most = 0;
+  const gates: PromiseWithResolvers<void>[] = [];
+  const task = () => {
+    const gate = Promise.withResolvers<void>();
+    gates.push(gate);
+    running++;
+    most = Math.max(most, running);
+    return gate.promise.then(() => running--);
+  };
+  const results = [lane.run(task), lane.run(task), lane.run(task)];
+  let refused: unknown;
+  await lane.run(task).catch((error) => refused = error);
+  assert(String(refused).includes("already wait"), "the 4th is refused");
+  while (gates.length < 3) {
+    await Promise.resolve();
+    for (const gate of gates) gate.resolve();
+  }
+  for (const gate of gates) gate.resolve();
+  await Promise.all(results);
+  assertEquals(most, 2);
+});

@@ -47,6 +47,15 @@ export interface NodeConfig {
   banMs: number;
   helloTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /**
+   * Largest share of this node's connections that one IPv4 /24 or IPv6 /48 may hold, in percent
+   * (loopback, private and relayed addresses and members' connections are not counted).
+   */
+  connectionsPerPrefixPercentMax: number;
+  /** Connections one prefix may always hold, whatever its share (small networks). */
+  connectionsPerPrefixMin: number;
+  /** Time a peer that is not a member has to answer the admission proof of work, when it is on. */
+  admissionTimeoutMs: number;
 }
 
 interface KeyDef {
@@ -217,6 +226,32 @@ const keyDefs: readonly KeyDef[] = [
     max: 60_000,
     doc: "graceful shutdown budget before forced exit",
   },
+  {
+    toml: "admission.prefix_percent_max",
+    field: "connectionsPerPrefixPercentMax",
+    type: "int",
+    min: 1,
+    max: 100,
+    doc:
+      "largest share (percent) of connections from one IPv4 /24 or IPv6 /48; public addresses only, members exempt",
+  },
+  {
+    toml: "admission.prefix_connections_min",
+    field: "connectionsPerPrefixMin",
+    type: "int",
+    min: 1,
+    max: 10_000,
+    doc: "connections one prefix may always hold, whatever its share",
+  },
+  {
+    toml: "admission.pow_timeout_ms",
+    field: "admissionTimeoutMs",
+    type: "int",
+    min: 1000,
+    max: 600_000,
+    doc:
+      "time a non-member peer has to answer the proof of work (genesis network.admissionPow.bits > 0)",
+  },
 ];
 
 /** Defaults of each profile. */
@@ -246,6 +281,12 @@ export function defaultConfig(profile: Profile = "server"): NodeConfig {
     banMs: 3_600_000,
     helloTimeoutMs: 10_000,
     shutdownTimeoutMs: 8_000,
+    // A quarter: an attacker who owns one /24 holds at most one in four of this node's
+    // connections, while a few peers in one data centre (4, the minimum) are always welcome.
+    connectionsPerPrefixPercentMax: 25,
+    connectionsPerPrefixMin: 4,
+    // 8 bits at 4 MiB take a few seconds of hashing on a small machine; a minute is ample.
+    admissionTimeoutMs: 60_000,
   };
   if (profile === "lan") {
     return {

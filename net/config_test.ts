@@ -57,3 +57,19 @@ Deno.test("resolveConfig() refuses invalid values naming the offending key", () 
     "ICN_DISCOVERY_AUTONAT",
   );
 });
+
+Deno.test("admission limits have defaults, read from [admission], and refuse values out of range", () => {
+  const config = defaultConfig("server");
+  assertEquals(config.connectionsPerPrefixPercentMax, 25);
+  assertEquals(config.connectionsPerPrefixMin, 4);
+  const read = resolveConfig("[admission]\nprefix_percent_max = 10\nprefix_connections_min = 2\n");
+  assertEquals([read.connectionsPerPrefixPercentMax, read.connectionsPerPrefixMin], [10, 2]);
+  throwsNaming(
+    () => resolveConfig("[admission]\nprefix_percent_max = 0\n"),
+    "admission.prefix_percent_max",
+  );
+  throwsNaming(
+    () => resolveConfig(undefined, { env: { ICN_ADMISSION_POW_TIMEOUT_MS: "5" } }),
+    "ICN_ADMISSION_POW_TIMEOUT_MS",
+  );
+});

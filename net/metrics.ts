@@ -76,6 +76,12 @@ export interface NodeMetrics {
   peerVersions: Gauge<"version">;
   /** Inbound gossip and sync messages dropped, by channel and `DropReason`. */
   dropped: Counter<"channel" | "reason">;
+  /** Connections refused or closed by admission: `banned`, `prefix_share`, `admission`. */
+  connectionsRefused: Counter<"reason">;
+  /** Admission proofs of work checked, by `passed`, `failed`, `timeout`. */
+  admissionChecks: Counter<"result">;
+  /** Admission proofs of work this node was asked for, by `solved`, `refused`. */
+  admissionSolves: Counter<"result">;
 }
 
 /** Counts `n` dropped messages; `reason` is mapped to the bounded set. */
@@ -126,10 +132,36 @@ export function createNodeMetrics(options: { processMetrics?: boolean } = {}): N
   for (const channel of ["gossip", "sync"]) {
     for (const reason of dropReasons) dropped.inc({ channel, reason }, 0);
   }
+  const connectionsRefused = new Counter({
+    name: "icn_connections_refused_total",
+    help:
+      "Connections refused by admission: banned peer, prefix over its share, failed proof of work",
+    labelNames: ["reason"],
+    registers,
+  });
+  for (const reason of ["banned", "prefix_share", "admission"]) {
+    connectionsRefused.inc({ reason }, 0);
+  }
+  const admissionChecks = new Counter({
+    name: "icn_admission_pow_checks_total",
+    help: "Admission proofs of work asked of peers that are not members, by result",
+    labelNames: ["result"],
+    registers,
+  });
+  for (const result of ["passed", "failed", "timeout"]) admissionChecks.inc({ result }, 0);
+  const admissionSolves = new Counter({
+    name: "icn_admission_pow_solves_total",
+    help: "Admission proofs of work this node was asked for, by result",
+    labelNames: ["result"],
+    registers,
+  });
   return {
     registry,
     libp2pRegistry: new Registry(),
     dropped,
+    connectionsRefused,
+    admissionChecks,
+    admissionSolves,
     peers: new Gauge({ name: "icn_peers", help: "Connected peers", registers }),
     received: new Counter({
       name: "icn_envelopes_received_total",

@@ -17,7 +17,14 @@ import {
 import type { Message } from "@libp2p/gossipsub";
 import { createTopicScoreParams } from "@libp2p/gossipsub/score";
 import { identify } from "@libp2p/identify";
-import type { Connection, Libp2p, PeerId, PrivateKey, Stream } from "@libp2p/interface";
+import type {
+  Connection,
+  Libp2p,
+  MultiaddrConnection,
+  PeerId,
+  PrivateKey,
+  Stream,
+} from "@libp2p/interface";
 import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
 import { multiaddr } from "@multiformats/multiaddr";
@@ -34,12 +41,12 @@ import {
 import { type ChainHead, chainKeys } from "../core/chain/keys.ts";
 import { readChainBytes, readHeads } from "../core/chain/read.ts";
 import { StateOverlay } from "../core/chain/state.ts";
-import { bytesEqual } from "../core/bytes.ts";
+import { bytesEqual, toHex } from "../core/bytes.ts";
 import { envelopeBytesMax, kelNet, protocolVersion } from "../core/constants.ts";
 import { decodeEnvelope, type SealedEnvelope, type Signer } from "../core/envelope/envelope.ts";
 import { RejectedError } from "../core/errors.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
-import { upgradeRequirement } from "../core/governance/membership.ts";
+import { membersAt, paramsAt, upgradeRequirement } from "../core/governance/membership.ts";
 import { compareVersions } from "../core/governance/view.ts";
 import { parseDid } from "../core/identity/did.ts";
 import { identityKey, type IdentityRecord, signingKeysAt } from "../core/identity/kel.ts";
@@ -47,6 +54,19 @@ import type { Ed25519KeyPair } from "../core/identity/keys.ts";
 import { policyFor, type TrustClass, trustClassOf } from "../core/policy/policy.ts";
 import type { Logger } from "../core/ports.ts";
 import { cooperativeScore } from "../core/trust/view.ts";
+import {
+  type AddressClassifier,
+  admissionPow,
+  admissionProtocol,
+  answerChallenge,
+  challengePeer,
+  checkPow,
+  Lane,
+  type PowParams,
+  prefixKey,
+  prefixShareAllowed,
+  solvePow,
+} from "./admission.ts";
 import type { NodeConfig } from "./config.ts";
 import { RateLimiter } from "./limits.ts";
 import {
@@ -95,6 +115,14 @@ const classCacheMax = 50_000;
 const dhtProtocol = "/icn/kad/1.0.0";
 /** Hello timestamps must be this fresh. */
 const helloSkewMs = 300_000;
+/**
+ * Admission hashes at once, and waiting: each holds `network.admissionPow.memoryKib` while it
+ * runs, so these bound the memory a flood of challenges or answers can claim.
+ */
+const admissionChecksInFlightMax = 4;
+const admissionChecksWaitingMax = 64;
+const admissionSolvesInFlightMax = 2;
+const admissionSolvesWaitingMax = 8;
 
 /** Rejection reasons that prove the sending peer forwarded something invalid. */
 const invalidReasons = new Map<string, Offence>([
@@ -131,6 +159,12 @@ export interface NodeOptions {
   libp2pMetrics?: boolean;
   /** How often libp2p's connection monitor pings each peer (its default, 10 s, unless set: tests). */
   pingIntervalMs?: number;
+  /**
+   * The network prefix a remote address counts against for connection diversity (default
+   * `prefixKey`: IPv4 /24, IPv6 /48, none for loopback and private addresses). Tests inject
+   * one to present loopback peers as other networks.
+   */
+  addressClassifier?: AddressClassifier;
 }
 
 export interface PeerInfo {
@@ -180,6 +214,23 @@ export class IcnNode {
   readonly #onAccepted?: (sealed: SealedEnvelope, source: IngestSource) => void;
   readonly #libp2pMetrics: boolean;
   readonly #pingIntervalMs?: number;
+  readonly #classify: AddressClassifier;
+  /** Ed25519 keys (hex) of current members: exempt from admission checks. */
+  #memberKeys = new Set<string>();
+  #selfMember = false;
+  #pow: PowParams | null = null;
+  /** Admission of each connected peer (true: may say its hello). */
+  readonly #admissions = new Map<string, Promise<boolean>>();
+  /** Challenges this node answered, by the asking peer (its hello waits for them). */
+  readonly #answered = new Map<string, PromiseWithResolvers<void>>();
+  readonly #checks = new Lane({
+    inFlightMax: admissionChecksInFlightMax,
+    waitingMax: admissionChecksWaitingMax,
+  });
+  readonly #solves = new Lane({
+    inFlightMax: admissionSolvesInFlightMax,
+    waitingMax: admissionSolvesWaitingMax,
+  });
   libp2p!: Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>> }>;
   readonly #limiter: RateLimiter;
   #lane: Promise<unknown> = Promise.resolve();
@@ -218,6 +269,7 @@ export class IcnNode {
     this.#onAccepted = options.onAccepted;
     this.#libp2pMetrics = options.libp2pMetrics ?? false;
     this.#pingIntervalMs = options.pingIntervalMs;
+    this.#classify = options.addressClassifier ?? ((remote) => prefixKey(remote));
     this.#limiter = new RateLimiter({
       globalRate: config.globalRate,
       peerRate: config.peerRate,
@@ -302,6 +354,7 @@ export class IcnNode {
       const { mdns } = await import("@libp2p/mdns");
       peerDiscovery.push(mdns());
     }
+    await this.#refreshAdmission();
     let metrics;
     if (this.#libp2pMetrics) {
       const { prometheusMetrics } = await import("@libp2p/prometheus-metrics");
@@ -329,7 +382,10 @@ export class IcnNode {
       },
       connectionGater: {
         denyDialPeer: (peer: PeerId) => this.#banned(peer.toString()),
-        denyInboundEncryptedConnection: (peer: PeerId) => this.#banned(peer.toString()),
+        denyInboundEncryptedConnection: (peer: PeerId, connection: MultiaddrConnection) =>
+          this.#denyConnection(peer, connection),
+        denyOutboundEncryptedConnection: (peer: PeerId, connection: MultiaddrConnection) =>
+          this.#denyConnection(peer, connection),
       },
       services: services as never,
     }) as never;
@@ -340,6 +396,11 @@ export class IcnNode {
     await this.libp2p.handle(
       helloProtocol,
       (stream, connection) => this.#answerHello(stream, connection),
+    );
+    await this.libp2p.handle(
+      admissionProtocol,
+      (stream, connection) => this.#answerAdmission(stream, connection),
+      { maxInboundStreams: 2 },
     );
     await this.libp2p.handle(
       syncProtocol,
@@ -356,6 +417,9 @@ export class IcnNode {
       this.#syncFailures.delete(peer);
       this.#helloWaiters.get(peer)?.resolve();
       this.#helloWaiters.delete(peer);
+      this.#admissions.delete(peer);
+      this.#answered.get(peer)?.reject(new Error("Peer disconnected"));
+      this.#answered.delete(peer);
       this.#limiter.removePeer(peer);
       this.#updatePeerGauges();
     });
@@ -375,6 +439,9 @@ export class IcnNode {
     this.#every(this.config.syncIntervalMs, () => {
       this.#dialBootstrap();
       this.#refreshMinVersion().catch(() => {});
+      this.#refreshAdmission().catch((error) =>
+        this.deps.logger.warn("admission_refresh_failed", { error: (error as Error).message })
+      );
       for (const peer of this.#verified.keys()) this.#syncSoon(peer);
     });
     this.#dialBootstrap();
@@ -542,10 +609,17 @@ export class IcnNode {
   }
 
   #onConnection(connection: Connection): void {
-    const peer = connection.remotePeer.toString();
     if (this.#stopping) return;
     // A relayed connection is limited in time and bytes: no hello, gossip or sync runs on it.
     if (connection.limits) return;
+    this.#admit(connection).then((admitted) => {
+      if (admitted && !this.#stopping && connection.status === "open") this.#greet(connection);
+    });
+  }
+
+  /** After admission: the hello deadline, and the hello itself on outbound connections. */
+  #greet(connection: Connection): void {
+    const peer = connection.remotePeer.toString();
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
       if (!this.#verified.has(peer) && connection.status === "open") {
@@ -556,6 +630,8 @@ export class IcnNode {
     this.#timers.add(timer);
     if (connection.direction !== "outbound") return;
     (async () => {
+      // A node that must prove work to this peer says its hello once it has answered.
+      if (this.#pow && !this.#selfMember) await this.#challengeAnswered(peer);
       const stream = await connection.newStream(helloProtocol, {
         signal: AbortSignal.timeout(5000),
       });
@@ -576,6 +652,10 @@ export class IcnNode {
 
   /** Checks a peer's hello; disconnects it with a logged reason when it does not belong here. */
   async #acceptHello(peer: string, connection: Connection, raw: unknown): Promise<void> {
+    // Before the signature or any store read: a peer that owes a proof of work has shown it.
+    if (!(await this.#admit(connection))) {
+      throw new RejectedError("admission", "Peer has not passed admission");
+    }
     const { encode } = await import("@ipld/dag-cbor");
     const hello = raw instanceof Uint8Array ? parseHello(raw) : parseHello(encode(raw));
     const refuse = (reason: string, offence?: Offence) => {
@@ -642,6 +722,116 @@ export class IcnNode {
     } catch {
       return false;
     }
+  }
+
+  // ---- admission ----
+
+  /** Whether a peer's key is a current member's (members skip diversity and proof of work). */
+  #isMember(peerId: PeerId): boolean {
+    const key = peerId.publicKey?.raw;
+    return key !== undefined && this.#memberKeys.has(toHex(key));
+  }
+
+  /** Members' current keys and the proof of work in force, from the store (not per peer). */
+  async #refreshAdmission(): Promise<void> {
+    const now = this.deps.clock.now();
+    const state = new StateOverlay(this.deps.store);
+    const keys = new Set<string>();
+    for (const did of await membersAt(state, this.genesis, now)) {
+      try {
+        keys.add(toHex(parseDid(did)));
+        const record = (await this.deps.store.get<IdentityRecord>(identityKey(did)))?.value;
+        if (record) keys.add(toHex(signingKeysAt(record, now).ed25519));
+      } catch {
+        // A member without a readable key log yet: its inception key stands.
+      }
+    }
+    this.#memberKeys = keys;
+    this.#selfMember = keys.has(toHex(this.deps.identity.ed25519.publicKey));
+    this.#pow = admissionPow(await paramsAt(state, this.genesis, now));
+  }
+
+  /** The connection gater: banned peers, and prefixes over their share of connections. */
+  #denyConnection(peerId: PeerId, connection: MultiaddrConnection): boolean {
+    const peer = peerId.toString();
+    if (this.#banned(peer)) {
+      this.metrics.connectionsRefused.inc({ reason: "banned" });
+      return true;
+    }
+    if (this.#isMember(peerId)) return false;
+    const prefix = this.#classify(connection.remoteAddr, peer);
+    if (prefix === null) return false;
+    let samePrefix = 0;
+    const open = this.libp2p?.getConnections() ?? [];
+    for (const c of open) {
+      if (c.remotePeer.equals(peerId) || this.#isMember(c.remotePeer)) continue;
+      if (this.#classify(c.remoteAddr, c.remotePeer.toString()) === prefix) samePrefix++;
+    }
+    if (prefixShareAllowed(samePrefix, open.length, this.config)) return false;
+    this.metrics.connectionsRefused.inc({ reason: "prefix_share" });
+    this.deps.logger.info("connection_refused", { peer, prefix, reason: "prefix_share" });
+    return true;
+  }
+
+  /** Resolves true once the peer may say its hello: a member, no proof of work, or one shown. */
+  #admit(connection: Connection): Promise<boolean> {
+    const peer = connection.remotePeer.toString();
+    const known = this.#admissions.get(peer);
+    if (known) return known;
+    const pow = this.#pow;
+    let admitted: Promise<boolean>;
+    if (!pow || this.#isMember(connection.remotePeer)) admitted = Promise.resolve(true);
+    else {
+      admitted = challengePeer(connection, {
+        net: this.net,
+        verifier: this.peerId,
+        pow,
+        timeoutMs: this.config.admissionTimeoutMs,
+        check: (challenge, counter) =>
+          this.#checks.run(() => checkPow(challenge, counter)).catch(() => false),
+      }).then((result) => {
+        this.metrics.admissionChecks.inc({ result });
+        if (result === "passed") return true;
+        this.metrics.connectionsRefused.inc({ reason: "admission" });
+        this.#hangUp(peer, `admission proof of work ${result}`);
+        return false;
+      });
+    }
+    this.#admissions.set(peer, admitted);
+    return admitted;
+  }
+
+  /** Answers a peer's admission challenge (one solve at a time per lane slot). */
+  async #answerAdmission(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString();
+    const result = await answerChallenge(stream, connection, {
+      net: this.net,
+      prover: this.peerId,
+      pow: this.#pow,
+      timeoutMs: this.config.admissionTimeoutMs,
+      solve: (challenge, signal) => this.#solves.run(() => solvePow(challenge, { signal })),
+    });
+    this.metrics.admissionSolves.inc({ result });
+    this.#answeredBy(peer).resolve();
+  }
+
+  #answeredBy(peer: string): PromiseWithResolvers<void> {
+    let answered = this.#answered.get(peer);
+    if (!answered) {
+      answered = Promise.withResolvers<void>();
+      answered.promise.catch(() => {});
+      this.#answered.set(peer, answered);
+    }
+    return answered;
+  }
+
+  /** Waits (bounded) until this node answered `peer`'s challenge. */
+  async #challengeAnswered(peer: string): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.#answeredBy(peer).promise,
+      new Promise((resolve) => timer = setTimeout(resolve, this.config.admissionTimeoutMs)),
+    ]).finally(() => clearTimeout(timer));
   }
 
   /** Hook for protocol upgrades: the highest minVersion in force (governance decides). */
@@ -1135,6 +1325,8 @@ export class IcnNode {
     this.#stopping = true;
     for (const id of this.#timers) clearTimeout(id);
     this.#timers.clear();
+    for (const answered of this.#answered.values()) answered.reject(new Error("Node stopping"));
+    this.#answered.clear();
     await this.#lane.catch(() => {});
     try {
       await this.libp2p?.stop();

@@ -11,6 +11,7 @@ import { toHex } from "../core/bytes.ts";
 import { sha256 } from "../core/identity/keys.ts";
 import { createGenesis, type Genesis, genesisId } from "../core/governance/genesis.ts";
 import { createKindRegistry } from "../core/kinds.ts";
+import type { Params } from "../core/params.ts";
 import type { Logger } from "../core/ports.ts";
 import type { Store } from "../core/store/store.ts";
 import { MemoryStore } from "../core/store/memory_store.ts";
@@ -87,6 +88,8 @@ export async function startCluster(
     store?: () => Store;
     /** Logger of node `index` (default: silent). */
     logger?: (index: number) => Logger;
+    /** Genesis parameters over the defaults (e.g. `network.admissionPow.bits`). */
+    params?: Params;
   } = {},
 ): Promise<Cluster> {
   const now = Date.now();
@@ -101,6 +104,7 @@ export async function startCluster(
       members[i]
     )).map((m) => m.did),
     created: now - 120_000,
+    params: options.params,
   });
   const net = await genesisId(genesis);
   const nodes: IcnNode[] = [];
