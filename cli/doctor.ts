@@ -8,6 +8,7 @@ import { decodeEnvelope } from "../core/envelope/envelope.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import type { CliContext } from "./context.ts";
+import { checkKeystoreKeys } from "./doctor_keystore.ts";
 import { findRunningNode } from "./node_client.ts";
 import type { CommandResult } from "./output.ts";
 
@@ -425,6 +426,7 @@ export async function runDoctor(ctx: CliContext, ports: PortPlan): Promise<Findi
   if (dirUsable) {
     findings.push(...await checkKeystore(ctx));
     findings.push(...await checkStoreAndLog(ctx));
+    findings.push(...await checkKeystoreKeys(ctx));
   }
   const node = await checkNode(ctx);
   findings.push(...node.findings);
