@@ -26,10 +26,10 @@ import {
   integer,
   isPlainMap,
   literal,
-  natural,
   parseJsonStrict,
   record,
   string,
+  timestamp,
 } from "../core/strict.ts";
 import { type IdentityRecord, nextKeysDigest, sameKeys } from "../core/identity/kel.ts";
 import { replayKel } from "../core/identity/replay.ts";
@@ -74,11 +74,11 @@ const archiveShape = record({
   format: literal(backupFormat),
   v: literal(1),
   did,
-  created: natural,
+  created: timestamp,
   secrets: record({
     v: literal(1),
     did,
-    created: natural,
+    created: timestamp,
     ...seedsText,
     next: record(seedsText, pqSeedsText),
   }, {
@@ -87,7 +87,7 @@ const archiveShape = record({
   }),
   identity: record({
     did,
-    created: natural,
+    created: timestamp,
     keys: record({ ed25519: string({ max: 256 }), x25519: string({ max: 256 }) }, {
       mlDsa65: string({ max: 4096 }),
       mlKem768: string({ max: 4096 }),

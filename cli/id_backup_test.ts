@@ -71,6 +71,10 @@ Deno.test("verifyBackup() refuses a backup whose identity is null with a typed e
   await refused({ ...archive(did), identity: null }, /\$\.identity must be a map/);
 });
 
+Deno.test("verifyBackup() refuses a creation time no date can show (was a RangeError)", async () => {
+  await refused({ ...archive(did), created: 9e15 }, /\$\.created must be from 0/);
+});
+
 Deno.test("verifyBackup() refuses a KEL entry that is not base64 with a typed error (was a DOMException)", async () => {
   await refused({ ...archive(did), kel: [5] }, /\$\.kel\[0\]/);
   await refused({ ...archive(did), kel: ["%%%%"] }, /\$\.kel\[0\]/);

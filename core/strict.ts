@@ -64,6 +64,12 @@ export function integer(options: { min: number; max: number }): Shape<number> {
 /** A non-negative safe integer: a time in ms since the epoch, a count, a position. */
 export const natural: Shape<number> = integer({ min: 0, max: Number.MAX_SAFE_INTEGER });
 
+/** Largest time a JavaScript Date holds (ms since the epoch, ECMA-262): later ones cannot be shown. */
+export const timeMsMax = 8_640_000_000_000_000;
+
+/** A time in ms since the epoch that can be shown as a date (`toISOString()` throws past `timeMsMax`). */
+export const timestamp: Shape<number> = integer({ min: 0, max: timeMsMax });
+
 export const boolean: Shape<boolean> = (value, path) =>
   typeof value === "boolean" ? value : mismatch(path, "must be true or false");
 

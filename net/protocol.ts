@@ -19,6 +19,7 @@ import {
   natural,
   record,
   string,
+  timestamp,
   tuple,
   variant,
 } from "../core/strict.ts";
@@ -97,7 +98,7 @@ const helloShape = record({
   version: string({ max: versionLengthMax, pattern: /^\d{1,6}\.\d{1,6}\.\d{1,6}$/ }),
   from: string({ min: 1, max: peerIdLengthMax, pattern: peerIdPattern }),
   to: string({ min: 1, max: peerIdLengthMax, pattern: peerIdPattern }),
-  ts: natural,
+  ts: timestamp,
   sig: bytes({ length: 64 }),
 });
 

@@ -17,6 +17,7 @@ import {
   nullable,
   record,
   string,
+  timestamp,
 } from "../strict.ts";
 
 export interface BundleManifest {
@@ -42,7 +43,7 @@ const manifestShape = record({
   count: integer({ min: 0, max: blocksMax }),
   since: natural,
   next: natural,
-  created: natural,
+  created: timestamp,
 });
 
 export async function encodeBundle(

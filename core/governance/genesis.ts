@@ -18,12 +18,12 @@ import {
   integer,
   isPlainMap,
   literal,
-  natural,
   parseJsonStrict,
   record,
   type Shape,
   ShapeError,
   string,
+  timestamp,
 } from "../strict.ts";
 
 export interface Currency {
@@ -130,7 +130,7 @@ const paramsShape: Shape<Params> = (value, path) => {
 const genesisShape = record({
   v: literal(1),
   name: string({ min: 1, max: nameLengthMax, pattern: /\S/ }),
-  created: natural,
+  created: timestamp,
   members: array(did, { min: 1, max: membersMax }),
   currencies: array(currencyShape, { min: 1, max: currenciesMax }),
   params: paramsShape,

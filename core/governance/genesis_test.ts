@@ -74,3 +74,8 @@ Deno.test("checkGenesisFile() refuses a file over its size limit before parsing 
     /not a valid DID/,
   );
 });
+
+Deno.test("validateGenesis() refuses a creation time no date can show (genesis show threw a RangeError)", async () => {
+  const { genesis } = await signedFile();
+  throws(() => validateGenesis({ ...genesis, created: 9e15 }), /\$\.created must be from 0/);
+});

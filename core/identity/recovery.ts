@@ -14,10 +14,10 @@ import {
   decodeCanonicalCbor,
   did,
   literal,
-  natural,
   record,
   type Shape,
   ShapeError,
+  timestamp,
 } from "../strict.ts";
 import { InvalidInputError, InvalidSignatureError, RejectedError, shown } from "../errors.ts";
 import type { Envelope, EnvelopeSignature } from "../envelope/envelope.ts";
@@ -111,8 +111,8 @@ const requestShape = record({
   did,
   keys: keySetShape,
   next: bytes({ length: 32 }),
-  created: natural,
-  expires: natural,
+  created: timestamp,
+  expires: timestamp,
   sigs: signaturesShape,
 });
 
@@ -122,8 +122,8 @@ const attestationShape = record({
   did,
   request: bytes({ length: 32 }),
   trustee: did,
-  ts: natural,
-  expires: natural,
+  ts: timestamp,
+  expires: timestamp,
   sigs: signaturesShape,
 });
 
