@@ -12,7 +12,7 @@
  * bare key (a DID's) has icn's derived one.
  */
 import { blake2b } from "@noble/hashes/blake2.js";
-import { bytesEqual, concatBytes, fromBase64, toBase64, utf8Decode, utf8Encode } from "../bytes.ts";
+import { bytesEqual, concatBytes, fromBase64, toBase64, utf8Encode } from "../bytes.ts";
 import { InvalidInputError, InvalidSignatureError } from "../errors.ts";
 import { verifyEd25519 } from "./keys.ts";
 
@@ -193,7 +193,7 @@ export function parseMinisignPublicKey(text: string): MinisignPublicKey {
   } catch {
     throw new InvalidInputError("Malformed minisign public key: not base64");
   }
-  if (raw.length !== 42 || utf8Decode(raw.subarray(0, 2)) !== "Ed") {
+  if (raw.length !== 42 || !bytesEqual(raw.subarray(0, 2), algPublicKey)) {
     throw new InvalidInputError("Malformed minisign public key");
   }
   return { keyId: raw.slice(2, 10), publicKey: raw.slice(10) };
