@@ -123,10 +123,19 @@ export class CliContext {
     }
   }
 
-  /** Opens the store (`$ICN_HOME/icn.kv`, or `ICN_KV_URL` for a remote KV). */
+  /**
+   * Opens the store (`$ICN_HOME/icn.kv`, or `ICN_KV_URL` for a remote KV). It never creates
+   * the data dir: only the commands that make one (`id init`, `id restore`, recovery,
+   * `node init`) call `ensureDataDir`, so a mistyped `--data-dir` is an error, not a new dir.
+   */
   async store(): Promise<Store> {
     if (this.#store) return this.#store;
     const remote = Deno.env.get("ICN_KV_URL");
+    if (!remote && !(await pathExists(this.dataDir))) {
+      throw new NotFoundError(
+        `No data dir at ${this.dataDir}: run \`icn id init\` to create one, or check --data-dir / ICN_HOME`,
+      );
+    }
     if (!remote) await this.ensureDataDir();
     try {
       this.#store = await openStore(remote ?? this.path("icn.kv"), this.logger);
