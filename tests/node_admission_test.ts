@@ -72,11 +72,24 @@ Deno.test({
       target.libp2p.getConnections().filter((c) => inSybilPrefix.has(c.remotePeer.toString()))
         .length;
     try {
-      for (const peer of others) await peer.dial(addr);
+      // One dial at a time, each waited for until the target holds it (or refused it), so every
+      // check counts the connections before it.
+      const settle = (peer: Libp2p) =>
+        waitFor(
+          "the target holds the connection or refused it",
+          () =>
+            target.libp2p.getConnections(peer.peerId).length > 0 ||
+            peer.getConnections(target.libp2p.peerId).length === 0,
+        );
+      for (const peer of others) {
+        await peer.dial(addr);
+        await settle(peer);
+      }
       let refusedDials = 0;
       for (const sybil of sybils) {
         // Refused after the handshake: the dialer sees the dial fail or the connection close.
         await sybil.dial(addr).catch(() => refusedDials++);
+        await settle(sybil);
       }
       // 2 others open: the first two sybils fit the minimum (2), the rest are refused.
       await waitFor(
