@@ -109,7 +109,20 @@ export async function runCli(argv: string[]): Promise<number> {
   return exitCode;
 }
 
+/**
+ * `deno task icn` runs in the repository root; its task line passes the caller's directory
+ * (deno task's INIT_CWD) so relative paths mean what they mean in the caller's shell. Taken
+ * out of the environment so the node or agent icn starts does not inherit it.
+ */
+function enterCallerDirectory(): void {
+  const caller = Deno.env.get("ICN_CALLER_CWD");
+  if (!caller) return;
+  Deno.env.delete("ICN_CALLER_CWD");
+  Deno.chdir(caller);
+}
+
 if (import.meta.main) {
+  enterCallerDirectory();
   const code = await runCli(Deno.args);
   // Explicit exit: libraries (libp2p, timers) may hold the event loop open after a command is done.
   Deno.exit(code);
