@@ -222,7 +222,10 @@ export class IcnNode {
   /** Admission of each connected peer (true: may say its hello). */
   readonly #admissions = new Map<string, Promise<boolean>>();
   /** Challenges this node answered, by the asking peer (its hello waits for them). */
-  readonly #answered = new Map<string, PromiseWithResolvers<void>>();
+  readonly #answered = new Map<
+    string,
+    { received: PromiseWithResolvers<void>; answered: PromiseWithResolvers<void> }
+  >();
   readonly #checks = new Lane({
     inFlightMax: admissionChecksInFlightMax,
     waitingMax: admissionChecksWaitingMax,
@@ -418,8 +421,7 @@ export class IcnNode {
       this.#helloWaiters.get(peer)?.resolve();
       this.#helloWaiters.delete(peer);
       this.#admissions.delete(peer);
-      this.#answered.get(peer)?.reject(new Error("Peer disconnected"));
-      this.#answered.delete(peer);
+      this.#forgetChallenge(peer, "Peer disconnected");
       this.#limiter.removePeer(peer);
       this.#updatePeerGauges();
     });
@@ -804,6 +806,7 @@ export class IcnNode {
   /** Answers a peer's admission challenge (one solve at a time per lane slot). */
   async #answerAdmission(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString();
+    this.#challengeOf(peer).received.resolve();
     const result = await answerChallenge(stream, connection, {
       net: this.net,
       prover: this.peerId,
@@ -812,26 +815,44 @@ export class IcnNode {
       solve: (challenge, signal) => this.#solves.run(() => solvePow(challenge, { signal })),
     });
     this.metrics.admissionSolves.inc({ result });
-    this.#answeredBy(peer).resolve();
+    this.#challengeOf(peer).answered.resolve();
   }
 
-  #answeredBy(peer: string): PromiseWithResolvers<void> {
-    let answered = this.#answered.get(peer);
-    if (!answered) {
-      answered = Promise.withResolvers<void>();
-      answered.promise.catch(() => {});
-      this.#answered.set(peer, answered);
+  #challengeOf(peer: string) {
+    let entry = this.#answered.get(peer);
+    if (!entry) {
+      entry = { received: Promise.withResolvers<void>(), answered: Promise.withResolvers<void>() };
+      entry.received.promise.catch(() => {});
+      entry.answered.promise.catch(() => {});
+      this.#answered.set(peer, entry);
     }
-    return answered;
+    return entry;
   }
 
-  /** Waits (bounded) until this node answered `peer`'s challenge. */
+  #forgetChallenge(peer: string, why: string): void {
+    const entry = this.#answered.get(peer);
+    entry?.received.reject(new Error(why));
+    entry?.answered.reject(new Error(why));
+    this.#answered.delete(peer);
+  }
+
+  /**
+   * Waits until this node answered `peer`'s challenge, so its hello is not read before: the
+   * challenge comes at once after the connection (or not at all, if the peer does not ask for
+   * work: then the hello goes after half the hello time), the answer within the admission time.
+   */
   async #challengeAnswered(peer: string): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      this.#answeredBy(peer).promise,
-      new Promise((resolve) => timer = setTimeout(resolve, this.config.admissionTimeoutMs)),
-    ]).finally(() => clearTimeout(timer));
+    const entry = this.#challengeOf(peer);
+    const within = (promise: Promise<void>, ms: number) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      return Promise.race([
+        promise.then(() => true),
+        new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), ms)),
+      ]).finally(() => clearTimeout(timer));
+    };
+    if (await within(entry.received.promise, this.config.helloTimeoutMs / 2)) {
+      await within(entry.answered.promise, this.config.admissionTimeoutMs);
+    }
   }
 
   /** Hook for protocol upgrades: the highest minVersion in force (governance decides). */
@@ -1325,8 +1346,7 @@ export class IcnNode {
     this.#stopping = true;
     for (const id of this.#timers) clearTimeout(id);
     this.#timers.clear();
-    for (const answered of this.#answered.values()) answered.reject(new Error("Node stopping"));
-    this.#answered.clear();
+    for (const peer of [...this.#answered.keys()]) this.#forgetChallenge(peer, "Node stopping");
     await this.#lane.catch(() => {});
     try {
       await this.libp2p?.stop();
