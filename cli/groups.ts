@@ -4,6 +4,7 @@
  */
 import type { Command } from "commander";
 import type { Registrar } from "./command.ts";
+import { contactsCommands } from "./contacts_commands.ts";
 import { governanceCommands } from "./governance_commands.ts";
 import { idCommands } from "./id_commands.ts";
 import { ledgerCommands } from "./ledger_commands.ts";
@@ -18,6 +19,7 @@ export function groupCommands(r: Registrar): Command[] {
     ledgerCommands(r),
     governanceCommands(r),
     nodeCommands(r),
+    contactsCommands(r),
     ...toolCommands(r),
   ];
 }
