@@ -365,7 +365,7 @@ export interface MetricSample {
   timestamp?: string;
 }
 
-/** Lines of one family's exposition, at most (a scrape far beyond this is a bug upstream). */
+/** Lines of libp2p's exposition parsed, at most (a scrape far beyond this is a bug upstream). */
 const exposedLinesMax = 1_000_000;
 
 /** Parses text exposition into families; samples before any `# TYPE` form untyped families. */
