@@ -6,10 +6,10 @@
 /** Envelope wire format version. Bumped only with a migration. */
 export const envelopeVersion = 1;
 
-/** Largest encoded envelope accepted anywhere (gossip, sync, import, local). DESIGN.md, Defaults. */
+/** Largest encoded envelope accepted anywhere (gossip, sync, import, local). docs/design.md, Defaults. */
 export const envelopeBytesMax = 64 * 1024;
 
-/** Clock skew accepted on receipt, both directions. DESIGN.md, Defaults. */
+/** Clock skew accepted on receipt, both directions. docs/design.md, Defaults. */
 export const clockSkewMsDefault = 300_000;
 
 /** Domain-separation prefix for envelope signatures: a signature over an envelope can never be replayed as a signature over anything else. */

@@ -1,6 +1,6 @@
 import type { ParamDef } from "../params.ts";
 
-/** Credit policy (DESIGN.md, Ledger). Amounts in minor units. */
+/** Credit policy (docs/design.md, Ledger). Amounts in minor units. */
 export const ledgerParams: readonly ParamDef[] = [
   {
     key: "credit.baseline",

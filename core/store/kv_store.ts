@@ -1,6 +1,6 @@
 /**
  * The Deno KV implementation of `Store`. This is the one file under `core/`
- * that touches `Deno.*` (DESIGN.md puts the KV repository in core/store); it
+ * that touches `Deno.*` (docs/design.md, Layout, puts the KV repository in core/store); it
  * is a thin adapter, and the same conformance suite as the in-memory store
  * runs against it.
  */

@@ -8,7 +8,7 @@ import type { ParamDef } from "../params.ts";
 
 export const trustClassNames = ["isolated", "known", "partner", "federated"] as const;
 
-/** Defaults from DESIGN.md: token buckets 10/2, 50/10, 100/20, 200/50 msg/s / burst. */
+/** Defaults from docs/design.md, Trust: token buckets 10/2, 50/10, 100/20, 200/50 msg/s / burst. */
 const classDefaults: Record<string, { rate: number; burst: number; velocity: number }> = {
   isolated: { rate: 10, burst: 2, velocity: 10 },
   known: { rate: 50, burst: 10, velocity: 50 },
