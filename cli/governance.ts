@@ -28,6 +28,7 @@ import {
 } from "../core/params.ts";
 import type { CliContext } from "./context.ts";
 import type { CommandResult } from "./output.ts";
+import { isDuration, parseDate } from "./dates.ts";
 
 type Options = Record<string, unknown>;
 
@@ -68,14 +69,8 @@ function relative(ms: number, now: number): string {
 
 /** Parses `2026-12-31`, an ISO time, or a duration from now (`30d`). */
 function parseTime(text: string, now: number, what: string): number {
-  if (/^\d+(ms|s|m|h|d|w)?$/.test(text)) return now + parseDuration(text);
-  const ms = Date.parse(text);
-  if (!Number.isFinite(ms)) {
-    throw new InvalidInputError(
-      `Cannot parse ${what} "${text}": use a date like 2026-12-31, an ISO time, or a duration like 30d`,
-    );
-  }
-  return ms;
+  if (isDuration(text)) return now + parseDuration(text);
+  return parseDate(text, what);
 }
 
 function parseSet(assignment: string): [string, ParamValue] {
