@@ -79,6 +79,9 @@ import {
 } from "./metrics.ts";
 import { MisbehaviourTracker, type Offence } from "./misbehaviour.ts";
 import {
+  decodeHeadsResponse,
+  decodeRangeResponse,
+  decodeSyncRequest,
   headsMax,
   type HeadsResponse,
   type Hello,
@@ -92,6 +95,8 @@ import {
   signHello,
   syncBytesMax,
   syncProtocol,
+  type SyncRequest,
+  syncRequestBytesMax,
   verifyHello,
 } from "./protocol.ts";
 
@@ -1120,14 +1125,20 @@ export class IcnNode {
 
   async #answerSync(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString();
-    await respond(stream, 4096, async (message) => {
+    await respond<Uint8Array>(stream, syncRequestBytesMax, async (bytes) => {
       // Both sides start a sync as soon as they verified the other's hello, so a request may
       // arrive a moment before this side has verified the asker.
       if (!(await this.#helloFrom(peer, helloWaitMs))) {
         countDropped(this.metrics, "sync", "no_hello");
         throw new RejectedError("bad_hello", "Sync before hello");
       }
-      const m = message as Record<string, unknown>;
+      let m: SyncRequest;
+      try {
+        m = decodeSyncRequest(bytes);
+      } catch (error) {
+        countDropped(this.metrics, "sync", "malformed");
+        throw error;
+      }
       if (m?.t === "heads") {
         const heads: HeadsResponse["heads"] = [];
         for (const net of [kelNet, this.net]) {
@@ -1157,7 +1168,7 @@ export class IcnNode {
       }
       countDropped(this.metrics, "sync", "malformed");
       throw new RejectedError("malformed", "Unknown sync request");
-    });
+    }, (bytes) => bytes);
   }
 
   #syncSoon(peer: string): void {
@@ -1182,11 +1193,14 @@ export class IcnNode {
     }).finally(() => this.#syncing.delete(peer));
   }
 
-  async #ask(peer: string, message: unknown): Promise<unknown> {
+  async #ask(peer: string, message: SyncRequest): Promise<unknown> {
     const connection = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peer);
     if (!connection) throw new Error(`Not connected to ${peer}`);
     const stream = await connection.newStream(syncProtocol, { signal: AbortSignal.timeout(5000) });
-    return await request(stream, message, syncBytesMax);
+    // Replies are decoded strictly (exact shape, canonical): a malformed one fails the round.
+    const decode = (bytes: Uint8Array): HeadsResponse | RangeResponse =>
+      message.t === "heads" ? decodeHeadsResponse(bytes) : decodeRangeResponse(bytes);
+    return await request(stream, message, syncBytesMax, decode);
   }
 
   /** Fetches every envelope the peer has and this node lacks, by (author, seq) in pages. */
