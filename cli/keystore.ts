@@ -124,6 +124,12 @@ export async function decryptSecrets(
     if (/incorrect passphrase|no identity matched|failed to decrypt|unwrap/i.test(message)) {
       throw new KeystoreError("Cannot unlock the keystore: wrong passphrase", { cause: error });
     }
+    if (/work factor is too high/i.test(message)) {
+      throw new KeystoreError(
+        `Cannot unlock the keystore: it was encrypted with an scrypt work factor above ${scryptLogNMax}, which icn cannot open (age-encryption refuses it); decrypt it with the age tool and encrypt it again with \`age -p\` (work factor 18)`,
+        { cause: error },
+      );
+    }
     throw new KeystoreError(
       `Cannot unlock the keystore: it is corrupted or truncated (${message})`,
       {

@@ -4,7 +4,9 @@
  * impossible date is refused, the scrypt range is one icn can open, and
  * `icn` alone prints its help without an error line.
  */
+import * as age from "age-encryption";
 import { parseDate } from "../cli/dates.ts";
+import { decryptSecrets } from "../cli/keystore.ts";
 import { assertEquals, assertMatch, icn, icnExpect, sameSnapshot, snapshotDir } from "./_cli.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "icn-flags-" });
@@ -197,6 +199,22 @@ Deno.test("ICN_SCRYPT_LOG_N accepts 10 to 20 and refuses the rest before writing
   const doc = `${dir}/doc20.txt`;
   await Deno.writeTextFile(doc, "x");
   await icnExpect(0, ["--data-dir", top, "id", "sign", doc]);
+});
+
+Deno.test("a keystore above the work factor icn opens is named as such, not as corrupted", async () => {
+  const encrypter = new age.Encrypter();
+  encrypter.setPassphrase("x");
+  encrypter.setScryptWorkFactor(10);
+  const header = new TextDecoder("latin1").decode(await encrypter.encrypt("{}"));
+  // The decrypter refuses the stanza's work factor before it runs scrypt: no 2 GiB needed.
+  const forged = new TextEncoder().encode(header.replace(/(-> scrypt \S+) 10\n/, "$1 21\n"));
+  let message = "";
+  try {
+    await decryptSecrets(forged, "x");
+  } catch (error) {
+    message = (error as Error).message;
+  }
+  assertMatch(message, /scrypt work factor above 20, which icn cannot open/);
 });
 
 Deno.test("icn and icn id alone print their help on stderr without an error line, exit 2", async () => {
