@@ -302,11 +302,12 @@ export function nextInput(
   random: Random,
   samples: readonly Uint8Array[],
   format: InputFormat,
+  structuredShare = 0.35,
 ): Uint8Array {
   const sample = samples.length > 0 ? random.pick(samples) : new Uint8Array(0);
   const roll = random.below(100);
   if (roll < 5) return random.bytes(random.below(random.chance(0.9) ? 256 : 8192));
-  if (roll < 40 && (format === "cbor" || format === "json")) {
+  if (roll < 5 + structuredShare * 100 && (format === "cbor" || format === "json")) {
     const structured = mutateStructure(random, sample, format);
     if (structured) {
       return random.chance(0.2) ? mutateBytes(random, structured, sample) : structured;

@@ -10,7 +10,10 @@ import * as dagCbor from "@ipld/dag-cbor";
 import { toBase64, utf8Encode } from "../core/bytes.ts";
 import { encodeBundle } from "../core/chain/bundle.ts";
 import { ingest, type IngestDeps } from "../core/chain/ingest.ts";
+import { type ChainHead, chainKeys } from "../core/chain/keys.ts";
 import { kelNet } from "../core/constants.ts";
+import { RejectedError } from "../core/errors.ts";
+import { rulesFor } from "../core/governance/view.ts";
 import {
   contentId,
   decodeEnvelopeSync,
@@ -83,6 +86,8 @@ export interface FuzzTarget {
   inputMsMax?: number;
   /** Share of a fixed-count run's inputs (slow targets get fewer; default 1). */
   inputsScale?: number;
+  /** Share of inputs mutated as decoded values rather than bytes (default 0.35). */
+  structuredShare?: number;
 }
 
 const now = 1_700_000_100_000;
@@ -253,6 +258,52 @@ export async function buildTargets(dir: string): Promise<FuzzTarget[]> {
   });
   const json = (value: unknown) => utf8Encode(JSON.stringify(value));
 
+  // Signed envelopes of every kind with mutated bodies, in a store of their own: the body
+  // rules run on anything a member could sign (an accepted one may change that store).
+  const signedNet = await testNetwork(3, { now });
+  const author = signedNet.members[0];
+  const sealAt = async (kind: string, body: unknown) => {
+    const net = kind.startsWith("id.") ? kelNet : signedNet.net;
+    const head = (await signedNet.deps.store.get<ChainHead>(chainKeys.head(net, author.did)))
+      ?.value;
+    return await sealEnvelope({
+      net,
+      kind,
+      seq: head ? head.seq + 1 : 0,
+      prev: head?.cid ?? null,
+      ts: now,
+      body,
+    }, author.signer);
+  };
+  const proposal = await sealAt("gov.proposal", {
+    kind: "text",
+    title: "A text proposal",
+    body: "",
+    action: {},
+    rules: rulesFor(signedNet.genesis.params, "text"),
+  });
+  await ingest({ ...signedNet.deps, logger: silentLogger }, [proposal], { source: "local" });
+  const [, other, third] = signedNet.members;
+  const signedSamples = [
+    {
+      kind: "trust.edge",
+      body: { to: other.did, score: 0.5, graph: "social", label: "neighbour" },
+    },
+    {
+      kind: "ledger.transfer",
+      body: { to: other.did, amount: 100, currency: "hours", memo: "bread", id: "t-1" },
+    },
+    { kind: "gov.proposal", body: proposal.envelope.body },
+    { kind: "gov.vote", body: { proposal: proposal.cid, choice: "for" } },
+    { kind: "gov.delegate", body: { to: other.did, scope: "all" } },
+    { kind: "gov.undelegate", body: { scope: "all" } },
+    { kind: "gov.cancel", body: { proposal: proposal.cid } },
+    {
+      kind: "id.recovery-setup",
+      body: { trustees: [other.did, third.did], threshold: 1, delayMs: 60_000 },
+    },
+  ].map((sample) => dagCbor.encode(sample));
+
   const text = (bytes: Uint8Array, what: string) =>
     decodeUtf8Strict(bytes, { what, bytesMax: 1024 * 1024 });
 
@@ -272,6 +323,35 @@ export async function buildTargets(dir: string): Promise<FuzzTarget[]> {
       samples: envelopes,
       store,
       run: (input) => ingest({ ...deps, logger: silentLogger }, [input], { source: "gossip" }),
+    },
+    {
+      name: "signed-body",
+      what: "envelopes of every kind a member signs, with mutated kinds and bodies, through ingest",
+      format: "cbor",
+      samples: signedSamples,
+      inputsScale: 0.5,
+      // Bytes that do not decode never reach a kind's rules: mutate mostly the decoded value.
+      structuredShare: 0.85,
+      run: async (input) => {
+        let kind: unknown;
+        let body: unknown;
+        try {
+          ({ kind, body } = dagCbor.decode(input) as { kind: unknown; body: unknown });
+        } catch {
+          return null;
+        }
+        let sealed: SealedEnvelope;
+        try {
+          sealed = await sealAt(String(kind), body === undefined ? null : body);
+        } catch (error) {
+          // Sealing refuses what no envelope may hold (a malformed kind): a typed refusal.
+          if (error instanceof RejectedError) return null;
+          throw error;
+        }
+        return await ingest({ ...signedNet.deps, logger: silentLogger }, [sealed], {
+          source: "local",
+        });
+      },
     },
     {
       name: "hello",

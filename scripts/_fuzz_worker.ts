@@ -170,7 +170,12 @@ async function fuzz(request: WorkerRequest): Promise<void> {
       for (const stream of streams) {
         const count = Math.round(request.inputsPerTarget * (stream.target.inputsScale ?? 1));
         while (!stop && stream.index < count && performance.now() < deadline) {
-          const input = nextInput(stream.random, stream.target.samples, stream.target.format);
+          const input = nextInput(
+            stream.random,
+            stream.target.samples,
+            stream.target.format,
+            stream.target.structuredShare,
+          );
           await runOne(stream.target, input, `seed ${request.seed} input ${stream.index}`);
           stream.index++;
         }
@@ -180,7 +185,12 @@ async function fuzz(request: WorkerRequest): Promise<void> {
       for (const stream of streams) {
         const sliceEnd = Math.min(deadline, performance.now() + sliceMs);
         do {
-          const input = nextInput(stream.random, stream.target.samples, stream.target.format);
+          const input = nextInput(
+            stream.random,
+            stream.target.samples,
+            stream.target.format,
+            stream.target.structuredShare,
+          );
           await runOne(stream.target, input, `seed ${request.seed} input ${stream.index}`);
           stream.index++;
         } while (!stop && performance.now() < sliceEnd);
