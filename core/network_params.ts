@@ -12,6 +12,8 @@ export const networkParams: readonly ParamDef[] = [
   },
   {
     key: "network.admissionPow.bits",
+    // Added 2026-12-02: a genesis without it has no proof of work, as before.
+    since: "2026-12-02",
     type: "int",
     default: 0,
     min: 0,
@@ -22,6 +24,8 @@ export const networkParams: readonly ParamDef[] = [
   },
   {
     key: "network.admissionPow.memoryKib",
+    // Added 2026-12-02: a genesis without it has no proof of work, as before.
+    since: "2026-12-02",
     type: "int",
     default: 4096,
     // Argon2 needs at least 8 KiB; above 256 MiB small members' nodes could not verify.
@@ -31,6 +35,8 @@ export const networkParams: readonly ParamDef[] = [
   },
   {
     key: "network.admissionPow.iterations",
+    // Added 2026-12-02: a genesis without it has no proof of work, as before.
+    since: "2026-12-02",
     type: "int",
     default: 1,
     min: 1,

@@ -21,6 +21,13 @@ export interface ParamDef {
   max?: number;
   values?: readonly string[];
   description: string;
+  /**
+   * When the key was added, for keys added after networks already existed: a genesis
+   * without it means the default, which must be what those networks did before (so a
+   * genesis made earlier still validates and keeps its meaning). Keys without it are
+   * required in every genesis.
+   */
+  since?: string;
 }
 
 export type Params = Record<string, ParamValue>;
@@ -132,6 +139,11 @@ export function validateParam(key: string, value: unknown): ParamValue {
     );
   });
   return value as ParamValue;
+}
+
+/** Keys every genesis must hold (those that existed before any network did). */
+export function requiredParamKeys(): string[] {
+  return paramDefs.filter((def) => def.since === undefined).map((def) => def.key);
 }
 
 /** Every key at its default value. */

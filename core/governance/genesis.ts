@@ -10,7 +10,7 @@ import { contentId } from "../envelope/envelope.ts";
 import { InvalidInputError, InvalidSignatureError, shown } from "../errors.ts";
 import { parseDid } from "../identity/did.ts";
 import { verifyEd25519 } from "../identity/keys.ts";
-import { defaultParams, type Params, validateParam } from "../params.ts";
+import { defaultParams, type Params, requiredParamKeys, validateParam } from "../params.ts";
 import {
   array,
   checkShape,
@@ -117,10 +117,13 @@ const currencyShape = record({
   decimals: integer({ min: 0, max: 18 }),
 });
 
-/** Every parameter present, each a known key with a valid value (`validateParam`). */
+/**
+ * Every required parameter present (keys added later may be absent: they mean their
+ * default), each a known key with a valid value (`validateParam`).
+ */
 const paramsShape: Shape<Params> = (value, path) => {
   if (!isPlainMap(value)) throw new ShapeError(path, "must be a map");
-  for (const key of Object.keys(defaultParams())) {
+  for (const key of requiredParamKeys()) {
     if (!Object.hasOwn(value, key)) throw new ShapeError(path, `is missing parameter "${key}"`);
   }
   for (const [key, param] of Object.entries(value)) validateParam(key, param);

@@ -2,6 +2,7 @@ import { deepStrictEqual as assertEquals, ok as assert, rejects, throws } from "
 import { toBase64 } from "../bytes.ts";
 import { IcnError, InvalidInputError } from "../errors.ts";
 import { signEd25519 } from "../identity/keys.ts";
+import { numberParam } from "../params.ts";
 import { testIdentity } from "../testing.ts";
 import {
   addGenesisSignature,
@@ -78,4 +79,18 @@ Deno.test("checkGenesisFile() refuses a file over its size limit before parsing 
 Deno.test("validateGenesis() refuses a creation time no date can show (genesis show threw a RangeError)", async () => {
   const { genesis } = await signedFile();
   throws(() => validateGenesis({ ...genesis, created: 9e15 }), /\$\.created must be from 0/);
+});
+
+Deno.test("a genesis made before a parameter was added still validates, and the absent key means its default", async () => {
+  const { genesis } = await signedFile();
+  const params = { ...genesis.params };
+  for (const key of Object.keys(params)) {
+    if (key.startsWith("network.admissionPow.")) delete params[key];
+  }
+  const older = { ...genesis, params };
+  validateGenesis(older);
+  assertEquals(numberParam(older.params, "network.admissionPow.bits"), 0);
+  // A key every genesis has always held is still required.
+  const { "governance.text.quorum": _quorum, ...withoutQuorum } = genesis.params;
+  throws(() => validateGenesis({ ...genesis, params: withoutQuorum }), /governance\.text\.quorum/);
 });
