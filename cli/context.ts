@@ -58,6 +58,14 @@ export interface UnlockedIdentity {
   passphrase: string;
 }
 
+/** What signing needs: no secrets, no passphrase (the unlock agent may hold the keys). */
+export interface SigningIdentity {
+  did: string;
+  signer: Signer;
+  /** Where the keys are: the unlock agent, or the keystore opened with the passphrase. */
+  via: "agent" | "passphrase";
+}
+
 /** Default data dir: `ICN_HOME`, else `~/.icn`. */
 export function defaultDataDir(): string {
   const fromEnv = Deno.env.get("ICN_HOME");
@@ -234,11 +242,18 @@ export class CliContext {
     return first;
   }
 
-  /** Decrypts the keystore once and builds the signer. */
+  /**
+   * Decrypts the keystore once (with the passphrase: the caller gets the secrets, to re-encrypt
+   * or export them) and builds the signer. Commands that only sign use `unlockForSigning()`.
+   */
   async unlock(): Promise<UnlockedIdentity> {
     await this.readPublicIdentity();
     const passphrase = await this.passphrase();
-    const secrets = await readKeystoreFile(this.keystorePath, passphrase);
+    const { withProgress } = await import("./agent_progress.ts");
+    const secrets = await withProgress(
+      "Unlocking keystore",
+      () => readKeystoreFile(this.keystorePath, passphrase),
+    );
     const ed25519 = await ed25519FromSeed(seedFromBase64(secrets.ed25519));
     const mlDsa65 = secrets.mlDsa65
       ? await mlDsa65FromSeed(seedFromBase64(secrets.mlDsa65))
@@ -254,6 +269,19 @@ export class CliContext {
   }
 
   /**
+   * A signer for this identity: the unlock agent's (`icn id unlock`) when one runs for this data
+   * dir with the keystore's current keys, no passphrase asked; else `unlock()`'s.
+   */
+  async unlockForSigning(): Promise<SigningIdentity> {
+    const identity = await this.readPublicIdentity();
+    const { agentSigner } = await import("./agent_client.ts");
+    const viaAgent = await agentSigner(this, identity.did);
+    if (viaAgent) return viaAgent;
+    const unlocked = await this.unlock();
+    return { did: unlocked.did, signer: unlocked.signer, via: "passphrase" };
+  }
+
+  /**
    * Signs and commits one envelope of this identity in the joined network.
    * While a node runs on this data dir (it writes `node.json`), the request
    * goes through the node's control API instead, so only the node writes.
@@ -263,7 +291,7 @@ export class CliContext {
     const node = await findRunningNode(this);
     if (node) return await submitViaNode(this, node, request);
     const { id } = await this.network();
-    const unlocked = await this.unlock();
+    const unlocked = await this.unlockForSigning();
     const { appendLocal } = await import("../core/chain/append.ts");
     const { sealed, outcome } = await appendLocal(await this.ingestDeps(), unlocked.signer, {
       net: id,

@@ -54,6 +54,33 @@ export function idCommands(r: Registrar): Command {
     load,
     "changePassphrase",
   );
+  const agentModule = () => import("./agent.ts");
+  r.action(
+    id.command("unlock").description(
+      "Start an agent that holds the unlocked keys, so writes need no passphrase (ssh-agent style)",
+    )
+      .option("--for <duration>", "how long the keys stay unlocked, 1s to 12h (default 15m)"),
+    agentModule,
+    "unlock",
+  );
+  r.action(
+    id.command("lock").description("Stop the unlock agent now; its keys go with it"),
+    agentModule,
+    "lock",
+  );
+  const agent = id.command("agent").description("The unlock agent started by `icn id unlock`");
+  r.action(
+    agent.command("status").description("Show whether the unlock agent runs, and until when"),
+    agentModule,
+    "status",
+  );
+  r.action(
+    agent.command("serve", { hidden: true }).description(
+      "Run the unlock agent (started by `icn id unlock`; reads its keys on stdin)",
+    ),
+    () => import("./agent_server.ts"),
+    "serve",
+  );
   const lifecycle = () => import("./id_lifecycle.ts");
   r.action(
     id.command("rotate").description(
