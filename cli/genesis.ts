@@ -16,6 +16,7 @@ import {
 import { signEd25519 } from "../core/identity/keys.ts";
 import { formatDuration, paramDefs, type Params, parseParamValue } from "../core/params.ts";
 import { terminalSafe } from "../core/safe_text.ts";
+import { resolveDids } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
 import { writeFileAtomic } from "./keystore.ts";
 import type { CommandResult } from "./output.ts";
@@ -38,7 +39,8 @@ export async function create(
       assignment.slice(eq + 1),
     );
   }
-  const members = strings(options.member);
+  // A contact name or a unique prefix becomes the full DID that is signed.
+  const members = await resolveDids(ctx, strings(options.member), { what: "--member" });
   try {
     const own = await ctx.readPublicIdentity();
     if (!members.includes(own.did)) members.push(own.did);

@@ -26,6 +26,7 @@ import {
   parseDuration,
   parseParamValue,
 } from "../core/params.ts";
+import { type ContactLabels, contactLabels, resolveDid } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
 import type { CommandResult } from "./output.ts";
 import { isDuration, parseDate } from "./dates.ts";
@@ -117,7 +118,17 @@ async function submitOrThrow(
 }
 
 /** The action in one terminal-safe line (a config value or scope is someone else's text). */
-function describeAction(record: Pick<ProposalRecord, "kind" | "action">): string {
+function describeAction(
+  record: Pick<ProposalRecord, "kind" | "action">,
+  labels?: ContactLabels,
+): string {
+  if (record.kind === "membership" && labels) {
+    // Signed DIDs, checked when the proposal was accepted; contact names are terminal-safe.
+    const action = record.action as MembershipAction;
+    return "admit" in action
+      ? `admit ${labels.label(terminalSafe(action.admit))}`
+      : `remove ${labels.label(terminalSafe(action.remove))}`;
+  }
   return terminalSafe(actionText(record));
 }
 
@@ -189,6 +200,33 @@ function buildAction(kind: ProposalKind, options: Options, now: number): Proposa
   }
 }
 
+/**
+ * The DIDs a proposal names, resolved where they enter (a contact name or a
+ * unique prefix becomes the full DID that is signed): --admit, --remove and
+ * the member of each `--set credit.override.<member>=N`.
+ */
+async function resolveMemberOptions(ctx: CliContext, options: Options): Promise<Options> {
+  const resolved: Options = { ...options };
+  for (const flag of ["admit", "remove"] as const) {
+    const value = optionalString(options[flag]);
+    if (value !== undefined) resolved[flag] = await resolveDid(ctx, value, { what: `--${flag}` });
+  }
+  const sets: string[] = [];
+  for (const assignment of strings(options.set)) {
+    const eq = assignment.indexOf("=");
+    if (!assignment.startsWith(creditOverridePrefix) || eq <= creditOverridePrefix.length) {
+      sets.push(assignment);
+      continue;
+    }
+    const member = await resolveDid(ctx, assignment.slice(creditOverridePrefix.length, eq), {
+      what: "--set",
+    });
+    sets.push(`${creditOverridePrefix}${member}${assignment.slice(eq)}`);
+  }
+  if (Array.isArray(options.set)) resolved.set = sets;
+  return resolved;
+}
+
 export async function propose(ctx: CliContext, _args: string[], options: Options) {
   const kind = String(options.kind) as ProposalKind;
   if (!proposalKinds.includes(kind)) {
@@ -207,7 +245,7 @@ export async function propose(ctx: CliContext, _args: string[], options: Options
     }
   }
   const now = ctx.clock.now();
-  const action = buildAction(kind, options, now);
+  const action = buildAction(kind, await resolveMemberOptions(ctx, options), now);
   const view = await openView(ctx);
   const body: ProposalBody = {
     kind,
@@ -327,11 +365,12 @@ export async function show(ctx: CliContext, args: string[]) {
     ...(votes.get(b.did)?.reason ? { reason: votes.get(b.did)!.reason } : {}),
   })).sort((a, b) => (a.did < b.did ? -1 : 1));
   const approvalPct = t.cast === 0 ? 0 : Math.floor((t.for * 1000) / t.cast) / 10;
+  const labels = await contactLabels(ctx);
   const lines = [
     terminalSafe(record.title),
     `  id:        ${record.id}`,
-    `  kind:      ${record.kind} (${record.rules.mode}); action: ${describeAction(record)}`,
-    `  author:    ${record.author}`,
+    `  kind:      ${record.kind} (${record.rules.mode}); action: ${describeAction(record, labels)}`,
+    `  author:    ${labels.label(record.author)}`,
     `  state:     ${state}${final ? " (final)" : ""}`,
     `  opened:    ${iso(record.opened)}`,
     `  closes:    ${iso(record.closes)} (${relative(record.closes, now)})`,
@@ -355,9 +394,9 @@ export async function show(ctx: CliContext, args: string[]) {
     lines.push("  votes:");
     for (const ballot of who) {
       lines.push(
-        `    ${ballot.choice.padEnd(8)} ${ballot.did}${ballot.via ? ` (via ${ballot.via})` : ""}${
-          ballot.reason ? ` — ${terminalSafe(ballot.reason)}` : ""
-        }`,
+        `    ${ballot.choice.padEnd(8)} ${labels.label(ballot.did)}${
+          ballot.via ? ` (via ${labels.label(ballot.via)})` : ""
+        }${ballot.reason ? ` — ${terminalSafe(ballot.reason)}` : ""}`,
       );
     }
   }
@@ -371,6 +410,7 @@ export async function show(ctx: CliContext, args: string[]) {
       votes: who,
       timeLeft: Math.max(0, record.closes - now),
     },
+    warnings: labels.warnings,
     text: lines,
   };
 }
@@ -404,17 +444,18 @@ async function parseScope(view: GovernanceView, scope: string | undefined): Prom
 }
 
 export async function delegate(ctx: CliContext, args: string[], options: Options) {
-  const to = args[0];
-  parseDid(to);
+  const to = await resolveDid(ctx, args[0], { what: "delegate" });
   const view = await openView(ctx);
   const scope = await parseScope(view, optionalString(options.scope));
   const body: Record<string, unknown> = { to, scope };
   const expires = optionalString(options.expires);
   if (expires !== undefined) body.expires = parseTime(expires, ctx.clock.now(), "--expires");
   const { cid } = await submitOrThrow(ctx, "gov.delegate", body);
+  const labels = await contactLabels(ctx);
   return {
     data: { to, scope, cid, ...(body.expires ? { expires: body.expires } : {}) },
-    text: `Delegated ${scope === "all" ? "all votes" : scope} to ${to}${
+    warnings: labels.warnings,
+    text: `Delegated ${scope === "all" ? "all votes" : scope} to ${labels.label(to)}${
       body.expires ? ` until ${iso(body.expires as number)}` : ""
     }`,
   };
@@ -527,15 +568,19 @@ export async function members(ctx: CliContext) {
       delegations: await view.delegationsOf(did, now),
     });
   }
+  const labels = await contactLabels(ctx);
   return {
     data: { count: rows.length, members: rows },
+    warnings: labels.warnings,
     text: [
       `${rows.length} member(s)`,
       ...rows.map((r) =>
-        `  ${r.did}${r.founder ? " (founder)" : ""}${
+        `  ${labels.label(r.did)}${r.founder ? " (founder)" : ""}${
           r.delegations.length
             ? `  delegates ${
-              r.delegations.map((d) => `${terminalSafe(d.scope)}→${d.to}`).join(", ")
+              r.delegations.map((d) => `${terminalSafe(d.scope)}→${labels.label(d.to)}`).join(
+                ", ",
+              )
             }`
             : ""
         }`

@@ -29,6 +29,7 @@ import {
 } from "../core/identity/minisign.ts";
 import { createSigner } from "../core/identity/signer.ts";
 import { terminalSafe } from "../core/safe_text.ts";
+import { contactLabels, resolveDid } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
 import {
   type KeystoreSecrets,
@@ -244,8 +245,9 @@ export async function verify(
     };
   }
   const claimed = didFromComment(parsed.trustedComment);
-  const wanted = typeof options.did === "string" ? options.did : undefined;
-  if (wanted) parseDid(wanted);
+  const wanted = typeof options.did === "string"
+    ? await resolveDid(ctx, options.did, { what: "--did" })
+    : undefined;
   const did = wanted ?? claimed;
   if (!did) {
     throw new InvalidSignatureError("Signature names no DID: pass --did DID or --pubkey FILE");
@@ -266,6 +268,7 @@ export async function verify(
     }
   }
   if (lastError) throw lastError;
+  const labels = await contactLabels(ctx);
   let pq: boolean | undefined;
   if (parsed.extra.length > 0) {
     const { verifyPqSignatureLine } = await import("./id_pq.ts");
@@ -279,7 +282,8 @@ export async function verify(
       trustedComment: parsed.trustedComment,
       ...(pq !== undefined ? { pq } : {}),
     },
-    text: `Good signature from ${did} on ${file}${
+    warnings: labels.warnings,
+    text: `Good signature from ${labels.label(did)} on ${file}${
       pq ? " (Ed25519 + ML-DSA-65)" : ""
     }\n  trusted comment: ${terminalSafe(parsed.trustedComment)}`,
   };

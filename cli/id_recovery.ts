@@ -23,6 +23,7 @@ import {
 import { createSigner } from "../core/identity/signer.ts";
 import { ed25519FromSeed, mlDsa65FromSeed } from "../core/identity/keys.ts";
 import { formatDuration, parseDuration } from "../core/params.ts";
+import { resolveDid } from "./contacts.ts";
 import type { CliContext, UnlockedIdentity } from "./context.ts";
 import { freshSeeds, publicIdentityOf, publicKeysOf } from "./id.ts";
 import { requireRecord, unlockMatching, writePublicIdentityFile } from "./id_lifecycle.ts";
@@ -53,13 +54,10 @@ export async function setup(
   _args: string[],
   options: Record<string, unknown>,
 ): Promise<CommandResult> {
-  const trustees = (options.trustee as string[] | undefined) ?? [];
-  for (const trustee of trustees) {
-    try {
-      parseDid(trustee);
-    } catch (error) {
-      throw new InvalidInputError(`Cannot use trustee "${trustee}": ${(error as Error).message}`);
-    }
+  const trustees: string[] = [];
+  for (const trustee of (options.trustee as string[] | undefined) ?? []) {
+    // A contact name or a unique prefix becomes the full DID that is signed.
+    trustees.push(await resolveDid(ctx, trustee, { what: "trustee" }));
   }
   if (new Set(trustees).size !== trustees.length) {
     throw new InvalidInputError("Cannot set up recovery: a trustee is named twice");

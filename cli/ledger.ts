@@ -4,7 +4,6 @@ import { pageSizeMax } from "../core/constants.ts";
 import { InsufficientCreditError, InvalidInputError, RejectedError } from "../core/errors.ts";
 import type { Currency, Genesis } from "../core/governance/genesis.ts";
 import { membersAt, paramsAt, type StateReader } from "../core/governance/membership.ts";
-import { parseDid } from "../core/identity/did.ts";
 import { amountToBody, formatAmount, parseAmount } from "../core/ledger/amount.ts";
 import { exportFormats } from "../core/ledger/export.ts";
 import { type Account, type HistoryEntry, type IdRecord, ledgerKeys } from "../core/ledger/keys.ts";
@@ -18,6 +17,7 @@ import {
 import { limitOf, readAccount } from "../core/ledger/view.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import type { Store, StoreKey } from "../core/store/store.ts";
+import { contactLabels, resolveDid } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
 import { writeFileAtomic } from "./keystore.ts";
 import type { CommandResult } from "./output.ts";
@@ -36,10 +36,7 @@ function pickCurrency(genesis: Genesis, code: unknown): Currency {
 }
 
 async function memberArg(ctx: CliContext, args: string[]): Promise<string> {
-  if (args[0] !== undefined) {
-    parseDid(args[0]);
-    return args[0];
-  }
+  if (args[0] !== undefined) return await resolveDid(ctx, args[0], { what: "member" });
   return (await ctx.readPublicIdentity()).did;
 }
 
@@ -125,8 +122,7 @@ export async function transfer(
   _args: string[],
   options: Record<string, unknown>,
 ): Promise<CommandResult> {
-  const to = String(options.to);
-  parseDid(to);
+  const to = await resolveDid(ctx, String(options.to), { what: "--to" });
   const { genesis } = await ctx.network();
   const currency = pickCurrency(genesis, options.currency);
   const amount = parseAmount(String(options.amount), currency.decimals, currency.code);
@@ -178,6 +174,7 @@ export async function transfer(
   const standing = await standingOf(store, genesis, me, currency, result.envelope.ts);
   const params = await paramsAt(storeReader(store), genesis, result.envelope.ts);
   const data = balanceData(me, currency, standing);
+  const labels = await contactLabels(ctx);
   return {
     data: {
       id,
@@ -194,14 +191,14 @@ export async function transfer(
       available: data.available,
     },
     text: [
-      `Transferred ${shown} to ${to}`,
+      `Transferred ${shown} to ${labels.label(to)}`,
       `  id:      ${id}`,
       `  cid:     ${result.cid}`,
       `  balance: ${data.balance} ${currency.code} (limit ${
         floorText(standing, currency)
       }, available ${data.available})`,
     ],
-    warnings: softWarning(params, standing, currency),
+    warnings: [...softWarning(params, standing, currency), ...labels.warnings],
   };
 }
 
@@ -216,10 +213,12 @@ export async function balance(
   const store = await ctx.store();
   const standing = await standingOf(store, genesis, did, currency, ctx.clock.now());
   const data = balanceData(did, currency, standing);
+  const labels = await contactLabels(ctx);
   return {
     data,
+    warnings: labels.warnings,
     text: [
-      `${data.balance} ${currency.code}  (${did})`,
+      `${data.balance} ${currency.code}  (${labels.label(did)})`,
       `  limit:     ${floorText(standing, currency)}`,
       `  available: ${data.available}`,
     ],
@@ -250,9 +249,11 @@ export async function balances(
     }
   }
   const width = Math.max(0, ...rows.map((r) => r.balance.length));
+  const labels = await contactLabels(ctx);
   return {
     data: rows,
-    text: rows.map((r) => `${r.balance.padStart(width)} ${r.currency}  ${r.did}`),
+    warnings: labels.warnings,
+    text: rows.map((r) => `${r.balance.padStart(width)} ${r.currency}  ${labels.label(r.did)}`),
   };
 }
 
@@ -306,13 +307,15 @@ export async function history(
     ? `No transfers${offset > 0 ? ` at offset ${offset}` : ""} (${total} in all)`
     : `Showing ${first}-${last} of ${total}${more ? ` (use --offset ${last} for more)` : ""}`;
   const width = Math.max(0, ...rows.map((r) => r.amount.length));
+  const labels = await contactLabels(ctx);
   return {
     data: { did, currency: currency.code, total, offset, limit, entries: rows },
+    warnings: labels.warnings,
     text: [
       ...rows.map((r) =>
-        `${r.time}  ${r.amount.padStart(width)}  ${
-          r.direction === "out" ? "to  " : "from"
-        } ${r.counterparty}  ${r.id}${r.memo ? `  "${terminalSafe(r.memo)}"` : ""}`
+        `${r.time}  ${r.amount.padStart(width)}  ${r.direction === "out" ? "to  " : "from"} ${
+          labels.label(r.counterparty)
+        }  ${r.id}${r.memo ? `  "${terminalSafe(r.memo)}"` : ""}`
       ),
       summary,
     ],
@@ -331,7 +334,9 @@ export async function limit(
   const { limit: b } = await standingOf(store, genesis, did, currency, ctx.clock.now());
   const f = (minor: bigint) => formatAmount(minor, currency.decimals);
   const ramp = b.rampPpm / 10_000;
+  const labels = await contactLabels(ctx);
   return {
+    warnings: labels.warnings,
     data: {
       did,
       currency: currency.code,
@@ -346,7 +351,7 @@ export async function limit(
       override: b.override === undefined ? null : f(b.override),
     },
     text: [
-      `Credit limit of ${did}: ${f(b.limit)} ${currency.code}`,
+      `Credit limit of ${labels.label(did)}: ${f(b.limit)} ${currency.code}`,
       ...(b.override !== undefined ? [`  set by governance (override): ${f(b.override)}`] : [
         `  baseline:                     ${f(b.baseline)}`,
         `  + trust ${b.trust.toFixed(3)} × multiplier:   ${f(b.trustTerm)}`,

@@ -5,6 +5,7 @@
 import { getHeapStatistics } from "node:v8";
 import { IcnError, InvalidInputError } from "../core/errors.ts";
 import { toHex } from "../core/bytes.ts";
+import { isDid } from "../core/identity/did.ts";
 import {
   configEnv,
   type ConfigOverrides,
@@ -14,6 +15,7 @@ import {
   renderConfig,
   resolveConfig,
 } from "../net/config.ts";
+import { type ContactLabels, contactLabels } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
 import { writeFileAtomic } from "./keystore.ts";
 import { type HeldLock, readLockHolder, tryLock } from "./lock.ts";
@@ -266,8 +268,10 @@ export async function status(ctx: CliContext): Promise<CommandResult> {
     ready: boolean;
     peers: { peer: string; did: string | null }[];
   };
+  const labels = await contactLabels(ctx);
   return {
     data: s,
+    warnings: labels.warnings,
     text: [
       `DID       ${s.did}`,
       `Peer id   ${s.peerId}`,
@@ -277,9 +281,14 @@ export async function status(ctx: CliContext): Promise<CommandResult> {
       `Sync lag  ${s.syncLag}`,
       `Ready     ${s.ready ? "yes" : "no"}`,
       `Peers     ${s.peers.length}`,
-      ...s.peers.map((p) => `  ${p.peer} ${p.did ?? "(no hello yet)"}`),
+      ...s.peers.map((p) => `  ${p.peer} ${peerDid(labels, p.did) ?? "(no hello yet)"}`),
     ],
   };
+}
+
+/** A peer's DID with its contact name; the DID comes from the node's reply, so it is checked first. */
+function peerDid(labels: ContactLabels, did: string | null): string | null {
+  return did !== null && isDid(did as unknown) ? labels.label(did) : did;
 }
 
 export async function peers(ctx: CliContext): Promise<CommandResult> {
@@ -292,12 +301,14 @@ export async function peers(ctx: CliContext): Promise<CommandResult> {
     standing: string;
     addrs: string[];
   }[];
+  const labels = await contactLabels(ctx);
   return {
     data: list,
+    warnings: labels.warnings,
     text: list.length === 0
       ? "No peers connected"
       : list.map((p) =>
-        `${p.peer} ${p.did ?? "-"} class=${p.trustClass} score=${
+        `${p.peer} ${peerDid(labels, p.did) ?? "-"} class=${p.trustClass} score=${
           p.score.toFixed(2)
         } ${p.standing} ${p.addrs.join(",")}`
       ),

@@ -2,7 +2,7 @@
 import { StateOverlay } from "../core/chain/state.ts";
 import { InvalidInputError, NotFoundError, RejectedError } from "../core/errors.ts";
 import { isMember, membersAt, paramsAt } from "../core/governance/membership.ts";
-import { parseDid, shortDid } from "../core/identity/did.ts";
+import { shortDid } from "../core/identity/did.ts";
 import { parseDuration } from "../core/params.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import { trustClassOf } from "../core/policy/policy.ts";
@@ -30,15 +30,16 @@ import {
   trustKeys,
 } from "../core/trust/state.ts";
 import { anchorsAt } from "../core/trust/view.ts";
+import { contactLabels, resolveDid } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
 import type { CommandResult } from "./output.ts";
 
 /** Page size cap for `trust list`. */
 const listLimitMax = 10_000;
 
-function checkDid(did: string): string {
-  parseDid(did);
-  return did;
+/** A member named on the command line: a DID, a contact name or a unique DID prefix. */
+function checkDid(ctx: CliContext, text: string, what = "member"): Promise<string> {
+  return resolveDid(ctx, text, { what });
 }
 
 function whole(text: unknown, name: string, max: number): number {
@@ -76,7 +77,7 @@ export async function add(
   options: Record<string, unknown>,
 ): Promise<CommandResult> {
   const [did, scoreText] = args;
-  const to = checkDid(did);
+  const to = await checkDid(ctx, did);
   const score = parseScore(scoreText);
   const graph = parseGraph(options.graph as string | undefined) as TrustGraphName;
   const me = (await ctx.readPublicIdentity()).did;
@@ -103,9 +104,10 @@ export async function add(
   const { cid, ts } = await submitEdge(ctx, body);
   const verb = score === 0 ? "Revoked" : "Added";
   const { state, genesis } = await reader(ctx);
+  const labels = await contactLabels(ctx);
   const warnings = (await isMember(state, genesis, to, ts))
-    ? []
-    : [`${to} is not a member of this cooperative (yet)`];
+    ? labels.warnings
+    : [`${to} is not a member of this cooperative (yet)`, ...labels.warnings];
   return {
     warnings,
     data: {
@@ -118,8 +120,8 @@ export async function add(
       ...(expires !== undefined ? { expires, expiresAt: new Date(expires).toISOString() } : {}),
     },
     text: score === 0
-      ? `${verb} trust in ${to} (${graph})`
-      : `${verb} trust ${formatScore(score)} in ${to} (${graph})${
+      ? `${verb} trust in ${labels.label(to)} (${graph})`
+      : `${verb} trust ${formatScore(score)} in ${labels.label(to)} (${graph})${
         expires !== undefined ? `, expires ${new Date(expires).toISOString()}` : ""
       }`,
   };
@@ -130,7 +132,7 @@ export async function remove(
   args: string[],
   options: Record<string, unknown>,
 ): Promise<CommandResult> {
-  const to = checkDid(args[0]);
+  const to = await checkDid(ctx, args[0]);
   const graph = parseGraph(options.graph as string | undefined) as TrustGraphName;
   const me = (await ctx.readPublicIdentity()).did;
   const { state } = await reader(ctx);
@@ -154,27 +156,29 @@ export async function list(
   const scope = parseGraph(options.graph as string | undefined, true);
   const limit = whole(options.limit ?? "100", "limit", listLimitMax);
   const offset = whole(options.offset ?? "0", "offset", 1_000_000_000);
-  const to = options.to === undefined ? undefined : checkDid(String(options.to));
+  const to = options.to === undefined ? undefined : await checkDid(ctx, String(options.to), "--to");
   const from = options.from === undefined
     ? (to === undefined ? (await ctx.readPublicIdentity()).did : undefined)
-    : checkDid(String(options.from));
+    : await checkDid(ctx, String(options.from), "--from");
   const { state } = await reader(ctx);
   const now = ctx.clock.now();
   const all = to !== undefined
     ? await listEdgesTo(state, { to, scope, ts: now })
     : await listEdgesFrom(state, { from: from!, scope, ts: now });
   const page = all.slice(offset, offset + limit);
+  const labels = await contactLabels(ctx);
   const lines = page.map((edge) =>
-    `${to !== undefined ? edge.from : edge.to}  ${
+    `${labels.label(to !== undefined ? edge.from : edge.to)}  ${
       formatScore(edge.score).padEnd(5)
     }  ${edge.graph}${edge.label ? `  ${terminalSafe(edge.label)}` : ""}${
       edge.expires !== undefined ? `  expires ${new Date(edge.expires).toISOString()}` : ""
     }`
   );
   const header = to !== undefined
-    ? `${all.length} edge(s) into ${to}`
-    : `${all.length} edge(s) from ${from}`;
+    ? `${all.length} edge(s) into ${labels.label(to)}`
+    : `${all.length} edge(s) from ${labels.label(from!)}`;
   return {
+    warnings: labels.warnings,
     data: {
       ...(to !== undefined ? { to } : { from }),
       graph: scope,
@@ -195,10 +199,10 @@ export async function score(
   args: string[],
   options: Record<string, unknown>,
 ): Promise<CommandResult> {
-  const target = checkDid(args[0]);
+  const target = await checkDid(ctx, args[0]);
   const observer = options.from === undefined
     ? (await ctx.readPublicIdentity()).did
-    : checkDid(String(options.from));
+    : await checkDid(ctx, String(options.from), "--from");
   const scope = parseGraph(options.graph as string | undefined, true);
   const { state, genesis } = await reader(ctx);
   const now = ctx.clock.now();
@@ -210,8 +214,11 @@ export async function score(
     isMember: memberPredicate(state, genesis, now),
   });
   const cls = trustClassOf(explanation.score);
+  const labels = await contactLabels(ctx);
   const text = [
-    `${target}: ${explanation.score.toFixed(4)} (${cls}) seen by ${observer}, graph ${scope}`,
+    `${labels.label(target)}: ${explanation.score.toFixed(4)} (${cls}) seen by ${
+      labels.label(observer)
+    }, graph ${scope}`,
   ];
   if (options.explain) {
     const { weights } = explanation;
@@ -221,7 +228,9 @@ export async function score(
         explanation.transitiveTerm.toFixed(4)
       }`,
       ...explanation.intermediaries.map((i) =>
-        `    ${i.via}: ${i.toVia} × ${i.fromVia} × ${weights.transitive} / ${explanation.intermediaries.length} = ${
+        `    ${
+          labels.label(i.via)
+        }: ${i.toVia} × ${i.fromVia} × ${weights.transitive} / ${explanation.intermediaries.length} = ${
           i.contribution.toFixed(4)
         }`
       ),
@@ -237,6 +246,7 @@ export async function score(
       class: cls,
       ...(options.explain ? { explanation } : {}),
     },
+    warnings: labels.warnings,
     text,
   };
 }
@@ -312,7 +322,7 @@ export async function anomalies(ctx: CliContext): Promise<CommandResult> {
 }
 
 export async function history(ctx: CliContext, args: string[]): Promise<CommandResult> {
-  const did = checkDid(args[0]);
+  const did = await checkDid(ctx, args[0]);
   const { state, genesis } = await reader(ctx);
   const now = ctx.clock.now();
   const member = memberPredicate(state, genesis, now);
@@ -327,7 +337,9 @@ export async function history(ctx: CliContext, args: string[]): Promise<CommandR
     only: new Set([did]),
     until: now,
   }).get(did) ?? [];
+  const labels = await contactLabels(ctx);
   return {
+    warnings: labels.warnings,
     data: {
       did,
       view: "cooperative",
@@ -340,7 +352,9 @@ export async function history(ctx: CliContext, args: string[]): Promise<CommandR
       })),
     },
     text: [
-      `${did}: ${points.length} change(s) of the cooperative's score (mean over ${anchors.length} anchor(s))`,
+      `${
+        labels.label(did)
+      }: ${points.length} change(s) of the cooperative's score (mean over ${anchors.length} anchor(s))`,
       ...points.map((p) =>
         `  ${new Date(p.ts).toISOString()}  ${p.score.toFixed(4)}  ${trustClassOf(p.score)}`
       ),
