@@ -79,12 +79,13 @@ export async function callNode(
       `Cannot reach the node at ${node.url}: ${(error as Error).message}`,
     );
   }
-  const value = await response.json().catch(() => ({}));
+  const { controlError, readControlReply } = await import("../net/control.ts");
+  const value = await readControlReply(response);
   if (!response.ok) {
-    const error = (value as { error?: { code?: string; message?: string } }).error;
+    const error = controlError(value);
     throw new RejectedError(
-      error?.code ?? "node_error",
-      error?.message ?? `Node answered ${response.status} to ${method} ${path}`,
+      error.code ?? "node_error",
+      error.message ?? `Node answered ${response.status} to ${method} ${path}`,
     );
   }
   return value;

@@ -11,6 +11,7 @@ import {
   base64,
   checkShape,
   decodeCanonicalCbor,
+  isPlainMap,
   literal,
   parseJsonStrict,
   record,
@@ -56,33 +57,59 @@ const submitReplyShape = record({
 });
 
 /**
- * Reads a control API request body: refused before reading when its declared
- * length is over `controlBodyBytesMax`, and never more than that read.
+ * Reads a control API body (a request on the node, a reply in the CLI):
+ * refused before reading when its declared length is over `bytesMax`, and
+ * never more than that read.
  */
-export async function readControlBody(request: Request): Promise<Uint8Array> {
+export async function readControlBody(
+  message: Request | Response,
+  bytesMax = controlBodyBytesMax,
+  what = "control request",
+): Promise<Uint8Array> {
   const refuse = (size: number | string): never => {
-    throw new InvalidInputError(
-      `Cannot read control request: ${size} bytes, the limit is ${controlBodyBytesMax}`,
-    );
+    throw new InvalidInputError(`Cannot read ${what}: ${size} bytes, the limit is ${bytesMax}`);
   };
-  const declared = request.headers.get("content-length");
-  if (declared !== null && !(Number(declared) <= controlBodyBytesMax)) refuse(shown(declared, 20));
-  if (!request.body) return new Uint8Array(0);
+  const declared = message.headers.get("content-length");
+  if (declared !== null && !(Number(declared) <= bytesMax)) refuse(shown(declared, 20));
+  if (!message.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
-  const reader = request.body.getReader();
+  const reader = message.body.getReader();
   try {
     while (true) {
       const { done, value } = await reader.read();
       if (done) break;
       size += value.length;
-      if (size > controlBodyBytesMax) refuse(`over ${size}`);
+      if (size > bytesMax) refuse(`over ${size}`);
       chunks.push(value);
     }
   } finally {
     await reader.cancel().catch(() => {});
   }
   return concatBytes(...chunks);
+}
+
+/**
+ * Reads the node's JSON reply in the CLI: at most `controlReplyBytesMax`,
+ * strict UTF-8; a reply that is not JSON reads as `null`.
+ */
+export async function readControlReply(response: Response): Promise<unknown> {
+  const bytes = await readControlBody(response, controlReplyBytesMax, "the node's reply");
+  try {
+    return JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    return null;
+  }
+}
+
+/** The `{error: {code, message}}` of a failed control call, each part only when it is a string. */
+export function controlError(value: unknown): { code?: string; message?: string } {
+  const error = isPlainMap(value) ? value.error : undefined;
+  if (!isPlainMap(error)) return {};
+  return {
+    code: typeof error.code === "string" ? shown(error.code, 64) : undefined,
+    message: typeof error.message === "string" ? shown(error.message, outcomeTextMax) : undefined,
+  };
 }
 
 export function encodeSubmitRequest(request: { kind: string; body: unknown }): SubmitRequestWire {

@@ -84,3 +84,21 @@ Deno.test("decodeSubmitReply() refuses a malformed reply with a typed error (was
   await refused(() => control.decodeSubmitReply({ ...good, cid: "bafyother" }), /another CID/);
   assert(new InvalidInputError("x") instanceof IcnError);
 });
+
+Deno.test("readControlReply() and controlError() read any reply of the node without throwing a TypeError (a null reply did)", async () => {
+  const reply = (body: string) => new Response(body, { status: 422 });
+  assertEquals(await control.readControlReply(reply("null")), null);
+  assertEquals(await control.readControlReply(reply("{")), null);
+  assertEquals(control.controlError(null), {});
+  assertEquals(control.controlError({ error: "x" }), {});
+  assertEquals(control.controlError({ error: { code: 5, message: "m" } }), {
+    code: undefined,
+    message: "m",
+  });
+  const value = await control.readControlReply(
+    reply(JSON.stringify({ error: { code: "rejected", message: "no" } })),
+  );
+  assertEquals(control.controlError(value), { code: "rejected", message: "no" });
+  const huge = new Response(new Uint8Array(control.controlReplyBytesMax + 1));
+  await refused(() => control.readControlReply(huge), /the limit is/);
+});
