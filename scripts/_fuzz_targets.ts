@@ -56,11 +56,13 @@ import { join, showGenesis } from "../cli/genesis.ts";
 import { verifyBackup } from "../cli/id_backup.ts";
 import { renderConfig, resolveConfig } from "../net/config.ts";
 import {
+  controlError,
   decodeConnectRequest,
   decodeSubmitReply,
   decodeSubmitRequest,
   encodeSubmitReply,
   encodeSubmitRequest,
+  readControlReply,
 } from "../net/control.ts";
 import {
   decodeHeadsResponse,
@@ -423,12 +425,9 @@ export async function buildTargets(dir: string): Promise<FuzzTarget[]> {
       format: "json",
       samples: [json(reply)],
       run: async (input) => {
-        let value: unknown;
-        try {
-          value = JSON.parse(new TextDecoder().decode(input));
-        } catch {
-          value = {}; // What the CLI's `response.json().catch(() => ({}))` hands on.
-        }
+        // As the CLI reads it: bounded, parsed, then the error or the reply decoded strictly.
+        const value = await readControlReply(new Response(input.slice()));
+        controlError(value);
         return await decodeSubmitReply(value);
       },
     },

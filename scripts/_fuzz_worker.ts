@@ -40,7 +40,7 @@ export type WorkerMessage =
     input: Uint8Array;
   }
   | { type: "done"; stats: Record<string, TargetStats>; rssMaxBytes: number }
-  | { type: "failed"; message: string };
+  | { type: "failed"; message: string; usage?: boolean };
 
 export interface TargetStats {
   inputs: number;
@@ -97,7 +97,13 @@ async function fuzz(request: WorkerRequest): Promise<void> {
     const all: FuzzTarget[] = await module.buildTargets(dir);
     const unknown = request.targets.filter((name) => !all.some((t) => t.name === name));
     if (unknown.length > 0) {
-      post({ type: "failed", message: `Unknown target(s): ${unknown.join(", ")}` });
+      post({
+        type: "failed",
+        message: `Unknown target(s): ${unknown.join(", ")} (known: ${
+          all.map((t) => t.name).join(", ")
+        })`,
+        usage: true,
+      });
       return;
     }
     const targets = request.targets.length > 0

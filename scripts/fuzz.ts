@@ -27,12 +27,12 @@ const setupMsMax = 60_000;
 /** How often the main thread checks the current input's time. */
 const watchdogIntervalMs = 100;
 
-export const corpusDirDefault = new URL("../tests/fuzz_corpus/", import.meta.url).pathname;
+export const corpusDirDefault = new URL("../tests/fuzz_corpus", import.meta.url).pathname;
 
 export interface FuzzOptions {
   seconds: number;
   seed: number;
-  /** Only these targets (default: all). */
+  /** Only these targets (default: all); an unknown name is a RangeError. */
   targets?: string[];
   inputMsMax?: number;
   rssBytesMax?: number;
@@ -136,10 +136,12 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   let current: { target: string; input: Uint8Array; since: number; limitMs: number } | null = null;
   let readyAt = 0;
   const saving: Promise<void>[] = [];
+  let usageProblem: string | undefined;
   const record = (finding: FuzzFinding) => {
     report.findings.push(finding);
     log(`FINDING ${finding.kind} in ${finding.target} (${finding.origin}): ${finding.message}`);
-    if (options.saveDir) {
+    // Only inputs are kept: a failure of the fuzzer itself has none worth replaying.
+    if (options.saveDir && finding.origin !== "setup") {
       saving.push(
         saveFinding(options.saveDir, finding).then((file) => {
           finding.file = file;
@@ -219,6 +221,11 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
           finish();
           break;
         case "failed":
+          if (message.usage) {
+            usageProblem = message.message;
+            finish();
+            break;
+          }
           record({
             target: "(fuzzer)",
             kind: "crash",
@@ -244,6 +251,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     worker.postMessage(request);
   });
   await Promise.all(saving);
+  if (usageProblem) throw new RangeError(usageProblem);
   report.inputs = Object.values(report.targets).reduce((n, t) => n + t.inputs, 0);
   const fuzzSeconds = (performance.now() - (readyAt || started)) / 1000;
   report.inputsPerSecond = Math.round(report.inputs / Math.max(fuzzSeconds, 0.001));
@@ -372,17 +380,22 @@ async function main(): Promise<number> {
   );
   const corpusDir = (values.corpus as string | undefined) ?? corpusDirDefault;
   printErr(`fuzz: seed ${seed} (repeat with --seed ${seed})`);
-  const report = await runFuzz({
-    seconds,
-    seed,
-    targets: values.target as string[] | undefined,
-    inputMsMax,
-    corpusDir,
-    saveDir: values["no-save"] ? null : corpusDir,
-    log: printErr,
-  });
+  let report: FuzzReport;
+  try {
+    report = await runFuzz({
+      seconds,
+      seed,
+      targets: values.target as string[] | undefined,
+      inputMsMax,
+      corpusDir,
+      saveDir: values["no-save"] ? null : corpusDir,
+      log: printErr,
+    });
+  } catch (error) {
+    if (error instanceof RangeError) usageError(error.message);
+    throw error;
+  }
   printOut(formatReport(report));
-  if (report.findings.some((f) => f.kind === "crash" && f.origin === "setup")) return 2;
   return report.findings.length > 0 ? 1 : 0;
 }
 
