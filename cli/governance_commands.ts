@@ -15,7 +15,12 @@ export function governanceCommands(r: Registrar): Command {
   r.action(
     gen.command("create").description("Write a new genesis document (unsigned)")
       .requiredOption("--name <name>", "cooperative name")
-      .option("--member <did>", "founding member (repeatable)", collect, [])
+      .option(
+        "--member <did>",
+        "founding member: DID, contact name or DID prefix (repeatable)",
+        collect,
+        [],
+      )
       .option(
         "--currency <code:decimals>",
         "currency, e.g. hours:2 (repeatable; default hours:2)",
@@ -55,8 +60,8 @@ export function governanceCommands(r: Registrar): Command {
       .requiredOption("--kind <kind>", "text | membership | config | upgrade")
       .requiredOption("--title <title>", "short title (at most 200 characters)")
       .option("--body <file>", "file with the proposal text (at most 16 KiB)")
-      .option("--admit <did>", "membership: admit this DID")
-      .option("--remove <did>", "membership: remove this DID")
+      .option("--admit <did>", "membership: admit this member (DID, contact name or prefix)")
+      .option("--remove <did>", "membership: remove this member (DID, contact name or prefix)")
       .option(
         "--set <key=value>",
         "config: set a parameter (repeatable; credit.override.<did>=N for one member)",
@@ -100,7 +105,7 @@ export function governanceCommands(r: Registrar): Command {
   );
   r.action(
     gov.command("delegate").description("Let another member vote for you")
-      .argument("<did>", "the delegate")
+      .argument("<did>", "the delegate (DID, contact name or DID prefix)")
       .option("--scope <scope>", "all | kind:K | proposal:ID (default all)")
       .option("--expires <when>", "date or duration from now", dateOrDurationArg("--expires")),
     handlers,

@@ -9,7 +9,7 @@ export function ledgerCommands(r: Registrar): Command {
   );
   r.action(
     ledger.command("transfer").description("Pay another member (an envelope in your chain)")
-      .requiredOption("--to <did>", "payee")
+      .requiredOption("--to <did>", "payee (DID, contact name or DID prefix)")
       .requiredOption("--amount <amount>", "decimal amount, e.g. 12.5")
       .option("--currency <code>", "currency (default: the cooperative's first)")
       .option("--memo <text>", "free text, up to 1 KiB")
@@ -19,7 +19,7 @@ export function ledgerCommands(r: Registrar): Command {
   );
   r.action(
     ledger.command("balance").description("Balance, credit limit and available credit")
-      .argument("[did]", "member (default: this identity)")
+      .argument("[did]", "member: DID, contact name or DID prefix (default: this identity)")
       .option("--currency <code>", "currency (default: the cooperative's first)"),
     load,
     "balance",
@@ -32,7 +32,7 @@ export function ledgerCommands(r: Registrar): Command {
   );
   r.action(
     ledger.command("history").description("Transfers of a member, newest first")
-      .argument("[did]", "member (default: this identity)")
+      .argument("[did]", "member: DID, contact name or DID prefix (default: this identity)")
       .option("--currency <code>", "currency (default: the cooperative's first)")
       .option("--limit <n>", "page size (1–1000)", "20")
       .option("--offset <n>", "skip this many newer transfers", "0"),
@@ -41,7 +41,7 @@ export function ledgerCommands(r: Registrar): Command {
   );
   r.action(
     ledger.command("limit").description("A member's credit limit and each term it comes from")
-      .argument("[did]", "member (default: this identity)")
+      .argument("[did]", "member: DID, contact name or DID prefix (default: this identity)")
       .option("--currency <code>", "currency (default: the cooperative's first)"),
     load,
     "limit",

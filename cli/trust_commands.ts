@@ -9,7 +9,7 @@ export function trustCommands(r: Registrar): Command {
   );
   r.action(
     trust.command("add").description("Vouch for a member with a score from 0 to 1 (0 revokes)")
-      .argument("<did>", "member to vouch for")
+      .argument("<did>", "member to vouch for (DID, contact name or DID prefix)")
       .argument("<score>", "score in [0,1], at most 3 decimals, e.g. 0.75")
       .option("--graph <graph>", "social | economic | technical", "social")
       .option("--label <text>", "a note for humans (at most 200 characters)")
@@ -19,7 +19,7 @@ export function trustCommands(r: Registrar): Command {
   );
   r.action(
     trust.command("remove").description("Revoke my edge to a member (an edge with score 0)")
-      .argument("<did>", "member")
+      .argument("<did>", "member (DID, contact name or DID prefix)")
       .option("--graph <graph>", "social | economic | technical", "social"),
     load,
     "remove",
@@ -36,7 +36,7 @@ export function trustCommands(r: Registrar): Command {
   );
   r.action(
     trust.command("score").description("Score and class of a member, seen by me or --from")
-      .argument("<did>", "member to score")
+      .argument("<did>", "member to score (DID, contact name or DID prefix)")
       .option("--from <did>", "observer (default: me)")
       .option("--graph <graph>", "social | economic | technical | all (default: all)")
       .option("--explain", "list the direct term and every intermediary's contribution"),
@@ -54,7 +54,7 @@ export function trustCommands(r: Registrar): Command {
     trust.command("history").description(
       "A member's score over time, seen by the cooperative (mean over the founders)",
     )
-      .argument("<did>", "member"),
+      .argument("<did>", "member (DID, contact name or DID prefix)"),
     load,
     "history",
   );
