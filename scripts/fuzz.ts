@@ -12,8 +12,8 @@
  * (`tests/fuzz_corpus/TARGET/HASH`), which every run (and `deno task test`)
  * replays first: fix the bug and the finding stays as a regression case.
  */
-import { parseArgs } from "node:util";
 import { toHex } from "../core/bytes.ts";
+import { parseScriptArgs, scriptSpec, usageError, wholeNumberArg } from "./_args.ts";
 import type { FindingKind, TargetStats, WorkerMessage, WorkerRequest } from "./_fuzz_worker.ts";
 
 /** Default run time: a useful session, not the short run in the test suite. */
@@ -281,24 +281,46 @@ export function formatReport(report: FuzzReport): string {
   ].join("\n");
 }
 
-const usage = `Usage: deno task fuzz [options]
-
-Feeds every decoder of untrusted input and every CLI file input mutated and
-random inputs. Each input must be handled or refused with a typed error, leave
-the store unchanged, end within its time bound, and keep memory bounded. The
-corpus (tests/fuzz_corpus/TARGET/HASH) is replayed first; findings are added
-to it. Exits 1 when anything was found.
-
-Options:
-  --seconds N     run time in seconds, setup included (default: ${secondsDefault})
-  --seed S        seed of the input streams, 0 to 4294967295 (default: random, printed)
-  --target NAME   fuzz only this target (repeatable; --list shows them)
-  --list          print the targets and what they stand for, then exit
-  --input-ms N    time one input may take before it is a finding (default: ${inputMsMaxDefault})
-  --no-save       do not write findings to the corpus
-  --corpus DIR    corpus to replay and to add findings to (default: tests/fuzz_corpus)
-  -h, --help      show this help
-`;
+const spec = scriptSpec({
+  usage: "deno task fuzz [options]",
+  description: [
+    "Feeds every decoder of untrusted input and every CLI file input mutated and random",
+    "inputs. Each input must be handled or refused with a typed error, leave the store",
+    "unchanged, end within its time bound, and keep memory bounded. The corpus",
+    "(tests/fuzz_corpus/TARGET/NAME) is replayed first; findings are added to it.",
+    "Exits 1 when anything was found.",
+  ].join("\n"),
+  options: {
+    seconds: {
+      type: "string",
+      value: "N",
+      description: `run time in seconds, setup included (default: ${secondsDefault})`,
+    },
+    seed: {
+      type: "string",
+      value: "S",
+      description: "seed of the input streams, 0 to 4294967295 (default: random, printed)",
+    },
+    target: {
+      type: "string",
+      multiple: true,
+      value: "NAME",
+      description: "fuzz only this target (repeatable; --list shows them)",
+    },
+    list: { type: "boolean", description: "print the targets and what they stand for" },
+    "input-ms": {
+      type: "string",
+      value: "N",
+      description: `time one input may take before it is a finding (default: ${inputMsMaxDefault})`,
+    },
+    "no-save": { type: "boolean", description: "do not write findings to the corpus" },
+    corpus: {
+      type: "string",
+      value: "DIR",
+      description: "corpus to replay and to add findings to (default: tests/fuzz_corpus)",
+    },
+  },
+});
 
 const encoder = new TextEncoder();
 
@@ -310,45 +332,8 @@ function printErr(text: string): void {
   Deno.stderr.writeSync(encoder.encode(`${text}\n`));
 }
 
-function usageError(message: string): never {
-  printErr(`error: ${message}\n\n${usage}`);
-  Deno.exit(2);
-}
-
-function wholeNumber(text: string | undefined, name: string, fallback: number, max: number) {
-  if (text === undefined) return fallback;
-  const value = /^\d{1,10}$/.test(text) ? Number(text) : NaN;
-  if (!(value >= 0 && value <= max)) {
-    usageError(`Cannot use ${name} "${text}": expected a whole number from 0 to ${max}`);
-  }
-  return value;
-}
-
 async function main(): Promise<number> {
-  let values: Record<string, string | boolean | string[] | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: Deno.args,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        seconds: { type: "string" },
-        seed: { type: "string" },
-        target: { type: "string", multiple: true },
-        list: { type: "boolean" },
-        "input-ms": { type: "string" },
-        "no-save": { type: "boolean" },
-        corpus: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    usageError((error as Error).message);
-  }
-  if (values.help) {
-    printOut(usage.trimEnd());
-    return 0;
-  }
+  const { values } = parseScriptArgs(spec);
   if (values.list) {
     const { buildTargets } = await import("./_fuzz_targets.ts");
     const dir = await Deno.makeTempDir({ prefix: "icn-fuzz-" });
@@ -359,40 +344,37 @@ async function main(): Promise<number> {
     }
     return 0;
   }
-  const seconds = wholeNumber(
-    values.seconds as string | undefined,
-    "--seconds",
-    secondsDefault,
-    86_400,
-  );
-  if (seconds < 1) usageError(`Cannot use --seconds "${values.seconds}": run at least 1 second`);
-  const seed = wholeNumber(
-    values.seed as string | undefined,
-    "--seed",
-    crypto.getRandomValues(new Uint32Array(1))[0],
-    0xffff_ffff,
-  );
-  const inputMsMax = wholeNumber(
-    values["input-ms"] as string | undefined,
-    "--input-ms",
-    inputMsMaxDefault,
-    600_000,
-  );
-  const corpusDir = (values.corpus as string | undefined) ?? corpusDirDefault;
+  const seconds = wholeNumberArg(spec, values.seconds, {
+    name: "--seconds",
+    fallback: secondsDefault,
+    max: 86_400,
+  });
+  const seed = wholeNumberArg(spec, values.seed, {
+    name: "--seed",
+    fallback: crypto.getRandomValues(new Uint32Array(1))[0],
+    min: 0,
+    max: 0xffff_ffff,
+  });
+  const inputMsMax = wholeNumberArg(spec, values["input-ms"], {
+    name: "--input-ms",
+    fallback: inputMsMaxDefault,
+    max: 600_000,
+  });
+  const corpusDir = values.corpus ?? corpusDirDefault;
   printErr(`fuzz: seed ${seed} (repeat with --seed ${seed})`);
   let report: FuzzReport;
   try {
     report = await runFuzz({
       seconds,
       seed,
-      targets: values.target as string[] | undefined,
+      targets: values.target,
       inputMsMax,
       corpusDir,
       saveDir: values["no-save"] ? null : corpusDir,
       log: printErr,
     });
   } catch (error) {
-    if (error instanceof RangeError) usageError(error.message);
+    if (error instanceof RangeError) usageError(spec, error.message);
     throw error;
   }
   printOut(formatReport(report));
