@@ -2,48 +2,76 @@
  * "Unlocking keystore… 1.2 s" on stderr while scrypt runs (2–2.5 s at the default work factor),
  * on a terminal only, cleared when done: stdout carries results only, and a pipe or a log gets
  * nothing.
+ *
+ * scrypt (age-encryption's, through @noble/hashes) is synchronous and holds this thread's event
+ * loop for its whole run, so no timer here could redraw the line. A small worker (its own thread,
+ * from a data: URL so a compiled binary needs no extra file) redraws it; when a worker cannot
+ * start, the line is drawn once and cleared.
  */
 
 /** How often the elapsed time is redrawn. */
 const progressRedrawMs = 200;
+/** How long to wait for the worker to confirm it stopped drawing before clearing the line. */
+const progressStopWaitMs = 500;
 
-export interface ProgressTarget {
-  isTerminal(): boolean;
-  writeSync(bytes: Uint8Array): number;
+const encoder = new TextEncoder();
+
+function line(label: string, elapsedMs: number): string {
+  return `\r\x1b[K${label}… ${(elapsedMs / 1000).toFixed(1)} s`;
 }
 
-/**
- * Runs `work` showing `label` and the elapsed time on `target` (default stderr) while it runs.
- * scrypt is synchronous and holds the event loop, so the line is drawn before it starts and
- * redrawn whenever the loop is free; `tick()`, handed to `work`, redraws it from inside long
- * synchronous work that can call back.
- */
-export async function withProgress<T>(
-  label: string,
-  work: (tick: () => void) => Promise<T>,
-  options: { target?: ProgressTarget; now?: () => number } = {},
-): Promise<T> {
-  const target = options.target ?? Deno.stderr;
-  const now = options.now ?? (() => performance.now());
-  if (!target.isTerminal()) return await work(() => {});
-  const encoder = new TextEncoder();
-  const started = now();
-  let shown = false;
-  let drawnAt = -Infinity;
-  const draw = (force = false) => {
-    const elapsed = now() - started;
-    if (!force && now() - drawnAt < progressRedrawMs) return;
-    drawnAt = now();
-    shown = true;
-    target.writeSync(encoder.encode(`\r\x1b[K${label}… ${(elapsed / 1000).toFixed(1)} s`));
-  };
-  // scrypt blocks the loop at once: the first line goes out before it starts.
-  draw(true);
-  const timer = setInterval(() => draw(), progressRedrawMs);
-  try {
-    return await work(() => draw());
-  } finally {
+const drawerSource = `
+let timer;
+self.onmessage = (event) => {
+  const message = event.data;
+  if (message.op === "start") {
+    const started = performance.now() - message.elapsedMs;
+    const encoder = new TextEncoder();
+    timer = setInterval(() => {
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      Deno.stderr.writeSync(encoder.encode("\\r\\x1b[K" + message.label + "\\u2026 " + seconds + " s"));
+    }, message.everyMs);
+  } else {
     clearInterval(timer);
-    if (shown) target.writeSync(encoder.encode("\r\x1b[K"));
+    self.postMessage("stopped");
+  }
+};
+`;
+
+/** Starts the drawing worker, or null when this runtime cannot. */
+function startDrawer(label: string): Worker | null {
+  try {
+    const worker = new Worker(
+      `data:application/javascript,${encodeURIComponent(drawerSource)}`,
+      { type: "module" },
+    );
+    worker.postMessage({ op: "start", label, elapsedMs: 0, everyMs: progressRedrawMs });
+    return worker;
+  } catch {
+    return null;
+  }
+}
+
+async function stopDrawer(worker: Worker): Promise<void> {
+  const { promise, resolve } = Promise.withResolvers<void>();
+  const timer = setTimeout(resolve, progressStopWaitMs);
+  worker.onmessage = () => resolve();
+  worker.postMessage({ op: "stop" });
+  await promise;
+  clearTimeout(timer);
+  worker.terminate();
+}
+
+/** Runs `work`, showing `label` and the elapsed time on stderr while it runs (terminal only). */
+export async function withProgress<T>(label: string, work: () => Promise<T>): Promise<T> {
+  if (!Deno.stderr.isTerminal()) return await work();
+  // The first line goes out before scrypt takes the thread.
+  Deno.stderr.writeSync(encoder.encode(line(label, 0)));
+  const drawer = startDrawer(label);
+  try {
+    return await work();
+  } finally {
+    if (drawer) await stopDrawer(drawer);
+    Deno.stderr.writeSync(encoder.encode("\r\x1b[K"));
   }
 }

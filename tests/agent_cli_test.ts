@@ -4,7 +4,15 @@
  * can reach it, and garbage on its socket changes nothing.
  */
 import { tryLock } from "../cli/lock.ts";
-import { assertEquals, assertMatch, icn, icnExpect, sameSnapshot, snapshotDir } from "./_cli.ts";
+import {
+  assertEquals,
+  assertMatch,
+  icn,
+  icnExpect,
+  needsTools,
+  sameSnapshot,
+  snapshotDir,
+} from "./_cli.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "icn-agent-" });
 const a = `${dir}/a`;
@@ -17,8 +25,8 @@ const noPassphrase = { ICN_PASSPHRASE: "" };
 const waitMs = 30_000;
 
 // `a` uses the default scrypt work factor, so a write with the passphrase costs what it costs
-// people; `b` only needs to exist.
-const didA = (await icnExpect(0, ["--json", "--data-dir", a, "id", "init"], {
+// people, and is hybrid, so the agent signs with ML-DSA-65 too; `b` only needs to exist.
+const didA = (await icnExpect(0, ["--json", "--data-dir", a, "id", "init", "--pq"], {
   env: { ICN_SCRYPT_LOG_N: "18" },
 })).json<{ did: string }>().did;
 const didB = (await icnExpect(0, ["--json", "--data-dir", b, "id", "init"])).json<{ did: string }>()
@@ -133,17 +141,54 @@ Deno.test("id unlock lets writes run without a passphrase, each in under half a 
       );
     }
     const status = await icnExpect(0, ["--json", "--data-dir", a, "id", "agent", "status"]);
-    const shown = status.json<{ running: boolean; did: string; pid: number; until: string }>();
-    assertEquals([shown.running, shown.did, shown.pid, shown.until], [
+    const shown = status.json<
+      { running: boolean; did: string; pid: number; until: string; pq: boolean }
+    >();
+    assertEquals([shown.running, shown.did, shown.pid, shown.until, shown.pq], [
       true,
       didA,
       info.pid,
       info.until,
+      true,
     ]);
   } finally {
     await stopAgent();
   }
 });
+
+Deno.test(needsTools(["script"], {
+  name: "opening the keystore on a terminal shows the elapsed time on stderr, cleared when done",
+  fn: async () => {
+    // Before the rotation below rewrites a's keystore at the tests' cheap work factor.
+    const file = `${dir}/signed.txt`;
+    await Deno.writeTextFile(file, "progress\n");
+    const mainPath = new URL("../cli/main.ts", import.meta.url).pathname;
+    const configPath = new URL("../deno.json", import.meta.url).pathname;
+    const inner = [Deno.execPath(), "run", "-A", "--quiet", "--config", configPath, mainPath]
+      .concat(["--data-dir", a, "id", "sign", file]).map((w) => `'${w}'`).join(" ");
+    const out = await new Deno.Command("script", {
+      args: ["-qec", inner, "/dev/null"],
+      env: { ICN_PASSPHRASE: "correct horse", NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    assertEquals(out.code, 0, text);
+    // The terminal's escape is spelled out: lint (rightly) refuses control characters in a RegExp.
+    const clear = "\r\x1b[K";
+    const shown = text.split(clear).flatMap((part) =>
+      /^Unlocking keystore… (\d+\.\d) s$/.exec(part)?.slice(1) ?? []
+    );
+    if (new Set(shown).size < 2) {
+      throw new Error(`expected a ticking line, got ${JSON.stringify(text)}`);
+    }
+    assertEquals(text.split(clear).at(-1)?.startsWith("Signed "), true, "the line is cleared");
+    // Not a terminal: no progress at all.
+    const piped = await icnExpect(0, ["--data-dir", a, "id", "sign", file]);
+    assertEquals(piped.stderr, "", "stderr without a terminal");
+  },
+}));
 
 Deno.test("id lock stops the agent and the next write needs the passphrase again", async () => {
   try {
