@@ -2,7 +2,7 @@
 import { fromBase64 } from "../core/bytes.ts";
 import { formatDuration } from "../core/params.ts";
 import { agentPaths, agentStatus, checkSocketPath, startAgent, stopAgent } from "./agent_client.ts";
-import { digestOf, parseUnlockFor, unlockForMsDefault } from "./agent_protocol.ts";
+import { digestOf, keystoreDigest, parseUnlockFor, unlockForMsDefault } from "./agent_protocol.ts";
 import { withProgress } from "./agent_progress.ts";
 import type { CliContext } from "./context.ts";
 import { readKeystoreFile, withKeystoreLock } from "./keystore.ts";
@@ -94,9 +94,12 @@ export async function status(ctx: CliContext): Promise<CommandResult> {
     };
   }
   const now = Date.now();
+  // The agent notices a changed keystore within a second and stops; until then, say so.
+  const current = found.keystore === await keystoreDigest(ctx.keystorePath);
   return {
     data: {
       running: true,
+      current,
       did: found.did,
       pid: found.pid,
       since: new Date(found.since).toISOString(),
@@ -108,6 +111,9 @@ export async function status(ctx: CliContext): Promise<CommandResult> {
       `Unlock agent running for ${found.did}`,
       `  until: ${until(found.until, now)}`,
       `  pid:   ${found.pid}${found.pq ? " (Ed25519 + ML-DSA-65)" : ""}`,
+      ...(current ? [] : [
+        "  its keys are no longer the keystore's (rotated or changed): it is stopping; run `icn id unlock` again",
+      ]),
     ],
   };
 }

@@ -45,6 +45,8 @@ function startDrawer(label: string): Worker | null {
       `data:application/javascript,${encodeURIComponent(drawerSource)}`,
       { type: "module" },
     );
+    // A worker that fails to load must not take the command down with it: the line stays as is.
+    worker.onerror = (event) => event.preventDefault();
     worker.postMessage({ op: "start", label, elapsedMs: 0, everyMs: progressRedrawMs });
     return worker;
   } catch {
