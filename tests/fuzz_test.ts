@@ -47,7 +47,7 @@ Deno.test("fuzz: a typed refusal passes; an exception, a state change and a hang
     seconds: 30,
     seed,
     inputsPerTarget: 3,
-    inputMsMax: 200,
+    inputMsMax: 1000,
     corpusDir: null,
     saveDir: null,
     targetsModule: new URL("./_fuzz_broken_targets.ts", import.meta.url).href,
