@@ -44,6 +44,8 @@ export async function importBundle(ctx: CliContext, args: string[]): Promise<Com
   const [path] = args;
   const bytes = await readInputFile(path, "bundle", { bytesMax: bundleBytesMax });
   const { manifest, envelopes } = await decodeBundle(bytes);
+  // Importing key logs into a new data dir is the first step of recovery: it may create one.
+  await ctx.ensureDataDir();
   const deps = await ctx.ingestDeps();
   const outcomes = await ingest(deps, envelopes, { source: "import", atomicity: "all" });
   const accepted = outcomes.filter((o) => o.status === "accepted").length;

@@ -173,8 +173,10 @@ export async function show(ctx: CliContext): Promise<CommandResult> {
   return { data: identity, text: lines };
 }
 
-/** The identity's KEL record from the store, or null. */
+/** The identity's KEL record from the store, or null (also when there is no data dir yet). */
 export async function identityRecord(ctx: CliContext, did: string): Promise<IdentityRecord | null> {
+  // Verifying needs no data dir of one's own: without one, only the DID's inception key is known.
+  if (!(await pathExists(ctx.dataDir))) return null;
   const store = await ctx.store();
   return (await store.get<IdentityRecord>(identityKey(did)))?.value ?? null;
 }
