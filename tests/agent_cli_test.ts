@@ -192,7 +192,13 @@ Deno.test(needsTools(["script"], {
 
 Deno.test("id lock stops the agent and the next write needs the passphrase again", async () => {
   try {
-    await icnExpect(0, ["--data-dir", a, "id", "unlock"]);
+    const first = await icnExpect(0, ["--json", "--data-dir", a, "id", "unlock"]);
+    // Unlocking again asks for the passphrase again and replaces the agent.
+    const second = await icnExpect(0, ["--json", "--data-dir", a, "id", "unlock"]);
+    const [one, two] = [first, second].map((r) => r.json<{ pid: number; replaced: boolean }>());
+    assertEquals([one.replaced, two.replaced, one.pid !== two.pid], [false, true, true]);
+    const running = await icnExpect(0, ["--json", "--data-dir", a, "id", "agent", "status"]);
+    assertEquals(running.json<{ pid: number }>().pid, two.pid);
     await icnExpect(0, ["--data-dir", a, "trust", "add", didB, "0.4"], { env: noPassphrase });
     const locked = await icnExpect(0, ["--json", "--data-dir", a, "id", "lock"]);
     assertEquals(typeof locked.json<{ stopped: number }>().stopped, "number");
