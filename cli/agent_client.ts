@@ -56,8 +56,16 @@ export function agentPaths(ctx: CliContext): AgentPaths {
   return { dir, socket: `${dir}/${agentFiles.socket}`, lock: `${dir}/${agentFiles.lock}` };
 }
 
-/** Refuses a data dir whose socket path a Unix socket cannot have. */
+/**
+ * Refuses a data dir whose socket path a Unix socket cannot have, and Windows, where file modes
+ * (the agent's only access control) do not keep other users out.
+ */
 export function checkSocketPath(paths: AgentPaths): void {
+  if (Deno.build.os === "windows") {
+    throw new KeystoreError(
+      "Cannot start the unlock agent on Windows: it relies on Unix file modes to keep other users out; run a node (`icn node run`) to write without a passphrase",
+    );
+  }
   const bytes = new TextEncoder().encode(paths.socket).length;
   if (bytes > socketPathBytesMax) {
     throw new KeystoreError(
