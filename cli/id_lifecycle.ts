@@ -5,6 +5,7 @@ import { readChain } from "../core/chain/read.ts";
 import { fromBase64, toBase64, toHex } from "../core/bytes.ts";
 import { kelNet } from "../core/constants.ts";
 import {
+  ConflictError,
   InvalidInputError,
   KeystoreError,
   RejectedError,
@@ -165,7 +166,21 @@ export async function rotate(
       }`,
     );
   }
+  await refuseBehindRunningNode(ctx, "icn id rotate");
   return await withKeystoreLock(ctx.keystorePath, "icn id rotate", () => rotateLocked(ctx, reason));
+}
+
+/**
+ * A running node signs with the keys it unlocked at start: changing them behind its back would
+ * make every later write through it fail. So key changes wait for the node to stop; its peer id
+ * (node.key) survives the change, and its next hello carries the new key events to its peers.
+ */
+async function refuseBehindRunningNode(ctx: CliContext, command: string): Promise<void> {
+  const { findRunningNode } = await import("./node_client.ts");
+  if (!(await findRunningNode(ctx))) return;
+  throw new ConflictError(
+    `Cannot run \`${command}\` while a node runs on ${ctx.dataDir}: stop it (Ctrl-C or SIGTERM), run the command, then start it again (its peer id stays the same, and peers learn the new keys from its hello)`,
+  );
 }
 
 async function rotateLocked(ctx: CliContext, reason: RotationReason): Promise<CommandResult> {
@@ -197,6 +212,7 @@ async function rotateLocked(ctx: CliContext, reason: RotationReason): Promise<Co
 }
 
 export async function upgradePq(ctx: CliContext): Promise<CommandResult> {
+  await refuseBehindRunningNode(ctx, "icn id upgrade-pq");
   return await withKeystoreLock(ctx.keystorePath, "icn id upgrade-pq", () => upgradePqLocked(ctx));
 }
 

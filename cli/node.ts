@@ -17,6 +17,7 @@ import {
 } from "../net/config.ts";
 import { type ContactLabels, contactLabels } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
+import { loadNodeKey } from "./node_key.ts";
 import { writeFileAtomic } from "./keystore.ts";
 import { type HeldLock, readLockHolder, tryLock } from "./lock.ts";
 import { defaultHeapSizing, v8HeapFlags } from "./node_heap.ts";
@@ -171,7 +172,12 @@ async function runLocked(
     {
       ...deps,
       logger,
-      identity: { did: unlocked.did, signer: unlocked.signer, ed25519: unlocked.ed25519 },
+      identity: {
+        did: unlocked.did,
+        signer: unlocked.signer,
+        ed25519: unlocked.ed25519,
+        nodeKey: await loadNodeKey(ctx),
+      },
     },
     config,
     { libp2pMetrics: true },

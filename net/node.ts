@@ -41,7 +41,7 @@ import {
 import { type ChainHead, chainKeys } from "../core/chain/keys.ts";
 import { readChainBytes, readHeads } from "../core/chain/read.ts";
 import { StateOverlay } from "../core/chain/state.ts";
-import { bytesEqual, toHex } from "../core/bytes.ts";
+import { toHex } from "../core/bytes.ts";
 import { envelopeBytesMax, kelNet, protocolVersion } from "../core/constants.ts";
 import { decodeEnvelope, type SealedEnvelope, type Signer } from "../core/envelope/envelope.ts";
 import { RejectedError } from "../core/errors.ts";
@@ -86,6 +86,8 @@ import {
   type HeadsResponse,
   type Hello,
   helloBytesMax,
+  helloKelBytesMax,
+  helloKelEventsMax,
   helloProtocol,
   pageBytesMax,
   parseHello,
@@ -109,6 +111,8 @@ const gapBytesMax = 16 * 1024 * 1024;
 const syncRoundsMax = 6;
 /** First retry delay after a failed sync round (doubles per failure, up to the sync interval). */
 const syncRetryMs = 1000;
+/** Peer ids remembered as members' nodes (admission exemptions); a bound, not a policy. */
+const memberPeersMax = 10_000;
 /** How long a hello waits for the peer's trust class before going on with a provisional one. */
 const helloClassWaitMs = 500;
 /** How long a sync request waits for the asker's hello to be verified. */
@@ -143,7 +147,14 @@ const invalidReasons = new Map<string, Offence>([
 export interface NodeIdentity {
   did: string;
   signer: Signer;
+  /** The identity's current signing key: it signs envelopes and the hello. */
   ed25519: Ed25519KeyPair;
+  /**
+   * Seed of the node's own libp2p key (its peer id), kept apart from the identity's keys so the
+   * peer id stays the same across key rotations. The hello binds it to the DID: it names this
+   * peer id and is signed by the DID's current key. Default: the identity key's seed (tests).
+   */
+  nodeKey?: Uint8Array;
 }
 
 export interface NodeDeps extends IngestDeps {
@@ -222,6 +233,10 @@ export class IcnNode {
   readonly #classify: AddressClassifier;
   /** Ed25519 keys (hex) of current members: exempt from admission checks. */
   #memberKeys = new Set<string>();
+  /** DIDs of current members, and peer ids whose verified hello named one of them. */
+  #memberDids = new Set<string>();
+  /** Bounded by the connections a node keeps; a peer id leaves when its DID stops being a member. */
+  #memberPeers = new Map<string, string>();
   #selfMember = false;
   #pow: PowParams | null = null;
   /** Admission of each connected peer (true: may say its hello). */
@@ -326,7 +341,7 @@ export class IcnNode {
   async start(): Promise<void> {
     const privateKey: PrivateKey = await generateKeyPairFromSeed(
       "Ed25519",
-      this.deps.identity.ed25519.seed,
+      this.deps.identity.nodeKey ?? this.deps.identity.ed25519.seed,
     );
     const config = this.config;
     const services: Record<string, unknown> = {
@@ -604,6 +619,7 @@ export class IcnNode {
 
   async #ownHello(to: string): Promise<Uint8Array> {
     const { encode } = await import("@ipld/dag-cbor");
+    const kel = await this.#ownKelTail();
     const hello = await signHello({
       did: this.deps.identity.did,
       net: this.net,
@@ -611,8 +627,29 @@ export class IcnNode {
       from: this.peerId,
       to,
       ts: this.deps.clock.now(),
+      ...(kel.length > 0 ? { kel } : {}),
     }, this.deps.identity.ed25519);
     return encode(hello);
+  }
+
+  /**
+   * This identity's newest key events, oldest first, once it has rotated (an identity that
+   * never rotated signs with its inception key, which its DID names): as many of the last
+   * `helloKelEventsMax` as fit in `helloKelBytesMax`. A peer that missed the rotations learns
+   * the hello's key from them instead of refusing it.
+   */
+  async #ownKelTail(): Promise<Uint8Array[]> {
+    const did = this.deps.identity.did;
+    const head = (await this.deps.store.get<ChainHead>(chainKeys.head(kelNet, did)))?.value;
+    if (!head || head.seq === 0) return [];
+    const from = Math.max(0, head.seq - helloKelEventsMax + 1);
+    const events = await readChainBytes(this.deps.store, kelNet, did, from, helloKelEventsMax);
+    let bytes = 0;
+    let first = events.length;
+    while (first > 0 && bytes + events[first - 1].length <= helloKelBytesMax) {
+      bytes += events[--first].length;
+    }
+    return events.slice(first);
   }
 
   #onConnection(connection: Connection): void {
@@ -671,16 +708,21 @@ export class IcnNode {
       throw new RejectedError("bad_hello", reason);
     };
     if (!hello) return refuse("malformed hello", "bad_hello");
-    const publicKey = connection.remotePeer.publicKey?.raw;
-    if (!publicKey || hello.from !== peer || hello.to !== this.peerId) {
+    // The connection's peer id is authenticated by Noise; the hello binds it to the DID by
+    // naming it and being signed by the DID's current key.
+    if (hello.from !== peer || hello.to !== this.peerId) {
       return refuse("hello names other peers", "bad_hello");
     }
-    if (!(await verifyHello(hello, publicKey))) {
-      return refuse("hello signature is invalid", "bad_hello");
-    }
     if (Math.abs(hello.ts - this.deps.clock.now()) > helloSkewMs) return refuse("hello is stale");
-    if (!(await this.#keyBelongsTo(hello.did, publicKey))) {
-      return refuse(`peer key is not a key of ${hello.did}`, "bad_hello");
+    const signedBy = await this.#helloSigner(peer, hello);
+    if (signedBy === "behind") {
+      // Our copy of the peer's key log is too old to check it, and its hello could not bring
+      // us up to date: not the peer's fault, so no offence (it is never banned for it).
+      this.deps.logger.info("hello_key_unknown", { peer, did: hello.did });
+      return refuse(`cannot check the key of ${hello.did} yet: its key log is ahead of ours`);
+    }
+    if (signedBy === "invalid") {
+      return refuse(`hello is not signed by a current key of ${hello.did}`, "bad_hello");
     }
     if (hello.net !== this.net) return refuse(`peer is on network ${hello.net}, not ${this.net}`);
     if (this.#minVersion && compareVersions(hello.version, this.#minVersion) < 0) {
@@ -706,6 +748,9 @@ export class IcnNode {
     }
     const known = this.#verified.has(peer);
     this.#verified.set(peer, { did: hello.did, version: hello.version, trustClass });
+    if (this.#memberDids.has(hello.did) && this.#memberPeers.size < memberPeersMax) {
+      this.#memberPeers.set(peer, hello.did);
+    }
     this.#helloWaiters.get(peer)?.resolve();
     this.#helloWaiters.delete(peer);
     this.#limiter.setPeer(peer, trustClass, this.deps.clock.now());
@@ -716,19 +761,44 @@ export class IcnNode {
     }
   }
 
-  async #keyBelongsTo(did: string, publicKey: Uint8Array): Promise<boolean> {
+  /**
+   * Whether `hello` is signed by its DID's current key: checked against the key log we hold
+   * (or the DID's inception key when we hold none); when that fails and the hello carries key
+   * events, they are ingested like synced envelopes (each validated, pre-rotation included)
+   * and the check runs again. "behind": the events could not bring our copy up to date.
+   */
+  async #helloSigner(peer: string, hello: Hello): Promise<"valid" | "invalid" | "behind"> {
+    if (await this.#signedByCurrentKey(hello)) return "valid";
+    if (!hello.kel) return "invalid";
+    const sealed: SealedEnvelope[] = [];
+    for (const bytes of hello.kel) {
+      try {
+        const event = await decodeEnvelope(bytes);
+        if (event.envelope.net !== kelNet || event.envelope.author !== hello.did) return "invalid";
+        sealed.push(event);
+      } catch {
+        return "invalid";
+      }
+    }
+    const outcomes = await this.#exclusive(() => this.#ingestNow(sealed, "sync"));
+    const learned = outcomes.some((o) => o.status === "accepted");
+    if (learned) this.deps.logger.info("peer_keys_learned", { peer, did: hello.did });
+    if (await this.#signedByCurrentKey(hello)) return "valid";
+    return outcomes.some((o) => o.status === "rejected" && o.reason === "gap")
+      ? "behind"
+      : "invalid";
+  }
+
+  async #signedByCurrentKey(hello: Hello): Promise<boolean> {
+    let key: Uint8Array;
     try {
-      if (bytesEqual(parseDid(did), publicKey)) return true;
+      key = parseDid(hello.did);
+      const record = (await this.deps.store.get<IdentityRecord>(identityKey(hello.did)))?.value;
+      if (record) key = signingKeysAt(record, this.deps.clock.now()).ed25519;
     } catch {
       return false;
     }
-    const record = (await this.deps.store.get<IdentityRecord>(identityKey(did)))?.value;
-    if (!record) return false;
-    try {
-      return bytesEqual(signingKeysAt(record, this.deps.clock.now()).ed25519, publicKey);
-    } catch {
-      return false;
-    }
+    return await verifyHello(hello, key);
   }
 
   // ---- admission ----
@@ -736,6 +806,8 @@ export class IcnNode {
   /** Whether a peer's key is a current member's (members skip diversity and proof of work). */
   #isMember(peerId: PeerId): boolean {
     const key = peerId.publicKey?.raw;
+    // A node key is not the DID's key: a member's node is known by the hello it said before.
+    if (this.#memberPeers.has(peerId.toString())) return true;
     return key !== undefined && this.#memberKeys.has(toHex(key));
   }
 
@@ -744,7 +816,12 @@ export class IcnNode {
     const now = this.deps.clock.now();
     const state = new StateOverlay(this.deps.store);
     const keys = new Set<string>();
-    for (const did of await membersAt(state, this.genesis, now)) {
+    const members = await membersAt(state, this.genesis, now);
+    this.#memberDids = new Set(members);
+    for (const [peer, did] of this.#memberPeers) {
+      if (!this.#memberDids.has(did)) this.#memberPeers.delete(peer);
+    }
+    for (const did of members) {
       try {
         keys.add(toHex(parseDid(did)));
         const record = (await this.deps.store.get<IdentityRecord>(identityKey(did)))?.value;

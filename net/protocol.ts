@@ -28,8 +28,15 @@ import { type Ed25519KeyPair, signEd25519, verifyEd25519 } from "../core/identit
 export const helloProtocol = "/icn/hello/1.0.0";
 export const syncProtocol = "/icn/sync/1.0.0";
 
-/** Largest hello message. */
-export const helloBytesMax = 4096;
+/**
+ * Newest key events a hello carries once its sender's keys have rotated: enough for a
+ * peer that missed a few rotations to learn the key that signed the hello.
+ */
+export const helloKelEventsMax = 8;
+/** Bytes of those key events at most (a hybrid ML-DSA/ML-KEM rotation is ~10 KiB). */
+export const helloKelBytesMax = 96 * 1024;
+/** Largest hello message: its fields (well under 1 KiB) and the key events. */
+export const helloBytesMax = helloKelBytesMax + 4096;
 /** Largest sync request (a range request is about 150 bytes). */
 export const syncRequestBytesMax = 4096;
 /** Largest sync message (a page of envelopes or a heads list). */
@@ -52,6 +59,12 @@ export interface Hello {
   to: string;
   ts: number;
   sig: Uint8Array;
+  /**
+   * The sender's newest key events (encoded `id.*` envelopes, oldest first), present once its
+   * keys have rotated. Not covered by `sig`: each event is a signed envelope that the receiver
+   * validates like any other, and only then checks `sig` against the keys they install.
+   */
+  kel?: Uint8Array[];
 }
 
 function helloSigningBytes(hello: Omit<Hello, "sig">): Uint8Array {
@@ -100,6 +113,8 @@ const helloShape = record({
   to: string({ min: 1, max: peerIdLengthMax, pattern: peerIdPattern }),
   ts: timestamp,
   sig: bytes({ length: 64 }),
+}, {
+  kel: array(bytes({ max: envelopeBytesMax }), { min: 1, max: helloKelEventsMax }),
 });
 
 const syncRequestShape = variant("t", {

@@ -97,3 +97,18 @@ Deno.test("decodeHeadsResponse() and decodeRangeResponse() check every item", ()
   assert(protocol.decodeMessage(dagCbor.encode({ any: [1] }), 100));
   assertThrows(() => protocol.decodeMessage(dagCbor.encode({ any: [1] }), 3), RejectedError);
 });
+
+Deno.test("parseHello() takes the key events a rotated sender carries, within their count and size", async () => {
+  const hello = await signedHello();
+  const event = new Uint8Array(512).fill(1);
+  const withKel = { ...hello, kel: [event, event] };
+  assertEquals(protocol.parseHello(dagCbor.encode(withKel)), withKel);
+  // The events are not signed by the hello: the same signature verifies with or without them.
+  const key = await ed25519FromSeed(new Uint8Array(32).fill(7));
+  assert(await protocol.verifyHello(withKel, key.publicKey));
+  const tooMany = { ...hello, kel: Array(protocol.helloKelEventsMax + 1).fill(event) };
+  assertEquals(protocol.parseHello(dagCbor.encode(tooMany)), null);
+  assertEquals(protocol.parseHello(dagCbor.encode({ ...hello, kel: [] })), null);
+  const oversized = { ...hello, kel: [new Uint8Array(64 * 1024 + 1)] };
+  assertEquals(protocol.parseHello(dagCbor.encode(oversized)), null);
+});

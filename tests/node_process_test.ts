@@ -3,76 +3,9 @@
  * through the control API and seen by the others, status/peers, promtool on
  * /metrics, kill -9 and catch-up by sync, SIGTERM exiting 0 within 10 s.
  */
-import { icn as icnRun } from "./_cli.ts";
 import { assert, assertEquals, waitFor } from "./_node_fixture.ts";
+import { icn, nodeInfo, ok, spawnNode, status, stopWithin } from "./_node_process.ts";
 import { requireTool } from "./_tools.ts";
-
-const icn = (dir: string, ...args: string[]) => icnRun(["--data-dir", dir, ...args]);
-
-async function ok(dir: string, ...args: string[]): Promise<string> {
-  const run = await icn(dir, ...args);
-  if (run.code !== 0) throw new Error(`icn ${args.join(" ")} exited ${run.code}: ${run.stderr}`);
-  return run.stdout;
-}
-
-const mainPath = new URL("../cli/main.ts", import.meta.url).pathname;
-const configPath = new URL("../deno.json", import.meta.url).pathname;
-
-function spawnNode(dir: string, ...args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      configPath,
-      mainPath,
-      "--data-dir",
-      dir,
-      "node",
-      "run",
-      "--profile",
-      "test",
-      "--log-level",
-      "warn",
-      ...args,
-    ],
-    env: { ICN_PASSPHRASE: "correct horse", ICN_SCRYPT_LOG_N: "10", NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-}
-
-async function nodeInfo(dir: string): Promise<{ url: string; listen: string[] }> {
-  let info: { url: string; listen: string[] } | undefined;
-  await waitFor(`node.json in ${dir}`, async () => {
-    try {
-      info = JSON.parse(await Deno.readTextFile(`${dir}/node.json`));
-      return true;
-    } catch {
-      return false;
-    }
-  }, 30_000);
-  return info!;
-}
-
-async function status(
-  dir: string,
-): Promise<{ envelopes: number; peers: { did: string | null }[] }> {
-  return JSON.parse(await ok(dir, "--json", "node", "status"));
-}
-
-async function stopWithin(
-  child: Deno.ChildProcess,
-  ms: number,
-): Promise<{ code: number; elapsed: number }> {
-  const started = Date.now();
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), ms + 5000);
-  const out = await child.output();
-  clearTimeout(timer);
-  return { code: out.code, elapsed: Date.now() - started };
-}
 
 Deno.test({
   name:
