@@ -245,3 +245,53 @@ Deno.test("a damaged contacts.json is reported with its path and the fix (exit 1
     await Deno.remove(path);
   }
 });
+
+Deno.test("a membership proposal, a credit override and a signature check take names; show prints them", async () => {
+  const { root, dirs, dids } = await coop();
+  const [a, b] = dirs;
+  const [alice] = dids;
+  const [newcomer] = twinDids();
+  await icnOk(a, "contacts", "add", "newcomer", newcomer, "--force");
+  await icnOk(a, "contacts", "add", "bob", dids[1], "--force");
+  const proposal = JSON.parse(
+    await icnOk(
+      a,
+      "--json",
+      "governance",
+      "propose",
+      "--kind",
+      "membership",
+      "--title",
+      "Admit the newcomer",
+      "--admit",
+      "newcomer",
+    ),
+  );
+  assert.deepEqual(proposal.action, { admit: newcomer });
+  const shown = await icnOk(a, "governance", "show", proposal.id);
+  assert.ok(shown.includes(`action: admit newcomer (${newcomer})`), shown);
+  const config = JSON.parse(
+    await icnOk(
+      a,
+      "--json",
+      "governance",
+      "propose",
+      "--kind",
+      "config",
+      "--title",
+      "More credit for bob",
+      "--set",
+      "credit.override.bob=20000",
+    ),
+  );
+  assert.deepEqual(Object.keys(config.action.set), [`credit.override.${dids[1]}`]);
+  // A signature checked against a contact name, from another member's data dir.
+  const file = `${root}/signed.txt`;
+  await Deno.writeTextFile(file, "minutes of the meeting\n");
+  await icnOk(a, "id", "sign", file);
+  await icnOk(b, "contacts", "add", "alice", alice, "--force");
+  const verified = await icnOk(b, "id", "verify", file, "--did", "alice");
+  assert.ok(verified.startsWith(`Good signature from alice (${alice}) on ${file}`), verified);
+  const json = JSON.parse(await icnOk(b, "--json", "id", "verify", file, "--did", "alice"));
+  assert.equal(json.did, alice);
+});
