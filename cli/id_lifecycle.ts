@@ -166,21 +166,39 @@ export async function rotate(
       }`,
     );
   }
-  await refuseBehindRunningNode(ctx, "icn id rotate");
-  return await withKeystoreLock(ctx.keystorePath, "icn id rotate", () => rotateLocked(ctx, reason));
+  return await withoutRunningNode(
+    ctx,
+    "icn id rotate",
+    () => withKeystoreLock(ctx.keystorePath, "icn id rotate", () => rotateLocked(ctx, reason)),
+  );
 }
 
 /**
  * A running node signs with the keys it unlocked at start: changing them behind its back would
- * make every later write through it fail. So key changes wait for the node to stop; its peer id
- * (node.key) survives the change, and its next hello carries the new key events to its peers.
+ * make every later write through it fail. So a key change holds the data dir's node lock (no
+ * node can start meanwhile) and is refused while a node holds it; the node's peer id (node.key)
+ * survives the change, and its next hello carries the new key events to its peers.
  */
-async function refuseBehindRunningNode(ctx: CliContext, command: string): Promise<void> {
-  const { findRunningNode } = await import("./node_client.ts");
-  if (!(await findRunningNode(ctx))) return;
-  throw new ConflictError(
-    `Cannot run \`${command}\` while a node runs on ${ctx.dataDir}: stop it (Ctrl-C or SIGTERM), run the command, then start it again (its peer id stays the same, and peers learn the new keys from its hello)`,
-  );
+async function withoutRunningNode<T>(
+  ctx: CliContext,
+  command: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  const { describeHolder, nodeLockFile, readLockHolder, tryLock } = await import("./lock.ts");
+  const path = ctx.path(nodeLockFile);
+  const lock = await tryLock(path, { pid: Deno.pid, command, since: Date.now() });
+  if (!lock) {
+    throw new ConflictError(
+      `Cannot run \`${command}\` while a node runs on ${ctx.dataDir} (${
+        describeHolder(await readLockHolder(path))
+      }): stop it (Ctrl-C or SIGTERM), run the command, then start it again (its peer id stays the same, and peers learn the new keys from its hello)`,
+    );
+  }
+  try {
+    return await work();
+  } finally {
+    lock.release();
+  }
 }
 
 async function rotateLocked(ctx: CliContext, reason: RotationReason): Promise<CommandResult> {
@@ -212,8 +230,11 @@ async function rotateLocked(ctx: CliContext, reason: RotationReason): Promise<Co
 }
 
 export async function upgradePq(ctx: CliContext): Promise<CommandResult> {
-  await refuseBehindRunningNode(ctx, "icn id upgrade-pq");
-  return await withKeystoreLock(ctx.keystorePath, "icn id upgrade-pq", () => upgradePqLocked(ctx));
+  return await withoutRunningNode(
+    ctx,
+    "icn id upgrade-pq",
+    () => withKeystoreLock(ctx.keystorePath, "icn id upgrade-pq", () => upgradePqLocked(ctx)),
+  );
 }
 
 async function upgradePqLocked(ctx: CliContext): Promise<CommandResult> {

@@ -16,6 +16,9 @@
 import { IcnError } from "../core/errors.ts";
 
 /** Who holds a lock, as written in the lock file (for messages; the OS lock is the truth). */
+/** The data dir's node lock: held by `icn node run`, and by key changes while they run. */
+export const nodeLockFile = "node.lock";
+
 export interface LockHolder {
   pid: number;
   command: string;

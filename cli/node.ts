@@ -19,7 +19,7 @@ import { type ContactLabels, contactLabels } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
 import { loadNodeKey } from "./node_key.ts";
 import { writeFileAtomic } from "./keystore.ts";
-import { type HeldLock, readLockHolder, tryLock } from "./lock.ts";
+import { type HeldLock, nodeLockFile, readLockHolder, tryLock } from "./lock.ts";
 import { defaultHeapSizing, v8HeapFlags } from "./node_heap.ts";
 import { callNode, nodeFiles, requireRunningNode } from "./node_client.ts";
 import { type CommandResult, createStderrLogger } from "./output.ts";
@@ -88,10 +88,10 @@ export async function run(
   }
 }
 
-/** Held by a running node for its whole life: one node per data dir (see cli/lock.ts). */
-export const nodeLockFile = "node.lock";
-
-/** Takes the data dir's node lock, or refuses naming the node that holds it. */
+/**
+ * Takes the data dir's node lock, held for the node's whole life (one node per data dir), or
+ * refuses naming the node that holds it.
+ */
 export async function takeNodeLock(ctx: CliContext): Promise<HeldLock> {
   const path = ctx.path(nodeLockFile);
   const lock = await tryLock(path, { pid: Deno.pid, command: "icn node run", since: Date.now() })
