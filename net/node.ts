@@ -141,7 +141,8 @@ const invalidReasons = new Map<string, Offence>([
   ["wrong_network", "wrong_network"],
   ["bad_prev", "malformed"],
   ["unknown_kind", "malformed"],
-  ["fork", "fork"],
+  // Not "fork": a fork is two envelopes both validly signed by their author (forgeries are
+  // invalid_signature), so the peer that relays one is passing on evidence, not misbehaving.
 ]);
 
 export interface NodeIdentity {
