@@ -9,7 +9,9 @@ import { InvalidInputError } from "../core/errors.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import type { CliContext } from "./context.ts";
 import { checkKeystoreKeys } from "./doctor_keystore.ts";
-import { findRunningNode } from "./node_client.ts";
+import { readInputText } from "./files.ts";
+import { nodeLockFile, readLockHolder } from "./lock.ts";
+import { findRunningNode, nodeFiles } from "./node_client.ts";
 import type { CommandResult } from "./output.ts";
 
 export type FindingStatus = "ok" | "warn" | "error" | "skip";
@@ -243,17 +245,75 @@ async function checkStoreAndLog(ctx: CliContext): Promise<Finding[]> {
   return findings;
 }
 
-async function checkNode(ctx: CliContext): Promise<{ running: boolean; findings: Finding[] }> {
+/** A node running on this data dir: its control URL and token, and where it says it listens. */
+export interface NodeSeen {
+  url: string;
+  token: string;
+  /** From node.json, else the node lock's holder; null when neither records it. */
+  pid: number | null;
+  /** libp2p multiaddrs the node reported when it started listening. */
+  listen: string[];
+}
+
+/** A node.json or node.lock is one line of JSON; anything larger is not the node's. */
+const nodeInfoBytesMax = 64 * 1024;
+/** At most this many of the node's p2p addresses are probed (it announces one per interface). */
+const nodeAddressesMax = 16;
+
+/** The JSON object in a small file of the data dir, or null (missing, damaged, too large). */
+async function readSmallJson(path: string): Promise<Record<string, unknown> | null> {
+  try {
+    using file = await Deno.open(path);
+    const info = await file.stat();
+    if (!info.isFile || info.size > nodeInfoBytesMax) return null;
+    const buffer = new Uint8Array(nodeInfoBytesMax + 1);
+    let length = 0;
+    while (length < buffer.length) {
+      const n = await file.read(buffer.subarray(length));
+      if (n === null) break;
+      length += n;
+    }
+    if (length > nodeInfoBytesMax) return null;
+    const value = JSON.parse(new TextDecoder().decode(buffer.subarray(0, length)));
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? value : null;
+  } catch {
+    return null;
+  }
+}
+
+function stringsOf(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
+}
+
+/**
+ * The node that answers on this data dir, with its real addresses: node.json (written once it
+ * listens) and the node lock's holder (`node.lock`, described with the same fields) both record
+ * pid, control URL and listen addresses; only a node whose control URL answers counts.
+ */
+export async function findNodeSeen(ctx: CliContext): Promise<NodeSeen | null> {
   let node = null;
   try {
     node = await findRunningNode(ctx);
   } catch {
     node = null;
   }
+  if (!node) return null;
+  const info = await readSmallJson(ctx.path(nodeFiles.info));
+  const holder = await readLockHolder(ctx.path(nodeLockFile));
+  // The lock's description counts only when it is the same node (a stale one names an old url).
+  const sameNode = holder !== null && holder.url === node.url;
+  const pid = Number.isSafeInteger(info?.pid) ? info!.pid as number : sameNode ? holder!.pid : null;
+  const fromInfo = stringsOf(info?.listen);
+  const listen = fromInfo.length > 0 ? fromInfo : sameNode ? stringsOf(holder!.listen) : [];
+  return { ...node, pid, listen };
+}
+
+async function checkNode(ctx: CliContext): Promise<{ node: NodeSeen | null; findings: Finding[] }> {
+  const node = await findNodeSeen(ctx);
   if (!node) {
-    const stale = await statOrNull(ctx.path("node.json"));
+    const stale = await statOrNull(ctx.path(nodeFiles.info));
     return {
-      running: false,
+      node: null,
       findings: [{
         check: "clock",
         status: "skip",
@@ -263,7 +323,7 @@ async function checkNode(ctx: CliContext): Promise<{ running: boolean; findings:
       }],
     };
   }
-  return { running: true, findings: [await checkPeerClocks(node)] };
+  return { node, findings: [await checkPeerClocks(node)] };
 }
 
 /** Clock offsets the node reports per peer (`clockSkewMs`), against the accepted skew. */
@@ -311,40 +371,179 @@ async function checkPeerClocks(node: { url: string; token: string }): Promise<Fi
     };
 }
 
-function checkPort(
-  name: string,
-  hostname: string,
-  port: number,
-  nodeRuns: boolean,
-): Finding {
+/** One TCP port to probe: where it is bound, and the node's addresses it stands for. */
+interface PortProbe {
+  name: "p2p" | "http";
+  hostname: string;
+  port: number;
+  /** The node's addresses on this port, for the report; empty for a configured port. */
+  addresses: string[];
+}
+
+/** "this data dir's node (pid 123)", for messages. */
+function nodeName(node: NodeSeen): string {
+  return `this data dir's node${node.pid !== null ? ` (pid ${node.pid})` : ""}`;
+}
+
+/** Whether something listens on hostname:port: "free", "in-use", or the error that stopped the test. */
+function probePort(hostname: string, port: number): "free" | "in-use" | Error {
   try {
     const listener = Deno.listen({ hostname, port, transport: "tcp" });
     listener.close();
-    return { check: `port-${name}`, status: "ok", message: `Port ${hostname}:${port} is free` };
+    return "free";
   } catch (error) {
-    if (error instanceof Deno.errors.AddrInUse) {
-      if (nodeRuns) {
-        return {
-          check: `port-${name}`,
-          status: "ok",
-          message: `Port ${hostname}:${port} is in use, by the node of this data dir`,
-        };
-      }
+    return error instanceof Deno.errors.AddrInUse ? "in-use" : error as Error;
+  }
+}
+
+/** A port the running node says it holds: in use is as expected; free means node.json lies. */
+function checkNodePort(probe: PortProbe, node: NodeSeen): Finding {
+  const check = `port-${probe.name}`;
+  const where = `${probe.hostname}:${probe.port}`;
+  const also = probe.addresses.length > 1 ? ` (${probe.addresses.join(", ")})` : "";
+  const result = probePort(probe.hostname, probe.port);
+  if (result === "in-use") {
+    return {
+      check,
+      status: "ok",
+      message: `Port ${where}${also} is held by ${nodeName(node)}`,
+    };
+  }
+  if (result === "free") {
+    return {
+      check,
+      status: "warn",
+      message: `The ${probe.name} address ${where} of ${
+        nodeName(node)
+      } is free: nothing listens there`,
+      fix: "check the node's log; `icn node status` lists the addresses it listens on",
+    };
+  }
+  return {
+    check,
+    status: "ok",
+    message: `Port ${where}${also} is ${nodeName(node)}'s (not probed: ${result.message})`,
+  };
+}
+
+/** A configured port: free is good; in use is another program's (or this node's, when it runs). */
+function checkPort(probe: PortProbe, node: NodeSeen | null, nodePorts: Set<number>): Finding {
+  const { name, hostname, port } = probe;
+  const check = `port-${name}`;
+  const result = probePort(hostname, port);
+  if (result === "free") {
+    return { check, status: "ok", message: `Port ${hostname}:${port} is free` };
+  }
+  if (result === "in-use") {
+    if (node && nodePorts.has(port)) {
       return {
-        check: `port-${name}`,
-        status: "error",
-        message: `Port ${hostname}:${port} is used by another program`,
-        fix:
-          `find it with \`ss -ltnp 'sport = :${port}'\` and stop it, or configure another ${name} port`,
+        check,
+        status: "ok",
+        message: `Port ${hostname}:${port} is in use, held by ${nodeName(node)}`,
       };
     }
     return {
-      check: `port-${name}`,
-      status: "warn",
-      message: `Cannot test port ${hostname}:${port}: ${(error as Error).message}`,
-      fix: "run doctor with network permission (--allow-net)",
+      check,
+      status: "error",
+      message: `Port ${hostname}:${port} is used by another program`,
+      fix:
+        `find it with \`ss -ltnp 'sport = :${port}'\` and stop it, or configure another ${name} port`,
     };
   }
+  return {
+    check,
+    status: "warn",
+    message: `Cannot test port ${hostname}:${port}: ${result.message}`,
+    fix: "run doctor with network permission (--allow-net)",
+  };
+}
+
+/**
+ * The node's TCP ports from its multiaddrs (one probe per port, on a host that is this machine's),
+ * relayed and non-TCP addresses left out.
+ */
+export function nodeP2pProbes(listen: string[]): PortProbe[] {
+  const byPort = new Map<number, PortProbe>();
+  for (const address of listen) {
+    if (address.includes("/p2p-circuit")) continue;
+    const match = /^\/(ip4|ip6)\/([^/]+)\/tcp\/(\d+)(\/p2p\/[^/]+)?$/.exec(address);
+    if (!match) continue;
+    const port = Number(match[3]);
+    if (!Number.isInteger(port) || port <= 0 || port > 65535) continue;
+    const probe = byPort.get(port);
+    if (probe) {
+      probe.addresses.push(`${match[2]}:${port}`);
+      // Loopback is always this machine's, so it is the surest host to probe on.
+      if (match[2] === "127.0.0.1") probe.hostname = match[2];
+      continue;
+    }
+    if (byPort.size >= nodeAddressesMax) break;
+    byPort.set(port, {
+      name: "p2p",
+      hostname: match[2],
+      port,
+      addresses: [`${match[2]}:${port}`],
+    });
+  }
+  return [...byPort.values()];
+}
+
+/** The node's HTTP address, from its control URL. */
+function nodeHttpProbe(url: string): PortProbe | null {
+  try {
+    const parsed = new URL(url);
+    const port = Number(parsed.port);
+    if (!Number.isInteger(port) || port <= 0) return null;
+    const hostname = parsed.hostname.replace(/^\[|\]$/g, "");
+    return { name: "http", hostname, port, addresses: [`${parsed.hostname}:${port}`] };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Port findings. While a node runs, its real addresses (node.json / node.lock) are checked and
+ * reported as its own; a port given with --p2p-port/--http-port is checked too. Without a node,
+ * the configured ports (flags, else config.toml, environment, defaults) are checked.
+ */
+export function checkPorts(ports: PortPlan, node: NodeSeen | null): Finding[] {
+  const configured: PortProbe[] = [
+    { name: "p2p", hostname: ports.p2pHost, port: ports.p2p, addresses: [] },
+    { name: "http", hostname: ports.httpHost, port: ports.http, addresses: [] },
+  ];
+  if (!node) {
+    return configured.map((probe) =>
+      probe.port === 0
+        ? {
+          check: `port-${probe.name}`,
+          status: "skip",
+          message: `The ${probe.name} port is picked at start (0)`,
+        }
+        : checkPort(probe, null, new Set())
+    );
+  }
+  const findings: Finding[] = [];
+  const held = [...nodeP2pProbes(node.listen), nodeHttpProbe(node.url)].filter((probe) =>
+    probe !== null
+  );
+  for (const name of ["p2p", "http"] as const) {
+    const mine = held.filter((probe) => probe.name === name);
+    findings.push(...mine.map((probe) => checkNodePort(probe, node)));
+    if (mine.length === 0) {
+      findings.push({
+        check: `port-${name}`,
+        status: "skip",
+        message: `No ${name} address is recorded by ${nodeName(node)}`,
+      });
+    }
+  }
+  const nodePorts = new Set(held.map((probe) => probe.port));
+  for (const probe of configured) {
+    if (!ports.explicit.includes(probe.name) || probe.port === 0) continue;
+    if (held.some((h) => h.name === probe.name && h.port === probe.port)) continue;
+    findings.push(checkPort(probe, node, nodePorts));
+  }
+  return findings;
 }
 
 /** Defaults of the node's server profile (net/config.ts), used when nothing is configured. */
@@ -357,65 +556,80 @@ export interface PortPlan {
   http: number;
   /** Where the ports came from, for the report. */
   from: string;
+  /** The ports given as flags (checked even while a node runs elsewhere). */
+  explicit: ("p2p" | "http")[];
 }
 
 function parsePort(value: unknown, name: string): number {
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new InvalidInputError(`Cannot check port ${name} "${String(value)}": not a port number`);
+  const text = String(value);
+  const port = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isInteger(port) || port > 65535) {
+    throw new InvalidInputError(`Cannot check port ${name} "${text}": not a port number`);
   }
   return port;
 }
 
-/** Ports from flags, else the data dir's `config.toml` (`node.listen`, `http.listen`), else defaults. */
+/** Environment variables that move the node's ports (net/config.ts names them). */
+const portEnv = ["ICN_NODE_PROFILE", "ICN_NODE_LISTEN", "ICN_HTTP_LISTEN"];
+
+/**
+ * The ports a node started now would take: flags, else what `icn node run` resolves from the
+ * data dir's `config.toml`, the `ICN_*` environment and the profile's defaults.
+ */
 export async function plannedPorts(
   ctx: CliContext,
   options: Record<string, unknown>,
 ): Promise<PortPlan> {
-  const plan: PortPlan = { ...defaultPorts, from: "defaults" };
+  const path = ctx.path("config.toml");
   let text: string | undefined;
   try {
-    text = await Deno.readTextFile(ctx.path("config.toml"));
-  } catch {
+    text = await readInputText(path, "node config");
+  } catch (error) {
+    // Only a missing file means "not configured"; a directory or unreadable file is reported.
+    const exists = await Deno.lstat(path).then(() => true, () => false);
+    if (exists) throw error;
     text = undefined;
   }
-  if (text !== undefined) {
-    try {
-      const { parse } = await import("smol-toml");
-      const config = parse(text) as {
-        node?: { listen?: unknown };
-        http?: { listen?: unknown };
-      };
-      const listen = Array.isArray(config.node?.listen) ? config.node!.listen : [];
-      for (const address of listen) {
-        const match = /^\/ip[46]\/([^/]+)\/tcp\/(\d+)/.exec(String(address));
-        if (match) {
-          plan.p2pHost = match[1];
-          plan.p2p = Number(match[2]);
-          break;
-        }
-      }
-      if (typeof config.http?.listen === "string") {
-        const at = config.http.listen.lastIndexOf(":");
-        plan.httpHost = config.http.listen.slice(0, at) || plan.httpHost;
-        plan.http = parsePort(config.http.listen.slice(at + 1), "http.listen");
-      }
-      plan.from = ctx.path("config.toml");
-    } catch (error) {
-      if (error instanceof InvalidInputError) throw error;
-      throw new InvalidInputError(
-        `Cannot read ${ctx.path("config.toml")}: ${(error as Error).message}`,
-      );
+  const { configEnv, parseHostPort, resolveConfig } = await import("../net/config.ts");
+  const env = configEnv();
+  let config;
+  try {
+    config = resolveConfig(text, { env });
+  } catch (error) {
+    throw new InvalidInputError(
+      `Cannot check the configured ports (${text === undefined ? "" : `${path}, `}ICN_* ` +
+        `environment): ${(error as Error).message}`,
+    );
+  }
+  const plan: PortPlan = {
+    ...defaultPorts,
+    from: portEnv.some((name) => env[name] !== undefined)
+      ? "environment"
+      : text !== undefined
+      ? path
+      : "defaults",
+    explicit: [],
+  };
+  for (const address of config.listen) {
+    const match = /^\/ip[46]\/([^/]+)\/tcp\/(\d+)/.exec(address);
+    if (match) {
+      plan.p2pHost = match[1];
+      plan.p2p = Number(match[2]);
+      break;
     }
   }
+  const http = parseHostPort(config.http, "http.listen");
+  plan.httpHost = http.hostname;
+  plan.http = http.port;
   if (options.p2pPort !== undefined) {
     plan.p2p = parsePort(options.p2pPort, "--p2p-port");
-    plan.from = "flags";
+    plan.explicit.push("p2p");
   }
   if (options.httpPort !== undefined) {
     plan.http = parsePort(options.httpPort, "--http-port");
-    plan.from = "flags";
+    plan.explicit.push("http");
   }
+  if (plan.explicit.length > 0) plan.from = "flags";
   return plan;
 }
 
@@ -430,22 +644,7 @@ export async function runDoctor(ctx: CliContext, ports: PortPlan): Promise<Findi
   }
   const node = await checkNode(ctx);
   findings.push(...node.findings);
-  for (
-    const [name, host, port] of [
-      ["p2p", ports.p2pHost, ports.p2p],
-      ["http", ports.httpHost, ports.http],
-    ] as const
-  ) {
-    findings.push(
-      port === 0
-        ? {
-          check: `port-${name}`,
-          status: "skip",
-          message: `The ${name} port is picked at start (0)`,
-        }
-        : checkPort(name, host, port, node.running),
-    );
-  }
+  findings.push(...checkPorts(ports, node.node));
   return findings;
 }
 

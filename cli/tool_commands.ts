@@ -29,13 +29,13 @@ export function toolCommands(r: Registrar): Command[] {
       .addOption(
         new Option(
           "--p2p-port <port>",
-          "p2p TCP port to check (default: from config.toml, else 4001)",
+          "p2p TCP port to check (default: the running node's, else config.toml, ICN_NODE_LISTEN, 4001)",
         ),
       )
       .addOption(
         new Option(
           "--http-port <port>",
-          "HTTP port to check (metrics, health, control; default: from config.toml, else 5601)",
+          "HTTP port to check (metrics, health, control; default: the running node's, else config.toml, ICN_HTTP_LISTEN, 5601)",
         ),
       ),
     () => import("./doctor.ts"),

@@ -14,10 +14,10 @@ interface Finding {
   fix?: string;
 }
 
-async function icn(dir: string, args: string[]) {
+async function icn(dir: string, args: string[], extraEnv: Record<string, string> = {}) {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", mainPath, "--data-dir", dir, ...args],
-    env,
+    env: { ...env, ...extraEnv },
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -171,12 +171,29 @@ Deno.test("icn doctor text output prints each problem with its fix", async () =>
   }
 });
 
+/** Polls `read` until it returns a value, within a deadline (no fixed sleeps). */
+async function waitFor<T>(
+  what: string,
+  read: () => Promise<T | undefined>,
+  ms = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const value = await read().catch(() => undefined);
+    if (value !== undefined) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what} did not happen within ${ms} ms`);
+}
+
 Deno.test({
-  name: "icn doctor on a joined data dir with a running node: ledger check, node's port held by it",
+  name:
+    "icn doctor on a joined data dir with a running node: ledger check, the node's real ports held by it",
   sanitizeResources: false,
   async fn() {
     const dir = await initialized();
     let child: Deno.ChildProcess | undefined;
+    const other = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     try {
       const did = JSON.parse((await icn(dir, ["--json", "id", "show"])).stdout).did as string;
       const genesis = `${dir}/genesis.json`;
@@ -200,35 +217,96 @@ Deno.test({
         const result = await icn(dir, args);
         assert(result.code === 0, `${args.join(" ")}: ${result.stderr}`);
       }
+      // Random ports, not the defaults (4001, 5601) nor what config.toml would say: doctor must
+      // read the running node's own addresses.
+      await Deno.writeTextFile(
+        `${dir}/config.toml`,
+        `[node]\nlisten = ["/ip4/127.0.0.1/tcp/${freePorts()[0]}"]\n`,
+      );
       child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", mainPath, "--data-dir", dir, "node", "run", "--profile", "test"],
+        args: [
+          "run",
+          "-A",
+          mainPath,
+          "--data-dir",
+          dir,
+          "node",
+          "run",
+          "--profile",
+          "test",
+          "--listen",
+          "/ip4/127.0.0.1/tcp/0",
+          "--http",
+          "127.0.0.1:0",
+        ],
         env,
         stdin: "null",
         stdout: "null",
         stderr: "null",
       }).spawn();
-      let url = "";
-      // Poll for the node's address file, bounded by a deadline rather than a count of sleeps.
-      const deadline = Date.now() + 60_000;
-      while (!url && Date.now() < deadline) {
-        try {
-          url = JSON.parse(await Deno.readTextFile(`${dir}/node.json`)).url;
-        } catch {
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      }
-      assert(url, "node.json appeared");
-      const port = new URL(url).port;
-      const [p2p] = freePorts();
-      const result = await icn(dir, ["--json", "doctor", "--p2p-port", p2p, "--http-port", port]);
+      const info = await waitFor("node.json with the node's addresses", async () => {
+        const value = JSON.parse(await Deno.readTextFile(`${dir}/node.json`)) as {
+          pid: number;
+          url: string;
+          listen: string[];
+        };
+        return value.url && value.listen.length > 0 ? value : undefined;
+      });
+      assert(info.pid === child.pid, `node.json pid ${info.pid}, child ${child.pid}`);
+      const httpPort = new URL(info.url).port;
+      const p2pPort = /\/tcp\/(\d+)/.exec(info.listen[0])![1];
+
+      const result = await icn(dir, ["--json", "doctor"]);
       const report = JSON.parse(result.stdout) as { findings: Finding[] };
       const find = (check: string) => report.findings.find((f) => f.check === check);
       assert(result.code === 0, JSON.stringify(report.findings, null, 1));
       assert(find("network")?.status === "ok", "joined");
       assert(find("ledger")?.status === "ok", `ledger: ${JSON.stringify(find("ledger"))}`);
-      assert(find("port-http")?.message.includes("by the node of this data dir"), "held by node");
+      const held = `held by this data dir's node (pid ${child.pid})`;
+      const p2p = find("port-p2p")!;
+      assert(
+        p2p.status === "ok" && p2p.message.includes(`127.0.0.1:${p2pPort}`) &&
+          p2p.message.includes(held),
+        JSON.stringify(p2p),
+      );
+      const http = find("port-http")!;
+      assert(
+        http.status === "ok" && http.message.includes(`127.0.0.1:${httpPort}`) &&
+          http.message.includes(held),
+        JSON.stringify(http),
+      );
+      const ports = report.findings.filter((f) => f.check.startsWith("port-"));
+      assert(ports.length === 2, `only the node's ports: ${JSON.stringify(ports)}`);
       assert(find("clock")?.message.includes("A node runs at"), JSON.stringify(find("clock")));
+
+      // A port given as a flag is still checked: another program's is an error, not the node's.
+      const otherPort = String((other.addr as Deno.NetAddr).port);
+      const flagged = await icn(dir, ["--json", "doctor", "--http-port", otherPort]);
+      assert(flagged.code === 1, `exit ${flagged.code}: ${flagged.stdout}`);
+      const flaggedHttp = (JSON.parse(flagged.stdout) as { findings: Finding[] }).findings
+        .filter((f) => f.check === "port-http");
+      assert(
+        flaggedHttp.some((f) => f.status === "ok" && f.message.includes(held)) &&
+          flaggedHttp.some((f) =>
+            f.status === "error" && f.message.includes(`:${otherPort} is used by another program`)
+          ),
+        JSON.stringify(flaggedHttp),
+      );
+
+      // Once the node stops, its leftovers do not count: the configured ports are checked.
+      child.kill("SIGTERM");
+      await child.status;
+      child = undefined;
+      const after = await icn(dir, ["--json", "doctor"]);
+      const afterPorts = (JSON.parse(after.stdout) as { findings: Finding[] }).findings
+        .filter((f) => f.check.startsWith("port-"));
+      assert(
+        afterPorts.every((f) => !f.message.includes("held by")) &&
+          afterPorts.some((f) => f.check === "port-http" && f.message.includes(":5601")),
+        JSON.stringify(afterPorts),
+      );
     } finally {
+      other.close();
       if (child) {
         child.kill("SIGTERM");
         await child.status;
@@ -236,4 +314,30 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("icn doctor without a node checks the ports the environment configures", async () => {
+  const dir = await initialized();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const port = (listener.addr as Deno.NetAddr).port;
+    const [p2p] = freePorts();
+    const result = await icn(dir, ["--json", "doctor"], {
+      ICN_NODE_LISTEN: `/ip4/127.0.0.1/tcp/${p2p}`,
+      ICN_HTTP_LISTEN: `127.0.0.1:${port}`,
+    });
+    assert(result.code === 1, `exit ${result.code}: ${result.stdout}${result.stderr}`);
+    const report = JSON.parse(result.stdout) as { findings: Finding[]; ports: { from: string } };
+    const http = report.findings.find((f) => f.check === "port-http")!;
+    assert(
+      http.status === "error" && http.message.includes(`127.0.0.1:${port} is used by another`),
+      JSON.stringify(http),
+    );
+    const p2pFinding = report.findings.find((f) => f.check === "port-p2p")!;
+    assert(p2pFinding.message === `Port 127.0.0.1:${p2p} is free`, JSON.stringify(p2pFinding));
+    assert(report.ports.from === "environment", report.ports.from);
+  } finally {
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
