@@ -186,6 +186,23 @@ export async function writeFileAtomic(path: string, data: Uint8Array, mode = 0o6
   }
 }
 
+/**
+ * Copies the file at `path` to `PATH.<ISO time>.bak` beside it (mode `mode`) before a `--force`
+ * replaces it, and returns the copy's path; a failure is an `OutputError` naming the copy.
+ */
+export async function keepBackup(path: string, now: number, mode = 0o600): Promise<string> {
+  const backup = `${path}.${new Date(now).toISOString().replace(/[:.]/g, "-")}.bak`;
+  try {
+    await Deno.copyFile(path, backup);
+    await Deno.chmod(backup, mode);
+  } catch (error) {
+    throw new OutputError(`Cannot keep a backup of "${path}" as "${backup}": ${causeOf(error)}`, {
+      cause: error,
+    });
+  }
+  return backup;
+}
+
 export interface HashInputOptions {
   /** Keep the bytes too when the file is at most this large (legacy minisign needs them). */
   keepBytesMax?: number;

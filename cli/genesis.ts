@@ -1,5 +1,5 @@
 /** Handlers of `icn governance genesis ...` and `icn governance join`. */
-import { readInputText } from "./files.ts";
+import { keepBackup, readInputText } from "./files.ts";
 import { chainKeys } from "../core/chain/keys.ts";
 import { AlreadyExistsError, InvalidInputError, InvalidSignatureError } from "../core/errors.ts";
 import {
@@ -61,15 +61,56 @@ export async function create(
   });
   const file: GenesisFile = { id: await genesisId(genesis), genesis, signatures: [] };
   const out = typeof options.out === "string" ? options.out : "genesis.json";
+  const backup = await replaceableGenesis(out, options.force === true, ctx.clock.now());
   await writeFileAtomic(out, new TextEncoder().encode(serializeGenesisFile(file)), 0o644);
   return {
-    data: { file: out, id: file.id, members: genesis.members },
+    data: { file: out, id: file.id, members: genesis.members, backup: backup ?? null },
     text: [
       `Wrote genesis of "${terminalSafe(genesis.name)}" to ${out}`,
       `  network id: ${file.id}`,
       `  founders (${genesis.members.length}) must each sign: icn governance genesis sign ${out}`,
+      ...(backup ? [`  previous ${out} kept as ${backup}`] : []),
     ],
   };
+}
+
+/**
+ * A genesis file already at `out` may hold founders' signatures, collected one by one: it is
+ * replaced only with `--force`, and then kept as a backup (returned). Devices and `-` are not
+ * files to keep; a directory is left for the writer to refuse.
+ */
+async function replaceableGenesis(
+  out: string,
+  force: boolean,
+  now: number,
+): Promise<string | undefined> {
+  if (out === "-") return undefined;
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(out);
+  } catch {
+    return undefined;
+  }
+  if (!info.isFile) return undefined;
+  if (force) return await keepBackup(out, now, 0o644);
+  let holds = "";
+  try {
+    const value = JSON.parse(
+      await readInputText(out, "genesis file", { bytesMax: genesisFileBytesMax }),
+    );
+    const signatures = value?.signatures;
+    holds = Array.isArray(signatures)
+      ? ` and holds ${signatures.length} founder signature(s)${
+        typeof value.id === "string" ? ` (network ${terminalSafe(value.id.slice(0, 128))})` : ""
+      }`
+      : "";
+  } catch {
+    // Unreadable or not JSON: still a file someone may want; the refusal says nothing more.
+  }
+  throw new AlreadyExistsError(
+    `Cannot write the genesis to "${out}": it already exists${holds} — use --force to replace ` +
+      "it (the old file is kept as a backup), or --out another file",
+  );
 }
 
 export async function signGenesis(ctx: CliContext, args: string[]): Promise<CommandResult> {

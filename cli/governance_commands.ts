@@ -28,7 +28,11 @@ export function governanceCommands(r: Registrar): Command {
         [],
       )
       .option("--set <key=value>", "set a parameter (repeatable; see `genesis keys`)", collect, [])
-      .option("--out <file>", "output file (default genesis.json)"),
+      .option("--out <file>", "output file (default genesis.json)")
+      .option(
+        "--force",
+        "replace an existing genesis file, signatures and all (the old one is kept as a backup)",
+      ),
     genesis,
     "create",
   );
