@@ -10,7 +10,7 @@
  * key event logs are in the store).
  */
 import { CommanderError } from "commander";
-import { AlreadyExistsError, InvalidInputError, NotFoundError } from "../core/errors.ts";
+import { AlreadyExistsError, IcnError, InvalidInputError, NotFoundError } from "../core/errors.ts";
 import { isMember, membersAt } from "../core/governance/membership.ts";
 import { isDid, parseDid } from "../core/identity/did.ts";
 import { identityKey } from "../core/identity/kel.ts";
@@ -137,16 +137,20 @@ async function writeContacts(ctx: CliContext, contacts: Contact[]): Promise<void
 /** Runs `change` on the address book under its lock, so concurrent writers never lose an entry. */
 async function withContactsLock<T>(ctx: CliContext, command: string, change: () => Promise<T>) {
   await ctx.ensureDataDir();
-  const lock = await acquireLock(ctx.path(contactsLockFileName), {
-    pid: Deno.pid,
-    command,
-    since: Date.now(),
-  }, {
+  const path = ctx.path(contactsLockFileName);
+  const lock = await acquireLock(path, { pid: Deno.pid, command, since: Date.now() }, {
     waitMs: contactsLockWaitMs,
     busy: (holder, waited) =>
       `Cannot change the contacts: ${describeHolder(holder)} is changing them (waited ${
         Math.round(waited / 1000)
       } s)`,
+  }).catch((error) => {
+    // A read-only data dir or a full disk: say which file, not a stack trace.
+    if (error instanceof IcnError) throw error;
+    throw new InvalidInputError(
+      `Cannot change the contacts: cannot lock ${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
   });
   try {
     return await change();
