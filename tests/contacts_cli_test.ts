@@ -294,4 +294,11 @@ Deno.test("a membership proposal, a credit override and a signature check take n
   assert.ok(verified.startsWith(`Good signature from alice (${alice}) on ${file}`), verified);
   const json = JSON.parse(await icnOk(b, "--json", "id", "verify", file, "--did", "alice"));
   assert.equal(json.did, alice);
+  // A data dir that joined nothing knows alice only by her key event log: a prefix is enough.
+  const outsider = `${root}/outsider`;
+  await icnOk(outsider, "node", "import", `${root}/bundle-0.car`);
+  const byPrefix = JSON.parse(
+    await icnOk(outsider, "--json", "id", "verify", file, "--did", alice.slice(0, 14)),
+  );
+  assert.equal(byPrefix.did, alice);
 });
