@@ -278,13 +278,14 @@ export async function anomalies(ctx: CliContext): Promise<CommandResult> {
     until: now,
   });
   const report = scanAnomalies(graph, { thresholds, histories });
+  const { label, warnings } = await contactLabels(ctx);
   const text: string[] = [
     `${report.rings.length} ring(s), ${report.sybils.length} Sybil cluster(s), ${report.growth.length} rapid-growth finding(s) among ${graph.n} member(s), ${graph.edgeCount} edge(s)`,
   ];
   for (const ring of report.rings) {
     text.push(
-      `ring: ${ring.members.join(", ")} (mean score ${ring.meanScore.toFixed(3)})`,
-      ...ring.edges.map((e) => `  ${e.from} → ${e.to} ${e.score}`),
+      `ring: ${ring.members.map(label).join(", ")} (mean score ${ring.meanScore.toFixed(3)})`,
+      ...ring.edges.map((e) => `  ${label(e.from)} → ${label(e.to)} ${e.score}`),
     );
   }
   for (const cluster of report.sybils) {
@@ -292,13 +293,15 @@ export async function anomalies(ctx: CliContext): Promise<CommandResult> {
       `sybil cluster of ${cluster.members.length}: ${cluster.internalEdges} internal / ${cluster.externalEdges} external edge(s), density ratio ${
         Number.isFinite(cluster.densityRatio) ? cluster.densityRatio.toFixed(1) : "∞"
       }`,
-      `  members: ${cluster.members.join(", ")}`,
-      ...cluster.attachments.map((e) => `  attached by ${e.from} → ${e.to} ${e.score}`),
+      `  members: ${cluster.members.map(label).join(", ")}`,
+      ...cluster.attachments.map((e) =>
+        `  attached by ${label(e.from)} → ${label(e.to)} ${e.score}`
+      ),
     );
   }
   for (const g of report.growth) {
     text.push(
-      `rapid growth: ${g.member} ${g.from.score.toFixed(3)} (${
+      `rapid growth: ${label(g.member)} ${g.from.score.toFixed(3)} (${
         new Date(g.from.ts).toISOString()
       }) → ${g.to.score.toFixed(3)} (${new Date(g.to.ts).toISOString()}), +${
         g.risePercent.toFixed(0)
@@ -317,6 +320,7 @@ export async function anomalies(ctx: CliContext): Promise<CommandResult> {
       })),
       growth: report.growth,
     },
+    warnings,
     text,
   };
 }
