@@ -7,7 +7,8 @@ import { CarReader, CarWriter } from "@ipld/car";
 import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import { bytesEqual } from "../bytes.ts";
-import { contentId } from "../envelope/envelope.ts";
+import { kelNet } from "../constants.ts";
+import { contentId, decodeEnvelope, type SealedEnvelope } from "../envelope/envelope.ts";
 import { InvalidInputError, shown } from "../errors.ts";
 import {
   decodeCanonicalCbor,
@@ -126,4 +127,45 @@ export async function decodeBundle(
     if (bytesEqual(envelopes[i], envelopes[i - 1])) fail("repeated block");
   }
   return { manifest, envelopes };
+}
+
+/** A bundle's envelopes as a data dir can take them now (see `splitForImport`). */
+export interface ImportSplit {
+  /** What goes to `ingest`, in the bundle's order: decoded envelopes, or bytes that did not decode. */
+  now: (SealedEnvelope | Uint8Array)[];
+  /** Envelopes of networks the data dir has not joined, counted per network; not applied. */
+  notJoined: Map<string, number>;
+}
+
+/**
+ * Splits a bundle's envelopes for a data dir whose network is `joined`
+ * (null: none yet). A data dir that has not joined a network can still take
+ * key event logs (the first step of a recovery in a fresh data dir), so the
+ * envelopes of a network are set aside, counted, and left for an import
+ * after `join`. Nothing else is set aside: once joined, an envelope of
+ * another network is refused as ever, and an envelope that does not decode
+ * stays in `now`, so `ingest` refuses it (and, all or nothing, the bundle).
+ */
+export async function splitForImport(
+  envelopes: readonly Uint8Array[],
+  joined: string | null,
+): Promise<ImportSplit> {
+  const now: (SealedEnvelope | Uint8Array)[] = [];
+  const notJoined = new Map<string, number>();
+  for (const bytes of envelopes) {
+    let sealed: SealedEnvelope;
+    try {
+      sealed = await decodeEnvelope(bytes);
+    } catch {
+      now.push(bytes);
+      continue;
+    }
+    const { net } = sealed.envelope;
+    if (joined === null && net !== kelNet) {
+      notJoined.set(net, (notJoined.get(net) ?? 0) + 1);
+    } else {
+      now.push(sealed);
+    }
+  }
+  return { now, notJoined };
 }

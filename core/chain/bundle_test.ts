@@ -1,7 +1,8 @@
 import { deepStrictEqual as assertEquals, ok as assert, rejects } from "node:assert";
 import { InvalidInputError } from "../errors.ts";
 import { testIdentity } from "../testing.ts";
-import { type BundleManifest, decodeBundle, encodeBundle } from "./bundle.ts";
+import { sealEnvelope } from "../envelope/envelope.ts";
+import { type BundleManifest, decodeBundle, encodeBundle, splitForImport } from "./bundle.ts";
 
 const manifest: BundleManifest = { v: 1, net: null, count: 1, since: 0, next: 1, created: 1 };
 
@@ -39,5 +40,30 @@ Deno.test("decodeBundle() refuses manifest fields of the wrong type or range (we
   ) {
     const loose = { ...manifest, ...bad } as unknown as BundleManifest;
     await refused(await encodeBundle(loose, [inception.bytes]), pattern);
+  }
+});
+
+Deno.test("splitForImport() sets a network's envelopes aside only while no network is joined", async () => {
+  const { inception, signer } = await testIdentity(1);
+  const edge = await sealEnvelope({
+    net: "bafynet",
+    kind: "trust.edge",
+    seq: 0,
+    prev: null,
+    ts: inception.envelope.ts,
+    body: { to: inception.envelope.author, score: 500, graph: "social" },
+  }, signer);
+  const garbage = new Uint8Array([1, 2, 3]);
+  const bytes = [inception.bytes, edge.bytes, garbage];
+  const fresh = await splitForImport(bytes, null);
+  assertEquals(fresh.now.length, 2);
+  assertEquals((fresh.now[0] as { cid: string }).cid, inception.cid);
+  // Bytes that do not decode stay for ingest to refuse (and with them the whole bundle).
+  assertEquals(fresh.now[1], garbage);
+  assertEquals([...fresh.notJoined], [["bafynet", 1]]);
+  // Once joined, nothing is set aside: another network's envelope is refused as ever.
+  for (const joined of ["bafynet", "bafyother"]) {
+    const split = await splitForImport(bytes, joined);
+    assertEquals([split.now.length, split.notJoined.size], [3, 0]);
   }
 });
