@@ -73,7 +73,8 @@ export const publicIdentityShape: strict.Shape<PublicIdentity> = strict.record({
     { mlDsa65: multikeyText, mlKem768: multikeyText },
   ),
   pq: strict.boolean,
-  kelSeq: strict.natural,
+  // -1: the keys of a recovery request, written before this data dir holds the DID's key log.
+  kelSeq: strict.integer({ min: -1, max: Number.MAX_SAFE_INTEGER }),
 });
 
 /**
