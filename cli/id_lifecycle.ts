@@ -31,6 +31,7 @@ import { replayKel } from "../core/identity/replay.ts";
 import { sealRotation } from "../core/identity/rotation.ts";
 import { createSigner } from "../core/identity/signer.ts";
 import { bytesEqual } from "../core/bytes.ts";
+import { resolveDid } from "./contacts.ts";
 import type { CliContext, UnlockedIdentity } from "./context.ts";
 import { freshSeeds, publicIdentityOf, publicKeysOf } from "./id.ts";
 import {
@@ -326,7 +327,7 @@ export async function history(
   options: Record<string, unknown>,
 ): Promise<CommandResult> {
   const did = typeof options.did === "string"
-    ? (parseDid(options.did), options.did)
+    ? await resolveDid(ctx, options.did, { what: "--did" })
     : (await ctx.readPublicIdentity()).did;
   await requireRecord(ctx, did);
   const envelopes = await kelEnvelopes(ctx, did);
