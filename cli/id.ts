@@ -3,7 +3,12 @@ import { hashInputFile, pathExists, readInputText } from "./files.ts";
 import { basename } from "node:path";
 import { appendLocal } from "../core/chain/append.ts";
 import { kelNet } from "../core/constants.ts";
-import { AlreadyExistsError, InvalidSignatureError, RejectedError } from "../core/errors.ts";
+import {
+  AlreadyExistsError,
+  InvalidInputError,
+  InvalidSignatureError,
+  RejectedError,
+} from "../core/errors.ts";
 import { didFromPublicKey, parseDid } from "../core/identity/did.ts";
 import { didDocument, multikey } from "../core/identity/did_document.ts";
 import {
@@ -17,7 +22,6 @@ import {
   ed25519FromSeed,
   mlDsa65FromSeed,
   mlKem768PublicFromSeed,
-  signEd25519,
   x25519FromSeed,
 } from "../core/identity/keys.ts";
 import {
@@ -188,7 +192,20 @@ export async function sign(
 ): Promise<CommandResult> {
   const [file] = args;
   const data = await hashInputFile(file, "file to sign", { onProgress: progressLine(file) });
-  const unlocked = await ctx.unlock();
+  // Signing needs no secret seeds here: the unlock agent signs when one runs.
+  const unlocked = await ctx.unlockForSigning();
+  // The key id names the current key, as the key log has it (the keystore's keys match it).
+  const publicKey = (await identityRecord(ctx, unlocked.did))?.keys.ed25519 ??
+    parseDid(unlocked.did);
+  const signWith = async (alg: "ed25519" | "ml-dsa-65", message: Uint8Array) => {
+    const sig = (await unlocked.signer.sign(message)).find((s) => s.alg === alg)?.sig;
+    if (!sig) {
+      throw new InvalidInputError(
+        "This identity has no ML-DSA-65 key: run `icn id upgrade-pq` first",
+      );
+    }
+    return sig;
+  };
   const out = typeof options.out === "string" ? options.out : `${file}.minisig`;
   const now = ctx.clock.now();
   const extra = typeof options.comment === "string" ? `\tcomment:${options.comment}` : "";
@@ -196,14 +213,14 @@ export async function sign(
     basename(file)
   }\t${unlocked.did}${extra}`;
   let text = await minisignSign(data, {
-    publicKey: unlocked.ed25519.publicKey,
-    sign: (message) => signEd25519(unlocked.ed25519, message),
+    publicKey,
+    sign: (message) => signWith("ed25519", message),
     trustedComment,
     untrustedComment: `signature from icn identity ${unlocked.did}`,
   });
   if (options.pq === true) {
     const { addPqSignatureLine } = await import("./id_pq.ts");
-    text = await addPqSignatureLine(unlocked, data, text);
+    text = await addPqSignatureLine((message) => signWith("ml-dsa-65", message), data, text);
   }
   await writeFileAtomic(out, new TextEncoder().encode(text), 0o644);
   return {

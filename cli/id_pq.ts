@@ -4,11 +4,10 @@
  * disturb `minisign -V`.
  */
 import { concatBytes, fromBase64, toBase64, utf8Encode } from "../core/bytes.ts";
-import { InvalidInputError, InvalidSignatureError } from "../core/errors.ts";
+import { InvalidSignatureError } from "../core/errors.ts";
 import type { IdentityRecord } from "../core/identity/kel.ts";
-import { signMlDsa65, verifyMlDsa65 } from "../core/identity/keys.ts";
+import { verifyMlDsa65 } from "../core/identity/keys.ts";
 import type { MinisignSignature, SignedContent } from "../core/identity/minisign.ts";
-import type { UnlockedIdentity } from "./context.ts";
 
 const prefix = "icn-ml-dsa-65: ";
 
@@ -21,18 +20,14 @@ function pqMessage(content: SignedContent, trustedComment: string): Uint8Array {
   );
 }
 
+/** Appends the ML-DSA-65 line, signed by `signMlDsa` (the keystore's key, or the unlock agent). */
 export async function addPqSignatureLine(
-  unlocked: UnlockedIdentity,
+  signMlDsa: (message: Uint8Array) => Promise<Uint8Array>,
   content: SignedContent,
   text: string,
 ): Promise<string> {
-  if (!unlocked.mlDsa65) {
-    throw new InvalidInputError(
-      "This identity has no ML-DSA-65 key: run `icn id upgrade-pq` first",
-    );
-  }
   const trusted = text.split("\n")[2].slice("trusted comment: ".length);
-  const sig = await signMlDsa65(unlocked.mlDsa65, pqMessage(content, trusted));
+  const sig = await signMlDsa(pqMessage(content, trusted));
   return text + prefix + toBase64(sig) + "\n";
 }
 
