@@ -4,7 +4,16 @@
  * /metrics, kill -9 and catch-up by sync, SIGTERM exiting 0 within 10 s.
  */
 import { assert, assertEquals, waitFor } from "./_node_fixture.ts";
-import { icn, nodeInfo, ok, spawnNode, status, stopWithin } from "./_node_process.ts";
+import {
+  foundCooperative,
+  icn,
+  killAll,
+  nodeInfo,
+  ok,
+  spawnNode,
+  status,
+  stopWithin,
+} from "./_node_process.ts";
 import { requireTool } from "./_tools.ts";
 
 Deno.test({
@@ -17,24 +26,7 @@ Deno.test({
     const dirs = [0, 1, 2].map((i) => `${root}/n${i}`);
     const children: Deno.ChildProcess[] = [];
     try {
-      const dids = await Promise.all(dirs.map(async (dir) => {
-        await ok(dir, "id", "init");
-        return JSON.parse(await ok(dir, "--json", "id", "show")).did as string;
-      }));
-      const genesis = `${root}/genesis.json`;
-      await ok(
-        dirs[0],
-        "governance",
-        "genesis",
-        "create",
-        "--name",
-        "Node coop",
-        ...dids.flatMap((d) => ["--member", d]),
-        "--out",
-        genesis,
-      );
-      for (const dir of dirs) await ok(dir, "governance", "genesis", "sign", genesis);
-      await Promise.all(dirs.map((dir) => ok(dir, "governance", "join", genesis)));
+      const dids = await foundCooperative(root, dirs);
 
       // Bad config is refused at start, naming the key.
       await Deno.writeTextFile(`${root}/bad.toml`, "[limits]\npeer_rate = -3\n");
@@ -132,14 +124,7 @@ Deno.test({
       // With no node running, writes go to the store directly again.
       await ok(dirs[0], "ledger", "transfer", "--to", dids[1], "--amount", "1");
     } finally {
-      for (const child of children) {
-        try {
-          child.kill("SIGKILL");
-          await child.output();
-        } catch {
-          // already gone
-        }
-      }
+      await killAll(children);
       await Deno.remove(root, { recursive: true }).catch(() => {});
     }
   },
