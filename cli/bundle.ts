@@ -1,10 +1,17 @@
 /** `icn node export` / `icn node import`: offline exchange of envelopes as CAR bundles. */
-import { readInputFile } from "./files.ts";
-import { bundleBytesMax, decodeBundle, encodeBundle } from "../core/chain/bundle.ts";
+import { pathExists, readInputFile } from "./files.ts";
+import {
+  bundleBytesMax,
+  type BundleManifest,
+  decodeBundle,
+  encodeBundle,
+  splitForImport,
+} from "../core/chain/bundle.ts";
 import { ingest } from "../core/chain/ingest.ts";
 import { chainKeys } from "../core/chain/keys.ts";
 import { readLog } from "../core/chain/read.ts";
 import { InvalidInputError } from "../core/errors.ts";
+import { clearCatchUp, readCatchUp } from "../core/identity/catch_up.ts";
 import type { CliContext } from "./context.ts";
 import { writeFileAtomic } from "./keystore.ts";
 import type { CommandResult } from "./output.ts";
@@ -47,11 +54,53 @@ export async function importBundle(ctx: CliContext, args: string[]): Promise<Com
   // Importing key logs into a new data dir is the first step of recovery: it may create one.
   await ctx.ensureDataDir();
   const deps = await ctx.ingestDeps();
-  const outcomes = await ingest(deps, envelopes, { source: "import", atomicity: "all" });
+  const joined = (await deps.store.get<string>(chainKeys.network))?.value ?? null;
+  // A data dir that has not joined takes the key logs and sets the network's envelopes aside;
+  // what it takes is still all or nothing, so a tampered bundle changes nothing.
+  const { now, notJoined } = await splitForImport(envelopes, joined);
+  const outcomes = await ingest(deps, now, { source: "import", atomicity: "all" });
   const accepted = outcomes.filter((o) => o.status === "accepted").length;
   const duplicates = outcomes.filter((o) => o.status === "duplicate").length;
+  const caughtUp = await catchUp(ctx, manifest, joined);
+  const setAside = [...notJoined].map(([net, count]) => ({ net, count }));
+  const text = [
+    `Imported ${accepted} new envelope(s) from ${path} (${duplicates} already known)`,
+  ];
+  for (const { net, count } of setAside) {
+    text.push(
+      `  not taken: ${count} envelope(s) of network ${net}, which this data dir has not joined; run \`icn governance join GENESIS\` with its genesis, then import this bundle again`,
+    );
+  }
+  if (caughtUp) {
+    text.push("  caught up: writes in this network are allowed again (restore guard lifted)");
+  }
   return {
-    data: { file: path, net: manifest.net, total: envelopes.length, accepted, duplicates },
-    text: `Imported ${accepted} new envelope(s) from ${path} (${duplicates} already known)`,
+    data: {
+      file: path,
+      net: manifest.net,
+      total: envelopes.length,
+      accepted,
+      duplicates,
+      notJoined: setAside,
+      caughtUp,
+    },
+    text,
   };
+}
+
+/**
+ * Lifts the restore guard when this import taught the data dir its own chain in its network:
+ * a bundle of that network exported from the start of the peer's log (no `--since`).
+ */
+async function catchUp(
+  ctx: CliContext,
+  manifest: BundleManifest,
+  joined: string | null,
+): Promise<boolean> {
+  if (joined === null || manifest.net !== joined || manifest.since !== 0) return false;
+  if (!(await pathExists(ctx.publicIdentityPath))) return false;
+  const { did } = await ctx.readPublicIdentity();
+  const store = await ctx.store();
+  if (!(await readCatchUp(store, did))) return false;
+  return await clearCatchUp(store);
 }

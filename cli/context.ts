@@ -285,12 +285,17 @@ export class CliContext {
    * Signs and commits one envelope of this identity in the joined network.
    * While a node runs on this data dir (it writes `node.json`), the request
    * goes through the node's control API instead, so only the node writes.
+   * Refused while the restore guard stands (`core/identity/catch_up.ts`).
    */
   async submit(request: { kind: string; body: unknown }): Promise<SubmitResult> {
     const { findRunningNode, submitViaNode } = await import("./node_client.ts");
     const node = await findRunningNode(this);
     if (node) return await submitViaNode(this, node, request);
     const { id } = await this.network();
+    // The restore guard: after `id restore` or a recovery, learn the chain head first.
+    const { readCatchUp, catchUpRefusal } = await import("../core/identity/catch_up.ts");
+    const marker = await readCatchUp(await this.store(), (await this.readPublicIdentity()).did);
+    if (marker) throw catchUpRefusal(marker, id, "cli");
     const unlocked = await this.unlockForSigning();
     const { appendLocal } = await import("../core/chain/append.ts");
     const { sealed, outcome } = await appendLocal(await this.ingestDeps(), unlocked.signer, {

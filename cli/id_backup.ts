@@ -6,6 +6,7 @@
  */
 import { pathExists, readInputFile } from "./files.ts";
 import * as age from "age-encryption";
+import { CommanderError } from "commander";
 import { ingest } from "../core/chain/ingest.ts";
 import { fromBase64, toBase64 } from "../core/bytes.ts";
 import { envelopeBytesMax } from "../core/constants.ts";
@@ -16,6 +17,12 @@ import {
   RejectedError,
   shown,
 } from "../core/errors.ts";
+import {
+  catchUpAdvice,
+  clearCatchUp,
+  markCatchUp,
+  readCatchUp,
+} from "../core/identity/catch_up.ts";
 import { recoveryFileBytesMax } from "../core/identity/recovery.ts";
 import {
   array,
@@ -332,6 +339,12 @@ export async function restore(
       `Cannot restore ${archive.did}: this store's key event log is at seq ${stored.seq}, the backup's at ${record.seq} (the backed-up keys were rotated away)`,
     );
   }
+  // The guard goes up before the keys are installed: no moment lets a write slip through.
+  await markCatchUp(await ctx.store(), {
+    did: archive.did,
+    reason: "restore",
+    since: ctx.clock.now(),
+  });
   const kept: string[] = [];
   const suffix = new Date(ctx.clock.now()).toISOString().replace(/[:.]/g, "-");
   for (const file of existing) {
@@ -352,6 +365,39 @@ export async function restore(
     text: [
       `Restored ${archive.did} into ${ctx.dataDir} (key event log seq ${record.seq})`,
       ...kept.map((k) => `  previous file kept as ${k}`),
+      ...catchUpAdvice,
     ],
+  };
+}
+
+/**
+ * `icn id caught-up --i-know`: lifts the restore guard by hand. Without `--i-know` it is a
+ * usage error that names the risk; a write that forks the member's chain cannot be undone.
+ */
+export async function caughtUp(
+  ctx: CliContext,
+  _args: string[],
+  options: Record<string, unknown>,
+): Promise<CommandResult> {
+  if (options.iKnow !== true) {
+    throw new CommanderError(
+      2,
+      "icn.catchUpUnconfirmed",
+      "Refusing to lift the restore guard without --i-know: if a peer holds envelopes of yours that this data dir lacks, your next write forks your chain and peers quarantine you; catch up instead (`icn node import BUNDLE` from a peer, or `icn node run` until it has synced)",
+    );
+  }
+  const { did } = await ctx.readPublicIdentity();
+  const store = await ctx.store();
+  if (!(await readCatchUp(store, did))) {
+    return {
+      data: { did, lifted: false },
+      text: `No restore guard stands for ${did} in ${ctx.dataDir}: nothing to do`,
+    };
+  }
+  await clearCatchUp(store);
+  return {
+    data: { did, lifted: true },
+    text:
+      `Lifted the restore guard of ${did}: writes are allowed; if a peer holds newer envelopes of yours, the next one forks your chain`,
   };
 }

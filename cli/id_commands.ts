@@ -135,6 +135,13 @@ export function idCommands(r: Registrar): Command {
     backupModule,
     "restore",
   );
+  r.action(
+    id.command("caught-up").description(
+      "After a restore or recovery: allow writes without catching up with your chain (risks a fork)",
+    ).option("--i-know", "confirm that no peer holds envelopes of yours that this data dir lacks"),
+    backupModule,
+    "caughtUp",
+  );
   const recoveryModule = () => import("./id_recovery.ts");
   const recovery = id.command("recovery").description(
     "Social recovery: M-of-N trustees, a delay, cancellation by the current key",

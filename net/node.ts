@@ -31,6 +31,7 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { createLibp2p } from "libp2p";
 import { appendLocal } from "../core/chain/append.ts";
+import { catchUpRefusal, clearCatchUp, readCatchUp } from "../core/identity/catch_up.ts";
 import { ReadCache } from "../core/chain/cache.ts";
 import {
   ingest,
@@ -986,6 +987,9 @@ export class IcnNode {
       return Promise.reject(new RejectedError("stopping", "Node is shutting down"));
     }
     return this.#exclusive(async () => {
+      // The restore guard (core/identity/catch_up.ts): lifted by a completed sync round.
+      const marker = await readCatchUp(this.deps.store, this.deps.identity.did);
+      if (marker) throw catchUpRefusal(marker, this.net, "node");
       const result = await appendLocal(this.deps, this.deps.identity.signer, {
         net: this.net,
         ...request,
@@ -1284,6 +1288,7 @@ export class IcnNode {
   /** Fetches every envelope the peer has and this node lacks, by (author, seq) in pages. */
   async syncWith(peer: string): Promise<number> {
     let total = 0;
+    let caughtUp = false;
     for (let round = 0; round < syncRoundsMax && !this.#stopping; round++) {
       const reply = await this.#ask(peer, { t: "heads" }) as HeadsResponse;
       if (!Array.isArray(reply?.heads)) throw new Error("Malformed heads response");
@@ -1302,7 +1307,10 @@ export class IcnNode {
       }
       this.#lagByPeer.set(peer, lag);
       this.metrics.syncLag.set(this.syncLag());
-      if (missing.length === 0) break;
+      if (missing.length === 0) {
+        caughtUp = true;
+        break;
+      }
       missing.sort((a, b) => (a.net === kelNet ? 0 : 1) - (b.net === kelNet ? 0 : 1));
       const progress = await this.#fetchRanges(peer, missing, (n) => {
         lag -= n;
@@ -1313,6 +1321,10 @@ export class IcnNode {
       if (progress === 0) break;
     }
     this.metrics.syncRounds.inc({ result: "ok" });
+    // This node now holds all the peer holds, its own chain included: the restore guard lifts.
+    if (caughtUp && await clearCatchUp(this.deps.store)) {
+      this.deps.logger.info("caught_up", { peer, did: this.deps.identity.did });
+    }
     return total;
   }
 
