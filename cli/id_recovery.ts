@@ -10,6 +10,7 @@ import {
   NotFoundError,
   RejectedError,
 } from "../core/errors.ts";
+import { catchUpAdvice, markCatchUp } from "../core/identity/catch_up.ts";
 import { parseDid, shortDid } from "../core/identity/did.ts";
 import { identityKey, type IdentityRecord, nextKeysDigest } from "../core/identity/kel.ts";
 import {
@@ -43,6 +44,18 @@ async function appendKel(ctx: CliContext, unlocked: UnlockedIdentity, kind: stri
   });
   if (outcome.status === "rejected") throw new RejectedError(outcome.reason, outcome.message);
   return sealed;
+}
+
+/**
+ * The key event log record of `did`, or a refusal that says how to bring it here: a recovery
+ * in a fresh data dir starts without the logs it needs (the DID's and its trustees').
+ */
+async function knownRecord(ctx: CliContext, did: string, doing: string): Promise<IdentityRecord> {
+  const record = (await (await ctx.store()).get<IdentityRecord>(identityKey(did)))?.value;
+  if (record) return record;
+  throw new NotFoundError(
+    `Cannot ${doing}: this data dir does not hold the key event log of "${did}"; import it from a trustee or any member (\`icn node export --out FILE\` there, \`icn node import FILE\` here, no join needed), or join the network and run \`icn node run\` until it has synced`,
+  );
 }
 
 function iso(ms: number): string {
@@ -162,6 +175,10 @@ export async function request(
       `  request ${digest.slice(0, 16)}, valid until ${iso(now + expiresMs)}`,
       `  send it to your trustees (icn id recovery attest ${basename(out)}), then run`,
       `  icn id recovery start ATTESTATION... with their attestations`,
+      ...(known ? [] : [
+        `  this data dir does not hold ${shortDid(did)}'s key event log yet: before \`start\`,`,
+        "  import a bundle from a trustee or any member (`icn node import FILE`, no join needed)",
+      ]),
     ],
   };
 }
@@ -231,9 +248,11 @@ export async function start(ctx: CliContext, args: string[]): Promise<CommandRes
     decodeAttestation(bytes);
     attestations.push(bytes);
   }
+  // The key log is checked before the passphrase is asked for: a fresh data dir lacks it.
+  const { did } = await ctx.readPublicIdentity();
+  await knownRecord(ctx, did, `start the recovery of ${did}`);
   const unlocked = await ctx.unlock();
   const requestBytes = pendingRequest(unlocked);
-  await requireRecord(ctx, unlocked.did);
   const sealed = await appendKel(ctx, unlocked, "id.recovery-start", {
     request: requestBytes,
     attestations,
@@ -270,6 +289,8 @@ export async function cancel(ctx: CliContext): Promise<CommandResult> {
 }
 
 export async function finalize(ctx: CliContext): Promise<CommandResult> {
+  const { did } = await ctx.readPublicIdentity();
+  await knownRecord(ctx, did, `finalize the recovery of ${did}`);
   const unlocked = await ctx.unlock();
   const requestBytes = pendingRequest(unlocked);
   const record = await requireRecord(ctx, unlocked.did);
@@ -289,6 +310,9 @@ export async function finalize(ctx: CliContext): Promise<CommandResult> {
       }`,
     );
   }
+  // The new keys know nothing of the member's network chains: the guard goes up before the
+  // recovery event makes them current, so no crash leaves them current and unguarded.
+  await markCatchUp(await ctx.store(), { did: unlocked.did, reason: "recovery", since: now });
   const sealed = await appendKel(ctx, unlocked, "id.recovery", { request: digest });
   const updated = await requireRecord(ctx, unlocked.did);
   const { extra: _extra, ...rest } = unlocked.secrets;
@@ -300,7 +324,10 @@ export async function finalize(ctx: CliContext): Promise<CommandResult> {
   );
   return {
     data: { did: unlocked.did, seq: sealed.envelope.seq, recovered: true },
-    text: `Recovered ${unlocked.did}: the new keys are installed (KEL seq ${sealed.envelope.seq})`,
+    text: [
+      `Recovered ${unlocked.did}: the new keys are installed (KEL seq ${sealed.envelope.seq})`,
+      ...catchUpAdvice,
+    ],
   };
 }
 
@@ -310,7 +337,7 @@ export async function status(
   options: Record<string, unknown>,
 ): Promise<CommandResult> {
   const did = typeof options.did === "string" ? options.did : (await ctx.readPublicIdentity()).did;
-  const record = await requireRecord(ctx, did);
+  const record = await knownRecord(ctx, did, `show the recovery of ${did}`);
   const policy = record.recovery;
   const pending = record.pendingRecovery;
   const lines = [`Recovery of ${did}`];
