@@ -2,13 +2,24 @@
  * The restore guard through a running node (issue 14, "Restore, then
  * publish"): a node on a data dir whose identity was restored refuses local
  * writes until a sync round with a peer completed, and then continues the
- * member's chain at the right seq, which the peer accepts (no fork).
+ * member's chain at the right seq, which the peer accepts (no fork): in process, and with
+ * real `icn node run` processes and CLI writes through the control API.
  */
 import { type ChainHead, chainKeys } from "../core/chain/keys.ts";
 import { catchUpKey, markCatchUp, readCatchUp } from "../core/identity/catch_up.ts";
 import { MemoryStore } from "../core/store/memory_store.ts";
 import { RejectedError } from "../core/errors.ts";
+import { KvStore } from "../core/store/kv_store.ts";
 import { assert, assertEquals, startCluster, startNode, waitFor } from "./_node_fixture.ts";
+import {
+  foundCooperative,
+  icn,
+  killAll,
+  nodeInfo,
+  ok,
+  spawnNode,
+  stopWithin,
+} from "./_node_process.ts";
 
 Deno.test({
   name:
@@ -66,6 +77,65 @@ Deno.test({
     } finally {
       await restored?.stop();
       await cluster.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "icn node run on a restored data dir: writes through it are refused until it has synced with a peer, then continue the chain",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const root = await Deno.makeTempDir({ prefix: "icn-restore-node-" });
+    const [a, b, restored] = [`${root}/a`, `${root}/b`, `${root}/restored`];
+    const nodes = new Map<string, Deno.ChildProcess>();
+    try {
+      const [didA, didB] = await foundCooperative(root, [a, b]);
+      await ok(a, "trust", "add", didB, "0.5");
+      await ok(a, "node", "export", "--out", `${root}/a.car`);
+      await ok(b, "node", "import", `${root}/a.car`);
+      await ok(a, "id", "backup", "--out", `${root}/a.backup.age`);
+      await ok(restored, "id", "restore", `${root}/a.backup.age`);
+      await ok(restored, "governance", "join", `${root}/genesis.json`);
+
+      // The restored member's node runs alone: a write through it is refused and changes nothing.
+      nodes.set(restored, spawnNode(restored));
+      await nodeInfo(restored);
+      const refused = await icn(restored, "trust", "add", didB, "0.9");
+      assertEquals(refused.code, 1, refused.stderr);
+      assert(/icn node import/.test(refused.stderr), refused.stderr);
+      assert(/icn node connect/.test(refused.stderr), refused.stderr);
+      // A peer that holds the member's chain: once the node has synced with it, writes work.
+      nodes.set(b, spawnNode(b));
+      const peer = (await nodeInfo(b)).listen.find((x) => x.startsWith("/ip4/127.0.0.1/"))!;
+      await ok(restored, "node", "connect", peer);
+      await waitFor("the restored node to catch up", async () => {
+        const store = await KvStore.open(`${restored}/icn.kv`);
+        try {
+          return (await store.get(catchUpKey)) === null;
+        } finally {
+          store.close();
+        }
+      }, 60_000);
+      await ok(restored, "trust", "add", didB, "0.9");
+      await waitFor("the peer to take seq 1 of the restored chain", async () => {
+        const edges = await ok(b, "--json", "trust", "list", "--from", didA);
+        return /0\.9/.test(edges);
+      }, 60_000);
+      const peers = JSON.parse(await ok(b, "--json", "node", "peers")) as {
+        did: string | null;
+        standing?: string;
+      }[];
+      const row = peers.find((p) => p.did === didA);
+      assert(row && row.standing === "ok", `B keeps A in good standing: ${JSON.stringify(row)}`);
+      for (const [dir, child] of [...nodes]) {
+        assertEquals((await stopWithin(child, 10_000)).code, 0, `${dir} exit code`);
+        nodes.delete(dir);
+      }
+    } finally {
+      await killAll(nodes.values());
+      await Deno.remove(root, { recursive: true }).catch(() => {});
     }
   },
 });
