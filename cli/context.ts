@@ -225,7 +225,9 @@ export class CliContext {
       }
       passphrase = await promptHidden(prompt);
     }
-    if (passphrase.length === 0) throw new KeystoreError("Refusing an empty passphrase");
+    if (passphrase.length === 0) {
+      throw new KeystoreError(`Refusing an empty passphrase${file ? ` (from ${file})` : ""}`);
+    }
     return passphrase;
   }
 

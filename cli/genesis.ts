@@ -1,7 +1,12 @@
 /** Handlers of `icn governance genesis ...` and `icn governance join`. */
 import { keepBackup, readInputText } from "./files.ts";
 import { chainKeys } from "../core/chain/keys.ts";
-import { AlreadyExistsError, InvalidInputError, InvalidSignatureError } from "../core/errors.ts";
+import {
+  AlreadyExistsError,
+  IcnError,
+  InvalidInputError,
+  InvalidSignatureError,
+} from "../core/errors.ts";
 import {
   addGenesisSignature,
   checkGenesisFile,
@@ -113,11 +118,28 @@ async function replaceableGenesis(
   );
 }
 
+/**
+ * Reads and checks the genesis file at `path`; every refusal names the file (the core check
+ * only knows the text), keeping its error class (invalid input, invalid signature).
+ */
+async function readGenesisFile(path: string): ReturnType<typeof checkGenesisFile> {
+  const text = await readInputText(path, "genesis file", { bytesMax: genesisFileBytesMax });
+  try {
+    return await checkGenesisFile(text);
+  } catch (error) {
+    if (!(error instanceof IcnError)) throw error;
+    const message = error.message.startsWith("Cannot read genesis file: ")
+      ? `Cannot read genesis file ${path}: ${error.message.slice(26)}`
+      : `Cannot use genesis file ${path}: ${error.message}`;
+    throw error instanceof InvalidSignatureError
+      ? new InvalidSignatureError(message, { cause: error })
+      : new InvalidInputError(message, { cause: error });
+  }
+}
+
 export async function signGenesis(ctx: CliContext, args: string[]): Promise<CommandResult> {
   const [path] = args;
-  const { file, check } = await checkGenesisFile(
-    await readInputText(path, "genesis file", { bytesMax: genesisFileBytesMax }),
-  );
+  const { file, check } = await readGenesisFile(path);
   const unlocked = await ctx.unlock();
   const signature = await signEd25519(unlocked.ed25519, genesisSigningBytes(file.genesis));
   if (!file.genesis.members.includes(unlocked.did)) {
@@ -145,9 +167,7 @@ export async function signGenesis(ctx: CliContext, args: string[]): Promise<Comm
 }
 
 export async function showGenesis(_ctx: CliContext, args: string[]): Promise<CommandResult> {
-  const { file, check } = await checkGenesisFile(
-    await readInputText(args[0], "genesis file", { bytesMax: genesisFileBytesMax }),
-  );
+  const { file, check } = await readGenesisFile(args[0]);
   const g = file.genesis;
   return {
     data: { id: check.id, genesis: g, signed: check.signed, missing: check.missing },
@@ -180,9 +200,7 @@ export function keys(): Promise<CommandResult> {
 }
 
 export async function join(ctx: CliContext, args: string[]): Promise<CommandResult> {
-  const { file, check } = await checkGenesisFile(
-    await readInputText(args[0], "genesis file", { bytesMax: genesisFileBytesMax }),
-  );
+  const { file, check } = await readGenesisFile(args[0]);
   if (check.missing.length > 0) {
     throw new InvalidSignatureError(
       `Cannot join "${file.genesis.name}": ${check.missing.length} founder(s) have not signed (${

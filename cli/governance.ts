@@ -2,7 +2,7 @@
 import { StateOverlay } from "../core/chain/state.ts";
 import { pageSizeDefault, pageSizeMax, protocolVersion } from "../core/constants.ts";
 import { InvalidInputError, NotFoundError, RejectedError } from "../core/errors.ts";
-import { checkConfigSet, type ProposalBody } from "../core/governance/kinds.ts";
+import { bodyBytesMax, checkConfigSet, type ProposalBody } from "../core/governance/kinds.ts";
 import { type ProposalKind, proposalKinds } from "../core/governance/params.ts";
 import { type Ballot, choices } from "../core/governance/tally.ts";
 import {
@@ -28,6 +28,7 @@ import {
 } from "../core/params.ts";
 import { type ContactLabels, contactLabels, resolveDid } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
+import { readInputText } from "./files.ts";
 import type { CommandResult } from "./output.ts";
 import { isDuration, parseDate } from "./dates.ts";
 
@@ -238,10 +239,12 @@ export async function propose(ctx: CliContext, _args: string[], options: Options
   let text = "";
   const bodyFile = optionalString(options.body);
   if (bodyFile) {
-    try {
-      text = await Deno.readTextFile(bodyFile);
-    } catch (error) {
-      throw new InvalidInputError(`Cannot read ${bodyFile}: ${(error as Error).message}`);
+    // Bounded by the body limit before it is read (/dev/zero is refused), strict UTF-8.
+    text = await readInputText(bodyFile, "proposal body", { bytesMax: bodyBytesMax });
+    if (text.trim() === "") {
+      throw new InvalidInputError(
+        `Cannot use proposal body ${bodyFile}: it is empty (leave out --body for a title only)`,
+      );
     }
   }
   const now = ctx.clock.now();

@@ -243,6 +243,16 @@ function didFromComment(comment: string): string | undefined {
   return undefined;
 }
 
+/** Runs a parser of a file's text; its refusal names the file (the parser only has the text). */
+function namingFile<T>(path: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (!(error instanceof InvalidInputError)) throw error;
+    throw new InvalidInputError(`${error.message} (in ${path})`, { cause: error });
+  }
+}
+
 export async function verify(
   ctx: CliContext,
   args: string[],
@@ -252,11 +262,11 @@ export async function verify(
   const sigPath = typeof options.sig === "string" ? options.sig : `${file}.minisig`;
   const data = await hashInputFile(file, "signed file", { onProgress: progressLine(file) });
   const sigText = await readInputText(sigPath, "signature", { bytesMax: signatureFileBytesMax });
-  const parsed = parseMinisignSignature(sigText);
+  const parsed = namingFile(sigPath, () => parseMinisignSignature(sigText));
   if (typeof options.pubkey === "string") {
-    const key = parseMinisignPublicKey(
-      await readInputText(options.pubkey, "public key", { bytesMax: signatureFileBytesMax }),
-    );
+    const pubkey = options.pubkey;
+    const keyText = await readInputText(pubkey, "public key", { bytesMax: signatureFileBytesMax });
+    const key = namingFile(pubkey, () => parseMinisignPublicKey(keyText));
     await minisignVerify(data, parsed, key);
     return {
       data: { valid: true, file, trustedComment: parsed.trustedComment },

@@ -19,6 +19,7 @@ import { type ContactLabels, contactLabels } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
 import { loadNodeKey } from "./node_key.ts";
 import { writeFileAtomic } from "./keystore.ts";
+import { pathExists, readInputText } from "./files.ts";
 import { type HeldLock, nodeLockFile, readLockHolder, tryLock } from "./lock.ts";
 import { defaultHeapSizing, v8HeapFlags } from "./node_heap.ts";
 import { callNode, nodeFiles, requireRunningNode } from "./node_client.ts";
@@ -52,11 +53,26 @@ async function readConfigText(
   file: string | undefined,
 ): Promise<string | undefined> {
   const path = file ?? ctx.path(configFile);
+  // Only a missing default file means "no config"; anything else is read, and refused by name.
+  if (file === undefined && !(await pathExists(path).catch(() => true))) return undefined;
+  // Bounded and strict UTF-8: /dev/zero or a binary file is refused naming it, not parsed.
+  return await readInputText(path, "node config", { bytesMax: configFileBytesMax });
+}
+
+/** A node config is a page of TOML; a file far larger than every key set is not one. */
+const configFileBytesMax = 1024 * 1024;
+
+/** The node's config; a config file that does not parse or validate is named in the refusal. */
+async function nodeConfig(ctx: CliContext, file: string | undefined, flags: ConfigOverrides) {
+  const text = await readConfigText(ctx, file);
   try {
-    return await Deno.readTextFile(path);
+    return resolveConfig(text, { env: configEnv(), flags });
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound && file === undefined) return undefined;
-    throw new InvalidInputError(`Cannot read node config ${path}: ${(error as Error).message}`);
+    if (!(error instanceof InvalidInputError) || text === undefined) throw error;
+    throw new InvalidInputError(
+      `${error.message} (node config ${file ?? ctx.path(configFile)})`,
+      { cause: error },
+    );
   }
 }
 
@@ -73,10 +89,7 @@ export async function run(
     logLevel: options.logLevel as string | undefined,
     profile: options.profile as string | undefined,
   };
-  const config = resolveConfig(await readConfigText(ctx, options.config as string | undefined), {
-    env: configEnv(),
-    flags,
-  });
+  const config = await nodeConfig(ctx, options.config as string | undefined, flags);
   const logger = createStderrLogger({ format: config.logFormat, level: config.logLevel });
   // No identity, no node; and a mistyped --data-dir is not created just to hold a lock.
   await ctx.readPublicIdentity();

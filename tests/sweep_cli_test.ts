@@ -1,0 +1,562 @@
+/**
+ * The bad-input sweep: every command of the tree (walked from `buildProgram`, so a new command
+ * is swept without editing this file), each argument and option that takes a file or a typed
+ * value, given a bad input of its kind. Each run must exit 1 or 2 (never 0, never 3), print no
+ * stack trace, name the bad input on stderr, and leave the data dir as it was.
+ *
+ * Inputs are chosen per kind, not as a cross product: input files get a missing file, a
+ * directory, /dev/zero, an empty file and random bytes (JSON ones also `null`, `[]`, `{}`);
+ * `--out` gets /dev/full, a directory and a missing directory; DIDs a typo; amounts a negative
+ * and a huge one; dates an impossible one; durations and counts out-of-range ones; choices an
+ * unknown one; and every single-value option is given twice. Every placeholder in the
+ * tree must be classified in `kinds` (a new one fails the test until it is).
+ */
+import { Command, type Option } from "commander";
+import { buildProgram } from "../cli/main.ts";
+import { collect, createRegistrar, refuseRepeatedOptions } from "../cli/command.ts";
+import { sameSnapshot, snapshotDir } from "./_cli.ts";
+
+const mainPath = new URL("../cli/main.ts", import.meta.url).pathname;
+const configPath = new URL("../deno.json", import.meta.url).pathname;
+const env = { ICN_PASSPHRASE: "correct horse", ICN_SCRYPT_LOG_N: "10", NO_COLOR: "1" };
+/** CLI processes at once: the sweep must stay near two minutes on a loaded 2-core machine. */
+const concurrency = 3;
+/** One run may take this long; a run that hangs (an endless read, a node that started) fails. */
+const runTimeoutMs = 60_000;
+
+type Kind =
+  | "input" // a file read
+  | "output" // a file written
+  | "did"
+  | "amount"
+  | "count" // a non-negative integer
+  | "score"
+  | "duration"
+  | "date" // a date or a duration from now
+  | "choice" // one of a fixed set of words
+  | "text"; // free text, or checked elsewhere (not swept; still gets the repeated-option case)
+
+/** Placeholder (`<file>`, argument name) → kind. Every placeholder of the tree must be here. */
+const kinds: Record<string, Kind> = {
+  file: "input",
+  sig: "input",
+  request: "input",
+  attestations: "input",
+  did: "did",
+  amount: "amount",
+  n: "count",
+  m: "count",
+  position: "count",
+  port: "count",
+  score: "score",
+  duration: "duration",
+  when: "date",
+  date: "date",
+  graph: "choice",
+  format: "choice",
+  profile: "choice",
+  state: "choice",
+  kind: "choice",
+  reason: "choice",
+  level: "choice",
+  choice: "choice",
+  shell: "choice",
+  // Free text or values with their own tests (names, codes, versions, multiaddrs, ids).
+  text: "text",
+  name: "text",
+  title: "text",
+  code: "text",
+  "code:decimals": "text",
+  "key=value": "text",
+  key: "text",
+  "x.y.z": "text",
+  id: "text",
+  addr: "text",
+  "host:port": "text",
+  scope: "text",
+  dir: "text",
+};
+
+interface Slot {
+  /** The option's long flag, or null for a positional argument. */
+  flag: string | null;
+  /** Positional index. */
+  index: number;
+  placeholder: string;
+  kind: Kind;
+  required: boolean;
+  repeatable: boolean;
+  description: string;
+}
+
+interface Leaf {
+  path: string[];
+  slots: Slot[];
+}
+
+function placeholderOf(option: Option): string {
+  return /<([^>]+)>|\[([^\]]+)\]/.exec(option.flags)?.slice(1).find((x) => x) ?? "";
+}
+
+function kindOf(placeholder: string, flag: string | null, where: string): Kind {
+  const name = placeholder.replace(/\.\.\.$/, "");
+  const kind = kinds[name];
+  if (!kind) throw new Error(`Classify placeholder <${name}> of ${where} in the sweep's kinds`);
+  return flag === "--out" ? "output" : kind;
+}
+
+function hasAction(command: Command): boolean {
+  return typeof (command as unknown as { _actionHandler: unknown })._actionHandler === "function";
+}
+
+function leaves(command: Command, path: string[]): Leaf[] {
+  const out: Leaf[] = [];
+  if (path.length > 0 && hasAction(command)) {
+    const where = `icn ${path.join(" ")}`;
+    const slots: Slot[] = command.registeredArguments.map((a, index) => ({
+      flag: null,
+      index,
+      placeholder: a.name(),
+      kind: kindOf(a.name(), null, where),
+      required: a.required,
+      repeatable: a.variadic,
+      description: a.description,
+    }));
+    for (const o of command.options) {
+      if (!(o.required || o.optional) || !o.long) continue;
+      slots.push({
+        flag: o.long,
+        index: -1,
+        placeholder: placeholderOf(o),
+        kind: kindOf(placeholderOf(o), o.long, `${where} ${o.long}`),
+        required: o.mandatory,
+        repeatable: o.variadic || (o.parseArg as unknown) === collect,
+        description: o.description,
+      });
+    }
+    out.push({ path, slots });
+  }
+  for (const sub of command.commands) out.push(...leaves(sub, [...path, sub.name()]));
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The world: two founders of one cooperative (A is swept, B is the other member), a proposal,
+// a signed file, a backup, a bundle, and the bad inputs.
+
+const root = await Deno.makeTempDir({ prefix: "icn-sweep-" });
+const home = `${root}/a`;
+const homeB = `${root}/b`;
+const scratch = `${root}/scratch`;
+await Deno.mkdir(scratch);
+
+async function icn(
+  args: string[],
+  home_ = home,
+): Promise<{ code: number; stderr: string; stdout: string }> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--config", configPath, mainPath, "--data-dir", home_, ...args],
+    env,
+    cwd: scratch,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(runTimeoutMs),
+  }).output();
+  return {
+    code: output.code,
+    stdout: new TextDecoder().decode(output.stdout),
+    stderr: new TextDecoder().decode(output.stderr),
+  };
+}
+
+async function ok(args: string[], home_ = home): Promise<string> {
+  const run = await icn(args, home_);
+  if (run.code !== 0) throw new Error(`setup: icn ${args.join(" ")}: ${run.stderr}`);
+  return run.stdout;
+}
+
+await ok(["id", "init"]);
+const didB = JSON.parse(await ok(["--json", "id", "init"], homeB)).did as string;
+const genesis = `${root}/genesis.json`;
+await ok([
+  "governance",
+  "genesis",
+  "create",
+  "--name",
+  "Sweep",
+  "--member",
+  didB,
+  "--out",
+  genesis,
+]);
+for (const h of [home, homeB]) await ok(["governance", "genesis", "sign", genesis], h);
+for (const h of [home, homeB]) await ok(["governance", "join", genesis], h);
+const proposal = JSON.parse(
+  await ok(["--json", "governance", "propose", "--kind", "text", "--title", "Sweep"]),
+) as { id: string };
+const text = `${root}/hello.txt`;
+await Deno.writeTextFile(text, "hello cooperative\n");
+await ok(["id", "sign", text]);
+const backup = `${root}/a.backup`;
+await ok(["id", "backup", "--out", backup]);
+const bundle = `${root}/a.car`;
+await ok(["node", "export", "--out", bundle]);
+// A read checkpoints the store's write-ahead log, so later reads change no byte of it.
+await ok(["ledger", "balance"]);
+
+const bad = {
+  missing: `${scratch}/no-such-file.json`,
+  directory: `${scratch}/a-directory`,
+  zero: "/dev/zero",
+  empty: `${scratch}/empty.json`,
+  random: `${scratch}/random.bin`,
+  null: `${scratch}/null.json`,
+  array: `${scratch}/array.json`,
+  object: `${scratch}/object.json`,
+  full: "/dev/full",
+};
+await Deno.mkdir(bad.directory);
+await Deno.writeFile(bad.empty, new Uint8Array());
+await Deno.writeFile(bad.random, crypto.getRandomValues(new Uint8Array(4096)));
+await Deno.writeTextFile(bad.null, "null\n");
+await Deno.writeTextFile(bad.array, "[]\n");
+await Deno.writeTextFile(bad.object, "{}\n");
+
+/** A DID with a typo: one character swapped for `0`, which base58 does not have. */
+const didTypo = `${didB.slice(0, 20)}0${didB.slice(21)}`;
+
+// ---------------------------------------------------------------------------------------------
+// Good values, so that in each case only the swept input is bad.
+
+/** Good files for required file arguments, by command. */
+const goodFiles: Record<string, string> = {
+  "id sign": text,
+  "id verify": text,
+  "id backup verify": backup,
+  "id restore": backup,
+  "governance genesis sign": genesis,
+  "governance genesis show": genesis,
+  "governance join": genesis,
+  "node import": bundle,
+};
+
+/** Good values for required options and arguments that are not files, by placeholder. */
+function goodValue(leaf: Leaf, slot: Slot, n: number): string {
+  const command = leaf.path.join(" ");
+  switch (slot.kind) {
+    case "input":
+      return goodFiles[command] ?? text;
+    case "output":
+      return `${scratch}/out-${n}`;
+    case "did":
+      return didB;
+    case "amount":
+      return "1";
+    case "count":
+      return "1";
+    case "score":
+      return "0.5";
+    case "duration":
+      return "1d";
+    case "date":
+      return "30d";
+    case "choice": {
+      const fixed: Record<string, string> = {
+        kind: "text",
+        choice: "for",
+        shell: "bash",
+        graph: "social",
+        format: "csv",
+        profile: "test",
+        state: "Open",
+        reason: "manual",
+        level: "info",
+      };
+      return fixed[slot.placeholder] ?? "x";
+    }
+    case "text": {
+      const fixed: Record<string, string> = {
+        id: proposal.id,
+        name: "sweep",
+        addr: "/ip4/127.0.0.1/tcp/1",
+        "key=value": "credit.baseline=1",
+        "code:decimals": "hours:2",
+        "x.y.z": "9.9.9",
+      };
+      return fixed[slot.placeholder] ?? "x";
+    }
+  }
+}
+
+/** Bad inputs of each kind: [label, value, what stderr must name]. */
+function badInputs(slot: Slot): [string, string, string][] {
+  switch (slot.kind) {
+    case "input": {
+      const files: [string, string, string][] = [
+        ["a missing file", bad.missing, bad.missing],
+        ["a directory", bad.directory, bad.directory],
+        ["/dev/zero", bad.zero, bad.zero],
+        ["an empty file", bad.empty, bad.empty],
+        ["random bytes", bad.random, bad.random],
+      ];
+      if (/genesis/.test(slot.description)) {
+        files.push(
+          ["null", bad.null, bad.null],
+          ["[]", bad.array, bad.array],
+          ["{}", bad.object, bad.object],
+        );
+      }
+      return files;
+    }
+    case "output":
+      // A missing directory is the same refusal in writeFileAtomic (output_files_cli_test.ts).
+      return [
+        ["/dev/full", bad.full, bad.full],
+        ["a directory", bad.directory, bad.directory],
+      ];
+    case "did":
+      return [["a DID with a typo", didTypo, didTypo]];
+    case "amount":
+      return [["a negative amount", "-5", "-5"], [
+        "a huge amount",
+        "99999999999999999999999999",
+        "99999999999999999999999999",
+      ]];
+    case "count":
+      return [["a negative number", "-1", "-1"]];
+    case "score":
+      return [["a score above 1", "2", "2"]];
+    case "duration":
+      return [["a negative duration", "-3d", "-3d"]];
+    case "date":
+      return [["an impossible date", "2027-02-30", "2027-02-30"]];
+    case "choice":
+      return [["an unknown choice", "bogus-choice", "bogus-choice"]];
+    case "text":
+      return [];
+  }
+}
+
+/**
+ * Cases not run, by `command|flag or <argument>|label` (`*` for every label), each with why:
+ * a case that legitimately succeeds, or another open issue's bug (named) not fixed here.
+ */
+const exceptions: Record<string, string> = {
+  // Any bytes can be signed: an empty file and random bytes are files to sign like any other.
+  "id sign|<file>|an empty file": "legitimate",
+  "id sign|<file>|random bytes": "legitimate",
+  // An empty TOML file is a valid config (every key at its default): the node would start.
+  "node run|--config|an empty file": "legitimate",
+  // The sweep has no valid recovery request to attest (one needs a second, fresh data dir
+  // whose key log knows the DID: issue 14, recovery in a fresh data dir, being fixed now), so
+  // attest's other inputs cannot be reached with only themselves bad.
+  "id recovery attest|--out|*": "needs a recovery request",
+  "id recovery attest|--expires|*": "needs a recovery request",
+  // Issue 14 (recovery/restore helper, cli/id_recovery.ts): a CBOR decode error of a request or
+  // attestation does not name the file ("Cannot read recovery request: not valid DAG-CBOR").
+  "id recovery attest|<request>|an empty file": "issue 14: id_recovery.ts names no file",
+  "id recovery attest|<request>|random bytes": "issue 14: id_recovery.ts names no file",
+  "id recovery start|<attestations>|an empty file": "issue 14: id_recovery.ts names no file",
+  "id recovery start|<attestations>|random bytes": "issue 14: id_recovery.ts names no file",
+  // Issue 14 (recovery/restore helper, cli/bundle.ts): "Cannot read bundle: not a CAR file"
+  // does not name the file.
+  "node import|<file>|an empty file": "issue 14: bundle.ts names no file",
+  "node import|<file>|random bytes": "issue 14: bundle.ts names no file",
+  // Issue 14 (recovery helper, cli/id_recovery.ts): `id recovery request` creates its new keys
+  // in the data dir before it refuses a bad --out (/dev/full) or --expires (-3d), so a refused
+  // request leaves an identity behind.
+  "id recovery request|--out|*": "issue 14: id_recovery.ts writes keys before checking",
+  "id recovery request|--expires|*": "issue 14: id_recovery.ts writes keys before checking",
+};
+
+function excepted(command: string, slot: Slot, label: string): boolean {
+  const where = `${command}|${slot.flag ?? `<${slot.placeholder}>`}`;
+  return exceptions[`${where}|${label}`] !== undefined || exceptions[`${where}|*`] !== undefined;
+}
+
+/**
+ * Commands swept on another data dir: `id recovery request` creates keys in an empty one (in
+ * the swept one it refuses before reading anything else), so it runs where none exists yet.
+ */
+const fresh = `${root}/fresh`;
+const homes: Record<string, string> = { "id recovery request": fresh };
+
+interface Case {
+  name: string;
+  /** The data dir it runs on, which must not change. */
+  home: string;
+  args: string[];
+  expect: string;
+  exitCodes: number[];
+}
+
+function argsFor(leaf: Leaf, swept: Slot | null, value: string | null, repeat = false): string[] {
+  const positional: string[] = [];
+  const options: string[] = [];
+  let n = 0;
+  for (const slot of leaf.slots) {
+    const isSwept = slot === swept;
+    if (!isSwept && !slot.required) continue;
+    const v = isSwept && value !== null ? value : goodValue(leaf, slot, n++);
+    if (slot.flag === null) positional.push(v);
+    else {
+      options.push(slot.flag, v);
+      if (isSwept && repeat) options.push(slot.flag, v);
+    }
+  }
+  return [...leaf.path, ...positional, ...options];
+}
+
+function casesOf(leaf: Leaf): Case[] {
+  const command = leaf.path.join(" ");
+  const out: Case[] = [];
+  for (const slot of leaf.slots) {
+    for (const [label, value, named] of badInputs(slot)) {
+      if (excepted(command, slot, label)) continue;
+      out.push({
+        name: `icn ${command} ${slot.flag ?? `<${slot.placeholder}>`} = ${label}`,
+        home: homes[command] ?? home,
+        args: argsFor(leaf, slot, value),
+        expect: named,
+        exitCodes: [1, 2],
+      });
+    }
+  }
+  return out;
+}
+
+const program = buildProgram(createRegistrar(() => Promise.resolve()));
+const tree = leaves(program, []);
+const cases = tree.flatMap(casesOf);
+// A repeated single-value option, end to end on two commands (every command is checked below, in
+// process, against the same tree and the same refuseRepeatedOptions main.ts wires in).
+for (
+  const [flag, args] of [
+    ["--to", ["ledger", "transfer", "--to", didB, "--to", didB, "--amount", "1"]],
+    ["--title", ["governance", "propose", "--kind", "text", "--title", "x", "--title", "y"]],
+  ] as const
+) {
+  cases.push({
+    name: `icn ${args.slice(0, 2).join(" ")} with ${flag} twice`,
+    home,
+    args: [...args],
+    expect: flag,
+    exitCodes: [2],
+  });
+}
+// The global --passphrase-file, on a command that needs the keys.
+for (
+  const [label, value] of [["a missing file", bad.missing], ["a directory", bad.directory], [
+    "/dev/zero",
+    bad.zero,
+  ], ["an empty file", bad.empty]]
+) {
+  cases.push({
+    name: `icn --passphrase-file = ${label} (ledger transfer)`,
+    home,
+    args: ["--passphrase-file", value, "ledger", "transfer", "--to", didB, "--amount", "1"],
+    expect: value,
+    exitCodes: [1, 2],
+  });
+}
+
+/** The data dir's files, or none when it does not exist (a run must not create it). */
+async function snapshotOf(dir: string): Promise<Map<string, string>> {
+  try {
+    return await snapshotDir(dir);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return new Map();
+    throw error;
+  }
+}
+
+function problemsOf(c: Case, run: { code: number; stderr: string; stdout: string }): string[] {
+  const problems: string[] = [];
+  if (!c.exitCodes.includes(run.code)) problems.push(`exit ${run.code}`);
+  if (/\bat .*\.ts:\d+/.test(run.stderr)) problems.push("stack trace");
+  if (!run.stderr.includes(c.expect)) problems.push(`stderr does not name ${c.expect}`);
+  return problems;
+}
+
+Deno.test("every command refuses a repeated single-value option as a usage error naming it", async () => {
+  const failures: string[] = [];
+  let checked = 0;
+  for (const leaf of tree) {
+    for (const slot of leaf.slots.filter((s) => s.flag !== null && !s.repeatable)) {
+      // A fresh tree per parse: commander keeps option values between parses.
+      const program = buildProgram(createRegistrar(() => Promise.resolve()));
+      let usage = "";
+      const wire = (command: Command) => {
+        command.exitOverride();
+        refuseRepeatedOptions(command);
+        command.configureOutput({ writeErr: () => {}, outputError: (text) => usage += text });
+        command.commands.forEach(wire);
+      };
+      wire(program);
+      const args = argsFor(leaf, slot, null, true);
+      checked++;
+      try {
+        await program.parseAsync(args, { from: "user" });
+        failures.push(`icn ${args.join(" ")}: accepted`);
+      } catch (error) {
+        const code = (error as { code?: string }).code;
+        if (code !== "icn.repeatedOption" || !usage.includes(slot.flag!)) {
+          failures.push(`icn ${args.join(" ")}: ${code} ${usage.trim()}`);
+        }
+      }
+    }
+  }
+  if (checked < 40) throw new Error(`only ${checked} single-value options found`);
+  if (failures.length > 0) throw new Error(failures.join("\n"));
+});
+
+Deno.test({
+  name:
+    "every command refuses bad files and values: exit 1 or 2, the input named, no trace, no change",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    if (tree.length < 40) throw new Error(`the tree walk found only ${tree.length} commands`);
+    const before = new Map<string, Map<string, string>>();
+    for (const h of new Set(cases.map((c) => c.home))) before.set(h, await snapshotOf(h));
+    const failures: string[] = [];
+    let next = 0;
+    async function worker() {
+      while (next < cases.length) {
+        const c = cases[next++];
+        let run;
+        try {
+          run = await icn(c.args, c.home);
+        } catch (error) {
+          failures.push(`${c.name}: ${(error as Error).message}`);
+          continue;
+        }
+        const problems = problemsOf(c, run);
+        const after = await snapshotOf(c.home);
+        if (!sameSnapshot(before.get(c.home)!, after)) {
+          problems.push("the data dir changed");
+          // The next cases are judged against the changed dir, so one bug is reported once.
+          before.set(c.home, after);
+        }
+        if (problems.length > 0) {
+          failures.push(
+            `${c.name}: ${problems.join(", ")}\n    icn ${c.args.join(" ")}\n    ${
+              run.stderr.trim().split("\n").slice(0, 3).join("\n    ")
+            }`,
+          );
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    if (failures.length > 0) {
+      throw new Error(
+        `${failures.length} of ${cases.length} cases failed:\n${failures.join("\n")}`,
+      );
+    }
+  },
+});
+
+globalThis.addEventListener("unload", () => {
+  Deno.removeSync(root, { recursive: true });
+});
