@@ -4,8 +4,10 @@
  * file (mode 0600) in the data dir while it runs; a stale `node.json` whose
  * server does not answer is ignored and writes go to the store directly.
  */
-import { IcnError, NotFoundError, RejectedError } from "../core/errors.ts";
+import { IcnError, InvalidInputError, NotFoundError, RejectedError } from "../core/errors.ts";
+import { isPlainMap } from "../core/strict.ts";
 import type { CliContext, SubmitResult } from "./context.ts";
+import { pathExists, readInputText } from "./files.ts";
 
 export interface RunningNode {
   /** Base URL of the node's loopback HTTP server. */
@@ -20,23 +22,31 @@ const controlTimeoutMs = 30_000;
 
 export const nodeFiles = { info: "node.json", token: "node.token" } as const;
 
+/** node.json is a line of JSON; the token 64 hex digits. Anything far larger is not theirs. */
+const nodeFileBytesMax = 64 * 1024;
+
 export async function findRunningNode(ctx: CliContext): Promise<RunningNode | null> {
-  let info: { url?: unknown };
-  let token: string;
+  const infoPath = ctx.path(nodeFiles.info);
+  const tokenPath = ctx.path(nodeFiles.token);
+  if (!(await pathExists(infoPath)) || !(await pathExists(tokenPath))) return null;
+  const damaged = (path: string, why: string) =>
+    new InvalidInputError(
+      `Cannot read ${path}: ${why} (if no node runs on this data dir, remove it; \`icn node run\` writes it anew)`,
+    );
+  let info: unknown;
   try {
-    info = JSON.parse(await Deno.readTextFile(ctx.path(nodeFiles.info)));
-    token = (await Deno.readTextFile(ctx.path(nodeFiles.token))).trim();
-  } catch {
-    return null;
+    info = JSON.parse(await readInputText(infoPath, "node info", { bytesMax: nodeFileBytesMax }));
+  } catch (error) {
+    throw damaged(infoPath, error instanceof SyntaxError ? "not JSON" : (error as Error).message);
   }
-  if (
-    typeof info.url !== "string" ||
-    !/^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(info.url)
-  ) {
-    return null;
-  }
+  const token = (await readInputText(tokenPath, "node token", { bytesMax: nodeFileBytesMax }))
+    .trim();
+  const url = isPlainMap(info) ? info.url : undefined;
+  if (typeof url !== "string") throw damaged(infoPath, "it has no control URL");
+  // Only a loopback URL is ever contacted with the token (a planted node.json cannot send it away).
+  if (!/^http:\/\/(127\.0\.0\.1|localhost|\[::1\]):\d+$/.test(url)) return null;
   try {
-    const response = await fetch(`${info.url}/health`, {
+    const response = await fetch(`${url}/health`, {
       signal: AbortSignal.timeout(healthTimeoutMs),
     });
     await response.body?.cancel();
@@ -44,7 +54,7 @@ export async function findRunningNode(ctx: CliContext): Promise<RunningNode | nu
   } catch {
     return null;
   }
-  return { url: info.url, token };
+  return { url, token };
 }
 
 /** The running node or a clear error. */

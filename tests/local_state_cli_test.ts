@@ -71,3 +71,18 @@ Deno.test("endless inputs are refused at their limit instead of hanging: passphr
   refusedCleanly(verify, /signature \/dev\/zero/, "id verify --sig /dev/zero");
   if (!sameSnapshot(before, await snapshotDir(home))) throw new Error("data dir changed");
 });
+
+Deno.test("a damaged node.json (null, [], no URL) is reported with its path and the fix, not a crash", async () => {
+  try {
+    await Deno.writeTextFile(`${home}/node.token`, "0".repeat(64) + "\n");
+    for (const text of ["null", "[]", "{}", '{"url": 5}', "not json"]) {
+      await Deno.writeTextFile(`${home}/node.json`, text);
+      const run = await icn(["--data-dir", home, "node", "status"]);
+      refusedCleanly(run, /node\.json/, `node status with node.json ${text}`);
+      assertMatch(run.stderr, /remove it/);
+    }
+  } finally {
+    await Deno.remove(`${home}/node.json`).catch(() => {});
+    await Deno.remove(`${home}/node.token`).catch(() => {});
+  }
+});
