@@ -428,6 +428,10 @@ interface Case {
   name: string;
   /** The data dir it runs on, which must not change. */
   home: string;
+  /** A bad --data-dir given instead of `home` (home is then only watched). */
+  dataDir?: string;
+  /** Where the input must be named: stderr, or stdout for doctor, whose report is its result. */
+  namedOn?: "stdout";
   args: string[];
   expect: string;
   exitCodes: number[];
@@ -490,6 +494,23 @@ for (
     exitCodes: [2],
   });
 }
+// The global --data-dir as a regular file, for a reader, a writer, doctor and the node.
+for (
+  const args of [["doctor"], ["id", "show"], ["ledger", "balance"], ["trust", "add", didB, "0.5"], [
+    "node",
+    "run",
+  ]]
+) {
+  cases.push({
+    name: `icn --data-dir = a regular file (${args.slice(0, 2).join(" ")})`,
+    home,
+    dataDir: bad.random,
+    namedOn: args[0] === "doctor" ? "stdout" : undefined,
+    args,
+    expect: bad.random,
+    exitCodes: [1, 2],
+  });
+}
 // The global --passphrase-file, on a command that needs the keys.
 for (
   const [label, value] of [["a missing file", bad.missing], ["a directory", bad.directory], [
@@ -520,7 +541,10 @@ function problemsOf(c: Case, run: { code: number; stderr: string; stdout: string
   const problems: string[] = [];
   if (!c.exitCodes.includes(run.code)) problems.push(`exit ${run.code}`);
   if (/\bat .*\.ts:\d+/.test(run.stderr)) problems.push("stack trace");
-  if (!run.stderr.includes(c.expect)) problems.push(`stderr does not name ${c.expect}`);
+  const output = c.namedOn === "stdout" ? run.stdout : run.stderr;
+  if (!output.includes(c.expect)) {
+    problems.push(`${c.namedOn ?? "stderr"} does not name ${c.expect}`);
+  }
   return problems;
 }
 
@@ -572,7 +596,7 @@ Deno.test({
         const c = cases[next++];
         let run;
         try {
-          run = await icn(c.args, c.home);
+          run = await icn(c.args, c.dataDir ?? c.home);
         } catch (error) {
           failures.push(`${c.name}: ${(error as Error).message}`);
           continue;
