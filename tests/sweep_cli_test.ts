@@ -402,10 +402,9 @@ const exceptions: Record<string, string> = {
   "node import|<file>|an empty file": "issue 14: bundle.ts names no file",
   "node import|<file>|random bytes": "issue 14: bundle.ts names no file",
   // Issue 14 (recovery helper, cli/id_recovery.ts): `id recovery request` creates its new keys
-  // in the data dir before it refuses a bad --out (/dev/full) or --expires (-3d), so a refused
-  // request leaves an identity behind.
-  "id recovery request|--out|*": "issue 14: id_recovery.ts writes keys before checking",
-  "id recovery request|--expires|*": "issue 14: id_recovery.ts writes keys before checking",
+  // in the data dir before it writes --out, so a request refused for /dev/full or a directory
+  // leaves an identity behind.
+  "id recovery request|--out|*": "issue 14: id_recovery.ts writes keys before --out",
   // net/config.ts (the lead's): a --listen or --bootstrap that is not a multiaddr is refused
   // with "expected a list of multiaddrs starting with /", without the value given.
   "node run|--listen|an address that is not a multiaddr": "net/config.ts names no value",
