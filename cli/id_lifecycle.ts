@@ -187,7 +187,15 @@ async function withoutRunningNode<T>(
 ): Promise<T> {
   const { describeHolder, nodeLockFile, readLockHolder, tryLock } = await import("./lock.ts");
   const path = ctx.path(nodeLockFile);
-  const lock = await tryLock(path, { pid: Deno.pid, command, since: Date.now() });
+  let lock: Awaited<ReturnType<typeof tryLock>>;
+  try {
+    lock = await tryLock(path, { pid: Deno.pid, command, since: Date.now() });
+  } catch (error) {
+    throw new ConflictError(
+      `Cannot run \`${command}\`: cannot take the node lock ${path}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
   if (!lock) {
     throw new ConflictError(
       `Cannot run \`${command}\` while a node runs on ${ctx.dataDir} (${

@@ -11,7 +11,16 @@ Deno.test("deno task icn resolves a relative --data-dir against the caller's dir
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["task", "--config", configPath, "-q", "icn", "--data-dir", name, "id", "init"],
       cwd: caller,
-      env: { ICN_PASSPHRASE: "correct horse", ICN_SCRYPT_LOG_N: "10", NO_COLOR: "1" },
+      // As from a shell: deno task keeps an INIT_CWD it inherits (this suite runs under one).
+      clearEnv: true,
+      env: {
+        PATH: Deno.env.get("PATH") ?? "",
+        HOME: Deno.env.get("HOME") ?? "",
+        ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
+        ICN_PASSPHRASE: "correct horse",
+        ICN_SCRYPT_LOG_N: "10",
+        NO_COLOR: "1",
+      },
       stdout: "piped",
       stderr: "piped",
     }).output();
