@@ -1,5 +1,5 @@
 /** `icn node export` / `icn node import`: offline exchange of envelopes as CAR bundles. */
-import { pathExists, readInputFile } from "./files.ts";
+import { namingFile, pathExists, readInputFile } from "./files.ts";
 import {
   bundleBytesMax,
   type BundleManifest,
@@ -50,7 +50,7 @@ export async function exportBundle(
 export async function importBundle(ctx: CliContext, args: string[]): Promise<CommandResult> {
   const [path] = args;
   const bytes = await readInputFile(path, "bundle", { bytesMax: bundleBytesMax });
-  const { manifest, envelopes } = await decodeBundle(bytes);
+  const { manifest, envelopes } = await namingFile(path, "bundle", () => decodeBundle(bytes));
   // Importing key logs into a new data dir is the first step of recovery: it may create one.
   await ctx.ensureDataDir();
   const deps = await ctx.ingestDeps();

@@ -260,3 +260,25 @@ export async function hashInputFile(
     throw new InvalidInputError(`Cannot read ${name}: ${causeOf(error)}`);
   }
 }
+
+/**
+ * Runs `decode` over a file's contents; an expected refusal (`IcnError`) names the file too,
+ * keeping its class, code and reason (the decoders in core/ only know the bytes).
+ */
+export async function namingFile<T>(
+  path: string,
+  what: string,
+  decode: () => T | Promise<T>,
+): Promise<T> {
+  try {
+    return await decode();
+  } catch (error) {
+    if (error instanceof IcnError && !error.message.includes(path)) {
+      const prefix = `Cannot read ${what}: `;
+      error.message = error.message.startsWith(prefix)
+        ? `Cannot read ${what} ${path}: ${error.message.slice(prefix.length)}`
+        : `Cannot use ${what} ${path}: ${error.message}`;
+    }
+    throw error;
+  }
+}

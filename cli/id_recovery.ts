@@ -1,5 +1,5 @@
 /** `icn id recovery setup | request | attest | start | cancel | finalize | status`. */
-import { pathExists, readInputFile } from "./files.ts";
+import { namingFile, pathExists, readInputFile } from "./files.ts";
 import { basename } from "node:path";
 import { appendLocal } from "../core/chain/append.ts";
 import { fromBase64, toBase64, toHex } from "../core/bytes.ts";
@@ -123,7 +123,6 @@ export async function request(
     throw new InvalidInputError(`Cannot request recovery of "${did}": ${(error as Error).message}`);
   }
   const expiresMs = parseDuration(String(options.expires ?? "7d"));
-  await ctx.ensureDataDir();
   if (
     ((await pathExists(ctx.keystorePath)) || (await pathExists(ctx.publicIdentityPath))) &&
     options.force !== true
@@ -132,8 +131,10 @@ export async function request(
       `Cannot create recovery keys in ${ctx.dataDir}: it already holds an identity; use an empty data dir or --force`,
     );
   }
-  const store = await ctx.store();
-  const known = (await store.get<IdentityRecord>(identityKey(did)))?.value;
+  // Nothing is created before the request file is written: a store is read only if one exists.
+  const known = (Deno.env.get("ICN_KV_URL") || await pathExists(ctx.path("icn.kv")))
+    ? (await (await ctx.store()).get<IdentityRecord>(identityKey(did)))?.value
+    : undefined;
   const pq = options.pq === true || !!known?.keys.mlDsa65;
   const passphrase = await ctx.newPassphrase();
   const current = freshSeeds(ctx, pq);
@@ -161,12 +162,14 @@ export async function request(
     next,
     extra: { recoveryRequest: toBase64(bytes) },
   };
+  // The request file first: a refused --out (a directory, a full disk) leaves no new keys behind.
+  await writeFileAtomic(out, bytes, 0o644);
+  await ctx.ensureDataDir();
   await writeKeystoreFile(ctx.keystorePath, secrets, passphrase);
   await writePublicIdentityFile(
     ctx.publicIdentityPath,
     publicIdentityOf(secrets, keys, known?.seq ?? -1),
   );
-  await writeFileAtomic(out, bytes, 0o644);
   const digest = toHex(await requestDigest(bytes));
   return {
     data: { did, request: out, digest, expires: now + expiresMs, pq },
@@ -190,7 +193,7 @@ export async function attest(
 ): Promise<CommandResult> {
   const [path] = args;
   const bytes = await readSmallFile(path, "recovery request");
-  const req = await decodeRecoveryRequest(bytes);
+  const req = await namingFile(path, "recovery request", () => decodeRecoveryRequest(bytes));
   const expiresMs = parseDuration(String(options.expires ?? "7d"));
   const { unlocked } = await unlockMatching(ctx);
   const store = await ctx.store();
@@ -245,7 +248,7 @@ export async function start(ctx: CliContext, args: string[]): Promise<CommandRes
   const attestations: Uint8Array[] = [];
   for (const path of args) {
     const bytes = await readSmallFile(path, "attestation");
-    decodeAttestation(bytes);
+    await namingFile(path, "attestation", () => decodeAttestation(bytes));
     attestations.push(bytes);
   }
   // The key log is checked before the passphrase is asked for: a fresh data dir lacks it.

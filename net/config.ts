@@ -5,7 +5,7 @@
  * at start; an invalid one is refused with its key named.
  */
 import { parse as parseToml } from "smol-toml";
-import { InvalidInputError } from "../core/errors.ts";
+import { InvalidInputError, shown } from "../core/errors.ts";
 
 export const profiles = ["server", "lan", "test"] as const;
 export type Profile = typeof profiles[number];
@@ -355,8 +355,11 @@ function coerce(def: KeyDef, raw: unknown, source: string): unknown {
       const list = typeof raw === "string"
         ? raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
         : raw;
-      if (!Array.isArray(list) || list.some((v) => typeof v !== "string" || !v.startsWith("/"))) {
-        fail(key, "expected a list of multiaddrs starting with /");
+      const bad = Array.isArray(list)
+        ? list.find((v) => typeof v !== "string" || !v.startsWith("/"))
+        : list;
+      if (!Array.isArray(list) || bad !== undefined) {
+        fail(key, `expected a list of multiaddrs starting with /, got "${shown(bad, 80)}"`);
       }
       return list;
     }

@@ -387,28 +387,10 @@ const exceptions: Record<string, string> = {
   // An empty TOML file is a valid config (every key at its default): the node would start.
   "node run|--config|an empty file": "legitimate",
   // The sweep has no valid recovery request to attest (one needs a second, fresh data dir
-  // whose key log knows the DID: issue 14, recovery in a fresh data dir, being fixed now), so
-  // attest's other inputs cannot be reached with only themselves bad.
+  // whose key log knows the DID), so attest's other inputs cannot be reached with only
+  // themselves bad.
   "id recovery attest|--out|*": "needs a recovery request",
   "id recovery attest|--expires|*": "needs a recovery request",
-  // Issue 14 (recovery/restore helper, cli/id_recovery.ts): a CBOR decode error of a request or
-  // attestation does not name the file ("Cannot read recovery request: not valid DAG-CBOR").
-  "id recovery attest|<request>|an empty file": "issue 14: id_recovery.ts names no file",
-  "id recovery attest|<request>|random bytes": "issue 14: id_recovery.ts names no file",
-  "id recovery start|<attestations>|an empty file": "issue 14: id_recovery.ts names no file",
-  "id recovery start|<attestations>|random bytes": "issue 14: id_recovery.ts names no file",
-  // Issue 14 (recovery/restore helper, cli/bundle.ts): "Cannot read bundle: not a CAR file"
-  // does not name the file.
-  "node import|<file>|an empty file": "issue 14: bundle.ts names no file",
-  "node import|<file>|random bytes": "issue 14: bundle.ts names no file",
-  // Issue 14 (recovery helper, cli/id_recovery.ts): `id recovery request` creates its new keys
-  // in the data dir before it writes --out, so a request refused for /dev/full or a directory
-  // leaves an identity behind.
-  "id recovery request|--out|*": "issue 14: id_recovery.ts writes keys before --out",
-  // net/config.ts (the lead's): a --listen or --bootstrap that is not a multiaddr is refused
-  // with "expected a list of multiaddrs starting with /", without the value given.
-  "node run|--listen|an address that is not a multiaddr": "net/config.ts names no value",
-  "node run|--bootstrap|an address that is not a multiaddr": "net/config.ts names no value",
 };
 
 function excepted(command: string, slot: Slot, label: string): boolean {
