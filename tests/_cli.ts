@@ -2,6 +2,8 @@
 
 // Tests that need an independent tool (minisign, promtool, ...) go through `./_tools.ts`.
 export { hasCommand, ignoreWithout, needsTools, requireTool } from "./_tools.ts";
+import { type ChainHead, chainKeys } from "../core/chain/keys.ts";
+import { KvStore } from "../core/store/kv_store.ts";
 
 const mainPath = new URL("../cli/main.ts", import.meta.url).pathname;
 const configPath = new URL("../deno.json", import.meta.url).pathname;
@@ -98,4 +100,15 @@ export function assertEquals(actual: unknown, expected: unknown, message = ""): 
 
 export function assertMatch(text: string, pattern: RegExp): void {
   if (!pattern.test(text)) throw new Error(`"${text}" does not match ${pattern}`);
+}
+
+/** The head seq of `did`'s chain in the data dir's joined network, read from its store (-1: none). */
+export async function netHead(home: string, did: string): Promise<number> {
+  const store = await KvStore.open(`${home}/icn.kv`);
+  try {
+    const net = (await store.get<string>(chainKeys.network))!.value;
+    return (await store.get<ChainHead>(chainKeys.head(net, did)))?.value.seq ?? -1;
+  } finally {
+    store.close();
+  }
 }

@@ -106,3 +106,21 @@ export async function killAll(children: Iterable<Deno.ChildProcess>): Promise<vo
     }
   }
 }
+
+/** The standing (ok, quarantined, banned) in which `dir`'s running node holds `did`'s peer. */
+export async function standingOf(dir: string, did: string): Promise<string | undefined> {
+  const peers = JSON.parse(await ok(dir, "--json", "node", "peers")) as {
+    did: string | null;
+    standing?: string;
+  }[];
+  return peers.find((p) => p.did === did)?.standing;
+}
+
+/** Stops every node in `nodes` with SIGTERM, each exiting 0 within 10 s, and forgets it. */
+export async function stopAll(nodes: Map<string, Deno.ChildProcess>): Promise<void> {
+  for (const [dir, child] of [...nodes]) {
+    const { code } = await stopWithin(child, 10_000);
+    if (code !== 0) throw new Error(`node of ${dir} exited ${code} on SIGTERM`);
+    nodes.delete(dir);
+  }
+}

@@ -5,38 +5,12 @@
  * port in use is named with how to choose another, exit 1, no stack trace.
  */
 import { assertEquals, assertMatch, icn, icnExpect } from "./_cli.ts";
+import { spawnNode } from "./_node_process.ts";
 
-const mainPath = new URL("../cli/main.ts", import.meta.url).pathname;
-const configPath = new URL("../deno.json", import.meta.url).pathname;
 /** Upper bound for a node to start (write node.json) on a loaded machine. */
 const nodeStartMs = 60_000;
 /** Upper bound for a refused `node run` to exit, or a stopped node to finish. */
 const nodeExitMs = 60_000;
-
-function spawnNode(dir: string, ...args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      configPath,
-      mainPath,
-      "--data-dir",
-      dir,
-      "node",
-      "run",
-      "--profile",
-      "test",
-      "--log-level",
-      "warn",
-      ...args,
-    ],
-    env: { ICN_PASSPHRASE: "correct horse", ICN_SCRYPT_LOG_N: "10", NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-}
 
 /** Waits for `child` to exit within `ms`; kills it and fails if it does not. */
 async function exitWithin(

@@ -12,7 +12,9 @@ import {
   nodeInfo,
   ok,
   spawnNode,
+  standingOf,
   status,
+  stopAll,
   stopWithin,
 } from "./_node_process.ts";
 
@@ -77,13 +79,8 @@ Deno.test({
         JSON.parse(await ok(b, "--json", "id", "resolve", didC)),
         JSON.parse(await ok(c, "--json", "id", "resolve", didC)),
       );
-      const peersOfA = JSON.parse(await ok(a, "--json", "node", "peers")) as PeerRow[];
-      const rowC = peersOfA.find((p) => p.did === didC);
-      assert(rowC && rowC.standing === "ok", `A keeps C in good standing: ${JSON.stringify(rowC)}`);
-      for (const [dir, child] of [...nodes]) {
-        assertEquals((await stopWithin(child, 10_000)).code, 0, `${dir} exit code`);
-        nodes.delete(dir);
-      }
+      assertEquals(await standingOf(a, didC), "ok", "A keeps C in good standing");
+      await stopAll(nodes);
     } finally {
       await killAll(nodes.values());
       await Deno.remove(root, { recursive: true }).catch(() => {});

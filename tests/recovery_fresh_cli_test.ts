@@ -6,11 +6,16 @@
  * rest, and a tampered bundle is still refused whole. After the recovery, the
  * identity must catch up with its own chain before it writes in the network.
  */
-import { type ChainHead, chainKeys } from "../core/chain/keys.ts";
 import { decodeBundle, encodeBundle } from "../core/chain/bundle.ts";
 import { decodeEnvelope } from "../core/envelope/envelope.ts";
-import { KvStore } from "../core/store/kv_store.ts";
-import { assertEquals, assertMatch, icnExpect, sameSnapshot, snapshotDir } from "./_cli.ts";
+import {
+  assertEquals,
+  assertMatch,
+  icnExpect,
+  netHead,
+  sameSnapshot,
+  snapshotDir,
+} from "./_cli.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "icn-recovery-fresh-" });
 /** The recovery delay is stepped over by moving every data dir's clock forward. */
@@ -31,16 +36,6 @@ async function exportBundle(home: string, name: string): Promise<string> {
   const file = `${dir}/${name}.car`;
   await icnExpect(0, ["--data-dir", home, "node", "export", "--out", file], env());
   return file;
-}
-
-async function netHead(home: string, did: string): Promise<number> {
-  const store = await KvStore.open(`${home}/icn.kv`);
-  try {
-    const net = (await store.get<string>(chainKeys.network))!.value;
-    return (await store.get<ChainHead>(chainKeys.head(net, did)))?.value.seq ?? -1;
-  } finally {
-    store.close();
-  }
 }
 
 Deno.test("recovery in a fresh data dir: a trustee's bundle brings the key logs, the rest waits for a join, and the recovered member catches up before writing", async () => {

@@ -6,9 +6,14 @@
  * has synced, or the user overrides), and then continues the chain at the
  * right seq, which peers accept.
  */
-import { type ChainHead, chainKeys } from "../core/chain/keys.ts";
-import { KvStore } from "../core/store/kv_store.ts";
-import { assertEquals, assertMatch, icnExpect, sameSnapshot, snapshotDir } from "./_cli.ts";
+import {
+  assertEquals,
+  assertMatch,
+  icnExpect,
+  netHead,
+  sameSnapshot,
+  snapshotDir,
+} from "./_cli.ts";
 
 const dir = await Deno.makeTempDir({ prefix: "icn-restore-guard-" });
 
@@ -26,17 +31,6 @@ async function exchange(from: string, to: string, name: string, code = 0) {
   const file = `${dir}/${name}.car`;
   await icnExpect(0, ["--data-dir", from, "node", "export", "--out", file]);
   return await icnExpect(code, ["--json", "--data-dir", to, "node", "import", file]);
-}
-
-/** The head of `did`'s chain in the data dir's network, read straight from its store. */
-async function netHead(home: string, did: string): Promise<number> {
-  const store = await KvStore.open(`${home}/icn.kv`);
-  try {
-    const net = (await store.get<string>(chainKeys.network))!.value;
-    return (await store.get<ChainHead>(chainKeys.head(net, did)))?.value.seq ?? -1;
-  } finally {
-    store.close();
-  }
 }
 
 Deno.test("a restored identity cannot write before catching up; after a peer's bundle it continues its chain with no fork", async () => {

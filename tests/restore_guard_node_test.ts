@@ -18,7 +18,8 @@ import {
   nodeInfo,
   ok,
   spawnNode,
-  stopWithin,
+  standingOf,
+  stopAll,
 } from "./_node_process.ts";
 
 Deno.test({
@@ -123,16 +124,8 @@ Deno.test({
         const edges = await ok(b, "--json", "trust", "list", "--from", didA);
         return /0\.9/.test(edges);
       }, 60_000);
-      const peers = JSON.parse(await ok(b, "--json", "node", "peers")) as {
-        did: string | null;
-        standing?: string;
-      }[];
-      const row = peers.find((p) => p.did === didA);
-      assert(row && row.standing === "ok", `B keeps A in good standing: ${JSON.stringify(row)}`);
-      for (const [dir, child] of [...nodes]) {
-        assertEquals((await stopWithin(child, 10_000)).code, 0, `${dir} exit code`);
-        nodes.delete(dir);
-      }
+      assertEquals(await standingOf(b, didA), "ok", "B keeps A in good standing");
+      await stopAll(nodes);
     } finally {
       await killAll(nodes.values());
       await Deno.remove(root, { recursive: true }).catch(() => {});
