@@ -5,9 +5,16 @@
  */
 import type { IngestDeps, IngestOutcome } from "../core/chain/ingest.ts";
 import { chainKeys } from "../core/chain/keys.ts";
-import { IcnError, InvalidInputError, KeystoreError, NotFoundError } from "../core/errors.ts";
+import { kelNet } from "../core/constants.ts";
+import {
+  IcnError,
+  InvalidInputError,
+  KeystoreError,
+  NotFoundError,
+  RejectedError,
+} from "../core/errors.ts";
 import { parseJsonStrict } from "../core/strict.ts";
-import type { Envelope, Signer } from "../core/envelope/envelope.ts";
+import type { Envelope, SealedEnvelope, Signer } from "../core/envelope/envelope.ts";
 import { createSigner } from "../core/identity/signer.ts";
 import {
   ed25519FromSeed,
@@ -308,10 +315,51 @@ export class CliContext {
     return { cid: sealed.cid, envelope: sealed.envelope, outcome };
   }
 
+  /**
+   * `submit()`, and a rejection thrown as `RejectedError(reason, message)`: the one place a
+   * command turns a refused envelope into exit code 1. A caller that handles a reason itself
+   * (the ledger's `already_exists`) calls `submit()` and reads the outcome.
+   */
+  async submitOrThrow(request: { kind: string; body: unknown }): Promise<SubmitResult> {
+    const result = await this.submit(request);
+    throwIfRejected(result.outcome);
+    return result;
+  }
+
+  /**
+   * Signs with `signer` and commits one key event log (KEL) event to this data dir's store,
+   * throwing `RejectedError` when it is refused.
+   *
+   * KEL writes never go through a running node, unlike `submit()`: the node's control API signs
+   * with the keys the node unlocked at start, on the network it joined, and a key event is
+   * signed on the KEL, often by keys no node holds (a new identity's, the revealed next keys).
+   * The events that replace keys (rotate, upgrade-pq) also change the keystore, so they take the
+   * node lock and are refused while a node runs (`withoutRunningNode`, cli/id_lifecycle.ts): a
+   * node still signing with the old keys would fail every later write. The rest write the store
+   * directly, as a second writer the node tolerates (see `IngestDeps.cache`).
+   */
+  async appendKelOrThrow(
+    signer: Signer,
+    request: { kind: string; body: unknown },
+  ): Promise<SealedEnvelope> {
+    const { appendLocal } = await import("../core/chain/append.ts");
+    const { sealed, outcome } = await appendLocal(await this.ingestDeps(), signer, {
+      net: kelNet,
+      kind: request.kind,
+      body: request.body,
+    });
+    throwIfRejected(outcome);
+    return sealed;
+  }
+
   close(): void {
     this.#store?.close();
     this.#store = undefined;
   }
+}
+
+function throwIfRejected(outcome: IngestOutcome): void {
+  if (outcome.status === "rejected") throw new RejectedError(outcome.reason, outcome.message);
 }
 
 /** Reads a line from the terminal without echoing it. */

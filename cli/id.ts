@@ -1,8 +1,6 @@
 /** Handlers of `icn id`. */
 import { hashInputFile, pathExists, readInputText } from "./files.ts";
 import { basename } from "node:path";
-import { appendLocal } from "../core/chain/append.ts";
-import { kelNet } from "../core/constants.ts";
 import {
   AlreadyExistsError,
   InvalidInputError,
@@ -138,13 +136,10 @@ async function initLocked(
     await ed25519FromSeed(fromBase64(current.ed25519)),
     current.mlDsa65 ? await mlDsa65FromSeed(fromBase64(current.mlDsa65)) : undefined,
   );
-  const deps = await ctx.ingestDeps();
-  const { outcome } = await appendLocal(deps, signer, {
-    net: kelNet,
+  await ctx.appendKelOrThrow(signer, {
     kind: "id.inception",
     body: { keys, next: await nextKeysDigest(await publicKeysOf(next)) },
   });
-  if (outcome.status === "rejected") throw new RejectedError(outcome.reason, outcome.message);
   let backup: string | undefined;
   if (hadKeystore) {
     backup = `${ctx.keystorePath}.${timestampSuffix(now)}.bak`;

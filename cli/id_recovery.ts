@@ -1,9 +1,7 @@
 /** `icn id recovery setup | request | attest | start | cancel | finalize | status`. */
 import { namingFile, pathExists, readInputFile } from "./files.ts";
 import { basename } from "node:path";
-import { appendLocal } from "../core/chain/append.ts";
 import { fromBase64, toBase64, toHex } from "../core/bytes.ts";
-import { kelNet } from "../core/constants.ts";
 import {
   AlreadyExistsError,
   InvalidInputError,
@@ -34,16 +32,6 @@ import type { CommandResult } from "./output.ts";
 /** Reads a request or attestation file, refusing one over the limit before reading it. */
 function readSmallFile(path: string, what: string): Promise<Uint8Array> {
   return readInputFile(path, what, { bytesMax: recoveryFileBytesMax });
-}
-
-async function appendKel(ctx: CliContext, unlocked: UnlockedIdentity, kind: string, body: unknown) {
-  const { sealed, outcome } = await appendLocal(await ctx.ingestDeps(), unlocked.signer, {
-    net: kelNet,
-    kind,
-    body,
-  });
-  if (outcome.status === "rejected") throw new RejectedError(outcome.reason, outcome.message);
-  return sealed;
 }
 
 /**
@@ -97,10 +85,13 @@ export async function setup(
       );
     }
   }
-  const sealed = await appendKel(ctx, unlocked, "id.recovery-setup", {
-    trustees,
-    threshold,
-    delayMs,
+  const sealed = await ctx.appendKelOrThrow(unlocked.signer, {
+    kind: "id.recovery-setup",
+    body: {
+      trustees,
+      threshold,
+      delayMs,
+    },
   });
   return {
     data: { did: unlocked.did, trustees, threshold, delayMs, seq: sealed.envelope.seq },
@@ -256,9 +247,12 @@ export async function start(ctx: CliContext, args: string[]): Promise<CommandRes
   await knownRecord(ctx, did, `start the recovery of ${did}`);
   const unlocked = await ctx.unlock();
   const requestBytes = pendingRequest(unlocked);
-  const sealed = await appendKel(ctx, unlocked, "id.recovery-start", {
-    request: requestBytes,
-    attestations,
+  const sealed = await ctx.appendKelOrThrow(unlocked.signer, {
+    kind: "id.recovery-start",
+    body: {
+      request: requestBytes,
+      attestations,
+    },
   });
   const record = await requireRecord(ctx, unlocked.did);
   const readyAt = record.pendingRecovery!.readyAt;
@@ -278,8 +272,11 @@ export async function cancel(ctx: CliContext): Promise<CommandResult> {
   if (!record.pendingRecovery) {
     throw new NotFoundError(`No pending recovery of ${unlocked.did} to cancel`);
   }
-  const sealed = await appendKel(ctx, unlocked, "id.recovery-cancel", {
-    request: record.pendingRecovery.request,
+  const sealed = await ctx.appendKelOrThrow(unlocked.signer, {
+    kind: "id.recovery-cancel",
+    body: {
+      request: record.pendingRecovery.request,
+    },
   });
   return {
     data: {
@@ -316,7 +313,10 @@ export async function finalize(ctx: CliContext): Promise<CommandResult> {
   // The new keys know nothing of the member's network chains: the guard goes up before the
   // recovery event makes them current, so no crash leaves them current and unguarded.
   await markCatchUp(await ctx.store(), { did: unlocked.did, reason: "recovery", since: now });
-  const sealed = await appendKel(ctx, unlocked, "id.recovery", { request: digest });
+  const sealed = await ctx.appendKelOrThrow(unlocked.signer, {
+    kind: "id.recovery",
+    body: { request: digest },
+  });
   const updated = await requireRecord(ctx, unlocked.did);
   const { extra: _extra, ...rest } = unlocked.secrets;
   const secrets: KeystoreSecrets = rest;
