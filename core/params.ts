@@ -112,7 +112,12 @@ export function parseParamValue(key: string, text: string): ParamValue {
   return value;
 }
 
-function checkParamValue(def: ParamDef, value: ParamValue, fail: (why: string) => never): void {
+/** Checks `value` against `def` (type, range, enum values); `fail` builds the error. */
+export function checkParamValue(
+  def: ParamDef,
+  value: ParamValue,
+  fail: (why: string) => never,
+): void {
   if (def.type === "enum") {
     if (typeof value !== "string" || !def.values?.includes(value)) {
       fail(`expected one of ${def.values?.join(", ")}`);

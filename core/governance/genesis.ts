@@ -112,7 +112,8 @@ export function createGenesis(options: CreateGenesisOptions): Genesis {
   return genesis;
 }
 
-const currencyShape = record({
+/** One currency of a genesis (a federation genesis lists currencies by the same rule). */
+export const currencyShape = record({
   code: string({ max: 16, pattern: currencyPattern }),
   decimals: integer({ min: 0, max: 18 }),
 });
