@@ -1,4 +1,4 @@
-import { commitRetriesMax } from "../constants.ts";
+import { commitRetriesMax, conflictBackoffMsMax } from "../constants.ts";
 import { ConflictError } from "../errors.ts";
 import { type SealedEnvelope, sealEnvelope, type Signer } from "../envelope/envelope.ts";
 import { type ChainHead, chainKeys } from "./keys.ts";
@@ -41,7 +41,9 @@ export async function appendLocal(
       return { sealed, outcome };
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 ** attempt)));
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.min(conflictBackoffMsMax, 2 ** attempt))
+      );
     }
   }
   throw new ConflictError(

@@ -5,9 +5,15 @@
  * is a fork only once its signatures verify as the author's) → clock → signature → gate
  * (rate limits, supplied by the node) → kind rules → atomic commit.
  */
-import { clockSkewMsDefault, commitLimits, commitRetriesMax, kelNet } from "../constants.ts";
+import {
+  clockSkewMsDefault,
+  commitRetriesMax,
+  conflictBackoffMsMax,
+  envelopePartBytesMax,
+  kelNet,
+} from "../constants.ts";
 import { ownBytes } from "../bytes.ts";
-import { ConflictError, IcnError, RejectedError } from "../errors.ts";
+import { assert, ConflictError, IcnError, RejectedError } from "../errors.ts";
 import {
   decodeEnvelope,
   type Envelope,
@@ -33,12 +39,17 @@ import {
   type QuarantineRecord,
   type StoredEnvelope,
 } from "./keys.ts";
-import { type Footprint, keySize, StateOverlay, type StateView } from "./state.ts";
+import {
+  assertBatchFitsCommit,
+  exceedsCommitLimits,
+  type Footprint,
+  keySize,
+  StateOverlay,
+  type StateView,
+} from "./state.ts";
 
 /** Envelopes whose store reads are fetched together ahead of validation. */
 const prefetchEnvelopes = 128;
-/** Deno KV caps one value at 64 KiB; larger envelope encodings are split. */
-const valueBytesMax = 60_000;
 
 /** What a kind handler sees while validating and applying one envelope. */
 export interface ApplyContext {
@@ -142,18 +153,28 @@ export function writeEnvelope(
 ): void {
   const { net, author, seq } = envelope;
   const key = chainKeys.position(net, author, seq);
-  if (bytes.length <= valueBytesMax) {
+  if (bytes.length <= envelopePartBytesMax) {
     state.set(key, { cid, bytes } satisfies StoredEnvelope);
     return;
   }
-  const parts = Math.ceil(bytes.length / valueBytesMax);
+  const parts = Math.ceil(bytes.length / envelopePartBytesMax);
   state.set(key, { cid, parts } satisfies StoredEnvelope);
   for (let i = 0; i < parts; i++) {
-    state.set(
-      chainKeys.part(net, author, seq, i),
-      ownBytes(bytes.subarray(i * valueBytesMax, (i + 1) * valueBytesMax)),
-    );
+    const part = bytes.subarray(i * envelopePartBytesMax, (i + 1) * envelopePartBytesMax);
+    assertPartFits(part.length, i, parts);
+    state.set(chainKeys.part(net, author, seq, i), ownBytes(part));
   }
+}
+
+/**
+ * Asserts that part `index` of `parts` is a proper piece of a split encoding: no larger than a
+ * part may be, and not empty. Checked when writing and again when reading back.
+ */
+function assertPartFits(length: number, index: number, parts: number): void {
+  assert(
+    parts >= 2 && length > 0 && length <= envelopePartBytesMax,
+    `Envelope part ${index} of ${parts} holds ${length} bytes (1 to ${envelopePartBytesMax} expected, in 2 parts or more)`,
+  );
 }
 
 /** The encoding of a stored envelope (undefined when a part is missing). */
@@ -169,6 +190,7 @@ export async function storedBytes(
       chainKeys.part(position.net, position.author, position.seq, i),
     );
     if (!part) return undefined;
+    assertPartFits(part.length, i, stored.parts);
     chunks.push(part);
   }
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
@@ -421,11 +443,6 @@ async function freshBase(
   };
 }
 
-function exceeds(total: Footprint): boolean {
-  return total.mutations > commitLimits.mutations || total.keyBytes > commitLimits.keyBytes ||
-    total.bytes > commitLimits.bytes;
-}
-
 function add(a: Footprint, b: Footprint): Footprint {
   return {
     mutations: a.mutations + b.mutations,
@@ -438,10 +455,15 @@ function add(a: Footprint, b: Footprint): Footprint {
 function forkFootprint(fork: ForkEvidence): Footprint {
   const keys = keySize(chainKeys.fork(fork.net, fork.author, fork.seq, fork.conflicting)) +
     keySize(chainKeys.quarantine(fork.author));
-  return { mutations: 2, keyBytes: keys, bytes: keys + fork.bytes.length + 512 };
+  return { mutations: 2, keyBytes: keys, bytes: keys + fork.bytes.length + forkRecordBytesMax };
 }
 
+/** Estimated size of a fork record and its quarantine record besides the conflicting encoding. */
+const forkRecordBytesMax = 512;
+/** Estimated writes of one log entry (key: `["log", n]`; value: CID, net, author, seq). */
 const logEntryFootprint: Footprint = { mutations: 1, keyBytes: 16, bytes: 400 };
+/** Estimated writes of the log counter, which every commit rewrites. */
+const logCounterFootprint: Footprint = { mutations: 1, keyBytes: 16, bytes: 32 };
 
 function prefetchKeys(
   deps: IngestDeps,
@@ -475,7 +497,7 @@ async function validateBatch(
   const steps: Step[] = [];
   const forks: ForkEvidence[] = [];
   // The log counter is always written.
-  let total: Footprint = { mutations: 1, keyBytes: 16, bytes: 32 };
+  let total: Footprint = logCounterFootprint;
   for (let i = start; i < prepared.length; i++) {
     if ((i - start) % prefetchEnvelopes === 0) {
       await reader.prefetch(prefetchKeys(deps, prepared, i, base.net));
@@ -493,7 +515,7 @@ async function validateBatch(
     let added: Footprint = { mutations: 0, keyBytes: 0, bytes: 0 };
     if (step.writes) added = add(add(added, step.writes.footprint()), logEntryFootprint);
     for (const fork of forks.slice(forksBefore)) added = add(added, forkFootprint(fork));
-    if (steps.length > 0 && exceeds(add(total, added))) {
+    if (steps.length > 0 && exceedsCommitLimits(add(total, added))) {
       // Does not fit: this envelope starts the next batch.
       forks.length = forksBefore;
       break;
@@ -526,6 +548,7 @@ async function validateBatch(
     quarantined.add(fork.author);
   }
   if (root.size > 0) root.set(chainKeys.logNext, logNext);
+  assertBatchFitsCommit(total, steps.length);
   return { start, steps, root, forks, logEnd: logNext, base };
 }
 
@@ -583,7 +606,9 @@ export async function ingest(
         // Another writer got in first: redo from the batch that lost, on a fresh base.
         inflight = null;
         if (++conflicts > commitRetriesMax) break;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 ** conflicts)));
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(conflictBackoffMsMax, 2 ** conflicts))
+        );
         continue;
       }
       conflicts = 0;

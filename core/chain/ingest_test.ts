@@ -1,12 +1,22 @@
 import fc from "fast-check";
-import { ConflictError, RejectedError } from "../errors.ts";
-import { type SealedEnvelope, sealEnvelope } from "../envelope/envelope.ts";
+import { envelopePartBytesMax } from "../constants.ts";
+import { AssertionError, ConflictError, RejectedError } from "../errors.ts";
+import { type Envelope, type SealedEnvelope, sealEnvelope } from "../envelope/envelope.ts";
 import { type TestIdentity, testIdentity, testNetwork } from "../testing.ts";
 import { appendLocal } from "./append.ts";
-import { BatchRejectedError, ingest, type IngestDeps, type KindHandler } from "./ingest.ts";
+import {
+  BatchRejectedError,
+  ingest,
+  type IngestDeps,
+  type KindHandler,
+  storedBytes,
+  writeEnvelope,
+} from "./ingest.ts";
 import { chainKeys } from "./keys.ts";
 import { readChain, readHeads } from "./read.ts";
+import { MemoryStore } from "../store/memory_store.ts";
 import { listAll } from "../store/store.ts";
+import { StateOverlay } from "./state.ts";
 
 const noteKind: KindHandler = {
   apply(ctx) {
@@ -270,3 +280,30 @@ Deno.test("ingest() takes the accepted clock skew from the genesis parameter net
   const near = await note(network.net, network.members[0], 0, null, now + 5_000);
   expectEqual(statuses(await ingest(deps, [near], { source: "gossip" })), ["accepted"]);
 });
+
+Deno.test("writeEnvelope() splits a large encoding into parts that storedBytes() reads back, and a part that does not fit is a bug", async () => {
+  const position = { net: "n", author: "did:icn:test", seq: 0 };
+  const envelope = position as unknown as Envelope;
+  const bytes = new Uint8Array(envelopePartBytesMax * 2 + 7).map((_, i) => i % 251);
+  const state = new StateOverlay(new MemoryStore());
+  writeEnvelope(state, envelope, "cid", bytes);
+  const stored =
+    (await state.get<{ cid: string; parts: number }>(chainKeys.position("n", position.author, 0)))!;
+  expectEqual(stored, { cid: "cid", parts: 3 });
+  expectEqual([...(await storedBytes(state, position, stored))!], [...bytes]);
+
+  // Impossible states read back: a part larger than a part may be, a split into one part.
+  state.set(chainKeys.part("n", position.author, 0, 1), new Uint8Array(envelopePartBytesMax + 1));
+  await assertAssertion(() => storedBytes(state, position, stored));
+  await assertAssertion(() => storedBytes(state, position, { cid: "cid", parts: 1 }));
+});
+
+async function assertAssertion(run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    if (error instanceof AssertionError) return;
+    throw error;
+  }
+  throw new Error("expected an AssertionError");
+}

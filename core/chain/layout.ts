@@ -5,10 +5,9 @@
  * turns one random write per envelope into an append next to the chain's
  * previous envelope. Stores are upgraded in place when opened.
  */
-import { commitLimits } from "../constants.ts";
 import type { Store, StoreCheck, StoreEntry, StoreKey, StoreMutation } from "../store/store.ts";
 import { chainKeys, type StoredEnvelope } from "./keys.ts";
-import { keySize } from "./state.ts";
+import { assertBatchFitsCommit, exceedsCommitLimits, keySize } from "./state.ts";
 
 const legacyEnvelope = (cid: string) => ["env", cid] as const;
 const legacyPart = (cid: string, index: number) => ["envpart", cid, index] as const;
@@ -75,6 +74,8 @@ async function upgradeBatch(store: Store, pending: StoreEntry<string>[]): Promis
     keyBytes += keySize(key);
   };
   const checks: StoreCheck[] = [];
+  // Checks count against Deno KV's mutation limit too.
+  const footprint = () => ({ mutations: mutations.length + checks.length, keyBytes, bytes });
   for (const entry of pending) {
     const [, net, author, seq] = entry.key as [string, string, string, number];
     const cid = entry.value;
@@ -96,10 +97,7 @@ async function upgradeBatch(store: Store, pending: StoreEntry<string>[]): Promis
       }
     }
     remove(legacyEnvelope(cid));
-    if (
-      checks.length > 1 && (mutations.length + checks.length > commitLimits.mutations ||
-        keyBytes > commitLimits.keyBytes || bytes > commitLimits.bytes)
-    ) {
+    if (checks.length > 1 && exceedsCommitLimits(footprint())) {
       // This position does not fit: leave it for the next commit.
       mutations.length = before.mutations;
       keyBytes = before.keyBytes;
@@ -109,6 +107,7 @@ async function upgradeBatch(store: Store, pending: StoreEntry<string>[]): Promis
     }
   }
   const upgradedCount = checks.length;
+  assertBatchFitsCommit(footprint(), upgradedCount);
   // Every writer rewrites the log counter, so read caches of running ingests notice this commit.
   const logNext = await store.get<number>(chainKeys.logNext);
   checks.push({ key: chainKeys.logNext, versionstamp: logNext?.versionstamp ?? null });

@@ -1,3 +1,4 @@
+import { assert } from "../errors.ts";
 import { decodeEnvelope, type SealedEnvelope } from "../envelope/envelope.ts";
 import type { Store } from "../store/store.ts";
 import { storedBytes } from "./ingest.ts";
@@ -28,7 +29,8 @@ export async function* readLog(
       const bytes = value && value.cid === entry.cid
         ? await storedBytes(getter(store), entry, value)
         : undefined;
-      if (!bytes) throw new Error(`Store is missing envelope ${entry.cid} named by its log`);
+      // The log entry and the envelope commit together: one without the other is a bug.
+      assert(bytes, `Store is missing envelope ${entry.cid} named by its log`);
       yield { position, entry, bytes };
     }
     batch = [];
@@ -63,7 +65,8 @@ export async function readChainBytes(
   ) {
     const seq = item.key[3] as number;
     const bytes = await storedBytes(getter(store), { net, author, seq }, item.value);
-    if (!bytes) throw new Error(`Store is missing part of envelope ${item.value.cid}`);
+    // Parts commit with their chain position: a position without them is a bug.
+    assert(bytes, `Store is missing part of envelope ${item.value.cid}`);
     out.push(bytes);
   }
   return out;

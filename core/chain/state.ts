@@ -5,6 +5,8 @@
  * parent's.
  */
 import { toHex, utf8Length } from "../bytes.ts";
+import { commitLimits } from "../constants.ts";
+import { assert } from "../errors.ts";
 import {
   compareKeys,
   keyHasPrefix,
@@ -34,6 +36,25 @@ export interface Footprint {
   mutations: number;
   keyBytes: number;
   bytes: number;
+}
+
+/** True when `total` passes one of the commit limits (`commitLimits`). */
+export function exceedsCommitLimits(total: Footprint): boolean {
+  return total.mutations > commitLimits.mutations || total.keyBytes > commitLimits.keyBytes ||
+    total.bytes > commitLimits.bytes;
+}
+
+/**
+ * Asserts, before a commit, that a batch of `envelopes` with footprint `total` is within the
+ * commit limits. Batching ends a commit before the next envelope would pass a limit, so only a
+ * batch of one envelope (whose own writes are what they are) can be larger; anything else is a
+ * bug in the batching.
+ */
+export function assertBatchFitsCommit(total: Footprint, envelopes: number): void {
+  assert(
+    envelopes <= 1 || !exceedsCommitLimits(total),
+    `A batch of ${envelopes} envelopes passes the commit limits: ${JSON.stringify(total)}`,
+  );
 }
 
 /** Encoded size of a key in Deno KV, rounded up: strings and bytes by length, numbers 9 bytes. */
@@ -170,7 +191,7 @@ export class StateOverlay implements StateView {
 
   /** Moves this savepoint's writes into its parent. */
   mergeIntoParent(): void {
-    if (!this.#parent) throw new Error("StateOverlay has no parent");
+    assert(this.#parent, "StateOverlay has no parent");
     for (const [id, pending] of this.#pending) this.#parent.#pending.set(id, pending);
     this.#pending.clear();
   }

@@ -18,6 +18,12 @@ import type {
 
 /** Deno KV allows at most 10 keys in one getMany call. */
 const getManyKeysMax = 10;
+/** First backoff after a lock error; doubled per attempt (before jitter) up to `commitBackoffMsMax`. */
+const lockBackoffMsBase = 5;
+/** Doublings of the lock backoff: past them it stays at the cap, so the exponent stays small. */
+const lockBackoffDoublingsMax = 6;
+/** Entries per round trip of a list: Deno KV's maximum batch size (larger values are clamped). */
+const listBatchSizeMax = 500;
 
 /** True for SQLite's "database is locked" / busy errors that a retry can resolve. */
 export function isLockError(error: unknown): boolean {
@@ -68,7 +74,10 @@ export async function retryOnLock<T>(operation: () => Promise<T>): Promise<T> {
         throw storeUnavailable(error) ?? error;
       }
       await sleep(
-        Math.min(commitBackoffMsMax, 5 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random()),
+        Math.min(
+          commitBackoffMsMax,
+          lockBackoffMsBase * 2 ** Math.min(attempt, lockBackoffDoublingsMax),
+        ) * (0.5 + Math.random()),
       );
     }
   }
@@ -132,7 +141,7 @@ export class KvStore implements Store {
     const iterator = this.#kv.list<T>(kvSelector as Deno.KvListSelector, {
       limit: options.limit,
       reverse: options.reverse,
-      batchSize: Math.min(500, options.limit ?? 500),
+      batchSize: Math.min(listBatchSizeMax, options.limit ?? listBatchSizeMax),
     });
     for await (const entry of iterator) {
       yield { key: entry.key as StoreKey, value: entry.value, versionstamp: entry.versionstamp };
