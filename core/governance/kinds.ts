@@ -10,6 +10,7 @@ import { toHex, utf8Encode } from "../bytes.ts";
 import { RejectedError, shown } from "../errors.ts";
 import { parseDid } from "../identity/did.ts";
 import { sha256 } from "../identity/keys.ts";
+import { amountMinorMaxNumber } from "../ledger/amount.ts";
 import { type ParamValue, validateParam } from "../params.ts";
 import type { Genesis } from "./genesis.ts";
 import { type ProposalKind, proposalKinds } from "./params.ts";
@@ -38,8 +39,8 @@ export const reasonLengthMax = 1000;
 export const configKeysMax = 64;
 /** Nodes visited by the delegation cycle check. */
 const cycleVisitsMax = 100_000;
-/** Largest credit override, in minor units (same bound as credit.baseline). */
-const creditOverrideMax = 1e15;
+/** Largest credit override, in minor units (same bound as credit.baseline: the largest amount). */
+export const creditOverrideMax = amountMinorMaxNumber;
 
 const semverPattern = /^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$/;
 

@@ -3,7 +3,7 @@
  * printed as decimal strings with exactly the currency's decimals. No floats
  * anywhere, so `0.1 + 0.2` problems cannot reach a balance.
  */
-import { InvalidInputError } from "../errors.ts";
+import { assert, InvalidInputError } from "../errors.ts";
 
 /**
  * Largest amount of one transfer, in minor units: 10^15 (10 trillion hours at
@@ -11,6 +11,13 @@ import { InvalidInputError } from "../errors.ts";
  * a million of them still fit a bigint balance with room to spare.
  */
 export const amountMinorMax = 1_000_000_000_000_000n;
+assert(
+  Number.isSafeInteger(Number(amountMinorMax)),
+  "amountMinorMax must fit a JSON number exactly",
+);
+
+/** `amountMinorMax` as a number, for parameter bounds (parameters are JSON numbers). */
+export const amountMinorMaxNumber = Number(amountMinorMax);
 
 /** Longest decimal string we try to parse; keeps hostile input from costing anything. */
 const amountTextLengthMax = 40;

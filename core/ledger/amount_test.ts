@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { InvalidInputError } from "../errors.ts";
-import { amountMinorMax, formatAmount, parseAmount } from "./amount.ts";
+import { amountMinorMax, amountMinorMaxNumber, formatAmount, parseAmount } from "./amount.ts";
 
 Deno.test("parseAmount() reads decimals exactly into minor units", () => {
   assert.equal(parseAmount("12.5", 2), 1250n);
@@ -49,4 +49,9 @@ Deno.test("parseAmount() and formatAmount() round-trip", () => {
   for (const text of ["0.01", "1.00", "12.34", "99999.99"]) {
     assert.equal(formatAmount(parseAmount(text, 2), 2), text);
   }
+});
+
+Deno.test("amountMinorMax fits a JSON number exactly, as parameter bounds use it", () => {
+  assert.ok(Number.isSafeInteger(amountMinorMaxNumber));
+  assert.equal(BigInt(amountMinorMaxNumber), amountMinorMax);
 });

@@ -5,6 +5,7 @@ import { RejectedError } from "../errors.ts";
 import type { StoreKey } from "../store/store.ts";
 import { isMember, paramsAt } from "../governance/membership.ts";
 import { cooperativeScore } from "../trust/view.ts";
+import { amountMinorMax } from "./amount.ts";
 import { type Account, type HistoryEntry, hourMs, type IdRecord, ledgerKeys } from "./keys.ts";
 import { decideTransfer, parseTransfer, transferKind } from "./rules.ts";
 import { limitOf, readAccount, readGenesis, velocityFloor, velocityMaxOf } from "./view.ts";
@@ -53,7 +54,7 @@ async function applyTransfer(ctx: ApplyContext): Promise<void> {
     limit: limit.limit,
     velocityCount,
     velocityMax: trust === null ? velocityFloor(params) : velocityMaxOf(params, trust),
-    transferMax: typeof transferMax === "number" ? BigInt(transferMax) : 10n ** 15n,
+    transferMax: typeof transferMax === "number" ? BigInt(transferMax) : amountMinorMax,
     existing,
     softLimitPercent: 0,
   });

@@ -1,4 +1,5 @@
 import type { ParamDef } from "../params.ts";
+import { amountMinorMaxNumber } from "./amount.ts";
 
 /** Credit policy (docs/design.md, Ledger). Amounts in minor units. */
 export const ledgerParams: readonly ParamDef[] = [
@@ -7,7 +8,7 @@ export const ledgerParams: readonly ParamDef[] = [
     type: "int",
     default: 10_000,
     min: 0,
-    max: 1e15,
+    max: amountMinorMaxNumber,
     description: "Base credit limit of every member, in minor units",
   },
   {
@@ -49,9 +50,9 @@ export const ledgerParams: readonly ParamDef[] = [
   {
     key: "credit.transferMax",
     type: "int",
-    default: 1e15,
+    default: amountMinorMaxNumber,
     min: 1,
-    max: 1e15,
+    max: amountMinorMaxNumber,
     description: "Largest single transfer, in minor units",
   },
 ];

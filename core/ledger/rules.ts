@@ -18,7 +18,16 @@ export const transferKind = "ledger.transfer";
 export const memoBytesMax = 1024;
 /** Longest idempotency key; the pattern keeps ids printable and usable in file names. */
 export const transferIdLengthMax = 128;
-const transferIdPattern = /^[A-Za-z0-9._:@-]+$/;
+/** Characters a transfer id may use (its length is bounded by `transferIdLengthMax`). */
+export const transferIdPattern = /^[A-Za-z0-9._:@-]+$/;
+/** What a transfer id must be, as refusals say it. */
+export const transferIdRule = `1–${transferIdLengthMax} characters of A-Z a-z 0-9 . _ : @ -`;
+
+/** True for a valid transfer id (idempotency key): `transferIdRule`. */
+export function isTransferId(value: unknown): value is string {
+  return typeof value === "string" && value.length > 0 && value.length <= transferIdLengthMax &&
+    transferIdPattern.test(value);
+}
 
 /** Body of a `ledger.transfer` envelope. */
 export interface TransferBody {
@@ -64,12 +73,7 @@ export function parseTransfer(
   if (utf8.encode(b.memo as string).length > memoBytesMax) {
     invalid(`memo is longer than ${memoBytesMax} bytes`);
   }
-  if (
-    typeof b.id !== "string" || b.id.length === 0 || b.id.length > transferIdLengthMax ||
-    !transferIdPattern.test(b.id)
-  ) {
-    invalid(`id must be 1–${transferIdLengthMax} characters of A-Z a-z 0-9 . _ : @ -`);
-  }
+  if (!isTransferId(b.id)) invalid(`id must be ${transferIdRule}`);
   const amount = amountFromBody(b.amount);
   if (amount === undefined) invalid("`amount` is not an integer");
   const currency = currencies.find((c) => c.code === b.currency);

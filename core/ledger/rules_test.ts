@@ -2,14 +2,17 @@ import assert from "node:assert/strict";
 import { InsufficientCreditError, RejectedError } from "../errors.ts";
 import type { Currency } from "../governance/genesis.ts";
 import { defaultParams } from "../params.ts";
+import { amountMinorMax } from "./amount.ts";
 import {
   creditLimit,
   decideTransfer,
   isNearLimit,
+  isTransferId,
   type LimitFacts,
   parseTransfer,
   type Transfer,
   type TransferFacts,
+  transferIdLengthMax,
 } from "./rules.ts";
 
 const alice = "did:icn:zHmaNXqt3G4ANdjGSkmDcAAgVCoDZwEgqEFZRwxsqHMyr";
@@ -52,7 +55,7 @@ Deno.test("parseTransfer() rejects each malformed body with a stable reason", ()
   rejectsWith(() => parseTransfer(payer, body({ currency: "euro" }), [hours]), "unknown_currency");
   rejectsWith(() => parseTransfer(payer, body({ amount: 0 }), [hours]), "amount");
   rejectsWith(() => parseTransfer(payer, body({ amount: -5 }), [hours]), "amount");
-  rejectsWith(() => parseTransfer(payer, body({ amount: 10n ** 15n + 1n }), [hours]), "amount");
+  rejectsWith(() => parseTransfer(payer, body({ amount: amountMinorMax + 1n }), [hours]), "amount");
   rejectsWith(() => parseTransfer(payer, body({ to: payer }), [hours]), "self_transfer");
 });
 
@@ -77,7 +80,7 @@ function facts(overrides: Partial<TransferFacts> = {}): TransferFacts {
     limit: 10_000n,
     velocityCount: 0,
     velocityMax: 10,
-    transferMax: 10n ** 15n,
+    transferMax: amountMinorMax,
     softLimitPercent: 10,
     ...overrides,
   };
@@ -197,4 +200,13 @@ Deno.test("creditLimit() scales the trust term by the trust class's credit multi
   const b = creditLimit(limitFacts({ trust: 0.5, classMultiplier: 2 }));
   assert.equal(b.trustTerm, 3_000n);
   assert.equal(b.limit, 13_000n);
+});
+
+Deno.test("isTransferId() takes 1 to transferIdLengthMax printable id characters and nothing else", () => {
+  for (const id of ["t-1", "a", "x".repeat(transferIdLengthMax), "A.z_0:9@-"]) {
+    assert.equal(isTransferId(id), true, id);
+  }
+  for (const id of ["", "x".repeat(transferIdLengthMax + 1), "a b", "a/b", "é", 7, null]) {
+    assert.equal(isTransferId(id), false, String(id));
+  }
 });
