@@ -1,0 +1,133 @@
+/**
+ * Federation parameters: their own key space (`federation.*`), held in the
+ * federation genesis and changed by federation config proposals. They are
+ * not cooperative parameters: a cooperative's genesis never holds them and a
+ * federation genesis holds nothing else, so neither can set the other's keys.
+ * Values are checked by the same rule as cooperative parameters
+ * (`checkParamValue`).
+ */
+import { InvalidInputError, shown } from "../errors.ts";
+import { checkParamValue, type ParamDef, type Params, type ParamValue } from "../params.ts";
+import type { Mode, Rules } from "../governance/tally.ts";
+
+/** Kinds of federation proposal: admit or remove a cooperative, change parameters, plain text. */
+export const federationProposalKinds = ["admit", "remove", "config", "text"] as const;
+export type FederationProposalKind = typeof federationProposalKinds[number];
+
+/** How a cooperative's vote counts: 1 each (`equal`), or its member count (`members`). */
+export const voteWeights = ["equal", "members"] as const;
+export type VoteWeight = typeof voteWeights[number];
+
+const day = 86_400_000;
+
+/**
+ * Per-kind defaults: quorum %, approval %, voting period, timelock. Admission
+ * and removal change who decides, so they ask for more than a text; voting
+ * periods are longer than inside a cooperative because each cooperative may
+ * first decide its own vote.
+ */
+const ruleDefaults: Record<FederationProposalKind, [number, number, number, number]> = {
+  admit: [50, 67, 14 * day, 2 * day],
+  remove: [50, 67, 14 * day, 2 * day],
+  config: [50, 67, 14 * day, 2 * day],
+  text: [50, 50, 14 * day, 0],
+};
+
+export const federationParams: readonly ParamDef[] = [
+  {
+    key: "federation.voteWeight",
+    type: "enum",
+    default: "equal",
+    values: voteWeights,
+    description: "How a cooperative's vote counts: equal (1 each) or members (its member count)",
+  },
+  ...federationProposalKinds.flatMap((kind): ParamDef[] => {
+    const [quorum, approval, votingPeriod, timelock] = ruleDefaults[kind];
+    return [
+      {
+        key: `federation.${kind}.quorum`,
+        type: "percent",
+        default: quorum,
+        description: `Share of the cooperatives' weight that must vote on a ${kind} proposal, in %`,
+      },
+      {
+        key: `federation.${kind}.approval`,
+        type: "percent",
+        default: approval,
+        description: `Share of the weight cast that must be "for" a ${kind} proposal, in %`,
+      },
+      {
+        key: `federation.${kind}.votingPeriod`,
+        type: "duration",
+        default: votingPeriod,
+        min: 1000,
+        max: 365 * day,
+        description: `How long a federation ${kind} proposal stays open`,
+      },
+      {
+        key: `federation.${kind}.timelock`,
+        type: "duration",
+        default: timelock,
+        min: 0,
+        max: 365 * day,
+        description: `Delay between acceptance of a federation ${kind} proposal and its effect`,
+      },
+      {
+        key: `federation.${kind}.mode`,
+        type: "enum",
+        default: "majority",
+        values: ["majority", "consent"],
+        description: `Decision mode of federation ${kind} proposals (consent adds a blocking vote)`,
+      },
+    ];
+  }),
+];
+
+const byKey = new Map(federationParams.map((def) => [def.key, def]));
+
+/** Every federation key at its default value. */
+export function defaultFederationParams(): Params {
+  const out: Params = {};
+  for (const def of federationParams) out[def.key] = def.default;
+  return out;
+}
+
+/** Checks one stored federation parameter; throws `InvalidInputError` naming the key. */
+export function validateFederationParam(key: string, value: unknown): ParamValue {
+  const def = byKey.get(key);
+  if (!def) {
+    throw new InvalidInputError(
+      `Unknown federation parameter "${shown(key)}": federation keys are ${
+        [...byKey.keys()].join(", ")
+      }`,
+    );
+  }
+  checkParamValue(def, value as ParamValue, (why) => {
+    throw new InvalidInputError(
+      `Federation parameter "${key}" has invalid value ${shown(JSON.stringify(value))}: ${why}`,
+    );
+  });
+  return value as ParamValue;
+}
+
+function federationParam(params: Params, key: string): ParamValue {
+  const value = params[key] ?? byKey.get(key)?.default;
+  if (value === undefined) throw new TypeError(`Unknown federation parameter "${key}"`);
+  return value;
+}
+
+/** The rules a federation `kind` proposal gets under `params` (defaults fill absent keys). */
+export function federationRulesFor(params: Params, kind: FederationProposalKind): Rules {
+  return {
+    quorum: federationParam(params, `federation.${kind}.quorum`) as number,
+    approval: federationParam(params, `federation.${kind}.approval`) as number,
+    votingPeriod: federationParam(params, `federation.${kind}.votingPeriod`) as number,
+    timelock: federationParam(params, `federation.${kind}.timelock`) as number,
+    mode: federationParam(params, `federation.${kind}.mode`) as Mode,
+  };
+}
+
+/** The vote weight in force under `params`. */
+export function voteWeightOf(params: Params): VoteWeight {
+  return federationParam(params, "federation.voteWeight") as VoteWeight;
+}
