@@ -4,16 +4,33 @@
  */
 import type { Command } from "commander";
 import type { CliContext } from "./context.ts";
+import { exitCodes } from "./exit_codes.ts";
 import type { CommandResult } from "./output.ts";
 
-/** A handler gets the context, the positional arguments and the command's own options. */
-export type Handler = (
+/**
+ * A handler gets the context, the positional arguments and its command's options, each
+ * already parsed into its type where the command declares it (`cli/args.ts`). `O` is the
+ * handler's own options interface.
+ */
+export type Handler<O = Record<string, unknown>> = (
   ctx: CliContext,
   args: string[],
-  options: Record<string, unknown>,
+  options: O,
 ) => Promise<CommandResult>;
 
-export type HandlerModule = Record<string, unknown>;
+/**
+ * The exports of handler module `M` that are handlers: what `Registrar.action` accepts as a
+ * name, so a misspelled or missing handler is a compile error, not a runtime one. A handler
+ * may take fewer parameters, and any options type (`never` accepts every one).
+ */
+export type HandlerName<M> =
+  & {
+    [K in keyof M]: M[K] extends (ctx: CliContext, args: string[], options: never) => Promise<
+      CommandResult
+    > ? K
+      : never;
+  }[keyof M]
+  & string;
 
 /** Set by main.ts: runs a handler with the context and prints the result. */
 export type Runner = (
@@ -23,8 +40,8 @@ export type Runner = (
 ) => Promise<void>;
 
 export interface Registrar {
-  /** Attaches a lazily-loaded handler `name` of module `load` to `command`. */
-  action(command: Command, load: () => Promise<HandlerModule>, name: string): Command;
+  /** Attaches the lazily-loaded handler `name` of module `load` to `command`. */
+  action<M>(command: Command, load: () => Promise<M>, name: NoInfer<HandlerName<M>>): Command;
 }
 
 export function createRegistrar(run: Runner): Registrar {
@@ -37,9 +54,11 @@ export function createRegistrar(run: Runner): Registrar {
         );
         await run(
           async () => {
-            const module = await load();
-            const handler = module[name];
+            const handler = (await load())[name];
+            // The name is checked by the compiler; a module that changed under it is a bug.
             if (typeof handler !== "function") throw new Error(`Handler ${name} is missing`);
+            // The one unchecked step: commander hands over the options each command declares,
+            // parsed by their argParsers, which is what the handler's options type says.
             return handler as Handler;
           },
           positional,
@@ -74,7 +93,7 @@ export function refuseRepeatedOptions(command: Command): void {
       if (seen > 1) {
         command.error(
           `option '${option.flags}' was given more than once: it takes one value`,
-          { code: "icn.repeatedOption", exitCode: 2 },
+          { code: "icn.repeatedOption", exitCode: exitCodes.usage },
         );
       }
     });

@@ -19,6 +19,7 @@ import { terminalSafe } from "../core/safe_text.ts";
 import type { Store, StoreKey } from "../core/store/store.ts";
 import { contactLabels, resolveDid } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
+import { exitCodes } from "./exit_codes.ts";
 import { writeFileAtomic } from "./keystore.ts";
 import type { CommandResult } from "./output.ts";
 
@@ -371,7 +372,7 @@ export async function check(ctx: CliContext): Promise<CommandResult> {
   return {
     data: { ok: findings.length === 0, findings },
     text: findings,
-    exitCode: findings.length === 0 ? 0 : 1,
+    exitCode: findings.length === 0 ? exitCodes.ok : exitCodes.failure,
   };
 }
 

@@ -17,6 +17,7 @@ import {
 } from "../net/config.ts";
 import { type ContactLabels, contactLabels } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
+import { exitCodes } from "./exit_codes.ts";
 import { loadNodeKey } from "./node_key.ts";
 import { writeFileAtomic } from "./keystore.ts";
 import { pathExists, readInputText } from "./files.ts";
@@ -230,7 +231,7 @@ async function runLocked(
     signals++;
     if (signals > 1) {
       logger.warn("shutdown_forced", { signal });
-      Deno.exit(130);
+      Deno.exit(exitCodes.interrupted);
     }
     stopped.resolve(signal);
   };
@@ -243,7 +244,7 @@ async function runLocked(
   logger.info("shutdown_started", { signal });
   const watchdog = setTimeout(() => {
     logger.error("shutdown_timeout", { ms: config.shutdownTimeoutMs });
-    Deno.exit(1);
+    Deno.exit(exitCodes.failure);
   }, config.shutdownTimeoutMs);
   await Promise.all([
     Deno.remove(ctx.path(nodeFiles.info)).catch(() => {}),

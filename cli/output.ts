@@ -13,6 +13,7 @@
 import { IcnError } from "../core/errors.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import { toBase64 } from "../core/bytes.ts";
+import { exitCodes } from "./exit_codes.ts";
 
 /** What a command handler returns: data for `--json`, lines for humans. */
 export interface CommandResult {
@@ -91,7 +92,7 @@ export function printError(
     writeStdout(toJson(body) + "\n");
   }
   const prefix = options.color ? "\x1b[31merror:\x1b[0m" : "error:";
-  if (options.exitCode === 1 || options.exitCode === 2) {
+  if (options.exitCode === exitCodes.failure || options.exitCode === exitCodes.usage) {
     writeStderr(`${prefix} ${safeMessage}\n`);
     if (options.debug && error instanceof Error && error.stack) {
       writeStderr(safeStack(error.stack) + "\n");
