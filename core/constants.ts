@@ -96,6 +96,9 @@ export const publicKeyCacheEntriesMax = 8192;
 /** Parsed DIDs kept; bounded for the same reason (parsing one costs ~7 µs). */
 export const didMemoEntriesMax = 10_000;
 
+/** Longest network id (a genesis CID, about 60 characters) accepted where one is read from input. */
+export const netIdLengthMax = 128;
+
 /** Longest body of a DID-bearing string we will even try to parse. */
 export const didLengthMax = 128;
 

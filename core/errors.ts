@@ -117,6 +117,9 @@ export function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new AssertionError(message);
 }
 
+/** Characters of a value an error message shows by default: a DID or a file name fits, on one line. */
+const shownLengthDefault = 64;
+
 /**
  * A value as error messages show it: `String(value)` cut to `max` characters,
  * with what a terminal would act on (escape sequences, bidi controls,
@@ -124,7 +127,7 @@ export function assert(condition: unknown, message: string): asserts condition {
  * without a prototype, or with a throwing `toString`, come from untrusted
  * input too).
  */
-export function shown(value: unknown, max = 64): string {
+export function shown(value: unknown, max = shownLengthDefault): string {
   let text: string;
   try {
     text = String(value);

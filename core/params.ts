@@ -39,6 +39,15 @@ export const paramDefs: readonly ParamDef[] = [
   ...networkParams,
 ];
 
+/**
+ * Digits of a parameter's whole part, and of its fraction: 15 digits always parse to the exact
+ * integer (below 2^53), 6 decimals are finer than any parameter needs.
+ */
+const paramDigitsMax = 15;
+const paramDecimalsMax = 6;
+const intPattern = new RegExp(`^-?\\d{1,${paramDigitsMax}}$`);
+const decimalPattern = new RegExp(`^-?\\d{1,${paramDigitsMax}}(\\.\\d{1,${paramDecimalsMax}})?$`);
+
 const byKey = new Map(paramDefs.map((def) => [def.key, def]));
 
 const durationUnitsMs: Record<string, number> = {
@@ -99,12 +108,12 @@ export function parseParamValue(key: string, text: string): ParamValue {
       value = parseDuration(text);
       break;
     case "int":
-      if (!/^-?\d{1,15}$/.test(text)) fail("expected a whole number");
+      if (!intPattern.test(text)) fail("expected a whole number");
       value = Number(text);
       break;
     case "number":
     case "percent":
-      if (!/^-?\d{1,15}(\.\d{1,6})?$/.test(text)) fail("expected a decimal number like 0.3");
+      if (!decimalPattern.test(text)) fail("expected a decimal number like 0.3");
       value = Number(text);
       break;
   }

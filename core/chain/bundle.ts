@@ -7,7 +7,7 @@ import { CarReader, CarWriter } from "@ipld/car";
 import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import { bytesEqual } from "../bytes.ts";
-import { kelNet } from "../constants.ts";
+import { kelNet, netIdLengthMax } from "../constants.ts";
 import { contentId, decodeEnvelope, type SealedEnvelope } from "../envelope/envelope.ts";
 import { InvalidInputError, shown } from "../errors.ts";
 import {
@@ -37,10 +37,12 @@ export const bundleBytesMax = 1024 * 1024 * 1024;
 const blocksMax = 5_000_000;
 /** Largest manifest block (six small fields: about 100 bytes). */
 const manifestBytesMax = 1024;
+/** Characters of a parser's own message a refusal quotes: enough to say what broke, one line. */
+const causeLengthMax = 120;
 
 const manifestShape = record({
   v: literal(1),
-  net: nullable(string({ min: 1, max: 128 })),
+  net: nullable(string({ min: 1, max: netIdLengthMax })),
   count: integer({ min: 0, max: blocksMax }),
   since: natural,
   next: natural,
@@ -87,7 +89,7 @@ export async function decodeBundle(
   try {
     reader = await CarReader.fromBytes(bytes);
   } catch (error) {
-    return fail(`not a CAR file (${shown((error as Error)?.message, 120)})`);
+    return fail(`not a CAR file (${shown((error as Error)?.message, causeLengthMax)})`);
   }
   const roots = await reader.getRoots();
   if (roots.length !== 1) fail("expected exactly one root (the manifest)");
@@ -114,7 +116,7 @@ export async function decodeBundle(
     }
   } catch (error) {
     if (error instanceof InvalidInputError) throw error;
-    fail(`truncated or corrupt (${shown((error as Error)?.message, 120)})`);
+    fail(`truncated or corrupt (${shown((error as Error)?.message, causeLengthMax)})`);
   }
   if (!manifest) fail("the manifest is missing");
   if (manifest.next < manifest.since) {

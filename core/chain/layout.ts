@@ -17,6 +17,10 @@ const legacyPrefixes: readonly StoreKey[] = [["env"], ["envpart"]];
 const positionsPerCommit = 100;
 /** Commit attempts lost to another writer before giving up. */
 const conflictsMax = 20;
+/** Leftover layout-1 entries deleted per commit: one mutation each, well within `commitLimits`. */
+const leftoversPerCommit = 500;
+/** Estimated size of a split envelope's position value (`{ cid, parts }`). */
+const partsRecordBytes = 64;
 
 /** True when the store still holds layout-1 envelope entries. */
 export async function hasLegacyLayout(store: Pick<Store, "list">): Promise<boolean> {
@@ -88,7 +92,7 @@ async function upgradeBatch(store: Store, pending: StoreEntry<string>[]): Promis
     if (legacy instanceof Uint8Array) {
       set(entry.key, { cid, bytes: legacy } satisfies StoredEnvelope, legacy.length);
     } else {
-      set(entry.key, { cid, parts: legacy.parts } satisfies StoredEnvelope, 64);
+      set(entry.key, { cid, parts: legacy.parts } satisfies StoredEnvelope, partsRecordBytes);
       for (let i = 0; i < legacy.parts; i++) {
         const part = (await store.get<Uint8Array>(legacyPart(cid, i)))?.value;
         if (!part) throw new Error(`Store is missing part ${i} of envelope ${cid}`);
@@ -121,7 +125,9 @@ async function removeLegacyLeftovers(store: Store): Promise<void> {
   for (const prefix of legacyPrefixes) {
     for (;;) {
       const keys: StoreKey[] = [];
-      for await (const entry of store.list({ prefix }, { limit: 500 })) keys.push(entry.key);
+      for await (const entry of store.list({ prefix }, { limit: leftoversPerCommit })) {
+        keys.push(entry.key);
+      }
       if (keys.length === 0) break;
       await store.commit([], keys.map((key) => ({ type: "delete", key })));
     }

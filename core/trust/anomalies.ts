@@ -5,6 +5,7 @@
  * the rest), and rapid growth (a score rising fast in score history).
  */
 import { numberParam, type Params } from "../params.ts";
+import { scoreScale } from "./edge.ts";
 import type { TrustGraph } from "./graph.ts";
 import type { HistoryPoint } from "./history.ts";
 import { louvain, type LouvainResult } from "./louvain.ts";
@@ -101,10 +102,10 @@ export function findRings(
         const v = graph.outTo[e];
         if (component[v] !== component[u]) continue;
         sum += graph.outW[e];
-        edges.push({ from: graph.ids[u], to: graph.ids[v], score: graph.outW[e] / 1000 });
+        edges.push({ from: graph.ids[u], to: graph.ids[v], score: graph.outW[e] / scoreScale });
       }
     }
-    const meanScore = edges.length === 0 ? 0 : sum / edges.length / 1000;
+    const meanScore = edges.length === 0 ? 0 : sum / edges.length / scoreScale;
     if (meanScore + 1e-12 < thresholds.ringScoreMin) continue;
     findings.push({
       type: "ring",
@@ -175,7 +176,7 @@ export function findSybilClusters(
             attachments.push({
               from: graph.ids[u],
               to: graph.ids[graph.outTo[e]],
-              score: graph.outW[e] / 1000,
+              score: graph.outW[e] / scoreScale,
             });
           }
         }
@@ -184,7 +185,7 @@ export function findSybilClusters(
             attachments.push({
               from: graph.ids[graph.inFrom[e]],
               to: graph.ids[u],
-              score: graph.inW[e] / 1000,
+              score: graph.inW[e] / scoreScale,
             });
           }
         }

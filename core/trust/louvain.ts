@@ -7,6 +7,7 @@
  * resolution limit) while being plain at a lower one.
  */
 import type { TrustGraph } from "./graph.ts";
+import { scoreScale } from "./edge.ts";
 
 export interface LouvainOptions {
   seed?: number;
@@ -59,7 +60,7 @@ function symmetric(graph: TrustGraph): LevelGraph {
   for (let u = 0; u < n; u++) {
     for (let e = graph.outStart[u]; e < graph.outStart[u + 1]; e++) {
       const v = graph.outTo[e];
-      const w = graph.outW[e] / 1000;
+      const w = graph.outW[e] / scoreScale;
       nbr[fill[u]] = v;
       weight[fill[u]++] = w;
       nbr[fill[v]] = u;

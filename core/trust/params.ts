@@ -26,6 +26,11 @@ export const capabilityDefaults: Record<string, string> = {
 };
 
 const day = 86_400_000;
+/**
+ * Upper bound of rate, count and ratio parameters: far above any sane setting, it only keeps a
+ * typo (or a hostile proposal) from setting a bound so large that it stops bounding anything.
+ */
+const countParamMax = 1_000_000;
 
 const policyParams: ParamDef[] = trustClassNames.flatMap((cls): ParamDef[] => [
   {
@@ -33,7 +38,7 @@ const policyParams: ParamDef[] = trustClassNames.flatMap((cls): ParamDef[] => [
     type: "number",
     default: classDefaults[cls].rate,
     min: 0,
-    max: 1_000_000,
+    max: countParamMax,
     description: `Token bucket refill for ${cls} members, envelopes per second`,
   },
   {
@@ -41,7 +46,7 @@ const policyParams: ParamDef[] = trustClassNames.flatMap((cls): ParamDef[] => [
     type: "int",
     default: classDefaults[cls].burst,
     min: 0,
-    max: 1_000_000,
+    max: countParamMax,
     description: `Token bucket size for ${cls} members, envelopes`,
   },
   {
@@ -49,7 +54,7 @@ const policyParams: ParamDef[] = trustClassNames.flatMap((cls): ParamDef[] => [
     type: "int",
     default: classDefaults[cls].velocity,
     min: 0,
-    max: 1_000_000,
+    max: countParamMax,
     description: `Outgoing ledger transfers per hour for ${cls} members`,
   },
   {
@@ -92,7 +97,7 @@ const anomalyParams: ParamDef[] = [
     type: "number",
     default: 5,
     min: 1,
-    max: 1_000_000,
+    max: countParamMax,
     description:
       "Least ratio of internal to external edge density (edges per member) of a Sybil cluster",
   },
@@ -101,7 +106,7 @@ const anomalyParams: ParamDef[] = [
     type: "int",
     default: 3,
     min: 2,
-    max: 1_000_000,
+    max: countParamMax,
     description: "Least number of members of a community reported as a Sybil cluster",
   },
   {
@@ -109,7 +114,7 @@ const anomalyParams: ParamDef[] = [
     type: "number",
     default: 50,
     min: 0,
-    max: 1_000_000,
+    max: countParamMax,
     description: "Score rise, in % of the earlier score, reported as rapid growth",
   },
   {

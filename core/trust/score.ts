@@ -4,7 +4,7 @@
  * Inputs are integer thousandths; sums are exact integers, so the result does
  * not depend on the order in which edges are visited.
  */
-import type { GraphScope } from "./edge.ts";
+import { type GraphScope, scoreScale } from "./edge.ts";
 
 export interface Weights {
   direct: number;
@@ -56,8 +56,8 @@ export function combineScore(
   count: number,
   weights: Weights,
 ): number {
-  const transitive = count === 0 ? 0 : productSum / count / 1_000_000;
-  return Math.min(1, (direct / 1000) * weights.direct + transitive * weights.transitive);
+  const transitive = count === 0 ? 0 : productSum / count / scoreScale ** 2;
+  return Math.min(1, (direct / scoreScale) * weights.direct + transitive * weights.transitive);
 }
 
 /** Builds the explanation from the observer's direct edge and every (via, t(o→via), t(via→target)) in thousandths. */
@@ -88,13 +88,13 @@ export function explainScore(parts: {
   let sum = 0;
   for (const path of paths) sum += path.toVia * path.fromVia;
   const count = paths.length;
-  const directTerm = (direct / 1000) * weights.direct;
-  const transitiveTerm = count === 0 ? 0 : (sum / count / 1_000_000) * weights.transitive;
+  const directTerm = (direct / scoreScale) * weights.direct;
+  const transitiveTerm = count === 0 ? 0 : (sum / count / scoreScale ** 2) * weights.transitive;
   const intermediaries = paths.map((path) => ({
     via: path.via,
-    toVia: path.toVia / 1000,
-    fromVia: path.fromVia / 1000,
-    contribution: (path.toVia * path.fromVia / 1_000_000) * weights.transitive / count,
+    toVia: path.toVia / scoreScale,
+    fromVia: path.fromVia / scoreScale,
+    contribution: (path.toVia * path.fromVia / scoreScale ** 2) * weights.transitive / count,
   })).sort((a, b) =>
     b.contribution - a.contribution || (a.via < b.via ? -1 : a.via > b.via ? 1 : 0)
   );
@@ -104,7 +104,7 @@ export function explainScore(parts: {
     graph,
     score: combineScore(direct, sum, count, weights),
     weights,
-    direct: direct / 1000,
+    direct: direct / scoreScale,
     directTerm,
     transitiveTerm,
     capped: directTerm + transitiveTerm > 1,

@@ -17,7 +17,13 @@ import { chainKeys } from "../chain/keys.ts";
 import { RejectedError } from "../errors.ts";
 import type { Genesis } from "../governance/genesis.ts";
 import { isMember, type StateReader } from "../governance/membership.ts";
-import { checkEdgeBody, type GraphScope, type TrustGraphName, trustGraphs } from "./edge.ts";
+import {
+  checkEdgeBody,
+  type GraphScope,
+  scoreScale,
+  type TrustGraphName,
+  trustGraphs,
+} from "./edge.ts";
 import { explainScore, type ScoreExplanation } from "./score.ts";
 
 export const trustEdgeKind = "trust.edge";
@@ -171,7 +177,7 @@ export async function scoreFromState(
 ): Promise<ScoreExplanation> {
   const { observer, target, scope, ts } = query;
   if (observer === target) {
-    return explainScore({ observer, target, graph: scope, direct: 1000, paths: [] });
+    return explainScore({ observer, target, graph: scope, direct: scoreScale, paths: [] });
   }
   const outs = strongest(await listEdgesFrom(state, { from: observer, scope, ts }), "to");
   const ins = strongest(await listEdgesTo(state, { to: target, scope, ts }), "from");
