@@ -4,7 +4,7 @@
  *
  * Builds a signed, reproducible release into `dist/`:
  *   - `icn-<version>-<target>.tar.gz` (`.zip` for Windows): the binary, README.md,
- *     LICENSE and shell completions, with fixed order, mtime (the commit's),
+ *     LICENSE, the manual (`docs/`) and shell completions, with fixed order, mtime (the commit's),
  *     owner 0:0 and modes, so two runs from one commit are byte-identical;
  *   - `icn-<version>.cdx.json`: CycloneDX SBOM from deno.lock;
  *   - `RELEASE_NOTES.md`: the git log since the last tag;
@@ -178,6 +178,35 @@ async function completionFiles(source: string, env: Record<string, string>) {
   return out;
 }
 
+/**
+ * The manual (`docs/` of the commit being released) as archive entries under `top`, in path
+ * order so the archive stays reproducible. The README is a front door; the reference is here.
+ */
+async function docsEntries(source: string, top: string): Promise<ArchiveEntry[]> {
+  if (!(await exists(`${source}/docs`))) {
+    throw new ReleaseError("Cannot release without a committed docs/ (the manual)");
+  }
+  const entries: ArchiveEntry[] = [];
+  const walk = async (relative: string): Promise<void> => {
+    entries.push({ path: `${top}/${relative}/`, mode: 0o755 });
+    const children = (await Array.fromAsync(Deno.readDir(`${source}/${relative}`)))
+      .sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    for (const child of children) {
+      const path = `${relative}/${child.name}`;
+      if (child.isDirectory) await walk(path);
+      else if (child.isFile) {
+        entries.push({
+          path: `${top}/${path}`,
+          data: await Deno.readFile(`${source}/${path}`),
+          mode: 0o644,
+        });
+      }
+    }
+  };
+  await walk("docs");
+  return entries;
+}
+
 export async function release(options: ReleaseOptions): Promise<ReleaseResult> {
   const dirty = await dirtyFiles();
   if (dirty.length > 0 && !options.allowDirty) {
@@ -237,6 +266,7 @@ export async function release(options: ReleaseOptions): Promise<ReleaseResult> {
         { path: `${top}/`, mode: 0o755 },
         { path: `${top}/LICENSE`, data: license, mode: 0o644 },
         { path: `${top}/README.md`, data: readme, mode: 0o644 },
+        ...await docsEntries(source, top),
         { path: `${top}/completions/`, mode: 0o755 },
         ...completions.map((c) => ({
           path: `${top}/completions/${c.name}`,

@@ -178,7 +178,7 @@ Deno.test("deno task release builds signed, verifiable, byte-reproducible archiv
     await Deno.writeFile(zip, bytes);
     assert((await exec("sha256sum", ["-c", "SHA256SUMS"], { cwd: tampered })).code !== 0, "tamper");
 
-    // Archive contents: binary, README, LICENSE, completions; owner 0/0, fixed modes.
+    // Archive contents: binary, README, LICENSE, the manual, completions; owner 0/0, fixed modes.
     const tar = await exec("tar", [
       "--numeric-owner",
       "-tzvf",
@@ -186,6 +186,11 @@ Deno.test("deno task release builds signed, verifiable, byte-reproducible archiv
     ]);
     assert(tar.code === 0, tar.stderr);
     const top = `icn-${version}-x86_64-unknown-linux-gnu`;
+    // Every file of the committed manual, beside the binary and README.
+    const docs = (await exec("git", ["ls-files", "docs"], { cwd: clone })).stdout.trim()
+      .split("\n");
+    assert(docs.includes("docs/cli.md"), `the manual is committed: ${docs.join(", ")}`);
+    assert(/drwxr-xr-x 0\/0 .*\/docs\/\n/.test(tar.stdout), "docs/ is a 0755 root-owned dir");
     for (
       const path of [
         "icn",
@@ -194,6 +199,7 @@ Deno.test("deno task release builds signed, verifiable, byte-reproducible archiv
         "completions/icn.bash",
         "completions/_icn",
         "completions/icn.fish",
+        ...docs,
       ]
     ) {
       assert(
@@ -219,6 +225,12 @@ Deno.test("deno task release builds signed, verifiable, byte-reproducible archiv
         unzip.code === 0 && unzip.stdout.includes(`icn-${version}-x86_64-pc-windows-msvc/icn.exe`),
         unzip.stdout + unzip.stderr,
       );
+      for (const path of docs) {
+        assert(
+          unzip.stdout.includes(`icn-${version}-x86_64-pc-windows-msvc/${path}\n`),
+          `${path} missing from the zip:\n${unzip.stdout}`,
+        );
+      }
     }
 
     // SBOM: every npm package of the committed deno.lock, with its integrity hash.
