@@ -6,6 +6,13 @@
  */
 import { parse as parseToml } from "smol-toml";
 import { InvalidInputError, shown } from "../core/errors.ts";
+import {
+  neighbourPeersMax,
+  type NeighbourSetsInit,
+  topologyNameProblem,
+  type TopologyRole,
+  topologyRoles,
+} from "./topology.ts";
 
 export const profiles = ["server", "lan", "test"] as const;
 export type Profile = typeof profiles[number];
@@ -56,18 +63,38 @@ export interface NodeConfig {
   connectionsPerPrefixMin: number;
   /** Time a peer that is not a member has to answer the admission proof of work, when it is on. */
   admissionTimeoutMs: number;
+  /** Region announced in the hello (`net/topology.ts`); nodes that leave it unset share `default`. */
+  topologyRegion: string;
+  /** Cluster announced in the hello; empty means the node's cooperative network id. */
+  topologyCluster: string;
+  topologyRole: TopologyRole;
+  /** Most peers in each neighbour set. */
+  clusterNeighboursMax: number;
+  regionalNeighboursMax: number;
+  backboneNeighboursMax: number;
+  trustedNeighboursMax: number;
 }
 
 interface KeyDef {
   /** Key in the TOML file: `section.name`. */
   toml: string;
   field: keyof NodeConfig;
-  type: "string" | "strings" | "int" | "bool" | "enum";
+  /** `name`: a region or cluster name (`net/topology.ts`), or empty where `empty` says so. */
+  type: "string" | "strings" | "int" | "bool" | "enum" | "name";
+  /** A `name` that may be empty, and what empty means. */
+  empty?: boolean;
   values?: readonly string[];
   min?: number;
   max?: number;
   doc: string;
 }
+
+const neighbourSetDocs = {
+  cluster: "same cluster",
+  regional: "same region, other cluster",
+  backbone: "rendezvous and archive nodes, other regions",
+  trusted: "trust class partner or above, anywhere",
+} as const;
 
 const keyDefs: readonly KeyDef[] = [
   {
@@ -252,7 +279,38 @@ const keyDefs: readonly KeyDef[] = [
     doc:
       "time a non-member peer has to answer the proof of work (genesis network.admissionPow.bits > 0)",
   },
+  {
+    toml: "topology.region",
+    field: "topologyRegion",
+    type: "name",
+    doc: "region announced to peers, e.g. eu-west; peers in it are regional neighbours",
+  },
+  {
+    toml: "topology.cluster",
+    field: "topologyCluster",
+    type: "name",
+    empty: true,
+    doc: 'cluster announced to peers; "" is the node\'s cooperative network id',
+  },
+  {
+    toml: "topology.role",
+    field: "topologyRole",
+    type: "enum",
+    values: topologyRoles,
+    doc: "edge, rendezvous (serves discovery for its region) or archive (keeps full history)",
+  },
+  ...(["cluster", "regional", "backbone", "trusted"] as const).map((set): KeyDef => ({
+    toml: `topology.limits.${set}`,
+    field: `${set}NeighboursMax`,
+    type: "int",
+    min: 1,
+    max: neighbourPeersMax,
+    doc: `most peers in the ${set} neighbour set (${neighbourSetDocs[set]})`,
+  })),
 ];
+
+/** Deepest nesting of config tables: `[topology.limits]`. */
+const tableDepthMax = 2;
 
 /** Defaults of each profile. */
 export function defaultConfig(profile: Profile = "server"): NodeConfig {
@@ -287,6 +345,15 @@ export function defaultConfig(profile: Profile = "server"): NodeConfig {
     connectionsPerPrefixMin: 4,
     // 8 bits at 4 MiB take a few seconds of hashing on a small machine; a minute is ample.
     admissionTimeoutMs: 60_000,
+    topologyRegion: "default",
+    topologyCluster: "",
+    topologyRole: "edge",
+    // 40 in all, under the lan profile's 50 connections: most neighbours serve the node's own
+    // cooperative, and a few in each other set keep it connected to the rest of the federation.
+    clusterNeighboursMax: 16,
+    regionalNeighboursMax: 8,
+    backboneNeighboursMax: 8,
+    trustedNeighboursMax: 8,
   };
   if (profile === "lan") {
     return {
@@ -331,7 +398,8 @@ export function renderConfig(profile: Profile): string {
   ];
   let section = "";
   for (const def of keyDefs) {
-    const [name, key] = def.toml.split(".");
+    const dot = def.toml.lastIndexOf(".");
+    const [name, key] = [def.toml.slice(0, dot), def.toml.slice(dot + 1)];
     if (name !== section) {
       section = name;
       lines.push("", `[${name}]`);
@@ -381,11 +449,18 @@ function coerce(def: KeyDef, raw: unknown, source: string): unknown {
         fail(key, `expected one of ${def.values!.join(", ")}, got ${JSON.stringify(raw)}`);
       }
       return raw;
+    case "name": {
+      if (typeof raw !== "string") fail(key, "expected a string");
+      if (raw === "" && def.empty) return raw;
+      const problem = topologyNameProblem(raw);
+      if (problem !== null) fail(key, problem);
+      return raw;
+    }
   }
 }
 
 function envName(def: KeyDef): string {
-  return "ICN_" + def.toml.replace(".", "_").toUpperCase();
+  return "ICN_" + def.toml.replaceAll(".", "_").toUpperCase();
 }
 
 /** Flags of `icn node run`, already parsed. */
@@ -417,15 +492,27 @@ export function resolveConfig(
     }
   }
   const fromFile = new Map<string, unknown>();
-  for (const [section, table] of Object.entries(file)) {
-    if (typeof table !== "object" || table === null || Array.isArray(table)) {
-      fail(section, "expected a [section] table");
-    }
+  const isTable = (value: unknown): value is Record<string, unknown> =>
+    typeof value === "object" && value !== null && !Array.isArray(value);
+  // `[section]` tables, and `[section.sub]` tables where keys have three parts (topology.limits).
+  const readTable = (prefix: string, table: Record<string, unknown>, depth: number) => {
     for (const [key, value] of Object.entries(table)) {
-      const name = `${section}.${key}`;
-      if (!keyDefs.some((d) => d.toml === name)) fail(name, "unknown key");
-      fromFile.set(name, value);
+      const name = `${prefix}.${key}`;
+      if (keyDefs.some((d) => d.toml === name)) {
+        fromFile.set(name, value);
+      } else if (
+        depth < tableDepthMax && isTable(value) &&
+        keyDefs.some((d) => d.toml.startsWith(`${name}.`))
+      ) {
+        readTable(name, value, depth + 1);
+      } else {
+        fail(name, "unknown key");
+      }
     }
+  };
+  for (const [section, table] of Object.entries(file)) {
+    if (!isTable(table)) fail(section, "expected a [section] table");
+    readTable(section, table, 1);
   }
   const profileDef = keyDefs[0];
   const profileRaw = flags.profile ?? env[envName(profileDef)] ?? fromFile.get("node.profile") ??
@@ -476,4 +563,27 @@ export function configEnv(): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const def of keyDefs) out[envName(def)] = Deno.env.get(envName(def));
   return out;
+}
+
+/**
+ * The neighbour sets' init for this config: the cluster defaults to `cooperativeNetworkId`, the
+ * network id of the node's cooperative.
+ */
+export function neighbourSetsInit(
+  config: NodeConfig,
+  cooperativeNetworkId: string,
+): NeighbourSetsInit {
+  return {
+    local: {
+      region: config.topologyRegion,
+      cluster: config.topologyCluster === "" ? cooperativeNetworkId : config.topologyCluster,
+      role: config.topologyRole,
+    },
+    limits: {
+      cluster: config.clusterNeighboursMax,
+      regional: config.regionalNeighboursMax,
+      backbone: config.backboneNeighboursMax,
+      trusted: config.trustedNeighboursMax,
+    },
+  };
 }

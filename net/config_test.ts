@@ -1,5 +1,11 @@
 import { assert, assertEquals } from "../tests/_node_fixture.ts";
-import { defaultConfig, profiles, renderConfig, resolveConfig } from "./config.ts";
+import {
+  defaultConfig,
+  neighbourSetsInit,
+  profiles,
+  renderConfig,
+  resolveConfig,
+} from "./config.ts";
 
 function throwsNaming(fn: () => unknown, key: string): void {
   try {
@@ -72,4 +78,70 @@ Deno.test("admission limits have defaults, read from [admission], and refuse val
     () => resolveConfig(undefined, { env: { ICN_ADMISSION_POW_TIMEOUT_MS: "5" } }),
     "ICN_ADMISSION_POW_TIMEOUT_MS",
   );
+});
+
+Deno.test("topology settings have documented defaults and the cluster defaults to the cooperative", () => {
+  for (const profile of profiles) {
+    const config = defaultConfig(profile);
+    assertEquals(
+      [config.topologyRegion, config.topologyCluster, config.topologyRole],
+      ["default", "", "edge"],
+    );
+    assertEquals(neighbourSetsInit(config, "bafycoop"), {
+      local: { region: "default", cluster: "bafycoop", role: "edge" },
+      limits: { cluster: 16, regional: 8, backbone: 8, trusted: 8 },
+    });
+    const limits = neighbourSetsInit(config, "bafycoop").limits;
+    const sum = limits.cluster + limits.regional + limits.backbone + limits.trusted;
+    assert(sum <= config.maxConnections, `${profile}: neighbour limits fit max_connections`);
+  }
+  const text = renderConfig("server");
+  assert(text.includes("[topology]\n# region announced"), text);
+  assert(text.includes("[topology.limits]\n# most peers in the cluster neighbour set"), text);
+});
+
+Deno.test("resolveConfig() reads [topology] and [topology.limits] from the file and ICN_TOPOLOGY_* from the environment", () => {
+  const file = [
+    "[topology]",
+    'region = "eu-west"',
+    'cluster = "bakery-coop"',
+    'role = "rendezvous"',
+    "[topology.limits]",
+    "cluster = 2",
+    "regional = 3",
+    "",
+  ].join("\n");
+  const config = resolveConfig(file, {
+    env: { ICN_TOPOLOGY_LIMITS_TRUSTED: "5", ICN_TOPOLOGY_ROLE: "archive" },
+  });
+  assertEquals(neighbourSetsInit(config, "bafycoop"), {
+    local: { region: "eu-west", cluster: "bakery-coop", role: "archive" },
+    limits: { cluster: 2, regional: 3, backbone: 8, trusted: 5 },
+  });
+  // The inline-table form of the same keys.
+  const inline = resolveConfig("[topology]\nlimits = { backbone = 4 }\n");
+  assertEquals(inline.backboneNeighboursMax, 4);
+});
+
+Deno.test("resolveConfig() refuses a bad role, a bad region or cluster and a limit that is not positive", () => {
+  throwsNaming(() => resolveConfig('[topology]\nrole = "hub"\n'), "topology.role");
+  throwsNaming(
+    () => resolveConfig('[topology]\nrole = "hub"\n'),
+    'expected one of edge, rendezvous, archive, got "hub"',
+  );
+  throwsNaming(
+    () => resolveConfig("[topology.limits]\ncluster = 0\n"),
+    'Invalid node config "topology.limits.cluster": 0 is outside 1..10000',
+  );
+  throwsNaming(() => resolveConfig("[topology.limits]\ntrusted = -3\n"), "topology.limits.trusted");
+  throwsNaming(
+    () => resolveConfig(undefined, { env: { ICN_TOPOLOGY_LIMITS_REGIONAL: "0" } }),
+    "ICN_TOPOLOGY_LIMITS_REGIONAL",
+  );
+  throwsNaming(() => resolveConfig('[topology]\nregion = "eu west"\n'), "topology.region");
+  throwsNaming(() => resolveConfig('[topology]\nregion = ""\n'), "expected a non-empty string");
+  throwsNaming(() => resolveConfig("[topology]\ncluster = 7\n"), "topology.cluster");
+  throwsNaming(() => resolveConfig("[topology.limits]\nmesh = 2\n"), "topology.limits.mesh");
+  throwsNaming(() => resolveConfig("[topology.extra]\nx = 2\n"), "topology.extra");
+  throwsNaming(() => resolveConfig("[limits.sub]\nx = 2\n"), "limits.sub");
 });

@@ -116,18 +116,22 @@ export const latencyMsMax = 600_000;
 
 const namePattern = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/;
 
+/** What is wrong with a region or cluster name, or null when it is a good one. */
+export function topologyNameProblem(name: string): string | null {
+  if (name.length === 0) return "expected a non-empty string";
+  if (name.length > topologyNameBytesMax || !namePattern.test(name)) {
+    return `expected at most ${topologyNameBytesMax} letters, digits, ".", "_", ":" or "-", starting with a letter or digit, got ${
+      JSON.stringify(name.slice(0, 40))
+    }`;
+  }
+  return null;
+}
+
 /** Checks a region or cluster name; `what` names it in the error. */
 export function checkTopologyName(name: unknown, what: string): string {
-  if (typeof name !== "string" || name.length === 0) {
-    throw new TypeError(`Invalid ${what}: expected a non-empty string`);
-  }
-  if (name.length > topologyNameBytesMax || !namePattern.test(name)) {
-    throw new RangeError(
-      `Invalid ${what} ${
-        JSON.stringify(name.slice(0, 40))
-      }: expected at most ${topologyNameBytesMax} letters, digits, ".", "_", ":" or "-", starting with a letter or digit`,
-    );
-  }
+  if (typeof name !== "string") throw new TypeError(`Invalid ${what}: expected a string`);
+  const problem = topologyNameProblem(name);
+  if (problem !== null) throw new RangeError(`Invalid ${what}: ${problem}`);
   return name;
 }
 

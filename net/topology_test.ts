@@ -153,7 +153,10 @@ Deno.test("createNeighbourSets() refuses a bad role, a bad name and a limit that
       }),
     /Invalid topology role "hub": expected one of edge, rendezvous, archive/,
   );
-  assertThrows(() => parseTopology({ ...here, region: "eu west" }), /topology region "eu west"/);
+  assertThrows(
+    () => parseTopology({ ...here, region: "eu west" }),
+    /Invalid topology region: expected at most 128 .* got "eu west"/,
+  );
   assertThrows(
     () => parseTopology({ ...here, cluster: "" }),
     /topology cluster: expected a non-empty/,
