@@ -4,6 +4,7 @@
  */
 import type { MetricsRegister } from "@libp2p/gossipsub/metrics";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { type NeighbourSetName, neighbourSetNames } from "./topology.ts";
 
 /**
  * Why an inbound gossip or sync message was dropped. A closed set so that the label stays
@@ -82,6 +83,20 @@ export interface NodeMetrics {
   admissionChecks: Counter<"result">;
   /** Admission proofs of work this node was asked for, by `solved`, `refused`. */
   admissionSolves: Counter<"result">;
+  /** Peers in each neighbour set (`net/topology.ts`), set by `recordNeighbourSets()`. */
+  neighbours: Gauge<"set">;
+}
+
+/**
+ * Sets `icn_neighbors{set}` from the neighbour sets' counts (`NeighbourSets.counts()`); the node
+ * calls it whenever the sets change. Only the four set names are labels, so the series stay
+ * bounded.
+ */
+export function recordNeighbourSets(
+  metrics: NodeMetrics,
+  counts: Readonly<Record<NeighbourSetName, number>>,
+): void {
+  for (const set of neighbourSetNames) metrics.neighbours.set({ set }, counts[set]);
 }
 
 /** Counts `n` dropped messages; `reason` is mapped to the bounded set. */
@@ -155,9 +170,17 @@ export function createNodeMetrics(options: { processMetrics?: boolean } = {}): N
     labelNames: ["result"],
     registers,
   });
+  const neighbours = new Gauge({
+    name: "icn_neighbors",
+    help: "Peers in each neighbour set: cluster, regional, backbone, trusted",
+    labelNames: ["set"],
+    registers,
+  });
+  for (const set of neighbourSetNames) neighbours.set({ set }, 0);
   return {
     registry,
     libp2pRegistry: new Registry(),
+    neighbours,
     dropped,
     connectionsRefused,
     admissionChecks,

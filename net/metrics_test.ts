@@ -9,7 +9,9 @@ import {
   parseExposition,
   promtoolFamily,
   promtoolSafe,
+  recordNeighbourSets,
 } from "./metrics.ts";
+import { requireTool } from "../tests/_tools.ts";
 
 Deno.test("promtoolSafe() drops blank lines and takes _total off non-counter families", () => {
   const text = [
@@ -189,4 +191,43 @@ Deno.test("gossipsubDropRegister() counts gossipsub's own drops, not the topic v
   register.gauge({ name: "gossipsub_rpc_sent_bytes_total", help: "h" }).inc(100);
   register.histogram({ name: "x_seconds", help: "h" }).startTimer()();
   assertEquals(drops, [["bad_frame", 1], ["graylisted", 1], ["undecodable_rpc", 2]]);
+});
+
+Deno.test("icn_neighbors{set} starts at 0 for the four sets, follows recordNeighbourSets() and passes promtool", async () => {
+  const metrics = createNodeMetrics({ processMetrics: false });
+  const samples = async () =>
+    parseExposition(await metrics.registry.metrics())
+      .find((family) => family.name === "icn_neighbors")!.samples
+      .map((sample) => [sample.labels, sample.value]);
+  assertEquals(await samples(), [
+    [[["set", "cluster"]], "0"],
+    [[["set", "regional"]], "0"],
+    [[["set", "backbone"]], "0"],
+    [[["set", "trusted"]], "0"],
+  ]);
+  recordNeighbourSets(metrics, { cluster: 16, regional: 3, backbone: 0, trusted: 2 });
+  recordNeighbourSets(metrics, { cluster: 15, regional: 3, backbone: 1, trusted: 2 });
+  assertEquals(await samples(), [
+    [[["set", "cluster"]], "15"],
+    [[["set", "regional"]], "3"],
+    [[["set", "backbone"]], "1"],
+    [[["set", "trusted"]], "2"],
+  ]);
+  const text = await exposition(metrics);
+  assert(text.includes("# TYPE icn_neighbors gauge\n"), text);
+  for (const family of parseExposition(text)) assertEquals(lintFamily(family), [], family.name);
+  if (requireTool("promtool", "promtool check metrics on icn_neighbors")) {
+    const child = new Deno.Command("promtool", {
+      args: ["check", "metrics"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(text));
+    await writer.close();
+    const out = await child.output();
+    const decoder = new TextDecoder();
+    assertEquals(out.code, 0, decoder.decode(out.stdout) + decoder.decode(out.stderr));
+  }
 });
