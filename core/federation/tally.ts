@@ -51,6 +51,12 @@ export interface FederationTallyInput {
   closes?: number;
   /** Cooperative → cooperative it follows, already resolved for this proposal. */
   delegations?: ReadonlyMap<string, string>;
+  /**
+   * Whether `did` was a delegate of `coop` at `ts`, for when delegates change
+   * while a proposal is open (a vote counts when its author was a delegate
+   * when it voted); default: membership of the cooperative's `delegates`.
+   */
+  isDelegate?: (coop: string, did: string, ts: number) => boolean;
 }
 
 /** One cooperative's part in the tally, for `--explain`. */
@@ -142,7 +148,11 @@ export function tallyFederation(input: FederationTallyInput): FederationTally {
     }
     let reason: IgnoredVote["reason"] | undefined;
     if (!voters) reason = "not_cooperative";
-    else if (!hasDelegate(voters, vote.did)) reason = "not_delegate";
+    else if (
+      input.isDelegate
+        ? !input.isDelegate(vote.coop, vote.did, vote.ts)
+        : !hasDelegate(voters, vote.did)
+    ) reason = "not_delegate";
     else if (input.closes !== undefined && vote.ts > input.closes) reason = "after_close";
     if (reason) {
       ignored.push({ coop: vote.coop, did: vote.did, reason });

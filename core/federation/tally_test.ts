@@ -217,3 +217,18 @@ Deno.test("under equal weight the federation tally is the cooperative tally with
     { numRuns: 300, seed: 16 },
   );
 });
+
+Deno.test("tallyFederation() counts a vote when its author was a delegate at the time it voted", () => {
+  // c0's delegates change at ts 10 from d0 to d1: d0's vote at 5 counts, d0's later one does not.
+  const isDelegate = (coop: string, did: string, ts: number) =>
+    coop === "c0" && (ts < 10 ? did === "c0/d0" : did === "c0/d1");
+  const result = tallyFederation({
+    cooperatives: federation([1]),
+    votes: [vote(0, 0, "for", 5), vote(0, 0, "against", 12)],
+    weight: "equal",
+    rules: majority,
+    isDelegate,
+  });
+  assertEquals([result.for, result.ballots[0].ts], [1, 5]);
+  assertEquals(result.ignored, [{ coop: "c0", did: "c0/d0", reason: "not_delegate" }]);
+});

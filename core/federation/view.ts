@@ -1,0 +1,340 @@
+/**
+ * Federation state read back from the federation network's store. Proposals,
+ * votes, delegate sets and vouches are stored as they arrive; who is in the
+ * federation, its parameters and each proposal's outcome are derived on read
+ * from those records alone (as in a cooperative), so arrival order never
+ * changes them: an accepted proposal takes effect at `closes + timelock`.
+ */
+import { assert } from "../errors.ts";
+import type { Genesis } from "../governance/genesis.ts";
+import type { Choice, Rules } from "../governance/tally.ts";
+import type { StateReader } from "../governance/view.ts";
+import type { Params, ParamValue } from "../params.ts";
+import type { StoreKey } from "../store/store.ts";
+import type { FederationFile, FederationGenesis } from "./genesis.ts";
+import type { FederationProposalKind, VoteWeight } from "./params.ts";
+import { type CoopVoters, type FederationTally, tallyFederation } from "./tally.ts";
+import { type CoopEdge, CooperativeTrust } from "./trust.ts";
+
+export type { StateReader } from "../governance/view.ts";
+
+export interface AdmitAction {
+  /** The cooperative's genesis document: its CID is the network id admitted. */
+  genesis: Genesis;
+  name: string;
+  delegates: string[];
+}
+export interface RemoveAction {
+  coop: string;
+}
+export interface FederationConfigAction {
+  set: Params;
+}
+export type FederationAction =
+  | AdmitAction
+  | RemoveAction
+  | FederationConfigAction
+  | Record<string, never>;
+
+/** Stored at `federationKeys.proposal(id)`. */
+export interface FederationProposalRecord {
+  id: string;
+  author: string;
+  /** The cooperative whose delegate proposed it. */
+  coop: string;
+  kind: FederationProposalKind;
+  title: string;
+  text: string;
+  action: FederationAction;
+  /** Admissions: the admitted network id (the CID of `action.genesis`). */
+  target?: string;
+  rules: Rules;
+  /** `federation.voteWeight` when it opened. */
+  weight: VoteWeight;
+  opened: number;
+  closes: number;
+  effective: number;
+}
+
+export interface FederationIndexEntry {
+  id: string;
+  kind: FederationProposalKind;
+  opened: number;
+  closes: number;
+  effective: number;
+}
+
+export interface FederationVoteRecord {
+  coop: string;
+  did: string;
+  choice: Choice;
+  ts: number;
+  seq: number;
+  cid: string;
+  reason?: string;
+}
+
+/** A cooperative's delegate set as recorded in the federation. */
+export interface DelegatesRecord {
+  coop: string;
+  delegates: string[];
+  /** Its member count, as its delegate reports it (its weight under `members`). */
+  members: number;
+  /** CID of the cooperative's executed proposal that chose these delegates. */
+  proposal: string;
+  author: string;
+  ts: number;
+  cid: string;
+}
+
+export interface VouchRecord extends CoopEdge {
+  author: string;
+  cid: string;
+}
+
+/** A cooperative of the federation at some time. */
+export interface FederationMember {
+  net: string;
+  name: string;
+  /** When it joined: `created` of the federation genesis for founders, else its admission's effective time. */
+  since: number;
+  /** Delegates when it joined. */
+  delegates: string[];
+  /** Member count when it joined (its genesis founders). */
+  members: number;
+}
+
+export const federationKeys = {
+  /** The federation genesis, written when a node joins the federation. */
+  genesis: ["fed", "genesis"] as const,
+  /** Founders' member counts (net → count), from the genesis files in the federation file. */
+  founderMembers: ["fed", "founders"] as const,
+  proposal: (id: string) => ["fed", "p", id] as const,
+  index: (kind: string, id: string) => ["fed", "k", kind, id] as const,
+  indexPrefix: (kind: string) => ["fed", "k", kind] as const,
+  vote: (id: string, coop: string, did: string) => ["fed", "v", id, coop, did] as const,
+  votesPrefix: (id: string) => ["fed", "v", id] as const,
+  delegates: (coop: string, ts: number, cid: string) => ["fed", "d", coop, ts, cid] as const,
+  delegatesPrefix: (coop: string) => ["fed", "d", coop] as const,
+  vouch: (from: string, to: string) => ["fed", "t", from, to] as const,
+  vouchesPrefix: ["fed", "t"] as const,
+};
+
+/**
+ * What a node writes when it joins a federation (beside the chain keys of the
+ * network itself): the genesis and its founders' member counts, the one fact
+ * about a founder that the federation genesis does not hold.
+ */
+export function federationJoinWrites(file: FederationFile): { key: StoreKey; value: unknown }[] {
+  const counts: Record<string, number> = {};
+  for (const [i, coop] of file.genesis.coops.entries()) {
+    counts[coop.net] = file.cooperativeGeneses[i].genesis.members.length;
+  }
+  return [
+    { key: federationKeys.genesis, value: file.genesis },
+    { key: federationKeys.founderMembers, value: counts },
+  ];
+}
+
+function byEffective(a: FederationIndexEntry, b: FederationIndexEntry): number {
+  if (a.effective !== b.effective) return a.effective - b.effective;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/**
+ * A read-only view over federation state; build one per query (or per
+ * envelope being validated) and drop it after.
+ */
+export class FederationView {
+  readonly state: StateReader;
+  readonly genesis: FederationGenesis;
+  #founderMembers: Record<string, number> | undefined;
+  readonly #records = new Map<string, FederationProposalRecord | null>();
+  readonly #indexes = new Map<string, FederationIndexEntry[]>();
+  readonly #tallies = new Map<string, FederationTally>();
+  readonly #delegates = new Map<string, DelegatesRecord[]>();
+  /** Admit and remove proposals decided so far, in effect order. */
+  #membership: {
+    entries: FederationIndexEntry[];
+    next: number;
+    accepted: FederationProposalRecord[];
+  } | undefined;
+
+  constructor(state: StateReader, genesis: FederationGenesis) {
+    this.state = state;
+    this.genesis = genesis;
+  }
+
+  async proposal(id: string): Promise<FederationProposalRecord | undefined> {
+    if (!this.#records.has(id)) {
+      const record = await this.state.get<FederationProposalRecord>(federationKeys.proposal(id));
+      this.#records.set(id, record ?? null);
+    }
+    return this.#records.get(id) ?? undefined;
+  }
+
+  /** Index entries of one kind, ordered by effective time then id. */
+  async index(kind: FederationProposalKind): Promise<FederationIndexEntry[]> {
+    let entries = this.#indexes.get(kind);
+    if (!entries) {
+      entries = (await this.state.list<FederationIndexEntry>(federationKeys.indexPrefix(kind)))
+        .map((e) => e.value);
+      entries.sort(byEffective);
+      this.#indexes.set(kind, entries);
+    }
+    return entries;
+  }
+
+  /**
+   * Accepted admit/remove proposals effective by `ts`, in effect order.
+   * Deciding one needs the cooperatives at its opening, which only earlier
+   * entries change, so deciding in effect order always ends.
+   */
+  async #membershipChanges(ts: number): Promise<FederationProposalRecord[]> {
+    if (!this.#membership) {
+      const entries = [...await this.index("admit"), ...await this.index("remove")];
+      this.#membership = { entries: entries.sort(byEffective), next: 0, accepted: [] };
+    }
+    const state = this.#membership;
+    while (state.next < state.entries.length && state.entries[state.next].effective <= ts) {
+      const record = await this.proposal(state.entries[state.next].id);
+      state.next++;
+      if (record && (await this.tally(record)).outcome === "Accepted") state.accepted.push(record);
+    }
+    return state.accepted.filter((r) => r.effective <= ts);
+  }
+
+  async #founderCount(net: string): Promise<number> {
+    this.#founderMembers ??= await this.state.get<Record<string, number>>(
+      federationKeys.founderMembers,
+    ) ?? {};
+    const count = this.#founderMembers[net];
+    assert(count !== undefined, `Founder ${net} has no member count: the join did not write it`);
+    return count;
+  }
+
+  /** The cooperatives of the federation at `ts`, by network id. */
+  async coopsAt(ts: number): Promise<Map<string, FederationMember>> {
+    const out = new Map<string, FederationMember>();
+    for (const coop of this.genesis.coops) {
+      out.set(coop.net, {
+        net: coop.net,
+        name: coop.name,
+        since: this.genesis.created,
+        delegates: coop.delegates,
+        members: await this.#founderCount(coop.net),
+      });
+    }
+    for (const record of await this.#membershipChanges(ts)) {
+      if (record.kind === "admit") {
+        const action = record.action as AdmitAction;
+        out.set(record.target!, {
+          net: record.target!,
+          name: action.name,
+          since: record.effective,
+          delegates: action.delegates,
+          members: action.genesis.members.length,
+        });
+      } else {
+        out.delete((record.action as RemoveAction).coop);
+      }
+    }
+    return out;
+  }
+
+  async #delegateRecords(coop: string): Promise<DelegatesRecord[]> {
+    let list = this.#delegates.get(coop);
+    if (!list) {
+      list = (await this.state.list<DelegatesRecord>(federationKeys.delegatesPrefix(coop)))
+        .map((e) => e.value);
+      this.#delegates.set(coop, list);
+    }
+    return list;
+  }
+
+  /**
+   * The delegates and member count of `coop` at `ts`: the latest delegate set
+   * recorded since it joined, else those it joined with; undefined when it is
+   * not in the federation at `ts`.
+   */
+  async delegatesAt(
+    coop: string,
+    ts: number,
+  ): Promise<{ delegates: string[]; members: number } | undefined> {
+    const member = (await this.coopsAt(ts)).get(coop);
+    if (!member) return undefined;
+    return this.#delegatesOf(member, ts);
+  }
+
+  async #delegatesOf(member: FederationMember, ts: number) {
+    let latest: DelegatesRecord | undefined;
+    for (const record of await this.#delegateRecords(member.net)) {
+      // Keys sort by time, then CID: the last one dated ≤ ts wins.
+      if (record.ts > ts) break;
+      if (record.ts >= member.since) latest = record;
+    }
+    return latest
+      ? { delegates: latest.delegates, members: latest.members }
+      : { delegates: member.delegates, members: member.members };
+  }
+
+  async paramsAt(ts: number): Promise<Params> {
+    const params: Params = { ...this.genesis.params };
+    for (const entry of await this.index("config")) {
+      if (entry.effective > ts) break;
+      const record = await this.proposal(entry.id);
+      if (!record || (await this.tally(record)).outcome !== "Accepted") continue;
+      for (const [key, value] of Object.entries((record.action as FederationConfigAction).set)) {
+        params[key] = value as ParamValue;
+      }
+    }
+    return params;
+  }
+
+  async votes(id: string): Promise<FederationVoteRecord[]> {
+    return (await this.state.list<FederationVoteRecord>(federationKeys.votesPrefix(id)))
+      .map((e) => e.value);
+  }
+
+  /**
+   * The tally of a proposal: the cooperatives in the federation when it
+   * opened, each weighted as it was then, each counting the latest vote by
+   * one who was its delegate when voting.
+   */
+  async tally(record: FederationProposalRecord): Promise<FederationTally> {
+    const cached = this.#tallies.get(record.id);
+    if (cached) return cached;
+    const coops = await this.coopsAt(record.opened);
+    const cooperatives = new Map<string, CoopVoters>();
+    for (const [net, member] of coops) {
+      const { delegates, members } = await this.#delegatesOf(member, record.opened);
+      cooperatives.set(net, { delegates, members });
+    }
+    const votes = await this.votes(record.id);
+    // Delegates at each vote's time, looked up before the (synchronous) count.
+    const delegateAt = new Map<string, boolean>();
+    for (const vote of votes) {
+      const member = coops.get(vote.coop);
+      if (!member) continue;
+      const { delegates } = await this.#delegatesOf(member, vote.ts);
+      delegateAt.set(`${vote.coop} ${vote.did} ${vote.ts}`, delegates.includes(vote.did));
+    }
+    const result = tallyFederation({
+      cooperatives,
+      votes,
+      weight: record.weight,
+      rules: record.rules,
+      closes: record.closes,
+      isDelegate: (coop, did, ts) => delegateAt.get(`${coop} ${did} ${ts}`) === true,
+    });
+    this.#tallies.set(record.id, result);
+    return result;
+  }
+
+  /** Trust between the federation's cooperatives at `ts`, from the recorded vouches. */
+  async trustAt(ts: number): Promise<CooperativeTrust> {
+    const edges = (await this.state.list<VouchRecord>(federationKeys.vouchesPrefix))
+      .map((e) => e.value);
+    return CooperativeTrust.build(edges, { coops: (await this.coopsAt(ts)).keys(), ts });
+  }
+}
