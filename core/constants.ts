@@ -15,6 +15,13 @@ export const envelopeBytesMax = 64 * 1024;
 /** Clock skew accepted on receipt, both directions. docs/design.md, Defaults. */
 export const clockSkewMsDefault = 300_000;
 
+/** Largest clock skew a network may accept (`network.clockSkew`): beyond an hour, timestamps stop bounding replays. */
+export const clockSkewMsMax = 3_600_000;
+assert(
+  clockSkewMsDefault <= clockSkewMsMax,
+  "The default clock skew must be one a network may set",
+);
+
 /** Domain-separation prefix for envelope signatures: a signature over an envelope can never be replayed as a signature over anything else. */
 export const envelopeSigningDomain = "icn/envelope/v1\n";
 

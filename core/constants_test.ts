@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import {
   assertCommitLimitsBelowKv,
+  clockSkewMsDefault,
+  clockSkewMsMax,
   commitLimits,
   envelopePartBytesMax,
   kvLimits,
@@ -28,4 +30,8 @@ Deno.test("assertCommitLimitsBelowKv() fires for limits that reach Deno KV's", (
 
 Deno.test("an envelope part fits one Deno KV value", () => {
   assert.ok(envelopePartBytesMax < kvLimits.valueBytes);
+});
+
+Deno.test("the default clock skew is one a network may set", () => {
+  assert.ok(clockSkewMsDefault <= clockSkewMsMax);
 });

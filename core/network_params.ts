@@ -1,12 +1,13 @@
+import { clockSkewMsDefault, clockSkewMsMax } from "./constants.ts";
 import type { ParamDef } from "./params.ts";
 
 export const networkParams: readonly ParamDef[] = [
   {
     key: "network.clockSkew",
     type: "duration",
-    default: 300_000,
+    default: clockSkewMsDefault,
     min: 0,
-    max: 3_600_000,
+    max: clockSkewMsMax,
     description:
       "Largest accepted difference between an envelope's timestamp and the receiver's clock",
   },
