@@ -8,10 +8,12 @@ import {
   addFederationSignature,
   checkFederationFile,
   createFederationGenesis,
+  delegatesPerCoopMax,
   type FederationFile,
   federationFileBytesMax,
   federationId,
   federationSigningBytes,
+  foundersMax,
   parseFederationFile,
   serializeFederationFile,
   validateFederationGenesis,
@@ -310,5 +312,19 @@ Deno.test("parseFederationFile() refuses random text with a typed error, never a
       }
     }),
     { numRuns: 300, seed: 16 },
+  );
+});
+
+Deno.test("validateFederationGenesis() refuses more delegates or founders than its limits", async () => {
+  const [a, b] = await coops();
+  const { genesis } = await testFederation([a, b]);
+  const seeds = Array.from({ length: delegatesPerCoopMax + 1 }, (_, i) => 200 + i);
+  const delegates = (await Promise.all(seeds.map(identity))).map((p) => p.did).sort();
+  const crowded = { ...genesis, coops: [{ ...genesis.coops[0], delegates }, genesis.coops[1]] };
+  throws(() => validateFederationGenesis(crowded), /delegates must hold 1 to 16 items/);
+  const coopsList = Array.from({ length: foundersMax + 1 }, () => genesis.coops[0]);
+  throws(
+    () => validateFederationGenesis({ ...genesis, coops: coopsList }),
+    /coops must hold 1 to 64 items/,
   );
 });

@@ -101,14 +101,14 @@ async function requireDelegate(
   if (!member) {
     reject(
       "not_in_federation",
-      `Cannot ${action} for cooperative ${coop}: it is not in the federation`,
+      `Cannot ${action} on behalf of cooperative ${coop}: it is not in the federation`,
     );
   }
   const current = await view.delegatesAt(coop, ts);
   if (!current?.delegates.includes(author)) {
     reject(
       "not_delegate",
-      `Cannot ${action} for "${member.name}": "${author}" is not one of its delegates`,
+      `Cannot ${action} on behalf of "${member.name}": "${author}" is not one of its delegates`,
     );
   }
   return { name: member.name, members: current.members };
