@@ -1,4 +1,5 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert";
+import fc from "fast-check";
 import type { TestIdentity } from "../testing.ts";
 import {
   FederationNet,
@@ -276,5 +277,30 @@ Deno.test("malformed or stale federation proposals are refused with a reason", a
   assertEquals(
     await fed.attempt(a1, "fed.vote", { proposal: a.net, coop: a.net, choice: "for" }, t0),
     "unknown_proposal",
+  );
+});
+
+Deno.test("random bodies of every federation kind are refused with a reason, never a crash", async () => {
+  const { a, fed } = await world();
+  const a1 = a.members[0];
+  const kindsList = ["fed.delegates", "fed.proposal", "fed.vote", "fed.vouch"];
+  const nearValid = fc.record({
+    coop: fc.constantFrom(a.net, "bafyx", 1),
+    from: fc.constantFrom(a.net, "x"),
+    to: fc.constantFrom(a.net, "bafyzzzzzzzz"),
+    kind: fc.constantFrom("admit", "remove", "config", "text", "x"),
+    action: fc.oneof(fc.constant({}), fc.jsonValue({ maxDepth: 2 })),
+    score: fc.integer({ min: -1, max: 1001 }),
+  }, { requiredKeys: [] });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(...kindsList),
+      fc.oneof(fc.jsonValue({ maxDepth: 3 }), nearValid),
+      async (kind, body) => {
+        const result = await fed.attempt(a1, kind, body, t0);
+        assert(typeof result === "string" && result.length > 0);
+      },
+    ),
+    { numRuns: 200, seed: 16 },
   );
 });
