@@ -6,7 +6,79 @@
  * shared among connected peers in proportion to their trust weight, so many
  * low-trust peers together cannot starve trusted ones.
  */
+import { envelopeBytesMax } from "../core/constants.ts";
+import { assert } from "../core/errors.ts";
 import type { ClassPolicy, TrustClass } from "../core/policy/policy.ts";
+import {
+  helloBytesMax,
+  helloKelBytesMax,
+  pageBytesMax,
+  streamTimeoutMs,
+  syncBytesMax,
+} from "./protocol.ts";
+
+// ---- The node's limits, one name each (units last). The protocols read them from here. ----
+
+/** Envelopes per inbound gossip commit: one store transaction stays well within commit limits. */
+export const gossipBatchMax = 150;
+/** Out-of-order gossip envelopes kept until their predecessor arrives (the oldest go first). */
+export const gapsMax = 10_000;
+/** Bytes of those parked envelopes: a flood of out-of-order gossip cannot grow memory further. */
+export const gapBytesMax = 16 * 1024 * 1024;
+/**
+ * Gossipsub's own framing around one envelope (RPC protobuf, topic, message id, piggybacked
+ * control): generous, so that no valid envelope is refused by gossipsub before the validator.
+ */
+export const gossipFramingBytesMax = 4096;
+/** Largest inbound gossipsub message: one envelope and its framing. */
+export const gossipInboundBytesMax = envelopeBytesMax + gossipFramingBytesMax;
+/** Sync rounds per peer per attempt (dependencies across authors may need a few). */
+export const syncRoundsMax = 6;
+/** First retry delay after a failed sync round (doubles per failure, up to the sync interval). */
+export const syncRetryMs = 1000;
+/** Time to open a hello or sync stream on a connection; the exchange then has its own limit. */
+export const streamOpenTimeoutMs = 5000;
+/** Sync requests served to one connection at once: a peer asks one page ahead, so a few. */
+export const syncInboundStreamsMax = 64;
+/** Admission challenges answered on one connection at once (one challenge per connection). */
+export const admissionInboundStreamsMax = 2;
+/** Inbound connections mid-handshake, at least: a small `maxConnections` still accepts peers. */
+export const pendingConnectionsMin = 10;
+/** Peer ids remembered as members' nodes (admission exemptions); a bound, not a policy. */
+export const memberPeersMax = 10_000;
+/** How long a hello waits for the peer's trust class before going on with a provisional one. */
+export const helloClassWaitMs = 500;
+/** How long a sync request waits for the asker's hello to be verified. */
+export const helloWaitMs = 3000;
+/** Hello timestamps must be this fresh: clocks of honest nodes differ by less. */
+export const helloSkewMs = 300_000;
+/** How long an author's trust class is reused before it is computed again. */
+export const classCacheMs = 30_000;
+/** Authors whose trust class is cached (the oldest go first). */
+export const classCacheMax = 50_000;
+/**
+ * Admission hashes at once, and waiting: each holds `network.admissionPow.memoryKib` while it
+ * runs, so these bound the memory a flood of challenges or answers can claim.
+ */
+export const admissionChecksInFlightMax = 4;
+export const admissionChecksWaitingMax = 64;
+export const admissionSolvesInFlightMax = 2;
+export const admissionSolvesWaitingMax = 8;
+
+// How the limits fit each other: checked once, at load, as a failure here is a bug in them.
+assert(
+  envelopeBytesMax + gossipFramingBytesMax <= gossipInboundBytesMax,
+  "the envelope size plus framing fits gossip's inbound limit",
+);
+assert(envelopeBytesMax <= gapBytesMax, "a parked envelope fits the parking bytes");
+assert(envelopeBytesMax <= pageBytesMax, "a range page holds at least one envelope");
+assert(pageBytesMax < syncBytesMax, "a range page fits one sync message");
+assert(helloKelBytesMax < helloBytesMax, "a hello's key events leave room for its fields");
+assert(helloWaitMs < streamTimeoutMs, "a sync request waits for the hello within its stream time");
+assert(
+  helloClassWaitMs < streamTimeoutMs,
+  "a hello waits for a trust class within its stream time",
+);
 
 /** Bound on tracked buckets; the oldest idle ones are dropped first. */
 const bucketsMax = 10_000;

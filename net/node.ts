@@ -69,7 +69,29 @@ import {
   solvePow,
 } from "./admission.ts";
 import type { NodeConfig } from "./config.ts";
-import { RateLimiter } from "./limits.ts";
+import {
+  admissionChecksInFlightMax,
+  admissionChecksWaitingMax,
+  admissionInboundStreamsMax,
+  admissionSolvesInFlightMax,
+  admissionSolvesWaitingMax,
+  classCacheMax,
+  classCacheMs,
+  gapBytesMax,
+  gapsMax,
+  gossipBatchMax,
+  gossipInboundBytesMax,
+  helloClassWaitMs,
+  helloSkewMs,
+  helloWaitMs,
+  memberPeersMax,
+  pendingConnectionsMin,
+  RateLimiter,
+  streamOpenTimeoutMs,
+  syncInboundStreamsMax,
+  syncRetryMs,
+  syncRoundsMax,
+} from "./limits.ts";
 import {
   addNetworkGauges,
   countDropped,
@@ -103,36 +125,8 @@ import {
   verifyHello,
 } from "./protocol.ts";
 
-/** Envelopes per inbound gossip commit. */
-const gossipBatchMax = 150;
-/** Out-of-order gossip envelopes kept until their predecessor arrives (the oldest go first). */
-const gapsMax = 10_000;
-const gapBytesMax = 16 * 1024 * 1024;
-/** Sync rounds per peer per attempt (dependencies across authors may need a few). */
-const syncRoundsMax = 6;
-/** First retry delay after a failed sync round (doubles per failure, up to the sync interval). */
-const syncRetryMs = 1000;
-/** Peer ids remembered as members' nodes (admission exemptions); a bound, not a policy. */
-const memberPeersMax = 10_000;
-/** How long a hello waits for the peer's trust class before going on with a provisional one. */
-const helloClassWaitMs = 500;
-/** How long a sync request waits for the asker's hello to be verified. */
-const helloWaitMs = 3000;
-/** Cached trust class of an author. */
-const classCacheMs = 30_000;
-const classCacheMax = 50_000;
 /** The cooperative's own DHT, apart from the public IPFS one. */
 const dhtProtocol = "/icn/kad/1.0.0";
-/** Hello timestamps must be this fresh. */
-const helloSkewMs = 300_000;
-/**
- * Admission hashes at once, and waiting: each holds `network.admissionPow.memoryKib` while it
- * runs, so these bound the memory a flood of challenges or answers can claim.
- */
-const admissionChecksInFlightMax = 4;
-const admissionChecksWaitingMax = 64;
-const admissionSolvesInFlightMax = 2;
-const admissionSolvesWaitingMax = 8;
 
 /** Rejection reasons that prove the sending peer forwarded something invalid. */
 const invalidReasons = new Map<string, Offence>([
@@ -403,7 +397,7 @@ export class IcnNode {
       connectionManager: {
         maxConnections: config.maxConnections,
         inboundConnectionThreshold: config.inboundConnectionThreshold,
-        maxIncomingPendingConnections: Math.max(10, config.maxConnections),
+        maxIncomingPendingConnections: Math.max(pendingConnectionsMin, config.maxConnections),
       },
       connectionGater: {
         denyDialPeer: (peer: PeerId) => this.#banned(peer.toString()),
@@ -425,13 +419,13 @@ export class IcnNode {
     await this.libp2p.handle(
       admissionProtocol,
       (stream, connection) => this.#answerAdmission(stream, connection),
-      { maxInboundStreams: 2 },
+      { maxInboundStreams: admissionInboundStreamsMax },
     );
     await this.libp2p.handle(
       syncProtocol,
       (stream, connection) => this.#answerSync(stream, connection),
       {
-        maxInboundStreams: 64,
+        maxInboundStreams: syncInboundStreamsMax,
       },
     );
     this.libp2p.addEventListener("connection:open", (event) => this.#onConnection(event.detail));
@@ -490,7 +484,7 @@ export class IcnNode {
         for (let i = 0; i < data.length; i++) hash = (Math.imul(hash, 31) + data[i]) | 0;
         return `${data.length}:${hash}`;
       },
-      maxInboundDataLength: envelopeBytesMax + 4096,
+      maxInboundDataLength: gossipInboundBytesMax,
       // Only to count what gossipsub drops before the topic validator (icn_messages_dropped_total).
       metricsRegister: gossipsubDropRegister((reason, n) =>
         countDropped(this.metrics, "gossip", reason, n)
@@ -679,7 +673,7 @@ export class IcnNode {
       // A node that must prove work to this peer says its hello once it has answered.
       if (this.#pow && !this.#selfMember) await this.#challengeAnswered(peer);
       const stream = await connection.newStream(helloProtocol, {
-        signal: AbortSignal.timeout(5000),
+        signal: AbortSignal.timeout(streamOpenTimeoutMs),
       });
       const reply = await request(stream, await this.#ownHello(peer), helloBytesMax) as Hello;
       await this.#acceptHello(peer, connection, reply);
@@ -1278,7 +1272,9 @@ export class IcnNode {
   async #ask(peer: string, message: SyncRequest): Promise<unknown> {
     const connection = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peer);
     if (!connection) throw new Error(`Not connected to ${peer}`);
-    const stream = await connection.newStream(syncProtocol, { signal: AbortSignal.timeout(5000) });
+    const stream = await connection.newStream(syncProtocol, {
+      signal: AbortSignal.timeout(streamOpenTimeoutMs),
+    });
     // Replies are decoded strictly (exact shape, canonical): a malformed one fails the round.
     const decode = (bytes: Uint8Array): HeadsResponse | RangeResponse =>
       message.t === "heads" ? decodeHeadsResponse(bytes) : decodeRangeResponse(bytes);
