@@ -5,7 +5,7 @@ import { agentPaths, agentStatus, checkSocketPath, startAgent, stopAgent } from 
 import { digestOf, keystoreDigest, parseUnlockFor, unlockForMsDefault } from "./agent_protocol.ts";
 import { withProgress } from "./agent_progress.ts";
 import type { CliContext } from "./context.ts";
-import { readKeystoreFile, withKeystoreLock } from "./keystore.ts";
+import { withKeystoreLock } from "./keystore.ts";
 import type { CommandResult } from "./output.ts";
 import { KeystoreError } from "../core/errors.ts";
 
@@ -33,7 +33,7 @@ export async function unlock(
     async () => {
       const secrets = await withProgress(
         "Unlocking keystore",
-        () => readKeystoreFile(ctx.keystorePath, passphrase),
+        () => ctx.openKeystore(passphrase),
       );
       return { secrets, digest: await digestOf(await Deno.readFile(ctx.keystorePath)) };
     },

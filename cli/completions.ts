@@ -1,9 +1,10 @@
 /**
  * Shell completions and the command reference are generated from the one
- * command tree (`buildProgram`), so they cannot drift from the real CLI.
+ * command tree (`buildProgram`), so they cannot drift from the real CLI. The
+ * tree comes in (`describeCli` in cli/main.ts, or the context of the running
+ * command): this file never imports the tree it describes.
  */
 import type { Command } from "commander";
-import { createRegistrar } from "./command.ts";
 import type { CliContext } from "./context.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import type { CommandResult } from "./output.ts";
@@ -40,12 +41,6 @@ export interface CommandSpec {
 
 export const shells = ["bash", "zsh", "fish"] as const;
 export type Shell = typeof shells[number];
-
-/** The tree with handlers that never run: what docs and completions are made from. */
-export async function describeCli(): Promise<CommandSpec> {
-  const { buildProgram } = await import("./main.ts");
-  return describeCommand(buildProgram(createRegistrar(() => Promise.resolve())), []);
-}
 
 export function describeCommand(command: Command, path: string[]): CommandSpec {
   const options: OptionSpec[] = command.options.filter((o) => !o.hidden).map((o) => ({
@@ -282,8 +277,8 @@ export function completionScript(root: CommandSpec, shell: Shell): string {
   }
 }
 
-export async function completions(
-  _ctx: CliContext,
+export function completions(
+  ctx: CliContext,
   args: string[],
   _options: Record<string, unknown>,
 ): Promise<CommandResult> {
@@ -293,6 +288,7 @@ export async function completions(
       `Cannot write completions for "${shell}": choose one of ${shells.join(", ")}`,
     );
   }
-  const script = completionScript(await describeCli(), shell as Shell);
-  return { data: { shell, script }, text: script.trimEnd() };
+  if (!ctx.commands) throw new Error("Cannot write completions: the command tree was not passed");
+  const script = completionScript(describeCommand(ctx.commands, []), shell as Shell);
+  return Promise.resolve({ data: { shell, script }, text: script.trimEnd() });
 }

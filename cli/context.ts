@@ -3,6 +3,7 @@
  * and its files, the store, the clock, randomness, the passphrase, the
  * unlocked identity. Real implementations of core's ports live here.
  */
+import type { Command } from "commander";
 import type { IngestDeps, IngestOutcome } from "../core/chain/ingest.ts";
 import { chainKeys } from "../core/chain/keys.ts";
 import { kelNet } from "../core/constants.ts";
@@ -26,18 +27,16 @@ import { createKindRegistry } from "../core/kinds.ts";
 import type { Clock, Logger, Rng } from "../core/ports.ts";
 import type { Store } from "../core/store/store.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
-import {
-  type KeystoreSecrets,
-  type PublicIdentity,
-  publicIdentityBytesMax,
-  publicIdentityShape,
-  readKeystoreFile,
-  seedFromBase64,
-} from "./keystore.ts";
+import { type KeystoreSecrets, readKeystoreFile, seedFromBase64 } from "./keystore.ts";
 import { systemClock } from "./clock.ts";
 import { pathExists, readInputFile, readInputText } from "./files.ts";
 import { createStderrLogger } from "./output.ts";
 import { openStore } from "./store_open.ts";
+import {
+  type PublicIdentity,
+  publicIdentityBytesMax,
+  publicIdentityShape,
+} from "./public_identity.ts";
 
 export interface SubmitResult {
   cid: string;
@@ -87,13 +86,16 @@ const passphraseFileBytesMax = 4096;
 
 export class CliContext {
   readonly options: GlobalOptions;
+  /** The command tree this run was parsed with (`icn completions` describes it). */
+  readonly commands: Command | undefined;
   readonly clock: Clock = systemClock;
   readonly rng: Rng = systemRng;
   readonly logger: Logger;
   #store: Store | undefined;
 
-  constructor(options: GlobalOptions) {
+  constructor(options: GlobalOptions, commands?: Command) {
     this.options = options;
+    this.commands = commands;
     this.logger = createStderrLogger({ format: "text", level: options.debug ? "debug" : "warn" });
   }
 
@@ -259,10 +261,7 @@ export class CliContext {
     await this.readPublicIdentity();
     const passphrase = await this.passphrase();
     const { withProgress } = await import("./agent_progress.ts");
-    const secrets = await withProgress(
-      "Unlocking keystore",
-      () => readKeystoreFile(this.keystorePath, passphrase),
-    );
+    const secrets = await withProgress("Unlocking keystore", () => this.openKeystore(passphrase));
     const ed25519 = await ed25519FromSeed(seedFromBase64(secrets.ed25519));
     const mlDsa65 = secrets.mlDsa65
       ? await mlDsa65FromSeed(seedFromBase64(secrets.mlDsa65))
@@ -275,6 +274,27 @@ export class CliContext {
       signer: createSigner(secrets.did, ed25519, mlDsa65),
       passphrase,
     };
+  }
+
+  /**
+   * The keystore's secrets, as unlocking uses them: decrypted, then, if a key change was cut
+   * short (a pending key event), settled against the KEL in this context's store in one
+   * explicit step, which may commit the event and rewrites the keystore and `identity.json`.
+   */
+  async openKeystore(passphrase: string): Promise<KeystoreSecrets> {
+    const secrets = await readKeystoreFile(this.keystorePath, passphrase);
+    if (!secrets.pending) return secrets;
+    const { settlePending } = await import("./id_keystore_settle.ts");
+    return await settlePending(
+      {
+        store: await this.store(),
+        clock: this.clock,
+        keystorePath: this.keystorePath,
+        publicIdentityPath: this.publicIdentityPath,
+      },
+      secrets,
+      passphrase,
+    );
   }
 
   /**

@@ -7,18 +7,14 @@
  * it decrypts and compares, and writes nothing (a pending key change is
  * reported, not settled).
  */
-import { identityKey, type IdentityRecord, type KeySet, sameKeys } from "../core/identity/kel.ts";
+import { identityKey, type IdentityRecord, sameKeys } from "../core/identity/kel.ts";
 import { bytesEqual } from "../core/bytes.ts";
 import type { CliContext } from "./context.ts";
 import type { Finding } from "./doctor.ts";
 import { decryptSecrets, type KeystoreSecrets } from "./keystore.ts";
+import { publicKeysOf } from "./public_identity.ts";
 
 const check = "keystore-keys";
-
-async function keysOf(secrets: KeystoreSecrets): Promise<KeySet> {
-  const { publicKeysOf } = await import("./id.ts");
-  return await publicKeysOf(secrets);
-}
 
 /** An empty ICN_PASSPHRASE (as in `ICN_PASSPHRASE= icn doctor`) counts as none given. */
 function hasPassphrase(ctx: CliContext): boolean {
@@ -73,7 +69,7 @@ export async function checkKeystoreKeys(ctx: CliContext): Promise<Finding[]> {
         "the next command that unlocks the keystore (e.g. `icn id sign FILE`) settles it against the log",
     }];
   }
-  const keys = await keysOf(secrets);
+  const keys = await publicKeysOf(secrets);
   if (sameKeys(keys, record.keys)) {
     return [{
       check,

@@ -1,5 +1,5 @@
 /** Handlers of `icn id`. */
-import { hashInputFile, pathExists, readInputText } from "./files.ts";
+import { hashInputFile, pathExists, readInputText, writeFileAtomic } from "./files.ts";
 import { basename } from "node:path";
 import {
   AlreadyExistsError,
@@ -8,20 +8,9 @@ import {
   RejectedError,
 } from "../core/errors.ts";
 import { didFromPublicKey, parseDid } from "../core/identity/did.ts";
-import { didDocument, multikey } from "../core/identity/did_document.ts";
-import {
-  canonicalKeySet,
-  identityKey,
-  type IdentityRecord,
-  type KeySet,
-  nextKeysDigest,
-} from "../core/identity/kel.ts";
-import {
-  ed25519FromSeed,
-  mlDsa65FromSeed,
-  mlKem768PublicFromSeed,
-  x25519FromSeed,
-} from "../core/identity/keys.ts";
+import { didDocument } from "../core/identity/did_document.ts";
+import { identityKey, type IdentityRecord, nextKeysDigest } from "../core/identity/kel.ts";
+import { ed25519FromSeed, mlDsa65FromSeed } from "../core/identity/keys.ts";
 import {
   minisignPublicKey,
   minisignSign,
@@ -35,28 +24,13 @@ import { contactLabels, resolveDid } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
 import {
   type KeystoreSecrets,
-  type PublicIdentity,
   scryptLogN,
   seedToBase64,
   withKeystoreLock,
-  writeFileAtomic,
   writeKeystoreFile,
 } from "./keystore.ts";
 import { type CommandResult, writeStderr } from "./output.ts";
-
-/** Public keys of a keystore's current or next key seeds. */
-export async function publicKeysOf(
-  seeds: { ed25519: string; x25519: string; mlDsa65?: string; mlKem768?: string },
-): Promise<KeySet> {
-  const { fromBase64 } = await import("../core/bytes.ts");
-  const keys: KeySet = {
-    ed25519: (await ed25519FromSeed(fromBase64(seeds.ed25519))).publicKey,
-    x25519: (await x25519FromSeed(fromBase64(seeds.x25519))).publicKey,
-  };
-  if (seeds.mlDsa65) keys.mlDsa65 = (await mlDsa65FromSeed(fromBase64(seeds.mlDsa65))).publicKey;
-  if (seeds.mlKem768) keys.mlKem768 = await mlKem768PublicFromSeed(fromBase64(seeds.mlKem768));
-  return canonicalKeySet(keys);
-}
+import { publicIdentityOf, publicKeysOf, writePublicIdentityFile } from "./public_identity.ts";
 
 /** Fresh seeds for one key generation (current or next). */
 export function freshSeeds(ctx: CliContext, pq: boolean) {
@@ -69,31 +43,6 @@ export function freshSeeds(ctx: CliContext, pq: boolean) {
     seeds.mlKem768 = seedToBase64(ctx.rng.bytes(64));
   }
   return seeds;
-}
-
-export function publicIdentityOf(
-  secrets: KeystoreSecrets,
-  keys: KeySet,
-  kelSeq: number,
-): PublicIdentity {
-  const rendered: Record<string, string> = {
-    ed25519: multikey("ed25519", keys.ed25519),
-    x25519: multikey("x25519", keys.x25519),
-  };
-  if (keys.mlDsa65) rendered.mlDsa65 = multikey("mlDsa65", keys.mlDsa65);
-  if (keys.mlKem768) rendered.mlKem768 = multikey("mlKem768", keys.mlKem768);
-  return { did: secrets.did, created: secrets.created, keys: rendered, pq: !!keys.mlDsa65, kelSeq };
-}
-
-export async function writePublicIdentity(
-  ctx: CliContext,
-  identity: PublicIdentity,
-): Promise<void> {
-  await writeFileAtomic(
-    ctx.publicIdentityPath,
-    new TextEncoder().encode(JSON.stringify(identity, null, 2) + "\n"),
-    0o644,
-  );
 }
 
 function timestampSuffix(ms: number): string {
@@ -147,7 +96,7 @@ async function initLocked(
     await Deno.chmod(backup, 0o600);
   }
   await writeKeystoreFile(ctx.keystorePath, secrets, passphrase);
-  await writePublicIdentity(ctx, publicIdentityOf(secrets, keys, 0));
+  await writePublicIdentityFile(ctx.publicIdentityPath, publicIdentityOf(secrets, keys, 0));
   const lines = [
     `Created identity ${did}`,
     `  keystore: ${ctx.keystorePath} (age, mode 0600)`,

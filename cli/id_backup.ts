@@ -4,7 +4,7 @@
  * the KEL envelopes (the identity's own, after those of its recovery
  * trustees). Verify and restore replay the KEL before trusting anything in it.
  */
-import { pathExists, readInputFile } from "./files.ts";
+import { pathExists, readInputFile, writeFileAtomic } from "./files.ts";
 import * as age from "age-encryption";
 import { CommanderError } from "commander";
 import { ingest } from "../core/chain/ingest.ts";
@@ -42,23 +42,21 @@ import { type IdentityRecord, nextKeysDigest, sameKeys } from "../core/identity/
 import { replayKel } from "../core/identity/replay.ts";
 import { bytesEqual } from "../core/bytes.ts";
 import type { CliContext } from "./context.ts";
-import { publicIdentityOf, publicKeysOf } from "./id.ts";
-import {
-  crashPoint,
-  kelEnvelopes,
-  requireRecord,
-  writePublicIdentityFile,
-} from "./id_lifecycle.ts";
+import { crashPoint, kelEnvelopes, requireRecord } from "./id_lifecycle.ts";
 import {
   decryptSecrets,
   encryptSecrets,
   type KeystoreSecrets,
-  type PublicIdentity,
   scryptLogN,
-  writeFileAtomic,
   writeKeystoreFile,
 } from "./keystore.ts";
 import type { CommandResult } from "./output.ts";
+import {
+  type PublicIdentity,
+  publicIdentityOf,
+  publicKeysOf,
+  writePublicIdentityFile,
+} from "./public_identity.ts";
 
 const backupFormat = "icn-identity-backup";
 /** Largest backup file read into memory. */

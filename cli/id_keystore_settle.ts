@@ -2,8 +2,8 @@
  * Crash safety of key changes. A rotation (or pq-binding) writes the new
  * secrets into the keystore as `pending` first, then commits the KEL event,
  * then rewrites the keystore with the new seeds. A crash can stop it between
- * any two steps; on the next unlock the keystore is settled against the KEL
- * in the store: if the event is committed the new seeds are adopted, if not
+ * any two steps; the next unlock (`CliContext.openKeystore`) settles the
+ * keystore against the KEL in the context's own store: if the event is committed the new seeds are adopted, if not
  * the event is committed now (roll forward), and if it can no longer be
  * committed it is dropped and the old seeds stay. Either the old or the new
  * keys work, never neither.
@@ -14,14 +14,16 @@ import { fromBase64 } from "../core/bytes.ts";
 import { kelNet } from "../core/constants.ts";
 import { identityKey, type IdentityRecord } from "../core/identity/kel.ts";
 import { createKindRegistry } from "../core/kinds.ts";
-import { systemClock } from "./clock.ts";
-import { openStore } from "./store_open.ts";
+import type { Clock } from "../core/ports.ts";
 import type { Store } from "../core/store/store.ts";
-import type { KeystoreSecrets } from "./keystore.ts";
-
-function dirOf(path: string): string {
-  return path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
-}
+import {
+  type KeystoreSecrets,
+  keystoreUnchanged,
+  readKeystoreFile,
+  withKeystoreLock,
+  writeKeystoreFile,
+} from "./keystore.ts";
+import { publicIdentityOf, writePublicIdentityFile } from "./public_identity.ts";
 
 /** Decides a pending key event against `store`; returns the secrets to use (nothing written). */
 export async function resolvePending(
@@ -55,28 +57,40 @@ export async function resolvePending(
   return { secrets: rest, adopted: false };
 }
 
-/** Settles a pending key event and rewrites the keystore (and `identity.json`) to match the KEL. */
+/** What settling needs: the context's own store and clock, and the files to rewrite. */
+export interface SettleDeps {
+  store: Store;
+  clock: Clock;
+  keystorePath: string;
+  publicIdentityPath: string;
+}
+
+/**
+ * Settles the pending key event of `secrets` (just read from the keystore) against the store,
+ * and rewrites the keystore (and `identity.json`) to match the KEL. Under the keystore lock,
+ * from the keystore as it is now: if another command changed it since it was read, that one is
+ * read again and settled only if it still holds a pending event.
+ */
 export async function settlePending(
-  path: string,
+  deps: SettleDeps,
   secrets: KeystoreSecrets,
   passphrase: string,
 ): Promise<KeystoreSecrets> {
-  const remote = Deno.env.get("ICN_KV_URL");
-  const store = await openStore(remote ?? `${dirOf(path)}/icn.kv`);
-  try {
-    const { secrets: settled } = await resolvePending(store, secrets, systemClock.now());
-    const { writeKeystoreFile } = await import("./keystore.ts");
+  const path = deps.keystorePath;
+  return await withKeystoreLock(path, "icn (settling a key change)", async () => {
+    if (!(await keystoreUnchanged(path))) {
+      secrets = await readKeystoreFile(path, passphrase);
+      if (!secrets.pending) return secrets;
+    }
+    const { secrets: settled } = await resolvePending(deps.store, secrets, deps.clock.now());
     await writeKeystoreFile(path, settled, passphrase);
-    const record = (await store.get<IdentityRecord>(identityKey(settled.did)))?.value;
+    const record = (await deps.store.get<IdentityRecord>(identityKey(settled.did)))?.value;
     if (record) {
-      const { publicIdentityOf, writePublicIdentityFile } = await import("./id_lifecycle.ts");
       await writePublicIdentityFile(
-        `${dirOf(path)}/identity.json`,
+        deps.publicIdentityPath,
         publicIdentityOf(settled, record.keys, record.seq),
       );
     }
     return settled;
-  } finally {
-    store.close();
-  }
+  });
 }

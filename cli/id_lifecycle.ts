@@ -33,34 +33,20 @@ import { createSigner } from "../core/identity/signer.ts";
 import { bytesEqual } from "../core/bytes.ts";
 import { resolveDid } from "./contacts.ts";
 import type { CliContext, UnlockedIdentity } from "./context.ts";
-import { freshSeeds, publicIdentityOf, publicKeysOf } from "./id.ts";
+import { freshSeeds } from "./id.ts";
 import {
   type KeySeeds,
   type KeystoreSecrets,
-  type PublicIdentity,
   seedToBase64,
   withKeystoreLock,
-  writeFileAtomic,
   writeKeystoreFile,
 } from "./keystore.ts";
 import type { CommandResult } from "./output.ts";
-
-export { publicIdentityOf };
+import { publicIdentityOf, publicKeysOf, writePublicIdentityFile } from "./public_identity.ts";
 
 /** Test hook: `ICN_TEST_CRASH_AT=name` kills the process at that named point (crash tests). */
 export function crashPoint(name: string): void {
   if (Deno.env.get("ICN_TEST_CRASH_AT") === name) Deno.exit(137);
-}
-
-export async function writePublicIdentityFile(
-  path: string,
-  identity: PublicIdentity,
-): Promise<void> {
-  await writeFileAtomic(
-    path,
-    new TextEncoder().encode(JSON.stringify(identity, null, 2) + "\n"),
-    0o644,
-  );
 }
 
 /** The KEL record of `did` in this data dir's store, or a clear error. */

@@ -1,5 +1,5 @@
 /** `icn id recovery setup | request | attest | start | cancel | finalize | status`. */
-import { namingFile, pathExists, readInputFile } from "./files.ts";
+import { namingFile, pathExists, readInputFile, writeFileAtomic } from "./files.ts";
 import { basename } from "node:path";
 import { fromBase64, toBase64, toHex } from "../core/bytes.ts";
 import {
@@ -24,10 +24,11 @@ import { ed25519FromSeed, mlDsa65FromSeed } from "../core/identity/keys.ts";
 import { formatDuration, parseDuration } from "../core/params.ts";
 import { resolveDid } from "./contacts.ts";
 import type { CliContext, UnlockedIdentity } from "./context.ts";
-import { freshSeeds, publicIdentityOf, publicKeysOf } from "./id.ts";
-import { requireRecord, unlockMatching, writePublicIdentityFile } from "./id_lifecycle.ts";
-import { type KeystoreSecrets, writeFileAtomic, writeKeystoreFile } from "./keystore.ts";
+import { freshSeeds } from "./id.ts";
+import { requireRecord, unlockMatching } from "./id_lifecycle.ts";
+import { type KeystoreSecrets, writeKeystoreFile } from "./keystore.ts";
 import type { CommandResult } from "./output.ts";
+import { publicIdentityOf, publicKeysOf, writePublicIdentityFile } from "./public_identity.ts";
 
 /** Reads a request or attestation file, refusing one over the limit before reading it. */
 function readSmallFile(path: string, what: string): Promise<Uint8Array> {

@@ -1,12 +1,12 @@
 /**
  * The age-encrypted keystore (`identity.age`, scrypt passphrase recipient,
- * mode 0600, written atomically) and the public identity beside it.
+ * mode 0600, written atomically). Reading it only reads: a pending key event
+ * is settled by `CliContext.openKeystore` (see cli/id_keystore_settle.ts).
  */
 import * as age from "age-encryption";
 import { fromBase64, toBase64 } from "../core/bytes.ts";
 import { IcnError, InvalidInputError, KeystoreError } from "../core/errors.ts";
 import { parseDid } from "../core/identity/did.ts";
-import * as strict from "../core/strict.ts";
 import { writeFileAtomic } from "./files.ts";
 import { acquireLock, describeHolder, type HeldLock } from "./lock.ts";
 
@@ -29,7 +29,7 @@ export interface KeystoreSecrets {
   /**
    * A KEL event that changes keys, written here BEFORE it is committed to the
    * store (crash safety). The keystore's own seeds stay the old ones until the
-   * event is committed; `readKeystoreFile` then settles it (see `settlePending`).
+   * event is committed; unlocking then settles it (see `settlePending`).
    */
   pending?: PendingKeyEvent;
 }
@@ -51,31 +51,6 @@ export interface PendingKeyEvent {
   /** Seeds after the event: current keys and the newly committed next keys. */
   secrets: KeySeeds & { next: KeySeeds };
 }
-
-/** Public identity file (`identity.json`): no secrets, readable without the passphrase. */
-export interface PublicIdentity {
-  did: string;
-  created: number;
-  keys: Record<string, string>;
-  pq: boolean;
-  kelSeq: number;
-}
-
-/** identity.json is a few hundred bytes (a few KiB with ML-DSA/ML-KEM keys). */
-export const publicIdentityBytesMax = 64 * 1024;
-const multikeyText = strict.string({ max: 4096, pattern: /^z[1-9A-HJ-NP-Za-km-z]+$/ });
-/** The exact shape `publicIdentityOf` writes. */
-export const publicIdentityShape: strict.Shape<PublicIdentity> = strict.record({
-  did: strict.did,
-  created: strict.timestamp,
-  keys: strict.record(
-    { ed25519: multikeyText, x25519: multikeyText },
-    { mlDsa65: multikeyText, mlKem768: multikeyText },
-  ),
-  pq: strict.boolean,
-  // -1: the keys of a recovery request, written before this data dir holds the DID's key log.
-  kelSeq: strict.integer({ min: -1, max: Number.MAX_SAFE_INTEGER }),
-});
 
 /**
  * Highest scrypt work factor (log2 N) a keystore may use: age-encryption's decrypter refuses
@@ -277,20 +252,21 @@ async function readKeystoreBytes(path: string): Promise<Uint8Array> {
   }
 }
 
+/**
+ * Decrypts the keystore. Only reads: a pending key event is returned as it is (unlocking
+ * settles it, `CliContext.openKeystore`). Remembers what it read, so a later write refuses to
+ * replace a keystore another command changed meanwhile.
+ */
 export async function readKeystoreFile(path: string, passphrase: string): Promise<KeystoreSecrets> {
   const data = await readKeystoreBytes(path);
   keystoreSeen.set(path, await digestOf(data));
-  const secrets = await decryptSecrets(data, passphrase);
-  if (!secrets.pending) return secrets;
-  // Settling writes the keystore: under the lock, from the keystore as it is now.
-  return await withKeystoreLock(path, "icn (settling a key change)", async () => {
-    const now = await readKeystoreBytes(path);
-    if (await digestOf(now) !== keystoreSeen.get(path)) {
-      return await readKeystoreFile(path, passphrase);
-    }
-    const { settlePending } = await import("./id_keystore_settle.ts");
-    return await settlePending(path, secrets, passphrase);
-  });
+  return await decryptSecrets(data, passphrase);
+}
+
+/** Whether the keystore at `path` still holds what this process last read from or wrote to it. */
+export async function keystoreUnchanged(path: string): Promise<boolean> {
+  const seen = keystoreSeen.get(path);
+  return seen !== undefined && await digestOf(await readKeystoreBytes(path)) === seen;
 }
 
 /**

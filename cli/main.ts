@@ -6,6 +6,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { IcnError } from "../core/errors.ts";
 import { createRegistrar, type Handler, refuseRepeatedOptions, type Registrar } from "./command.ts";
+import type { CommandSpec } from "./completions.ts";
 import type { CliContext, GlobalOptions } from "./context.ts";
 import { printError, printResult, writeStderr } from "./output.ts";
 import { groupCommands } from "./groups.ts";
@@ -53,6 +54,12 @@ export function buildProgram(registrar: Registrar): Command {
   return program;
 }
 
+/** The tree with handlers that never run: what docs and completions are made from. */
+export async function describeCli(): Promise<CommandSpec> {
+  const { describeCommand } = await import("./completions.ts");
+  return describeCommand(buildProgram(createRegistrar(() => Promise.resolve())), []);
+}
+
 function configureRecursively(command: Command, capture: (text: string) => void): void {
   command.exitOverride();
   refuseRepeatedOptions(command);
@@ -72,7 +79,8 @@ export async function runCli(argv: string[]): Promise<number> {
     // Loaded only when a command runs, so `icn --help` never loads the store or the domains.
     const { CliContext, defaultDataDir } = await import("./context.ts");
     const options = globalOptions(command, defaultDataDir);
-    ctx = new CliContext(options);
+    // The tree travels with the context: `icn completions` describes it without importing this file.
+    ctx = new CliContext(options, program);
     const handler: Handler = await load();
     const result = await handler(ctx, args, command.opts());
     printResult(result, options);

@@ -71,7 +71,8 @@ try {
   const sbom = await best(() =>
     createSbom(lockText, { version: "0", timestamp: "2026-01-01T00:00:00Z" })
   );
-  const { describeCli, bashCompletion } = await import("../cli/completions.ts");
+  const { bashCompletion } = await import("../cli/completions.ts");
+  const { describeCli } = await import("../cli/main.ts");
   const completions = await best(async () => bashCompletion(await describeCli()));
   const mib = payloadBytes / 1024 / 1024;
   const lines = [

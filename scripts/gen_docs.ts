@@ -5,7 +5,8 @@
  *
  *   deno run -A scripts/gen_docs.ts [--check]
  */
-import { type CommandSpec, describeCli, flattenCommands } from "../cli/completions.ts";
+import { type CommandSpec, flattenCommands } from "../cli/completions.ts";
+import { describeCli } from "../cli/main.ts";
 import { writeStderr } from "../cli/output.ts";
 import { parseScriptArgs, scriptSpec } from "./_args.ts";
 

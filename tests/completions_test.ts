@@ -2,11 +2,11 @@
 import {
   bashCompletion,
   type CommandSpec,
-  describeCli,
   fishCompletion,
   flattenCommands,
   zshCompletion,
 } from "../cli/completions.ts";
+import { describeCli } from "../cli/main.ts";
 import { requireTool } from "./_tools.ts";
 
 const mainPath = new URL("../cli/main.ts", import.meta.url).pathname;

@@ -1,5 +1,6 @@
 /** docs/cli.md is generated from the command tree; this fails when the committed file is stale. */
-import { describeCli, flattenCommands } from "../cli/completions.ts";
+import { flattenCommands } from "../cli/completions.ts";
+import { describeCli } from "../cli/main.ts";
 import { cliDocPath, generateCliReference } from "../scripts/gen_docs.ts";
 
 function assert(condition: unknown, message: string): asserts condition {

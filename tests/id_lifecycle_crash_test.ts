@@ -15,9 +15,10 @@ import {
 } from "../core/identity/kel.ts";
 import { seededRng } from "../core/ports.ts";
 import { KvStore } from "../core/store/kv_store.ts";
-import { publicKeysOf } from "../cli/id.ts";
-import { readKeystoreFile } from "../cli/keystore.ts";
+import { publicKeysOf } from "../cli/public_identity.ts";
 import { assertEquals, icnExpect } from "./_cli.ts";
+// Unlocking, not only reading: a run killed mid-rotation leaves a pending event to settle.
+import { unlockKeystoreFile as readKeystoreFile } from "./_keystore.ts";
 
 const mainPath = new URL("../cli/main.ts", import.meta.url).pathname;
 const configPath = new URL("../deno.json", import.meta.url).pathname;
