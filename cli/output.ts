@@ -12,7 +12,7 @@
  */
 import { IcnError } from "../core/errors.ts";
 import { terminalSafe } from "../core/safe_text.ts";
-import { toBase64 } from "../core/bytes.ts";
+import { toJson } from "../core/json.ts";
 import { exitCodes } from "./exit_codes.ts";
 
 /** What a command handler returns: data for `--json`, lines for humans. */
@@ -30,14 +30,8 @@ export interface OutputOptions {
   color: boolean;
 }
 
-/** JSON with bigint as decimal strings and bytes as base64. */
-export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v) => {
-    if (typeof v === "bigint") return v.toString();
-    if (v instanceof Uint8Array) return toBase64(v);
-    return v;
-  }, 2);
-}
+// Lives in core (net/http.ts serves the same JSON and must not import cli/); exported here too.
+export { toJson };
 
 const encoder = new TextEncoder();
 

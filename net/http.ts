@@ -5,7 +5,7 @@
  * which needs the bearer token from the token file.
  */
 import { IcnError } from "../core/errors.ts";
-import { toJson } from "../cli/output.ts";
+import { toJson } from "../core/json.ts";
 import {
   decodeConnectRequest,
   decodeSubmitRequest,
