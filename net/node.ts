@@ -33,12 +33,7 @@ import { createLibp2p } from "libp2p";
 import { appendLocal } from "../core/chain/append.ts";
 import { catchUpRefusal, clearCatchUp, readCatchUp } from "../core/identity/catch_up.ts";
 import { ReadCache } from "../core/chain/cache.ts";
-import {
-  ingest,
-  type IngestDeps,
-  type IngestOutcome,
-  type IngestSource,
-} from "../core/chain/ingest.ts";
+import { type IngestDeps, type IngestOutcome, type IngestSource } from "../core/chain/ingest.ts";
 import { type ChainHead, chainKeys } from "../core/chain/keys.ts";
 import { readChainBytes, readHeads } from "../core/chain/read.ts";
 import { StateOverlay } from "../core/chain/state.ts";
@@ -52,9 +47,8 @@ import { compareVersions } from "../core/governance/view.ts";
 import { parseDid } from "../core/identity/did.ts";
 import { identityKey, type IdentityRecord, signingKeysAt } from "../core/identity/kel.ts";
 import type { Ed25519KeyPair } from "../core/identity/keys.ts";
-import { policyFor, type TrustClass, trustClassOf } from "../core/policy/policy.ts";
+import type { TrustClass } from "../core/policy/policy.ts";
 import type { Logger } from "../core/ports.ts";
-import { cooperativeScore } from "../core/trust/view.ts";
 import {
   type AddressClassifier,
   admissionPow,
@@ -75,8 +69,6 @@ import {
   admissionInboundStreamsMax,
   admissionSolvesInFlightMax,
   admissionSolvesWaitingMax,
-  classCacheMax,
-  classCacheMs,
   gapBytesMax,
   gapsMax,
   gossipBatchMax,
@@ -86,7 +78,6 @@ import {
   helloWaitMs,
   memberPeersMax,
   pendingConnectionsMin,
-  RateLimiter,
   streamOpenTimeoutMs,
   syncInboundStreamsMax,
   syncRetryMs,
@@ -100,7 +91,11 @@ import {
   type NetworkCounts,
   type NodeMetrics,
 } from "./metrics.ts";
-import { MisbehaviourTracker, type Offence } from "./misbehaviour.ts";
+import type { MisbehaviourTracker, Offence } from "./misbehaviour.ts";
+import { invalidReasons, type PeerInfo, Peers } from "./peers.ts";
+import { WriteLane } from "./write_lane.ts";
+
+export type { PeerInfo };
 import {
   decodeHeadsResponse,
   decodeRangeResponse,
@@ -127,18 +122,6 @@ import {
 
 /** The cooperative's own DHT, apart from the public IPFS one. */
 const dhtProtocol = "/icn/kad/1.0.0";
-
-/** Rejection reasons that prove the sending peer forwarded something invalid. */
-const invalidReasons = new Map<string, Offence>([
-  ["invalid_signature", "invalid_signature"],
-  ["malformed", "malformed"],
-  ["too_large", "too_large"],
-  ["wrong_network", "wrong_network"],
-  ["bad_prev", "malformed"],
-  ["unknown_kind", "malformed"],
-  // Not "fork": a fork is two envelopes both validly signed by their author (forgeries are
-  // invalid_signature), so the peer that relays one is passing on evidence, not misbehaving.
-]);
 
 export interface NodeIdentity {
   did: string;
@@ -179,17 +162,6 @@ export interface NodeOptions {
   addressClassifier?: AddressClassifier;
 }
 
-export interface PeerInfo {
-  peer: string;
-  did: string | null;
-  version: string | null;
-  addrs: string[];
-  trustClass: TrustClass;
-  score: number;
-  standing: string;
-  misbehaviour: Record<string, number>;
-}
-
 export interface NodeStatus {
   did: string;
   peerId: string;
@@ -209,12 +181,6 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
-interface VerifiedPeer {
-  did: string;
-  version: string;
-  trustClass: TrustClass;
-}
-
 export class IcnNode {
   readonly deps: NodeDeps;
   readonly config: NodeConfig;
@@ -222,8 +188,6 @@ export class IcnNode {
   readonly genesis: Genesis;
   readonly metrics: NodeMetrics;
   readonly topic: string;
-  readonly misbehaviour: MisbehaviourTracker;
-  readonly #onAccepted?: (sealed: SealedEnvelope, source: IngestSource) => void;
   readonly #libp2pMetrics: boolean;
   readonly #pingIntervalMs?: number;
   readonly #classify: AddressClassifier;
@@ -251,19 +215,15 @@ export class IcnNode {
     waitingMax: admissionSolvesWaitingMax,
   });
   libp2p!: Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>> }>;
-  readonly #limiter: RateLimiter;
-  #lane: Promise<unknown> = Promise.resolve();
+  readonly #lane: WriteLane;
+  readonly #peers: Peers;
   #queue: Pending[] = [];
   #flushing = false;
   readonly #gaps = new Map<string, Uint8Array>();
   #gapBytes = 0;
-  readonly #verified = new Map<string, VerifiedPeer>();
-  readonly #classes = new Map<string, { trustClass: TrustClass; at: number }>();
   readonly #syncing = new Set<string>();
   readonly #lagByPeer = new Map<string, number>();
   readonly #syncFailures = new Map<string, number>();
-  readonly #hangingUp = new Set<string>();
-  readonly #helloWaiters = new Map<string, PromiseWithResolvers<void>>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #stopping = false;
   #started = false;
@@ -284,16 +244,30 @@ export class IcnNode {
     this.genesis = genesis;
     this.metrics = options.metrics ?? createNodeMetrics();
     this.topic = `/icn/${net}/envelopes/1`;
-    this.misbehaviour = new MisbehaviourTracker(config);
-    this.#onAccepted = options.onAccepted;
     this.#libp2pMetrics = options.libp2pMetrics ?? false;
     this.#pingIntervalMs = options.pingIntervalMs;
     this.#classify = options.addressClassifier ?? ((remote) => prefixKey(remote));
-    this.#limiter = new RateLimiter({
-      globalRate: config.globalRate,
-      peerRate: config.peerRate,
-      authorLimits: options.authorLimits,
-    }, deps.clock.now());
+    const connectionTo = (peer: string) =>
+      this.libp2p?.getConnections().find((c) => c.remotePeer.toString() === peer);
+    this.#lane = new WriteLane({ ingest: this.deps, metrics: this.metrics }, {
+      onAccepted: options.onAccepted,
+      followUps: (accepted) => this.#takeFollowUps(accepted),
+    });
+    this.#peers = new Peers({
+      store: this.deps.store,
+      clock: this.deps.clock,
+      logger: this.deps.logger,
+      metrics: this.metrics,
+      genesis,
+      connections: {
+        connected: (peer) => connectionTo(peer) !== undefined,
+        hangUp: async (peer) => {
+          const target = connectionTo(peer)?.remotePeer;
+          if (target) await this.libp2p.hangUp(target);
+        },
+        count: () => this.libp2p.getPeers().length,
+      },
+    }, { ...config, misbehaviour: config, authorLimits: options.authorLimits });
   }
 
   /** Builds a node for the network this store joined. */
@@ -314,6 +288,11 @@ export class IcnNode {
       throw new RejectedError("not_joined", `Genesis of network ${net} is missing from the store`);
     }
     return new IcnNode(deps, config, net, genesis, options);
+  }
+
+  /** Peer standing: offences, quarantine and bans (`peers.ts` owns it). */
+  get misbehaviour(): MisbehaviourTracker {
+    return this.#peers.misbehaviour;
   }
 
   get peerId(): string {
@@ -400,7 +379,7 @@ export class IcnNode {
         maxIncomingPendingConnections: Math.max(pendingConnectionsMin, config.maxConnections),
       },
       connectionGater: {
-        denyDialPeer: (peer: PeerId) => this.#banned(peer.toString()),
+        denyDialPeer: (peer: PeerId) => this.#peers.banned(peer.toString()),
         denyInboundEncryptedConnection: (peer: PeerId, connection: MultiaddrConnection) =>
           this.#denyConnection(peer, connection),
         denyOutboundEncryptedConnection: (peer: PeerId, connection: MultiaddrConnection) =>
@@ -431,17 +410,13 @@ export class IcnNode {
     this.libp2p.addEventListener("connection:open", (event) => this.#onConnection(event.detail));
     this.libp2p.addEventListener("peer:disconnect", (event) => {
       const peer = event.detail.toString();
-      this.#verified.delete(peer);
+      this.#peers.forget(peer);
       this.#lagByPeer.delete(peer);
       this.#syncFailures.delete(peer);
-      this.#helloWaiters.get(peer)?.resolve();
-      this.#helloWaiters.delete(peer);
       this.#admissions.delete(peer);
       this.#forgetChallenge(peer, "Peer disconnected");
-      this.#limiter.removePeer(peer);
-      this.#updatePeerGauges();
     });
-    this.libp2p.addEventListener("peer:connect", () => this.#updatePeerGauges());
+    this.libp2p.addEventListener("peer:connect", () => this.#peers.updateGauges());
     if (config.mdns || config.dht) {
       // Peers found by mDNS or the DHT are dialled while there is room for them.
       this.libp2p.addEventListener("peer:discovery", (event) => {
@@ -460,7 +435,7 @@ export class IcnNode {
       this.#refreshAdmission().catch((error) =>
         this.deps.logger.warn("admission_refresh_failed", { error: (error as Error).message })
       );
-      for (const peer of this.#verified.keys()) this.#syncSoon(peer);
+      for (const [peer] of this.#peers.entries()) this.#syncSoon(peer);
     });
     this.#dialBootstrap();
     this.deps.logger.info("node_started", {
@@ -539,10 +514,6 @@ export class IcnNode {
     this.#timers.add(id);
   }
 
-  #banned(peer: string): boolean {
-    return this.misbehaviour.standing(peer, this.deps.clock.now()) === "banned";
-  }
-
   #dialBootstrap(): void {
     for (const addr of this.config.bootstrap) {
       if (this.#stopping) return;
@@ -566,49 +537,6 @@ export class IcnNode {
   async connect(addr: string): Promise<string> {
     const connection = await this.libp2p.dial(multiaddr(addr));
     return connection.remotePeer.toString();
-  }
-
-  #updatePeerGauges(): void {
-    this.metrics.peers.set(this.libp2p.getPeers().length);
-    this.metrics.peerVersions.reset();
-    for (const v of this.#verified.values()) this.metrics.peerVersions.inc({ version: v.version });
-  }
-
-  #offence(peer: string, offence: Offence, detail: string): void {
-    this.metrics.misbehaviour.inc({ offence });
-    const standing = this.misbehaviour.record(peer, offence, detail, this.deps.clock.now());
-    this.deps.logger.debug("peer_misbehaviour", { peer, offence, detail, standing });
-    if (standing === "banned") {
-      this.deps.logger.warn("peer_banned", { peer, offence });
-      this.#hangUp(peer, `banned after ${offence}`);
-    }
-  }
-
-  #hangUp(peer: string, reason: string): void {
-    const target = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peer)
-      ?.remotePeer;
-    // Messages already in flight from this peer would hang up again: once is enough.
-    if (!target || this.#hangingUp.has(peer)) return;
-    this.#hangingUp.add(peer);
-    this.deps.logger.info("peer_disconnected", { peer, reason });
-    this.libp2p.hangUp(target).catch(() => {}).finally(() => this.#hangingUp.delete(peer));
-  }
-
-  /** Resolves when `peer`'s hello is verified, or after `ms`. */
-  async #helloFrom(peer: string, ms: number): Promise<boolean> {
-    if (this.#verified.has(peer)) return true;
-    let waiter = this.#helloWaiters.get(peer);
-    if (!waiter) {
-      waiter = Promise.withResolvers<void>();
-      this.#helloWaiters.set(peer, waiter);
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      waiter.promise,
-      new Promise((resolve) => timer = setTimeout(resolve, ms)),
-    ]);
-    clearTimeout(timer);
-    return this.#verified.has(peer);
   }
 
   // ---- hello ----
@@ -662,9 +590,9 @@ export class IcnNode {
     const peer = connection.remotePeer.toString();
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      if (!this.#verified.has(peer) && connection.status === "open") {
-        this.#offence(peer, "bad_hello", "no hello in time");
-        this.#hangUp(peer, "no signed hello in time");
+      if (!this.#peers.has(peer) && connection.status === "open") {
+        this.#peers.offence(peer, "bad_hello", "no hello in time");
+        this.#peers.hangUp(peer, "no signed hello in time");
       }
     }, this.config.helloTimeoutMs);
     this.#timers.add(timer);
@@ -699,8 +627,8 @@ export class IcnNode {
     const { encode } = await import("@ipld/dag-cbor");
     const hello = raw instanceof Uint8Array ? parseHello(raw) : parseHello(encode(raw));
     const refuse = (reason: string, offence?: Offence) => {
-      if (offence) this.#offence(peer, offence, reason);
-      this.#hangUp(peer, reason);
+      if (offence) this.#peers.offence(peer, offence, reason);
+      this.#peers.hangUp(peer, reason);
       throw new RejectedError("bad_hello", reason);
     };
     if (!hello) return refuse("malformed hello", "bad_hello");
@@ -726,31 +654,23 @@ export class IcnNode {
     }
     // The trust class can take long on a large store: the hello waits for it a moment, then
     // goes on with a provisional class that is replaced when the computation ends.
-    const computing = this.#classOf(hello.did);
+    const computing = this.#peers.classOf(hello.did);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const computed = await Promise.race([
       computing,
       new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), helloClassWaitMs)),
     ]);
     clearTimeout(timer);
-    const trustClass = computed ?? this.#verified.get(peer)?.trustClass ?? "isolated";
+    const trustClass = computed ?? this.#peers.get(peer)?.trustClass ?? "isolated";
     if (computed === null) {
       computing.then((late) => {
-        const verified = this.#verified.get(peer);
-        if (verified?.did !== hello.did || this.#stopping) return;
-        verified.trustClass = late;
-        this.#limiter.setPeer(peer, late, this.deps.clock.now());
+        if (!this.#stopping) this.#peers.setClass(peer, hello.did, late);
       }).catch(() => {});
     }
-    const known = this.#verified.has(peer);
-    this.#verified.set(peer, { did: hello.did, version: hello.version, trustClass });
     if (this.#memberDids.has(hello.did) && this.#memberPeers.size < memberPeersMax) {
       this.#memberPeers.set(peer, hello.did);
     }
-    this.#helloWaiters.get(peer)?.resolve();
-    this.#helloWaiters.delete(peer);
-    this.#limiter.setPeer(peer, trustClass, this.deps.clock.now());
-    this.#updatePeerGauges();
+    const known = this.#peers.verify(peer, { did: hello.did, version: hello.version, trustClass });
     if (!known) {
       this.deps.logger.info("peer_verified", { peer, did: hello.did, version: hello.version });
       this.#syncSoon(peer);
@@ -776,7 +696,7 @@ export class IcnNode {
         return "invalid";
       }
     }
-    const outcomes = await this.#exclusive(() => this.#ingestNow(sealed, "sync"));
+    const outcomes = await this.#lane.ingest(sealed, "sync");
     const learned = outcomes.some((o) => o.status === "accepted");
     if (learned) this.deps.logger.info("peer_keys_learned", { peer, did: hello.did });
     if (await this.#signedByCurrentKey(hello)) return "valid";
@@ -834,7 +754,7 @@ export class IcnNode {
   /** The connection gater: banned peers, and prefixes over their share of connections. */
   #denyConnection(peerId: PeerId, connection: MultiaddrConnection): boolean {
     const peer = peerId.toString();
-    if (this.#banned(peer)) {
+    if (this.#peers.banned(peer)) {
       this.metrics.connectionsRefused.inc({ reason: "banned" });
       return true;
     }
@@ -873,7 +793,7 @@ export class IcnNode {
         this.metrics.admissionChecks.inc({ result });
         if (result === "passed") return true;
         this.metrics.connectionsRefused.inc({ reason: "admission" });
-        this.#hangUp(peer, `admission proof of work ${result}`);
+        this.#peers.hangUp(peer, `admission proof of work ${result}`);
         return false;
       });
     }
@@ -938,39 +858,14 @@ export class IcnNode {
     const state = new StateOverlay(this.deps.store);
     this.#minVersion = await upgradeRequirement(state, this.genesis, this.deps.clock.now());
     if (!this.#minVersion) return;
-    for (const [peer, info] of this.#verified) {
+    for (const [peer, info] of this.#peers.entries()) {
       if (compareVersions(info.version, this.#minVersion) < 0) {
-        this.#hangUp(
+        this.#peers.hangUp(
           peer,
           `peer runs protocol ${info.version}, below the required ${this.#minVersion}`,
         );
       }
     }
-  }
-
-  // ---- trust ----
-
-  async #classOf(did: string): Promise<TrustClass> {
-    const now = this.deps.clock.now();
-    const cached = this.#classes.get(did);
-    if (cached && now - cached.at < classCacheMs) return cached.trustClass;
-    const state = new StateOverlay(this.deps.store);
-    const score = await cooperativeScore(state, this.genesis, did, now);
-    const trustClass = trustClassOf(score);
-    if (this.#classes.size >= classCacheMax) {
-      this.#classes.delete(this.#classes.keys().next().value!);
-    }
-    this.#classes.set(did, { trustClass, at: now });
-    return trustClass;
-  }
-
-  // ---- the write lane ----
-
-  /** Runs `fn` after every earlier write: only one ingest touches the store at a time. */
-  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#lane.then(fn, fn);
-    this.#lane = run.catch(() => {});
-    return run;
   }
 
   /** Signs and stores a local envelope, then publishes it. */
@@ -980,7 +875,7 @@ export class IcnNode {
     if (this.#stopping) {
       return Promise.reject(new RejectedError("stopping", "Node is shutting down"));
     }
-    return this.#exclusive(async () => {
+    return this.#lane.run(async () => {
       // The restore guard (core/identity/catch_up.ts): lifted by a completed sync round.
       const marker = await readCatchUp(this.deps.store, this.deps.identity.did);
       if (marker) throw catchUpRefusal(marker, this.net, "node");
@@ -1007,43 +902,8 @@ export class IcnNode {
     }
   }
 
-  async #ingestNow(
-    inputs: SealedEnvelope[],
-    source: IngestSource,
-    gate?: (sealed: SealedEnvelope) => void,
-  ): Promise<IngestOutcome[]> {
-    const end = this.metrics.validationSeconds.startTimer({ source });
-    const accepted: SealedEnvelope[] = [];
-    const outcomes = await ingest(this.deps, inputs, {
-      source,
-      gate,
-      onAccepted: (sealed) => accepted.push(sealed),
-    });
-    end();
-    for (const sealed of accepted) this.#onAccepted?.(sealed, source);
-    for (let i = 0; i < outcomes.length; i++) {
-      const outcome = outcomes[i];
-      const kind = inputs[i].envelope.kind;
-      if (outcome.status === "accepted") this.metrics.accepted.inc({ kind, source });
-      else if (outcome.status === "duplicate") {
-        this.metrics.ignored.inc({ reason: "duplicate", source });
-        if (source === "gossip" || source === "sync") {
-          countDropped(this.metrics, source, "duplicate");
-        }
-      } else if (outcome.reason === "gap" || outcome.reason === "rate_limited") {
-        this.metrics.ignored.inc({ reason: outcome.reason, source });
-        // A gossip envelope ahead of its predecessor is parked, not dropped.
-        if (outcome.reason === "rate_limited" && (source === "gossip" || source === "sync")) {
-          countDropped(this.metrics, source, "rate_limited");
-        }
-      } else {
-        this.metrics.rejected.inc({ kind, reason: outcome.reason, source });
-        if (source === "gossip" || source === "sync") {
-          countDropped(this.metrics, source, outcome.reason);
-        }
-      }
-    }
-    // Out-of-order envelopes waiting for one of these as predecessor.
+  /** Takes out the parked envelopes whose predecessor is among `accepted`. */
+  async #takeFollowUps(accepted: SealedEnvelope[]): Promise<SealedEnvelope[]> {
     const followUps: SealedEnvelope[] = [];
     for (const sealed of accepted) {
       const { net, author, seq } = sealed.envelope;
@@ -1059,8 +919,7 @@ export class IcnNode {
         }
       }
     }
-    if (followUps.length > 0) await this.#ingestNow(followUps, "gossip");
-    return outcomes;
+    return followUps;
   }
 
   // ---- gossip ----
@@ -1073,15 +932,17 @@ export class IcnNode {
     if (standing !== "ok") {
       this.metrics.ignored.inc({ reason: standing, source: "gossip" });
       countDropped(this.metrics, "gossip", `${standing}_peer`);
-      if (standing === "banned") this.#hangUp(peer, "banned");
+      if (standing === "banned") this.#peers.hangUp(peer, "banned");
       // A quarantined peer that keeps sending beyond its rate escalates to a ban (and is
       // disconnected); one that stays within it recovers as its points decay.
-      else if (this.#limiter.admitPeer(peer, now)) this.#offence(peer, "rate_abuse", "quarantined");
+      else if (this.#peers.admitPeer(peer, now)) {
+        this.#peers.offence(peer, "rate_abuse", "quarantined");
+      }
       return TopicValidatorResult.Ignore;
     }
     // Before any decoding: only a peer that proved its identity with a signed hello is heard.
     // An honest peer's gossip that races its hello is fetched by the sync that follows it.
-    if (!this.#verified.has(peer)) {
+    if (!this.#peers.has(peer)) {
       countDropped(this.metrics, "gossip", "no_hello");
       return TopicValidatorResult.Ignore;
     }
@@ -1090,16 +951,16 @@ export class IcnNode {
     if (data.length > envelopeBytesMax) {
       this.metrics.rejected.inc({ kind: "unknown", reason: "too_large", source: "gossip" });
       countDropped(this.metrics, "gossip", "oversized");
-      this.#offence(peer, "too_large", `${data.length} bytes`);
+      this.#peers.offence(peer, "too_large", `${data.length} bytes`);
       return TopicValidatorResult.Reject;
     }
-    const peerClass = this.#verified.get(peer)?.trustClass ?? "isolated";
-    const limited = this.#limiter.admitPeer(peer, now);
+    const peerClass = this.#peers.get(peer)?.trustClass ?? "isolated";
+    const limited = this.#peers.admitPeer(peer, now);
     if (limited) {
       this.metrics.rateLimited.inc({ scope: limited, class: peerClass });
       this.metrics.ignored.inc({ reason: "rate_limited", source: "gossip" });
       countDropped(this.metrics, "gossip", "rate_limited");
-      this.#offence(peer, "rate_abuse", `${limited} limit`);
+      this.#peers.offence(peer, "rate_abuse", `${limited} limit`);
       return TopicValidatorResult.Ignore;
     }
     let sealed: SealedEnvelope;
@@ -1109,10 +970,14 @@ export class IcnNode {
       const reason = error instanceof RejectedError ? error.reason : "malformed";
       this.metrics.rejected.inc({ kind: "unknown", reason, source: "gossip" });
       countDropped(this.metrics, "gossip", reason);
-      this.#offence(peer, invalidReasons.get(reason) ?? "malformed", (error as Error).message);
+      this.#peers.offence(
+        peer,
+        invalidReasons.get(reason) ?? "malformed",
+        (error as Error).message,
+      );
       return TopicValidatorResult.Reject;
     }
-    const trustClass = await this.#classOf(sealed.envelope.author);
+    const trustClass = await this.#peers.classOf(sealed.envelope.author);
     let outcome: IngestOutcome;
     try {
       outcome = await new Promise<IngestOutcome>((resolve, reject) => {
@@ -1126,7 +991,7 @@ export class IcnNode {
     }
     if (outcome.status === "accepted") return TopicValidatorResult.Accept;
     if (outcome.status === "duplicate") {
-      this.#offence(peer, "replay", sealed.cid);
+      this.#peers.offence(peer, "replay", sealed.cid);
       return TopicValidatorResult.Ignore;
     }
     if (outcome.reason === "gap") {
@@ -1140,7 +1005,7 @@ export class IcnNode {
     }
     const offence = invalidReasons.get(outcome.reason);
     if (offence) {
-      this.#offence(peer, offence, outcome.message);
+      this.#peers.offence(peer, offence, outcome.message);
       return TopicValidatorResult.Reject;
     }
     // Kind rules may fail only because a dependency has not arrived yet; sync retries later.
@@ -1168,18 +1033,15 @@ export class IcnNode {
   #flushSoon(): void {
     if (this.#flushing) return;
     this.#flushing = true;
-    this.#exclusive(async () => {
+    this.#lane.run(async (ingest) => {
       while (this.#queue.length > 0) {
         const batch = this.#queue.splice(0, gossipBatchMax);
         const classes = new Map(batch.map((p) => [p.sealed, p.trustClass]));
         const now = this.deps.clock.now();
-        const params = this.genesis.params;
         try {
-          const outcomes = await this.#ingestNow(batch.map((p) => p.sealed), "gossip", (sealed) => {
+          const outcomes = await ingest(batch.map((p) => p.sealed), "gossip", (sealed) => {
             const trustClass = classes.get(sealed) ?? "isolated";
-            if (
-              !this.#limiter.admitAuthor(sealed.envelope.author, policyFor(params, trustClass), now)
-            ) {
+            if (!this.#peers.admitAuthor(sealed.envelope.author, trustClass, now)) {
               throw new RejectedError(
                 "rate_limited",
                 `Author "${sealed.envelope.author}" is over the ${trustClass} rate`,
@@ -1204,7 +1066,7 @@ export class IcnNode {
     await respond<Uint8Array>(stream, syncRequestBytesMax, async (bytes) => {
       // Both sides start a sync as soon as they verified the other's hello, so a request may
       // arrive a moment before this side has verified the asker.
-      if (!(await this.#helloFrom(peer, helloWaitMs))) {
+      if (!(await this.#peers.helloFrom(peer, helloWaitMs))) {
         countDropped(this.metrics, "sync", "no_hello");
         throw new RejectedError("bad_hello", "Sync before hello");
       }
@@ -1263,7 +1125,7 @@ export class IcnNode {
       });
       const timer = setTimeout(() => {
         this.#timers.delete(timer);
-        if (this.#verified.has(peer)) this.#syncSoon(peer);
+        if (this.#peers.has(peer)) this.#syncSoon(peer);
       }, delay);
       this.#timers.add(timer);
     }).finally(() => this.#syncing.delete(peer));
@@ -1375,16 +1237,16 @@ export class IcnNode {
         } catch (error) {
           // A peer that serves undecodable envelopes is not asked for more.
           countDropped(this.metrics, "sync", "malformed", envs.length - sealed.length);
-          this.#offence(peer, "malformed", (error as Error).message);
+          this.#peers.offence(peer, "malformed", (error as Error).message);
           return accepted;
         }
       }
-      const outcomes = await this.#exclusive(() => this.#ingestNow(sealed, "sync"));
+      const outcomes = await this.#lane.ingest(sealed, "sync");
       let ok = 0;
       for (const outcome of outcomes) {
         if (outcome.status === "rejected") {
           const offence = invalidReasons.get(outcome.reason);
-          if (offence) this.#offence(peer, offence, outcome.message);
+          if (offence) this.#peers.offence(peer, offence, outcome.message);
           break;
         }
         ok++;
@@ -1405,24 +1267,13 @@ export class IcnNode {
   // ---- status ----
 
   peers(): PeerInfo[] {
-    const pubsub = this.libp2p.services.pubsub;
-    const out: PeerInfo[] = [];
-    for (const peerId of this.libp2p.getPeers()) {
-      const peer = peerId.toString();
-      const verified = this.#verified.get(peer);
-      const record = this.misbehaviour.get(peer);
-      out.push({
-        peer,
-        did: verified?.did ?? null,
-        version: verified?.version ?? null,
+    const pubsub = this.libp2p.services.pubsub as unknown as { getScore(peer: string): number };
+    return this.libp2p.getPeers().map((peerId) =>
+      this.#peers.describe(peerId.toString(), {
         addrs: this.libp2p.getConnections(peerId).map((c) => c.remoteAddr.toString()),
-        trustClass: verified?.trustClass ?? "isolated",
-        score: (pubsub as unknown as { getScore(peer: string): number }).getScore(peer),
-        standing: this.misbehaviour.standing(peer, this.deps.clock.now()),
-        misbehaviour: { ...(record?.counts ?? {}) },
-      });
-    }
-    return out;
+        score: pubsub.getScore(peerId.toString()),
+      })
+    );
   }
 
   async status(): Promise<NodeStatus> {
@@ -1447,7 +1298,7 @@ export class IcnNode {
     for (const id of this.#timers) clearTimeout(id);
     this.#timers.clear();
     for (const peer of [...this.#answered.keys()]) this.#forgetChallenge(peer, "Node stopping");
-    await this.#lane.catch(() => {});
+    await this.#lane.settled();
     try {
       await this.libp2p?.stop();
     } catch {

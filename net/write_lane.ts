@@ -1,0 +1,107 @@
+/**
+ * The write lane: every write of the node to its store (inbound gossip batches, synced pages,
+ * key events from a hello, local submits) runs here, one after another, so only one ingest
+ * touches the store at a time and the shared read cache stays valid.
+ *
+ * One lane per store: a node serving several networks from one store keeps one lane for all
+ * of them (their gossip and sync each hold it).
+ */
+import {
+  ingest,
+  type IngestDeps,
+  type IngestOutcome,
+  type IngestSource,
+} from "../core/chain/ingest.ts";
+import type { SealedEnvelope } from "../core/envelope/envelope.ts";
+import { countDropped, type NodeMetrics } from "./metrics.ts";
+
+/** Ingests while the caller holds the lane (call it only inside `run`). */
+export type IngestInTurn = (
+  inputs: SealedEnvelope[],
+  source: IngestSource,
+  gate?: (sealed: SealedEnvelope) => void,
+) => Promise<IngestOutcome[]>;
+
+export interface WriteLaneComponents {
+  ingest: IngestDeps;
+  metrics: NodeMetrics;
+}
+
+export interface WriteLaneInit {
+  /** Called for every envelope accepted through the lane. */
+  onAccepted?: (sealed: SealedEnvelope, source: IngestSource) => void;
+  /**
+   * Envelopes that were waiting for one of `accepted` as their predecessor (gossip's parked
+   * gaps): they are ingested in the same turn, as gossip.
+   */
+  followUps?: (accepted: SealedEnvelope[]) => Promise<SealedEnvelope[]>;
+}
+
+export class WriteLane {
+  readonly #components: WriteLaneComponents;
+  readonly #init: WriteLaneInit;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(components: WriteLaneComponents, init: WriteLaneInit = {}) {
+    this.#components = components;
+    this.#init = init;
+  }
+
+  /** Runs `fn` after every earlier turn; `fn` ingests with the `ingest` it is given. */
+  run<T>(fn: (ingest: IngestInTurn) => Promise<T>): Promise<T> {
+    const turn = () => fn(this.#ingestHeld);
+    const run = this.#tail.then(turn, turn);
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  /** Ingests `inputs` in a turn of their own. */
+  ingest(inputs: SealedEnvelope[], source: IngestSource): Promise<IngestOutcome[]> {
+    return this.run((ingest) => ingest(inputs, source));
+  }
+
+  /** Resolves once every turn queued so far has ended (stopping waits for in-flight commits). */
+  async settled(): Promise<void> {
+    await this.#tail.catch(() => {});
+  }
+
+  #ingestHeld: IngestInTurn = async (inputs, source, gate) => {
+    const { metrics } = this.#components;
+    const end = metrics.validationSeconds.startTimer({ source });
+    const accepted: SealedEnvelope[] = [];
+    const outcomes = await ingest(this.#components.ingest, inputs, {
+      source,
+      gate,
+      onAccepted: (sealed) => accepted.push(sealed),
+    });
+    end();
+    for (const sealed of accepted) this.#init.onAccepted?.(sealed, source);
+    for (let i = 0; i < outcomes.length; i++) {
+      const outcome = outcomes[i];
+      const kind = inputs[i].envelope.kind;
+      if (outcome.status === "accepted") metrics.accepted.inc({ kind, source });
+      else if (outcome.status === "duplicate") {
+        metrics.ignored.inc({ reason: "duplicate", source });
+        if (source === "gossip" || source === "sync") {
+          countDropped(metrics, source, "duplicate");
+        }
+      } else if (outcome.reason === "gap" || outcome.reason === "rate_limited") {
+        metrics.ignored.inc({ reason: outcome.reason, source });
+        // A gossip envelope ahead of its predecessor is parked, not dropped.
+        if (outcome.reason === "rate_limited" && (source === "gossip" || source === "sync")) {
+          countDropped(metrics, source, "rate_limited");
+        }
+      } else {
+        metrics.rejected.inc({ kind, reason: outcome.reason, source });
+        if (source === "gossip" || source === "sync") {
+          countDropped(metrics, source, outcome.reason);
+        }
+      }
+    }
+    const followUps = accepted.length > 0 && this.#init.followUps
+      ? await this.#init.followUps(accepted)
+      : [];
+    if (followUps.length > 0) await this.#ingestHeld(followUps, "gossip");
+    return outcomes;
+  };
+}
