@@ -31,11 +31,11 @@ import { multiaddr } from "@multiformats/multiaddr";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { createLibp2p } from "libp2p";
 import { appendLocal } from "../core/chain/append.ts";
-import { catchUpRefusal, clearCatchUp, readCatchUp } from "../core/identity/catch_up.ts";
+import { catchUpRefusal, readCatchUp } from "../core/identity/catch_up.ts";
 import { ReadCache } from "../core/chain/cache.ts";
 import { type IngestDeps, type IngestOutcome, type IngestSource } from "../core/chain/ingest.ts";
 import { type ChainHead, chainKeys } from "../core/chain/keys.ts";
-import { readChainBytes, readHeads } from "../core/chain/read.ts";
+import { readChainBytes } from "../core/chain/read.ts";
 import { StateOverlay } from "../core/chain/state.ts";
 import { toHex } from "../core/bytes.ts";
 import { envelopeBytesMax, kelNet, protocolVersion } from "../core/constants.ts";
@@ -75,13 +75,10 @@ import {
   gossipInboundBytesMax,
   helloClassWaitMs,
   helloSkewMs,
-  helloWaitMs,
   memberPeersMax,
   pendingConnectionsMin,
   streamOpenTimeoutMs,
   syncInboundStreamsMax,
-  syncRetryMs,
-  syncRoundsMax,
 } from "./limits.ts";
 import {
   addNetworkGauges,
@@ -93,30 +90,21 @@ import {
 } from "./metrics.ts";
 import type { MisbehaviourTracker, Offence } from "./misbehaviour.ts";
 import { invalidReasons, type PeerInfo, Peers } from "./peers.ts";
+import { askOverStreams, Sync } from "./sync.ts";
 import { WriteLane } from "./write_lane.ts";
 
 export type { PeerInfo };
 import {
-  decodeHeadsResponse,
-  decodeRangeResponse,
-  decodeSyncRequest,
-  headsMax,
-  type HeadsResponse,
   type Hello,
   helloBytesMax,
   helloKelBytesMax,
   helloKelEventsMax,
   helloProtocol,
-  pageBytesMax,
   parseHello,
-  type RangeResponse,
   request,
   respond,
   signHello,
-  syncBytesMax,
   syncProtocol,
-  type SyncRequest,
-  syncRequestBytesMax,
   verifyHello,
 } from "./protocol.ts";
 
@@ -221,11 +209,10 @@ export class IcnNode {
   #flushing = false;
   readonly #gaps = new Map<string, Uint8Array>();
   #gapBytes = 0;
-  readonly #syncing = new Set<string>();
-  readonly #lagByPeer = new Map<string, number>();
-  readonly #syncFailures = new Map<string, number>();
+  readonly #sync: Sync;
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
-  #stopping = false;
+  /** Aborted by `stop()`: every protocol stops taking work when it is. */
+  readonly #stopping = new AbortController();
   #started = false;
   #minVersion: string | null = null;
 
@@ -268,6 +255,16 @@ export class IcnNode {
         count: () => this.libp2p.getPeers().length,
       },
     }, { ...config, misbehaviour: config, authorLimits: options.authorLimits });
+    this.#sync = new Sync({
+      store: this.deps.store,
+      logger: this.deps.logger,
+      metrics: this.metrics,
+      lane: this.#lane,
+      peers: this.#peers,
+      signal: this.#stopping.signal,
+      did: deps.identity.did,
+      ask: askOverStreams(() => this.libp2p?.getConnections() ?? []),
+    }, { net, pageSize: config.syncPageSize, intervalMs: config.syncIntervalMs });
   }
 
   /** Builds a node for the network this store joined. */
@@ -304,13 +301,12 @@ export class IcnNode {
   }
 
   get ready(): boolean {
-    return this.#started && !this.#stopping && this.syncLag() <= this.config.readyLagMax;
+    return this.#started && !this.#stopping.signal.aborted &&
+      this.syncLag() <= this.config.readyLagMax;
   }
 
   syncLag(): number {
-    let lag = 0;
-    for (const value of this.#lagByPeer.values()) lag = Math.max(lag, value);
-    return lag;
+    return this.#sync.lag();
   }
 
   async start(): Promise<void> {
@@ -402,7 +398,7 @@ export class IcnNode {
     );
     await this.libp2p.handle(
       syncProtocol,
-      (stream, connection) => this.#answerSync(stream, connection),
+      (stream, connection) => this.#sync.handle(stream, connection),
       {
         maxInboundStreams: syncInboundStreamsMax,
       },
@@ -411,8 +407,7 @@ export class IcnNode {
     this.libp2p.addEventListener("peer:disconnect", (event) => {
       const peer = event.detail.toString();
       this.#peers.forget(peer);
-      this.#lagByPeer.delete(peer);
-      this.#syncFailures.delete(peer);
+      this.#sync.forget(peer);
       this.#admissions.delete(peer);
       this.#forgetChallenge(peer, "Peer disconnected");
     });
@@ -420,7 +415,7 @@ export class IcnNode {
     if (config.mdns || config.dht) {
       // Peers found by mDNS or the DHT are dialled while there is room for them.
       this.libp2p.addEventListener("peer:discovery", (event) => {
-        if (this.#stopping) return;
+        if (this.#stopping.signal.aborted) return;
         const peer = event.detail.id;
         if (this.libp2p.getConnections(peer).length > 0) return;
         if (this.libp2p.getConnections().length >= config.maxConnections / 2) return;
@@ -435,7 +430,7 @@ export class IcnNode {
       this.#refreshAdmission().catch((error) =>
         this.deps.logger.warn("admission_refresh_failed", { error: (error as Error).message })
       );
-      for (const [peer] of this.#peers.entries()) this.#syncSoon(peer);
+      for (const [peer] of this.#peers.entries()) this.#sync.soon(peer);
     });
     this.#dialBootstrap();
     this.deps.logger.info("node_started", {
@@ -509,14 +504,14 @@ export class IcnNode {
 
   #every(ms: number, fn: () => void): void {
     const id = setInterval(() => {
-      if (!this.#stopping) fn();
+      if (!this.#stopping.signal.aborted) fn();
     }, ms);
     this.#timers.add(id);
   }
 
   #dialBootstrap(): void {
     for (const addr of this.config.bootstrap) {
-      if (this.#stopping) return;
+      if (this.#stopping.signal.aborted) return;
       let target;
       try {
         target = multiaddr(addr);
@@ -577,11 +572,13 @@ export class IcnNode {
   }
 
   #onConnection(connection: Connection): void {
-    if (this.#stopping) return;
+    if (this.#stopping.signal.aborted) return;
     // A relayed connection is limited in time and bytes: no hello, gossip or sync runs on it.
     if (connection.limits) return;
     this.#admit(connection).then((admitted) => {
-      if (admitted && !this.#stopping && connection.status === "open") this.#greet(connection);
+      if (admitted && !this.#stopping.signal.aborted && connection.status === "open") {
+        this.#greet(connection);
+      }
     });
   }
 
@@ -664,7 +661,7 @@ export class IcnNode {
     const trustClass = computed ?? this.#peers.get(peer)?.trustClass ?? "isolated";
     if (computed === null) {
       computing.then((late) => {
-        if (!this.#stopping) this.#peers.setClass(peer, hello.did, late);
+        if (!this.#stopping.signal.aborted) this.#peers.setClass(peer, hello.did, late);
       }).catch(() => {});
     }
     if (this.#memberDids.has(hello.did) && this.#memberPeers.size < memberPeersMax) {
@@ -673,7 +670,7 @@ export class IcnNode {
     const known = this.#peers.verify(peer, { did: hello.did, version: hello.version, trustClass });
     if (!known) {
       this.deps.logger.info("peer_verified", { peer, did: hello.did, version: hello.version });
-      this.#syncSoon(peer);
+      this.#sync.soon(peer);
     }
   }
 
@@ -872,7 +869,7 @@ export class IcnNode {
   submit(
     request: { kind: string; body: unknown },
   ): Promise<{ sealed: SealedEnvelope; outcome: IngestOutcome }> {
-    if (this.#stopping) {
+    if (this.#stopping.signal.aborted) {
       return Promise.reject(new RejectedError("stopping", "Node is shutting down"));
     }
     return this.#lane.run(async () => {
@@ -893,7 +890,7 @@ export class IcnNode {
 
   /** Publishes envelope bytes already in the store (local writes, imports). */
   async publish(bytes: Uint8Array): Promise<void> {
-    if (!this.#started || this.#stopping) return;
+    if (!this.#started || this.#stopping.signal.aborted) return;
     try {
       await this.libp2p.services.pubsub.publish(this.topic, bytes);
       this.metrics.published.inc();
@@ -927,7 +924,7 @@ export class IcnNode {
   async #validateGossip(peerId: PeerId, message: Message): Promise<TopicValidatorResult> {
     const peer = peerId.toString();
     const now = this.deps.clock.now();
-    if (this.#stopping) return TopicValidatorResult.Ignore;
+    if (this.#stopping.signal.aborted) return TopicValidatorResult.Ignore;
     const standing = this.misbehaviour.standing(peer, now);
     if (standing !== "ok") {
       this.metrics.ignored.inc({ reason: standing, source: "gossip" });
@@ -996,7 +993,7 @@ export class IcnNode {
     }
     if (outcome.reason === "gap") {
       this.#park(sealed, data);
-      this.#syncSoon(peer);
+      this.#sync.soon(peer);
       return TopicValidatorResult.Ignore;
     }
     if (outcome.reason === "rate_limited") {
@@ -1009,7 +1006,7 @@ export class IcnNode {
       return TopicValidatorResult.Reject;
     }
     // Kind rules may fail only because a dependency has not arrived yet; sync retries later.
-    if (outcome.reason === "unknown_author") this.#syncSoon(peer);
+    if (outcome.reason === "unknown_author") this.#sync.soon(peer);
     return TopicValidatorResult.Ignore;
   }
 
@@ -1059,209 +1056,9 @@ export class IcnNode {
     });
   }
 
-  // ---- sync ----
-
-  async #answerSync(stream: Stream, connection: Connection): Promise<void> {
-    const peer = connection.remotePeer.toString();
-    await respond<Uint8Array>(stream, syncRequestBytesMax, async (bytes) => {
-      // Both sides start a sync as soon as they verified the other's hello, so a request may
-      // arrive a moment before this side has verified the asker.
-      if (!(await this.#peers.helloFrom(peer, helloWaitMs))) {
-        countDropped(this.metrics, "sync", "no_hello");
-        throw new RejectedError("bad_hello", "Sync before hello");
-      }
-      let m: SyncRequest;
-      try {
-        m = decodeSyncRequest(bytes);
-      } catch (error) {
-        countDropped(this.metrics, "sync", "malformed");
-        throw error;
-      }
-      if (m?.t === "heads") {
-        const heads: HeadsResponse["heads"] = [];
-        for (const net of [kelNet, this.net]) {
-          for (const [author, head] of await readHeads(this.deps.store, net)) {
-            if (heads.length >= headsMax) break;
-            heads.push([net, author, head.seq]);
-          }
-        }
-        return { heads };
-      }
-      if (
-        m?.t === "range" && (m.net === kelNet || m.net === this.net) &&
-        typeof m.author === "string" &&
-        typeof m.from === "number" && typeof m.limit === "number"
-      ) {
-        const limit = Math.max(1, Math.min(this.config.syncPageSize, m.limit));
-        // Served as stored: this store only holds envelopes it validated.
-        const chain = await readChainBytes(this.deps.store, m.net, m.author, m.from, limit);
-        const envs: Uint8Array[] = [];
-        let bytes = 0;
-        for (const encoded of chain) {
-          bytes += encoded.length;
-          if (envs.length > 0 && bytes > pageBytesMax) break;
-          envs.push(encoded);
-        }
-        return { envs } satisfies RangeResponse;
-      }
-      countDropped(this.metrics, "sync", "malformed");
-      throw new RejectedError("malformed", "Unknown sync request");
-    }, (bytes) => bytes);
-  }
-
-  #syncSoon(peer: string): void {
-    if (this.#syncing.has(peer) || this.#stopping) return;
-    this.#syncing.add(peer);
-    this.syncWith(peer).then(() => this.#syncFailures.delete(peer), (error) => {
-      this.metrics.syncRounds.inc({ result: "failed" });
-      const failures = (this.#syncFailures.get(peer) ?? 0) + 1;
-      this.#syncFailures.set(peer, failures);
-      // Retry sooner than the next periodic round: 1 s, 2 s, 4 s, ... up to the interval.
-      const delay = Math.min(this.config.syncIntervalMs, syncRetryMs * 2 ** (failures - 1));
-      this.deps.logger.debug("sync_failed", {
-        peer,
-        error: (error as Error).message,
-        retryMs: delay,
-      });
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        if (this.#peers.has(peer)) this.#syncSoon(peer);
-      }, delay);
-      this.#timers.add(timer);
-    }).finally(() => this.#syncing.delete(peer));
-  }
-
-  async #ask(peer: string, message: SyncRequest): Promise<unknown> {
-    const connection = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peer);
-    if (!connection) throw new Error(`Not connected to ${peer}`);
-    const stream = await connection.newStream(syncProtocol, {
-      signal: AbortSignal.timeout(streamOpenTimeoutMs),
-    });
-    // Replies are decoded strictly (exact shape, canonical): a malformed one fails the round.
-    const decode = (bytes: Uint8Array): HeadsResponse | RangeResponse =>
-      message.t === "heads" ? decodeHeadsResponse(bytes) : decodeRangeResponse(bytes);
-    return await request(stream, message, syncBytesMax, decode);
-  }
-
-  /** Fetches every envelope the peer has and this node lacks, by (author, seq) in pages. */
-  async syncWith(peer: string): Promise<number> {
-    let total = 0;
-    let caughtUp = false;
-    for (let round = 0; round < syncRoundsMax && !this.#stopping; round++) {
-      const reply = await this.#ask(peer, { t: "heads" }) as HeadsResponse;
-      if (!Array.isArray(reply?.heads)) throw new Error("Malformed heads response");
-      const missing: { net: string; author: string; from: number; to: number }[] = [];
-      const local = new Map<string, Map<string, ChainHead>>();
-      for (const net of [kelNet, this.net]) local.set(net, await readHeads(this.deps.store, net));
-      let lag = 0;
-      for (const [net, author, seq] of reply.heads.slice(0, headsMax)) {
-        const heads = local.get(net);
-        if (!heads || typeof author !== "string" || typeof seq !== "number") continue;
-        const have = heads.get(author)?.seq ?? -1;
-        if (seq > have) {
-          missing.push({ net, author, from: have + 1, to: seq });
-          lag += seq - have;
-        }
-      }
-      this.#lagByPeer.set(peer, lag);
-      this.metrics.syncLag.set(this.syncLag());
-      if (missing.length === 0) {
-        caughtUp = true;
-        break;
-      }
-      missing.sort((a, b) => (a.net === kelNet ? 0 : 1) - (b.net === kelNet ? 0 : 1));
-      const progress = await this.#fetchRanges(peer, missing, (n) => {
-        lag -= n;
-        this.#lagByPeer.set(peer, Math.max(0, lag));
-        this.metrics.syncLag.set(this.syncLag());
-      });
-      total += progress;
-      if (progress === 0) break;
-    }
-    this.metrics.syncRounds.inc({ result: "ok" });
-    // This node now holds all the peer holds, its own chain included: the restore guard lifts.
-    if (caughtUp && await clearCatchUp(this.deps.store)) {
-      this.deps.logger.info("caught_up", { peer, did: this.deps.identity.did });
-    }
-    return total;
-  }
-
-  /**
-   * Fetches missing ranges in pages of up to `sync.page_size` envelopes, keeping one request
-   * ahead (the next page of this range, or the first of the next range, is on the wire while
-   * the current page is validated) and validating each page with one `ingest` call.
-   */
-  async #fetchRanges(
-    peer: string,
-    ranges: { net: string; author: string; from: number; to: number }[],
-    onAccepted: (n: number) => void,
-  ): Promise<number> {
-    const page = this.config.syncPageSize;
-    const ask = (index: number, from: number): Promise<RangeResponse> | null => {
-      const range = ranges[index];
-      if (!range) return null;
-      const reply = this.#ask(peer, {
-        t: "range",
-        net: range.net,
-        author: range.author,
-        from,
-        limit: Math.min(page, range.to - from + 1),
-      }) as Promise<RangeResponse>;
-      reply.catch(() => {});
-      return reply;
-    };
-    let accepted = 0;
-    let index = 0;
-    let from = ranges[0]?.from ?? 0;
-    let next = ask(index, from);
-    while (next && !this.#stopping) {
-      const reply: RangeResponse = await next;
-      const envs = Array.isArray(reply?.envs) ? reply.envs : [];
-      // Ask for what follows before validating this page.
-      let nextIndex = index;
-      let nextFrom = from + envs.length;
-      if (envs.length === 0 || nextFrom > ranges[index].to) {
-        nextIndex = index + 1;
-        nextFrom = ranges[nextIndex]?.from ?? 0;
-      }
-      next = ask(nextIndex, nextFrom);
-      if (envs.length === 0) {
-        [index, from] = [nextIndex, nextFrom];
-        continue;
-      }
-      this.metrics.received.inc({ source: "sync" }, envs.length);
-      const sealed: SealedEnvelope[] = [];
-      for (const bytes of envs) {
-        try {
-          sealed.push(await decodeEnvelope(bytes));
-        } catch (error) {
-          // A peer that serves undecodable envelopes is not asked for more.
-          countDropped(this.metrics, "sync", "malformed", envs.length - sealed.length);
-          this.#peers.offence(peer, "malformed", (error as Error).message);
-          return accepted;
-        }
-      }
-      const outcomes = await this.#lane.ingest(sealed, "sync");
-      let ok = 0;
-      for (const outcome of outcomes) {
-        if (outcome.status === "rejected") {
-          const offence = invalidReasons.get(outcome.reason);
-          if (offence) this.#peers.offence(peer, offence, outcome.message);
-          break;
-        }
-        ok++;
-      }
-      accepted += ok;
-      onAccepted(ok);
-      if (ok < outcomes.length && nextIndex === index) {
-        // The rest of this chain cannot be valid now: skip to the next range.
-        nextIndex = index + 1;
-        nextFrom = ranges[nextIndex]?.from ?? 0;
-        next = ask(nextIndex, nextFrom);
-      }
-      [index, from] = [nextIndex, nextFrom];
-    }
-    return accepted;
+  /** Fetches every envelope the peer has and this node lacks. */
+  syncWith(peer: string): Promise<number> {
+    return this.#sync.syncWith(peer);
   }
 
   // ---- status ----
@@ -1293,10 +1090,11 @@ export class IcnNode {
 
   /** Stops accepting, lets in-flight commits finish, stops libp2p. The caller closes the store. */
   async stop(): Promise<void> {
-    if (this.#stopping) return;
-    this.#stopping = true;
+    if (this.#stopping.signal.aborted) return;
+    this.#stopping.abort();
     for (const id of this.#timers) clearTimeout(id);
     this.#timers.clear();
+    this.#sync.stop();
     for (const peer of [...this.#answered.keys()]) this.#forgetChallenge(peer, "Node stopping");
     await this.#lane.settled();
     try {

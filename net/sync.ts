@@ -1,0 +1,320 @@
+/**
+ * Sync: a peer asks for the heads of every chain this node holds, then for the ranges it
+ * lacks, page by page; each page is validated by one ingest in the write lane. Serving reads
+ * only what this store already validated. A failed round is retried with a doubling delay.
+ *
+ * One `Sync` per network: it serves and fetches the key event logs and its own network's
+ * chains (federation builds one for each network a node serves).
+ */
+import type { Connection, Stream } from "@libp2p/interface";
+import { clearCatchUp } from "../core/identity/catch_up.ts";
+import { type ChainHead } from "../core/chain/keys.ts";
+import { readChainBytes, readHeads } from "../core/chain/read.ts";
+import { kelNet } from "../core/constants.ts";
+import { decodeEnvelope, type SealedEnvelope } from "../core/envelope/envelope.ts";
+import { RejectedError } from "../core/errors.ts";
+import type { Logger } from "../core/ports.ts";
+import type { Store } from "../core/store/store.ts";
+import { helloWaitMs, streamOpenTimeoutMs, syncRetryMs, syncRoundsMax } from "./limits.ts";
+import { countDropped, type NodeMetrics } from "./metrics.ts";
+import { invalidReasons, type Peers } from "./peers.ts";
+import {
+  decodeHeadsResponse,
+  decodeRangeResponse,
+  decodeSyncRequest,
+  headsMax,
+  type HeadsResponse,
+  pageBytesMax,
+  type RangeResponse,
+  request,
+  respond,
+  syncBytesMax,
+  syncProtocol,
+  type SyncRequest,
+  syncRequestBytesMax,
+} from "./protocol.ts";
+import type { WriteLane } from "./write_lane.ts";
+
+export type SyncReply = HeadsResponse | RangeResponse;
+
+/** Sends one sync request to a connected peer and returns its strictly decoded reply. */
+export type SyncAsk = (peer: string, message: SyncRequest) => Promise<SyncReply>;
+
+export interface SyncComponents {
+  store: Store;
+  logger: Logger;
+  metrics: NodeMetrics;
+  lane: WriteLane;
+  peers: Peers;
+  ask: SyncAsk;
+  /** Aborted when the node stops. */
+  signal: AbortSignal;
+  /** This node's DID (named in the log when the restore guard lifts). */
+  did: string;
+}
+
+export interface SyncInit {
+  /** The network whose chains are served and fetched, beside the key event logs. */
+  net: string;
+  /** Envelopes per range request (`sync.page_size`). */
+  pageSize: number;
+  /** The periodic sync interval: the longest retry delay. */
+  intervalMs: number;
+}
+
+interface Range {
+  net: string;
+  author: string;
+  from: number;
+  to: number;
+}
+
+export class Sync {
+  readonly #components: SyncComponents;
+  readonly #init: SyncInit;
+  readonly #syncing = new Set<string>();
+  readonly #lagByPeer = new Map<string, number>();
+  readonly #failures = new Map<string, number>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
+
+  constructor(components: SyncComponents, init: SyncInit) {
+    this.#components = components;
+    this.#init = init;
+  }
+
+  /** Envelopes this node lacks from the peer that has the most it lacks. */
+  lag(): number {
+    let lag = 0;
+    for (const value of this.#lagByPeer.values()) lag = Math.max(lag, value);
+    return lag;
+  }
+
+  /** Serves one sync stream (the libp2p handler of `syncProtocol`). */
+  async handle(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString();
+    await respond<Uint8Array>(stream, syncRequestBytesMax, (bytes) => this.serve(peer, bytes), (
+      bytes,
+    ) => bytes);
+  }
+
+  /** Answers one encoded sync request from `peer`. */
+  async serve(peer: string, bytes: Uint8Array): Promise<SyncReply> {
+    const { peers, metrics, store } = this.#components;
+    // Both sides start a sync as soon as they verified the other's hello, so a request may
+    // arrive a moment before this side has verified the asker.
+    if (!(await peers.helloFrom(peer, helloWaitMs))) {
+      countDropped(metrics, "sync", "no_hello");
+      throw new RejectedError("bad_hello", "Sync before hello");
+    }
+    let m: SyncRequest;
+    try {
+      m = decodeSyncRequest(bytes);
+    } catch (error) {
+      countDropped(metrics, "sync", "malformed");
+      throw error;
+    }
+    if (m?.t === "heads") {
+      const heads: HeadsResponse["heads"] = [];
+      for (const net of [kelNet, this.#init.net]) {
+        for (const [author, head] of await readHeads(store, net)) {
+          if (heads.length >= headsMax) break;
+          heads.push([net, author, head.seq]);
+        }
+      }
+      return { heads };
+    }
+    if (
+      m?.t === "range" && (m.net === kelNet || m.net === this.#init.net) &&
+      typeof m.author === "string" &&
+      typeof m.from === "number" && typeof m.limit === "number"
+    ) {
+      const limit = Math.max(1, Math.min(this.#init.pageSize, m.limit));
+      // Served as stored: this store only holds envelopes it validated.
+      const chain = await readChainBytes(store, m.net, m.author, m.from, limit);
+      const envs: Uint8Array[] = [];
+      let bytes = 0;
+      for (const encoded of chain) {
+        bytes += encoded.length;
+        if (envs.length > 0 && bytes > pageBytesMax) break;
+        envs.push(encoded);
+      }
+      return { envs } satisfies RangeResponse;
+    }
+    countDropped(metrics, "sync", "malformed");
+    throw new RejectedError("malformed", "Unknown sync request");
+  }
+
+  /** Starts a sync with `peer` unless one runs; a failure retries it later. */
+  soon(peer: string): void {
+    const { signal, metrics, logger, peers } = this.#components;
+    if (this.#syncing.has(peer) || signal.aborted) return;
+    this.#syncing.add(peer);
+    this.syncWith(peer).then(() => this.#failures.delete(peer), (error) => {
+      metrics.syncRounds.inc({ result: "failed" });
+      const failures = (this.#failures.get(peer) ?? 0) + 1;
+      this.#failures.set(peer, failures);
+      // Retry sooner than the next periodic round: 1 s, 2 s, 4 s, ... up to the interval.
+      const delay = Math.min(this.#init.intervalMs, syncRetryMs * 2 ** (failures - 1));
+      logger.debug("sync_failed", {
+        peer,
+        error: (error as Error).message,
+        retryMs: delay,
+      });
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        if (peers.has(peer)) this.soon(peer);
+      }, delay);
+      this.#timers.add(timer);
+    }).finally(() => this.#syncing.delete(peer));
+  }
+
+  /** Fetches every envelope the peer has and this node lacks, by (author, seq) in pages. */
+  async syncWith(peer: string): Promise<number> {
+    const { signal, metrics, store, ask, logger } = this.#components;
+    let total = 0;
+    let caughtUp = false;
+    for (let round = 0; round < syncRoundsMax && !signal.aborted; round++) {
+      const reply = await ask(peer, { t: "heads" }) as HeadsResponse;
+      if (!Array.isArray(reply?.heads)) throw new Error("Malformed heads response");
+      const missing: Range[] = [];
+      const local = new Map<string, Map<string, ChainHead>>();
+      for (const net of [kelNet, this.#init.net]) local.set(net, await readHeads(store, net));
+      let lag = 0;
+      for (const [net, author, seq] of reply.heads.slice(0, headsMax)) {
+        const heads = local.get(net);
+        if (!heads || typeof author !== "string" || typeof seq !== "number") continue;
+        const have = heads.get(author)?.seq ?? -1;
+        if (seq > have) {
+          missing.push({ net, author, from: have + 1, to: seq });
+          lag += seq - have;
+        }
+      }
+      this.#lagByPeer.set(peer, lag);
+      metrics.syncLag.set(this.lag());
+      if (missing.length === 0) {
+        caughtUp = true;
+        break;
+      }
+      missing.sort((a, b) => (a.net === kelNet ? 0 : 1) - (b.net === kelNet ? 0 : 1));
+      const progress = await this.#fetchRanges(peer, missing, (n) => {
+        lag -= n;
+        this.#lagByPeer.set(peer, Math.max(0, lag));
+        metrics.syncLag.set(this.lag());
+      });
+      total += progress;
+      if (progress === 0) break;
+    }
+    metrics.syncRounds.inc({ result: "ok" });
+    // This node now holds all the peer holds, its own chain included: the restore guard lifts.
+    if (caughtUp && await clearCatchUp(store)) {
+      logger.info("caught_up", { peer, did: this.#components.did });
+    }
+    return total;
+  }
+
+  /** A disconnected peer: its lag and failures no longer count. */
+  forget(peer: string): void {
+    this.#lagByPeer.delete(peer);
+    this.#failures.delete(peer);
+  }
+
+  /** Cancels pending retries. */
+  stop(): void {
+    for (const id of this.#timers) clearTimeout(id);
+    this.#timers.clear();
+  }
+
+  /**
+   * Fetches missing ranges in pages of up to `sync.page_size` envelopes, keeping one request
+   * ahead (the next page of this range, or the first of the next range, is on the wire while
+   * the current page is validated) and validating each page with one `ingest` call.
+   */
+  async #fetchRanges(
+    peer: string,
+    ranges: Range[],
+    onAccepted: (n: number) => void,
+  ): Promise<number> {
+    const { signal, metrics, peers, lane } = this.#components;
+    const page = this.#init.pageSize;
+    const ask = (index: number, from: number): Promise<RangeResponse> | null => {
+      const range = ranges[index];
+      if (!range) return null;
+      const reply = this.#components.ask(peer, {
+        t: "range",
+        net: range.net,
+        author: range.author,
+        from,
+        limit: Math.min(page, range.to - from + 1),
+      }) as Promise<RangeResponse>;
+      reply.catch(() => {});
+      return reply;
+    };
+    let accepted = 0;
+    let index = 0;
+    let from = ranges[0]?.from ?? 0;
+    let next = ask(index, from);
+    while (next && !signal.aborted) {
+      const reply: RangeResponse = await next;
+      const envs = Array.isArray(reply?.envs) ? reply.envs : [];
+      // Ask for what follows before validating this page.
+      let nextIndex = index;
+      let nextFrom = from + envs.length;
+      if (envs.length === 0 || nextFrom > ranges[index].to) {
+        nextIndex = index + 1;
+        nextFrom = ranges[nextIndex]?.from ?? 0;
+      }
+      next = ask(nextIndex, nextFrom);
+      if (envs.length === 0) {
+        [index, from] = [nextIndex, nextFrom];
+        continue;
+      }
+      metrics.received.inc({ source: "sync" }, envs.length);
+      const sealed: SealedEnvelope[] = [];
+      for (const bytes of envs) {
+        try {
+          sealed.push(await decodeEnvelope(bytes));
+        } catch (error) {
+          // A peer that serves undecodable envelopes is not asked for more.
+          countDropped(metrics, "sync", "malformed", envs.length - sealed.length);
+          peers.offence(peer, "malformed", (error as Error).message);
+          return accepted;
+        }
+      }
+      const outcomes = await lane.ingest(sealed, "sync");
+      let ok = 0;
+      for (const outcome of outcomes) {
+        if (outcome.status === "rejected") {
+          const offence = invalidReasons.get(outcome.reason);
+          if (offence) peers.offence(peer, offence, outcome.message);
+          break;
+        }
+        ok++;
+      }
+      accepted += ok;
+      onAccepted(ok);
+      if (ok < outcomes.length && nextIndex === index) {
+        // The rest of this chain cannot be valid now: skip to the next range.
+        nextIndex = index + 1;
+        nextFrom = ranges[nextIndex]?.from ?? 0;
+        next = ask(nextIndex, nextFrom);
+      }
+      [index, from] = [nextIndex, nextFrom];
+    }
+    return accepted;
+  }
+}
+
+/** Asks over a libp2p sync stream on the open connection to the peer. */
+export function askOverStreams(connections: () => Connection[]): SyncAsk {
+  return async (peer, message) => {
+    const connection = connections().find((c) => c.remotePeer.toString() === peer);
+    if (!connection) throw new Error(`Not connected to ${peer}`);
+    const stream = await connection.newStream(syncProtocol, {
+      signal: AbortSignal.timeout(streamOpenTimeoutMs),
+    });
+    // Replies are decoded strictly (exact shape, canonical): a malformed one fails the round.
+    const decode = (bytes: Uint8Array): SyncReply =>
+      message.t === "heads" ? decodeHeadsResponse(bytes) : decodeRangeResponse(bytes);
+    return await request(stream, message, syncBytesMax, decode);
+  };
+}
