@@ -192,7 +192,7 @@ async function knownWithPrefix(
   };
   for (const contact of contacts) note(contact.did, "contact");
   // Only an existing store is opened: resolving a name must not create a mistyped data dir.
-  if (!Deno.env.get("ICN_KV_URL") && !(await pathExists(ctx.path("icn.kv")))) return found;
+  if (!(await ctx.storeExists())) return found;
   const store = await ctx.store();
   // `~` sorts after every base58 character, so this range is exactly the DIDs with the prefix.
   for await (

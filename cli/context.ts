@@ -31,7 +31,7 @@ import { type KeystoreSecrets, readKeystoreFile, seedFromBase64 } from "./keysto
 import { systemClock } from "./clock.ts";
 import { pathExists, readInputFile, readInputText } from "./files.ts";
 import { createStderrLogger } from "./output.ts";
-import { openStore } from "./store_open.ts";
+import { openStore, type StoreLocation, storeLocation } from "./store_open.ts";
 import {
   type PublicIdentity,
   publicIdentityBytesMax,
@@ -147,15 +147,15 @@ export class CliContext {
    */
   async store(): Promise<Store> {
     if (this.#store) return this.#store;
-    const remote = Deno.env.get("ICN_KV_URL");
-    if (!remote && !(await pathExists(this.dataDir))) {
+    const location = this.storeLocation;
+    if (!location.remote && !(await pathExists(this.dataDir))) {
       throw new NotFoundError(
         `No data dir at ${this.dataDir}: run \`icn id init\` to create one, or check --data-dir / ICN_HOME`,
       );
     }
-    if (!remote) await this.ensureDataDir();
+    if (!location.remote) await this.ensureDataDir();
     try {
-      this.#store = await openStore(remote ?? this.path("icn.kv"), this.logger);
+      this.#store = await openStore(location.path, this.logger);
     } catch (error) {
       if (error instanceof IcnError) throw error;
       throw new InvalidInputError(
@@ -163,6 +163,20 @@ export class CliContext {
       );
     }
     return this.#store;
+  }
+
+  /** Where this data dir's store is (`ICN_KV_URL`, else `icn.kv` in the data dir). */
+  get storeLocation(): StoreLocation {
+    return storeLocation(this.dataDir);
+  }
+
+  /**
+   * Whether there is a store to open: a remote one always counts. Lets a command read a store
+   * only if one exists, since `store()` creates `icn.kv` in the data dir.
+   */
+  async storeExists(): Promise<boolean> {
+    const location = this.storeLocation;
+    return location.remote || await pathExists(location.path);
   }
 
   async ingestDeps(): Promise<IngestDeps> {

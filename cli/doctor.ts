@@ -132,12 +132,12 @@ async function checkKeystore(ctx: CliContext): Promise<Finding[]> {
 
 /** Every logged envelope decodes, matches its log entry, and extends its author's chain. */
 async function checkStoreAndLog(ctx: CliContext): Promise<Finding[]> {
-  const remote = Deno.env.get("ICN_KV_URL");
-  if (!remote && !(await statOrNull(ctx.path("icn.kv")))) {
+  const location = ctx.storeLocation;
+  if (!location.remote && !(await statOrNull(location.path))) {
     return [{
       check: "store",
       status: "skip",
-      message: `No store yet at ${ctx.path("icn.kv")}`,
+      message: `No store yet at ${location.path}`,
       fix: "nothing to do until the data dir joins a cooperative (`icn governance join`)",
     }];
   }
@@ -155,7 +155,7 @@ async function checkStoreAndLog(ctx: CliContext): Promise<Finding[]> {
   const findings: Finding[] = [{
     check: "store",
     status: "ok",
-    message: `Store opens (${remote ? "remote KV" : ctx.path("icn.kv")})`,
+    message: `Store opens (${location.remote ? "remote KV" : location.path})`,
   }];
   const network = (await store.get<string>(chainKeys.network))?.value;
   findings.push(

@@ -23,8 +23,7 @@ function hasPassphrase(ctx: CliContext): boolean {
 
 /** Findings about the keystore's keys against the key event log in the store. */
 export async function checkKeystoreKeys(ctx: CliContext): Promise<Finding[]> {
-  const storeMissing = !Deno.env.get("ICN_KV_URL") &&
-    !(await Deno.stat(ctx.path("icn.kv")).then(() => true, () => false));
+  const storeMissing = !(await ctx.storeExists().catch(() => false));
   const keystoreMissing = !(await Deno.stat(ctx.keystorePath).then(() => true, () => false));
   if (storeMissing || keystoreMissing) return [];
   if (!hasPassphrase(ctx)) {

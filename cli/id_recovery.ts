@@ -124,7 +124,7 @@ export async function request(
     );
   }
   // Nothing is created before the request file is written: a store is read only if one exists.
-  const known = (Deno.env.get("ICN_KV_URL") || await pathExists(ctx.path("icn.kv")))
+  const known = (await ctx.storeExists())
     ? (await (await ctx.store()).get<IdentityRecord>(identityKey(did)))?.value
     : undefined;
   const pq = options.pq === true || !!known?.keys.mlDsa65;

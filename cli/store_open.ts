@@ -17,6 +17,21 @@ import type {
   StoreKey,
 } from "../core/store/store.ts";
 
+/**
+ * Where the store of a data dir is: `ICN_KV_URL` (a remote Deno KV) when set, else
+ * `DATA_DIR/icn.kv`. The one place that reads `ICN_KV_URL`.
+ */
+export interface StoreLocation {
+  /** The file, or the remote KV's URL: what `openStore` opens. */
+  path: string;
+  remote: boolean;
+}
+
+export function storeLocation(dataDir: string): StoreLocation {
+  const url = Deno.env.get("ICN_KV_URL");
+  return url ? { path: url, remote: true } : { path: `${dataDir}/icn.kv`, remote: false };
+}
+
 /** Opens the KV store at `path` (a file, or a remote KV URL) and upgrades an older layout in place. */
 export async function openStore(path: string, logger?: Logger): Promise<Store> {
   let store: Store;
