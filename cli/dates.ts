@@ -63,12 +63,3 @@ export function parseDate(text: string, what: string): number {
 export function isDuration(text: string): boolean {
   return durationPattern.test(text);
 }
-
-/**
- * A commander argument parser for options that take a date or a duration:
- * a duration passes through (the handler adds it to its clock), a date is
- * checked and handed on as an exact ISO time in UTC.
- */
-export function dateOrDurationArg(what: string): (value: string) => string {
-  return (value) => isDuration(value) ? value : new Date(parseDate(value, what)).toISOString();
-}

@@ -1,9 +1,9 @@
 /** Handlers of `icn governance` proposals, votes, delegation, upgrades and members. */
 import { StateOverlay } from "../core/chain/state.ts";
-import { pageSizeDefault, pageSizeMax, protocolVersion } from "../core/constants.ts";
+import { pageSizeDefault, protocolVersion } from "../core/constants.ts";
 import { InvalidInputError, NotFoundError, RejectedError } from "../core/errors.ts";
 import { bodyBytesMax, checkConfigSet, type ProposalBody } from "../core/governance/kinds.ts";
-import { type ProposalKind, proposalKinds } from "../core/governance/params.ts";
+import type { ProposalKind } from "../core/governance/params.ts";
 import { type Ballot, choices } from "../core/governance/tally.ts";
 import {
   type ConfigAction,
@@ -13,33 +13,49 @@ import {
   type ProposalAction,
   type ProposalRecord,
   type ProposalState,
-  proposalStates,
   rulesFor,
   type UpgradeAction,
 } from "../core/governance/view.ts";
 import { parseDid } from "../core/identity/did.ts";
 import { terminalSafe } from "../core/safe_text.ts";
-import {
-  formatDuration,
-  numberParam,
-  type ParamValue,
-  parseDuration,
-  parseParamValue,
-} from "../core/params.ts";
+import { formatDuration, numberParam, type ParamValue, parseParamValue } from "../core/params.ts";
 import { type ContactLabels, contactLabels, resolveDid } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
 import { readInputText } from "./files.ts";
 import type { CommandResult } from "./output.ts";
-import { isDuration, parseDate } from "./dates.ts";
+import { resolveWhen, type When } from "./args.ts";
 
-type Options = Record<string, unknown>;
-
-function strings(value: unknown): string[] {
-  return Array.isArray(value) ? value.map(String) : [];
+/** `governance propose`'s options, parsed where they are declared (governance_commands.ts). */
+export interface ProposeOptions {
+  kind: ProposalKind;
+  title: string;
+  /** The file holding the proposal's text. */
+  body?: string;
+  admit?: string;
+  remove?: string;
+  set: string[];
+  upgradeVersion?: string;
+  deadline?: When;
+  minVersion?: string;
 }
 
-function optionalString(value: unknown): string | undefined {
-  return typeof value === "string" ? value : undefined;
+export interface ListOptions {
+  state?: ProposalState;
+  limit?: number;
+  offset?: number;
+}
+
+export interface VoteOptions {
+  reason?: string;
+}
+
+export interface DelegateOptions {
+  scope?: string;
+  expires?: When;
+}
+
+export interface UndelegateOptions {
+  scope?: string;
 }
 
 async function openView(ctx: CliContext): Promise<GovernanceView> {
@@ -67,12 +83,6 @@ function relative(ms: number, now: number): string {
     }
   }
   return delta >= 0 ? `in ${text}` : `${text} ago`;
-}
-
-/** Parses `2026-12-31`, an ISO time, or a duration from now (`30d`). */
-function parseTime(text: string, now: number, what: string): number {
-  if (isDuration(text)) return now + parseDuration(text);
-  return parseDate(text, what);
 }
 
 function parseSet(assignment: string): [string, ParamValue] {
@@ -151,10 +161,8 @@ function actionText(record: Pick<ProposalRecord, "kind" | "action">): string {
   }
 }
 
-function buildAction(kind: ProposalKind, options: Options, now: number): ProposalAction {
-  const admit = optionalString(options.admit);
-  const remove = optionalString(options.remove);
-  const sets = strings(options.set);
+function buildAction(kind: ProposalKind, options: ProposeOptions, now: number): ProposalAction {
+  const { admit, remove, set: sets } = options;
   const upgradeFlags = [options.upgradeVersion, options.deadline, options.minVersion];
   const fail = (flag: string): never => {
     throw new InvalidInputError(`Option ${flag} does not apply to a ${kind} proposal`);
@@ -188,15 +196,14 @@ function buildAction(kind: ProposalKind, options: Options, now: number): Proposa
       return { set };
     }
     case "upgrade": {
-      const version = optionalString(options.upgradeVersion);
-      const deadline = optionalString(options.deadline);
-      const minVersion = optionalString(options.minVersion) ?? version;
+      const { upgradeVersion: version, deadline } = options;
+      const minVersion = options.minVersion ?? version;
       if (!version || !deadline) {
         throw new InvalidInputError(
           "An upgrade proposal needs --upgrade-version X.Y.Z and --deadline DATE (and --min-version X.Y.Z)",
         );
       }
-      return { version, deadline: parseTime(deadline, now, "--deadline"), minVersion: minVersion! };
+      return { version, deadline: resolveWhen(deadline, now), minVersion: minVersion! };
     }
   }
 }
@@ -206,14 +213,17 @@ function buildAction(kind: ProposalKind, options: Options, now: number): Proposa
  * unique prefix becomes the full DID that is signed): --admit, --remove and
  * the member of each `--set credit.override.<member>=N`.
  */
-async function resolveMemberOptions(ctx: CliContext, options: Options): Promise<Options> {
-  const resolved: Options = { ...options };
+async function resolveMemberOptions(
+  ctx: CliContext,
+  options: ProposeOptions,
+): Promise<ProposeOptions> {
+  const resolved: ProposeOptions = { ...options };
   for (const flag of ["admit", "remove"] as const) {
-    const value = optionalString(options[flag]);
+    const value = options[flag];
     if (value !== undefined) resolved[flag] = await resolveDid(ctx, value, { what: `--${flag}` });
   }
   const sets: string[] = [];
-  for (const assignment of strings(options.set)) {
+  for (const assignment of options.set) {
     const eq = assignment.indexOf("=");
     if (!assignment.startsWith(creditOverridePrefix) || eq <= creditOverridePrefix.length) {
       sets.push(assignment);
@@ -224,20 +234,14 @@ async function resolveMemberOptions(ctx: CliContext, options: Options): Promise<
     });
     sets.push(`${creditOverridePrefix}${member}${assignment.slice(eq)}`);
   }
-  if (Array.isArray(options.set)) resolved.set = sets;
+  resolved.set = sets;
   return resolved;
 }
 
-export async function propose(ctx: CliContext, _args: string[], options: Options) {
-  const kind = String(options.kind) as ProposalKind;
-  if (!proposalKinds.includes(kind)) {
-    throw new InvalidInputError(
-      `Unknown proposal kind "${kind}": use one of ${proposalKinds.join(", ")}`,
-    );
-  }
-  const title = String(options.title ?? "");
+export async function propose(ctx: CliContext, _args: string[], options: ProposeOptions) {
+  const { kind, title } = options;
   let text = "";
-  const bodyFile = optionalString(options.body);
+  const bodyFile = options.body;
   if (bodyFile) {
     // Bounded by the body limit before it is read (/dev/zero is refused), strict UTF-8.
     text = await readInputText(bodyFile, "proposal body", { bytesMax: bodyBytesMax });
@@ -297,19 +301,8 @@ async function summary(view: GovernanceView, record: ProposalRecord, now: number
   };
 }
 
-export async function list(ctx: CliContext, _args: string[], options: Options) {
-  const wanted = optionalString(options.state);
-  let state: ProposalState | undefined;
-  if (wanted !== undefined) {
-    state = proposalStates.find((s) => s.toLowerCase() === wanted.toLowerCase());
-    if (!state) {
-      throw new InvalidInputError(
-        `Unknown state "${wanted}": use one of ${proposalStates.join(", ")}`,
-      );
-    }
-  }
-  const limit = pageOption(options.limit, pageSizeDefault, "--limit", 1);
-  const offset = pageOption(options.offset, 0, "--offset", 0);
+export async function list(ctx: CliContext, _args: string[], options: ListOptions) {
+  const { state, limit = pageSizeDefault, offset = 0 } = options;
   const now = ctx.clock.now();
   const view = await openView(ctx);
   const entries = (await view.allEntries()).sort((a, b) =>
@@ -333,22 +326,6 @@ export async function list(ctx: CliContext, _args: string[], options: Options) {
         } ${r.cast}/${r.eligible} voted  ${terminalSafe(r.title)}`
       ),
   };
-}
-
-function pageOption(value: unknown, fallback: number, flag: string, min: number): number {
-  if (value === undefined) return fallback;
-  const text = String(value);
-  if (
-    !/^\d{1,9}$/.test(text) || Number(text) < min ||
-    (flag === "--limit" && Number(text) > pageSizeMax)
-  ) {
-    throw new InvalidInputError(
-      `Cannot use ${flag} "${text}": expected a whole number${
-        flag === "--limit" ? ` from 1 to ${pageSizeMax}` : ""
-      }`,
-    );
-  }
-  return Number(text);
 }
 
 export async function show(ctx: CliContext, args: string[]) {
@@ -418,7 +395,7 @@ export async function show(ctx: CliContext, args: string[]) {
   };
 }
 
-export async function vote(ctx: CliContext, args: string[], options: Options) {
+export async function vote(ctx: CliContext, args: string[], options: VoteOptions) {
   const [id, choice] = args;
   if (!(choices as readonly string[]).includes(choice)) {
     throw new InvalidInputError(
@@ -428,8 +405,7 @@ export async function vote(ctx: CliContext, args: string[], options: Options) {
   const view = await openView(ctx);
   const record = await resolveProposal(view, id);
   const body: Record<string, string> = { proposal: record.id, choice };
-  const reason = optionalString(options.reason);
-  if (reason !== undefined) body.reason = reason;
+  if (options.reason !== undefined) body.reason = options.reason;
   const { cid } = await submitOrThrow(ctx, "gov.vote", body);
   return {
     data: { proposal: record.id, choice, cid },
@@ -446,13 +422,12 @@ async function parseScope(view: GovernanceView, scope: string | undefined): Prom
   throw new InvalidInputError(`Unknown scope "${scope}": use all, kind:K or proposal:ID`);
 }
 
-export async function delegate(ctx: CliContext, args: string[], options: Options) {
+export async function delegate(ctx: CliContext, args: string[], options: DelegateOptions) {
   const to = await resolveDid(ctx, args[0], { what: "delegate" });
   const view = await openView(ctx);
-  const scope = await parseScope(view, optionalString(options.scope));
+  const scope = await parseScope(view, options.scope);
   const body: Record<string, unknown> = { to, scope };
-  const expires = optionalString(options.expires);
-  if (expires !== undefined) body.expires = parseTime(expires, ctx.clock.now(), "--expires");
+  if (options.expires !== undefined) body.expires = resolveWhen(options.expires, ctx.clock.now());
   const { cid } = await submitOrThrow(ctx, "gov.delegate", body);
   const labels = await contactLabels(ctx);
   return {
@@ -464,9 +439,9 @@ export async function delegate(ctx: CliContext, args: string[], options: Options
   };
 }
 
-export async function undelegate(ctx: CliContext, _args: string[], options: Options) {
+export async function undelegate(ctx: CliContext, _args: string[], options: UndelegateOptions) {
   const view = await openView(ctx);
-  const given = optionalString(options.scope);
+  const given = options.scope;
   const body = given === undefined ? {} : { scope: await parseScope(view, given) };
   const { cid } = await submitOrThrow(ctx, "gov.undelegate", body);
   return {

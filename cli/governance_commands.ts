@@ -1,6 +1,9 @@
 import { Command } from "commander";
+import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
+import { proposalKinds } from "../core/governance/params.ts";
+import { proposalStates } from "../core/governance/view.ts";
+import { choiceArg, offsetMax, whenArg, wholeNumberArg } from "./args.ts";
 import { collect, type Registrar } from "./command.ts";
-import { dateOrDurationArg } from "./dates.ts";
 
 const genesis = () => import("./genesis.ts");
 const handlers = () => import("./governance.ts");
@@ -61,7 +64,11 @@ export function governanceCommands(r: Registrar): Command {
   );
   r.action(
     gov.command("propose").description("Propose a decision to the cooperative")
-      .requiredOption("--kind <kind>", "text | membership | config | upgrade")
+      .requiredOption(
+        "--kind <kind>",
+        proposalKinds.join(" | "),
+        choiceArg("proposal kind", proposalKinds),
+      )
       .requiredOption("--title <title>", "short title (at most 200 characters)")
       .option("--body <file>", "file with the proposal text (at most 16 KiB)")
       .option("--admit <did>", "membership: admit this member (DID, contact name or prefix)")
@@ -79,7 +86,7 @@ export function governanceCommands(r: Registrar): Command {
       .option(
         "--deadline <date>",
         "upgrade: date (or duration from now) after which it is enforced",
-        dateOrDurationArg("--deadline"),
+        whenArg("--deadline"),
       )
       .option("--min-version <x.y.z>", "upgrade: oldest version accepted after the deadline"),
     handlers,
@@ -87,9 +94,17 @@ export function governanceCommands(r: Registrar): Command {
   );
   r.action(
     gov.command("list").description("List proposals, newest first")
-      .option("--state <state>", "only Open, Accepted, Rejected, NoQuorum, Cancelled or Executed")
-      .option("--limit <n>", "page size (default 20, at most 1000)")
-      .option("--offset <n>", "skip this many"),
+      .option(
+        "--state <state>",
+        "only Open, Accepted, Rejected, NoQuorum, Cancelled or Executed",
+        choiceArg("state", proposalStates, { ignoreCase: true }),
+      )
+      .option(
+        "--limit <n>",
+        `page size (default ${pageSizeDefault}, at most ${pageSizeMax})`,
+        wholeNumberArg("--limit", 1, pageSizeMax),
+      )
+      .option("--offset <n>", "skip this many", wholeNumberArg("--offset", 0, offsetMax)),
     handlers,
     "list",
   );
@@ -111,7 +126,7 @@ export function governanceCommands(r: Registrar): Command {
     gov.command("delegate").description("Let another member vote for you")
       .argument("<did>", "the delegate (DID, contact name or DID prefix)")
       .option("--scope <scope>", "all | kind:K | proposal:ID (default all)")
-      .option("--expires <when>", "date or duration from now", dateOrDurationArg("--expires")),
+      .option("--expires <when>", "date or duration from now", whenArg("--expires")),
     handlers,
     "delegate",
   );

@@ -1,11 +1,10 @@
 /** Handlers of `icn ledger ...`. Rules live in core/ledger; these parse, call, and shape results. */
 import { toHex } from "../core/bytes.ts";
-import { pageSizeMax } from "../core/constants.ts";
 import { InsufficientCreditError, InvalidInputError, RejectedError } from "../core/errors.ts";
 import type { Currency, Genesis } from "../core/governance/genesis.ts";
 import { membersAt, paramsAt, type StateReader } from "../core/governance/membership.ts";
 import { amountToBody, formatAmount, parseAmount } from "../core/ledger/amount.ts";
-import { exportFormats } from "../core/ledger/export.ts";
+import type { ExportFormat } from "../core/ledger/export.ts";
 import { type Account, type HistoryEntry, type IdRecord, ledgerKeys } from "../core/ledger/keys.ts";
 import {
   isNearLimit,
@@ -23,12 +22,37 @@ import { exitCodes } from "./exit_codes.ts";
 import { writeFileAtomic } from "./keystore.ts";
 import type { CommandResult } from "./output.ts";
 
-function pickCurrency(genesis: Genesis, code: unknown): Currency {
+/** `ledger transfer`'s options, parsed where they are declared (cli/ledger_commands.ts). */
+export interface TransferOptions {
+  to: string;
+  /** Parsed by core's `parseAmount` once the currency, and so its decimals, is known. */
+  amount: string;
+  currency?: string;
+  memo?: string;
+  id?: string;
+}
+
+/** Options of the commands that read one currency (`balance`, `balances`, `limit`). */
+export interface CurrencyOptions {
+  currency?: string;
+}
+
+export interface HistoryOptions extends CurrencyOptions {
+  limit: number;
+  offset: number;
+}
+
+export interface ExportOptions {
+  format: ExportFormat;
+  out?: string;
+}
+
+function pickCurrency(genesis: Genesis, code: string | undefined): Currency {
   if (code === undefined) return genesis.currencies[0];
-  const currency = genesis.currencies.find((c) => c.code === String(code));
+  const currency = genesis.currencies.find((c) => c.code === code);
   if (!currency) {
     throw new InvalidInputError(
-      `Unknown currency "${String(code)}": this cooperative uses ${
+      `Unknown currency "${code}": this cooperative uses ${
         genesis.currencies.map((c) => c.code).join(", ")
       }`,
     );
@@ -39,17 +63,6 @@ function pickCurrency(genesis: Genesis, code: unknown): Currency {
 async function memberArg(ctx: CliContext, args: string[]): Promise<string> {
   if (args[0] !== undefined) return await resolveDid(ctx, args[0], { what: "member" });
   return (await ctx.readPublicIdentity()).did;
-}
-
-function count(value: unknown, name: string, min: number, max: number): number {
-  const text = String(value);
-  const n = /^\d{1,9}$/.test(text) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new InvalidInputError(
-      `Cannot use --${name} "${text}": expected a whole number ${min}–${max}`,
-    );
-  }
-  return n;
 }
 
 interface Standing {
@@ -121,22 +134,14 @@ function softWarning(genesisParams: Record<string, unknown>, s: Standing, c: Cur
 export async function transfer(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: TransferOptions,
 ): Promise<CommandResult> {
-  const to = await resolveDid(ctx, String(options.to), { what: "--to" });
+  const to = await resolveDid(ctx, options.to, { what: "--to" });
   const { genesis } = await ctx.network();
   const currency = pickCurrency(genesis, options.currency);
-  const amount = parseAmount(String(options.amount), currency.decimals, currency.code);
-  const memo = options.memo === undefined ? "" : String(options.memo);
-  if (new TextEncoder().encode(memo).length > 1024) {
-    throw new InvalidInputError("Cannot use this memo: it is longer than 1024 bytes");
-  }
-  const id = options.id === undefined ? `t-${toHex(ctx.rng.bytes(12))}` : String(options.id);
-  if (!/^[A-Za-z0-9._:@-]{1,128}$/.test(id)) {
-    throw new InvalidInputError(
-      `Cannot use transfer id "${id}": use 1–128 characters of A-Z a-z 0-9 . _ : @ -`,
-    );
-  }
+  const amount = parseAmount(options.amount, currency.decimals, currency.code);
+  const memo = options.memo ?? "";
+  const id = options.id ?? `t-${toHex(ctx.rng.bytes(12))}`;
   const me = (await ctx.readPublicIdentity()).did;
   if (to === me) throw new InvalidInputError("Cannot transfer to yourself");
   const body: TransferBody = {
@@ -206,7 +211,7 @@ export async function transfer(
 export async function balance(
   ctx: CliContext,
   args: string[],
-  options: Record<string, unknown>,
+  options: CurrencyOptions,
 ): Promise<CommandResult> {
   const did = await memberArg(ctx, args);
   const { genesis } = await ctx.network();
@@ -229,7 +234,7 @@ export async function balance(
 export async function balances(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: CurrencyOptions,
 ): Promise<CommandResult> {
   const { genesis } = await ctx.network();
   const store = await ctx.store();
@@ -261,11 +266,10 @@ export async function balances(
 export async function history(
   ctx: CliContext,
   args: string[],
-  options: Record<string, unknown>,
+  options: HistoryOptions,
 ): Promise<CommandResult> {
   const did = await memberArg(ctx, args);
-  const limit = count(options.limit ?? 20, "limit", 1, pageSizeMax);
-  const offset = count(options.offset ?? 0, "offset", 0, 1e9);
+  const { limit, offset } = options;
   const { genesis } = await ctx.network();
   const currency = pickCurrency(genesis, options.currency);
   const store = await ctx.store();
@@ -326,7 +330,7 @@ export async function history(
 export async function limit(
   ctx: CliContext,
   args: string[],
-  options: Record<string, unknown>,
+  options: CurrencyOptions,
 ): Promise<CommandResult> {
   const did = await memberArg(ctx, args);
   const { genesis } = await ctx.network();
@@ -379,14 +383,9 @@ export async function check(ctx: CliContext): Promise<CommandResult> {
 export async function exportLedger(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: ExportOptions,
 ): Promise<CommandResult> {
-  const format = String(options.format ?? "hledger");
-  if (!(exportFormats as readonly string[]).includes(format)) {
-    throw new InvalidInputError(
-      `Unknown export format "${format}": use ${exportFormats.join(", ")}`,
-    );
-  }
+  const { format } = options;
   const { genesis } = await ctx.network();
   const store = await ctx.store();
   const { listTransfers, toCsv, toHledger, toJsonRows } = await import("../core/ledger/export.ts");
@@ -398,7 +397,7 @@ export async function exportLedger(
     ? toCsv(transfers, genesis.currencies)
     : JSON.stringify(toJsonRows(transfers, genesis.currencies), null, 2) + "\n";
   if (options.out !== undefined) {
-    const out = String(options.out);
+    const { out } = options;
     await writeFileAtomic(out, new TextEncoder().encode(content), 0o644);
     return {
       data: { file: out, format, count: transfers.length },

@@ -1,4 +1,7 @@
 import { Command } from "commander";
+import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
+import { exportFormats } from "../core/ledger/export.ts";
+import { choiceArg, memoArg, offsetMax, transferIdArg, wholeNumberArg } from "./args.ts";
 import type { Registrar } from "./command.ts";
 
 const load = () => import("./ledger.ts");
@@ -12,8 +15,8 @@ export function ledgerCommands(r: Registrar): Command {
       .requiredOption("--to <did>", "payee (DID, contact name or DID prefix)")
       .requiredOption("--amount <amount>", "decimal amount, e.g. 12.5")
       .option("--currency <code>", "currency (default: the cooperative's first)")
-      .option("--memo <text>", "free text, up to 1 KiB")
-      .option("--id <key>", "idempotency key (generated and printed if not given)"),
+      .option("--memo <text>", "free text, up to 1 KiB", memoArg)
+      .option("--id <key>", "idempotency key (generated and printed if not given)", transferIdArg),
     load,
     "transfer",
   );
@@ -34,8 +37,18 @@ export function ledgerCommands(r: Registrar): Command {
     ledger.command("history").description("Transfers of a member, newest first")
       .argument("[did]", "member: DID, contact name or DID prefix (default: this identity)")
       .option("--currency <code>", "currency (default: the cooperative's first)")
-      .option("--limit <n>", "page size (1–1000)", "20")
-      .option("--offset <n>", "skip this many newer transfers", "0"),
+      .option(
+        "--limit <n>",
+        `page size (1–${pageSizeMax})`,
+        wholeNumberArg("--limit", 1, pageSizeMax),
+        pageSizeDefault,
+      )
+      .option(
+        "--offset <n>",
+        "skip this many newer transfers",
+        wholeNumberArg("--offset", 0, offsetMax),
+        0,
+      ),
     load,
     "history",
   );
@@ -55,7 +68,12 @@ export function ledgerCommands(r: Registrar): Command {
   );
   r.action(
     ledger.command("export").description("Export transfers (hledger journal, CSV or JSON)")
-      .option("--format <format>", "hledger | csv | json", "hledger")
+      .option(
+        "--format <format>",
+        exportFormats.join(" | "),
+        choiceArg("export format", exportFormats),
+        "hledger" as const,
+      )
       .option("--out <file>", "write to a file instead of stdout"),
     load,
     "exportLedger",

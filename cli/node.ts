@@ -28,12 +28,32 @@ import { type CommandResult, createStderrLogger } from "./output.ts";
 
 const configFile = "config.toml";
 
+/**
+ * `node init`'s options. The profile is checked here rather than where it is declared:
+ * `net/config.ts` (and its TOML parser) loads only when a node command runs.
+ */
+export interface InitOptions {
+  profile: string;
+  force?: boolean;
+}
+
+/** `node run`'s options: overrides of the config file, checked by `resolveConfig`. */
+export interface RunOptions {
+  config?: string;
+  profile?: string;
+  listen?: string[];
+  bootstrap?: string[];
+  http?: string;
+  logFormat?: string;
+  logLevel?: string;
+}
+
 export async function init(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: InitOptions,
 ): Promise<CommandResult> {
-  const profile = String(options.profile ?? "server");
+  const { profile } = options;
   if (!(profiles as readonly string[]).includes(profile)) {
     throw new InvalidInputError(
       `Cannot use profile "${profile}": expected one of ${profiles.join(", ")}`,
@@ -80,17 +100,11 @@ async function nodeConfig(ctx: CliContext, file: string | undefined, flags: Conf
 export async function run(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: RunOptions,
 ): Promise<CommandResult> {
-  const flags: ConfigOverrides = {
-    listen: options.listen as string[] | undefined,
-    bootstrap: options.bootstrap as string[] | undefined,
-    http: options.http as string | undefined,
-    logFormat: options.logFormat as string | undefined,
-    logLevel: options.logLevel as string | undefined,
-    profile: options.profile as string | undefined,
-  };
-  const config = await nodeConfig(ctx, options.config as string | undefined, flags);
+  const { listen, bootstrap, http, logFormat, logLevel, profile } = options;
+  const flags: ConfigOverrides = { listen, bootstrap, http, logFormat, logLevel, profile };
+  const config = await nodeConfig(ctx, options.config, flags);
   const logger = createStderrLogger({ format: config.logFormat, level: config.logLevel });
   // No identity, no node; and a mistyped --data-dir is not created just to hold a lock.
   await ctx.readPublicIdentity();

@@ -3,14 +3,13 @@ import { StateOverlay } from "../core/chain/state.ts";
 import { InvalidInputError, NotFoundError, RejectedError } from "../core/errors.ts";
 import { isMember, membersAt, paramsAt } from "../core/governance/membership.ts";
 import { shortDid } from "../core/identity/did.ts";
-import { parseDuration } from "../core/params.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import { trustClassOf } from "../core/policy/policy.ts";
 import { scanAnomalies, thresholdsFromParams } from "../core/trust/anomalies.ts";
 import {
   type EdgeBody,
   formatScore,
-  parseGraph,
+  type GraphScope,
   parseScore,
   scoreScale,
   type TrustGraphName,
@@ -34,20 +33,35 @@ import { contactLabels, resolveDid } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
 import type { CommandResult } from "./output.ts";
 
-/** Page size cap for `trust list`. */
-const listLimitMax = 10_000;
+/** `trust add`'s options, parsed where they are declared (cli/trust_commands.ts). */
+export interface AddOptions {
+  graph: TrustGraphName;
+  label?: string;
+  /** How long the edge counts, in milliseconds. */
+  expires?: number;
+}
+
+export interface RemoveOptions {
+  graph: TrustGraphName;
+}
+
+export interface ListOptions {
+  graph?: GraphScope;
+  to?: string;
+  from?: string;
+  limit: number;
+  offset: number;
+}
+
+export interface ScoreOptions {
+  from?: string;
+  graph?: GraphScope;
+  explain?: boolean;
+}
 
 /** A member named on the command line: a DID, a contact name or a unique DID prefix. */
 function checkDid(ctx: CliContext, text: string, what = "member"): Promise<string> {
   return resolveDid(ctx, text, { what });
-}
-
-function whole(text: unknown, name: string, max: number): number {
-  const value = String(text);
-  if (!/^\d{1,9}$/.test(value) || Number(value) > max) {
-    throw new InvalidInputError(`Cannot use ${name} "${value}": use a whole number 0–${max}`);
-  }
-  return Number(value);
 }
 
 async function submitEdge(ctx: CliContext, body: EdgeBody) {
@@ -74,26 +88,15 @@ function edgeJson(edge: EdgeRecord) {
 export async function add(
   ctx: CliContext,
   args: string[],
-  options: Record<string, unknown>,
+  options: AddOptions,
 ): Promise<CommandResult> {
   const [did, scoreText] = args;
   const to = await checkDid(ctx, did);
   const score = parseScore(scoreText);
-  const graph = parseGraph(options.graph as string | undefined) as TrustGraphName;
+  const { graph, label } = options;
   const me = (await ctx.readPublicIdentity()).did;
   if (to === me) throw new InvalidInputError(`Cannot vouch for "${shortDid(to)}": that is you`);
-  const label = options.label as string | undefined;
-  if (label !== undefined && label.length > 200) {
-    throw new InvalidInputError("Cannot use the label: longer than 200 characters");
-  }
-  let expires: number | undefined;
-  if (options.expires !== undefined) {
-    const ms = parseDuration(String(options.expires));
-    if (ms < 1000) {
-      throw new InvalidInputError(`Cannot expire an edge after "${options.expires}": use ≥ 1s`);
-    }
-    expires = ctx.clock.now() + ms;
-  }
+  const expires = options.expires === undefined ? undefined : ctx.clock.now() + options.expires;
   const body: EdgeBody = {
     to,
     score,
@@ -130,10 +133,10 @@ export async function add(
 export async function remove(
   ctx: CliContext,
   args: string[],
-  options: Record<string, unknown>,
+  options: RemoveOptions,
 ): Promise<CommandResult> {
   const to = await checkDid(ctx, args[0]);
-  const graph = parseGraph(options.graph as string | undefined) as TrustGraphName;
+  const { graph } = options;
   const me = (await ctx.readPublicIdentity()).did;
   const { state } = await reader(ctx);
   if (!(await state.get(trustKeys.out(graph, me, to)))) {
@@ -151,15 +154,13 @@ async function reader(ctx: CliContext) {
 export async function list(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: ListOptions,
 ): Promise<CommandResult> {
-  const scope = parseGraph(options.graph as string | undefined, true);
-  const limit = whole(options.limit ?? "100", "limit", listLimitMax);
-  const offset = whole(options.offset ?? "0", "offset", 1_000_000_000);
-  const to = options.to === undefined ? undefined : await checkDid(ctx, String(options.to), "--to");
+  const { limit, offset, graph: scope = "all" } = options;
+  const to = options.to === undefined ? undefined : await checkDid(ctx, options.to, "--to");
   const from = options.from === undefined
     ? (to === undefined ? (await ctx.readPublicIdentity()).did : undefined)
-    : await checkDid(ctx, String(options.from), "--from");
+    : await checkDid(ctx, options.from, "--from");
   const { state } = await reader(ctx);
   const now = ctx.clock.now();
   const all = to !== undefined
@@ -197,13 +198,13 @@ export async function list(
 export async function score(
   ctx: CliContext,
   args: string[],
-  options: Record<string, unknown>,
+  options: ScoreOptions,
 ): Promise<CommandResult> {
   const target = await checkDid(ctx, args[0]);
   const observer = options.from === undefined
     ? (await ctx.readPublicIdentity()).did
-    : await checkDid(ctx, String(options.from), "--from");
-  const scope = parseGraph(options.graph as string | undefined, true);
+    : await checkDid(ctx, options.from, "--from");
+  const scope = options.graph ?? "all";
   const { state, genesis } = await reader(ctx);
   const now = ctx.clock.now();
   const explanation = await scoreFromState(state, {
