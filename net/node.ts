@@ -8,14 +8,7 @@
 import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
-import {
-  gossipsub,
-  type GossipsubOpts,
-  StrictNoSign,
-  TopicValidatorResult,
-} from "@libp2p/gossipsub";
-import type { Message } from "@libp2p/gossipsub";
-import { createTopicScoreParams } from "@libp2p/gossipsub/score";
+import { gossipsub } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
 import type {
   Connection,
@@ -28,7 +21,6 @@ import type {
 import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
 import { multiaddr } from "@multiformats/multiaddr";
-import { sha256 } from "@noble/hashes/sha2.js";
 import { createLibp2p } from "libp2p";
 import { appendLocal } from "../core/chain/append.ts";
 import { catchUpRefusal, readCatchUp } from "../core/identity/catch_up.ts";
@@ -38,7 +30,7 @@ import { type ChainHead, chainKeys } from "../core/chain/keys.ts";
 import { readChainBytes } from "../core/chain/read.ts";
 import { StateOverlay } from "../core/chain/state.ts";
 import { toHex } from "../core/bytes.ts";
-import { envelopeBytesMax, kelNet, protocolVersion } from "../core/constants.ts";
+import { kelNet, protocolVersion } from "../core/constants.ts";
 import { decodeEnvelope, type SealedEnvelope, type Signer } from "../core/envelope/envelope.ts";
 import { RejectedError } from "../core/errors.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
@@ -47,7 +39,6 @@ import { compareVersions } from "../core/governance/view.ts";
 import { parseDid } from "../core/identity/did.ts";
 import { identityKey, type IdentityRecord, signingKeysAt } from "../core/identity/kel.ts";
 import type { Ed25519KeyPair } from "../core/identity/keys.ts";
-import type { TrustClass } from "../core/policy/policy.ts";
 import type { Logger } from "../core/ports.ts";
 import {
   type AddressClassifier,
@@ -63,16 +54,13 @@ import {
   solvePow,
 } from "./admission.ts";
 import type { NodeConfig } from "./config.ts";
+import { Gossip } from "./gossip.ts";
 import {
   admissionChecksInFlightMax,
   admissionChecksWaitingMax,
   admissionInboundStreamsMax,
   admissionSolvesInFlightMax,
   admissionSolvesWaitingMax,
-  gapBytesMax,
-  gapsMax,
-  gossipBatchMax,
-  gossipInboundBytesMax,
   helloClassWaitMs,
   helloSkewMs,
   memberPeersMax,
@@ -82,18 +70,12 @@ import {
 } from "./limits.ts";
 import {
   addNetworkGauges,
-  countDropped,
   createNodeMetrics,
-  gossipsubDropRegister,
   type NetworkCounts,
   type NodeMetrics,
 } from "./metrics.ts";
 import type { MisbehaviourTracker, Offence } from "./misbehaviour.ts";
-import { invalidReasons, type PeerInfo, Peers } from "./peers.ts";
-import { askOverStreams, Sync } from "./sync.ts";
-import { WriteLane } from "./write_lane.ts";
-
-export type { PeerInfo };
+import { type PeerInfo, Peers } from "./peers.ts";
 import {
   type Hello,
   helloBytesMax,
@@ -107,6 +89,10 @@ import {
   syncProtocol,
   verifyHello,
 } from "./protocol.ts";
+import { askOverStreams, Sync } from "./sync.ts";
+import { WriteLane } from "./write_lane.ts";
+
+export type { PeerInfo };
 
 /** The cooperative's own DHT, apart from the public IPFS one. */
 const dhtProtocol = "/icn/kad/1.0.0";
@@ -162,13 +148,6 @@ export interface NodeStatus {
   ready: boolean;
 }
 
-interface Pending {
-  sealed: SealedEnvelope;
-  trustClass: TrustClass;
-  resolve: (outcome: IngestOutcome) => void;
-  reject: (error: unknown) => void;
-}
-
 export class IcnNode {
   readonly deps: NodeDeps;
   readonly config: NodeConfig;
@@ -205,10 +184,7 @@ export class IcnNode {
   libp2p!: Libp2p<{ pubsub: ReturnType<ReturnType<typeof gossipsub>> }>;
   readonly #lane: WriteLane;
   readonly #peers: Peers;
-  #queue: Pending[] = [];
-  #flushing = false;
-  readonly #gaps = new Map<string, Uint8Array>();
-  #gapBytes = 0;
+  readonly #gossip: Gossip;
   readonly #sync: Sync;
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   /** Aborted by `stop()`: every protocol stops taking work when it is. */
@@ -238,7 +214,7 @@ export class IcnNode {
       this.libp2p?.getConnections().find((c) => c.remotePeer.toString() === peer);
     this.#lane = new WriteLane({ ingest: this.deps, metrics: this.metrics }, {
       onAccepted: options.onAccepted,
-      followUps: (accepted) => this.#takeFollowUps(accepted),
+      followUps: (accepted) => this.#gossip.takeFollowUps(accepted),
     });
     this.#peers = new Peers({
       store: this.deps.store,
@@ -265,6 +241,15 @@ export class IcnNode {
       did: deps.identity.did,
       ask: askOverStreams(() => this.libp2p?.getConnections() ?? []),
     }, { net, pageSize: config.syncPageSize, intervalMs: config.syncIntervalMs });
+    this.#gossip = new Gossip({
+      clock: this.deps.clock,
+      logger: this.deps.logger,
+      metrics: this.metrics,
+      lane: this.#lane,
+      peers: this.#peers,
+      sync: this.#sync,
+      signal: this.#stopping.signal,
+    }, { topic: this.topic, profile: config.profile });
   }
 
   /** Builds a node for the network this store joined. */
@@ -318,7 +303,7 @@ export class IcnNode {
     const services: Record<string, unknown> = {
       identify: identify(),
       ping: ping(),
-      pubsub: gossipsub(this.#gossipOptions()),
+      pubsub: gossipsub(this.#gossip.options()),
     };
     if (config.dht) {
       const { kadDHT, passthroughMapper, removePrivateAddressesMapper } = await import(
@@ -385,7 +370,10 @@ export class IcnNode {
     }) as never;
     addNetworkGauges(this.metrics, () => this.#networkCounts());
     const pubsub = this.libp2p.services.pubsub;
-    pubsub.topicValidators.set(this.topic, (peer, message) => this.#validateGossip(peer, message));
+    pubsub.topicValidators.set(
+      this.topic,
+      (peer, message) => this.#gossip.validate(peer.toString(), message.data),
+    );
     pubsub.subscribe(this.topic);
     await this.libp2p.handle(
       helloProtocol,
@@ -439,47 +427,6 @@ export class IcnNode {
       net: this.net,
       listen: this.addrs(),
     });
-  }
-
-  #gossipOptions(): Partial<GossipsubOpts> {
-    return {
-      emitSelf: false,
-      allowPublishToZeroTopicPeers: true,
-      ignoreDuplicatePublishError: true,
-      globalSignaturePolicy: StrictNoSign,
-      msgIdFn: (message: Message) => sha256(message.data),
-      fastMsgIdFn: (message) => {
-        let hash = 0;
-        const data = message.data ?? new Uint8Array();
-        for (let i = 0; i < data.length; i++) hash = (Math.imul(hash, 31) + data[i]) | 0;
-        return `${data.length}:${hash}`;
-      },
-      maxInboundDataLength: gossipInboundBytesMax,
-      // Only to count what gossipsub drops before the topic validator (icn_messages_dropped_total).
-      metricsRegister: gossipsubDropRegister((reason, n) =>
-        countDropped(this.metrics, "gossip", reason, n)
-      ),
-      metricsTopicStrToLabel: new Map([[this.topic, "envelopes"]]),
-      scoreParams: {
-        IPColocationFactorWeight: this.config.profile === "test" ? 0 : -10,
-        topics: {
-          [this.topic]: createTopicScoreParams({
-            topicWeight: 1,
-            timeInMeshWeight: 0.1,
-            timeInMeshQuantum: 1000,
-            timeInMeshCap: 10,
-            firstMessageDeliveriesWeight: 0.1,
-            firstMessageDeliveriesCap: 100,
-            // Quiet cooperatives send little; under-delivery is not misbehaviour here.
-            meshMessageDeliveriesWeight: 0,
-            meshFailurePenaltyWeight: 0,
-            invalidMessageDeliveriesWeight: -10,
-            invalidMessageDeliveriesDecay: 0.99,
-          }),
-        },
-      },
-      scoreThresholds: { gossipThreshold: -100, publishThreshold: -200, graylistThreshold: -400 },
-    } as Partial<GossipsubOpts>;
   }
 
   #networkCounts(): NetworkCounts {
@@ -897,163 +844,6 @@ export class IcnNode {
     } catch (error) {
       this.deps.logger.debug("publish_failed", { error: (error as Error).message });
     }
-  }
-
-  /** Takes out the parked envelopes whose predecessor is among `accepted`. */
-  async #takeFollowUps(accepted: SealedEnvelope[]): Promise<SealedEnvelope[]> {
-    const followUps: SealedEnvelope[] = [];
-    for (const sealed of accepted) {
-      const { net, author, seq } = sealed.envelope;
-      const key = `${net}\u0000${author}\u0000${seq + 1}`;
-      const bytes = this.#gaps.get(key);
-      if (bytes) {
-        this.#gaps.delete(key);
-        this.#gapBytes -= bytes.length;
-        try {
-          followUps.push(await decodeEnvelope(bytes));
-        } catch {
-          // Bytes were decoded before being parked; nothing to do if that changed.
-        }
-      }
-    }
-    return followUps;
-  }
-
-  // ---- gossip ----
-
-  async #validateGossip(peerId: PeerId, message: Message): Promise<TopicValidatorResult> {
-    const peer = peerId.toString();
-    const now = this.deps.clock.now();
-    if (this.#stopping.signal.aborted) return TopicValidatorResult.Ignore;
-    const standing = this.misbehaviour.standing(peer, now);
-    if (standing !== "ok") {
-      this.metrics.ignored.inc({ reason: standing, source: "gossip" });
-      countDropped(this.metrics, "gossip", `${standing}_peer`);
-      if (standing === "banned") this.#peers.hangUp(peer, "banned");
-      // A quarantined peer that keeps sending beyond its rate escalates to a ban (and is
-      // disconnected); one that stays within it recovers as its points decay.
-      else if (this.#peers.admitPeer(peer, now)) {
-        this.#peers.offence(peer, "rate_abuse", "quarantined");
-      }
-      return TopicValidatorResult.Ignore;
-    }
-    // Before any decoding: only a peer that proved its identity with a signed hello is heard.
-    // An honest peer's gossip that races its hello is fetched by the sync that follows it.
-    if (!this.#peers.has(peer)) {
-      countDropped(this.metrics, "gossip", "no_hello");
-      return TopicValidatorResult.Ignore;
-    }
-    this.metrics.received.inc({ source: "gossip" });
-    const data = message.data;
-    if (data.length > envelopeBytesMax) {
-      this.metrics.rejected.inc({ kind: "unknown", reason: "too_large", source: "gossip" });
-      countDropped(this.metrics, "gossip", "oversized");
-      this.#peers.offence(peer, "too_large", `${data.length} bytes`);
-      return TopicValidatorResult.Reject;
-    }
-    const peerClass = this.#peers.get(peer)?.trustClass ?? "isolated";
-    const limited = this.#peers.admitPeer(peer, now);
-    if (limited) {
-      this.metrics.rateLimited.inc({ scope: limited, class: peerClass });
-      this.metrics.ignored.inc({ reason: "rate_limited", source: "gossip" });
-      countDropped(this.metrics, "gossip", "rate_limited");
-      this.#peers.offence(peer, "rate_abuse", `${limited} limit`);
-      return TopicValidatorResult.Ignore;
-    }
-    let sealed: SealedEnvelope;
-    try {
-      sealed = await decodeEnvelope(data);
-    } catch (error) {
-      const reason = error instanceof RejectedError ? error.reason : "malformed";
-      this.metrics.rejected.inc({ kind: "unknown", reason, source: "gossip" });
-      countDropped(this.metrics, "gossip", reason);
-      this.#peers.offence(
-        peer,
-        invalidReasons.get(reason) ?? "malformed",
-        (error as Error).message,
-      );
-      return TopicValidatorResult.Reject;
-    }
-    const trustClass = await this.#peers.classOf(sealed.envelope.author);
-    let outcome: IngestOutcome;
-    try {
-      outcome = await new Promise<IngestOutcome>((resolve, reject) => {
-        this.#queue.push({ sealed, trustClass, resolve, reject });
-        this.#flushSoon();
-      });
-    } catch (error) {
-      this.deps.logger.warn("ingest_failed", { error: (error as Error).message });
-      countDropped(this.metrics, "gossip", "other");
-      return TopicValidatorResult.Ignore;
-    }
-    if (outcome.status === "accepted") return TopicValidatorResult.Accept;
-    if (outcome.status === "duplicate") {
-      this.#peers.offence(peer, "replay", sealed.cid);
-      return TopicValidatorResult.Ignore;
-    }
-    if (outcome.reason === "gap") {
-      this.#park(sealed, data);
-      this.#sync.soon(peer);
-      return TopicValidatorResult.Ignore;
-    }
-    if (outcome.reason === "rate_limited") {
-      this.metrics.rateLimited.inc({ scope: "author", class: trustClass });
-      return TopicValidatorResult.Ignore;
-    }
-    const offence = invalidReasons.get(outcome.reason);
-    if (offence) {
-      this.#peers.offence(peer, offence, outcome.message);
-      return TopicValidatorResult.Reject;
-    }
-    // Kind rules may fail only because a dependency has not arrived yet; sync retries later.
-    if (outcome.reason === "unknown_author") this.#sync.soon(peer);
-    return TopicValidatorResult.Ignore;
-  }
-
-  /** Keeps an envelope that arrived ahead of its predecessor, within count and byte bounds. */
-  #park(sealed: SealedEnvelope, data: Uint8Array): void {
-    const { net, author, seq } = sealed.envelope;
-    const key = `${net}\u0000${author}\u0000${seq}`;
-    if (this.#gaps.has(key)) return;
-    while (
-      this.#gaps.size > 0 &&
-      (this.#gaps.size >= gapsMax || this.#gapBytes + data.length > gapBytesMax)
-    ) {
-      const [oldest, bytes] = this.#gaps.entries().next().value!;
-      this.#gaps.delete(oldest);
-      this.#gapBytes -= bytes.length;
-    }
-    this.#gaps.set(key, data);
-    this.#gapBytes += data.length;
-  }
-
-  #flushSoon(): void {
-    if (this.#flushing) return;
-    this.#flushing = true;
-    this.#lane.run(async (ingest) => {
-      while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, gossipBatchMax);
-        const classes = new Map(batch.map((p) => [p.sealed, p.trustClass]));
-        const now = this.deps.clock.now();
-        try {
-          const outcomes = await ingest(batch.map((p) => p.sealed), "gossip", (sealed) => {
-            const trustClass = classes.get(sealed) ?? "isolated";
-            if (!this.#peers.admitAuthor(sealed.envelope.author, trustClass, now)) {
-              throw new RejectedError(
-                "rate_limited",
-                `Author "${sealed.envelope.author}" is over the ${trustClass} rate`,
-              );
-            }
-          });
-          batch.forEach((p, i) => p.resolve(outcomes[i]));
-        } catch (error) {
-          for (const p of batch) p.reject(error);
-        }
-      }
-    }).finally(() => {
-      this.#flushing = false;
-      if (this.#queue.length > 0) this.#flushSoon();
-    });
   }
 
   /** Fetches every envelope the peer has and this node lacks. */
