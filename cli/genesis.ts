@@ -1,6 +1,5 @@
 /** Handlers of `icn governance genesis ...` and `icn governance join`. */
-import { keepBackup, readInputText } from "./files.ts";
-import { chainKeys } from "../core/chain/keys.ts";
+import { keepBackup, readInputText, writeFileAtomic } from "./files.ts";
 import {
   AlreadyExistsError,
   IcnError,
@@ -18,12 +17,12 @@ import {
   parseCurrency,
   serializeGenesisFile,
 } from "../core/governance/genesis.ts";
+import { joinNetwork } from "../core/governance/join.ts";
 import { signEd25519 } from "../core/identity/keys.ts";
 import { formatDuration, paramDefs, type Params, parseParamValue } from "../core/params.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import { resolveDids } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
-import { writeFileAtomic } from "./keystore.ts";
 import type { CommandResult } from "./output.ts";
 
 function strings(value: unknown): string[] {
@@ -208,34 +207,17 @@ export async function join(ctx: CliContext, args: string[]): Promise<CommandResu
       })`,
     );
   }
-  const store = await ctx.store();
-  const current = await store.get<string>(chainKeys.network);
-  if (current && current.value !== check.id) {
+  const joined = await joinNetwork(await ctx.store(), { id: check.id, genesis: file.genesis });
+  if (joined.status === "elsewhere") {
     throw new AlreadyExistsError(
-      `This data dir already belongs to network ${current.value}; use a separate --data-dir for ${check.id}`,
+      `This data dir already belongs to network ${joined.network}; use a separate --data-dir for ${check.id}`,
     );
   }
-  if (current) {
+  if (joined.status === "already") {
     return {
       data: { id: check.id, joined: false, already: true },
       text: `Already a node of "${terminalSafe(file.genesis.name)}" (${check.id})`,
     };
-  }
-  // Rewriting the log counter (checked, unchanged) marks the store as changed for every
-  // writer's read cache, which is only trusted while that key's versionstamp is unchanged.
-  const logNext = await store.get<number>(chainKeys.logNext);
-  const ok = await store.commit([
-    { key: chainKeys.network, versionstamp: null },
-    { key: chainKeys.logNext, versionstamp: logNext?.versionstamp ?? null },
-  ], [
-    { type: "set", key: chainKeys.genesis(check.id), value: file.genesis },
-    { type: "set", key: chainKeys.network, value: check.id },
-    { type: "set", key: chainKeys.logNext, value: logNext?.value ?? 0 },
-  ]);
-  if (!ok) {
-    throw new AlreadyExistsError(
-      "Another process joined a network at the same time; run join again to see which",
-    );
   }
   return {
     data: { id: check.id, joined: true, name: file.genesis.name, members: file.genesis.members },

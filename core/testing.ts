@@ -12,9 +12,9 @@ import { createSigner } from "./identity/signer.ts";
 import { fixedClock, seededRng } from "./ports.ts";
 import type { IngestDeps } from "./chain/ingest.ts";
 import { MemoryStore } from "./store/memory_store.ts";
-import { chainKeys } from "./chain/keys.ts";
 import { createGenesis, type Genesis, genesisId } from "./governance/genesis.ts";
 import type { Params } from "./params.ts";
+import { joinNetwork } from "./governance/join.ts";
 
 export interface TestIdentity {
   did: string;
@@ -70,10 +70,7 @@ export async function testNetwork(
   });
   const net = await genesisId(genesis);
   const store = new MemoryStore();
-  await store.commit([], [
-    { type: "set", key: chainKeys.genesis(net), value: genesis },
-    { type: "set", key: chainKeys.network, value: net },
-  ]);
+  await joinNetwork(store, { id: net, genesis });
   const deps = { store, clock: fixedClock(now), kinds: createKindRegistry() };
   const { ingest } = await import("./chain/ingest.ts");
   await ingest(deps, members.map((m) => m.inception), { source: "import", atomicity: "all" });

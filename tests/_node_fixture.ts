@@ -19,6 +19,7 @@ import { type TestIdentity, testIdentity } from "../core/testing.ts";
 import type { SealedEnvelope } from "../core/envelope/envelope.ts";
 import { defaultConfig, type NodeConfig } from "../net/config.ts";
 import { IcnNode, type NodeOptions } from "../net/node.ts";
+import { joinNetwork } from "../core/governance/join.ts";
 
 export const quietLogger: Logger = {
   debug: () => {},
@@ -53,10 +54,7 @@ export async function startNode(spec: {
 }): Promise<IcnNode> {
   const net = await genesisId(spec.genesis);
   const store = spec.store ?? new MemoryStore();
-  await store.commit([], [
-    { type: "set", key: chainKeys.genesis(net), value: spec.genesis },
-    { type: "set", key: chainKeys.network, value: net },
-  ]);
+  await joinNetwork(store, { id: net, genesis: spec.genesis });
   const deps = { store, clock: systemClock, kinds: createKindRegistry() };
   await ingest(deps, spec.kels, { source: "import" });
   const { member } = spec;

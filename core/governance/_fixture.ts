@@ -1,6 +1,5 @@
 /** Test fixture: a cooperative in a MemoryStore with members who seal governance envelopes offline. */
 import { ingest, type IngestOutcome, type KindRegistry } from "../chain/ingest.ts";
-import { chainKeys } from "../chain/keys.ts";
 import { StateOverlay } from "../chain/state.ts";
 import { kelNet } from "../constants.ts";
 import { type SealedEnvelope, sealEnvelope, type Signer } from "../envelope/envelope.ts";
@@ -16,6 +15,7 @@ import { createGenesis, type Genesis, genesisId } from "./genesis.ts";
 import { governanceKinds } from "./kinds.ts";
 import type { ProposalKind } from "./params.ts";
 import { type ProposalAction, rulesFor } from "./view.ts";
+import { joinNetwork } from "./join.ts";
 
 export const t0 = Date.UTC(2026, 0, 1);
 
@@ -72,10 +72,7 @@ export class Coop {
     });
     const net = await genesisId(genesis);
     const coop = new Coop(genesis, net, people);
-    await coop.store.commit([], [
-      { type: "set", key: chainKeys.genesis(net), value: genesis },
-      { type: "set", key: chainKeys.network, value: net },
-    ]);
+    await joinNetwork(coop.store, { id: net, genesis });
     await ingest(coop.deps, people.map((p) => p.inception), { source: "import" });
     return coop;
   }

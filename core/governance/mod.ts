@@ -36,6 +36,7 @@ export {
   serializeGenesisFile,
   validateGenesis,
 } from "./genesis.ts";
+export { joinNetwork, type JoinResult } from "./join.ts";
 export {
   admittedAt,
   creditOverride,

@@ -1,7 +1,6 @@
 /** Test fixtures: members with real keys and KELs in a MemoryStore, a joined genesis, transfers. */
 import { appendLocal } from "../chain/append.ts";
 import { ingest, type IngestDeps, type IngestOutcome } from "../chain/ingest.ts";
-import { chainKeys } from "../chain/keys.ts";
 import { kelNet } from "../constants.ts";
 import { type SealedEnvelope, sealEnvelope, type Signer } from "../envelope/envelope.ts";
 import { createGenesis, type Currency, type Genesis, genesisId } from "../governance/genesis.ts";
@@ -16,6 +15,7 @@ import { MemoryStore } from "../store/memory_store.ts";
 import type { Store } from "../store/store.ts";
 import { amountToBody } from "./amount.ts";
 import { transferKind } from "./rules.ts";
+import { joinNetwork } from "../governance/join.ts";
 
 export const t0 = Date.UTC(2026, 0, 1);
 
@@ -85,10 +85,7 @@ export async function makeLedger(
   });
   const net = await genesisId(genesis);
   const store = options.store ?? new MemoryStore();
-  await store.commit([], [
-    { type: "set", key: chainKeys.genesis(net), value: genesis },
-    { type: "set", key: chainKeys.network, value: net },
-  ]);
+  await joinNetwork(store, { id: net, genesis });
   const clock = fixedClock(t0);
   const deps: IngestDeps = { store, clock, kinds: createKindRegistry() };
   await ingest(deps, all.map((m) => m.inception), { source: "import" });
