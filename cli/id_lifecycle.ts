@@ -85,6 +85,9 @@ export async function unlockMatching(
 /**
  * Commits a key-changing KEL event crash-safely: keystore with the event
  * pending → commit the event → keystore with the new seeds → identity.json.
+ * Straight into this data dir's store, never through a running node: the
+ * caller holds the node lock (`withoutRunningNode`), and a node could not
+ * sign this event anyway (see `CliContext.appendKelOrThrow`).
  */
 async function commitKeyEvent(
   ctx: CliContext,
