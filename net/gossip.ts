@@ -14,7 +14,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import type { IngestOutcome } from "../core/chain/ingest.ts";
 import { envelopeBytesMax } from "../core/constants.ts";
 import { decodeEnvelope, type SealedEnvelope } from "../core/envelope/envelope.ts";
-import { RejectedError } from "../core/errors.ts";
+import { assert, RejectedError } from "../core/errors.ts";
 import type { TrustClass } from "../core/policy/policy.ts";
 import type { Clock, Logger } from "../core/ports.ts";
 import type { Profile } from "./config.ts";
@@ -237,6 +237,11 @@ export class Gossip {
     }
     this.#gaps.set(key, data);
     this.#gapBytes += data.length;
+    // Fits: validate() refused anything over envelopeBytesMax, which fits gapBytesMax (limits.ts).
+    assert(
+      this.#gaps.size <= gapsMax && this.#gapBytes <= gapBytesMax,
+      "parked gossip stays within its count and bytes",
+    );
   }
 
   #flushSoon(): void {

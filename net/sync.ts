@@ -12,7 +12,7 @@ import { type ChainHead } from "../core/chain/keys.ts";
 import { readChainBytes, readHeads } from "../core/chain/read.ts";
 import { kelNet } from "../core/constants.ts";
 import { decodeEnvelope, type SealedEnvelope } from "../core/envelope/envelope.ts";
-import { RejectedError } from "../core/errors.ts";
+import { assert, RejectedError } from "../core/errors.ts";
 import type { Logger } from "../core/ports.ts";
 import type { Store } from "../core/store/store.ts";
 import { helloWaitMs, streamOpenTimeoutMs, syncRetryMs, syncRoundsMax } from "./limits.ts";
@@ -138,6 +138,7 @@ export class Sync {
         if (envs.length > 0 && bytes > pageBytesMax) break;
         envs.push(encoded);
       }
+      assert(envs.length <= limit, "a range page holds at most the envelopes asked for");
       return { envs } satisfies RangeResponse;
     }
     countDropped(metrics, "sync", "malformed");

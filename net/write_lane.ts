@@ -13,6 +13,7 @@ import {
   type IngestSource,
 } from "../core/chain/ingest.ts";
 import type { SealedEnvelope } from "../core/envelope/envelope.ts";
+import { assert } from "../core/errors.ts";
 import { countDropped, type NodeMetrics } from "./metrics.ts";
 
 /** Ingests while the caller holds the lane (call it only inside `run`). */
@@ -75,6 +76,7 @@ export class WriteLane {
       onAccepted: (sealed) => accepted.push(sealed),
     });
     end();
+    assert(outcomes.length === inputs.length, "ingest returns one outcome per input");
     for (const sealed of accepted) this.#init.onAccepted?.(sealed, source);
     for (let i = 0; i < outcomes.length; i++) {
       const outcome = outcomes[i];
