@@ -1,7 +1,7 @@
 /** Handlers of `icn governance` proposals, votes, delegation, upgrades and members. */
 import { StateOverlay } from "../core/chain/state.ts";
 import { pageSizeDefault, protocolVersion } from "../core/constants.ts";
-import { InvalidInputError, NotFoundError, RejectedError } from "../core/errors.ts";
+import { InvalidInputError, NotFoundError } from "../core/errors.ts";
 import { bodyBytesMax, checkConfigSet, type ProposalBody } from "../core/governance/kinds.ts";
 import type { ProposalKind } from "../core/governance/params.ts";
 import { type Ballot, choices } from "../core/governance/tally.ts";
@@ -116,16 +116,6 @@ async function resolveProposal(view: GovernanceView, id: string): Promise<Propos
     }
   }
   throw new NotFoundError(`No proposal "${id}" (see \`icn governance list\`)`);
-}
-
-async function submitOrThrow(
-  ctx: CliContext,
-  kind: string,
-  body: unknown,
-): Promise<{ cid: string; ts: number }> {
-  const { cid, envelope, outcome } = await ctx.submit({ kind, body });
-  if (outcome.status === "rejected") throw new RejectedError(outcome.reason, outcome.message);
-  return { cid, ts: envelope.ts };
 }
 
 /** The action in one terminal-safe line (a config value or scope is someone else's text). */
@@ -261,7 +251,7 @@ export async function propose(ctx: CliContext, _args: string[], options: Propose
     action,
     rules: rulesFor(await view.paramsAt(now), kind),
   };
-  const { cid, ts } = await submitOrThrow(ctx, "gov.proposal", body);
+  const { cid, envelope: { ts } } = await ctx.submitOrThrow({ kind: "gov.proposal", body });
   const closes = ts + body.rules.votingPeriod;
   return {
     data: {
@@ -406,7 +396,7 @@ export async function vote(ctx: CliContext, args: string[], options: VoteOptions
   const record = await resolveProposal(view, id);
   const body: Record<string, string> = { proposal: record.id, choice };
   if (options.reason !== undefined) body.reason = options.reason;
-  const { cid } = await submitOrThrow(ctx, "gov.vote", body);
+  const { cid } = await ctx.submitOrThrow({ kind: "gov.vote", body });
   return {
     data: { proposal: record.id, choice, cid },
     text: `Voted ${choice} on "${terminalSafe(record.title)}" (${record.id.slice(0, 16)})`,
@@ -428,7 +418,7 @@ export async function delegate(ctx: CliContext, args: string[], options: Delegat
   const scope = await parseScope(view, options.scope);
   const body: Record<string, unknown> = { to, scope };
   if (options.expires !== undefined) body.expires = resolveWhen(options.expires, ctx.clock.now());
-  const { cid } = await submitOrThrow(ctx, "gov.delegate", body);
+  const { cid } = await ctx.submitOrThrow({ kind: "gov.delegate", body });
   const labels = await contactLabels(ctx);
   return {
     data: { to, scope, cid, ...(body.expires ? { expires: body.expires } : {}) },
@@ -443,7 +433,7 @@ export async function undelegate(ctx: CliContext, _args: string[], options: Unde
   const view = await openView(ctx);
   const given = options.scope;
   const body = given === undefined ? {} : { scope: await parseScope(view, given) };
-  const { cid } = await submitOrThrow(ctx, "gov.undelegate", body);
+  const { cid } = await ctx.submitOrThrow({ kind: "gov.undelegate", body });
   return {
     data: { cid, scope: given ?? "*" },
     text: given === undefined ? "Removed every delegation" : `Removed the delegation for ${given}`,
@@ -453,7 +443,7 @@ export async function undelegate(ctx: CliContext, _args: string[], options: Unde
 export async function cancel(ctx: CliContext, args: string[]) {
   const view = await openView(ctx);
   const record = await resolveProposal(view, args[0]);
-  const { cid } = await submitOrThrow(ctx, "gov.cancel", { proposal: record.id });
+  const { cid } = await ctx.submitOrThrow({ kind: "gov.cancel", body: { proposal: record.id } });
   return {
     data: { proposal: record.id, cid },
     text: `Cancelled "${terminalSafe(record.title)}" (${record.id.slice(0, 16)})`,

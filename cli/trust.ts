@@ -1,6 +1,6 @@
 /** `icn trust ...`: edges, scores with explanations, anomalies, history. */
 import { StateOverlay } from "../core/chain/state.ts";
-import { InvalidInputError, NotFoundError, RejectedError } from "../core/errors.ts";
+import { InvalidInputError, NotFoundError } from "../core/errors.ts";
 import { isMember, membersAt, paramsAt } from "../core/governance/membership.ts";
 import { shortDid } from "../core/identity/did.ts";
 import { terminalSafe } from "../core/safe_text.ts";
@@ -64,12 +64,6 @@ function checkDid(ctx: CliContext, text: string, what = "member"): Promise<strin
   return resolveDid(ctx, text, { what });
 }
 
-async function submitEdge(ctx: CliContext, body: EdgeBody) {
-  const { cid, envelope, outcome } = await ctx.submit({ kind: trustEdgeKind, body });
-  if (outcome.status === "rejected") throw new RejectedError(outcome.reason, outcome.message);
-  return { cid, ts: envelope.ts };
-}
-
 function edgeJson(edge: EdgeRecord) {
   return {
     from: edge.from,
@@ -104,7 +98,7 @@ export async function add(
     ...(label !== undefined ? { label } : {}),
     ...(expires !== undefined ? { expires } : {}),
   };
-  const { cid, ts } = await submitEdge(ctx, body);
+  const { cid, envelope: { ts } } = await ctx.submitOrThrow({ kind: trustEdgeKind, body });
   const verb = score === 0 ? "Revoked" : "Added";
   const { state, genesis } = await reader(ctx);
   const labels = await contactLabels(ctx);
