@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
+import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "../core/governance/kinds.ts";
 import { proposalKinds } from "../core/governance/params.ts";
 import { proposalStates } from "../core/governance/view.ts";
 import { choiceArg, offsetMax, whenArg, wholeNumberArg } from "./args.ts";
@@ -69,8 +70,8 @@ export function governanceCommands(r: Registrar): Command {
         proposalKinds.join(" | "),
         choiceArg("proposal kind", proposalKinds),
       )
-      .requiredOption("--title <title>", "short title (at most 200 characters)")
-      .option("--body <file>", "file with the proposal text (at most 16 KiB)")
+      .requiredOption("--title <title>", `short title (at most ${titleLengthMax} characters)`)
+      .option("--body <file>", `file with the proposal text (at most ${bodyBytesMax / 1024} KiB)`)
       .option("--admit <did>", "membership: admit this member (DID, contact name or prefix)")
       .option("--remove <did>", "membership: remove this member (DID, contact name or prefix)")
       .option(
@@ -118,7 +119,7 @@ export function governanceCommands(r: Registrar): Command {
     gov.command("vote").description("Vote on an open proposal (a later vote replaces yours)")
       .argument("<id>", "proposal id (or a unique prefix)")
       .argument("<choice>", "for | against | abstain | block (consent mode)")
-      .option("--reason <text>", "why (at most 1000 characters)"),
+      .option("--reason <text>", `why (at most ${reasonLengthMax} characters)`),
     handlers,
     "vote",
   );

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
 import { exportFormats } from "../core/ledger/export.ts";
+import { memoBytesMax } from "../core/ledger/rules.ts";
 import { choiceArg, memoArg, offsetMax, transferIdArg, wholeNumberArg } from "./args.ts";
 import type { Registrar } from "./command.ts";
 
@@ -15,7 +16,7 @@ export function ledgerCommands(r: Registrar): Command {
       .requiredOption("--to <did>", "payee (DID, contact name or DID prefix)")
       .requiredOption("--amount <amount>", "decimal amount, e.g. 12.5")
       .option("--currency <code>", "currency (default: the cooperative's first)")
-      .option("--memo <text>", "free text, up to 1 KiB", memoArg)
+      .option("--memo <text>", `free text, up to ${memoBytesMax / 1024} KiB`, memoArg)
       .option("--id <key>", "idempotency key (generated and printed if not given)", transferIdArg),
     load,
     "transfer",
