@@ -8,13 +8,12 @@ import { IcnError } from "../core/errors.ts";
 import { createRegistrar, type Handler, refuseRepeatedOptions, type Registrar } from "./command.ts";
 import type { CommandSpec } from "./completions.ts";
 import type { CliContext, GlobalOptions } from "./context.ts";
+import { exitCodes } from "./exit_codes.ts";
 import { printError, printResult, writeStderr } from "./output.ts";
 import { groupCommands } from "./groups.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 export const icnVersion: string = denoJson.version;
-
-export const exitCodes = { ok: 0, failure: 1, usage: 2, bug: 3 } as const;
 
 export function exitCodeOf(error: unknown): { exitCode: number; code: string } {
   if (error instanceof CommanderError) return { exitCode: exitCodes.usage, code: "usage" };
