@@ -19,6 +19,13 @@ import { isDuration, parseDate } from "./dates.ts";
  */
 export const offsetMax = 1_000_000_000;
 
+/**
+ * How long a recovery request or attestation stays valid when `--expires` is not given. A
+ * default the handler applies (commander's own default would skip the parser, and the help
+ * would show milliseconds).
+ */
+export const recoveryValidityMsDefault = 7 * 86_400_000;
+
 /** Longest whole number read from the command line, in digits (`offsetMax` has ten). */
 const wholeNumberDigitsMax = 10;
 

@@ -49,10 +49,36 @@ function timestampSuffix(ms: number): string {
   return new Date(ms).toISOString().replace(/[:.]/g, "-");
 }
 
+/** `id init`'s options (declared in cli/id_commands.ts). */
+export interface InitOptions {
+  pq?: boolean;
+  force?: boolean;
+}
+
+export interface SignOptions {
+  out?: string;
+  comment?: string;
+  pq?: boolean;
+}
+
+export interface VerifyOptions {
+  sig?: string;
+  did?: string;
+  pubkey?: string;
+}
+
+export interface ExportOptions {
+  minisign?: boolean;
+}
+
+export interface ChangePassphraseOptions {
+  newPassphraseFile?: string;
+}
+
 export async function init(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: InitOptions,
 ): Promise<CommandResult> {
   scryptLogN(); // a bad ICN_SCRYPT_LOG_N is refused before anything is created
   await ctx.ensureDataDir();
@@ -62,7 +88,7 @@ export async function init(
 
 async function initLocked(
   ctx: CliContext,
-  options: Record<string, unknown>,
+  options: InitOptions,
 ): Promise<CommandResult> {
   const pq = options.pq === true;
   const hadKeystore = await pathExists(ctx.keystorePath);
@@ -132,7 +158,7 @@ export async function identityRecord(ctx: CliContext, did: string): Promise<Iden
 export async function sign(
   ctx: CliContext,
   args: string[],
-  options: Record<string, unknown>,
+  options: SignOptions,
 ): Promise<CommandResult> {
   const [file] = args;
   const data = await hashInputFile(file, "file to sign", { onProgress: progressLine(file) });
@@ -150,9 +176,9 @@ export async function sign(
     }
     return sig;
   };
-  const out = typeof options.out === "string" ? options.out : `${file}.minisig`;
+  const out = options.out ?? `${file}.minisig`;
   const now = ctx.clock.now();
-  const extra = typeof options.comment === "string" ? `\tcomment:${options.comment}` : "";
+  const extra = options.comment !== undefined ? `\tcomment:${options.comment}` : "";
   const trustedComment = `timestamp:${Math.floor(now / 1000)}\tfile:${
     basename(file)
   }\t${unlocked.did}${extra}`;
@@ -200,15 +226,15 @@ function namingFile<T>(path: string, parse: () => T): T {
 export async function verify(
   ctx: CliContext,
   args: string[],
-  options: Record<string, unknown>,
+  options: VerifyOptions,
 ): Promise<CommandResult> {
   const [file] = args;
-  const sigPath = typeof options.sig === "string" ? options.sig : `${file}.minisig`;
+  const sigPath = options.sig ?? `${file}.minisig`;
   const data = await hashInputFile(file, "signed file", { onProgress: progressLine(file) });
   const sigText = await readInputText(sigPath, "signature", { bytesMax: signatureFileBytesMax });
   const parsed = namingFile(sigPath, () => parseMinisignSignature(sigText));
-  if (typeof options.pubkey === "string") {
-    const pubkey = options.pubkey;
+  if (options.pubkey !== undefined) {
+    const { pubkey } = options;
     const keyText = await readInputText(pubkey, "public key", { bytesMax: signatureFileBytesMax });
     const key = namingFile(pubkey, () => parseMinisignPublicKey(keyText));
     await minisignVerify(data, parsed, key);
@@ -218,7 +244,7 @@ export async function verify(
     };
   }
   const claimed = didFromComment(parsed.trustedComment);
-  const wanted = typeof options.did === "string"
+  const wanted = options.did !== undefined
     ? await resolveDid(ctx, options.did, { what: "--did" })
     : undefined;
   const did = wanted ?? claimed;
@@ -265,7 +291,7 @@ export async function verify(
 export async function exportIdentity(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: ExportOptions,
 ): Promise<CommandResult> {
   const identity = await ctx.readPublicIdentity();
   const record = await identityRecord(ctx, identity.did);
@@ -286,7 +312,7 @@ export async function exportIdentity(
 export async function changePassphrase(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: ChangePassphraseOptions,
 ): Promise<CommandResult> {
   return await withKeystoreLock(
     ctx.keystorePath,
@@ -297,13 +323,10 @@ export async function changePassphrase(
 
 async function changePassphraseLocked(
   ctx: CliContext,
-  options: Record<string, unknown>,
+  options: ChangePassphraseOptions,
 ): Promise<CommandResult> {
   const unlocked = await ctx.unlock();
-  const next = await ctx.newPassphrase(
-    "ICN_NEW_PASSPHRASE",
-    typeof options.newPassphraseFile === "string" ? options.newPassphraseFile : undefined,
-  );
+  const next = await ctx.newPassphrase("ICN_NEW_PASSPHRASE", options.newPassphraseFile);
   await writeKeystoreFile(ctx.keystorePath, unlocked.secrets, next);
   return {
     data: { did: unlocked.did, changed: true },

@@ -42,6 +42,7 @@ import { type IdentityRecord, nextKeysDigest, sameKeys } from "../core/identity/
 import { replayKel } from "../core/identity/replay.ts";
 import { bytesEqual } from "../core/bytes.ts";
 import type { CliContext } from "./context.ts";
+import { exitCodes } from "./exit_codes.ts";
 import { crashPoint, kelEnvelopes, requireRecord } from "./id_lifecycle.ts";
 import {
   decryptSecrets,
@@ -147,12 +148,25 @@ interface BackupArchive {
   kel: string[];
 }
 
+/** `id backup`'s options (declared in cli/id_commands.ts). */
+export interface BackupOptions {
+  out?: string;
+}
+
+export interface RestoreOptions {
+  force?: boolean;
+}
+
+export interface CaughtUpOptions {
+  iKnow?: boolean;
+}
+
 export async function backup(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: BackupOptions,
 ): Promise<CommandResult> {
-  if (typeof options.out !== "string" || options.out.length === 0) {
+  if (options.out === undefined || options.out.length === 0) {
     throw new InvalidInputError("Cannot back up: name the backup file with --out FILE");
   }
   const unlocked = await ctx.unlock();
@@ -297,7 +311,7 @@ export async function verifyBackup(ctx: CliContext, args: string[]): Promise<Com
 export async function restore(
   ctx: CliContext,
   args: string[],
-  options: Record<string, unknown>,
+  options: RestoreOptions,
 ): Promise<CommandResult> {
   const [path] = args;
   const { archive, record, kel } = await openBackup(ctx, path);
@@ -375,11 +389,11 @@ export async function restore(
 export async function caughtUp(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: CaughtUpOptions,
 ): Promise<CommandResult> {
   if (options.iKnow !== true) {
     throw new CommanderError(
-      2,
+      exitCodes.usage,
       "icn.catchUpUnconfirmed",
       "Refusing to lift the restore guard without --i-know: if a peer holds envelopes of yours that this data dir lacks, your next write forks your chain and peers quarantine you; catch up instead (`icn node import BUNDLE` from a peer, or `icn node run` until it has synced)",
     );

@@ -1,5 +1,8 @@
 import { Command } from "commander";
+import { durationArg, recoveryValidityMsDefault } from "./args.ts";
 import { collect, type Registrar } from "./command.ts";
+
+const dayMs = 86_400_000;
 
 const load = () => import("./id.ts");
 
@@ -150,7 +153,11 @@ export function idCommands(r: Registrar): Command {
     recovery.command("setup").description("Name recovery trustees (a KEL event)")
       .requiredOption("--trustee <did>", "trustee DID (repeat)", collect)
       .requiredOption("--threshold <m>", "attestations needed")
-      .requiredOption("--delay <duration>", "waiting time before a recovery can finish (e.g. 3d)"),
+      .requiredOption(
+        "--delay <duration>",
+        "waiting time before a recovery can finish (e.g. 3d)",
+        durationArg("--delay"),
+      ),
     recoveryModule,
     "setup",
   );
@@ -159,7 +166,11 @@ export function idCommands(r: Registrar): Command {
       "Lost your keys? Create new keys in this data dir and a recovery request file",
     ).requiredOption("--did <did>", "the identity to recover")
       .option("--out <file>", "request file (default recovery-request.cbor)")
-      .option("--expires <duration>", "how long the request stays valid", "7d")
+      .option(
+        "--expires <duration>",
+        `how long the request stays valid (default ${recoveryValidityMsDefault / dayMs}d)`,
+        durationArg("--expires"),
+      )
       .option("--pq", "make the new keys hybrid (automatic when the identity is)")
       .option("--force", "replace an existing identity in this data dir"),
     recoveryModule,
@@ -171,7 +182,11 @@ export function idCommands(r: Registrar): Command {
     )
       .argument("<request>", "request file")
       .option("--out <file>", "attestation file (default REQUEST.<trustee>.attestation)")
-      .option("--expires <duration>", "how long the attestation stays valid", "7d"),
+      .option(
+        "--expires <duration>",
+        `how long the attestation stays valid (default ${recoveryValidityMsDefault / dayMs}d)`,
+        durationArg("--expires"),
+      ),
     recoveryModule,
     "attest",
   );

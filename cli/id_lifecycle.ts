@@ -143,17 +143,25 @@ async function checkCommittedNext(record: IdentityRecord, keys: KeySet): Promise
   }
 }
 
+/** `id rotate`'s options (declared in cli/id_commands.ts). */
+export interface RotateOptions {
+  /** Checked here against `rotationReasons`. */
+  reason: string;
+}
+
+export interface HistoryOptions {
+  did?: string;
+}
+
 export async function rotate(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: RotateOptions,
 ): Promise<CommandResult> {
-  const reason = (options.reason ?? "manual") as RotationReason;
+  const reason = options.reason as RotationReason;
   if (!rotationReasons.includes(reason)) {
     throw new InvalidInputError(
-      `Cannot rotate with reason "${String(options.reason)}": use one of ${
-        rotationReasons.join(", ")
-      }`,
+      `Cannot rotate with reason "${options.reason}": use one of ${rotationReasons.join(", ")}`,
     );
   }
   return await withoutRunningNode(
@@ -321,9 +329,9 @@ function describe(sealed: SealedEnvelope): string {
 export async function history(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: HistoryOptions,
 ): Promise<CommandResult> {
-  const did = typeof options.did === "string"
+  const did = options.did !== undefined
     ? await resolveDid(ctx, options.did, { what: "--did" })
     : (await ctx.readPublicIdentity()).did;
   await requireRecord(ctx, did);

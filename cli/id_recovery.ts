@@ -21,9 +21,10 @@ import {
 } from "../core/identity/recovery.ts";
 import { createSigner } from "../core/identity/signer.ts";
 import { ed25519FromSeed, mlDsa65FromSeed } from "../core/identity/keys.ts";
-import { formatDuration, parseDuration } from "../core/params.ts";
+import { formatDuration } from "../core/params.ts";
 import { resolveDid } from "./contacts.ts";
 import type { CliContext, UnlockedIdentity } from "./context.ts";
+import { recoveryValidityMsDefault } from "./args.ts";
 import { freshSeeds } from "./id.ts";
 import { requireRecord, unlockMatching } from "./id_lifecycle.ts";
 import { type KeystoreSecrets, writeKeystoreFile } from "./keystore.ts";
@@ -51,13 +52,38 @@ function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
+/** `id recovery setup`'s options, parsed where they are declared (cli/id_commands.ts). */
+export interface SetupOptions {
+  trustee: string[];
+  /** Checked here: its bound is the number of trustees. */
+  threshold: string;
+  delay: number;
+}
+
+export interface RequestOptions {
+  did: string;
+  out?: string;
+  expires?: number;
+  pq?: boolean;
+  force?: boolean;
+}
+
+export interface AttestOptions {
+  out?: string;
+  expires?: number;
+}
+
+export interface StatusOptions {
+  did?: string;
+}
+
 export async function setup(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: SetupOptions,
 ): Promise<CommandResult> {
   const trustees: string[] = [];
-  for (const trustee of (options.trustee as string[] | undefined) ?? []) {
+  for (const trustee of options.trustee) {
     // A contact name or a unique prefix becomes the full DID that is signed.
     trustees.push(await resolveDid(ctx, trustee, { what: "trustee" }));
   }
@@ -67,12 +93,10 @@ export async function setup(
   const threshold = Number(options.threshold);
   if (!Number.isInteger(threshold) || threshold < 1 || threshold > trustees.length) {
     throw new InvalidInputError(
-      `Cannot set up recovery with threshold "${
-        String(options.threshold)
-      }": use a whole number from 1 to ${trustees.length}`,
+      `Cannot set up recovery with threshold "${options.threshold}": use a whole number from 1 to ${trustees.length}`,
     );
   }
-  const delayMs = parseDuration(String(options.delay));
+  const delayMs = options.delay;
   const { unlocked } = await unlockMatching(ctx);
   if (trustees.includes(unlocked.did)) {
     throw new InvalidInputError("Cannot name yourself as your own recovery trustee");
@@ -106,15 +130,15 @@ export async function setup(
 export async function request(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: RequestOptions,
 ): Promise<CommandResult> {
-  const did = String(options.did);
+  const { did } = options;
   try {
     parseDid(did);
   } catch (error) {
     throw new InvalidInputError(`Cannot request recovery of "${did}": ${(error as Error).message}`);
   }
-  const expiresMs = parseDuration(String(options.expires ?? "7d"));
+  const expiresMs = options.expires ?? recoveryValidityMsDefault;
   if (
     ((await pathExists(ctx.keystorePath)) || (await pathExists(ctx.publicIdentityPath))) &&
     options.force !== true
@@ -145,7 +169,7 @@ export async function request(
     created: now,
     expires: now + expiresMs,
   }, (message) => signer.sign(message));
-  const out = typeof options.out === "string" ? options.out : "recovery-request.cbor";
+  const out = options.out ?? "recovery-request.cbor";
   const secrets: KeystoreSecrets = {
     v: 1,
     did,
@@ -181,12 +205,12 @@ export async function request(
 export async function attest(
   ctx: CliContext,
   args: string[],
-  options: Record<string, unknown>,
+  options: AttestOptions,
 ): Promise<CommandResult> {
   const [path] = args;
   const bytes = await readSmallFile(path, "recovery request");
   const req = await namingFile(path, "recovery request", () => decodeRecoveryRequest(bytes));
-  const expiresMs = parseDuration(String(options.expires ?? "7d"));
+  const expiresMs = options.expires ?? recoveryValidityMsDefault;
   const { unlocked } = await unlockMatching(ctx);
   const store = await ctx.store();
   const record = (await store.get<IdentityRecord>(identityKey(req.did)))?.value;
@@ -338,9 +362,9 @@ export async function finalize(ctx: CliContext): Promise<CommandResult> {
 export async function status(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: StatusOptions,
 ): Promise<CommandResult> {
-  const did = typeof options.did === "string" ? options.did : (await ctx.readPublicIdentity()).did;
+  const did = options.did ?? (await ctx.readPublicIdentity()).did;
   const record = await knownRecord(ctx, did, `show the recovery of ${did}`);
   const policy = record.recovery;
   const pending = record.pendingRecovery;
