@@ -9,6 +9,16 @@ import { tallyFederation } from "../core/federation/tally.ts";
 import type { CoopVoters, DelegateVote } from "../core/federation/tally.ts";
 import { type Choice, tally } from "../core/governance/tally.ts";
 import { seededRng } from "../core/ports.ts";
+import { parseScriptArgs, scriptSpec } from "./_args.ts";
+
+const usage = scriptSpec({
+  usage: "deno task bench:federation",
+  description:
+    "Federation tally over 1,000 cooperatives and 200 delegates' votes (target <= 50 ms),\n" +
+    "beside the cooperative tally as a baseline (a markdown report on stdout).",
+  options: {},
+});
+parseScriptArgs(usage);
 
 const cooperativesCount = 1000;
 const delegatesPerCoop = 3;
