@@ -13,7 +13,7 @@ import { fixedClock } from "../ports.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { createGenesis, type Genesis, genesisId } from "./genesis.ts";
 import { governanceKinds } from "./kinds.ts";
-import type { ProposalKind } from "./params.ts";
+import type { CooperativeProposalKind } from "./params.ts";
 import { type ProposalAction, rulesFor } from "./view.ts";
 import { joinNetwork } from "./join.ts";
 
@@ -102,7 +102,11 @@ export class Coop {
     return sealed;
   }
 
-  proposalBody(kind: ProposalKind, action: ProposalAction, params: Params = this.genesis.params) {
+  proposalBody(
+    kind: CooperativeProposalKind,
+    action: ProposalAction,
+    params: Params = this.genesis.params,
+  ) {
     return { kind, title: `A ${kind} proposal`, body: "", action, rules: rulesFor(params, kind) };
   }
 

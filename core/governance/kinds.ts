@@ -13,12 +13,14 @@ import { sha256 } from "../identity/keys.ts";
 import { amountMinorMaxNumber } from "../ledger/amount.ts";
 import { type ParamValue, validateParam } from "../params.ts";
 import type { Genesis } from "./genesis.ts";
-import { type ProposalKind, proposalKinds } from "./params.ts";
+import { delegatesPerCoopMax } from "../federation/genesis.ts";
+import { type CooperativeProposalKind, cooperativeProposalKinds } from "./params.ts";
 import { choices, type Rules } from "./tally.ts";
 import {
   compareVersions,
   type ConfigAction,
   creditOverridePrefix,
+  type DelegatesAction,
   type DelegationRecord,
   GovernanceView,
   govKeys,
@@ -45,7 +47,7 @@ export const creditOverrideMax = amountMinorMaxNumber;
 const semverPattern = /^(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})$/;
 
 export interface ProposalBody {
-  kind: ProposalKind;
+  kind: CooperativeProposalKind;
   title: string;
   body: string;
   action: ProposalAction;
@@ -146,12 +148,70 @@ export function checkConfigSet(set: unknown): Record<string, ParamValue> {
   return set as Record<string, ParamValue>;
 }
 
+/** A network id (CIDv1 in base32), as the federation's own kinds check it. */
+const networkIdPattern = /^b[a-z2-7]{7,127}$/;
+
+/**
+ * Checks a `delegates` action: a federation other than this cooperative, and
+ * 1 to `delegatesPerCoopMax` sorted, distinct DIDs, each a member at `ts`.
+ */
+async function checkDelegatesAction(
+  view: GovernanceView,
+  action: Record<string, unknown>,
+  context: { net: string; ts: number },
+): Promise<DelegatesAction> {
+  checkKeys(action, ["federation", "delegates"]);
+  const { federation, delegates } = action;
+  if (typeof federation !== "string" || !networkIdPattern.test(federation)) {
+    reject(
+      "bad_action",
+      `Delegates proposal federation "${shown(federation)}" is not a network id`,
+    );
+  }
+  if (federation === context.net) {
+    reject("bad_action", "Cannot choose delegates to this cooperative itself: name a federation");
+  }
+  if (
+    !Array.isArray(delegates) || delegates.length === 0 || delegates.length > delegatesPerCoopMax
+  ) {
+    reject(
+      "bad_action",
+      `A delegates proposal names 1 to ${delegatesPerCoopMax} delegates, not ${
+        Array.isArray(delegates) ? delegates.length : shown(delegates)
+      }`,
+    );
+  }
+  const list: string[] = [];
+  for (const [i, value] of delegates.entries()) {
+    const did = checkDid(value, `Delegate ${i + 1}`);
+    if (i > 0 && list[i - 1] >= did) {
+      reject(
+        "bad_action",
+        list[i - 1] === did
+          ? `Delegate "${did}" is named twice`
+          : "Delegates must be listed in sorted order",
+      );
+    }
+    list.push(did);
+  }
+  for (const did of list) {
+    if (!(await view.isMember(did, context.ts))) {
+      reject(
+        "delegate_not_member",
+        `Cannot choose "${did}" as a delegate to federation ${federation}: not a member`,
+      );
+    }
+  }
+  return { federation, delegates: list };
+}
+
 async function checkAction(
   view: GovernanceView,
-  kind: ProposalKind,
+  kind: CooperativeProposalKind,
   action: unknown,
-  ts: number,
+  context: { net: string; ts: number },
 ): Promise<ProposalAction> {
+  const { ts } = context;
   if (!isObject(action)) reject("bad_action", "Proposal action must be a map");
   switch (kind) {
     case "text":
@@ -194,6 +254,8 @@ async function checkAction(
       }
       return { version, deadline, minVersion };
     }
+    case "delegates":
+      return await checkDelegatesAction(view, action, context);
   }
 }
 
@@ -204,11 +266,11 @@ const proposal: KindHandler = {
     const body = envelope.body;
     if (!isObject(body)) reject("bad_body", "Proposal body must be a map");
     checkKeys(body, ["kind", "title", "body", "action", "rules"]);
-    const kind = body.kind as ProposalKind;
-    if (!proposalKinds.includes(kind)) {
+    const kind = body.kind as CooperativeProposalKind;
+    if (!cooperativeProposalKinds.includes(kind)) {
       reject(
         "bad_body",
-        `Unknown proposal kind "${shown(body.kind)}" (${proposalKinds.join(", ")})`,
+        `Unknown proposal kind "${shown(body.kind)}" (${cooperativeProposalKinds.join(", ")})`,
       );
     }
     if (typeof body.title !== "string" || body.title.trim().length === 0) {
@@ -233,7 +295,10 @@ const proposal: KindHandler = {
     if (!sameRules(rules, body.rules)) {
       reject("stale_rules", `Proposal rules do not match the ${kind} rules in force`);
     }
-    const action = await checkAction(view, kind, body.action, envelope.ts);
+    const action = await checkAction(view, kind, body.action, {
+      net: envelope.net,
+      ts: envelope.ts,
+    });
     const closes = envelope.ts + rules.votingPeriod;
     const record: ProposalRecord = {
       id: cid,
@@ -326,10 +391,10 @@ const vote: KindHandler = {
 async function checkScope(view: GovernanceView, scope: unknown): Promise<string> {
   if (scope === "all") return scope;
   if (typeof scope === "string" && scope.startsWith("kind:")) {
-    if (!proposalKinds.includes(scope.slice(5) as ProposalKind)) {
+    if (!cooperativeProposalKinds.includes(scope.slice(5) as CooperativeProposalKind)) {
       reject(
         "bad_body",
-        `Unknown delegation scope "${scope}": kinds are ${proposalKinds.join(", ")}`,
+        `Unknown delegation scope "${scope}": kinds are ${cooperativeProposalKinds.join(", ")}`,
       );
     }
     return scope;

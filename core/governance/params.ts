@@ -1,32 +1,55 @@
 import type { ParamDef } from "../params.ts";
 
+/** Kinds `icn governance propose --kind` builds (see `cooperativeProposalKinds` for all). */
 export const proposalKinds = ["text", "membership", "config", "upgrade"] as const;
 export type ProposalKind = typeof proposalKinds[number];
 
+/**
+ * Every kind a cooperative's proposal engine accepts: `proposalKinds`, and
+ * `delegates` (who acts for the cooperative in a federation). Kept apart from
+ * `proposalKinds` only until the CLI builds delegate proposals; then the two
+ * lists become one.
+ */
+export const cooperativeProposalKinds = [...proposalKinds, "delegates"] as const;
+export type CooperativeProposalKind = typeof cooperativeProposalKinds[number];
+
 const day = 86_400_000;
 
-/** Per-kind defaults (issue: governance): quorum %, approval %, voting period, timelock, mode. */
-const ruleDefaults: Record<ProposalKind, [number, number, number, number]> = {
+/** Per-kind defaults (issue: governance): quorum %, approval %, voting period, timelock. */
+const ruleDefaults: Record<CooperativeProposalKind, [number, number, number, number]> = {
   text: [50, 50, 7 * day, 0],
   membership: [50, 50, 7 * day, 0],
   config: [50, 67, 7 * day, 2 * day],
   upgrade: [67, 75, 14 * day, 2 * day],
+  // Choosing who speaks for the cooperative weighs like a config change.
+  delegates: [50, 67, 7 * day, 2 * day],
 };
 
-export const governanceParams: readonly ParamDef[] = proposalKinds.flatMap((kind) => {
+/**
+ * Keys of kinds added after networks existed: a genesis without them means
+ * the default (see `ParamDef.since`).
+ */
+const kindSince: Partial<Record<CooperativeProposalKind, string>> = {
+  delegates: "2026-12-02",
+};
+
+export const governanceParams: readonly ParamDef[] = cooperativeProposalKinds.flatMap((kind) => {
   const [quorum, approval, votingPeriod, timelock] = ruleDefaults[kind];
+  const since = kindSince[kind] === undefined ? {} : { since: kindSince[kind] };
   return [
     {
       key: `governance.${kind}.quorum`,
       type: "percent",
       default: quorum,
       description: `Share of eligible members who must vote on a ${kind} proposal, in %`,
+      ...since,
     },
     {
       key: `governance.${kind}.approval`,
       type: "percent",
       default: approval,
       description: `Share of votes cast that must be "for" a ${kind} proposal, in %`,
+      ...since,
     },
     {
       key: `governance.${kind}.votingPeriod`,
@@ -35,6 +58,7 @@ export const governanceParams: readonly ParamDef[] = proposalKinds.flatMap((kind
       min: 1000,
       max: 365 * day,
       description: `How long a ${kind} proposal stays open`,
+      ...since,
     },
     {
       key: `governance.${kind}.timelock`,
@@ -43,6 +67,7 @@ export const governanceParams: readonly ParamDef[] = proposalKinds.flatMap((kind
       min: 0,
       max: 365 * day,
       description: `Delay between acceptance of a ${kind} proposal and its effect`,
+      ...since,
     },
     {
       key: `governance.${kind}.mode`,
@@ -50,6 +75,7 @@ export const governanceParams: readonly ParamDef[] = proposalKinds.flatMap((kind
       default: "majority",
       values: ["majority", "consent"],
       description: `Decision mode of ${kind} proposals (consent adds a blocking vote)`,
+      ...since,
     },
   ] satisfies ParamDef[];
 });

@@ -8,7 +8,7 @@
 import type { StateView } from "../chain/state.ts";
 import { numberParam, type Params, type ParamValue, stringParam } from "../params.ts";
 import type { Genesis } from "./genesis.ts";
-import type { ProposalKind } from "./params.ts";
+import { type CooperativeProposalKind, cooperativeProposalKinds } from "./params.ts";
 import { type Ballot, type Choice, type Mode, type Rules, type Tally, tally } from "./tally.ts";
 
 export type StateReader = Pick<StateView, "get" | "list">;
@@ -23,17 +23,24 @@ export interface UpgradeAction {
   deadline: number;
   minVersion: string;
 }
+/** Who acts for the cooperative in federation `federation` (its network id). */
+export interface DelegatesAction {
+  federation: string;
+  /** Members of the cooperative, sorted and distinct. */
+  delegates: string[];
+}
 export type ProposalAction =
   | Record<string, never>
   | MembershipAction
   | ConfigAction
-  | UpgradeAction;
+  | UpgradeAction
+  | DelegatesAction;
 
 /** Stored at `govKeys.proposal(id)`. */
 export interface ProposalRecord {
   id: string;
   author: string;
-  kind: ProposalKind;
+  kind: CooperativeProposalKind;
   title: string;
   text: string;
   action: ProposalAction;
@@ -89,15 +96,20 @@ export const govKeys = {
   revision: ["gov", "rev"] as const,
 };
 
-export const proposalKindList: readonly ProposalKind[] = [
-  "text",
-  "membership",
-  "config",
-  "upgrade",
-];
+export const proposalKindList: readonly CooperativeProposalKind[] = cooperativeProposalKinds;
+
+/** A cooperative's delegates to one federation, as its latest executed proposal set them. */
+export interface DelegateSet {
+  federation: string;
+  delegates: string[];
+  /** The executed `delegates` proposal that chose them. */
+  proposal: string;
+  /** When it took effect. */
+  effective: number;
+}
 
 /** The rules a `kind` proposal gets under `params`. */
-export function rulesFor(params: Params, kind: ProposalKind): Rules {
+export function rulesFor(params: Params, kind: CooperativeProposalKind): Rules {
   return {
     quorum: numberParam(params, `governance.${kind}.quorum`),
     approval: numberParam(params, `governance.${kind}.approval`),
@@ -215,7 +227,7 @@ export class GovernanceView {
   }
 
   /** Index entries of one kind, ordered by effective time then id. */
-  async index(kind: ProposalKind): Promise<IndexEntry[]> {
+  async index(kind: CooperativeProposalKind): Promise<IndexEntry[]> {
     const { indexes } = await this.#data();
     let entries = indexes.get(kind);
     if (!entries) {
@@ -227,8 +239,8 @@ export class GovernanceView {
   }
 
   /** Every proposal id, all kinds. */
-  async allEntries(): Promise<(IndexEntry & { kind: ProposalKind })[]> {
-    const out: (IndexEntry & { kind: ProposalKind })[] = [];
+  async allEntries(): Promise<(IndexEntry & { kind: CooperativeProposalKind })[]> {
+    const out: (IndexEntry & { kind: CooperativeProposalKind })[] = [];
     for (const kind of proposalKindList) {
       for (const entry of await this.index(kind)) out.push({ ...entry, kind });
     }
@@ -241,7 +253,7 @@ export class GovernanceView {
    * kept: deciding one needs only members at its opening, which only earlier
    * entries can change, so the recursion always stops.
    */
-  async #effective(kind: ProposalKind, ts: number): Promise<ProposalRecord[]> {
+  async #effective(kind: CooperativeProposalKind, ts: number): Promise<ProposalRecord[]> {
     const entries = await this.index(kind);
     const { progress } = await this.#data();
     let state = progress.get(kind);
@@ -313,6 +325,37 @@ export class GovernanceView {
       }
     }
     return params;
+  }
+
+  /**
+   * The delegates the cooperative chose for `federation`, as of `at`: the set
+   * of the latest executed `delegates` proposal for it (by effective time,
+   * then id) whose delegates were all still members when it took effect; a
+   * proposal one of whose delegates left before then changes nothing.
+   * Undefined when no such proposal was executed.
+   */
+  async delegatesFor(federation: string, at: number): Promise<DelegateSet | undefined> {
+    let latest: DelegateSet | undefined;
+    for (const record of await this.#effective("delegates", at)) {
+      const action = record.action as DelegatesAction;
+      if (action.federation !== federation) continue;
+      if (!(await this.delegatesWereMembers(record))) continue;
+      latest = {
+        federation,
+        delegates: action.delegates,
+        proposal: record.id,
+        effective: record.effective,
+      };
+    }
+    return latest;
+  }
+
+  /** True when every delegate a `delegates` proposal names was a member when it took effect. */
+  async delegatesWereMembers(record: ProposalRecord): Promise<boolean> {
+    for (const did of (record.action as DelegatesAction).delegates) {
+      if (!(await this.isMember(did, record.effective))) return false;
+    }
+    return true;
   }
 
   async #allDelegations(): Promise<Map<string, Map<string, DelegationRecord[]>>> {
