@@ -18,9 +18,9 @@ function until(ms: number, now: number): string {
 export async function unlock(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: { for?: string },
 ): Promise<CommandResult> {
-  const forMs = typeof options.for === "string" ? parseUnlockFor(options.for) : unlockForMsDefault;
+  const forMs = options.for !== undefined ? parseUnlockFor(options.for) : unlockForMsDefault;
   const identity = await ctx.readPublicIdentity();
   const paths = agentPaths(ctx);
   checkSocketPath(paths);

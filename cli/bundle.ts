@@ -16,10 +16,17 @@ import type { CliContext } from "./context.ts";
 import { writeFileAtomic } from "./keystore.ts";
 import type { CommandResult } from "./output.ts";
 
+/** `node export`'s options (declared in cli/node_commands.ts). */
+export interface ExportBundleOptions {
+  out: string;
+  /** Checked here: a log position, printed by the previous export as `next`. */
+  since: string;
+}
+
 export async function exportBundle(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: ExportBundleOptions,
 ): Promise<CommandResult> {
   const since = Number(options.since ?? 0);
   if (!Number.isSafeInteger(since) || since < 0) {
@@ -39,7 +46,7 @@ export async function exportBundle(
     { v: 1, net, count: envelopes.length, since, next, created: ctx.clock.now() },
     envelopes,
   );
-  const out = String(options.out);
+  const { out } = options;
   await writeFileAtomic(out, bytes, 0o644);
   return {
     data: { file: out, count: envelopes.length, since, next, bytes: bytes.length },

@@ -349,10 +349,15 @@ export async function contactLabels(ctx: CliContext): Promise<ContactLabels> {
 
 // Handlers of `icn contacts ...`.
 
+/** `contacts add`'s options (declared in cli/contacts_commands.ts). */
+export interface AddOptions {
+  force?: boolean;
+}
+
 export async function add(
   ctx: CliContext,
   args: string[],
-  options: Record<string, unknown>,
+  options: AddOptions,
 ): Promise<CommandResult> {
   const name = checkContactName(args[0]);
   const did = await resolveDid(ctx, args[1], { what: "DID" });

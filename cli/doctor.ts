@@ -581,7 +581,7 @@ const portEnv = ["ICN_NODE_PROFILE", "ICN_NODE_LISTEN", "ICN_HTTP_LISTEN"];
  */
 export async function plannedPorts(
   ctx: CliContext,
-  options: Record<string, unknown>,
+  options: DoctorOptions,
 ): Promise<PortPlan> {
   const path = ctx.path("config.toml");
   let text: string | undefined;
@@ -658,10 +658,16 @@ const marks: Record<FindingStatus, string> = {
   skip: "skip ",
 };
 
+/** `doctor`'s options (declared in cli/tool_commands.ts); the ports are checked by `parsePort`. */
+export interface DoctorOptions {
+  p2pPort?: string;
+  httpPort?: string;
+}
+
 export async function doctor(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: DoctorOptions,
 ): Promise<CommandResult> {
   const ports = await plannedPorts(ctx, options);
   const findings = await runDoctor(ctx, ports);

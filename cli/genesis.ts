@@ -25,17 +25,24 @@ import { resolveDids } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
 import type { CommandResult } from "./output.ts";
 
-function strings(value: unknown): string[] {
-  return Array.isArray(value) ? value.map(String) : [];
+/** `governance genesis create`'s options (declared in cli/governance_commands.ts). */
+export interface CreateOptions {
+  name: string;
+  member: string[];
+  /** `code:decimals`, parsed by core's `parseCurrency`. */
+  currency: string[];
+  set: string[];
+  out?: string;
+  force?: boolean;
 }
 
 export async function create(
   ctx: CliContext,
   _args: string[],
-  options: Record<string, unknown>,
+  options: CreateOptions,
 ): Promise<CommandResult> {
   const params: Params = {};
-  for (const assignment of strings(options.set)) {
+  for (const assignment of options.set) {
     const eq = assignment.indexOf("=");
     if (eq <= 0) throw new InvalidInputError(`Cannot parse --set "${assignment}": use KEY=VALUE`);
     params[assignment.slice(0, eq)] = parseParamValue(
@@ -44,7 +51,7 @@ export async function create(
     );
   }
   // A contact name or a unique prefix becomes the full DID that is signed.
-  const members = await resolveDids(ctx, strings(options.member), { what: "--member" });
+  const members = await resolveDids(ctx, options.member, { what: "--member" });
   try {
     const own = await ctx.readPublicIdentity();
     if (!members.includes(own.did)) members.push(own.did);
@@ -57,14 +64,14 @@ export async function create(
     );
   }
   const genesis = createGenesis({
-    name: String(options.name),
+    name: options.name,
     members,
-    currencies: strings(options.currency).map(parseCurrency),
+    currencies: options.currency.map(parseCurrency),
     params,
     created: ctx.clock.now(),
   });
   const file: GenesisFile = { id: await genesisId(genesis), genesis, signatures: [] };
-  const out = typeof options.out === "string" ? options.out : "genesis.json";
+  const out = options.out ?? "genesis.json";
   const backup = await replaceableGenesis(out, options.force === true, ctx.clock.now());
   await writeFileAtomic(out, new TextEncoder().encode(serializeGenesisFile(file)), 0o644);
   return {
