@@ -1,10 +1,9 @@
 /** Test fixture: cooperatives with signed genesis files, and federation files built from them. */
 import { toBase64 } from "../bytes.ts";
 import { ingest, type IngestOutcome } from "../chain/ingest.ts";
-import { chainKeys } from "../chain/keys.ts";
 import { StateOverlay } from "../chain/state.ts";
 import { type SealedEnvelope, sealEnvelope } from "../envelope/envelope.ts";
-import { identityKinds } from "../identity/kinds.ts";
+import { kindRegistryFor } from "../kinds.ts";
 import type { Params } from "../params.ts";
 import { fixedClock } from "../ports.ts";
 import { MemoryStore } from "../store/memory_store.ts";
@@ -16,8 +15,8 @@ import {
   genesisSigningBytes,
 } from "../governance/genesis.ts";
 import { type TestIdentity, testIdentity } from "../testing.ts";
-import { federationKinds } from "./kinds.ts";
-import { federationJoinWrites, FederationView } from "./view.ts";
+import { joinFederation } from "./join.ts";
+import { FederationView } from "./view.ts";
 import {
   addFederationSignature,
   createFederationGenesis,
@@ -84,7 +83,7 @@ export async function testFederation(
   return file;
 }
 
-const kinds = new Map([...identityKinds, ...federationKinds]);
+const kinds = kindRegistryFor("federation");
 
 /** A node's store that has joined a federation, with every member's key event log. */
 export class FederationNet {
@@ -104,10 +103,8 @@ export class FederationNet {
     people: readonly TestIdentity[],
   ): Promise<FederationNet> {
     const fed = new FederationNet(file);
-    await fed.store.commit([], [
-      { type: "set", key: chainKeys.network, value: file.id },
-      ...federationJoinWrites(file).map((w) => ({ type: "set" as const, ...w })),
-    ]);
+    const joined = await joinFederation(fed.store, file);
+    if (joined.status !== "joined") throw new Error(`Fixture store did not join: ${joined.status}`);
     const inceptions = [...new Map(people.map((p) => [p.did, p.inception])).values()];
     await ingest(fed.deps, inceptions, { source: "import" });
     return fed;

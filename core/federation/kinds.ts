@@ -5,8 +5,8 @@
  * outcomes are derived on read (`view.ts`). Authors are delegates: a DID acts
  * in the federation only for a cooperative whose delegate it is at that time.
  *
- * Not registered in `core/kinds.ts` yet: a node serves these kinds only in a
- * federation network (see `federationKinds`).
+ * Registered for federation networks only (`kindRegistryFor("federation")` in
+ * `core/kinds.ts`, which says why).
  */
 import type { ApplyContext, KindHandler } from "../chain/ingest.ts";
 import { utf8Encode } from "../bytes.ts";
@@ -380,7 +380,7 @@ const vouch: KindHandler = {
   },
 };
 
-/** `fed.*` handlers, to be served in federation networks only (see the module comment). */
+/** `fed.*` handlers, served in federation networks only (see the module comment). */
 export const federationKinds: ReadonlyMap<string, KindHandler> = new Map([
   ["fed.delegates", delegates],
   ["fed.proposal", proposal],

@@ -1,12 +1,31 @@
 /**
- * Joining a network: a store records which network it belongs to and that network's genesis,
- * once. The CLI's `icn governance join` and every test fixture that starts from a joined store
- * write exactly these keys, through this one function.
+ * Joining a network: a store records which network it belongs to, what kind of network it is
+ * and that network's genesis, once. The CLI's `icn governance join` and every test fixture that
+ * starts from a joined store write exactly these keys, through this one function
+ * (`joinFederation` in `core/federation/join.ts` for a federation).
  */
 import { chainKeys } from "../chain/keys.ts";
-import { AlreadyExistsError } from "../errors.ts";
+import { AlreadyExistsError, assert } from "../errors.ts";
 import type { Store } from "../store/store.ts";
 import type { Genesis } from "./genesis.ts";
+
+/** A network's members are people (`cooperative`) or cooperatives (`federation`). */
+export const networkKinds = ["cooperative", "federation"] as const;
+export type NetworkKind = typeof networkKinds[number];
+
+/**
+ * Where a store records the kind of its network, so that a reader picks the kinds it accepts
+ * (`kindRegistryFor`). Stores joined before federations existed lack it: they are cooperatives.
+ */
+export const networkKindKey = ["meta", "netKind"] as const;
+
+/** The kind of network `store` belongs to: as recorded when it joined, else `cooperative`. */
+export async function readNetworkKind(store: Pick<Store, "get">): Promise<NetworkKind> {
+  const entry = await store.get<NetworkKind>(networkKindKey);
+  if (!entry) return "cooperative";
+  assert(networkKinds.includes(entry.value), `Store records an unknown network kind`);
+  return entry.value;
+}
 
 /** What `joinNetwork` found: joined now, joined before, or the store belongs to another network. */
 export type JoinResult =
@@ -54,6 +73,7 @@ export async function joinNetwork(
   ], [
     { type: "set", key: chainKeys.genesis(network.id), value: network.genesis },
     { type: "set", key: chainKeys.network, value: network.id },
+    { type: "set", key: networkKindKey, value: "cooperative" satisfies NetworkKind },
     { type: "set", key: chainKeys.logNext, value: logNext?.value ?? 0 },
   ]);
   if (!ok) {
