@@ -1,7 +1,7 @@
 /**
  * icn as a library: the pure domain core (envelopes, identities, chains,
- * stores, genesis). The CLI in `cli/` and the node in `net/` are built on
- * exactly these functions.
+ * stores, cooperative and federation geneses). The CLI in `cli/` and the
+ * node in `net/` are built on exactly these functions.
  *
  * @example Seal an envelope and check it round-trips
  * ```ts
@@ -58,6 +58,23 @@ export {
   type Genesis,
   genesisId,
 } from "./core/governance/genesis.ts";
-export { createKindRegistry } from "./core/kinds.ts";
+export {
+  joinNetwork,
+  type JoinResult,
+  type NetworkKind,
+  networkKinds,
+  readNetworkKind,
+} from "./core/governance/join.ts";
+export {
+  checkDelegatesCitation,
+  checkFederationFile,
+  createFederationGenesis,
+  type FederationFile,
+  type FederationGenesis,
+  federationId,
+  FederationView,
+  joinFederation,
+} from "./core/federation/mod.ts";
+export { createKindRegistry, kindRegistryFor } from "./core/kinds.ts";
 export * from "./core/errors.ts";
 export type { Clock, Logger, Rng } from "./core/ports.ts";

@@ -38,8 +38,34 @@
  * if (trustClass !== "partner" || Math.abs(score - 0.56) > 1e-9) throw new Error("unexpected");
  * ```
  *
+ * @example Check a fed.delegates citation against the cooperative's own governance
+ * ```ts
+ * import { checkDelegatesCitation } from "./mod.ts";
+ * import { StateOverlay } from "../chain/state.ts";
+ * import { createGenesis, genesisId, GovernanceView } from "../governance/mod.ts";
+ * import { didFromPublicKey } from "../identity/did.ts";
+ * import { MemoryStore } from "../store/memory_store.ts";
+ *
+ * const founder = didFromPublicKey(new Uint8Array(32).fill(7));
+ * const genesis = createGenesis({ name: "Bakers", members: [founder], created: 0 });
+ * const bakers = new GovernanceView(new StateOverlay(new MemoryStore()), genesis);
+ * const body = { coop: await genesisId(genesis), delegates: [founder], members: 1, proposal: "bafyx" };
+ * const result = await checkDelegatesCitation(bakers, body, { federation: "bafyfed", at: 1 });
+ * if (result.ok || result.reason !== "unknown_proposal") throw new Error("unexpected");
+ * ```
+ *
  * @module
  */
+export {
+  checkDelegatesCitation,
+  type CitationCheck,
+  type CitationCheckOptions,
+  type CitationFailure,
+  citationFailures,
+  type CooperativeReader,
+  type DelegatesCitation,
+} from "./citation.ts";
+export { type FederationJoinResult, joinFederation, type JoinFederationOptions } from "./join.ts";
 export {
   addFederationSignature,
   checkFederationFile,

@@ -7,14 +7,14 @@
  * ```ts
  * import { tally } from "./mod.ts";
  *
- * // 5 eligible, quorum 50 % → 2 must vote; approval 50 % of 3 cast → more than 1 "for".
+ * // 5 eligible, quorum 50 % → 2 must vote; approval 50 % of 4 cast → more than 2 "for".
  * const result = tally({
  *   eligible: ["a", "b", "c", "d", "e"],
  *   votes: new Map([["a", "for"], ["b", "for"], ["c", "against"]]),
- *   delegations: new Map([["d", "c"]]), // d follows the vote of c
+ *   delegations: new Map([["d", "a"]]), // d follows the vote of a
  *   rules: { quorum: 50, approval: 50, mode: "majority" },
  * });
- * if (result.outcome !== "Accepted" || result.cast !== 4) throw new Error("unexpected tally");
+ * if (result.outcome !== "Accepted" || result.for !== 3) throw new Error("unexpected tally");
  * ```
  *
  * @module
@@ -36,7 +36,14 @@ export {
   serializeGenesisFile,
   validateGenesis,
 } from "./genesis.ts";
-export { joinNetwork, type JoinResult } from "./join.ts";
+export {
+  joinNetwork,
+  type JoinResult,
+  type NetworkKind,
+  networkKindKey,
+  networkKinds,
+  readNetworkKind,
+} from "./join.ts";
 export {
   admittedAt,
   creditOverride,
@@ -45,7 +52,13 @@ export {
   paramsAt,
   upgradeRequirement,
 } from "./membership.ts";
-export { governanceParams, type ProposalKind, proposalKinds } from "./params.ts";
+export {
+  type CooperativeProposalKind,
+  cooperativeProposalKinds,
+  governanceParams,
+  type ProposalKind,
+  proposalKinds,
+} from "./params.ts";
 export {
   type Ballot,
   type Choice,
@@ -72,6 +85,8 @@ export {
   compareVersions,
   type ConfigAction,
   creditOverridePrefix,
+  type DelegatesAction,
+  type DelegateSet,
   type DelegationRecord,
   GovernanceView,
   govKeys,
