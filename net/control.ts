@@ -24,6 +24,8 @@ import { decodeEnvelope, type SealedEnvelope } from "../core/envelope/envelope.t
 export const controlBodyBytesMax = 256 * 1024;
 /** Largest reply the CLI reads from its node (one envelope in base64 and an outcome). */
 export const controlReplyBytesMax = 1024 * 1024;
+/** Longest network id (a genesis CID string is 59 characters). */
+const netLengthMax = 128;
 /** Longest rejection reason or message the CLI accepts from its node. */
 const outcomeTextMax = 4096;
 
@@ -31,6 +33,8 @@ export interface SubmitRequestWire {
   kind: string;
   /** base64 of the DAG-CBOR body. */
   body: string;
+  /** The network to write in (a node serves several); absent, the node's home network. */
+  net?: string;
 }
 
 export interface SubmitReplyWire {
@@ -43,7 +47,7 @@ export interface SubmitReplyWire {
 const submitRequestShape = record({
   kind: string({ max: 64, pattern: /^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$/ }),
   body: base64({ max: envelopeBytesMax }),
-});
+}, { net: string({ min: 1, max: netLengthMax }) });
 
 const connectRequestShape = record({ addr: string({ min: 1, max: 1024, pattern: /^\// }) });
 
@@ -112,16 +116,24 @@ export function controlError(value: unknown): { code?: string; message?: string 
   };
 }
 
-export function encodeSubmitRequest(request: { kind: string; body: unknown }): SubmitRequestWire {
-  return { kind: request.kind, body: toBase64(dagCbor.encode(request.body)) };
+export function encodeSubmitRequest(
+  request: { kind: string; body: unknown; net?: string },
+): SubmitRequestWire {
+  return {
+    kind: request.kind,
+    body: toBase64(dagCbor.encode(request.body)),
+    ...(request.net !== undefined ? { net: request.net } : {}),
+  };
 }
 
 /**
  * Decodes a submit request body (JSON bytes, or a value already parsed)
- * strictly: exactly `kind` and `body`, the body canonical DAG-CBOR of at most
- * an envelope. Throws `InvalidInputError`.
+ * strictly: exactly `kind`, `body` and, optionally, `net`; the body canonical DAG-CBOR of at
+ * most an envelope. Throws `InvalidInputError`.
  */
-export function decodeSubmitRequest(input: Uint8Array | unknown): { kind: string; body: unknown } {
+export function decodeSubmitRequest(
+  input: Uint8Array | unknown,
+): { kind: string; body: unknown; net?: string } {
   const what = { what: "submit request" };
   const wire = input instanceof Uint8Array
     ? parseJsonStrict(input, submitRequestShape, { ...what, bytesMax: controlBodyBytesMax })
@@ -130,7 +142,7 @@ export function decodeSubmitRequest(input: Uint8Array | unknown): { kind: string
     what: "submit request body",
     bytesMax: envelopeBytesMax,
   });
-  return { kind: wire.kind, body };
+  return { kind: wire.kind, body, ...(wire.net !== undefined ? { net: wire.net } : {}) };
 }
 
 /** Decodes a connect request body strictly: exactly a multiaddr `addr`. */

@@ -4,8 +4,10 @@
  * limits applied there, after the signature), and the parking of envelopes that arrived ahead
  * of their predecessor until it does.
  *
- * One `Gossip` per topic, that is per network (federation builds one for each network a node
- * serves, each with its own topic and peers).
+ * One `Gossip` per topic, that is per network: a node serving several networks builds one for
+ * each, with its own topic, peers and write lane, and subscribes only to the topics it serves.
+ * Its peers are those whose hello announced the network, so gossip on a network a peer did not
+ * announce is never heard.
  */
 import type { GossipsubOpts, Message } from "@libp2p/gossipsub";
 import { StrictNoSign, TopicValidatorResult } from "@libp2p/gossipsub";
@@ -38,6 +40,8 @@ export interface GossipComponents {
 export interface GossipInit {
   /** The gossipsub topic of the network's envelopes. */
   topic: string;
+  /** The network (the `net` label of the per-network counters). */
+  net?: string;
   /** The `test` profile runs every node on one address: no IP colocation penalty there. */
   profile: Profile;
 }
@@ -94,6 +98,7 @@ export class Gossip {
       return TopicValidatorResult.Ignore;
     }
     metrics.received.inc({ source: "gossip" });
+    if (this.#init.net !== undefined) metrics.networkReceived.inc({ net: this.#init.net });
     if (data.length > envelopeBytesMax) {
       metrics.rejected.inc({ kind: "unknown", reason: "too_large", source: "gossip" });
       countDropped(metrics, "gossip", "oversized");

@@ -6,8 +6,10 @@
  * before the signature is checked again. A verified hello makes the peer heard by gossip and
  * starts a sync with it.
  *
- * One `Hello` and one `Admission` per network: the hello names the network, and members are
- * that network's (federation builds them per network).
+ * One `Hello` per node: the hello lists every network the node serves and where it sits
+ * (topology), and a peer is verified, with its trust class, in each network both serve (its key
+ * events are ingested into each of those networks' stores). One `Admission` per network (its
+ * members and proof of work), joined by `Admissions` for the one connection gater.
  */
 import type { Connection, MultiaddrConnection, PeerId, Stream } from "@libp2p/interface";
 import { type ChainHead, chainKeys } from "../core/chain/keys.ts";
@@ -16,7 +18,7 @@ import { StateOverlay } from "../core/chain/state.ts";
 import { toHex } from "../core/bytes.ts";
 import { kelNet, protocolVersion } from "../core/constants.ts";
 import { decodeEnvelope, type SealedEnvelope } from "../core/envelope/envelope.ts";
-import { RejectedError } from "../core/errors.ts";
+import { assert, RejectedError } from "../core/errors.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
 import { membersAt, paramsAt, upgradeRequirement } from "../core/governance/membership.ts";
 import { compareVersions } from "../core/governance/view.ts";
@@ -25,6 +27,7 @@ import { identityKey, type IdentityRecord, signingKeysAt } from "../core/identit
 import type { Ed25519KeyPair } from "../core/identity/keys.ts";
 import type { Clock, Logger } from "../core/ports.ts";
 import type { Store } from "../core/store/store.ts";
+import { classRank, type TrustClass } from "../core/policy/policy.ts";
 import {
   type AddressClassifier,
   admissionPow,
@@ -56,12 +59,14 @@ import {
   helloKelBytesMax,
   helloKelEventsMax,
   helloProtocol,
+  networksPerNodeMax,
   parseHello,
   request,
   respond,
   signHello,
   verifyHello,
 } from "./protocol.ts";
+import { parseTopology, type Topology } from "./topology.ts";
 import type { WriteLane } from "./write_lane.ts";
 
 // ---- admission ----
@@ -283,6 +288,62 @@ export class Admission {
   }
 }
 
+/**
+ * The admissions of every network a node serves, behind its one connection gater and admission
+ * protocol: a member of any of them is exempt; a connection is refused only when every network
+ * refuses it (a peer banned in one network may still serve another); the proof of work is the
+ * first network's.
+ */
+export class Admissions {
+  readonly #all: Admission[];
+
+  constructor(all: Admission[]) {
+    assert(all.length > 0, "a node serves at least one network");
+    this.#all = all;
+  }
+
+  get owesWork(): boolean {
+    return this.#all[0].owesWork;
+  }
+
+  isMember(peerId: PeerId): boolean {
+    return this.#all.some((admission) => admission.isMember(peerId));
+  }
+
+  noteHello(peer: string, did: string): void {
+    for (const admission of this.#all) admission.noteHello(peer, did);
+  }
+
+  async refresh(): Promise<void> {
+    await Promise.all(this.#all.map((admission) => admission.refresh()));
+  }
+
+  deny(peerId: PeerId, connection: MultiaddrConnection): boolean {
+    return this.#all.every((admission) => admission.deny(peerId, connection));
+  }
+
+  admit(connection: Connection): Promise<boolean> {
+    if (this.#all.length > 1 && this.isMember(connection.remotePeer)) return Promise.resolve(true);
+    return this.#all[0].admit(connection);
+  }
+
+  answer(stream: Stream, connection: Connection): Promise<void> {
+    return this.#all[0].answer(stream, connection);
+  }
+
+  challengeAnswered(peer: string): Promise<void> {
+    return this.#all[0].challengeAnswered(peer);
+  }
+
+  forget(peer: string, why: string): void {
+    for (const admission of this.#all) admission.forget(peer, why);
+  }
+
+  stop(): void {
+    for (const admission of this.#all) admission.stop();
+  }
+}
+
 // ---- hello ----
 
 /** What a hello needs of admission (the `Admission` above; a fake in tests). */
@@ -293,7 +354,32 @@ export interface AdmissionHook {
   noteHello(peer: string, did: string): void;
 }
 
+/** One network a node serves, as the hello needs it. */
+export interface HelloNetwork {
+  net: string;
+  store: Store;
+  genesis: Genesis;
+  lane: WriteLane;
+  peers: Peers;
+  sync: { soon(peer: string): void };
+}
+
+/** A peer's verified hello, as the node keeps it (neighbour sets, sync routing, status). */
+export interface VerifiedHello {
+  did: string;
+  /** The peer's first network (its sync requests for it need not name it). */
+  first: string;
+  /** Every network the peer announced. */
+  announced: string[];
+  /** The networks both serve, in which the peer was verified. */
+  shared: string[];
+  topology?: Topology;
+  /** The highest of the peer's trust classes in the shared networks. */
+  trustClass: TrustClass;
+}
+
 export interface HelloComponents {
+  /** The first (home) network's store, genesis, lane, peers and sync. */
   store: Store;
   clock: Clock;
   logger: Logger;
@@ -308,23 +394,37 @@ export interface HelloComponents {
   self: () => string;
   /** Aborted when the node stops. */
   signal: AbortSignal;
+  /** Every network this node serves, the first being the one above (default: that one alone). */
+  networks?: HelloNetwork[];
+  /** Called once a peer's hello is verified. */
+  onVerified?: (peer: string, hello: VerifiedHello) => void;
 }
 
 export interface HelloInit {
   net: string;
   /** A connected peer that has not said a verified hello by then is disconnected. */
   helloTimeoutMs: number;
+  /** Where this node sits, announced in its hello (none: an older node's hello). */
+  topology?: Topology;
 }
 
 export class Hello {
   readonly #components: HelloComponents;
   readonly #init: HelloInit;
+  readonly #networks: HelloNetwork[];
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #minVersion: string | null = null;
 
   constructor(components: HelloComponents, init: HelloInit) {
     this.#components = components;
     this.#init = init;
+    const { store, genesis, lane, peers, sync } = components;
+    this.#networks = components.networks ?? [{ net: init.net, store, genesis, lane, peers, sync }];
+    assert(
+      this.#networks.length > 0 && this.#networks[0].net === init.net,
+      "the hello's first network is the node's first",
+    );
+    assert(this.#networks.length <= networksPerNodeMax, "a node serves at most networksPerNodeMax");
   }
 
   /** A new connection: admission, then the hello (relayed, limited connections have neither). */
@@ -352,9 +452,12 @@ export class Hello {
     const { encode } = await import("@ipld/dag-cbor");
     const { identity, clock, self } = this.#components;
     const kel = await this.#ownKelTail();
+    const topology = this.#init.topology;
     const hello = await signHello({
       did: identity.did,
       net: this.#init.net,
+      networks: this.#networks.map((n) => n.net),
+      ...(topology ? { topology: { ...topology } } : {}),
       version: protocolVersion,
       from: self(),
       to,
@@ -364,9 +467,15 @@ export class Hello {
     return encode(hello);
   }
 
+  /** Whether `peer` is verified in any network this node serves. */
+  verified(peer: string): boolean {
+    return this.#networks.some((n) => n.peers.has(peer));
+  }
+
   /** Checks a peer's hello; disconnects it with a logged reason when it does not belong here. */
   async accept(connection: Connection, raw: unknown): Promise<void> {
-    const { admission, peers, clock, logger, signal, sync } = this.#components;
+    const { admission, clock, logger, signal } = this.#components;
+    const first = this.#networks[0];
     const peer = connection.remotePeer.toString();
     // Before the signature or any store read: a peer that owes a proof of work has shown it.
     if (!(await admission.admit(connection))) {
@@ -375,8 +484,9 @@ export class Hello {
     const { encode } = await import("@ipld/dag-cbor");
     const hello = raw instanceof Uint8Array ? parseHello(raw) : parseHello(encode(raw));
     const refuse = (reason: string, offence?: Offence) => {
-      if (offence) peers.offence(peer, offence, reason);
-      peers.hangUp(peer, reason);
+      // The hello is the node's, not a network's: its offences count in every network served.
+      if (offence) { for (const n of this.#networks) n.peers.offence(peer, offence, reason); }
+      first.peers.hangUp(peer, reason);
       throw new RejectedError("bad_hello", reason);
     };
     if (!hello) return refuse("malformed hello", "bad_hello");
@@ -386,7 +496,26 @@ export class Hello {
       return refuse("hello names other peers", "bad_hello");
     }
     if (Math.abs(hello.ts - clock.now()) > helloSkewMs) return refuse("hello is stale");
-    const signedBy = await this.#signer(peer, hello);
+    const announced = hello.networks ?? [hello.net];
+    if (!announced.includes(hello.net) || new Set(announced).size !== announced.length) {
+      return refuse("hello lists its networks wrongly", "bad_hello");
+    }
+    let topology: Topology | undefined;
+    try {
+      topology = hello.topology ? parseTopology(hello.topology) : undefined;
+    } catch (error) {
+      return refuse(`hello has an invalid topology: ${(error as Error).message}`, "bad_hello");
+    }
+    const shared = this.#networks.filter((n) => announced.includes(n.net));
+    // No network in common: refused before any key log is read or written, and no offence.
+    if (shared.length === 0) {
+      return refuse(
+        `peer is on network ${announced.join(", ")}, not ${
+          this.#networks.map((n) => n.net).join(", ")
+        }`,
+      );
+    }
+    const signedBy = await this.#signer(peer, hello, shared);
     if (signedBy === "behind") {
       // Our copy of the peer's key log is too old to check it, and its hello could not bring
       // us up to date: not the peer's fault, so no offence (it is never banned for it).
@@ -396,46 +525,76 @@ export class Hello {
     if (signedBy === "invalid") {
       return refuse(`hello is not signed by a current key of ${hello.did}`, "bad_hello");
     }
-    const net = this.#init.net;
-    if (hello.net !== net) return refuse(`peer is on network ${hello.net}, not ${net}`);
     if (this.#minVersion && compareVersions(hello.version, this.#minVersion) < 0) {
       return refuse(`peer runs protocol ${hello.version}, below the required ${this.#minVersion}`);
     }
+    // A peer banned in one network may still serve another: it is heard only where it is not.
+    const standing = shared.filter((n) => !n.peers.banned(peer));
+    if (standing.length === 0) return refuse("peer is banned in every network both serve");
     // The trust class can take long on a large store: the hello waits for it a moment, then
     // goes on with a provisional class that is replaced when the computation ends.
-    const computing = peers.classOf(hello.did);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const computed = await Promise.race([
-      computing,
-      new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), helloClassWaitMs)),
-    ]);
-    clearTimeout(timer);
-    const trustClass = computed ?? peers.get(peer)?.trustClass ?? "isolated";
-    if (computed === null) {
-      computing.then((late) => {
-        if (!signal.aborted) peers.setClass(peer, hello.did, late);
-      }).catch(() => {});
-    }
+    const classes = await Promise.all(standing.map(async (n) => {
+      const computing = n.peers.classOf(hello.did);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const computed = await Promise.race([
+        computing,
+        new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), helloClassWaitMs)),
+      ]);
+      clearTimeout(timer);
+      if (computed === null) {
+        computing.then((late) => {
+          if (!signal.aborted) n.peers.setClass(peer, hello.did, late);
+        }).catch(() => {});
+      }
+      return computed ?? n.peers.get(peer)?.trustClass ?? "isolated";
+    }));
     admission.noteHello(peer, hello.did);
-    const known = peers.verify(peer, { did: hello.did, version: hello.version, trustClass });
-    if (!known) {
-      logger.info("peer_verified", { peer, did: hello.did, version: hello.version });
-      sync.soon(peer);
+    let fresh = false;
+    standing.forEach((n, i) => {
+      const known = n.peers.verify(peer, {
+        did: hello.did,
+        version: hello.version,
+        trustClass: classes[i],
+      });
+      if (!known) {
+        fresh = true;
+        n.sync.soon(peer);
+      }
+    });
+    if (fresh) {
+      logger.info("peer_verified", {
+        peer,
+        did: hello.did,
+        version: hello.version,
+        networks: standing.map((n) => n.net).join(","),
+      });
     }
+    const best = classes.reduce((a, b) => classRank(b) > classRank(a) ? b : a);
+    this.#components.onVerified?.(peer, {
+      did: hello.did,
+      first: hello.net,
+      announced,
+      shared: standing.map((n) => n.net),
+      ...(topology ? { topology } : {}),
+      trustClass: best,
+    });
   }
 
-  /** Hook for protocol upgrades: the highest minVersion in force (governance decides). */
+  /** Hook for protocol upgrades: the highest minVersion in force in any network served. */
   async refreshMinVersion(): Promise<void> {
-    const { store, genesis, clock, peers } = this.#components;
-    const state = new StateOverlay(store);
-    this.#minVersion = await upgradeRequirement(state, genesis, clock.now());
-    if (!this.#minVersion) return;
-    for (const [peer, info] of peers.entries()) {
-      if (compareVersions(info.version, this.#minVersion) < 0) {
-        peers.hangUp(
-          peer,
-          `peer runs protocol ${info.version}, below the required ${this.#minVersion}`,
-        );
+    const { clock } = this.#components;
+    let highest: string | null = null;
+    for (const n of this.#networks) {
+      const required = await upgradeRequirement(new StateOverlay(n.store), n.genesis, clock.now());
+      if (required && (!highest || compareVersions(required, highest) > 0)) highest = required;
+    }
+    this.#minVersion = highest;
+    if (!highest) return;
+    for (const n of this.#networks) {
+      for (const [peer, info] of n.peers.entries()) {
+        if (compareVersions(info.version, highest) < 0) {
+          n.peers.hangUp(peer, `peer runs protocol ${info.version}, below the required ${highest}`);
+        }
       }
     }
   }
@@ -452,8 +611,8 @@ export class Hello {
     const peer = connection.remotePeer.toString();
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      if (!peers.has(peer) && connection.status === "open") {
-        peers.offence(peer, "bad_hello", "no hello in time");
+      if (!this.verified(peer) && connection.status === "open") {
+        for (const n of this.#networks) n.peers.offence(peer, "bad_hello", "no hello in time");
         peers.hangUp(peer, "no signed hello in time");
       }
     }, this.#init.helloTimeoutMs);
@@ -474,7 +633,8 @@ export class Hello {
    * This identity's newest key events, oldest first, once it has rotated (an identity that
    * never rotated signs with its inception key, which its DID names): as many of the last
    * `helloKelEventsMax` as fit in `helloKelBytesMax`. A peer that missed the rotations learns
-   * the hello's key from them instead of refusing it.
+   * the hello's key from them instead of refusing it. Every network store holds the identity's
+   * key events; the first network's is read.
    */
   async #ownKelTail(): Promise<Uint8Array[]> {
     const { store, identity } = this.#components;
@@ -492,13 +652,19 @@ export class Hello {
   }
 
   /**
-   * Whether `hello` is signed by its DID's current key: checked against the key log we hold
-   * (or the DID's inception key when we hold none); when that fails and the hello carries key
-   * events, they are ingested like synced envelopes (each validated, pre-rotation included)
-   * and the check runs again. "behind": the events could not bring our copy up to date.
+   * Whether `hello` is signed by its DID's current key: checked against the key log held in
+   * the first shared network's store (or the DID's inception key when it holds none); when that
+   * fails and the hello carries key events, they are ingested like synced envelopes into every
+   * shared network's store (each validated, pre-rotation included) and the check runs again.
+   * "behind": the events could not bring our copy up to date.
    */
-  async #signer(peer: string, hello: HelloMessage): Promise<"valid" | "invalid" | "behind"> {
-    if (await this.#signedByCurrentKey(hello)) return "valid";
+  async #signer(
+    peer: string,
+    hello: HelloMessage,
+    shared: HelloNetwork[],
+  ): Promise<"valid" | "invalid" | "behind"> {
+    const store = shared[0].store;
+    if (await this.#signedByCurrentKey(store, hello)) return "valid";
     if (!hello.kel) return "invalid";
     const sealed: SealedEnvelope[] = [];
     for (const bytes of hello.kel) {
@@ -510,17 +676,17 @@ export class Hello {
         return "invalid";
       }
     }
-    const outcomes = await this.#components.lane.ingest(sealed, "sync");
+    const [outcomes] = await Promise.all(shared.map((n) => n.lane.ingest(sealed, "sync")));
     const learned = outcomes.some((o) => o.status === "accepted");
     if (learned) this.#components.logger.info("peer_keys_learned", { peer, did: hello.did });
-    if (await this.#signedByCurrentKey(hello)) return "valid";
+    if (await this.#signedByCurrentKey(store, hello)) return "valid";
     return outcomes.some((o) => o.status === "rejected" && o.reason === "gap")
       ? "behind"
       : "invalid";
   }
 
-  async #signedByCurrentKey(hello: HelloMessage): Promise<boolean> {
-    const { store, clock } = this.#components;
+  async #signedByCurrentKey(store: Store, hello: HelloMessage): Promise<boolean> {
+    const { clock } = this.#components;
     let key: Uint8Array;
     try {
       key = parseDid(hello.did);

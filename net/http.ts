@@ -1,8 +1,10 @@
 /**
  * The node's one loopback HTTP server: `/metrics` (Prometheus text),
- * `/health` (the process answers), `/ready` (store open, libp2p started,
- * sync lag under the threshold) and the control API under `/control/`,
- * which needs the bearer token from the token file.
+ * `/health` (the process answers), `/ready` (stores open, libp2p started,
+ * every network's sync lag under the threshold; the lag of each network in
+ * `networks`) and the control API under `/control/`, which needs the bearer
+ * token from the token file. A submit names its network (`net`, default the
+ * home network); one the node does not serve is refused (422, `not_served`).
  */
 import { IcnError } from "../core/errors.ts";
 import { toJson } from "../core/json.ts";
@@ -47,7 +49,12 @@ export function serveNode(
     if (route === "GET /ready") {
       const ready = node.ready;
       return json(
-        { ready, syncLag: node.syncLag(), peers: node.libp2p.getPeers().length },
+        {
+          ready,
+          syncLag: node.syncLag(),
+          peers: node.libp2p.getPeers().length,
+          networks: node.syncLagByNetwork(),
+        },
         ready ? 200 : 503,
       );
     }

@@ -64,6 +64,16 @@ export const admissionChecksInFlightMax = 4;
 export const admissionChecksWaitingMax = 64;
 export const admissionSolvesInFlightMax = 2;
 export const admissionSolvesWaitingMax = 8;
+/**
+ * Key event log forks remembered as replayed into every network's store (the oldest go first):
+ * a fork found again in another store is not replayed back.
+ */
+export const kelForkReplaysMax = 1024;
+/**
+ * How often the node refreshes its neighbour sets (late trust classes, standing, ping latency)
+ * and disconnects the peers they evict: a few per tick (`evictionsPerCallMax`), never in a burst.
+ */
+export const maintenanceIntervalMs = 10_000;
 
 // How the limits fit each other: checked once, at load, as a failure here is a bug in them.
 assert(

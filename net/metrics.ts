@@ -85,6 +85,14 @@ export interface NodeMetrics {
   admissionSolves: Counter<"result">;
   /** Peers in each neighbour set (`net/topology.ts`), set by `recordNeighbourSets()`. */
   neighbours: Gauge<"set">;
+  /**
+   * The same counts per network a node serves (`net` is the network id, bounded by
+   * `networksPerNodeMax`). Separate series, so that the node-wide ones above keep their labels.
+   */
+  networkReceived: Counter<"net">;
+  networkAccepted: Counter<"net">;
+  networkRejected: Counter<"net">;
+  networkSyncLag: Gauge<"net">;
 }
 
 /**
@@ -181,6 +189,30 @@ export function createNodeMetrics(options: { processMetrics?: boolean } = {}): N
     registry,
     libp2pRegistry: new Registry(),
     neighbours,
+    networkReceived: new Counter({
+      name: "icn_network_envelopes_received_total",
+      help: "Envelopes received from peers, by the network whose topic or sync brought them",
+      labelNames: ["net"],
+      registers,
+    }),
+    networkAccepted: new Counter({
+      name: "icn_network_envelopes_accepted_total",
+      help: "Envelopes validated and stored, by the network whose store took them",
+      labelNames: ["net"],
+      registers,
+    }),
+    networkRejected: new Counter({
+      name: "icn_network_envelopes_rejected_total",
+      help: "Envelopes refused by validation, by the network whose store refused them",
+      labelNames: ["net"],
+      registers,
+    }),
+    networkSyncLag: new Gauge({
+      name: "icn_network_sync_lag_envelopes",
+      help: "Envelopes of a network that its peers announced and this node does not have yet",
+      labelNames: ["net"],
+      registers,
+    }),
     dropped,
     connectionsRefused,
     admissionChecks,

@@ -1,43 +1,86 @@
 /**
  * The icn node: a libp2p host (TCP, Noise, Yamux, identify, ping, gossipsub)
- * whose peer id is the identity's Ed25519 key. Every envelope from a peer,
- * by gossip or by sync, goes through the one validation path `ingest`, with
- * rate limits applied by the verified author; all writes to the store are
- * serialized in one lane and inbound gossip is committed in batches.
+ * whose peer id is the node's own key. It serves one or several networks, each
+ * over its own store (one Deno KV file per network, docs/design.md "One store per
+ * network"): every envelope from a peer, by gossip or by sync, goes through the
+ * one validation path `ingest` of that network's store, with rate limits applied
+ * by the verified author; all writes to a store are serialized in its one lane
+ * and inbound gossip is committed in batches.
  *
  * This file is the composition root, as js-libp2p builds kad-dht: it builds each protocol
  * from `(components, init)`, wires them to libp2p, and starts and stops them. Each protocol's
  * state lives in its own file: `peers.ts` (verified peers, trust, rate limits, standing),
- * `write_lane.ts` (the one writer), `hello.ts` (admission and the signed hello), `gossip.ts`
- * and `sync.ts`. Everything but the lane and libp2p is per network, so a node serving several
- * networks (federation) builds one peers/hello/gossip/sync set per network over one lane.
+ * `write_lane.ts` (the one writer of a store), `hello.ts` (admission and the signed hello),
+ * `gossip.ts`, `sync.ts` and `topology.ts` (neighbour sets). Per network: peers, lane, gossip
+ * topic, sync and admission; per node: libp2p, the hello (it lists the networks served), the
+ * neighbour sets, and the replay of key event log forks into every network's store.
  */
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
-import type { MultiaddrConnection, PeerId, PrivateKey } from "@libp2p/interface";
+import type {
+  Connection,
+  MultiaddrConnection,
+  PeerId,
+  PrivateKey,
+  Stream,
+} from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
 import { appendLocal } from "../core/chain/append.ts";
 import { catchUpRefusal, readCatchUp } from "../core/identity/catch_up.ts";
 import { ReadCache } from "../core/chain/cache.ts";
-import type { IngestDeps, IngestOutcome, IngestSource } from "../core/chain/ingest.ts";
+import type {
+  IngestDeps,
+  IngestOutcome,
+  IngestSource,
+  KindRegistry,
+} from "../core/chain/ingest.ts";
 import { chainKeys } from "../core/chain/keys.ts";
-import { protocolVersion } from "../core/constants.ts";
-import type { SealedEnvelope, Signer } from "../core/envelope/envelope.ts";
+import { readChainBytes } from "../core/chain/read.ts";
+import { kelNet, protocolVersion } from "../core/constants.ts";
+import { decodeEnvelope, type SealedEnvelope, type Signer } from "../core/envelope/envelope.ts";
 import { RejectedError } from "../core/errors.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
 import type { Ed25519KeyPair } from "../core/identity/keys.ts";
+import { classRank, type TrustClass } from "../core/policy/policy.ts";
 import type { Logger } from "../core/ports.ts";
+import type { Store } from "../core/store/store.ts";
 import { type AddressClassifier, admissionProtocol, prefixKey } from "./admission.ts";
-import type { NodeConfig } from "./config.ts";
+import { neighbourSetsInit, type NodeConfig } from "./config.ts";
 import { Gossip } from "./gossip.ts";
-import { Admission, Hello } from "./hello.ts";
+import { Admission, Admissions, Hello, type VerifiedHello } from "./hello.ts";
 import { dialBootstrap, type Host, hostOptions, networkCounts } from "./host.ts";
-import { admissionInboundStreamsMax, syncInboundStreamsMax } from "./limits.ts";
-import { addNetworkGauges, createNodeMetrics, type NodeMetrics } from "./metrics.ts";
-import type { MisbehaviourTracker } from "./misbehaviour.ts";
-import { type PeerInfo, Peers } from "./peers.ts";
-import { helloProtocol, syncProtocol } from "./protocol.ts";
+import {
+  admissionInboundStreamsMax,
+  kelForkReplaysMax,
+  maintenanceIntervalMs,
+  syncInboundStreamsMax,
+} from "./limits.ts";
+import {
+  addNetworkGauges,
+  countDropped,
+  createNodeMetrics,
+  type NodeMetrics,
+  recordNeighbourSets,
+} from "./metrics.ts";
+import type { MisbehaviourTracker, PeerStanding } from "./misbehaviour.ts";
+import { type PeerConnections, type PeerInfo, Peers } from "./peers.ts";
+import {
+  decodeSyncRequest,
+  helloProtocol,
+  networksPerNodeMax,
+  respond,
+  syncProtocol,
+  type SyncRequest,
+  syncRequestBytesMax,
+} from "./protocol.ts";
 import { askOverStreams, Sync } from "./sync.ts";
+import {
+  createNeighbourSets,
+  latencyMsMax,
+  type NeighbourSetName,
+  type NeighbourSets,
+  type Topology,
+} from "./topology.ts";
 import { WriteLane } from "./write_lane.ts";
 
 export type { PeerInfo };
@@ -55,16 +98,30 @@ export interface NodeIdentity {
   nodeKey?: Uint8Array;
 }
 
+/** A network the node serves: its id and the store that joined it (one store per network). */
+export interface NodeNetwork {
+  id: string;
+  store: Store;
+  /** Its kinds (default: the node's `kinds`). */
+  kinds?: KindRegistry;
+}
+
 export interface NodeDeps extends IngestDeps {
   logger: Logger;
   identity: NodeIdentity;
+  /**
+   * Every network to serve, the first being the home network (its id is the hello's `net` and
+   * the default topology cluster). Default: the one network `store` joined. Each store must hold
+   * the identity's key event log.
+   */
+  networks?: NodeNetwork[];
 }
 
 export interface NodeOptions {
   metrics?: NodeMetrics;
   /** Per-author rate limits (on by default; benchmarks of the raw pipeline turn them off). */
   authorLimits?: boolean;
-  /** Called for every envelope this node accepts (benchmarks measure propagation with it). */
+  /** Called for every envelope this node accepts, in any network (benchmarks measure propagation with it). */
   onAccepted?: (sealed: SealedEnvelope, source: IngestSource) => void;
   /**
    * libp2p's own metrics (`@libp2p/prometheus-metrics`) in this node's registry. Its metric
@@ -79,129 +136,298 @@ export interface NodeOptions {
    * one to present loopback peers as other networks.
    */
   addressClassifier?: AddressClassifier;
+  /** How often the neighbour sets are refreshed and evicted peers disconnected (tests: less). */
+  maintenanceIntervalMs?: number;
+}
+
+/** A connected peer as the node's status shows it. */
+export interface NodePeerInfo extends PeerInfo {
+  /** The networks this node and the peer both serve, where the peer is verified. */
+  networks: string[];
+  /** The peer's standing in each of those networks. */
+  standings: Record<string, PeerStanding>;
+  /** The neighbour set the peer is in (`net/topology.ts`), or null. */
+  set: NeighbourSetName | null;
+  /** Where the peer sits, as its hello announced it. */
+  topology: Topology | null;
+}
+
+/** One served network in the node's status. */
+export interface NetworkStatus {
+  id: string;
+  topic: string;
+  /** Envelopes in the network's store (its key event logs included). */
+  envelopes: number;
+  syncLag: number;
+  /** Peers verified in this network. */
+  peers: number;
 }
 
 export interface NodeStatus {
   did: string;
   peerId: string;
+  /** The home network (the first served). */
   net: string;
   version: string;
   listen: string[];
-  peers: PeerInfo[];
+  peers: NodePeerInfo[];
+  /** Envelopes in the home network's store. */
   envelopes: number;
+  /** The highest lag of any network. */
   syncLag: number;
   ready: boolean;
+  networks: NetworkStatus[];
+  topology: Topology;
+  /** Peer ids in each neighbour set, best first. */
+  neighbours: Record<NeighbourSetName, string[]>;
+}
+
+/** The services of one network the node serves. */
+interface Served {
+  id: string;
+  genesis: Genesis;
+  deps: IngestDeps;
+  topic: string;
+  lane: WriteLane;
+  peers: Peers;
+  sync: Sync;
+  gossip: Gossip;
+  admission: Admission;
+  /** Peers this network hung up on (banned, refused) while another network keeps them. */
+  dropped: Set<string>;
+}
+
+/** A network this node serves, as `create` read it from its store. */
+interface Joined {
+  id: string;
+  store: Store;
+  kinds: KindRegistry;
+  genesis: Genesis;
 }
 
 export class IcnNode {
+  /** The home network's deps (its store), with the node's identity and logger. */
   readonly deps: NodeDeps;
   readonly config: NodeConfig;
+  /** The home network (the first served). */
   readonly net: string;
   readonly genesis: Genesis;
   readonly metrics: NodeMetrics;
+  /** The home network's gossip topic. */
   readonly topic: string;
+  /** Every network served, the home network first. */
+  readonly networks: readonly string[];
   libp2p!: Host;
   readonly #libp2pMetrics: boolean;
   readonly #pingIntervalMs?: number;
+  readonly #maintenanceIntervalMs: number;
   /** Aborted by `stop()`: every protocol stops taking work when it is. */
   readonly #stopping = new AbortController();
   /** The periodic round: bootstrap dials, governance refreshes, a sync with every peer. */
   #every?: ReturnType<typeof setInterval>;
+  /** The neighbour sets' refresh and evictions. */
+  #maintenance?: ReturnType<typeof setInterval>;
   #started = false;
-  readonly #lane: WriteLane;
-  readonly #peers: Peers;
-  readonly #admission: Admission;
+  readonly #served: Served[];
+  readonly #byId: Map<string, Served>;
+  readonly #byTopic: Map<string, Served>;
+  readonly #admissions: Admissions;
   readonly #hello: Hello;
-  readonly #gossip: Gossip;
-  readonly #sync: Sync;
+  readonly #neighbours: NeighbourSets;
+  /** Verified hellos of connected peers (they leave on disconnect). */
+  readonly #remote = new Map<string, VerifiedHello>();
+  /** CIDs of key events whose fork was replayed into every network (the oldest go first). */
+  readonly #kelForksReplayed = new Set<string>();
+  readonly #replays = new Set<Promise<void>>();
 
   private constructor(
     deps: NodeDeps,
     config: NodeConfig,
-    net: string,
-    genesis: Genesis,
+    joined: Joined[],
     options: NodeOptions,
   ) {
-    // One read cache for every ingest of this node (gossip, sync, control API): it stays valid
-    // while only this node writes the store, and is dropped by ingest when anything else did.
-    this.deps = deps.cache ? deps : { ...deps, cache: new ReadCache() };
+    const home = joined[0];
     this.config = config;
-    this.net = net;
-    this.genesis = genesis;
+    this.net = home.id;
+    this.genesis = home.genesis;
+    this.networks = joined.map((n) => n.id);
     this.metrics = options.metrics ?? createNodeMetrics();
-    this.topic = `/icn/${net}/envelopes/1`;
+    this.topic = topicOf(home.id);
     this.#libp2pMetrics = options.libp2pMetrics ?? false;
     this.#pingIntervalMs = options.pingIntervalMs;
-    // What every protocol may use; each adds what only it needs (js-libp2p's components).
-    const base = {
-      store: this.deps.store,
-      clock: this.deps.clock,
-      logger: this.deps.logger,
-      metrics: this.metrics,
-      genesis,
-      signal: this.#stopping.signal,
-      self: () => this.peerId,
-    };
+    this.#maintenanceIntervalMs = options.maintenanceIntervalMs ?? maintenanceIntervalMs;
+    const { clock, logger, identity } = deps;
+    const signal = this.#stopping.signal;
+    const metrics = this.metrics;
+    const self = () => this.peerId;
     const connections = () => this.libp2p?.getConnections() ?? [];
     const connectionTo = (peer: string) =>
       connections().find((c) => c.remotePeer.toString() === peer);
-    let gossip: Gossip | undefined;
-    const lane = this.#lane = new WriteLane({ ingest: this.deps, metrics: this.metrics }, {
-      onAccepted: options.onAccepted,
-      followUps: (accepted) => gossip?.takeFollowUps(accepted) ?? Promise.resolve([]),
-    });
-    const peers = this.#peers = new Peers({
-      ...base,
-      connections: {
-        connected: (peer) => connectionTo(peer) !== undefined,
-        hangUp: async (peer) => {
-          const target = connectionTo(peer)?.remotePeer;
-          if (target) await this.libp2p.hangUp(target);
+    const ask = askOverStreams(connections);
+    const nodeLag = () => this.syncLag();
+    this.#served = joined.map((network, index) => {
+      // One read cache per store for every ingest of this node (gossip, sync, control API): it
+      // stays valid while only this node writes the store, and is dropped by ingest when
+      // anything else did.
+      const networkDeps: IngestDeps = {
+        store: network.store,
+        clock,
+        kinds: network.kinds,
+        logger,
+        cache: index === 0 && deps.cache && deps.store === network.store
+          ? deps.cache
+          : new ReadCache(),
+      };
+      const served = { id: network.id, genesis: network.genesis, deps: networkDeps } as Served;
+      served.topic = topicOf(network.id);
+      served.dropped = new Set();
+      // What every protocol of this network may use (js-libp2p's components).
+      const base = {
+        store: network.store,
+        clock,
+        logger,
+        metrics,
+        genesis: network.genesis,
+        signal,
+        self,
+      };
+      served.lane = new WriteLane({ ingest: networkDeps, metrics }, {
+        net: network.id,
+        onAccepted: options.onAccepted,
+        followUps: (accepted) => served.gossip.takeFollowUps(accepted),
+        onKelFork: (sealed) => this.#replayKelFork(served, sealed),
+      });
+      served.peers = new Peers(
+        { ...base, connections: this.#networkConnections(served, connectionTo) },
+        { ...config, misbehaviour: config, authorLimits: options.authorLimits },
+      );
+      served.sync = new Sync({
+        ...base,
+        lane: served.lane,
+        peers: served.peers,
+        did: identity.did,
+        nodeLag,
+        // A request for the peer's first network need not name it (older nodes serve one).
+        ask: (peer, message) =>
+          ask(
+            peer,
+            this.#remote.get(peer)?.first === network.id
+              ? message
+              : { ...message, network: network.id },
+          ),
+      }, { net: network.id, pageSize: config.syncPageSize, intervalMs: config.syncIntervalMs });
+      served.gossip = new Gossip(
+        { ...base, lane: served.lane, peers: served.peers, sync: served.sync },
+        { topic: served.topic, net: network.id, profile: config.profile },
+      );
+      served.admission = new Admission(
+        {
+          ...base,
+          peers: served.peers,
+          publicKey: identity.ed25519.publicKey,
+          connections,
         },
-        count: () => this.libp2p.getPeers().length,
-      },
-    }, { ...config, misbehaviour: config, authorLimits: options.authorLimits });
-    const sync = this.#sync = new Sync(
-      { ...base, lane, peers, did: deps.identity.did, ask: askOverStreams(connections) },
-      { net, pageSize: config.syncPageSize, intervalMs: config.syncIntervalMs },
-    );
-    this.#gossip = gossip = new Gossip(
-      { ...base, lane, peers, sync },
-      { topic: this.topic, profile: config.profile },
-    );
-    this.#admission = new Admission(
-      { ...base, peers, publicKey: deps.identity.ed25519.publicKey, connections },
-      { ...config, net, classify: options.addressClassifier ?? ((remote) => prefixKey(remote)) },
-    );
-    this.#hello = new Hello(
-      { ...base, identity: deps.identity, lane, peers, admission: this.#admission, sync },
-      { net, helloTimeoutMs: config.helloTimeoutMs },
-    );
+        {
+          ...config,
+          net: network.id,
+          classify: options.addressClassifier ?? ((remote) => prefixKey(remote)),
+        },
+      );
+      return served;
+    });
+    const first = this.#served[0];
+    this.deps = { ...deps, ...first.deps, logger, identity };
+    this.#byId = new Map(this.#served.map((s) => [s.id, s]));
+    this.#byTopic = new Map(this.#served.map((s) => [s.topic, s]));
+    this.#admissions = new Admissions(this.#served.map((s) => s.admission));
+    this.#neighbours = createNeighbourSets({ clock }, neighbourSetsInit(config, home.id));
+    this.#hello = new Hello({
+      store: first.deps.store,
+      clock,
+      logger,
+      genesis: first.genesis,
+      identity,
+      lane: first.lane,
+      peers: first.peers,
+      admission: this.#admissions,
+      sync: first.sync,
+      self,
+      signal,
+      networks: this.#served.map((s) => ({
+        net: s.id,
+        store: s.deps.store,
+        genesis: s.genesis,
+        lane: s.lane,
+        peers: s.peers,
+        sync: s.sync,
+      })),
+      onVerified: (peer, hello) => this.#onVerified(peer, hello),
+    }, { net: home.id, helloTimeoutMs: config.helloTimeoutMs, topology: this.#neighbours.local });
   }
 
-  /** Builds a node for the network this store joined. */
+  /**
+   * Builds a node for the networks it is given (`deps.networks`), or for the one network its
+   * store joined. Each store must have joined its network; at most `networksPerNodeMax`.
+   */
   static async create(
     deps: NodeDeps,
     config: NodeConfig,
     options: NodeOptions = {},
   ): Promise<IcnNode> {
-    const net = (await deps.store.get<string>(chainKeys.network))?.value;
-    if (!net) {
-      throw new RejectedError(
-        "not_joined",
-        "This data dir has not joined a cooperative: run `icn governance join GENESIS_FILE` first",
+    const given = deps.networks ?? [];
+    if (given.length > networksPerNodeMax) {
+      throw new RangeError(
+        `Cannot serve ${given.length} networks: a node serves at most ${networksPerNodeMax}`,
       );
     }
-    const genesis = (await deps.store.get<Genesis>(chainKeys.genesis(net)))?.value;
-    if (!genesis) {
-      throw new RejectedError("not_joined", `Genesis of network ${net} is missing from the store`);
+    if (new Set(given.map((n) => n.id)).size !== given.length) {
+      throw new RangeError("Cannot serve a network twice: the networks given repeat an id");
     }
-    return new IcnNode(deps, config, net, genesis, options);
+    const joined: Joined[] = [];
+    if (given.length === 0) {
+      const net = (await deps.store.get<string>(chainKeys.network))?.value;
+      if (!net) {
+        throw new RejectedError(
+          "not_joined",
+          "This data dir has not joined a cooperative: run `icn governance join GENESIS_FILE` first",
+        );
+      }
+      joined.push(await readJoined({ id: net, store: deps.store, kinds: deps.kinds }));
+    } else {
+      for (const network of given) {
+        const net = (await network.store.get<string>(chainKeys.network))?.value;
+        if (net !== network.id) {
+          throw new RejectedError(
+            "not_joined",
+            net
+              ? `The store given for network ${network.id} belongs to network ${net}`
+              : `The store given for network ${network.id} has not joined it`,
+          );
+        }
+        joined.push(await readJoined({ ...network, kinds: network.kinds ?? deps.kinds }));
+      }
+    }
+    return new IcnNode(deps, config, joined, options);
   }
 
-  /** Peer standing: offences, quarantine and bans (`peers.ts` owns it). */
+  /** Peer standing in the home network: offences, quarantine and bans (`peers.ts` owns it). */
   get misbehaviour(): MisbehaviourTracker {
-    return this.#peers.misbehaviour;
+    return this.#served[0].peers.misbehaviour;
+  }
+
+  /** Peer standing in network `net` (each network keeps its own). */
+  misbehaviourIn(net: string): MisbehaviourTracker {
+    return this.#network(net).peers.misbehaviour;
+  }
+
+  /** The store of network `net`. */
+  storeOf(net: string): Store {
+    return this.#network(net).deps.store;
+  }
+
+  /** The gossip topic of network `net`. */
+  topicOf(net: string): string {
+    return this.#network(net).topic;
   }
 
   get peerId(): string {
@@ -212,13 +438,22 @@ export class IcnNode {
     return this.libp2p.getMultiaddrs().map((a) => a.toString());
   }
 
+  /** Started, not stopping, and every network's sync lag within `readyLagMax`. */
   get ready(): boolean {
     return this.#started && !this.#stopping.signal.aborted &&
-      this.syncLag() <= this.config.readyLagMax;
+      this.#served.every((s) => s.sync.lag() <= this.config.readyLagMax);
   }
 
+  /** The highest sync lag of any network served. */
   syncLag(): number {
-    return this.#sync.lag();
+    let lag = 0;
+    for (const s of this.#served) lag = Math.max(lag, s.sync.lag());
+    return lag;
+  }
+
+  /** The sync lag of each network served. */
+  syncLagByNetwork(): Record<string, number> {
+    return Object.fromEntries(this.#served.map((s) => [s.id, s.sync.lag()]));
   }
 
   async start(): Promise<void> {
@@ -227,18 +462,20 @@ export class IcnNode {
       "Ed25519",
       this.deps.identity.nodeKey ?? this.deps.identity.ed25519.seed,
     );
-    await this.#admission.refresh();
+    await this.#admissions.refresh();
     this.libp2p = await createLibp2p(
       await hostOptions({
         config,
         privateKey,
-        pubsub: this.#gossip.options(),
+        pubsub: this.#gossipOptions(),
         gater: {
-          denyDialPeer: (peer: PeerId) => this.#peers.banned(peer.toString()),
+          // Refused only when banned in every network: standing in one is not standing in another.
+          denyDialPeer: (peer: PeerId) =>
+            this.#served.every((s) => s.peers.banned(peer.toString())),
           denyInboundEncryptedConnection: (peer: PeerId, connection: MultiaddrConnection) =>
-            this.#admission.deny(peer, connection),
+            this.#admissions.deny(peer, connection),
           denyOutboundEncryptedConnection: (peer: PeerId, connection: MultiaddrConnection) =>
-            this.#admission.deny(peer, connection),
+            this.#admissions.deny(peer, connection),
         },
         metricsRegistry: this.#libp2pMetrics ? this.metrics.libp2pRegistry : undefined,
         pingIntervalMs: this.#pingIntervalMs,
@@ -246,23 +483,31 @@ export class IcnNode {
     ) as never;
     addNetworkGauges(this.metrics, () => networkCounts(this.libp2p, this.topic));
     const pubsub = this.libp2p.services.pubsub;
-    pubsub.topicValidators.set(
-      this.topic,
-      (peer, message) => this.#gossip.validate(peer.toString(), message.data),
-    );
-    pubsub.subscribe(this.topic);
+    // Only the topics of networks served: another network's envelopes never reach this node.
+    for (const s of this.#served) {
+      pubsub.topicValidators.set(
+        s.topic,
+        (peer, message) => s.gossip.validate(peer.toString(), message.data),
+      );
+      pubsub.subscribe(s.topic);
+    }
+    pubsub.addEventListener("subscription-change", (event) => {
+      const peer = event.detail.peerId.toString();
+      const topics = event.detail.subscriptions.filter((s) => s.subscribe).map((s) => s.topic);
+      this.#checkSubscriptions(peer, topics);
+    });
     await this.libp2p.handle(
       helloProtocol,
       (stream, connection) => this.#hello.answer(stream, connection),
     );
     await this.libp2p.handle(
       admissionProtocol,
-      (stream, connection) => this.#admission.answer(stream, connection),
+      (stream, connection) => this.#admissions.answer(stream, connection),
       { maxInboundStreams: admissionInboundStreamsMax },
     );
     await this.libp2p.handle(
       syncProtocol,
-      (stream, connection) => this.#sync.handle(stream, connection),
+      (stream, connection) => this.#serveSync(stream, connection),
       { maxInboundStreams: syncInboundStreamsMax },
     );
     this.libp2p.addEventListener(
@@ -271,11 +516,18 @@ export class IcnNode {
     );
     this.libp2p.addEventListener("peer:disconnect", (event) => {
       const peer = event.detail.toString();
-      this.#peers.forget(peer);
-      this.#sync.forget(peer);
-      this.#admission.forget(peer, "Peer disconnected");
+      for (const s of this.#served) {
+        s.peers.forget(peer);
+        s.sync.forget(peer);
+        s.dropped.delete(peer);
+      }
+      this.#admissions.forget(peer, "Peer disconnected");
+      this.#remote.delete(peer);
+      if (this.#neighbours.remove(peer)) {
+        recordNeighbourSets(this.metrics, this.#neighbours.counts());
+      }
     });
-    this.libp2p.addEventListener("peer:connect", () => this.#peers.updateGauges());
+    this.libp2p.addEventListener("peer:connect", () => this.#served[0].peers.updateGauges());
     if (config.mdns || config.dht) {
       // Peers found by mDNS or the DHT are dialled while there is room for them.
       this.libp2p.addEventListener("peer:discovery", (event) => {
@@ -292,16 +544,20 @@ export class IcnNode {
       if (this.#stopping.signal.aborted) return;
       this.#dialBootstrap();
       this.#hello.refreshMinVersion().catch(() => {});
-      this.#admission.refresh().catch((error) =>
+      this.#admissions.refresh().catch((error) =>
         this.deps.logger.warn("admission_refresh_failed", { error: (error as Error).message })
       );
-      for (const [peer] of this.#peers.entries()) this.#sync.soon(peer);
+      for (const s of this.#served) {
+        for (const [peer] of s.peers.entries()) s.sync.soon(peer);
+      }
     }, this.config.syncIntervalMs);
+    this.#maintenance = setInterval(() => this.#maintain(), this.#maintenanceIntervalMs);
     this.#dialBootstrap();
     this.deps.logger.info("node_started", {
       did: this.deps.identity.did,
       peer: this.peerId,
       net: this.net,
+      networks: this.networks.join(","),
       listen: this.addrs(),
     });
   }
@@ -316,39 +572,62 @@ export class IcnNode {
     return connection.remotePeer.toString();
   }
 
-  /** Fetches every envelope the peer has and this node lacks. */
-  syncWith(peer: string): Promise<number> {
-    return this.#sync.syncWith(peer);
+  /** Fetches every envelope the peer has and this node lacks, in every network both serve. */
+  async syncWith(peer: string): Promise<number> {
+    const shared = this.#served.filter((s) => s.peers.has(peer));
+    let total = 0;
+    for (const s of shared.length > 0 ? shared : [this.#served[0]]) {
+      total += await s.sync.syncWith(peer);
+    }
+    return total;
   }
 
-  /** Signs and stores a local envelope, then publishes it. */
+  /**
+   * Signs and stores a local envelope in network `net` (default: the home network), then
+   * publishes it on that network's topic. A network this node does not serve is refused.
+   */
   submit(
-    request: { kind: string; body: unknown },
+    request: { kind: string; body: unknown; net?: string },
   ): Promise<{ sealed: SealedEnvelope; outcome: IngestOutcome }> {
     if (this.#stopping.signal.aborted) {
       return Promise.reject(new RejectedError("stopping", "Node is shutting down"));
     }
-    return this.#lane.run(async () => {
+    const net = request.net ?? this.net;
+    const served = this.#byId.get(net);
+    if (!served) {
+      return Promise.reject(
+        new RejectedError(
+          "not_served",
+          net === kelNet
+            ? "Cannot submit a key event through the node: key events are written by `icn id`, which takes the node lock"
+            : `Cannot submit to network ${net}: this node serves ${this.networks.join(", ")}`,
+        ),
+      );
+    }
+    return served.lane.run(async () => {
+      const { store } = served.deps;
       // The restore guard (core/identity/catch_up.ts): lifted by a completed sync round.
-      const marker = await readCatchUp(this.deps.store, this.deps.identity.did);
-      if (marker) throw catchUpRefusal(marker, this.net, "node");
-      const result = await appendLocal(this.deps, this.deps.identity.signer, {
-        net: this.net,
-        ...request,
+      const marker = await readCatchUp(store, this.deps.identity.did);
+      if (marker) throw catchUpRefusal(marker, net, "node");
+      const result = await appendLocal(served.deps, this.deps.identity.signer, {
+        net,
+        kind: request.kind,
+        body: request.body,
       });
       if (result.outcome.status === "accepted") {
         this.metrics.accepted.inc({ kind: request.kind, source: "local" });
-        await this.publish(result.sealed.bytes);
+        this.metrics.networkAccepted.inc({ net });
+        await this.publish(result.sealed.bytes, net);
       }
       return result;
     });
   }
 
-  /** Publishes envelope bytes already in the store (local writes, imports). */
-  async publish(bytes: Uint8Array): Promise<void> {
+  /** Publishes envelope bytes already in the store of `net` (default: home) on its topic. */
+  async publish(bytes: Uint8Array, net: string = this.net): Promise<void> {
     if (!this.#started || this.#stopping.signal.aborted) return;
     try {
-      await this.libp2p.services.pubsub.publish(this.topic, bytes);
+      await this.libp2p.services.pubsub.publish(this.#network(net).topic, bytes);
       this.metrics.published.inc();
     } catch (error) {
       this.deps.logger.debug("publish_failed", { error: (error as Error).message });
@@ -357,18 +636,40 @@ export class IcnNode {
 
   // ---- status ----
 
-  peers(): PeerInfo[] {
+  peers(): NodePeerInfo[] {
     const pubsub = this.libp2p.services.pubsub as unknown as { getScore(peer: string): number };
-    return this.libp2p.getPeers().map((peerId) =>
-      this.#peers.describe(peerId.toString(), {
+    const now = this.deps.clock.now();
+    return this.libp2p.getPeers().map((peerId) => {
+      const peer = peerId.toString();
+      const hello = this.#remote.get(peer);
+      const shared = this.#served.filter((s) => hello?.shared.includes(s.id));
+      const info = (shared[0] ?? this.#served[0]).peers.describe(peer, {
         addrs: this.libp2p.getConnections(peerId).map((c) => c.remoteAddr.toString()),
-        score: pubsub.getScore(peerId.toString()),
-      })
-    );
+        score: pubsub.getScore(peer),
+      });
+      return {
+        ...info,
+        networks: shared.map((s) => s.id),
+        standings: Object.fromEntries(shared.map((s) => [s.id, s.peers.standing(peer, now)])),
+        set: this.#neighbours.setOf(peer),
+        topology: hello?.topology ?? null,
+      };
+    });
   }
 
   async status(): Promise<NodeStatus> {
-    const envelopes = (await this.deps.store.get<number>(chainKeys.logNext))?.value ?? 0;
+    const networks: NetworkStatus[] = [];
+    for (const s of this.#served) {
+      let peers = 0;
+      for (const _ of s.peers.entries()) peers++;
+      networks.push({
+        id: s.id,
+        topic: s.topic,
+        envelopes: (await s.deps.store.get<number>(chainKeys.logNext))?.value ?? 0,
+        syncLag: s.sync.lag(),
+        peers,
+      });
+    }
     return {
       did: this.deps.identity.did,
       peerId: this.peerId,
@@ -376,26 +677,248 @@ export class IcnNode {
       version: protocolVersion,
       listen: this.addrs(),
       peers: this.peers(),
-      envelopes,
+      envelopes: networks[0].envelopes,
       syncLag: this.syncLag(),
       ready: this.ready,
+      networks,
+      topology: { ...this.#neighbours.local },
+      neighbours: this.#neighbours.sets(),
     };
   }
 
-  /** Stops accepting, lets in-flight commits finish, stops libp2p. The caller closes the store. */
+  /** Stops accepting, lets in-flight commits finish, stops libp2p. The caller closes the stores. */
   async stop(): Promise<void> {
     if (this.#stopping.signal.aborted) return;
     this.#stopping.abort();
     clearInterval(this.#every);
+    clearInterval(this.#maintenance);
     this.#hello.stop();
-    this.#sync.stop();
-    this.#admission.stop();
-    await this.#lane.settled();
+    for (const s of this.#served) s.sync.stop();
+    this.#admissions.stop();
+    await Promise.all([...this.#replays]);
+    await Promise.all(this.#served.map((s) => s.lane.settled()));
     try {
       await this.libp2p?.stop();
     } catch {
       // Stopping is best effort; the process exits anyway.
     }
     this.deps.logger.info("node_stopped", {});
+  }
+
+  // ---- wiring ----
+
+  #network(net: string): Served {
+    const served = this.#byId.get(net);
+    if (!served) {
+      throw new RejectedError(
+        "not_served",
+        `Network ${net} is not served by this node: it serves ${this.networks.join(", ")}`,
+      );
+    }
+    return served;
+  }
+
+  /**
+   * The connections as one network's peers see them. A network that hangs up on a peer (a ban,
+   * a refused hello) stops hearing it; the connection closes only when no other network still
+   * hears the peer, so standing in one network does not cut the peer off from another.
+   */
+  #networkConnections(
+    served: Served,
+    connectionTo: (peer: string) => Connection | undefined,
+  ): PeerConnections {
+    return {
+      connected: (peer) => connectionTo(peer) !== undefined && !served.dropped.has(peer),
+      hangUp: async (peer) => {
+        // Bounded: only connected peers, and a peer leaves on disconnect.
+        served.dropped.add(peer);
+        served.peers.forget(peer);
+        served.sync.forget(peer);
+        if (this.#served.some((s) => s.peers.has(peer))) return;
+        const target = connectionTo(peer)?.remotePeer;
+        if (target) await this.libp2p.hangUp(target);
+      },
+      count: () => this.libp2p?.getPeers().length ?? 0,
+    };
+  }
+
+  /** gossipsub's options: the home network's, with the topic scoring of every network served. */
+  #gossipOptions() {
+    const options = this.#served[0].gossip.options();
+    const topics = {};
+    for (const s of this.#served) Object.assign(topics, s.gossip.options().scoreParams?.topics);
+    return {
+      ...options,
+      metricsTopicStrToLabel: new Map(this.#served.map((s) => [s.topic, "envelopes"])),
+      scoreParams: { ...options.scoreParams, topics },
+    };
+  }
+
+  /** Routes a sync request to the network it names, refusing one not served or not shared. */
+  async #serveSync(stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString();
+    await respond<Uint8Array>(stream, syncRequestBytesMax, async (bytes) => {
+      let request: SyncRequest;
+      try {
+        request = decodeSyncRequest(bytes);
+      } catch {
+        // The home network's sync waits for the hello and counts the malformed request.
+        return await this.#served[0].sync.serve(peer, bytes);
+      }
+      const net = request.network ?? this.net;
+      const served = this.#byId.get(net);
+      const hello = this.#remote.get(peer);
+      if (!served || (hello && !hello.shared.includes(net))) {
+        countDropped(this.metrics, "sync", "wrong_network");
+        throw new RejectedError(
+          "wrong_network",
+          served ? `Peer did not announce network ${net}` : `Network ${net} is not served here`,
+        );
+      }
+      return await served.sync.answer(peer, request);
+    }, (bytes) => bytes);
+  }
+
+  #onVerified(peer: string, hello: VerifiedHello): void {
+    if (this.#stopping.signal.aborted) return;
+    this.#remote.set(peer, hello);
+    this.#upsertNeighbour(peer);
+    recordNeighbourSets(this.metrics, this.#neighbours.counts());
+    const subscribed = this.#served
+      .filter((s) =>
+        this.libp2p?.services.pubsub.getSubscribers(s.topic).some((p) => p.toString() === peer)
+      )
+      .map((s) => s.topic);
+    this.#checkSubscriptions(peer, subscribed);
+  }
+
+  /**
+   * A verified peer subscribed to the topic of a network it did not announce would receive that
+   * network's envelopes: it is disconnected. (Before its hello, the hello's check does this.)
+   */
+  #checkSubscriptions(peer: string, topics: string[]): void {
+    const hello = this.#remote.get(peer);
+    if (!hello) return;
+    for (const topic of topics) {
+      const served = this.#byTopic.get(topic);
+      if (!served || hello.announced.includes(served.id)) continue;
+      this.deps.logger.info("peer_disconnected", {
+        peer,
+        reason: `subscribed to network ${served.id}, which its hello did not announce`,
+      });
+      const target = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peer);
+      if (target) this.libp2p.hangUp(target.remotePeer).catch(() => {});
+      return;
+    }
+  }
+
+  /** What the neighbour sets know of `peer`: its hello, trust, standing, latency, age. */
+  #upsertNeighbour(peer: string): void {
+    const hello = this.#remote.get(peer);
+    const connection = this.libp2p?.getConnections().find((c) => c.remotePeer.toString() === peer);
+    if (!hello || !connection) return;
+    const now = this.deps.clock.now();
+    let trustClass: TrustClass = "isolated";
+    let standing: PeerStanding = "banned";
+    const rank = { ok: 2, quarantined: 1, banned: 0 } as const;
+    for (const s of this.#served.filter((s) => hello.shared.includes(s.id))) {
+      const known = s.peers.get(peer)?.trustClass;
+      if (known && classRank(known) > classRank(trustClass)) trustClass = known;
+      const here = s.peers.standing(peer, now);
+      if (rank[here] > rank[standing]) standing = here;
+    }
+    const rtt = connection.rtt;
+    try {
+      this.#neighbours.upsert({
+        peerId: peer,
+        ...(hello.topology ? { topology: hello.topology } : {}),
+        trustClass,
+        standing,
+        ...(rtt !== undefined && rtt >= 0 && rtt <= latencyMsMax ? { latencyMs: rtt } : {}),
+        connectedAtMs: connection.timeline.open,
+      });
+    } catch (error) {
+      this.deps.logger.debug("neighbour_refused", { peer, error: (error as Error).message });
+    }
+  }
+
+  /**
+   * The maintenance tick: refreshes what the neighbour sets know of each peer (trust classes
+   * computed late, standing, ping latency), records the set sizes, and disconnects the
+   * eviction candidates (at most `evictionsPerCallMax` a tick), sparing bootstrap peers.
+   */
+  #maintain(): void {
+    if (!this.#started || this.#stopping.signal.aborted) return;
+    for (const peer of this.#remote.keys()) this.#upsertNeighbour(peer);
+    recordNeighbourSets(this.metrics, this.#neighbours.counts());
+    const bootstrap = new Set(this.config.bootstrap.map(peerIdOf).filter((p) => p !== null));
+    for (const peer of this.#neighbours.evictionCandidates()) {
+      if (bootstrap.has(peer)) continue;
+      const target = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peer);
+      if (!target) continue;
+      this.deps.logger.info("peer_disconnected", { peer, reason: "neighbour eviction" });
+      this.libp2p.hangUp(target.remotePeer).catch(() => {});
+    }
+  }
+
+  /**
+   * A key event log fork found in one network's store is replayed into every other network's:
+   * the stored event at that seq and the conflicting one, so each store records the fork and
+   * quarantines the author there too (a KEL serves every network). A chain fork stays where it is.
+   */
+  #replayKelFork(from: Served, sealed: SealedEnvelope): void {
+    if (this.#served.length < 2 || this.#stopping.signal.aborted) return;
+    if (this.#kelForksReplayed.has(sealed.cid)) return;
+    const remember = (cid: string) => {
+      if (this.#kelForksReplayed.size >= kelForkReplaysMax) {
+        this.#kelForksReplayed.delete(this.#kelForksReplayed.values().next().value!);
+      }
+      this.#kelForksReplayed.add(cid);
+    };
+    remember(sealed.cid);
+    const { author, seq } = sealed.envelope;
+    const job = (async () => {
+      const evidence: SealedEnvelope[] = [];
+      const [stored] = await readChainBytes(from.deps.store, kelNet, author, seq, 1);
+      if (stored) {
+        const existing = await decodeEnvelope(stored);
+        remember(existing.cid);
+        evidence.push(existing);
+      }
+      evidence.push(sealed);
+      this.deps.logger.warn("kel_fork_replayed", { author, seq, from: from.id });
+      for (const s of this.#served) {
+        if (s !== from && !this.#stopping.signal.aborted) await s.lane.ingest(evidence, "sync");
+      }
+    })().catch((error) =>
+      this.deps.logger.warn("kel_fork_replay_failed", { author, error: (error as Error).message })
+    ).finally(() => this.#replays.delete(job));
+    this.#replays.add(job);
+  }
+}
+
+/** The gossip topic of a network's envelopes. */
+export function topicOf(net: string): string {
+  return `/icn/${net}/envelopes/1`;
+}
+
+/** The genesis of a network its store joined. */
+async function readJoined(network: NodeNetwork & { kinds: KindRegistry }): Promise<Joined> {
+  const genesis = (await network.store.get<Genesis>(chainKeys.genesis(network.id)))?.value;
+  if (!genesis) {
+    throw new RejectedError(
+      "not_joined",
+      `Genesis of network ${network.id} is missing from the store`,
+    );
+  }
+  return { id: network.id, store: network.store, kinds: network.kinds, genesis };
+}
+
+/** The peer id a bootstrap multiaddr names (`/p2p/<id>`), or null. */
+function peerIdOf(addr: string): string | null {
+  try {
+    return multiaddr(addr).getComponents().find((c) => c.name === "p2p")?.value ?? null;
+  } catch {
+    return null;
   }
 }

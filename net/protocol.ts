@@ -24,6 +24,7 @@ import {
   variant,
 } from "../core/strict.ts";
 import { type Ed25519KeyPair, signEd25519, verifyEd25519 } from "../core/identity/keys.ts";
+import { topologyNameBytesMax } from "./topology.ts";
 
 export const helloProtocol = "/icn/hello/1.0.0";
 export const syncProtocol = "/icn/sync/1.0.0";
@@ -47,12 +48,32 @@ export const streamTimeoutMs = 10_000;
 export const headsMax = 200_000;
 /** Bytes of envelopes in one range response. */
 export const pageBytesMax = 4 * 1024 * 1024;
+/**
+ * Networks one node serves, at most: each costs a store, a gossip topic and a sync, and each is
+ * a value of the `net` label of the per-network metrics, so this also bounds their series.
+ */
+export const networksPerNodeMax = 16;
 
 const helloDomain = "icn/hello/v1\n";
 
+/** Where the sender sits (`net/topology.ts`), as its hello announces it; checked with `parseTopology`. */
+export interface HelloTopology {
+  region: string;
+  cluster: string;
+  role: string;
+}
+
 export interface Hello {
   did: string;
+  /** The sender's first (home) network: sync requests for it need not name it. */
   net: string;
+  /**
+   * Every network the sender serves, `net` among them (at most `networksPerNodeMax`); absent
+   * from older nodes, which serve `net` alone.
+   */
+  networks?: string[];
+  /** Where the sender sits; absent from older nodes. */
+  topology?: HelloTopology;
   version: string;
   /** libp2p peer id of the sender and of the intended receiver (no replay to others). */
   from: string;
@@ -68,9 +89,12 @@ export interface Hello {
 }
 
 function helloSigningBytes(hello: Omit<Hello, "sig">): Uint8Array {
+  // The fields older hellos lacked are signed only when present, so their signatures still verify.
   const body = dagCbor.encode({
     did: hello.did,
     net: hello.net,
+    ...(hello.networks ? { networks: hello.networks } : {}),
+    ...(hello.topology ? { topology: hello.topology } : {}),
     version: hello.version,
     from: hello.from,
     to: hello.to,
@@ -114,18 +138,27 @@ const helloShape = record({
   ts: timestamp,
   sig: bytes({ length: 64 }),
 }, {
+  networks: array(netText, { min: 1, max: networksPerNodeMax }),
+  // Names are checked by `parseTopology` where the hello is accepted; here only their size.
+  topology: record({
+    region: string({ min: 1, max: topologyNameBytesMax }),
+    cluster: string({ min: 1, max: topologyNameBytesMax }),
+    role: string({ min: 1, max: topologyNameBytesMax }),
+  }),
   kel: array(bytes({ max: envelopeBytesMax }), { min: 1, max: helloKelEventsMax }),
 });
 
+// `network`: the network the request is for, among those the responder serves; absent, the
+// responder's first (home) network, so a node serving one network talks to older nodes unchanged.
 const syncRequestShape = variant("t", {
-  heads: record({ t: literal("heads") }),
+  heads: record({ t: literal("heads") }, { network: netText }),
   range: record({
     t: literal("range"),
     net: netText,
     author: didText,
     from: natural,
     limit: integer({ min: 1, max: rangeLimitMax }),
-  }),
+  }, { network: netText }),
 });
 
 const headsResponseShape = record({
@@ -200,8 +233,8 @@ export function verifyHello(hello: Hello, publicKey: Uint8Array): Promise<boolea
 }
 
 export type SyncRequest =
-  | { t: "heads" }
-  | { t: "range"; net: string; author: string; from: number; limit: number };
+  | { t: "heads"; network?: string }
+  | { t: "range"; net: string; author: string; from: number; limit: number; network?: string };
 
 export interface HeadsResponse {
   /** [net, author, seq] of every chain the responder holds. */

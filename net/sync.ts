@@ -4,7 +4,9 @@
  * only what this store already validated. A failed round is retried with a doubling delay.
  *
  * One `Sync` per network: it serves and fetches the key event logs and its own network's
- * chains (federation builds one for each network a node serves).
+ * chains from that network's store. A node serving several networks builds one for each; the
+ * node routes each request to the network it names (`network`, absent for the responder's first)
+ * and refuses one for a network it does not serve or the asker did not announce.
  */
 import type { Connection, Stream } from "@libp2p/interface";
 import { clearCatchUp } from "../core/identity/catch_up.ts";
@@ -51,6 +53,8 @@ export interface SyncComponents {
   signal: AbortSignal;
   /** This node's DID (named in the log when the restore guard lifts). */
   did: string;
+  /** The node's lag over all its networks (`icn_sync_lag_envelopes`); this network's alone if absent. */
+  nodeLag?: () => number;
 }
 
 export interface SyncInit {
@@ -99,20 +103,22 @@ export class Sync {
 
   /** Answers one encoded sync request from `peer`. */
   async serve(peer: string, bytes: Uint8Array): Promise<SyncReply> {
-    const { peers, metrics, store } = this.#components;
-    // Both sides start a sync as soon as they verified the other's hello, so a request may
-    // arrive a moment before this side has verified the asker.
-    if (!(await peers.helloFrom(peer, helloWaitMs))) {
-      countDropped(metrics, "sync", "no_hello");
-      throw new RejectedError("bad_hello", "Sync before hello");
-    }
+    const { metrics } = this.#components;
     let m: SyncRequest;
     try {
       m = decodeSyncRequest(bytes);
     } catch (error) {
+      await this.#heard(peer);
       countDropped(metrics, "sync", "malformed");
       throw error;
     }
+    return await this.answer(peer, m);
+  }
+
+  /** Answers one decoded sync request from `peer` (the node routed it to this network). */
+  async answer(peer: string, m: SyncRequest): Promise<SyncReply> {
+    const { metrics, store } = this.#components;
+    await this.#heard(peer);
     if (m?.t === "heads") {
       const heads: HeadsResponse["heads"] = [];
       for (const net of [kelNet, this.#init.net]) {
@@ -143,6 +149,21 @@ export class Sync {
     }
     countDropped(metrics, "sync", "malformed");
     throw new RejectedError("malformed", "Unknown sync request");
+  }
+
+  /** Both sides start a sync once they verified the other's hello: wait for the asker's a moment. */
+  async #heard(peer: string): Promise<void> {
+    if (!(await this.#components.peers.helloFrom(peer, helloWaitMs))) {
+      countDropped(this.#components.metrics, "sync", "no_hello");
+      throw new RejectedError("bad_hello", "Sync before hello");
+    }
+  }
+
+  /** Sets this network's lag gauge and the node's. */
+  #reportLag(): void {
+    const { metrics, nodeLag } = this.#components;
+    metrics.networkSyncLag.set({ net: this.#init.net }, this.lag());
+    metrics.syncLag.set(nodeLag?.() ?? this.lag());
   }
 
   /** Starts a sync with `peer` unless one runs; a failure retries it later. */
@@ -191,7 +212,7 @@ export class Sync {
         }
       }
       this.#lagByPeer.set(peer, lag);
-      metrics.syncLag.set(this.lag());
+      this.#reportLag();
       if (missing.length === 0) {
         caughtUp = true;
         break;
@@ -200,7 +221,7 @@ export class Sync {
       const progress = await this.#fetchRanges(peer, missing, (n) => {
         lag -= n;
         this.#lagByPeer.set(peer, Math.max(0, lag));
-        metrics.syncLag.set(this.lag());
+        this.#reportLag();
       });
       total += progress;
       if (progress === 0) break;
@@ -217,6 +238,7 @@ export class Sync {
   forget(peer: string): void {
     this.#lagByPeer.delete(peer);
     this.#failures.delete(peer);
+    this.#reportLag();
   }
 
   /** Cancels pending retries. */
@@ -270,6 +292,7 @@ export class Sync {
         continue;
       }
       metrics.received.inc({ source: "sync" }, envs.length);
+      metrics.networkReceived.inc({ net: this.#init.net }, envs.length);
       const sealed: SealedEnvelope[] = [];
       for (const bytes of envs) {
         try {

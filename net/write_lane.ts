@@ -3,8 +3,9 @@
  * key events from a hello, local submits) runs here, one after another, so only one ingest
  * touches the store at a time and the shared read cache stays valid.
  *
- * One lane per store: a node serving several networks from one store keeps one lane for all
- * of them (their gossip and sync each hold it).
+ * One lane per store, and a store per network: a node serving several networks keeps one lane
+ * for each (their gossip, sync and submits hold it). A key event log fork found in one lane is
+ * reported (`onKelFork`) so that the node replays it into the others: a KEL serves every network.
  */
 import {
   ingest,
@@ -12,6 +13,7 @@ import {
   type IngestOutcome,
   type IngestSource,
 } from "../core/chain/ingest.ts";
+import { kelNet } from "../core/constants.ts";
 import type { SealedEnvelope } from "../core/envelope/envelope.ts";
 import { assert } from "../core/errors.ts";
 import { countDropped, type NodeMetrics } from "./metrics.ts";
@@ -29,6 +31,13 @@ export interface WriteLaneComponents {
 }
 
 export interface WriteLaneInit {
+  /** The network whose store this lane writes (the `net` label of the per-network counters). */
+  net?: string;
+  /**
+   * Called with a key event that forked its author's key event log in this store (validly
+   * signed, conflicting with the stored event at its seq): the evidence other stores need.
+   */
+  onKelFork?: (sealed: SealedEnvelope) => void;
   /** Called for every envelope accepted through the lane. */
   onAccepted?: (sealed: SealedEnvelope, source: IngestSource) => void;
   /**
@@ -37,6 +46,9 @@ export interface WriteLaneInit {
    */
   followUps?: (accepted: SealedEnvelope[]) => Promise<SealedEnvelope[]>;
 }
+
+/** Rejections counted as ignored (no fault of the envelope), not as rejected. */
+const ignoredReasons: ReadonlySet<string> = new Set(["gap", "rate_limited"]);
 
 export class WriteLane {
   readonly #components: WriteLaneComponents;
@@ -78,16 +90,29 @@ export class WriteLane {
     end();
     assert(outcomes.length === inputs.length, "ingest returns one outcome per input");
     for (const sealed of accepted) this.#init.onAccepted?.(sealed, source);
+    const net = this.#init.net;
     for (let i = 0; i < outcomes.length; i++) {
       const outcome = outcomes[i];
       const kind = inputs[i].envelope.kind;
+      if (net !== undefined && outcome.status === "accepted") metrics.networkAccepted.inc({ net });
+      if (
+        net !== undefined && outcome.status === "rejected" && !ignoredReasons.has(outcome.reason)
+      ) {
+        metrics.networkRejected.inc({ net });
+      }
+      if (
+        outcome.status === "rejected" && outcome.reason === "fork" &&
+        inputs[i].envelope.net === kelNet
+      ) {
+        this.#init.onKelFork?.(inputs[i]);
+      }
       if (outcome.status === "accepted") metrics.accepted.inc({ kind, source });
       else if (outcome.status === "duplicate") {
         metrics.ignored.inc({ reason: "duplicate", source });
         if (source === "gossip" || source === "sync") {
           countDropped(metrics, source, "duplicate");
         }
-      } else if (outcome.reason === "gap" || outcome.reason === "rate_limited") {
+      } else if (ignoredReasons.has(outcome.reason)) {
         metrics.ignored.inc({ reason: outcome.reason, source });
         // A gossip envelope ahead of its predecessor is parked, not dropped.
         if (outcome.reason === "rate_limited" && (source === "gossip" || source === "sync")) {
