@@ -188,3 +188,24 @@ export async function checkDelegatesCitation(
   }
   return { ok: true, proposal: record };
 }
+
+/**
+ * The `fed.delegates` body that records the cooperative's current delegates
+ * for `federation` at `at`: its latest executed `delegates` proposal, its
+ * delegates and member count. Undefined when the cooperative has not chosen
+ * delegates for that federation. What it returns passes `checkDelegatesCitation`
+ * at the same `at`.
+ */
+export async function delegatesCitationFor(
+  reader: CooperativeReader,
+  options: CitationCheckOptions,
+): Promise<DelegatesCitation | undefined> {
+  const current = await reader.delegatesFor(options.federation, options.at);
+  if (!current) return undefined;
+  return {
+    coop: await genesisId(reader.genesis),
+    delegates: current.delegates,
+    members: (await reader.membersAt(options.at)).size,
+    proposal: current.proposal,
+  };
+}

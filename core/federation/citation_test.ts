@@ -5,6 +5,7 @@ import {
   checkDelegatesCitation,
   type CitationFailure,
   type DelegatesCitation,
+  delegatesCitationFor,
 } from "./citation.ts";
 
 const s = 1000;
@@ -131,4 +132,12 @@ Deno.test("checkDelegatesCitation() refuses delegates other than the proposal's"
 Deno.test("checkDelegatesCitation() refuses a member count other than the cooperative's", async () => {
   const { body, view } = await setup();
   assertEquals(await reason(view(), { ...body, members: 40 }), "wrong_member_count");
+});
+
+Deno.test("delegatesCitationFor() builds the body of the current set, which the check accepts", async () => {
+  const { body, view } = await setup();
+  assertEquals(await delegatesCitationFor(view(), { federation, at: effective - 1 }), undefined);
+  const built = await delegatesCitationFor(view(), { federation, at: effective });
+  assertEquals(built, body);
+  assertEquals(await reason(view(), built!), "ok");
 });

@@ -64,6 +64,7 @@ export {
   citationFailures,
   type CooperativeReader,
   type DelegatesCitation,
+  delegatesCitationFor,
 } from "./citation.ts";
 export { type FederationJoinResult, joinFederation, type JoinFederationOptions } from "./join.ts";
 export {
