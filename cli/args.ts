@@ -6,11 +6,13 @@
  *
  * What needs I/O stays with the handler: an amount's decimals and maximum depend on the
  * currency in the genesis (core's `parseAmount`), a currency code is looked up in the genesis,
- * a DID may be a contact name or a prefix of a known DID (`resolveDid`).
+ * and a contact name or a DID prefix becomes a DID by reading the contacts and the store
+ * (`resolveDid`; `didArg` refuses here what needs no reading).
  */
 import { InvalidInputError } from "../core/errors.ts";
 import { isTransferId, memoBytesMax, transferIdRule } from "../core/ledger/rules.ts";
 import { parseDuration } from "../core/params.ts";
+import { checkDidText } from "./contacts.ts";
 import { isDuration, parseDate } from "./dates.ts";
 
 /**
@@ -39,6 +41,19 @@ export function wholeNumberArg(flag: string, min: number, max: number): (text: s
       );
     }
     return n;
+  };
+}
+
+/**
+ * A parser for a value that names a member (an option or an argument): a whole DID, a contact
+ * name or a DID prefix long enough to look up. A malformed DID or a short prefix is refused
+ * here, with `resolveDid`'s message; the handler resolves the rest. `what` names the value
+ * in messages as the handler's `resolveDid` call does (`--to`, `member`).
+ */
+export function didArg(what: string): (text: string) => string {
+  return (text) => {
+    checkDidText(text, { what });
+    return text;
   };
 }
 

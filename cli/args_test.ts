@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { Command } from "commander";
 import { InvalidInputError } from "../core/errors.ts";
+import { didFromPublicKey } from "../core/identity/did.ts";
 import {
   choiceArg,
+  didArg,
   durationArg,
   memoArg,
   resolveWhen,
@@ -64,6 +66,17 @@ Deno.test("memoArg() and transferIdArg() apply the ledger's rules", () => {
   for (const bad of ["has space", "", "x".repeat(129)]) {
     refuses(() => transferIdArg(bad), /^Cannot use transfer id ".*": use 1–128 characters/);
   }
+});
+
+Deno.test("didArg() passes a DID, a contact name or a long prefix and refuses the rest unread", () => {
+  const did = didFromPublicKey(new Uint8Array(32).fill(7));
+  const to = didArg("--to");
+  for (const good of [did, "alice", "Bob.smith-2", did.slice(0, 12)]) assert.equal(to(good), good);
+  refuses(() => to("did:icn:bogus"), /^Cannot parse DID .*\(--to\)$/);
+  refuses(
+    () => to("did:icn:zUS"),
+    /^Cannot use --to "did:icn:zUS": a DID prefix needs at least 12/,
+  );
 });
 
 Deno.test("a parser's refusal comes out of commander as it is, before any action runs", async () => {

@@ -18,6 +18,7 @@ import { terminalSafe } from "../core/safe_text.ts";
 import * as strict from "../core/strict.ts";
 import { StateOverlay } from "../core/chain/state.ts";
 import type { CliContext } from "./context.ts";
+import { exitCodes } from "./exit_codes.ts";
 import { pathExists, readInputFile, writeFileAtomic } from "./files.ts";
 import { acquireLock, describeHolder } from "./lock.ts";
 import type { CommandResult } from "./output.ts";
@@ -230,27 +231,17 @@ export interface ResolveOptions {
 }
 
 /**
- * Turns what the user typed where a DID is expected into that DID: a whole
- * DID is itself (nothing is read); a contact name is its DID; a prefix of at
- * least `didPrefixLengthMin` characters of exactly one known DID is that DID.
- * An ambiguous prefix is a usage error (exit 2) listing the candidates; an
- * unknown name or prefix is a `NotFoundError` saying how to add a contact.
+ * The part of `resolveDid` that reads nothing: whether `text` is a whole DID, a contact name
+ * or a DID prefix long enough to look up, refusing anything else as `resolveDid` does (an
+ * option's parser calls it, so a typo is refused before any store opens).
  */
-export async function resolveDid(
-  ctx: CliContext,
+export function checkDidText(
   text: string,
   options: ResolveOptions = {},
-): Promise<string> {
-  if (isDid(text as unknown)) return text;
+): "did" | "name" | "prefix" {
+  if (isDid(text as unknown)) return "did";
+  if (contactNamePattern.test(text)) return "name";
   const what = options.what ? `${options.what} ` : "";
-  if (contactNamePattern.test(text)) {
-    const key = text.toLowerCase();
-    const contact = (await readContacts(ctx)).find((c) => c.name.toLowerCase() === key);
-    if (contact) return contact.did;
-    throw new NotFoundError(
-      `Cannot use ${what}"${text}": no contact has that name (see \`icn contacts list\`; add one with \`icn contacts add ${key} DID\`)`,
-    );
-  }
   if (!didPrefixPattern.test(text)) {
     // Not a name nor a prefix: the DID parser says what is wrong with it.
     try {
@@ -264,6 +255,32 @@ export async function resolveDid(
   if (text.length < didPrefixLengthMin) {
     throw new InvalidInputError(
       `Cannot use ${what}"${text}": a DID prefix needs at least ${didPrefixLengthMin} characters`,
+    );
+  }
+  return "prefix";
+}
+
+/**
+ * Turns what the user typed where a DID is expected into that DID: a whole
+ * DID is itself (nothing is read); a contact name is its DID; a prefix of at
+ * least `didPrefixLengthMin` characters of exactly one known DID is that DID.
+ * An ambiguous prefix is a usage error (exit 2) listing the candidates; an
+ * unknown name or prefix is a `NotFoundError` saying how to add a contact.
+ */
+export async function resolveDid(
+  ctx: CliContext,
+  text: string,
+  options: ResolveOptions = {},
+): Promise<string> {
+  const form = checkDidText(text, options);
+  if (form === "did") return text;
+  const what = options.what ? `${options.what} ` : "";
+  if (form === "name") {
+    const key = text.toLowerCase();
+    const contact = (await readContacts(ctx)).find((c) => c.name.toLowerCase() === key);
+    if (contact) return contact.did;
+    throw new NotFoundError(
+      `Cannot use ${what}"${text}": no contact has that name (see \`icn contacts list\`; add one with \`icn contacts add ${key} DID\`)`,
     );
   }
   const contacts = await readContacts(ctx);
@@ -290,7 +307,7 @@ export async function resolveDid(
     lines.push(`  … and ${candidates.length - ambiguousShownMax} more`);
   }
   throw new CommanderError(
-    2,
+    exitCodes.usage,
     "icn.ambiguousDid",
     [
       `${

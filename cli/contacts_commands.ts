@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { didArg } from "./args.ts";
 import type { Registrar } from "./command.ts";
 
 const load = () => import("./contacts.ts");
@@ -11,7 +12,7 @@ export function contactsCommands(r: Registrar): Command {
   r.action(
     contacts.command("add").description("Name a DID (stored in contacts.json, never sent)")
       .argument("<name>", "1–32 characters of a-z 0-9 . _ - (case-insensitive)")
-      .argument("<did>", "the DID (or a unique prefix of a known one)")
+      .argument("<did>", "the DID (or a unique prefix of a known one)", didArg("DID"))
       .option("--force", "replace a contact of that name, or rename the DID's contact"),
     load,
     "add",

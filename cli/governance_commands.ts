@@ -3,7 +3,7 @@ import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
 import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "../core/governance/kinds.ts";
 import { proposalKinds } from "../core/governance/params.ts";
 import { proposalStates } from "../core/governance/view.ts";
-import { choiceArg, offsetMax, whenArg, wholeNumberArg } from "./args.ts";
+import { choiceArg, didArg, offsetMax, whenArg, wholeNumberArg } from "./args.ts";
 import { collect, type Registrar } from "./command.ts";
 
 const genesis = () => import("./genesis.ts");
@@ -72,8 +72,16 @@ export function governanceCommands(r: Registrar): Command {
       )
       .requiredOption("--title <title>", `short title (at most ${titleLengthMax} characters)`)
       .option("--body <file>", `file with the proposal text (at most ${bodyBytesMax / 1024} KiB)`)
-      .option("--admit <did>", "membership: admit this member (DID, contact name or prefix)")
-      .option("--remove <did>", "membership: remove this member (DID, contact name or prefix)")
+      .option(
+        "--admit <did>",
+        "membership: admit this member (DID, contact name or prefix)",
+        didArg("--admit"),
+      )
+      .option(
+        "--remove <did>",
+        "membership: remove this member (DID, contact name or prefix)",
+        didArg("--remove"),
+      )
       .option(
         "--set <key=value>",
         "config: set a parameter (repeatable; credit.override.<did>=N for one member)",
@@ -125,7 +133,7 @@ export function governanceCommands(r: Registrar): Command {
   );
   r.action(
     gov.command("delegate").description("Let another member vote for you")
-      .argument("<did>", "the delegate (DID, contact name or DID prefix)")
+      .argument("<did>", "the delegate (DID, contact name or DID prefix)", didArg("delegate"))
       .option("--scope <scope>", "all | kind:K | proposal:ID (default all)")
       .option("--expires <when>", "date or duration from now", whenArg("--expires")),
     handlers,

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { durationArg, recoveryValidityMsDefault } from "./args.ts";
+import { didArg, durationArg, recoveryValidityMsDefault } from "./args.ts";
 import { collect, type Registrar } from "./command.ts";
 
 const dayMs = 86_400_000;
@@ -37,7 +37,7 @@ export function idCommands(r: Registrar): Command {
     id.command("verify").description("Verify a file's detached signature")
       .argument("<file>", "signed file")
       .option("--sig <sig>", "signature file (default FILE.minisig)")
-      .option("--did <did>", "require this signer")
+      .option("--did <did>", "require this signer", didArg("--did"))
       .option("--pubkey <file>", "verify against a minisign public key file instead of a DID"),
     load,
     "verify",
@@ -102,7 +102,7 @@ export function idCommands(r: Registrar): Command {
   );
   r.action(
     id.command("history").description("List the key event log with its verification status")
-      .option("--did <did>", "another identity known to this store"),
+      .option("--did <did>", "another identity known to this store", didArg("--did")),
     lifecycle,
     "history",
   );

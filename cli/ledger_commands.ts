@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
 import { exportFormats } from "../core/ledger/export.ts";
 import { memoBytesMax } from "../core/ledger/rules.ts";
-import { choiceArg, memoArg, offsetMax, transferIdArg, wholeNumberArg } from "./args.ts";
+import { choiceArg, didArg, memoArg, offsetMax, transferIdArg, wholeNumberArg } from "./args.ts";
 import type { Registrar } from "./command.ts";
 
 const load = () => import("./ledger.ts");
@@ -13,7 +13,7 @@ export function ledgerCommands(r: Registrar): Command {
   );
   r.action(
     ledger.command("transfer").description("Pay another member (an envelope in your chain)")
-      .requiredOption("--to <did>", "payee (DID, contact name or DID prefix)")
+      .requiredOption("--to <did>", "payee (DID, contact name or DID prefix)", didArg("--to"))
       .requiredOption("--amount <amount>", "decimal amount, e.g. 12.5")
       .option("--currency <code>", "currency (default: the cooperative's first)")
       .option("--memo <text>", `free text, up to ${memoBytesMax / 1024} KiB`, memoArg)
@@ -23,7 +23,11 @@ export function ledgerCommands(r: Registrar): Command {
   );
   r.action(
     ledger.command("balance").description("Balance, credit limit and available credit")
-      .argument("[did]", "member: DID, contact name or DID prefix (default: this identity)")
+      .argument(
+        "[did]",
+        "member: DID, contact name or DID prefix (default: this identity)",
+        didArg("member"),
+      )
       .option("--currency <code>", "currency (default: the cooperative's first)"),
     load,
     "balance",
@@ -36,7 +40,11 @@ export function ledgerCommands(r: Registrar): Command {
   );
   r.action(
     ledger.command("history").description("Transfers of a member, newest first")
-      .argument("[did]", "member: DID, contact name or DID prefix (default: this identity)")
+      .argument(
+        "[did]",
+        "member: DID, contact name or DID prefix (default: this identity)",
+        didArg("member"),
+      )
       .option("--currency <code>", "currency (default: the cooperative's first)")
       .option(
         "--limit <n>",
@@ -55,7 +63,11 @@ export function ledgerCommands(r: Registrar): Command {
   );
   r.action(
     ledger.command("limit").description("A member's credit limit and each term it comes from")
-      .argument("[did]", "member: DID, contact name or DID prefix (default: this identity)")
+      .argument(
+        "[did]",
+        "member: DID, contact name or DID prefix (default: this identity)",
+        didArg("member"),
+      )
       .option("--currency <code>", "currency (default: the cooperative's first)"),
     load,
     "limit",
