@@ -8,6 +8,7 @@ import { decodeEnvelope } from "../core/envelope/envelope.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import type { CliContext } from "./context.ts";
+import { exitCodes } from "./exit_codes.ts";
 import { checkKeystoreKeys } from "./doctor_keystore.ts";
 import { readInputText } from "./files.ts";
 import { nodeLockFile, readLockHolder } from "./lock.ts";
@@ -684,6 +685,6 @@ export async function doctor(
   return {
     data: { ok: errors === 0, errors, warnings, ports, findings },
     text,
-    exitCode: errors > 0 ? 1 : 0,
+    exitCode: errors > 0 ? exitCodes.failure : exitCodes.ok,
   };
 }

@@ -33,6 +33,7 @@ import { createSigner } from "../core/identity/signer.ts";
 import { bytesEqual } from "../core/bytes.ts";
 import { resolveDid } from "./contacts.ts";
 import type { CliContext, UnlockedIdentity } from "./context.ts";
+import { exitCodes } from "./exit_codes.ts";
 import { freshSeeds } from "./id.ts";
 import {
   type KeySeeds,
@@ -370,7 +371,7 @@ export async function history(
   return {
     data: { did, verified: failedAt < 0, events, ...(failedAt >= 0 ? { error: failure } : {}) },
     text: [`Key event log of ${did}`, ...lines],
-    exitCode: failedAt >= 0 ? 1 : 0,
+    exitCode: failedAt >= 0 ? exitCodes.failure : exitCodes.ok,
   };
 }
 
