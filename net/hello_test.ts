@@ -10,7 +10,7 @@ import { RejectedError } from "../core/errors.ts";
 import { TestIdentity } from "../core/identity/_kel_fixture.ts";
 import { seededRng } from "../core/ports.ts";
 import { defaultConfig } from "./config.ts";
-import { Admission, type AdmissionHook, Hello } from "./hello.ts";
+import { Admission, type AdmissionHook, Hello, type VerifiedHello } from "./hello.ts";
 import { helloSkewMs } from "./limits.ts";
 import { helloKelEventsMax } from "./protocol.ts";
 import { type Hello as HelloMessage, signHello } from "./protocol.ts";
@@ -267,4 +267,126 @@ Deno.test("Admission knows members by key and by the hello their node said, and 
   assertEquals(await admission.admit(connectionFrom(outsider.toString())), true, "no work asked");
   admission.forget(outsider.toString(), "test");
   admission.stop();
+});
+
+// ---- several networks ----
+
+/** A hello node serving the test network and a second one, `bafysecond`, each over its own store. */
+async function twoNetworkNode(self: string) {
+  const first = await testComponents();
+  const second = await testComponents();
+  const verified: [string, VerifiedHello][] = [];
+  const synced: [string, string][] = [];
+  const network = (net: string, c: typeof first) => ({
+    net,
+    store: c.network.deps.store,
+    genesis: c.network.genesis,
+    lane: c.lane,
+    peers: c.peers,
+    sync: { soon: (peer: string) => synced.push([net, peer]) },
+  });
+  const networks = [network(first.network.net, first), network("bafysecond", second)];
+  const hello = new Hello({
+    ...first.base,
+    identity: first.network.members[1],
+    lane: first.lane,
+    peers: first.peers,
+    admission: {
+      admit: () => Promise.resolve(true),
+      owesWork: false,
+      challengeAnswered: () => Promise.resolve(),
+      noteHello: () => {},
+    },
+    sync: networks[0].sync,
+    self: () => self,
+    networks,
+    onVerified: (peer, said) => verified.push([peer, said]),
+  }, {
+    net: first.network.net,
+    helloTimeoutMs: 5000,
+    topology: { region: "eu", cluster: "bakers", role: "edge" },
+  });
+  return { first, second, hello, verified, synced };
+}
+
+Deno.test("Hello lists every network served and the topology, and verifies a peer only where both serve", async () => {
+  const b = await twoNetworkNode("peerB");
+  const said = decode(await b.hello.own("peerA")) as HelloMessage;
+  assertEquals(said.networks, [b.first.network.net, "bafysecond"]);
+  // In DAG-CBOR's key order (shorter keys first).
+  assertEquals(said.topology, { role: "edge", region: "eu", cluster: "bakers" });
+  // A peer of the first network only.
+  const a = await helloNode("peerA", 0);
+  await b.hello.accept(connectionFrom("peerA"), decode(await a.hello.own("peerB")));
+  assertEquals(b.first.peers.has("peerA"), true);
+  assertEquals(b.second.peers.has("peerA"), false);
+  assertEquals(b.synced, [[b.first.network.net, "peerA"]]);
+  assertEquals(b.verified.map(([peer, v]) => [peer, v.shared, v.first]), [
+    ["peerA", [b.first.network.net], a.network.net],
+  ]);
+  // A peer of the second network only: its rotated key log lands in that network's store alone.
+  const { alice, log, identity } = await rotated(2, b.first.network.deps.clock.now());
+  const c = await testComponents();
+  await c.lane.ingest(log, "sync");
+  const onlySecond = new Hello({
+    ...c.base,
+    identity,
+    lane: c.lane,
+    peers: c.peers,
+    admission: {
+      admit: () => Promise.resolve(true),
+      owesWork: false,
+      challengeAnswered: () => Promise.resolve(),
+      noteHello: () => {},
+    },
+    sync: { soon: () => {} },
+    self: () => "peerC",
+  }, { net: "bafysecond", helloTimeoutMs: 5000 });
+  await b.hello.accept(connectionFrom("peerC"), decode(await onlySecond.own("peerB")));
+  assertEquals(b.second.peers.get("peerC")?.did, alice.did);
+  assertEquals(b.first.peers.has("peerC"), false);
+  assertEquals((await readHeads(b.second.network.deps.store, kelNet)).get(alice.did)?.seq, 2);
+  assertEquals((await readHeads(b.first.network.deps.store, kelNet)).has(alice.did), false);
+  assertEquals(b.verified[1][1].topology, undefined, "an older hello announces no topology");
+});
+
+Deno.test("Hello.accept() counts a bad topology against the peer in every network served", async () => {
+  const b = await twoNetworkNode("peerB");
+  const a = await helloNode("peerA", 0);
+  const bad = await signHello({
+    did: a.identity.did,
+    net: a.network.net,
+    networks: [a.network.net],
+    topology: { region: "eu west", cluster: "x", role: "edge" },
+    version: "1.0.0",
+    from: "peerA",
+    to: "peerB",
+    ts: a.network.deps.clock.now(),
+  }, a.identity.ed25519);
+  assert(
+    /invalid topology/.test(await refusal(b.hello.accept(connectionFrom("peerA"), bad))),
+    "says why",
+  );
+  for (const c of [b.first, b.second]) {
+    assertEquals(c.peers.describe("peerA", { addrs: [], score: 0 }).misbehaviour, {
+      bad_hello: 1,
+    });
+  }
+  // A hello whose `net` is not among its networks is refused too.
+  const unlisted = await signHello({
+    did: a.identity.did,
+    net: a.network.net,
+    networks: ["bafysecond"],
+    version: "1.0.0",
+    from: "peerA",
+    to: "peerB",
+    ts: a.network.deps.clock.now(),
+  }, a.identity.ed25519);
+  assert(
+    /lists its networks wrongly/.test(
+      await refusal(b.hello.accept(connectionFrom("peerA"), unlisted)),
+    ),
+    "says why",
+  );
+  assertEquals(b.verified, []);
 });

@@ -70,6 +70,11 @@ export const admissionSolvesWaitingMax = 8;
  */
 export const kelForkReplaysMax = 1024;
 /**
+ * Key event replays between a node's network stores waiting their turn; past it one is dropped
+ * (that network's sync brings the event later), so a burst of key events cannot grow memory.
+ */
+export const kelReplaysPendingMax = 10_000;
+/**
  * How often the node refreshes its neighbour sets (late trust classes, standing, ping latency)
  * and disconnects the peers they evict: a few per tick (`evictionsPerCallMax`), never in a burst.
  */

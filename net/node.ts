@@ -52,6 +52,7 @@ import { dialBootstrap, type Host, hostOptions, networkCounts } from "./host.ts"
 import {
   admissionInboundStreamsMax,
   kelForkReplaysMax,
+  kelReplaysPendingMax,
   maintenanceIntervalMs,
   syncInboundStreamsMax,
 } from "./limits.ts";
@@ -238,7 +239,9 @@ export class IcnNode {
   readonly #remote = new Map<string, VerifiedHello>();
   /** CIDs of key events whose fork was replayed into every network (the oldest go first). */
   readonly #kelForksReplayed = new Set<string>();
-  readonly #replays = new Set<Promise<void>>();
+  /** Key event replays between stores, one after another (a chain's events stay in order). */
+  #replays: Promise<void> = Promise.resolve();
+  #replaysPending = 0;
 
   private constructor(
     deps: NodeDeps,
@@ -293,7 +296,10 @@ export class IcnNode {
       };
       served.lane = new WriteLane({ ingest: networkDeps, metrics }, {
         net: network.id,
-        onAccepted: options.onAccepted,
+        onAccepted: (sealed, source) => {
+          options.onAccepted?.(sealed, source);
+          if (sealed.envelope.net === kelNet) this.#replayKelEvent(served, sealed);
+        },
         followUps: (accepted) => served.gossip.takeFollowUps(accepted),
         onKelFork: (sealed) => this.#replayKelFork(served, sealed),
       });
@@ -695,7 +701,7 @@ export class IcnNode {
     this.#hello.stop();
     for (const s of this.#served) s.sync.stop();
     this.#admissions.stop();
-    await Promise.all([...this.#replays]);
+    await this.#replays;
     await Promise.all(this.#served.map((s) => s.lane.settled()));
     try {
       await this.libp2p?.stop();
@@ -877,7 +883,7 @@ export class IcnNode {
     };
     remember(sealed.cid);
     const { author, seq } = sealed.envelope;
-    const job = (async () => {
+    this.#replay(async () => {
       const evidence: SealedEnvelope[] = [];
       const [stored] = await readChainBytes(from.deps.store, kelNet, author, seq, 1);
       if (stored) {
@@ -890,10 +896,38 @@ export class IcnNode {
       for (const s of this.#served) {
         if (s !== from && !this.#stopping.signal.aborted) await s.lane.ingest(evidence, "sync");
       }
-    })().catch((error) =>
-      this.deps.logger.warn("kel_fork_replay_failed", { author, error: (error as Error).message })
-    ).finally(() => this.#replays.delete(job));
-    this.#replays.add(job);
+    });
+  }
+
+  /**
+   * A key event accepted in one network's store is replayed into the other stores that already
+   * hold its author's key event log: a rotation learnt in one network reaches every network that
+   * knows the identity, and identities a network does not know stay out of its store.
+   */
+  #replayKelEvent(from: Served, sealed: SealedEnvelope): void {
+    if (this.#served.length < 2 || this.#stopping.signal.aborted) return;
+    const { author } = sealed.envelope;
+    this.#replay(async () => {
+      for (const s of this.#served) {
+        if (s === from || this.#stopping.signal.aborted) continue;
+        if (!(await s.deps.store.get(chainKeys.head(kelNet, author)))) continue;
+        // Duplicates where it is already known: that ends the replay, nothing loops.
+        await s.lane.ingest([sealed], "sync");
+      }
+    });
+  }
+
+  /** Runs replays one after another, after every earlier one; a failure is logged. */
+  #replay(job: () => Promise<void>): void {
+    // Bounded: past the limit a replay is dropped; the other network's sync brings it later.
+    if (this.#replaysPending >= kelReplaysPendingMax) {
+      this.deps.logger.warn("kel_replay_dropped", { pending: this.#replaysPending });
+      return;
+    }
+    this.#replaysPending++;
+    this.#replays = this.#replays.then(job).catch((error) =>
+      this.deps.logger.warn("kel_replay_failed", { error: (error as Error).message })
+    ).finally(() => this.#replaysPending--);
   }
 }
 

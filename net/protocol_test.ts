@@ -112,3 +112,51 @@ Deno.test("parseHello() takes the key events a rotated sender carries, within th
   const oversized = { ...hello, kel: [new Uint8Array(64 * 1024 + 1)] };
   assertEquals(protocol.parseHello(dagCbor.encode(oversized)), null);
 });
+
+Deno.test("a hello's networks and topology are signed, bounded, and absent from an older hello's signature", async () => {
+  const key = await ed25519FromSeed(new Uint8Array(32).fill(7));
+  const fields = {
+    did: didFromPublicKey(key.publicKey),
+    net: "bafyreigenesis",
+    networks: ["bafyreigenesis", "bafyreifederation"],
+    topology: { region: "eu", cluster: "bakers", role: "edge" },
+    version: "1.0.0",
+    from: peerA,
+    to: peerB,
+    ts: 1_700_000_000_000,
+  };
+  const hello = await protocol.signHello(fields, key);
+  const parsed = protocol.parseHello(dagCbor.encode(hello));
+  assert(parsed && await protocol.verifyHello(parsed, key.publicKey));
+  // Changing the networks or the topology breaks the signature.
+  assert(!(await protocol.verifyHello({ ...hello, networks: ["bafyreigenesis"] }, key.publicKey)));
+  assert(
+    !(await protocol.verifyHello(
+      { ...hello, topology: { ...fields.topology, role: "archive" } },
+      key.publicKey,
+    )),
+  );
+  // An older hello (neither field) still verifies: they are signed only when present.
+  assert(await protocol.verifyHello(await signedHello(), key.publicKey));
+  const tooMany = Array.from({ length: protocol.networksPerNodeMax + 1 }, (_, i) => `bafy${i}`);
+  assertEquals(protocol.parseHello(dagCbor.encode({ ...hello, networks: tooMany })), null);
+  assertEquals(protocol.parseHello(dagCbor.encode({ ...hello, networks: [] })), null);
+});
+
+Deno.test("decodeSyncRequest() takes the network a request is for, when named", () => {
+  const heads = { t: "heads", network: "bafyreifederation" };
+  assertEquals(protocol.decodeSyncRequest(dagCbor.encode(heads)), heads);
+  const range = {
+    t: "range",
+    net: "kel",
+    author: didFromPublicKey(new Uint8Array(32)),
+    from: 0,
+    limit: 1,
+    network: "bafyreia",
+  };
+  assertEquals(protocol.decodeSyncRequest(dagCbor.encode(range)), range);
+  assertThrows(
+    () => protocol.decodeSyncRequest(dagCbor.encode({ t: "heads", network: "" })),
+    RejectedError,
+  );
+});

@@ -2,7 +2,9 @@ import { assert, assertEquals } from "../tests/_node_fixture.ts";
 import type { IngestSource } from "../core/chain/ingest.ts";
 import { readHeads } from "../core/chain/read.ts";
 import type { SealedEnvelope } from "../core/envelope/envelope.ts";
-import { foreignChain, metricValue, testComponents } from "./_testing.ts";
+import { TestIdentity } from "../core/identity/_kel_fixture.ts";
+import { seededRng } from "../core/ports.ts";
+import { foreignChain, metricValue, testComponents, testNow } from "./_testing.ts";
 
 Deno.test("WriteLane.run() runs turns one after another, and a failed turn does not block the next", async () => {
   const { lane } = await testComponents();
@@ -95,4 +97,36 @@ Deno.test("WriteLane ingests the follow-ups of what it accepted in the same turn
   const heads = await readHeads(network.deps.store, network.net);
   assertEquals(heads.get(network.members[1].did)?.seq, 2);
   assert(waiting.size === 0, "every follow-up was taken");
+});
+
+Deno.test("WriteLane reports a key event log fork (not other rejections) and counts by its network", async () => {
+  const forks: string[] = [];
+  const { lane, metrics } = await testComponents({
+    lane: { net: "bafynet", onKelFork: (sealed) => forks.push(sealed.cid) },
+  });
+  const alice = new TestIdentity(seededRng(9), false);
+  const inception = await alice.incept(testNow - 10_000);
+  const before = alice.save();
+  const rotation = await alice.rotation(testNow - 9000);
+  alice.load(before);
+  const fork = await alice.rotation(testNow - 8000);
+  assertEquals((await lane.ingest([inception, rotation], "sync")).map((o) => o.status), [
+    "accepted",
+    "accepted",
+  ]);
+  const [forked] = await lane.ingest([fork], "gossip");
+  assert(forked.status === "rejected" && forked.reason === "fork", JSON.stringify(forked));
+  assertEquals(forks, [fork.cid]);
+  // A gap is no fork, and is ignored rather than counted as rejected.
+  const chain = await foreignChain(0, 2);
+  await lane.ingest([chain[1]], "gossip");
+  assertEquals(forks, [fork.cid]);
+  assertEquals(
+    await metricValue(metrics, "icn_network_envelopes_accepted_total", { net: "bafynet" }),
+    2,
+  );
+  assertEquals(
+    await metricValue(metrics, "icn_network_envelopes_rejected_total", { net: "bafynet" }),
+    1,
+  );
 });
