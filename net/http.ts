@@ -4,7 +4,7 @@
  * every network's sync lag under the threshold; the lag of each network in
  * `networks`) and the control API under `/control/`, which needs the bearer
  * token from the token file. A submit names its network (`net`, default the
- * home network); one the node does not serve is refused (422, `not_served`).
+ * home network); one the node does not serve is refused (422, naming those it serves).
  */
 import { IcnError } from "../core/errors.ts";
 import { toJson } from "../core/json.ts";

@@ -16,6 +16,8 @@ import { MemoryStore } from "../core/store/memory_store.ts";
 import type { Store } from "../core/store/store.ts";
 import { type TestIdentity as NodeIdentity, testIdentity } from "../core/testing.ts";
 import { defaultConfig } from "../net/config.ts";
+import { encodeSubmitRequest } from "../net/control.ts";
+import { serveNode } from "../net/http.ts";
 import { IcnNode } from "../net/node.ts";
 import { metricValue } from "../net/_testing.ts";
 import {
@@ -252,6 +254,54 @@ Deno.test({
           (await stores.xb.get(chainKeys.quarantine(f.v.did))) !== null,
       );
     } finally {
+      await f.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "the control API of a node serving A and B: /ready and status list both, submit goes to the named network's store, an unserved one is a 422",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const f = await startNodes();
+    const { a, b, x, stores, ids } = f;
+    const server = serveNode(x, { hostname: "127.0.0.1", port: 0, token: "t".repeat(64) });
+    const call = async (method: string, path: string, body?: unknown) => {
+      const response = await fetch(`${server.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${"t".repeat(64)}` },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      });
+      return { status: response.status, json: await response.json() };
+    };
+    try {
+      const ready = await call("GET", "/ready");
+      assertEquals(Object.keys(ready.json.networks), [a, b]);
+      const status = await call("GET", "/control/status");
+      assertEquals(status.json.networks.map((n: { id: string }) => n.id), [a, b]);
+      assertEquals(status.json.topology, { region: "default", cluster: a, role: "edge" });
+      const edge = { to: ids.z.did, score: 600, graph: "social" };
+      const inB = await call("POST", "/control/submit", {
+        ...encodeSubmitRequest({ kind: "trust.edge", body: edge }),
+        net: b,
+      });
+      assertEquals(inB.status, 200, JSON.stringify(inB.json));
+      assertEquals((await readHeads(stores.xb, b)).get(ids.x.did)?.seq, 0);
+      assertEquals((await readHeads(stores.xa, a)).size, 0);
+      const elsewhere = await call("POST", "/control/submit", {
+        ...encodeSubmitRequest({ kind: "trust.edge", body: edge }),
+        net: "bafyreinotserved",
+      });
+      assertEquals(elsewhere.status, 422);
+      assertEquals(elsewhere.json.error.code, "rejected");
+      assert(
+        elsewhere.json.error.message.includes(`serves ${a}, ${b}`),
+        elsewhere.json.error.message,
+      );
+    } finally {
+      await server.shutdown();
       await f.stop();
     }
   },
