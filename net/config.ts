@@ -65,7 +65,7 @@ export interface NodeConfig {
   admissionTimeoutMs: number;
   /** Region announced in the hello (`net/topology.ts`); nodes that leave it unset share `default`. */
   topologyRegion: string;
-  /** Cluster announced in the hello; empty means the node's cooperative network id. */
+  /** Cluster announced in the hello; empty means the node's home (first) network id. */
   topologyCluster: string;
   topologyRole: TopologyRole;
   /** Most peers in each neighbour set. */
@@ -290,7 +290,7 @@ const keyDefs: readonly KeyDef[] = [
     field: "topologyCluster",
     type: "name",
     empty: true,
-    doc: 'cluster announced to peers; "" is the node\'s cooperative network id',
+    doc: 'cluster announced to peers; "" is the node\'s home (first) network id',
   },
   {
     toml: "topology.role",

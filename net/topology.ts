@@ -67,7 +67,7 @@ const fillOrder: readonly NeighbourSetName[] = ["trusted", "cluster", "regional"
 export interface Topology {
   /** Operator-chosen name, e.g. `eu-west`; nodes that leave it unset share the region `default`. */
   region: string;
-  /** Operator-chosen name; defaults to the node's cooperative network id. */
+  /** Operator-chosen name; defaults to the node's home (first) network id. */
   cluster: string;
   role: TopologyRole;
 }
