@@ -10,7 +10,7 @@ import { RejectedError } from "../core/errors.ts";
 import { TestIdentity } from "../core/identity/_kel_fixture.ts";
 import { seededRng } from "../core/ports.ts";
 import { defaultConfig } from "./config.ts";
-import { Admission, type AdmissionHook, Hello, type VerifiedHello } from "./hello.ts";
+import { Admission, type AdmissionHook, Admissions, Hello, type VerifiedHello } from "./hello.ts";
 import { helloSkewMs } from "./limits.ts";
 import { helloKelEventsMax } from "./protocol.ts";
 import { type Hello as HelloMessage, signHello } from "./protocol.ts";
@@ -389,4 +389,38 @@ Deno.test("Hello.accept() counts a bad topology against the peer in every networ
     "says why",
   );
   assertEquals(b.verified, []);
+});
+
+Deno.test("Admissions of two networks: a connection is refused only when both refuse it, a member of either is exempt", async () => {
+  const config = defaultConfig("test");
+  const build = async () => {
+    const components = await testComponents();
+    const admission = new Admission({
+      ...components.base,
+      peers: components.peers,
+      publicKey: components.network.members[0].ed25519.publicKey,
+      self: () => "self",
+      connections: () => [],
+    }, { ...config, net: components.network.net, classify: () => null });
+    await admission.refresh();
+    return { ...components, admission };
+  };
+  const first = await build();
+  const second = await build();
+  const both = new Admissions([first.admission, second.admission]);
+  const member = await peerIdOf(first.network.members[1].ed25519.seed);
+  const outsider = await peerIdOf(new Uint8Array(32).fill(9));
+  const remote = { remoteAddr: multiaddr("/ip4/203.0.113.9/tcp/4001") } as MultiaddrConnection;
+  assertEquals(both.isMember(member), true);
+  assertEquals(both.isMember(outsider), false);
+  // Banned in the first network only: the second still takes the connection.
+  for (let i = 0; i < 10; i++) first.peers.offence(outsider.toString(), "invalid_signature", "x");
+  assertEquals(first.admission.deny(outsider, remote), true);
+  assertEquals(both.deny(outsider, remote), false);
+  for (let i = 0; i < 10; i++) second.peers.offence(outsider.toString(), "invalid_signature", "x");
+  assertEquals(both.deny(outsider, remote), true, "banned in both: refused");
+  assertEquals(await both.admit(connectionFrom(member.toString())), true);
+  both.noteHello("nodeKey", first.network.members[2].did);
+  both.forget("nodeKey", "test");
+  both.stop();
 });
