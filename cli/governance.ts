@@ -8,6 +8,7 @@ import { type Ballot, choices } from "../core/governance/tally.ts";
 import {
   type ConfigAction,
   creditOverridePrefix,
+  type DelegatesAction,
   GovernanceView,
   type MembershipAction,
   type ProposalAction,
@@ -19,7 +20,7 @@ import {
 import { parseDid } from "../core/identity/did.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import { formatDuration, numberParam, type ParamValue, parseParamValue } from "../core/params.ts";
-import { type ContactLabels, contactLabels, resolveDid } from "./contacts.ts";
+import { type ContactLabels, contactLabels, resolveDid, resolveDids } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
 import { readInputText } from "./files.ts";
 import type { CommandResult } from "./output.ts";
@@ -37,6 +38,10 @@ export interface ProposeOptions {
   upgradeVersion?: string;
   deadline?: When;
   minVersion?: string;
+  /** delegates: the federation's network id. */
+  federation?: string;
+  /** delegates: who acts for the cooperative in it (DIDs, contact names or prefixes). */
+  delegate: string[];
 }
 
 export interface ListOptions {
@@ -146,6 +151,10 @@ function actionText(record: Pick<ProposalRecord, "kind" | "action">): string {
       const a = record.action as UpgradeAction;
       return `version ${a.version}, min ${a.minVersion} after ${iso(a.deadline)}`;
     }
+    case "delegates": {
+      const a = record.action as DelegatesAction;
+      return `delegates to federation ${a.federation}: ${a.delegates.join(", ")}`;
+    }
     default:
       return "none";
   }
@@ -161,6 +170,9 @@ function buildAction(kind: ProposalKind, options: ProposeOptions, now: number): 
   if (kind !== "config" && sets.length > 0) fail("--set");
   if (kind !== "upgrade" && upgradeFlags.some((f) => f !== undefined)) {
     fail("--upgrade-version, --deadline or --min-version");
+  }
+  if (kind !== "delegates" && (options.federation !== undefined || options.delegate.length > 0)) {
+    fail(options.federation !== undefined ? "--federation" : "--delegate");
   }
   switch (kind) {
     case "text":
@@ -195,6 +207,18 @@ function buildAction(kind: ProposalKind, options: ProposeOptions, now: number): 
       }
       return { version, deadline: resolveWhen(deadline, now), minVersion: minVersion! };
     }
+    case "delegates": {
+      if (options.federation === undefined || options.delegate.length === 0) {
+        throw new InvalidInputError(
+          "A delegates proposal needs --federation ID and at least one --delegate DID",
+        );
+      }
+      // The engine wants them sorted and distinct; the order typed means nothing.
+      return {
+        federation: options.federation,
+        delegates: [...new Set(options.delegate)].sort(),
+      };
+    }
   }
 }
 
@@ -225,6 +249,7 @@ async function resolveMemberOptions(
     sets.push(`${creditOverridePrefix}${member}${assignment.slice(eq)}`);
   }
   resolved.set = sets;
+  resolved.delegate = await resolveDids(ctx, options.delegate, { what: "--delegate" });
   return resolved;
 }
 

@@ -97,7 +97,14 @@ export function governanceCommands(r: Registrar): Command {
         "upgrade: date (or duration from now) after which it is enforced",
         whenArg("--deadline"),
       )
-      .option("--min-version <x.y.z>", "upgrade: oldest version accepted after the deadline"),
+      .option("--min-version <x.y.z>", "upgrade: oldest version accepted after the deadline")
+      .option("--federation <id>", "delegates: the federation's network id")
+      .option(
+        "--delegate <did>",
+        "delegates: a member who acts for the cooperative in it (repeatable)",
+        collect,
+        [],
+      ),
     handlers,
     "propose",
   );

@@ -1,17 +1,16 @@
 import type { ParamDef } from "../params.ts";
 
-/** Kinds `icn governance propose --kind` builds (see `cooperativeProposalKinds` for all). */
-export const proposalKinds = ["text", "membership", "config", "upgrade"] as const;
+/**
+ * Every kind a cooperative's proposal engine accepts, and `icn governance
+ * propose --kind` builds: `delegates` chooses who acts for the cooperative in
+ * a federation.
+ */
+export const proposalKinds = ["text", "membership", "config", "upgrade", "delegates"] as const;
 export type ProposalKind = typeof proposalKinds[number];
 
-/**
- * Every kind a cooperative's proposal engine accepts: `proposalKinds`, and
- * `delegates` (who acts for the cooperative in a federation). Kept apart from
- * `proposalKinds` only until the CLI builds delegate proposals; then the two
- * lists become one.
- */
-export const cooperativeProposalKinds = [...proposalKinds, "delegates"] as const;
-export type CooperativeProposalKind = typeof cooperativeProposalKinds[number];
+/** The same list under its earlier name (core's governance and federation modules use it). */
+export const cooperativeProposalKinds = proposalKinds;
+export type CooperativeProposalKind = ProposalKind;
 
 const day = 86_400_000;
 
