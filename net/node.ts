@@ -304,7 +304,11 @@ export class IcnNode {
         onKelFork: (sealed) => this.#replayKelFork(served, sealed),
       });
       served.peers = new Peers(
-        { ...base, connections: this.#networkConnections(served, connectionTo) },
+        {
+          ...base,
+          connections: this.#networkConnections(served, connectionTo),
+          updateGauges: () => this.#updatePeerGauges(),
+        },
         { ...config, misbehaviour: config, authorLimits: options.authorLimits },
       );
       served.sync = new Sync({
@@ -746,6 +750,21 @@ export class IcnNode {
       },
       count: () => this.libp2p?.getPeers().length ?? 0,
     };
+  }
+
+  /** Connected peers, and verified peers by protocol version, each counted once. */
+  #updatePeerGauges(): void {
+    const { metrics } = this;
+    metrics.peers.set(this.libp2p?.getPeers().length ?? 0);
+    metrics.peerVersions.reset();
+    const counted = new Set<string>();
+    for (const s of this.#served ?? []) {
+      for (const [peer, info] of s.peers.entries()) {
+        if (counted.has(peer)) continue;
+        counted.add(peer);
+        metrics.peerVersions.inc({ version: info.version });
+      }
+    }
   }
 
   /** gossipsub's options: the home network's, with the topic scoring of every network served. */

@@ -5,7 +5,7 @@
  * verified peers; gossip and sync read them and report offences here.
  *
  * One `Peers` per network this node serves: standing, trust and rate limits are per network
- * (federation builds one for each network, over the same connections).
+ * (a node serving several networks builds one for each, over the same connections).
  */
 import { StateOverlay } from "../core/chain/state.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
@@ -69,6 +69,11 @@ export interface PeersComponents {
   metrics: NodeMetrics;
   genesis: Genesis;
   connections: PeerConnections;
+  /**
+   * Sets the peer gauges for the whole node (a node serving several networks counts each peer
+   * once across them); without it these peers set them alone.
+   */
+  updateGauges?: () => void;
 }
 
 export interface PeersInit {
@@ -236,7 +241,8 @@ export class Peers {
   }
 
   updateGauges(): void {
-    const { metrics, connections } = this.#components;
+    const { metrics, connections, updateGauges } = this.#components;
+    if (updateGauges) return updateGauges();
     metrics.peers.set(connections.count());
     metrics.peerVersions.reset();
     for (const v of this.#verified.values()) metrics.peerVersions.inc({ version: v.version });
