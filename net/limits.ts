@@ -19,6 +19,9 @@ import {
 
 // ---- The node's limits, one name each (units last). The protocols read them from here. ----
 
+/** Networks one node serves, at most (defined with the hello, whose list it bounds). */
+export { networksPerNodeMax } from "./protocol.ts";
+
 /** Envelopes per inbound gossip commit: one store transaction stays well within commit limits. */
 export const gossipBatchMax = 150;
 /** Out-of-order gossip envelopes kept until their predecessor arrives (the oldest go first). */
