@@ -8,6 +8,7 @@ import type { IngestDeps, IngestOutcome } from "../core/chain/ingest.ts";
 import { chainKeys } from "../core/chain/keys.ts";
 import { kelNet } from "../core/constants.ts";
 import {
+  assert,
   IcnError,
   InvalidInputError,
   KeystoreError,
@@ -23,7 +24,8 @@ import {
   mlDsa65FromSeed,
   type MlDsa65KeyPair,
 } from "../core/identity/keys.ts";
-import { createKindRegistry } from "../core/kinds.ts";
+import { readNetworkKind } from "../core/governance/join.ts";
+import { kindRegistryFor } from "../core/kinds.ts";
 import type { Clock, Logger, Rng } from "../core/ports.ts";
 import type { Store } from "../core/store/store.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
@@ -31,6 +33,7 @@ import { type KeystoreSecrets, readKeystoreFile, seedFromBase64 } from "./keysto
 import { systemClock } from "./clock.ts";
 import { pathExists, readInputFile, readInputText } from "./files.ts";
 import { createStderrLogger } from "./output.ts";
+import type { JoinedNetwork, OpenNetwork } from "./networks.ts";
 import { openStore, type StoreLocation, storeLocation } from "./store_open.ts";
 import {
   type PublicIdentity,
@@ -92,6 +95,14 @@ export class CliContext {
   readonly rng: Rng = systemRng;
   readonly logger: Logger;
   #store: Store | undefined;
+  /** Stores of networks other than the home store's, opened during this command, by id. */
+  #networkStores = new Map<string, Store>();
+  /** Set for a network-scoped command: what `--net` named (undefined: the default network). */
+  #scope: { selection: string | undefined } | undefined;
+  /** The scoped command's network once resolved; null when the data dir joined none. */
+  #chosen: JoinedNetwork | null | undefined;
+  /** `#chosen` with its store open. */
+  #selected: OpenNetwork | undefined;
 
   constructor(options: GlobalOptions, commands?: Command) {
     this.options = options;
@@ -141,11 +152,12 @@ export class CliContext {
   }
 
   /**
-   * Opens the store (`$ICN_HOME/icn.kv`, or `ICN_KV_URL` for a remote KV). It never creates
-   * the data dir: only the commands that make one (`id init`, `id restore`, recovery,
-   * `node init`) call `ensureDataDir`, so a mistyped `--data-dir` is an error, not a new dir.
+   * Opens the home store (`$ICN_HOME/icn.kv`, or `ICN_KV_URL` for a remote KV): the identity's
+   * key event log and the first network joined (cli/networks.ts). It never creates the data
+   * dir: only the commands that make one (`id init`, `id restore`, recovery, `node init`) call
+   * `ensureDataDir`, so a mistyped `--data-dir` is an error, not a new dir.
    */
-  async store(): Promise<Store> {
+  async homeStore(): Promise<Store> {
     if (this.#store) return this.#store;
     const location = this.storeLocation;
     if (!location.remote && !(await pathExists(this.dataDir))) {
@@ -165,6 +177,65 @@ export class CliContext {
     return this.#store;
   }
 
+  /**
+   * The store this command works on: for a network-scoped command (one that takes `--net`,
+   * `useNetwork`), the chosen network's store; for any other, the home store.
+   */
+  async store(): Promise<Store> {
+    return (await this.selected())?.store ?? await this.homeStore();
+  }
+
+  /**
+   * Makes this command network-scoped: `store()`, `network()`, `ingestDeps()` and `submit()`
+   * work on the network `selection` names (`--net`), else the default one (cli/networks.ts).
+   * Called by the runner for every command that declares `--net`, before the handler runs; a
+   * handler may call it again before it first opens a store (`node import` picks the bundle's).
+   */
+  useNetwork(selection: string | undefined): void {
+    assert(this.#chosen === undefined, "useNetwork() after the network was chosen");
+    this.#scope = { selection };
+  }
+
+  /** Whether this command took `--net` (or was scoped by `useNetwork`) and what it named. */
+  get networkScope(): { selection: string | undefined } | undefined {
+    return this.#scope;
+  }
+
+  /**
+   * The network this command works on, as the home store lists it, without opening its store;
+   * undefined when the command is not network-scoped or the data dir joined none.
+   */
+  async chosenNetwork(): Promise<JoinedNetwork | undefined> {
+    if (!this.#scope) return undefined;
+    if (this.#chosen === undefined) {
+      const { resolveNetwork } = await import("./networks.ts");
+      this.#chosen = (await resolveNetwork(this, this.#scope.selection)) ?? null;
+    }
+    return this.#chosen ?? undefined;
+  }
+
+  /** `chosenNetwork()`, its store opened. */
+  async selected(): Promise<OpenNetwork | undefined> {
+    const chosen = await this.chosenNetwork();
+    if (!chosen) return undefined;
+    if (!this.#selected) {
+      const { openNetwork } = await import("./networks.ts");
+      this.#selected = await openNetwork(this, chosen);
+    }
+    return this.#selected;
+  }
+
+  /** A network store opened during this command (cli/networks.ts keeps them here). */
+  keptStore(id: string): Store | undefined {
+    return this.#networkStores.get(id);
+  }
+
+  /** Keeps a network store open for the rest of the command; `close()` closes it. */
+  keepStore(id: string, store: Store): void {
+    assert(!this.#networkStores.has(id), `Network store ${id} opened twice`);
+    this.#networkStores.set(id, store);
+  }
+
   /** Where this data dir's store is (`ICN_KV_URL`, else `icn.kv` in the data dir). */
   get storeLocation(): StoreLocation {
     return storeLocation(this.dataDir);
@@ -179,27 +250,43 @@ export class CliContext {
     return location.remote || await pathExists(location.path);
   }
 
+  /** What ingesting into `store()` needs: that store, and the kinds its network accepts. */
   async ingestDeps(): Promise<IngestDeps> {
+    const selected = await this.selected();
     return {
-      store: await this.store(),
+      store: selected?.store ?? await this.homeStore(),
       clock: this.clock,
-      kinds: createKindRegistry(),
+      kinds: selected?.kinds ?? kindRegistryFor(await readNetworkKind(await this.homeStore())),
       logger: this.logger,
     };
   }
 
-  /** The network this data dir joined, or a clear error. */
-  async network(): Promise<{ id: string; genesis: Genesis }> {
-    const store = await this.store();
+  /**
+   * The cooperative this command works on (`store()`'s network), or a clear error; with
+   * `selection`, the joined network it names (`--net` syntax) instead.
+   */
+  async network(selection?: string): Promise<{ id: string; genesis: Genesis; store: Store }> {
+    let store: Store;
+    if (selection !== undefined) {
+      const { findNetwork, joinedNetworks, openNetwork } = await import("./networks.ts");
+      store = (await openNetwork(this, findNetwork(await joinedNetworks(this), selection))).store;
+    } else {
+      store = await this.store();
+    }
     const id = (await store.get<string>(chainKeys.network))?.value;
     if (!id) {
       throw new NotFoundError(
         "This data dir has not joined a cooperative: run `icn governance join GENESIS_FILE` first",
       );
     }
+    if ((await readNetworkKind(store)) === "federation") {
+      throw new InvalidInputError(
+        `Network ${id} is a federation, not a cooperative: use \`icn federation\` commands for it, or --net to choose a cooperative`,
+      );
+    }
     const genesis = (await store.get<Genesis>(chainKeys.genesis(id)))?.value;
     if (!genesis) throw new NotFoundError(`Genesis of network ${id} is missing from the store`);
-    return { id, genesis };
+    return { id, genesis, store };
   }
 
   /**
@@ -333,11 +420,17 @@ export class CliContext {
   async submit(request: { kind: string; body: unknown }): Promise<SubmitResult> {
     const { findRunningNode, submitViaNode } = await import("./node_client.ts");
     const node = await findRunningNode(this);
-    if (node) return await submitViaNode(this, node, request);
+    if (node) {
+      // The node serves every joined network; the request's `net` says which one it is for.
+      const chosen = await this.chosenNetwork();
+      const routed = chosen ? { ...request, net: chosen.id } : request;
+      return await submitViaNode(this, node, routed);
+    }
     const { id } = await this.network();
     // The restore guard: after `id restore` or a recovery, learn the chain head first.
     const { readCatchUp, catchUpRefusal } = await import("../core/identity/catch_up.ts");
-    const marker = await readCatchUp(await this.store(), (await this.readPublicIdentity()).did);
+    // The marker is the data dir's (restore and recovery write it in the home store).
+    const marker = await readCatchUp(await this.homeStore(), (await this.readPublicIdentity()).did);
     if (marker) throw catchUpRefusal(marker, id, "cli");
     const unlocked = await this.unlockForSigning();
     const { appendLocal } = await import("../core/chain/append.ts");
@@ -361,8 +454,8 @@ export class CliContext {
   }
 
   /**
-   * Signs with `signer` and commits one key event log (KEL) event to this data dir's store,
-   * throwing `RejectedError` when it is refused.
+   * Signs with `signer` and commits one key event log (KEL) event to the home store, then to
+   * every other network store (`spreadOwnKel`), throwing `RejectedError` when it is refused.
    *
    * KEL writes never go through a running node, unlike `submit()`: the node's control API signs
    * with the keys the node unlocked at start, on the network it joined, and a key event is
@@ -377,16 +470,28 @@ export class CliContext {
     request: { kind: string; body: unknown },
   ): Promise<SealedEnvelope> {
     const { appendLocal } = await import("../core/chain/append.ts");
-    const { sealed, outcome } = await appendLocal(await this.ingestDeps(), signer, {
-      net: kelNet,
-      kind: request.kind,
-      body: request.body,
-    });
+    const home = await this.homeStore();
+    const { sealed, outcome } = await appendLocal(
+      {
+        store: home,
+        clock: this.clock,
+        kinds: kindRegistryFor(await readNetworkKind(home)),
+        logger: this.logger,
+      },
+      signer,
+      { net: kelNet, kind: request.kind, body: request.body },
+    );
     throwIfRejected(outcome);
+    const { spreadOwnKel } = await import("./networks.ts");
+    await spreadOwnKel(this);
     return sealed;
   }
 
   close(): void {
+    for (const store of this.#networkStores.values()) store.close();
+    this.#networkStores.clear();
+    this.#chosen = undefined;
+    this.#selected = undefined;
     this.#store?.close();
     this.#store = undefined;
   }

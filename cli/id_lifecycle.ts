@@ -44,11 +44,10 @@ import {
 } from "./keystore.ts";
 import type { CommandResult } from "./output.ts";
 import { publicIdentityOf, publicKeysOf, writePublicIdentityFile } from "./public_identity.ts";
+import { crashPoint } from "./crash_point.ts";
 
-/** Test hook: `ICN_TEST_CRASH_AT=name` kills the process at that named point (crash tests). */
-export function crashPoint(name: string): void {
-  if (Deno.env.get("ICN_TEST_CRASH_AT") === name) Deno.exit(137);
-}
+/** Kept here too: the crash tests and `id_backup.ts` import it from this module. */
+export { crashPoint };
 
 /** The KEL record of `did` in this data dir's store, or a clear error. */
 export async function requireRecord(ctx: CliContext, did: string): Promise<IdentityRecord> {

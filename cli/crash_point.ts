@@ -1,0 +1,4 @@
+/** Test hook: `ICN_TEST_CRASH_AT=name` kills the process at that named point (crash tests). */
+export function crashPoint(name: string): void {
+  if (Deno.env.get("ICN_TEST_CRASH_AT") === name) Deno.exit(137);
+}
