@@ -6,6 +6,7 @@ import { getHeapStatistics } from "node:v8";
 import { IcnError, InvalidInputError } from "../core/errors.ts";
 import { toHex } from "../core/bytes.ts";
 import { isDid } from "../core/identity/did.ts";
+import { terminalSafe } from "../core/safe_text.ts";
 import {
   configEnv,
   type ConfigOverrides,
@@ -23,6 +24,7 @@ import { writeFileAtomic } from "./keystore.ts";
 import { pathExists, readInputText } from "./files.ts";
 import { type HeldLock, nodeLockFile, readLockHolder, tryLock } from "./lock.ts";
 import { defaultHeapSizing, v8HeapFlags } from "./node_heap.ts";
+import { joinedNetworks, openJoinedNetworks } from "./networks.ts";
 import { callNode, nodeFiles, requireRunningNode } from "./node_client.ts";
 import { type CommandResult, createStderrLogger } from "./output.ts";
 
@@ -194,11 +196,19 @@ async function runLocked(
   const http = parseHostPort(config.http, "http.listen");
   const unlocked = await ctx.unlock();
   const deps = await ctx.ingestDeps();
+  // Every joined network, each over its own store, the home network first (none joined: the
+  // node refuses to start, naming `icn governance join`).
+  const networks = (await openJoinedNetworks(ctx)).map(({ id, store, kinds }) => ({
+    id,
+    store,
+    kinds,
+  }));
   const { IcnNode } = await import("../net/node.ts");
   const { serveNode } = await import("../net/http.ts");
   const node = await IcnNode.create(
     {
       ...deps,
+      ...(networks.length > 0 ? { networks } : {}),
       logger,
       identity: {
         did: unlocked.did,
@@ -290,6 +300,48 @@ function logHeapSizing(logger: ReturnType<typeof createStderrLogger>): void {
   } else logger.info("v8_heap", fields);
 }
 
+/** What `icn node status` shows of each network the node serves. */
+interface NetworkRow {
+  id: string;
+  envelopes: number;
+  syncLag: number;
+  peers: number;
+}
+
+/** A peer as the node's control API reports it (the fields the text output shows). */
+interface PeerRow {
+  peer: string;
+  did: string | null;
+  trustClass: string;
+  score: number;
+  standing: string;
+  addrs: string[];
+  /** Networks both serve (absent from an older node's reply). */
+  networks?: string[];
+  /** Its neighbour set, null when in none (absent from an older node's reply). */
+  set?: string | null;
+}
+
+/**
+ * Network ids as shown: `name (id)`, or with `short` the name alone; the id alone for a network
+ * this data dir knows no name of.
+ */
+async function networkNames(
+  ctx: CliContext,
+): Promise<(id: string, short?: boolean) => string> {
+  const names = new Map<string, string>();
+  try {
+    for (const network of await joinedNetworks(ctx)) names.set(network.id, network.name);
+  } catch {
+    // The names are a courtesy: the ids alone still say which networks.
+  }
+  return (id, short = false) => {
+    const name = names.get(id);
+    if (!name) return id;
+    return short ? terminalSafe(name) : `${terminalSafe(name)} (${id})`;
+  };
+}
+
 export async function status(ctx: CliContext): Promise<CommandResult> {
   const node = await requireRunningNode(ctx);
   const s = await callNode(node, "GET", "/control/status") as {
@@ -300,22 +352,53 @@ export async function status(ctx: CliContext): Promise<CommandResult> {
     envelopes: number;
     syncLag: number;
     ready: boolean;
-    peers: { peer: string; did: string | null }[];
+    peers: PeerRow[];
+    networks?: NetworkRow[];
+    topology?: { region: string; cluster: string; role: string };
+    neighbours?: Record<string, string[]>;
   };
   const labels = await contactLabels(ctx);
+  const named = await networkNames(ctx);
+  const networks = s.networks ?? [];
   return {
     data: s,
     warnings: labels.warnings,
     text: [
       `DID       ${s.did}`,
       `Peer id   ${s.peerId}`,
-      `Network   ${s.net}`,
+      `Network   ${named(s.net)}`,
+      ...(networks.length > 1 || (networks.length === 1 && networks[0].id !== s.net)
+        ? [
+          `Networks  ${networks.length}`,
+          ...networks.map((n) =>
+            `  ${named(n.id)} envelopes=${n.envelopes} lag=${n.syncLag} peers=${n.peers}`
+          ),
+        ]
+        : []),
       `Listen    ${s.listen.join(" ")}`,
       `Envelopes ${s.envelopes}`,
       `Sync lag  ${s.syncLag}`,
       `Ready     ${s.ready ? "yes" : "no"}`,
+      ...(s.topology
+        ? [
+          `Topology  region=${terminalSafe(s.topology.region)} cluster=${
+            terminalSafe(s.topology.cluster)
+          } role=${terminalSafe(s.topology.role)}`,
+        ]
+        : []),
+      ...(s.neighbours
+        ? [
+          `Neighbours ${
+            Object.entries(s.neighbours).map(([set, peers]) => `${set}=${peers.length}`).join(" ")
+          }`,
+        ]
+        : []),
       `Peers     ${s.peers.length}`,
-      ...s.peers.map((p) => `  ${p.peer} ${peerDid(labels, p.did) ?? "(no hello yet)"}`),
+      ...s.peers.map((p) =>
+        `  ${p.peer} ${peerDid(labels, p.did) ?? "(no hello yet)"}${
+          p.set !== undefined ? ` set=${p.set ?? "-"}` : ""
+        }`
+      ),
     ],
   };
 }
@@ -327,15 +410,9 @@ function peerDid(labels: ContactLabels, did: string | null): string | null {
 
 export async function peers(ctx: CliContext): Promise<CommandResult> {
   const node = await requireRunningNode(ctx);
-  const list = await callNode(node, "GET", "/control/peers") as {
-    peer: string;
-    did: string | null;
-    trustClass: string;
-    score: number;
-    standing: string;
-    addrs: string[];
-  }[];
+  const list = await callNode(node, "GET", "/control/peers") as PeerRow[];
   const labels = await contactLabels(ctx);
+  const named = await networkNames(ctx);
   return {
     data: list,
     warnings: labels.warnings,
@@ -344,7 +421,9 @@ export async function peers(ctx: CliContext): Promise<CommandResult> {
       : list.map((p) =>
         `${p.peer} ${peerDid(labels, p.did) ?? "-"} class=${p.trustClass} score=${
           p.score.toFixed(2)
-        } ${p.standing} ${p.addrs.join(",")}`
+        } ${p.standing}${p.set !== undefined ? ` set=${p.set ?? "-"}` : ""}${
+          p.networks ? ` networks=${p.networks.map((id) => named(id, true)).join(",") || "-"}` : ""
+        } ${p.addrs.join(",")}`
       ),
   };
 }
