@@ -8,7 +8,7 @@
  * node routes each request to the network it names (`network`, absent for the responder's first)
  * and refuses one for a network it does not serve or the asker did not announce.
  */
-import type { Connection, Stream } from "@libp2p/interface";
+import type { Connection } from "@libp2p/interface";
 import { clearCatchUp } from "../core/identity/catch_up.ts";
 import { type ChainHead } from "../core/chain/keys.ts";
 import { readChainBytes, readHeads } from "../core/chain/read.ts";
@@ -29,11 +29,9 @@ import {
   pageBytesMax,
   type RangeResponse,
   request,
-  respond,
   syncBytesMax,
   syncProtocol,
   type SyncRequest,
-  syncRequestBytesMax,
 } from "./protocol.ts";
 import type { WriteLane } from "./write_lane.ts";
 
@@ -91,14 +89,6 @@ export class Sync {
     let lag = 0;
     for (const value of this.#lagByPeer.values()) lag = Math.max(lag, value);
     return lag;
-  }
-
-  /** Serves one sync stream (the libp2p handler of `syncProtocol`). */
-  async handle(stream: Stream, connection: Connection): Promise<void> {
-    const peer = connection.remotePeer.toString();
-    await respond<Uint8Array>(stream, syncRequestBytesMax, (bytes) => this.serve(peer, bytes), (
-      bytes,
-    ) => bytes);
   }
 
   /** Answers one encoded sync request from `peer`. */
