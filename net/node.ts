@@ -39,7 +39,10 @@ import { readChainBytes } from "../core/chain/read.ts";
 import { kelNet, protocolVersion } from "../core/constants.ts";
 import { decodeEnvelope, type SealedEnvelope, type Signer } from "../core/envelope/envelope.ts";
 import { RejectedError } from "../core/errors.ts";
+import type { FederationGenesis } from "../core/federation/genesis.ts";
+import { federationKeys } from "../core/federation/view.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
+import { readNetworkKind } from "../core/governance/join.ts";
 import type { Ed25519KeyPair } from "../core/identity/keys.ts";
 import { classRank, type TrustClass } from "../core/policy/policy.ts";
 import type { Logger } from "../core/ports.ts";
@@ -955,16 +958,39 @@ export function topicOf(net: string): string {
   return `/icn/${net}/envelopes/1`;
 }
 
-/** The genesis of a network its store joined. */
+/**
+ * The genesis of a network its store joined. A federation has no cooperative genesis: the node
+ * reads its federation genesis as one (`asNodeGenesis`).
+ */
 async function readJoined(network: NodeNetwork & { kinds: KindRegistry }): Promise<Joined> {
-  const genesis = (await network.store.get<Genesis>(chainKeys.genesis(network.id)))?.value;
-  if (!genesis) {
-    throw new RejectedError(
-      "not_joined",
-      `Genesis of network ${network.id} is missing from the store`,
-    );
+  const { id, store, kinds } = network;
+  if ((await readNetworkKind(store)) === "federation") {
+    const federation = (await store.get<FederationGenesis>(federationKeys.genesis))?.value;
+    if (federation) return { id, store, kinds, genesis: asNodeGenesis(federation) };
+  } else {
+    const genesis = (await store.get<Genesis>(chainKeys.genesis(id)))?.value;
+    if (genesis) return { id, store, kinds, genesis };
   }
-  return { id: network.id, store: network.store, kinds: network.kinds, genesis };
+  throw new RejectedError("not_joined", `Genesis of network ${id} is missing from the store`);
+}
+
+/**
+ * What the node's per-network services read of a genesis (rate-limit policy from its params,
+ * members exempt from admission work, the protocol version), for a federation: its params and
+ * currencies, and as members the founding cooperatives' delegates, whose nodes are the
+ * federation's. No governance envelope of a cooperative is ever in a federation's store, so the
+ * membership and parameters read over it stay these.
+ */
+export function asNodeGenesis(federation: FederationGenesis): Genesis {
+  return {
+    v: 1,
+    name: federation.name,
+    created: federation.created,
+    members: [...new Set(federation.coops.flatMap((coop) => coop.delegates))].sort(),
+    currencies: federation.currencies,
+    params: federation.params,
+    protocolVersion: federation.protocolVersion,
+  };
 }
 
 /** The peer id a bootstrap multiaddr names (`/p2p/<id>`), or null. */

@@ -10,7 +10,9 @@ import { kelNet } from "../core/constants.ts";
 import { createGenesis, type Genesis, genesisId } from "../core/governance/genesis.ts";
 import { joinNetwork } from "../core/governance/join.ts";
 import { TestIdentity } from "../core/identity/_kel_fixture.ts";
-import { createKindRegistry } from "../core/kinds.ts";
+import { testCoop, testFederation } from "../core/federation/_fixture.ts";
+import { joinFederation } from "../core/federation/join.ts";
+import { createKindRegistry, kindRegistryFor } from "../core/kinds.ts";
 import { seededRng } from "../core/ports.ts";
 import { MemoryStore } from "../core/store/memory_store.ts";
 import type { Store } from "../core/store/store.ts";
@@ -303,6 +305,70 @@ Deno.test({
     } finally {
       await server.shutdown();
       await f.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "delegates' nodes serve their cooperative and the federation: they share the federation only, and its envelopes flow",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const coopA = await testCoop("Bakers", [11, 12]);
+    const coopB = await testCoop("Millers", [13, 14]);
+    const file = await testFederation([coopA, coopB]);
+    const [a1, b1] = [coopA.members[0], coopB.members[0]];
+    const nodes: IcnNode[] = [];
+    const start = async (who: typeof a1, coop: typeof coopA) => {
+      const coopStore = await joined(coop.net, coop.file.genesis, [who.inception]);
+      const fedStore = new MemoryStore();
+      await joinFederation(fedStore, file);
+      const fedKinds = kindRegistryFor("federation");
+      await ingest({ store: fedStore, clock: systemClock, kinds: fedKinds }, [who.inception], {
+        source: "import",
+      });
+      const node = await IcnNode.create(
+        {
+          store: coopStore,
+          clock: systemClock,
+          kinds: createKindRegistry(),
+          logger: quietLogger,
+          identity: { did: who.did, signer: who.signer, ed25519: who.ed25519 },
+          networks: [
+            { id: coop.net, store: coopStore },
+            { id: file.id, store: fedStore, kinds: fedKinds },
+          ],
+        },
+        defaultConfig("test"),
+      );
+      await node.start();
+      nodes.push(node);
+      return { node, coopStore, fedStore };
+    };
+    try {
+      const d1 = await start(a1, coopA);
+      const d2 = await start(b1, coopB);
+      await d2.node.connect(d1.node.addrs()[0]);
+      await waitFor(
+        "the delegates' nodes share the federation only",
+        () =>
+          d1.node.peers().some((p) => p.peer === d2.node.peerId && p.networks.join() === file.id),
+      );
+      const { outcome } = await d1.node.submit({
+        kind: "fed.vouch",
+        body: { from: coopA.net, to: coopB.net, score: 700 },
+        net: file.id,
+      });
+      assertEquals(outcome.status, "accepted", JSON.stringify(outcome));
+      await waitFor(
+        "the vouch reaches the other delegate's federation store",
+        async () => (await readHeads(d2.fedStore, file.id)).get(a1.did)?.seq === 0,
+      );
+      assert(!(await holdsNetwork(d2.coopStore, coopA.net)), "nothing of cooperative A in B's");
+      assertEquals((await readHeads(d2.coopStore, kelNet)).has(a1.did), false);
+    } finally {
+      await Promise.all(nodes.map((node) => node.stop()));
     }
   },
 });
