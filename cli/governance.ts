@@ -171,9 +171,10 @@ function buildAction(kind: ProposalKind, options: ProposeOptions, now: number): 
   if (kind !== "upgrade" && upgradeFlags.some((f) => f !== undefined)) {
     fail("--upgrade-version, --deadline or --min-version");
   }
-  if (kind !== "delegates" && (options.federation !== undefined || options.delegate.length > 0)) {
-    fail(options.federation !== undefined ? "--federation" : "--delegate");
+  if (kind !== "delegates" && options.federation !== undefined) {
+    fail(`--federation "${options.federation}"`);
   }
+  if (kind !== "delegates" && options.delegate.length > 0) fail("--delegate");
   switch (kind) {
     case "text":
       return {};

@@ -5,6 +5,7 @@
 import type { Command } from "commander";
 import type { Registrar } from "./command.ts";
 import { contactsCommands } from "./contacts_commands.ts";
+import { federationCommands } from "./federation_commands.ts";
 import { governanceCommands } from "./governance_commands.ts";
 import { idCommands } from "./id_commands.ts";
 import { ledgerCommands } from "./ledger_commands.ts";
@@ -18,6 +19,7 @@ export function groupCommands(r: Registrar): Command[] {
     trustCommands(r),
     ledgerCommands(r),
     governanceCommands(r),
+    federationCommands(r),
     nodeCommands(r),
     contactsCommands(r),
     ...toolCommands(r),

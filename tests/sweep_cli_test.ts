@@ -70,6 +70,9 @@ const kinds: Record<string, Kind> = {
   addr: "value",
   "host:port": "value",
   scope: "value",
+  coop: "value",
+  "coop=did": "value",
+  net: "value",
   // Free text (any text is a name, a title, a memo, an idempotency key), or the data dir itself.
   text: "text",
   name: "text",
@@ -88,6 +91,9 @@ const badValues: Record<string, [string, string, string]> = {
   addr: ["an address that is not a multiaddr", "not-a-multiaddr", "not-a-multiaddr"],
   "host:port": ["an address that is not loopback", "0.0.0.0:5601", "0.0.0.0"],
   scope: ["an unknown scope", "bogus:scope", "bogus:scope"],
+  coop: ["an unknown cooperative", "nosuchcoop", "nosuchcoop"],
+  "coop=did": ["a delegate without its cooperative", "nosuchcoop", "nosuchcoop"],
+  net: ["an unknown network", "nosuchnet", "nosuchnet"],
 };
 
 /**
@@ -270,6 +276,7 @@ const goodFiles: Record<string, string> = {
   "governance genesis sign": genesis,
   "governance genesis show": genesis,
   "governance join": genesis,
+  "federation create": genesis,
   "node import": bundle,
 };
 

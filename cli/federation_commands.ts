@@ -1,0 +1,179 @@
+import { Command } from "commander";
+import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
+import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "../core/federation/kinds.ts";
+import { federationProposalKinds } from "../core/federation/params.ts";
+import { choices } from "../core/governance/tally.ts";
+import { parseScore } from "../core/trust/edge.ts";
+import { choiceArg, durationArg, offsetMax, textLengthArg, wholeNumberArg } from "./args.ts";
+import { collect, type Registrar } from "./command.ts";
+
+const load = () => import("./federation.ts");
+
+/** Shortest `vouch --expires`: a vouch that lapses within a second is a mistake. */
+const vouchLifetimeMsMin = 1000;
+
+const netHelp = "the federation: name or network id (default: the only joined federation)";
+const forHelp = "act for this cooperative: name or network id (default: the one you are a " +
+  "delegate of)";
+
+export function federationCommands(r: Registrar): Command {
+  const fed = new Command("federation").description(
+    "Federations of cooperatives: genesis, join, proposals and votes by cooperative, delegates, trust",
+  );
+  r.action(
+    fed.command("create").description("Write a new federation genesis (unsigned)")
+      .requiredOption("--name <name>", "federation name")
+      .requiredOption(
+        "--coop <file>",
+        "a founding cooperative's signed genesis file (repeatable)",
+        collect,
+        [],
+      )
+      .option(
+        "--delegate <coop=did>",
+        "a delegate of a founder: its name or network id = a member's DID (repeatable; " +
+          "default: you, for the founders you are a member of)",
+        collect,
+        [],
+      )
+      .option(
+        "--currency <code:decimals>",
+        "currency, e.g. hours:2 (repeatable; default hours:2)",
+        collect,
+        [],
+      )
+      .option(
+        "--set <key=value>",
+        "set a federation parameter, e.g. federation.voteWeight=members (repeatable)",
+        collect,
+        [],
+      )
+      .option("--out <file>", "output file (default federation.json)")
+      .option("--force", "replace an existing file (the old one is kept as a backup)"),
+    load,
+    "create",
+  );
+  r.action(
+    fed.command("sign").description(
+      "Sign a federation file as a delegate (for each founder you are a delegate of)",
+    ).argument("<file>", "federation file"),
+    load,
+    "sign",
+  );
+  r.action(
+    fed.command("join").description("Verify a fully signed federation file and join it")
+      .argument("<file>", "federation file"),
+    load,
+    "join",
+  );
+  r.action(
+    fed.command("propose").description("Propose a decision to the federation, as a delegate")
+      .requiredOption(
+        "--kind <kind>",
+        federationProposalKinds.join(" | "),
+        choiceArg("proposal kind", federationProposalKinds),
+      )
+      .requiredOption(
+        "--title <title>",
+        `short title (at most ${titleLengthMax} characters)`,
+        textLengthArg("title", titleLengthMax),
+      )
+      .option("--body <file>", `file with the proposal text (at most ${bodyBytesMax / 1024} KiB)`)
+      .option("--admit <file>", "admit: the cooperative's signed genesis file")
+      .option("--coop-name <name>", "admit: its name in the federation (default: its own)")
+      .option(
+        "--delegate <did>",
+        "admit: a founder of it who acts for it (repeatable)",
+        collect,
+        [],
+      )
+      .option("--remove <coop>", "remove: the cooperative (name or network id)")
+      .option("--set <key=value>", "config: set a federation parameter (repeatable)", collect, [])
+      .option("--for <coop>", forHelp)
+      .option("--net <net>", netHelp),
+    load,
+    "propose",
+  );
+  r.action(
+    fed.command("vote").description(
+      "Vote for your cooperative (a later vote by any of its delegates replaces it)",
+    )
+      .argument("<id>", "proposal id (or a unique prefix)")
+      .argument("<choice>", choices.join(" | "), choiceArg("vote", choices))
+      .option(
+        "--reason <text>",
+        `why (at most ${reasonLengthMax} characters)`,
+        textLengthArg("reason", reasonLengthMax),
+      )
+      .option("--for <coop>", forHelp)
+      .option("--net <net>", netHelp),
+    load,
+    "vote",
+  );
+  r.action(
+    fed.command("show").description("Show a proposal: tally by cooperative, ballots, times")
+      .argument("<id>", "proposal id (or a unique prefix)")
+      .option("--explain", "every vote cast, and why ignored ones do not count")
+      .option("--net <net>", netHelp),
+    load,
+    "show",
+  );
+  r.action(
+    fed.command("list").description("List federation proposals, newest first")
+      .option(
+        "--limit <n>",
+        `page size (default ${pageSizeDefault}, at most ${pageSizeMax})`,
+        wholeNumberArg("--limit", 1, pageSizeMax),
+      )
+      .option("--offset <n>", "skip this many", wholeNumberArg("--offset", 0, offsetMax))
+      .option("--net <net>", netHelp),
+    load,
+    "list",
+  );
+  r.action(
+    fed.command("members").description("The federation's cooperatives, delegates and weights")
+      .option("--net <net>", netHelp),
+    load,
+    "members",
+  );
+  r.action(
+    fed.command("vouch").description("Vouch for another cooperative with a score from 0 to 1")
+      .argument("<coop>", "the cooperative (name or network id)")
+      .requiredOption(
+        "--score <score>",
+        "score in [0,1], at most 3 decimals (0 revokes)",
+        parseScore,
+      )
+      .option(
+        "--expires <duration>",
+        "the vouch counts as absent after this long, e.g. 90d",
+        durationArg("--expires", vouchLifetimeMsMin),
+      )
+      .option("--for <coop>", forHelp)
+      .option("--net <net>", netHelp),
+    load,
+    "vouch",
+  );
+  r.action(
+    fed.command("trust").description("Trust in a cooperative, scored from yours")
+      .argument("<coop>", "the cooperative (name or network id)")
+      .option("--explain", "show the paths and weights behind the score")
+      .option("--from <coop>", "score from this cooperative (default: yours)")
+      .option("--net <net>", netHelp),
+    load,
+    "trust",
+  );
+  r.action(
+    fed.command("delegates").description(
+      "Record in the federation the delegates your cooperative chose (citing its proposal)",
+    )
+      .requiredOption(
+        "--coop-net <net>",
+        "your cooperative: a joined network's name or id",
+      )
+      .option("--net <net>", netHelp),
+    load,
+    "delegates",
+  );
+  return fed;
+}
