@@ -12,6 +12,7 @@
 import { InvalidInputError } from "../core/errors.ts";
 import { isTransferId, memoBytesMax, transferIdRule } from "../core/ledger/rules.ts";
 import { parseDuration } from "../core/params.ts";
+import { terminalSafe } from "../core/safe_text.ts";
 import { checkDidText } from "./contacts.ts";
 import { isDuration, parseDate } from "./dates.ts";
 
@@ -137,6 +138,25 @@ export const memoArg: (text: string) => string = textBytesArg("memo", memoBytesM
 export function transferIdArg(text: string): string {
   if (!isTransferId(text)) {
     throw new InvalidInputError(`Cannot use transfer id "${text}": use ${transferIdRule}`);
+  }
+  return text;
+}
+
+/** Longest `--net` value: a network id is a CID of about 60 characters; names are short. */
+export const netSelectionLengthMax = 200;
+
+/**
+ * `--net`: a joined network's name, id or a unique start of its id. Only its shape is checked
+ * here; which network it names is looked up in the home store when the command first opens a
+ * store (cli/networks.ts), so an unknown one is a usage error listing the joined networks.
+ */
+export function netArg(text: string): string {
+  if (text.length === 0 || text.length > netSelectionLengthMax || terminalSafe(text) !== text) {
+    throw new InvalidInputError(
+      `Cannot use --net "${
+        terminalSafe(text.slice(0, 40))
+      }": give a network name or id of 1 to ${netSelectionLengthMax} printable characters`,
+    );
   }
   return text;
 }

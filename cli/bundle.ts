@@ -54,12 +54,29 @@ export async function exportBundle(
   };
 }
 
-export async function importBundle(ctx: CliContext, args: string[]): Promise<CommandResult> {
+/** `node import`'s options (declared in cli/node_commands.ts). */
+export interface ImportBundleOptions {
+  /** `--net`: already applied by the runner (`CliContext.useNetwork`); read here to know if given. */
+  net?: string;
+}
+
+export async function importBundle(
+  ctx: CliContext,
+  args: string[],
+  options: ImportBundleOptions,
+): Promise<CommandResult> {
   const [path] = args;
   const bytes = await readInputFile(path, "bundle", { bytesMax: bundleBytesMax });
   const { manifest, envelopes } = await namingFile(path, "bundle", () => decodeBundle(bytes));
   // Importing key logs into a new data dir is the first step of recovery: it may create one.
   await ctx.ensureDataDir();
+  if (options.net === undefined && manifest.net !== null) {
+    // Without --net, a bundle goes to the joined network it was exported from, if any.
+    const { joinedNetworks } = await import("./networks.ts");
+    if ((await joinedNetworks(ctx)).some((n) => n.id === manifest.net)) {
+      ctx.useNetwork(manifest.net);
+    }
+  }
   const deps = await ctx.ingestDeps();
   const joined = (await deps.store.get<string>(chainKeys.network))?.value ?? null;
   // A data dir that has not joined takes the key logs and sets the network's envelopes aside;
@@ -107,7 +124,8 @@ async function catchUp(
   if (joined === null || manifest.net !== joined || manifest.since !== 0) return false;
   if (!(await pathExists(ctx.publicIdentityPath))) return false;
   const { did } = await ctx.readPublicIdentity();
-  const store = await ctx.store();
+  // The restore guard is the data dir's: restore and recovery write it in the home store.
+  const store = await ctx.homeStore();
   if (!(await readCatchUp(store, did))) return false;
   return await clearCatchUp(store);
 }

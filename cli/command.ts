@@ -2,7 +2,8 @@
  * Glue between commander and handlers: handlers are lazy-imported only when
  * their command runs, so `icn --help` loads nothing but the tree.
  */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
+import { netArg } from "./args.ts";
 import type { CliContext } from "./context.ts";
 import { exitCodes } from "./exit_codes.ts";
 import type { CommandResult } from "./output.ts";
@@ -98,4 +99,26 @@ export function refuseRepeatedOptions(command: Command): void {
       }
     });
   }
+}
+
+/**
+ * `--net NAME|ID`, declared once here for every network-scoped command (ledger, trust,
+ * governance, node export/import): the runner scopes the context to the network it names
+ * (`CliContext.useNetwork`), so the handler's `store()` and `network()` are that network's.
+ */
+export function netOption(): Option {
+  return new Option(
+    "--net <net>",
+    "network to work on: its name, id or a unique start of the id (default: the only joined network, else default_net)",
+  ).argParser(netArg);
+}
+
+/** Adds `--net` to each of `commands` (a group's network-scoped subcommands). */
+export function takeNetOption(commands: readonly Command[]): void {
+  for (const command of commands) command.addOption(netOption());
+}
+
+/** Whether `command` declares `--net`, i.e. works on one network's store. */
+export function isNetworkScoped(command: Command): boolean {
+  return command.options.some((option) => option.long === "--net");
 }

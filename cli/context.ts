@@ -388,7 +388,8 @@ export class CliContext {
     const { settlePending } = await import("./id_keystore_settle.ts");
     return await settlePending(
       {
-        store: await this.store(),
+        // The key event log is the home store's (network stores catch up from it).
+        store: await this.homeStore(),
         clock: this.clock,
         keystorePath: this.keystorePath,
         publicIdentityPath: this.publicIdentityPath,

@@ -1,15 +1,19 @@
 /** Handlers of `icn governance genesis ...` and `icn governance join`. */
-import { keepBackup, readInputText, writeFileAtomic } from "./files.ts";
+import { keepBackup, pathExists, readInputText, writeFileAtomic } from "./files.ts";
+import { chainKeys } from "../core/chain/keys.ts";
+import type { FederationGenesis } from "../core/federation/genesis.ts";
 import {
   AlreadyExistsError,
   IcnError,
   InvalidInputError,
   InvalidSignatureError,
+  NotFoundError,
 } from "../core/errors.ts";
 import {
   addGenesisSignature,
   checkGenesisFile,
   createGenesis,
+  type Genesis,
   type GenesisFile,
   genesisFileBytesMax,
   genesisId,
@@ -205,6 +209,11 @@ export function keys(): Promise<CommandResult> {
   });
 }
 
+/**
+ * `icn governance join FILE`: the first network joined goes in the home store, as it always
+ * did; each later one in a store of its own (`joinAnotherNetwork`, cli/networks.ts). Joining
+ * the same network again changes nothing.
+ */
 export async function join(ctx: CliContext, args: string[]): Promise<CommandResult> {
   const { file, check } = await readGenesisFile(args[0]);
   if (check.missing.length > 0) {
@@ -214,22 +223,106 @@ export async function join(ctx: CliContext, args: string[]): Promise<CommandResu
       })`,
     );
   }
-  const joined = await joinNetwork(await ctx.store(), { id: check.id, genesis: file.genesis });
+  const { joinAnotherNetwork } = await import("./networks.ts");
+  const joined = await joinAnotherNetwork(ctx, {
+    id: check.id,
+    name: file.genesis.name,
+    kind: "cooperative",
+    join: (store) => joinNetwork(store, { id: check.id, genesis: file.genesis }),
+  });
   if (joined.status === "elsewhere") {
-    throw new AlreadyExistsError(
-      `This data dir already belongs to network ${joined.network}; use a separate --data-dir for ${check.id}`,
-    );
+    // Only a store that joined before this check could answer so: a bug in the caller.
+    throw new Error(`Store ${joined.file} belongs to network ${joined.network}, not ${check.id}`);
   }
   if (joined.status === "already") {
     return {
-      data: { id: check.id, joined: false, already: true },
+      data: { id: check.id, joined: false, already: true, file: joined.file },
       text: `Already a node of "${terminalSafe(file.genesis.name)}" (${check.id})`,
     };
   }
   return {
-    data: { id: check.id, joined: true, name: file.genesis.name, members: file.genesis.members },
+    data: {
+      id: check.id,
+      joined: true,
+      name: file.genesis.name,
+      members: file.genesis.members,
+      file: joined.file,
+    },
     text: `Joined "${
       terminalSafe(file.genesis.name)
     }" (network ${check.id}, ${file.genesis.members.length} founders)`,
+  };
+}
+
+/** A member's place in a network, as `governance networks` shows it. */
+export type NetworkRole = "founder" | "member" | "delegate" | "not a member";
+
+/**
+ * `icn governance networks`: every joined network with its kind, its members now (people in a
+ * cooperative, cooperatives in a federation) and this identity's role there.
+ */
+export async function networks(ctx: CliContext): Promise<CommandResult> {
+  const { openJoinedNetworks } = await import("./networks.ts");
+  const { StateOverlay } = await import("../core/chain/state.ts");
+  const did = (await pathExists(ctx.publicIdentityPath))
+    ? (await ctx.readPublicIdentity()).did
+    : undefined;
+  const now = ctx.clock.now();
+  const rows: {
+    name: string;
+    id: string;
+    kind: string;
+    members: number;
+    role: NetworkRole;
+    file: string;
+  }[] = [];
+  for (const network of await openJoinedNetworks(ctx)) {
+    let members: number;
+    let role: NetworkRole = "not a member";
+    if (network.kind === "federation") {
+      const { FederationView, federationKeys } = await import("../core/federation/view.ts");
+      const genesis = (await network.store.get<FederationGenesis>(federationKeys.genesis))?.value;
+      if (!genesis) throw new NotFoundError(`Genesis of federation ${network.id} is missing`);
+      const view = new FederationView(new StateOverlay(network.store), genesis);
+      const coops = await view.coopsAt(now);
+      members = coops.size;
+      for (const coop of coops.keys()) {
+        if (did && (await view.delegatesAt(coop, now))?.delegates.includes(did)) role = "delegate";
+      }
+    } else {
+      const { GovernanceView } = await import("../core/governance/view.ts");
+      const genesis = (await network.store.get<Genesis>(chainKeys.genesis(network.id)))?.value;
+      if (!genesis) throw new NotFoundError(`Genesis of network ${network.id} is missing`);
+      const current = await new GovernanceView(new StateOverlay(network.store), genesis)
+        .membersAt(now);
+      members = current.size;
+      if (did && current.has(did)) role = genesis.members.includes(did) ? "founder" : "member";
+    }
+    rows.push({
+      name: network.name,
+      id: network.id,
+      kind: network.kind,
+      members,
+      role,
+      file: network.file,
+    });
+  }
+  if (rows.length === 0) {
+    return {
+      data: [],
+      text: "No network joined yet: run `icn governance join GENESIS_FILE`",
+    };
+  }
+  const width = Math.max(4, ...rows.map((r) => terminalSafe(r.name).length));
+  return {
+    data: rows,
+    text: [
+      `${"NAME".padEnd(width)}  ${"KIND".padEnd(11)}  MEMBERS  ${"ROLE".padEnd(12)}  ID`,
+      ...rows.map((r) =>
+        `${terminalSafe(r.name).padEnd(width)}  ${r.kind.padEnd(11)}  ${
+          String(r.members).padStart(7)
+        }  ${r.role.padEnd(12)}  ${r.id}`
+      ),
+    ],
   };
 }

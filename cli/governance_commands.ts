@@ -4,7 +4,7 @@ import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "../core/governanc
 import { proposalKinds } from "../core/governance/params.ts";
 import { proposalStates } from "../core/governance/view.ts";
 import { choiceArg, didArg, offsetMax, whenArg, wholeNumberArg } from "./args.ts";
-import { collect, type Registrar } from "./command.ts";
+import { collect, type Registrar, takeNetOption } from "./command.ts";
 
 const genesis = () => import("./genesis.ts");
 const handlers = () => import("./governance.ts");
@@ -168,5 +168,15 @@ export function governanceCommands(r: Registrar): Command {
     handlers,
     "members",
   );
+  r.action(
+    gov.command("networks").description(
+      "The networks this data dir has joined: name, id, kind, members, my role",
+    ),
+    genesis,
+    "networks",
+  );
+  // Every command but those about genesis files and the list of networks works in one network.
+  const notScoped = new Set(["genesis", "join", "networks"]);
+  takeNetOption(gov.commands.filter((c) => !notScoped.has(c.name())));
   return gov;
 }

@@ -352,7 +352,7 @@ export async function restore(
     );
   }
   // The guard goes up before the keys are installed: no moment lets a write slip through.
-  await markCatchUp(await ctx.store(), {
+  await markCatchUp(await ctx.homeStore(), {
     did: archive.did,
     reason: "restore",
     since: ctx.clock.now(),

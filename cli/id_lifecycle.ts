@@ -84,8 +84,9 @@ export async function unlockMatching(
 
 /**
  * Commits a key-changing KEL event crash-safely: keystore with the event
- * pending → commit the event → keystore with the new seeds → identity.json.
- * Straight into this data dir's store, never through a running node: the
+ * pending → commit the event (home store, then every network store) → keystore
+ * with the new seeds → identity.json.
+ * Straight into this data dir's stores, never through a running node: the
  * caller holds the node lock (`withoutRunningNode`), and a node could not
  * sign this event anyway (see `CliContext.appendKelOrThrow`).
  */
@@ -113,6 +114,9 @@ async function commitKeyEvent(
     await writeKeystoreFile(ctx.keystorePath, old, unlocked.passphrase);
     throw new RejectedError(outcome.reason, outcome.message);
   }
+  // Home first, then every other network store (a crash between: they catch up when opened).
+  const { spreadOwnKel } = await import("./networks.ts");
+  await spreadOwnKel(ctx);
   crashPoint("rotate:after-commit");
   const { next, ...current } = after;
   const secrets: KeystoreSecrets = { ...old, ...current, next };

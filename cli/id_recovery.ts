@@ -337,7 +337,7 @@ export async function finalize(ctx: CliContext): Promise<CommandResult> {
   }
   // The new keys know nothing of the member's network chains: the guard goes up before the
   // recovery event makes them current, so no crash leaves them current and unguarded.
-  await markCatchUp(await ctx.store(), { did: unlocked.did, reason: "recovery", since: now });
+  await markCatchUp(await ctx.homeStore(), { did: unlocked.did, reason: "recovery", since: now });
   const sealed = await ctx.appendKelOrThrow(unlocked.signer, {
     kind: "id.recovery",
     body: { request: digest },

@@ -368,13 +368,15 @@ export async function limit(
 }
 
 export async function check(ctx: CliContext): Promise<CommandResult> {
-  await ctx.network();
+  const { id, store } = await ctx.network();
   // Loaded only here: the audit pulls in every domain's kind handlers.
-  const { checkLedger } = await import("../core/ledger/audit.ts");
+  const { checkLedger, ledgerStateHash } = await import("../core/ledger/audit.ts");
   const { createKindRegistry } = await import("../core/kinds.ts");
-  const findings = await checkLedger(await ctx.store(), { kinds: createKindRegistry() });
+  const findings = await checkLedger(store, { kinds: createKindRegistry() });
+  // The hash every node holding the same envelopes shares: `--json` shows it, to compare nodes.
+  const stateHash = await ledgerStateHash(store);
   return {
-    data: { ok: findings.length === 0, findings },
+    data: { ok: findings.length === 0, findings, net: id, stateHash },
     text: findings,
     exitCode: findings.length === 0 ? exitCodes.ok : exitCodes.failure,
   };

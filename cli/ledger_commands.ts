@@ -3,7 +3,7 @@ import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
 import { exportFormats } from "../core/ledger/export.ts";
 import { memoBytesMax } from "../core/ledger/rules.ts";
 import { choiceArg, didArg, memoArg, offsetMax, transferIdArg, wholeNumberArg } from "./args.ts";
-import type { Registrar } from "./command.ts";
+import { type Registrar, takeNetOption } from "./command.ts";
 
 const load = () => import("./ledger.ts");
 
@@ -91,5 +91,6 @@ export function ledgerCommands(r: Registrar): Command {
     load,
     "exportLedger",
   );
+  takeNetOption(ledger.commands);
   return ledger;
 }

@@ -5,7 +5,13 @@
  */
 import { Command, CommanderError, Option } from "commander";
 import { IcnError } from "../core/errors.ts";
-import { createRegistrar, type Handler, refuseRepeatedOptions, type Registrar } from "./command.ts";
+import {
+  createRegistrar,
+  type Handler,
+  isNetworkScoped,
+  refuseRepeatedOptions,
+  type Registrar,
+} from "./command.ts";
 import type { CommandSpec } from "./completions.ts";
 import type { CliContext, GlobalOptions } from "./context.ts";
 import { exitCodes } from "./exit_codes.ts";
@@ -80,6 +86,7 @@ export async function runCli(argv: string[]): Promise<number> {
     const options = globalOptions(command, defaultDataDir);
     // The tree travels with the context: `icn completions` describes it without importing this file.
     ctx = new CliContext(options, program);
+    if (isNetworkScoped(command)) ctx.useNetwork(command.opts().net as string | undefined);
     const handler: Handler = await load();
     const result = await handler(ctx, args, command.opts());
     printResult(result, options);

@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { collect, type Registrar } from "./command.ts";
+import { collect, netOption, type Registrar } from "./command.ts";
 
 const bundle = () => import("./bundle.ts");
 const handlers = () => import("./node.ts");
@@ -15,13 +15,15 @@ export function nodeCommands(r: Registrar): Command {
         "--since <position>",
         "start at this log position (printed by a previous export as `next`)",
         "0",
-      ),
+      )
+      .addOption(netOption()),
     bundle,
     "exportBundle",
   );
   r.action(
     node.command("import").description("Validate and import a CAR bundle (all or nothing)")
-      .argument("<file>", "bundle file"),
+      .argument("<file>", "bundle file")
+      .addOption(netOption()),
     bundle,
     "importBundle",
   );

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { labelLengthMax, parseGraph, type TrustGraphName } from "../core/trust/edge.ts";
 import { didArg, durationArg, offsetMax, textLengthArg, wholeNumberArg } from "./args.ts";
-import type { Registrar } from "./command.ts";
+import { type Registrar, takeNetOption } from "./command.ts";
 
 /** Page size cap for `trust list`. */
 const listLimitMax = 10_000;
@@ -90,5 +90,6 @@ export function trustCommands(r: Registrar): Command {
     load,
     "history",
   );
+  takeNetOption(trust.commands);
   return trust;
 }
