@@ -936,7 +936,7 @@ export async function vouch(
   if (options.expires !== undefined) body.expires = now + options.expires;
   const { cid } = await submitIn(ctx, fed, { kind: "fed.vouch", body });
   return {
-    data: { from: coop.net, to: target.net, score: options.score / 1000, cid, ...body },
+    data: { ...body, score: options.score / 1000, cid },
     text: options.score === 0
       ? `"${terminalSafe(coop.name)}" revoked its vouch for "${terminalSafe(target.name)}"`
       : `"${terminalSafe(coop.name)}" vouches ${formatScore(options.score)} for "${

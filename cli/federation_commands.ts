@@ -4,7 +4,14 @@ import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "../core/federatio
 import { federationProposalKinds } from "../core/federation/params.ts";
 import { choices } from "../core/governance/tally.ts";
 import { parseScore } from "../core/trust/edge.ts";
-import { choiceArg, durationArg, offsetMax, textLengthArg, wholeNumberArg } from "./args.ts";
+import {
+  choiceArg,
+  durationArg,
+  netArg,
+  offsetMax,
+  textLengthArg,
+  wholeNumberArg,
+} from "./args.ts";
 import { collect, type Registrar } from "./command.ts";
 
 const load = () => import("./federation.ts");
@@ -90,7 +97,7 @@ export function federationCommands(r: Registrar): Command {
       .option("--remove <coop>", "remove: the cooperative (name or network id)")
       .option("--set <key=value>", "config: set a federation parameter (repeatable)", collect, [])
       .option("--for <coop>", forHelp)
-      .option("--net <net>", netHelp),
+      .option("--net <net>", netHelp, netArg),
     load,
     "propose",
   );
@@ -106,7 +113,7 @@ export function federationCommands(r: Registrar): Command {
         textLengthArg("reason", reasonLengthMax),
       )
       .option("--for <coop>", forHelp)
-      .option("--net <net>", netHelp),
+      .option("--net <net>", netHelp, netArg),
     load,
     "vote",
   );
@@ -114,7 +121,7 @@ export function federationCommands(r: Registrar): Command {
     fed.command("show").description("Show a proposal: tally by cooperative, ballots, times")
       .argument("<id>", "proposal id (or a unique prefix)")
       .option("--explain", "every vote cast, and why ignored ones do not count")
-      .option("--net <net>", netHelp),
+      .option("--net <net>", netHelp, netArg),
     load,
     "show",
   );
@@ -126,13 +133,13 @@ export function federationCommands(r: Registrar): Command {
         wholeNumberArg("--limit", 1, pageSizeMax),
       )
       .option("--offset <n>", "skip this many", wholeNumberArg("--offset", 0, offsetMax))
-      .option("--net <net>", netHelp),
+      .option("--net <net>", netHelp, netArg),
     load,
     "list",
   );
   r.action(
     fed.command("members").description("The federation's cooperatives, delegates and weights")
-      .option("--net <net>", netHelp),
+      .option("--net <net>", netHelp, netArg),
     load,
     "members",
   );
@@ -150,7 +157,7 @@ export function federationCommands(r: Registrar): Command {
         durationArg("--expires", vouchLifetimeMsMin),
       )
       .option("--for <coop>", forHelp)
-      .option("--net <net>", netHelp),
+      .option("--net <net>", netHelp, netArg),
     load,
     "vouch",
   );
@@ -159,7 +166,7 @@ export function federationCommands(r: Registrar): Command {
       .argument("<coop>", "the cooperative (name or network id)")
       .option("--explain", "show the paths and weights behind the score")
       .option("--from <coop>", "score from this cooperative (default: yours)")
-      .option("--net <net>", netHelp),
+      .option("--net <net>", netHelp, netArg),
     load,
     "trust",
   );
@@ -170,8 +177,9 @@ export function federationCommands(r: Registrar): Command {
       .requiredOption(
         "--coop-net <net>",
         "your cooperative: a joined network's name or id",
+        netArg,
       )
-      .option("--net <net>", netHelp),
+      .option("--net <net>", netHelp, netArg),
     load,
     "delegates",
   );
