@@ -13,6 +13,7 @@ import { readLog } from "../core/chain/read.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import { clearCatchUp, readCatchUp } from "../core/identity/catch_up.ts";
 import type { CliContext } from "./context.ts";
+import { type JoinedNetwork, joinedNetworks, openNetwork } from "./networks.ts";
 import { writeFileAtomic } from "./keystore.ts";
 import type { CommandResult } from "./output.ts";
 
@@ -70,11 +71,18 @@ export async function importBundle(
   const { manifest, envelopes } = await namingFile(path, "bundle", () => decodeBundle(bytes));
   // Importing key logs into a new data dir is the first step of recovery: it may create one.
   await ctx.ensureDataDir();
-  if (options.net === undefined && manifest.net !== null) {
-    // Without --net, a bundle goes to the joined network it was exported from, if any.
-    const { joinedNetworks } = await import("./networks.ts");
-    if ((await joinedNetworks(ctx)).some((n) => n.id === manifest.net)) {
+  // Without --net, a bundle goes to the joined network it was exported from. A bundle of key
+  // logs only (from a data dir that joined nothing) serves every network: with several joined,
+  // it goes to the home store, then to each other network's store. (A bundle of a network not
+  // joined is refused by the home store's import, as with one network.)
+  let alsoInto: JoinedNetwork[] = [];
+  if (options.net === undefined) {
+    const networks = await joinedNetworks(ctx);
+    if (manifest.net !== null && networks.some((n) => n.id === manifest.net)) {
       ctx.useNetwork(manifest.net);
+    } else if (networks.length > 1) {
+      ctx.useNetwork(networks[0].id);
+      alsoInto = networks.slice(1);
     }
   }
   const deps = await ctx.ingestDeps();
@@ -85,6 +93,17 @@ export async function importBundle(
   const outcomes = await ingest(deps, now, { source: "import", atomicity: "all" });
   const accepted = outcomes.filter((o) => o.status === "accepted").length;
   const duplicates = outcomes.filter((o) => o.status === "duplicate").length;
+  let alsoAccepted = 0;
+  for (const network of alsoInto) {
+    const open = await openNetwork(ctx, network);
+    const { now: keyLogs } = await splitForImport(envelopes, network.id);
+    const more = await ingest(
+      { ...deps, store: open.store, kinds: open.kinds },
+      keyLogs,
+      { source: "import", atomicity: "all" },
+    );
+    alsoAccepted += more.filter((o) => o.status === "accepted").length;
+  }
   const caughtUp = await catchUp(ctx, manifest, joined);
   const setAside = [...notJoined].map(([net, count]) => ({ net, count }));
   const text = [
@@ -93,6 +112,11 @@ export async function importBundle(
   for (const { net, count } of setAside) {
     text.push(
       `  not taken: ${count} envelope(s) of network ${net}, which this data dir has not joined; run \`icn governance join GENESIS\` with its genesis, then import this bundle again`,
+    );
+  }
+  if (alsoInto.length > 0) {
+    text.push(
+      `  key logs also imported into the ${alsoInto.length} other joined network(s) (${alsoAccepted} new)`,
     );
   }
   if (caughtUp) {
@@ -106,6 +130,7 @@ export async function importBundle(
       accepted,
       duplicates,
       notJoined: setAside,
+      alsoInto: alsoInto.map((n) => n.id),
       caughtUp,
     },
     text,

@@ -12,6 +12,7 @@
 import { CommanderError } from "commander";
 import { AlreadyExistsError, IcnError, InvalidInputError, NotFoundError } from "../core/errors.ts";
 import { isMember, membersAt } from "../core/governance/membership.ts";
+import { readNetworkKind } from "../core/governance/join.ts";
 import { isDid, parseDid } from "../core/identity/did.ts";
 import { identityKey } from "../core/identity/kel.ts";
 import { terminalSafe } from "../core/safe_text.ts";
@@ -207,7 +208,8 @@ async function knownWithPrefix(
   }
   let network: Awaited<ReturnType<CliContext["network"]>> | undefined;
   try {
-    network = await ctx.network();
+    // A federation's members are cooperatives: no member DIDs to look among.
+    if ((await readNetworkKind(store)) === "cooperative") network = await ctx.network();
   } catch (error) {
     if (!(error instanceof NotFoundError)) throw error;
   }

@@ -96,7 +96,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "a key rotation reaches every network store; one a crash kept it from catches up when next opened",
+    "a key rotation reaches every network store, one a crash kept it from catches up when next opened, and a key-log bundle reaches them all",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -150,6 +150,13 @@ Deno.test({
       "--amount",
       "1",
     ]);
+
+    // A bundle of key logs only (a newcomer's) goes to every network store without --net.
+    const c = `${t.dir}/c`;
+    const didC = (await json<{ did: string }>(c, "id", "init")).did;
+    await cli(0, ["--data-dir", c, "node", "export", "--out", `${t.dir}/c.car`]);
+    await cli(0, ["--data-dir", a, "node", "import", `${t.dir}/c.car`]);
+    assertEquals(await kelHeads(a, didC), [0, 0]);
     await Deno.remove(t.dir, { recursive: true });
   },
 });
