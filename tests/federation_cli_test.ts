@@ -56,7 +56,7 @@ Deno.test({
       did[n] = (await json<{ did: string }>(home[n], "id", "init")).did;
     }));
 
-    // Three cooperatives; Alpha chooses its delegates quickly (one vote, an hour).
+    // Three cooperatives; Alpha decides on its delegates within an hour.
     const coop = async (name: string, founders: string[], set: string[] = []) => {
       const file = `${dir}/${name}.json`;
       await cli(0, [
@@ -81,8 +81,6 @@ Deno.test({
       coop("Alpha", ["a1", "a2", "a3"], [
         "governance.delegates.votingPeriod=1h",
         "governance.delegates.timelock=1s",
-        "governance.delegates.quorum=0",
-        "governance.delegates.approval=0",
       ]),
       coop("Beta", ["b1", "b2", "b3"]),
       coop("Gamma", ["g1"]),
@@ -256,7 +254,25 @@ Deno.test({
       "--delegate",
       did.a2,
     );
+    // Two of Alpha's three members vote for it, exchanging Alpha's envelopes as bundles.
+    const alphaBundle = async (from: string, to: string) => {
+      const bundle = `${dir}/alpha-${from}-${crypto.randomUUID()}.car`;
+      await cli(0, ["--data-dir", home[from], "node", "export", "--net", "Alpha", "--out", bundle]);
+      await cli(0, ["--data-dir", home[to], "node", "import", bundle, "--net", "Alpha"]);
+    };
     await cli(0, ["--data-dir", home.a1, "governance", "vote", change.id, "for", "--net", "Alpha"]);
+    await alphaBundle("a1", "a2");
+    await cli(0, ["--data-dir", home.a2, "governance", "vote", change.id, "for"]);
+    await alphaBundle("a2", "a1");
+    const decided = await json<{ tally: { for: number; cast: number } }>(
+      home.a1,
+      "governance",
+      "show",
+      change.id,
+      "--net",
+      "Alpha",
+    );
+    assertEquals([decided.tally.for, decided.tally.cast], [2, 2]);
     // Not executed yet: the citation check refuses to record it.
     await refused(
       1,
