@@ -439,7 +439,9 @@ async function submitIn(
   const node = await findRunningNode(ctx);
   let result: SubmitResult;
   if (node) {
-    result = await submitViaNode(ctx, node, { ...request, net: fed.network.id } as never);
+    // The node serves every joined network: the request names the federation's.
+    const routed = { ...request, net: fed.network.id };
+    result = await submitViaNode(ctx, node, routed);
   } else {
     const { readCatchUp, catchUpRefusal } = await import("../core/identity/catch_up.ts");
     const marker = await readCatchUp(await ctx.homeStore(), (await ctx.readPublicIdentity()).did);
