@@ -386,7 +386,7 @@ export class CliContext {
     const secrets = await readKeystoreFile(this.keystorePath, passphrase);
     if (!secrets.pending) return secrets;
     const { settlePending } = await import("./id_keystore_settle.ts");
-    return await settlePending(
+    const settled = await settlePending(
       {
         // The key event log is the home store's (network stores catch up from it).
         store: await this.homeStore(),
@@ -397,6 +397,11 @@ export class CliContext {
       secrets,
       passphrase,
     );
+    // A network store this command already opened must know the settled keys before it is
+    // written with them; the others catch up when opened.
+    const { spreadOwnKel } = await import("./networks.ts");
+    await spreadOwnKel(this);
+    return settled;
   }
 
   /**

@@ -151,6 +151,27 @@ Deno.test({
       "1",
     ]);
 
+    // Cut after the keystore holds the event pending: the next write in the second network
+    // settles it in the home store and that network's store has it before it is signed with.
+    const pending = await icn(["--data-dir", a, "id", "rotate"], {
+      env: { ICN_TEST_CRASH_AT: "rotate:after-pending" },
+    });
+    assertEquals(pending.code, 137);
+    await cli(0, [
+      "--data-dir",
+      a,
+      "ledger",
+      "transfer",
+      "--net",
+      "Brewers",
+      "--to",
+      didB,
+      "--amount",
+      "1",
+    ]);
+    const [home, brewers] = await kelHeads(a, didA);
+    assertEquals(brewers, home, "the settled key event reached the second store:");
+
     // A bundle of key logs only (a newcomer's) goes to every network store without --net.
     const c = `${t.dir}/c`;
     const didC = (await json<{ did: string }>(c, "id", "init")).did;
