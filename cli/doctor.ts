@@ -638,12 +638,77 @@ export async function plannedPorts(
 }
 
 /** All findings, in a fixed order. */
+/**
+ * The joined networks' stores (cli/networks.ts): each one the home store lists is there, and
+ * nothing under `networks/` is left from a join that did not finish. Reads only: the entry an
+ * old data dir lacks is reported, and recorded by the next command that reads the networks.
+ */
+async function checkNetworks(ctx: CliContext): Promise<Finding[]> {
+  if (!(await ctx.storeExists())) return [];
+  const { networksDir, readJoinedNetworks } = await import("./networks.ts");
+  let read: Awaited<ReturnType<typeof readJoinedNetworks>>;
+  try {
+    read = await readJoinedNetworks(ctx);
+  } catch (error) {
+    return [{
+      check: "networks",
+      status: "error",
+      message: (error as Error).message,
+      fix: "restore icn.kv from a backup",
+    }];
+  }
+  const { networks, unlisted } = read;
+  if (networks.length === 0) return [];
+  const findings: Finding[] = [];
+  const files = new Set(networks.map((n) => n.file));
+  for (const network of networks) {
+    if (network.file === "icn.kv") continue;
+    if (!(await statOrNull(ctx.path(network.file)))) {
+      findings.push({
+        check: "networks",
+        status: "error",
+        message: `The store of network "${
+          terminalSafe(network.name)
+        }" (${network.id}) is missing: ${ctx.path(network.file)}`,
+        fix: "restore it from a backup of the data dir, or join the network again with its genesis",
+      });
+    }
+  }
+  try {
+    for await (const entry of Deno.readDir(ctx.path(networksDir))) {
+      if (!entry.name.endsWith(".kv") || files.has(`${networksDir}/${entry.name}`)) continue;
+      findings.push({
+        check: "networks",
+        status: "warn",
+        message: `${
+          ctx.path(`${networksDir}/${terminalSafe(entry.name)}`)
+        } is no joined network's store (a join that did not finish)`,
+        fix:
+          "join that network again (`icn governance join GENESIS`), which replaces it, or remove it",
+      });
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (findings.length === 0) {
+    findings.push({
+      check: "networks",
+      status: "ok",
+      message: `${networks.length} network(s) joined: ${
+        networks.map((n) => terminalSafe(n.name)).join(", ")
+      }${unlisted ? " (the list is recorded by the next command that reads it)" : ""}`,
+    });
+  }
+  return findings;
+}
+
 export async function runDoctor(ctx: CliContext, ports: PortPlan): Promise<Finding[]> {
   const findings = await checkDataDir(ctx);
   const dirUsable = findings.every((f) => f.status !== "error" || f.message.includes("writable"));
   if (dirUsable) {
     findings.push(...await checkKeystore(ctx));
     findings.push(...await checkStoreAndLog(ctx));
+    findings.push(...await checkNetworks(ctx));
     findings.push(...await checkKeystoreKeys(ctx));
   }
   const node = await checkNode(ctx);

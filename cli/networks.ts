@@ -92,12 +92,14 @@ async function networkName(store: Store, id: string, kind: NetworkKind): Promise
 }
 
 /**
- * Every network this data dir has joined, the home store's first. A home store that joined a
- * network before networks could be several lacks its entry: it is recorded now (the automatic
- * upgrade; a read-only store shows it without recording). A data dir that joined nothing has
- * none, and its home store is still the store of every command.
+ * Every network this data dir has joined, the home store's first, as the home store lists them;
+ * `unlisted` is the home store's own network when it has no entry yet (a data dir from before
+ * several networks), included in `networks` all the same. Writes nothing (`icn doctor` reads
+ * with it); `joinedNetworks` records the missing entry.
  */
-export async function joinedNetworks(ctx: CliContext): Promise<JoinedNetwork[]> {
+export async function readJoinedNetworks(
+  ctx: CliContext,
+): Promise<{ networks: JoinedNetwork[]; unlisted?: JoinedNetwork }> {
   const home = await ctx.homeStore();
   const listed: JoinedNetwork[] = [];
   for await (
@@ -117,36 +119,49 @@ export async function joinedNetworks(ctx: CliContext): Promise<JoinedNetwork[]> 
     }
     listed.push({ id, name: entry.name, kind: entry.kind, file: entry.file });
   }
+  let unlisted: JoinedNetwork | undefined;
   const homeNet = (await home.get<string>(chainKeys.network))?.value;
   if (homeNet && !listed.some((n) => n.id === homeNet)) {
-    listed.push(await recordHomeEntry(ctx, home, homeNet));
+    const kind = await readNetworkKind(home);
+    unlisted = {
+      id: homeNet,
+      name: await networkName(home, homeNet, kind),
+      kind,
+      file: homeStoreFile,
+    };
+    listed.push(unlisted);
   }
   // The home network first (the node's hello names it), then the others by id.
-  return listed.sort((a, b) =>
+  const networks = listed.sort((a, b) =>
     a.file === homeStoreFile ? -1 : b.file === homeStoreFile ? 1 : a.id < b.id ? -1 : 1
   );
+  return unlisted ? { networks, unlisted } : { networks };
+}
+
+/**
+ * Every network this data dir has joined, the home store's first. A home store that joined a
+ * network before networks could be several lacks its entry: it is recorded now (the automatic
+ * upgrade; a read-only store shows it without recording). A data dir that joined nothing has
+ * none, and its home store is still the store of every command.
+ */
+export async function joinedNetworks(ctx: CliContext): Promise<JoinedNetwork[]> {
+  const { networks, unlisted } = await readJoinedNetworks(ctx);
+  if (unlisted) await recordEntry(ctx, unlisted);
+  return networks;
 }
 
 /** The upgrade of a data dir from before: the home store's network gets its entry. */
-async function recordHomeEntry(ctx: CliContext, home: Store, id: string): Promise<JoinedNetwork> {
-  const kind = await readNetworkKind(home);
-  const network: JoinedNetwork = {
-    id,
-    name: await networkName(home, id, kind),
-    kind,
-    file: homeStoreFile,
-  };
-  const { id: _, ...entry } = network;
+async function recordEntry(ctx: CliContext, network: JoinedNetwork): Promise<void> {
+  const { id, ...entry } = network;
   try {
     // Checked absent: a concurrent upgrade wrote the same entry, which is as good.
-    await home.commit([{ key: networkEntryKey(id), versionstamp: null }], [
+    await (await ctx.homeStore()).commit([{ key: networkEntryKey(id), versionstamp: null }], [
       { type: "set", key: networkEntryKey(id), value: entry },
     ]);
     ctx.logger.debug("networks: recorded the home network", { id });
   } catch (error) {
     if (!(error instanceof StoreUnavailableError)) throw error;
   }
-  return network;
 }
 
 /**

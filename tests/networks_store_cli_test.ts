@@ -216,6 +216,11 @@ Deno.test({
       assertEquals(cut.code, 137, point);
       const listed = await json<{ name: string }[]>(home, "governance", "networks");
       assertEquals(listed.map((n) => n.name), ["One"], `after a cut at ${point}:`);
+      if (point === "join:before-entry") {
+        // The store moved into place without its entry: doctor names it, and the join replaces it.
+        const doctor = await icn(["--data-dir", home, "doctor"]);
+        assertMatch(doctor.stdout, /warn +networks: .*\.kv is no joined network's store/);
+      }
     }
     await cli(0, ["--data-dir", home, "governance", "join", files[1]]);
     const again = await json<{ joined: boolean; already: boolean }>(
