@@ -124,3 +124,40 @@ export async function stopAll(nodes: Map<string, Deno.ChildProcess>): Promise<vo
     nodes.delete(dir);
   }
 }
+
+/** `spawnNode` with extra environment (e.g. `ICN_TEST_CLOCK_OFFSET_MS` to step the node's clock). */
+export function spawnNodeWithEnv(
+  dir: string,
+  env: Record<string, string>,
+  ...args: string[]
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--config",
+      configPath,
+      mainPath,
+      "--data-dir",
+      dir,
+      "node",
+      "run",
+      "--profile",
+      "test",
+      "--log-level",
+      "warn",
+      ...args,
+    ],
+    env: { ICN_PASSPHRASE: "correct horse", ICN_SCRYPT_LOG_N: "10", NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** The value of counter `name` with label `net="<net>"` in a running node's `/metrics` (0 if absent). */
+export async function netCounter(url: string, name: string, net: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{net="${net}"}`));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
