@@ -4,6 +4,7 @@
  */
 import type { MetricsRegister } from "@libp2p/gossipsub/metrics";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { citationFailures } from "../core/federation/citation.ts";
 import { type NeighbourSetName, neighbourSetNames } from "./topology.ts";
 
 /**
@@ -115,6 +116,30 @@ export function countDropped(
   n = 1,
 ): void {
   metrics.dropped.inc({ channel, reason: dropReason(reason) }, n);
+}
+
+/** The name of the counter `federationCitationFailures()` keeps in a node's registry. */
+export const citationFailuresMetric = "icn_federation_citation_failures_total";
+
+/**
+ * `icn_federation_citation_failures_total{reason}`: `fed.delegates` records whose citation failed
+ * the audit of a node that holds the cooperative (`net/citation_audit.ts`), each record counted
+ * once. Made on first use in the node's registry, every reason at 0; the labels are the
+ * `citationFailures` of core/federation/citation.ts, so the series stay bounded.
+ */
+export function federationCitationFailures(
+  metrics: Pick<NodeMetrics, "registry">,
+): Counter<"reason"> {
+  const found = metrics.registry.getSingleMetric(citationFailuresMetric);
+  if (found) return found as Counter<"reason">;
+  const counter = new Counter({
+    name: citationFailuresMetric,
+    help: "fed.delegates records whose citation of the cooperative's proposal failed, by reason",
+    labelNames: ["reason"],
+    registers: [metrics.registry],
+  });
+  for (const reason of citationFailures) counter.inc({ reason }, 0);
+  return counter;
 }
 
 export function createNodeMetrics(options: { processMetrics?: boolean } = {}): NodeMetrics {
