@@ -29,7 +29,7 @@ import { type TestIdentity, testIdentity } from "../core/testing.ts";
 import { defaultConfig } from "../net/config.ts";
 import { IcnNode } from "../net/node.ts";
 import { quietLogger, systemClock, waitFor } from "../tests/_node_fixture.ts";
-import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
+import { parseScriptArgs, scriptSpec, usageError, wholeNumberArg } from "./_args.ts";
 
 const usage = scriptSpec({
   usage: "deno run -A scripts/bench_networks.ts [--envelopes N] [--rounds R] [--timeout-s S]",
@@ -61,6 +61,12 @@ const count = wholeNumberArg(usage, flags.envelopes, {
   min: networksCompared,
   max: 100_000,
 });
+if (count % networksCompared !== 0) {
+  usageError(
+    usage,
+    `Cannot use --envelopes "${count}": expected a multiple of ${networksCompared}`,
+  );
+}
 const rounds = wholeNumberArg(usage, flags.rounds, { name: "--rounds", fallback: 3, max: 20 });
 const phaseTimeoutMs = 1000 *
   wholeNumberArg(usage, flags["timeout-s"], { name: "--timeout-s", fallback: 60, max: 600 });
@@ -250,9 +256,6 @@ async function measure(
 }
 
 async function main(): Promise<void> {
-  if (count % networksCompared !== 0) {
-    throw new RangeError(`--envelopes must be a multiple of ${networksCompared}`);
-  }
   const commit = git("rev-parse", "--short", "HEAD") || "unknown";
   const dirty = git("status", "--porcelain", "--untracked-files=no", "core", "net") !== "";
   const loadStart = loadAverage();
