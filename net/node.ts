@@ -35,37 +35,29 @@ import type {
   KindRegistry,
 } from "../core/chain/ingest.ts";
 import { chainKeys } from "../core/chain/keys.ts";
-import { readChainBytes } from "../core/chain/read.ts";
 import { kelNet, protocolVersion } from "../core/constants.ts";
-import { decodeEnvelope, type SealedEnvelope, type Signer } from "../core/envelope/envelope.ts";
+import { type SealedEnvelope, type Signer } from "../core/envelope/envelope.ts";
 import { RejectedError } from "../core/errors.ts";
 import type { FederationGenesis } from "../core/federation/genesis.ts";
 import { federationKeys } from "../core/federation/view.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
 import { readNetworkKind } from "../core/governance/join.ts";
 import type { Ed25519KeyPair } from "../core/identity/keys.ts";
-import { classRank, type TrustClass } from "../core/policy/policy.ts";
 import type { Logger } from "../core/ports.ts";
 import type { Store } from "../core/store/store.ts";
 import { type AddressClassifier, admissionProtocol, prefixKey } from "./admission.ts";
 import { neighbourSetsInit, type NodeConfig } from "./config.ts";
 import { Gossip } from "./gossip.ts";
+import { KelReplay } from "./kel_replay.ts";
+import { Neighbours } from "./neighbours.ts";
 import { Admission, Admissions, Hello, type VerifiedHello } from "./hello.ts";
 import { dialBootstrap, type Host, hostOptions, networkCounts } from "./host.ts";
 import {
   admissionInboundStreamsMax,
-  kelForkReplaysMax,
-  kelReplaysPendingMax,
   maintenanceIntervalMs,
   syncInboundStreamsMax,
 } from "./limits.ts";
-import {
-  addNetworkGauges,
-  countDropped,
-  createNodeMetrics,
-  type NodeMetrics,
-  recordNeighbourSets,
-} from "./metrics.ts";
+import { addNetworkGauges, countDropped, createNodeMetrics, type NodeMetrics } from "./metrics.ts";
 import type { MisbehaviourTracker, PeerStanding } from "./misbehaviour.ts";
 import { type PeerConnections, type PeerInfo, Peers } from "./peers.ts";
 import {
@@ -78,13 +70,7 @@ import {
   syncRequestBytesMax,
 } from "./protocol.ts";
 import { askOverStreams, Sync } from "./sync.ts";
-import {
-  createNeighbourSets,
-  latencyMsMax,
-  type NeighbourSetName,
-  type NeighbourSets,
-  type Topology,
-} from "./topology.ts";
+import { type NeighbourSetName, type Topology } from "./topology.ts";
 import { WriteLane } from "./write_lane.ts";
 
 export type { PeerInfo };
@@ -224,27 +210,19 @@ export class IcnNode {
   libp2p!: Host;
   readonly #libp2pMetrics: boolean;
   readonly #pingIntervalMs?: number;
-  readonly #maintenanceIntervalMs: number;
   /** Aborted by `stop()`: every protocol stops taking work when it is. */
   readonly #stopping = new AbortController();
   /** The periodic round: bootstrap dials, governance refreshes, a sync with every peer. */
   #every?: ReturnType<typeof setInterval>;
-  /** The neighbour sets' refresh and evictions. */
-  #maintenance?: ReturnType<typeof setInterval>;
   #started = false;
   readonly #served: Served[];
   readonly #byId: Map<string, Served>;
   readonly #byTopic: Map<string, Served>;
   readonly #admissions: Admissions;
   readonly #hello: Hello;
-  readonly #neighbours: NeighbourSets;
-  /** Verified hellos of connected peers (they leave on disconnect). */
-  readonly #remote = new Map<string, VerifiedHello>();
-  /** CIDs of key events whose fork was replayed into every network (the oldest go first). */
-  readonly #kelForksReplayed = new Set<string>();
-  /** Key event replays between stores, one after another (a chain's events stay in order). */
-  #replays: Promise<void> = Promise.resolve();
-  #replaysPending = 0;
+  /** Verified hellos of connected peers and the neighbour sets they are in. */
+  readonly #neighbours: Neighbours;
+  readonly #kelReplay: KelReplay;
 
   private constructor(
     deps: NodeDeps,
@@ -261,7 +239,6 @@ export class IcnNode {
     this.topic = topicOf(home.id);
     this.#libp2pMetrics = options.libp2pMetrics ?? false;
     this.#pingIntervalMs = options.pingIntervalMs;
-    this.#maintenanceIntervalMs = options.maintenanceIntervalMs ?? maintenanceIntervalMs;
     const { clock, logger, identity } = deps;
     const signal = this.#stopping.signal;
     const metrics = this.metrics;
@@ -271,6 +248,11 @@ export class IcnNode {
       connections().find((c) => c.remotePeer.toString() === peer);
     const ask = askOverStreams(connections);
     const nodeLag = () => this.syncLag();
+    this.#kelReplay = new KelReplay({
+      logger,
+      signal,
+      networks: () => this.#served.map((s) => ({ id: s.id, store: s.deps.store, lane: s.lane })),
+    });
     this.#served = joined.map((network, index) => {
       // One read cache per store for every ingest of this node (gossip, sync, control API): it
       // stays valid while only this node writes the store, and is dropped by ingest when
@@ -287,6 +269,7 @@ export class IcnNode {
       const served = { id: network.id, genesis: network.genesis, deps: networkDeps } as Served;
       served.topic = topicOf(network.id);
       served.dropped = new Set();
+      const replayStore = { id: network.id, store: network.store };
       // What every protocol of this network may use (js-libp2p's components).
       const base = {
         store: network.store,
@@ -301,10 +284,10 @@ export class IcnNode {
         net: network.id,
         onAccepted: (sealed, source) => {
           options.onAccepted?.(sealed, source);
-          if (sealed.envelope.net === kelNet) this.#replayKelEvent(served, sealed);
+          if (sealed.envelope.net === kelNet) this.#kelReplay.event(replayStore, sealed);
         },
         followUps: (accepted) => served.gossip.takeFollowUps(accepted),
-        onKelFork: (sealed) => this.#replayKelFork(served, sealed),
+        onKelFork: (sealed) => this.#kelReplay.fork(replayStore, sealed),
       });
       served.peers = new Peers(
         {
@@ -324,7 +307,7 @@ export class IcnNode {
         ask: (peer, message) =>
           ask(
             peer,
-            this.#remote.get(peer)?.first === network.id
+            this.#neighbours.hello(peer)?.first === network.id
               ? message
               : { ...message, network: network.id },
           ),
@@ -353,7 +336,22 @@ export class IcnNode {
     this.#byId = new Map(this.#served.map((s) => [s.id, s]));
     this.#byTopic = new Map(this.#served.map((s) => [s.topic, s]));
     this.#admissions = new Admissions(this.#served.map((s) => s.admission));
-    this.#neighbours = createNeighbourSets({ clock }, neighbourSetsInit(config, home.id));
+    this.#neighbours = new Neighbours({
+      clock,
+      logger,
+      metrics,
+      signal,
+      networks: () => this.#served,
+      connectionTo,
+      hangUp: (peer) => {
+        const target = connectionTo(peer)?.remotePeer;
+        if (target) this.libp2p.hangUp(target).catch(() => {});
+      },
+    }, {
+      ...neighbourSetsInit(config, home.id),
+      bootstrap: config.bootstrap,
+      maintenanceIntervalMs: options.maintenanceIntervalMs ?? maintenanceIntervalMs,
+    });
     this.#hello = new Hello({
       store: first.deps.store,
       clock,
@@ -535,10 +533,7 @@ export class IcnNode {
         s.dropped.delete(peer);
       }
       this.#admissions.forget(peer, "Peer disconnected");
-      this.#remote.delete(peer);
-      if (this.#neighbours.remove(peer)) {
-        recordNeighbourSets(this.metrics, this.#neighbours.counts());
-      }
+      this.#neighbours.disconnected(peer);
     });
     this.libp2p.addEventListener("peer:connect", () => this.#served[0].peers.updateGauges());
     if (config.mdns || config.dht) {
@@ -564,7 +559,7 @@ export class IcnNode {
         for (const [peer] of s.peers.entries()) s.sync.soon(peer);
       }
     }, this.config.syncIntervalMs);
-    this.#maintenance = setInterval(() => this.#maintain(), this.#maintenanceIntervalMs);
+    this.#neighbours.start();
     this.#dialBootstrap();
     this.deps.logger.info("node_started", {
       did: this.deps.identity.did,
@@ -654,7 +649,7 @@ export class IcnNode {
     const now = this.deps.clock.now();
     return this.libp2p.getPeers().map((peerId) => {
       const peer = peerId.toString();
-      const hello = this.#remote.get(peer);
+      const hello = this.#neighbours.hello(peer);
       const shared = this.#served.filter((s) => hello?.shared.includes(s.id));
       const info = (shared[0] ?? this.#served[0]).peers.describe(peer, {
         addrs: this.libp2p.getConnections(peerId).map((c) => c.remoteAddr.toString()),
@@ -704,11 +699,11 @@ export class IcnNode {
     if (this.#stopping.signal.aborted) return;
     this.#stopping.abort();
     clearInterval(this.#every);
-    clearInterval(this.#maintenance);
+    this.#neighbours.stop();
     this.#hello.stop();
     for (const s of this.#served) s.sync.stop();
     this.#admissions.stop();
-    await this.#replays;
+    await this.#kelReplay.settled();
     await Promise.all(this.#served.map((s) => s.lane.settled()));
     try {
       await this.libp2p?.stop();
@@ -795,7 +790,7 @@ export class IcnNode {
       }
       const net = request.network ?? this.net;
       const served = this.#byId.get(net);
-      const hello = this.#remote.get(peer);
+      const hello = this.#neighbours.hello(peer);
       if (!served || (hello && !hello.shared.includes(net))) {
         countDropped(this.metrics, "sync", "wrong_network");
         throw new RejectedError(
@@ -809,9 +804,7 @@ export class IcnNode {
 
   #onVerified(peer: string, hello: VerifiedHello): void {
     if (this.#stopping.signal.aborted) return;
-    this.#remote.set(peer, hello);
-    this.#upsertNeighbour(peer);
-    recordNeighbourSets(this.metrics, this.#neighbours.counts());
+    this.#neighbours.verified(peer, hello);
     const subscribed = this.#served
       .filter((s) =>
         this.libp2p?.services.pubsub.getSubscribers(s.topic).some((p) => p.toString() === peer)
@@ -825,7 +818,7 @@ export class IcnNode {
    * network's envelopes: it is disconnected. (Before its hello, the hello's check does this.)
    */
   #checkSubscriptions(peer: string, topics: string[]): void {
-    const hello = this.#remote.get(peer);
+    const hello = this.#neighbours.hello(peer);
     if (!hello) return;
     for (const topic of topics) {
       const served = this.#byTopic.get(topic);
@@ -838,118 +831,6 @@ export class IcnNode {
       if (target) this.libp2p.hangUp(target.remotePeer).catch(() => {});
       return;
     }
-  }
-
-  /** What the neighbour sets know of `peer`: its hello, trust, standing, latency, age. */
-  #upsertNeighbour(peer: string): void {
-    const hello = this.#remote.get(peer);
-    const connection = this.libp2p?.getConnections().find((c) => c.remotePeer.toString() === peer);
-    if (!hello || !connection) return;
-    const now = this.deps.clock.now();
-    let trustClass: TrustClass = "isolated";
-    let standing: PeerStanding = "banned";
-    const rank = { ok: 2, quarantined: 1, banned: 0 } as const;
-    for (const s of this.#served.filter((s) => hello.shared.includes(s.id))) {
-      const known = s.peers.get(peer)?.trustClass;
-      if (known && classRank(known) > classRank(trustClass)) trustClass = known;
-      const here = s.peers.standing(peer, now);
-      if (rank[here] > rank[standing]) standing = here;
-    }
-    const rtt = connection.rtt;
-    try {
-      this.#neighbours.upsert({
-        peerId: peer,
-        ...(hello.topology ? { topology: hello.topology } : {}),
-        trustClass,
-        standing,
-        ...(rtt !== undefined && rtt >= 0 && rtt <= latencyMsMax ? { latencyMs: rtt } : {}),
-        connectedAtMs: connection.timeline.open,
-      });
-    } catch (error) {
-      this.deps.logger.debug("neighbour_refused", { peer, error: (error as Error).message });
-    }
-  }
-
-  /**
-   * The maintenance tick: refreshes what the neighbour sets know of each peer (trust classes
-   * computed late, standing, ping latency), records the set sizes, and disconnects the
-   * eviction candidates (at most `evictionsPerCallMax` a tick), sparing bootstrap peers.
-   */
-  #maintain(): void {
-    if (!this.#started || this.#stopping.signal.aborted) return;
-    for (const peer of this.#remote.keys()) this.#upsertNeighbour(peer);
-    recordNeighbourSets(this.metrics, this.#neighbours.counts());
-    const bootstrap = new Set(this.config.bootstrap.map(peerIdOf).filter((p) => p !== null));
-    for (const peer of this.#neighbours.evictionCandidates()) {
-      if (bootstrap.has(peer)) continue;
-      const target = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peer);
-      if (!target) continue;
-      this.deps.logger.info("peer_disconnected", { peer, reason: "neighbour eviction" });
-      this.libp2p.hangUp(target.remotePeer).catch(() => {});
-    }
-  }
-
-  /**
-   * A key event log fork found in one network's store is replayed into every other network's:
-   * the stored event at that seq and the conflicting one, so each store records the fork and
-   * quarantines the author there too (a KEL serves every network). A chain fork stays where it is.
-   */
-  #replayKelFork(from: Served, sealed: SealedEnvelope): void {
-    if (this.#served.length < 2 || this.#stopping.signal.aborted) return;
-    if (this.#kelForksReplayed.has(sealed.cid)) return;
-    const remember = (cid: string) => {
-      if (this.#kelForksReplayed.size >= kelForkReplaysMax) {
-        this.#kelForksReplayed.delete(this.#kelForksReplayed.values().next().value!);
-      }
-      this.#kelForksReplayed.add(cid);
-    };
-    remember(sealed.cid);
-    const { author, seq } = sealed.envelope;
-    this.#replay(async () => {
-      const evidence: SealedEnvelope[] = [];
-      const [stored] = await readChainBytes(from.deps.store, kelNet, author, seq, 1);
-      if (stored) {
-        const existing = await decodeEnvelope(stored);
-        remember(existing.cid);
-        evidence.push(existing);
-      }
-      evidence.push(sealed);
-      this.deps.logger.warn("kel_fork_replayed", { author, seq, from: from.id });
-      for (const s of this.#served) {
-        if (s !== from && !this.#stopping.signal.aborted) await s.lane.ingest(evidence, "sync");
-      }
-    });
-  }
-
-  /**
-   * A key event accepted in one network's store is replayed into the other stores that already
-   * hold its author's key event log: a rotation learnt in one network reaches every network that
-   * knows the identity, and identities a network does not know stay out of its store.
-   */
-  #replayKelEvent(from: Served, sealed: SealedEnvelope): void {
-    if (this.#served.length < 2 || this.#stopping.signal.aborted) return;
-    const { author } = sealed.envelope;
-    this.#replay(async () => {
-      for (const s of this.#served) {
-        if (s === from || this.#stopping.signal.aborted) continue;
-        if (!(await s.deps.store.get(chainKeys.head(kelNet, author)))) continue;
-        // Duplicates where it is already known: that ends the replay, nothing loops.
-        await s.lane.ingest([sealed], "sync");
-      }
-    });
-  }
-
-  /** Runs replays one after another, after every earlier one; a failure is logged. */
-  #replay(job: () => Promise<void>): void {
-    // Bounded: past the limit a replay is dropped; the other network's sync brings it later.
-    if (this.#replaysPending >= kelReplaysPendingMax) {
-      this.deps.logger.warn("kel_replay_dropped", { pending: this.#replaysPending });
-      return;
-    }
-    this.#replaysPending++;
-    this.#replays = this.#replays.then(job).catch((error) =>
-      this.deps.logger.warn("kel_replay_failed", { error: (error as Error).message })
-    ).finally(() => this.#replaysPending--);
   }
 }
 
@@ -991,13 +872,4 @@ export function asNodeGenesis(federation: FederationGenesis): Genesis {
     params: federation.params,
     protocolVersion: federation.protocolVersion,
   };
-}
-
-/** The peer id a bootstrap multiaddr names (`/p2p/<id>`), or null. */
-function peerIdOf(addr: string): string | null {
-  try {
-    return multiaddr(addr).getComponents().find((c) => c.name === "p2p")?.value ?? null;
-  } catch {
-    return null;
-  }
 }
