@@ -104,15 +104,8 @@ Deno.test({
         genesis("Beta", ["b2", "x", "b3"]),
         genesis("Gamma", ["g1"]),
       ]);
+      // Meanwhile a2 writes the federation (Alpha's delegate by default), b2 is Beta's; both sign.
       const join = (n: Name, file: string) => cli(n, ["governance", "join", file]);
-      await Promise.all([
-        join("x", alpha.file).then(() => join("x", beta.file)),
-        join("a2", alpha.file),
-        join("a3", alpha.file),
-        join("b2", beta.file),
-      ]);
-
-      // a2 writes the federation (Alpha's delegate by default), b2 is Beta's; both sign.
       const fedFile = `${root}/federation.json`;
       const rules = ["admit", "remove"].flatMap((kind) => [
         "--set",
@@ -120,23 +113,32 @@ Deno.test({
         "--set",
         `federation.${kind}.timelock=1s`,
       ]);
-      await cli("a2", [
-        "federation",
-        "create",
-        "--name",
-        "Bread federation",
-        "--coop",
-        alpha.file,
-        "--coop",
-        beta.file,
-        "--delegate",
-        `Beta=${did.b2}`,
-        ...rules,
-        "--out",
-        fedFile,
+      const federate = async () => {
+        await cli("a2", [
+          "federation",
+          "create",
+          "--name",
+          "Bread federation",
+          "--coop",
+          alpha.file,
+          "--coop",
+          beta.file,
+          "--delegate",
+          `Beta=${did.b2}`,
+          ...rules,
+          "--out",
+          fedFile,
+        ]);
+        await cli("a2", ["federation", "sign", fedFile]);
+        await cli("b2", ["federation", "sign", fedFile]);
+      };
+      await Promise.all([
+        join("x", alpha.file).then(() => join("x", beta.file)),
+        join("a2", alpha.file),
+        join("a3", alpha.file),
+        join("b2", beta.file),
+        federate(),
       ]);
-      await cli("a2", ["federation", "sign", fedFile]);
-      await cli("b2", ["federation", "sign", fedFile]);
       const fed = (await Promise.all(
         (["a2", "b2", "x"] as const).map((n) => cli(n, ["federation", "join", fedFile])),
       ))[0].id as string;
@@ -221,11 +223,13 @@ Deno.test({
       // Each cooperative writes through its members' nodes: the envelopes reach the nodes that
       // serve it (positive control for the isolation checks below).
       const alphaBefore = await envelopesIn("a3", alpha.id);
-      const betaBefore = await envelopesIn("x", beta.id);
-      await cli("a2", ["trust", "add", did.a3, "0.6", "--net", "Alpha"]);
-      await cli("x", ["trust", "add", did.a2, "0.7", "--net", "Alpha"]);
-      await cli("b2", ["trust", "add", did.b3, "0.6", "--net", "Beta"]);
-      await cli("x", ["trust", "add", did.b2, "0.7", "--net", "Beta"]);
+      const betaBefore = await envelopesIn("b2", beta.id);
+      await Promise.all([
+        cli("a2", ["trust", "add", did.a3, "0.6", "--net", "Alpha"]),
+        cli("b2", ["trust", "add", did.b3, "0.6", "--net", "Beta"]),
+        cli("x", ["trust", "add", did.a2, "0.7", "--net", "Alpha"])
+          .then(() => cli("x", ["trust", "add", did.b2, "0.7", "--net", "Beta"])),
+      ]);
       await waitFor(
         "Alpha's writes reach a3, Beta's b2",
         async () =>
@@ -251,17 +255,21 @@ Deno.test({
         const listed = (await cli("b2", ["federation", "list"])).proposals as { id: string }[];
         return listed.some((p) => p.id === admit.id);
       }, waitMs);
-      await cli("a2", ["federation", "vote", admit.id, "for"]);
-      await cli("b2", ["federation", "vote", admit.id, "for"]);
-      for (const n of fedNodes) {
-        await waitFor(`both votes on the admission reach ${n}`, async () => {
-          const shown = (await cli(n, ["federation", "show", admit.id])) as unknown as Shown;
-          return shown.tally.cast === 2;
-        }, waitMs);
-      }
+      await Promise.all([
+        cli("a2", ["federation", "vote", admit.id, "for"]),
+        cli("b2", ["federation", "vote", admit.id, "for"]),
+      ]);
+      await Promise.all(
+        fedNodes.map((n) =>
+          waitFor(`both votes on the admission reach ${n}`, async () => {
+            const shown = (await cli(n, ["federation", "show", admit.id])) as unknown as Shown;
+            return shown.tally.cast === 2;
+          }, waitMs)
+        ),
+      );
       await fedConverged("the federation nodes converge after the admission");
       const admitted = admit.closes + 1000 + 1000;
-      for (const n of fedNodes) {
+      await Promise.all(fedNodes.map(async (n) => {
         const shown = (await cli(
           n,
           ["federation", "show", admit.id],
@@ -269,16 +277,22 @@ Deno.test({
         )) as unknown as Shown;
         assertEquals([shown.tally.for, shown.tally.cast, shown.tally.outcome], [2, 2, "Accepted"]);
         assertEquals(await members(n, admitted), ["Alpha", "Beta", "Gamma"], `members at ${n}`);
-      }
+      }));
       await checkCounters("after the admission");
-      // Received counters count: the federation's envelopes did arrive by the network.
-      for (const n of fedNodes) {
+      // The counters do count: each network's envelopes arrived, by the network, where it is served.
+      const arrived: [Name, string][] = [
+        ...fedNodes.map((n) => [n, fed] as [Name, string]),
+        ["a3", alpha.id],
+        ["x", alpha.id],
+        ["x", beta.id],
+      ];
+      for (const [n, net] of arrived) {
         const received = await netCounter(
           urls.get(n)!,
           "icn_network_envelopes_received_total",
-          fed,
+          net,
         );
-        assert(received > 0, `${n} received federation envelopes`);
+        assert(received > 0, `${n} received envelopes of ${net}`);
       }
       await stopNodes();
       const [d1, d2, d3] = await fedDigests();
@@ -302,19 +316,23 @@ Deno.test({
         const listed = (await cli("a2", ["federation", "list"])).proposals as { id: string }[];
         return listed.some((p) => p.id === remove.id);
       }, waitMs);
-      await cli("a2", ["federation", "vote", remove.id, "for"]);
-      await cli("b2", ["federation", "vote", remove.id, "for"]);
-      for (const n of fedNodes) {
-        await waitFor(`both votes on the removal reach ${n}`, async () => {
-          const shown = (await cli(n, ["federation", "show", remove.id])) as unknown as Shown;
-          return shown.tally.cast === 2;
-        }, waitMs);
-      }
+      await Promise.all([
+        cli("a2", ["federation", "vote", remove.id, "for"]),
+        cli("b2", ["federation", "vote", remove.id, "for"]),
+      ]);
+      await Promise.all(
+        fedNodes.map((n) =>
+          waitFor(`both votes on the removal reach ${n}`, async () => {
+            const shown = (await cli(n, ["federation", "show", remove.id])) as unknown as Shown;
+            return shown.tally.cast === 2;
+          }, waitMs)
+        ),
+      );
       await fedConverged("the federation nodes converge after the removal");
       const removed = remove.closes + 1000 + 1000;
-      for (const n of fedNodes) {
+      await Promise.all(fedNodes.map(async (n) => {
         assertEquals(await members(n, removed), ["Alpha", "Beta"], `members at ${n}`);
-      }
+      }));
       await checkCounters("after the removal");
       await stopNodes();
       const [e1, e2, e3] = await fedDigests();
