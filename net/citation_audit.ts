@@ -20,6 +20,7 @@ import { chainKeys } from "../core/chain/keys.ts";
 import { checkDelegatesCitation, type CitationFailure } from "../core/federation/citation.ts";
 import type { FederationGenesis } from "../core/federation/genesis.ts";
 import { type DelegatesRecord, federationKeys } from "../core/federation/view.ts";
+import type { SealedEnvelope } from "../core/envelope/envelope.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
 import { readNetworkKind } from "../core/governance/join.ts";
 import { GovernanceView } from "../core/governance/view.ts";
@@ -39,10 +40,13 @@ export const citationAuditRecordsMax = 10_000;
  */
 export const citationCountedMax = 10_000;
 
-/** A network the node serves, as it holds it. */
-export interface AuditedNetwork {
-  id: string;
-  store: Store;
+/** A network the node serves: its id and store, or the node's own record of it (`deps.store`). */
+export type AuditedNetwork =
+  | { readonly id: string; readonly store: Store }
+  | { readonly id: string; readonly deps: { readonly store: Store } };
+
+function storeOf(network: AuditedNetwork): Store {
+  return "store" in network ? network.store : network.deps.store;
 }
 
 /** A `fed.delegates` record whose citation failed. */
@@ -113,9 +117,9 @@ function report(finding: CitationFinding, options: CitationAuditOptions): void {
  * also among them (see the module comment). Never throws for a bad citation; a store that fails
  * to read does throw.
  *
- * @example The node on its maintenance tick
+ * @example The node on its periodic tick
  * ```ts ignore
- * await auditCitations(served.map((s) => ({ id: s.id, store: s.store })), { metrics, logger });
+ * auditCitations(networks.all, { metrics, logger, signal }).catch(() => {});
  * ```
  */
 export async function auditCitations(
@@ -126,11 +130,12 @@ export async function auditCitations(
   const federations: { id: string; store: Store; genesis: FederationGenesis }[] = [];
   const cooperatives = new Map<string, Store>();
   for (const network of networks) {
-    if ((await readNetworkKind(network.store)) === "federation") {
-      const genesis = await network.store.get<FederationGenesis>(federationKeys.genesis);
-      if (genesis) federations.push({ ...network, genesis: genesis.value });
+    const store = storeOf(network);
+    if ((await readNetworkKind(store)) === "federation") {
+      const genesis = await store.get<FederationGenesis>(federationKeys.genesis);
+      if (genesis) federations.push({ id: network.id, store, genesis: genesis.value });
     } else {
-      cooperatives.set(network.id, network.store);
+      cooperatives.set(network.id, store);
     }
   }
   if (federations.length === 0) return result;
@@ -195,4 +200,23 @@ export async function auditCitations(
     }
   }
   return result;
+}
+
+/**
+ * After the node accepted `sealed`: when it is a `fed.delegates`, audits that cooperative's records
+ * (in the background; a store that fails to read is logged as `citation_audit_failed`). Anything
+ * else is ignored, so the node may call it for every envelope it accepts.
+ */
+export function auditAccepted(
+  sealed: SealedEnvelope,
+  networks: readonly AuditedNetwork[],
+  options: Omit<CitationAuditOptions, "coop"> = {},
+): Promise<CitationAudit | undefined> {
+  if (sealed.envelope.kind !== "fed.delegates") return Promise.resolve(undefined);
+  const coop = (sealed.envelope.body as { coop?: unknown } | null)?.coop;
+  if (typeof coop !== "string") return Promise.resolve(undefined);
+  return auditCitations(networks, { ...options, coop }).catch((error) => {
+    options.logger?.warn("citation_audit_failed", { coop, error: (error as Error).message });
+    return undefined;
+  });
 }

@@ -6,7 +6,8 @@ import { Coop, type Person, t0 } from "../core/governance/_fixture.ts";
 import { joinNetwork } from "../core/governance/join.ts";
 import type { Logger } from "../core/ports.ts";
 import type { TestIdentity } from "../core/testing.ts";
-import { auditCitations, type AuditedNetwork } from "./citation_audit.ts";
+import type { SealedEnvelope } from "../core/envelope/envelope.ts";
+import { auditAccepted, auditCitations, type AuditedNetwork } from "./citation_audit.ts";
 import { citationFailuresMetric, createNodeMetrics } from "./metrics.ts";
 import { metricValue } from "./_testing.ts";
 
@@ -172,4 +173,32 @@ Deno.test("auditCitations() skips records of cooperatives the node does not hold
   assertEquals([federationOnly.checked, federationOnly.skipped.length], [0, 2]);
   // A node without the federation has nothing to audit.
   assertEquals((await auditCitations(networks.slice(1))).skipped, []);
+});
+
+Deno.test("auditAccepted() audits the cooperative of an accepted fed.delegates and ignores other kinds", async () => {
+  const { alpha, fed, coop, chosen, honest } = await setup();
+  const [a, , c] = alpha.members;
+  const base = { coop: alpha.net, members: 3, proposal: honest };
+  await recordDelegates(fed, a, { ...base, delegates: chosen }, effective + s);
+  const different = await recordDelegates(
+    fed,
+    a,
+    { ...base, delegates: [a.did, c.did].sort() },
+    effective + 2 * s,
+  );
+  // The node passes its own records of the networks it serves (`deps.store`).
+  const served: AuditedNetwork[] = [
+    { id: fed.net, deps: { store: fed.store } },
+    { id: alpha.net, deps: { store: coop.store } },
+  ];
+  const accepted = (kind: string, body: unknown) =>
+    ({ envelope: { kind, body } }) as SealedEnvelope;
+  const audit = await auditAccepted(accepted("fed.delegates", base), served);
+  assertEquals(audit?.failures.map((f) => [f.cid, f.reason]), [[different, "different_delegates"]]);
+  assertEquals(await auditAccepted(accepted("fed.vouch", base), served), undefined);
+  assertEquals(
+    (await auditAccepted(accepted("fed.delegates", { ...base, coop: "bafyreiother" }), served))
+      ?.checked,
+    0,
+  );
 });
