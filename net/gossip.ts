@@ -20,7 +20,13 @@ import { assert, RejectedError } from "../core/errors.ts";
 import type { TrustClass } from "../core/policy/policy.ts";
 import type { Clock, Logger } from "../core/ports.ts";
 import type { Profile } from "./config.ts";
-import { gapBytesMax, gapsMax, gossipBatchMax, gossipInboundBytesMax } from "./limits.ts";
+import {
+  gapBytesMax,
+  gapsMax,
+  gossipBatchMax,
+  gossipInboundBytesMax,
+  gossipSeenPairsMax,
+} from "./limits.ts";
 import { countDropped, gossipsubDropRegister, type NodeMetrics } from "./metrics.ts";
 import { invalidReasons, type Peers } from "./peers.ts";
 import type { WriteLane } from "./write_lane.ts";
@@ -64,6 +70,8 @@ export class Gossip {
   /** Envelopes ahead of their predecessor, by (net, author, seq), oldest first. */
   readonly #gaps = new Map<string, Uint8Array>();
   #gapBytes = 0;
+  /** (peer, CID) pairs this node has heard by gossip, oldest first (`gossipSeenPairsMax`). */
+  readonly #heard = new Set<string>();
 
   constructor(components: GossipComponents, init: GossipInit) {
     this.#components = components;
@@ -74,6 +82,18 @@ export class Gossip {
   /** Envelopes parked, and their bytes. */
   get parked(): { count: number; bytes: number } {
     return { count: this.#gaps.size, bytes: this.#gapBytes };
+  }
+
+  /** Remembers that `peer` gossiped `cid`; false when it had already. */
+  #hear(peer: string, cid: string): boolean {
+    const key = `${peer}\u0000${cid}`;
+    if (this.#heard.has(key)) return false;
+    this.#heard.add(key);
+    if (this.#heard.size > gossipSeenPairsMax) {
+      const oldest = this.#heard.values().next().value;
+      if (oldest !== undefined) this.#heard.delete(oldest);
+    }
+    return true;
   }
 
   /** The topic validator: whether gossipsub forwards `data` from `peer`, and what it scores. */
@@ -136,9 +156,12 @@ export class Gossip {
       countDropped(metrics, "gossip", "other");
       return TopicValidatorResult.Ignore;
     }
+    const firstFromPeer = this.#hear(peer, sealed.cid);
     if (outcome.status === "accepted") return TopicValidatorResult.Accept;
     if (outcome.status === "duplicate") {
-      peers.offence(peer, "replay", sealed.cid);
+      // Gossip that arrives after sync (or another peer) brought the same envelope is honest
+      // and common under load; only the same peer sending it again is a replay.
+      if (!firstFromPeer) peers.offence(peer, "replay", sealed.cid);
       return TopicValidatorResult.Ignore;
     }
     if (outcome.reason === "gap") {

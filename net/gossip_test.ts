@@ -2,6 +2,7 @@ import { TopicValidatorResult } from "@libp2p/gossipsub";
 import { assert, assertEquals } from "../tests/_node_fixture.ts";
 import { readHeads } from "../core/chain/read.ts";
 import { envelopeBytesMax } from "../core/constants.ts";
+import { decodeEnvelope } from "../core/envelope/envelope.ts";
 import { Gossip } from "./gossip.ts";
 import { gossipInboundBytesMax } from "./limits.ts";
 import { foreignChain, metricValue, testComponents } from "./_testing.ts";
@@ -35,6 +36,19 @@ Deno.test("Gossip.validate() accepts a new envelope from a verified peer and sto
   assertEquals(await node.gossip.validate("friend", first.bytes), Accept);
   assertEquals(await node.head(0), 0);
   // The same envelope again is a replay: ignored, and a point against the peer.
+  assertEquals(await node.gossip.validate("friend", first.bytes), Ignore);
+  assertEquals(node.peers.describe("friend", { addrs: [], score: 0 }).misbehaviour, { replay: 1 });
+});
+
+Deno.test("Gossip.validate() does not charge a peer whose gossip arrives after sync brought the same envelope", async () => {
+  const node = await gossipNode();
+  const [first] = await foreignChain(0, 1);
+  // Sync (or another peer) got it first: the write lane stored it.
+  await node.lane.ingest([await decodeEnvelope(first.bytes)], "sync");
+  assertEquals(await node.head(0), 0);
+  // The late gossip copy is ignored without a point; the same peer sending it again is a replay.
+  assertEquals(await node.gossip.validate("friend", first.bytes), Ignore);
+  assertEquals(node.peers.describe("friend", { addrs: [], score: 0 }).misbehaviour, {});
   assertEquals(await node.gossip.validate("friend", first.bytes), Ignore);
   assertEquals(node.peers.describe("friend", { addrs: [], score: 0 }).misbehaviour, { replay: 1 });
 });

@@ -24,6 +24,13 @@ export { networksPerNodeMax } from "./protocol.ts";
 
 /** Envelopes per inbound gossip commit: one store transaction stays well within commit limits. */
 export const gossipBatchMax = 150;
+/**
+ * (peer, envelope) pairs remembered from gossip, so that only a peer sending the same envelope
+ * twice is charged with a replay: a copy that arrives by gossip after sync (or another peer)
+ * already brought it is ordinary under load and costs nothing. 65,536 pairs of ~100 bytes each
+ * stay under ~7 MiB; the oldest go first.
+ */
+export const gossipSeenPairsMax = 65_536;
 /** Out-of-order gossip envelopes kept until their predecessor arrives (the oldest go first). */
 export const gapsMax = 10_000;
 /** Bytes of those parked envelopes: a flood of out-of-order gossip cannot grow memory further. */
