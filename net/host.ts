@@ -10,7 +10,7 @@ import { noise } from "@chainsafe/libp2p-noise";
 import { yamux } from "@chainsafe/libp2p-yamux";
 import { gossipsub, type GossipsubOpts } from "@libp2p/gossipsub";
 import { identify } from "@libp2p/identify";
-import type { ConnectionGater, Libp2p, PrivateKey } from "@libp2p/interface";
+import type { Connection, ConnectionGater, Libp2p, PrivateKey } from "@libp2p/interface";
 import { ping } from "@libp2p/ping";
 import { tcp } from "@libp2p/tcp";
 import { multiaddr } from "@multiformats/multiaddr";
@@ -146,4 +146,47 @@ export function dialBootstrap(
       options.logger.debug("bootstrap_dial_failed", { addr, error: (error as Error).message })
     );
   }
+}
+
+/**
+ * Dials the peers mDNS or the DHT find, while the node has fewer than half of
+ * `maxConnections` connections (room is left for peers that dial in).
+ */
+export function dialDiscovered(
+  host: Host,
+  options: { maxConnections: number; signal: AbortSignal },
+): void {
+  host.addEventListener("peer:discovery", (event) => {
+    if (options.signal.aborted) return;
+    const peer = event.detail.id;
+    if (host.getConnections(peer).length > 0) return;
+    if (host.getConnections().length >= options.maxConnections / 2) return;
+    host.dial(peer).catch(() => {});
+  });
+}
+
+/** The host's connections as the node's protocols see them, by peer id string. */
+export interface HostConnections {
+  /** Open connections (none before the host starts). */
+  all(): Connection[];
+  to(peer: string): Connection | undefined;
+  /** Connected peers. */
+  count(): number;
+  /** Closes every connection to `peer`. */
+  hangUp(peer: string): Promise<void>;
+}
+
+/** The connections of the host `host()` returns (undefined until it is built). */
+export function hostConnections(host: () => Host | undefined): HostConnections {
+  const all = () => host()?.getConnections() ?? [];
+  const to = (peer: string) => all().find((c) => c.remotePeer.toString() === peer);
+  return {
+    all,
+    to,
+    count: () => host()?.getPeers().length ?? 0,
+    hangUp: async (peer) => {
+      const target = to(peer)?.remotePeer;
+      if (target) await host()!.hangUp(target);
+    },
+  };
 }

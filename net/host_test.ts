@@ -3,7 +3,14 @@ import type { Multiaddr } from "@multiformats/multiaddr";
 import { assert, assertEquals } from "../tests/_node_fixture.ts";
 import type { Logger } from "../core/ports.ts";
 import { defaultConfig } from "./config.ts";
-import { dialBootstrap, type Host, hostOptions, networkCounts } from "./host.ts";
+import {
+  dialBootstrap,
+  dialDiscovered,
+  type Host,
+  hostConnections,
+  hostOptions,
+  networkCounts,
+} from "./host.ts";
 import { pendingConnectionsMin } from "./limits.ts";
 
 const peer = "12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK";
@@ -94,4 +101,53 @@ Deno.test("networkCounts() counts connections by direction and streams by protoc
     topicPeers: 1,
     meshPeers: 2,
   });
+});
+
+Deno.test("dialDiscovered() dials a discovered peer while under half of maxConnections, until stopped", () => {
+  const open: string[] = [];
+  const dialled: string[] = [];
+  let listener: (event: { detail: { id: string } }) => void = () => {};
+  const host = {
+    addEventListener: (_: string, handler: typeof listener) => listener = handler,
+    getConnections: (peer?: string) => peer ? open.filter((p) => p === peer) : open,
+    dial: (peer: string) => {
+      dialled.push(peer);
+      return Promise.resolve();
+    },
+  };
+  const controller = new AbortController();
+  dialDiscovered(host as unknown as Host, { maxConnections: 4, signal: controller.signal });
+  listener({ detail: { id: "a" } });
+  open.push("a");
+  listener({ detail: { id: "a" } }); // already connected
+  listener({ detail: { id: "b" } });
+  open.push("b");
+  listener({ detail: { id: "c" } }); // 2 of 4: no room
+  assertEquals(dialled, ["a", "b"]);
+  open.length = 0;
+  controller.abort();
+  listener({ detail: { id: "d" } });
+  assertEquals(dialled, ["a", "b"]);
+});
+
+Deno.test("hostConnections() finds a peer's connection by id and hangs up on it", async () => {
+  assertEquals(hostConnections(() => undefined).all(), []);
+  assertEquals(hostConnections(() => undefined).count(), 0);
+  const hungUp: string[] = [];
+  const connections = ["a", "b"].map((p) => ({ remotePeer: { toString: () => p, id: p } }));
+  const host = {
+    getConnections: () => connections,
+    getPeers: () => connections.map((c) => c.remotePeer),
+    hangUp: (target: { id: string }) => {
+      hungUp.push(target.id);
+      return Promise.resolve();
+    },
+  };
+  const view = hostConnections(() => host as unknown as Host);
+  assertEquals(view.count(), 2);
+  assert(view.to("b") === connections[1] as unknown, "finds b");
+  assertEquals(view.to("c"), undefined);
+  await view.hangUp("b");
+  await view.hangUp("c");
+  assertEquals(hungUp, ["b"]);
 });

@@ -7,13 +7,14 @@
  * by the verified author; all writes to a store are serialized in its one lane
  * and inbound gossip is committed in batches.
  *
- * This file is the composition root, as js-libp2p builds kad-dht: it builds each protocol
- * from `(components, init)`, wires them to libp2p, and starts and stops them. Each protocol's
- * state lives in its own file: `peers.ts` (verified peers, trust, rate limits, standing),
- * `write_lane.ts` (the one writer of a store), `hello.ts` (admission and the signed hello),
- * `gossip.ts`, `sync.ts` and `topology.ts` (neighbour sets). Per network: peers, lane, gossip
- * topic, sync and admission; per node: libp2p, the hello (it lists the networks served), the
- * neighbour sets, and the replay of key event log forks into every network's store.
+ * This file is the composition root, as js-libp2p builds kad-dht: it builds each piece from
+ * `(components, init)`, wires them to libp2p, and starts and stops them; each piece of mutable
+ * state has one owner. Per network (`network.ts`: one `ServedNetwork` each, `Networks` for all):
+ * its lane (`write_lane.ts`), peers and standing (`peers.ts`), gossip topic (`gossip.ts`), sync
+ * (`sync.ts`) and admission (`hello.ts`). Per node: libp2p (`host.ts`), the hello (`hello.ts`:
+ * it lists the networks served), the verified hellos and neighbour sets (`neighbours.ts` over
+ * `topology.ts`), the replay of key events and forks across stores (`kel_replay.ts`), and the
+ * status view (`node_status.ts`).
  */
 import { generateKeyPairFromSeed } from "@libp2p/crypto/keys";
 import type {
@@ -25,55 +26,49 @@ import type {
 } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
-import { appendLocal } from "../core/chain/append.ts";
-import { catchUpRefusal, readCatchUp } from "../core/identity/catch_up.ts";
-import { ReadCache } from "../core/chain/cache.ts";
-import type {
-  IngestDeps,
-  IngestOutcome,
-  IngestSource,
-  KindRegistry,
-} from "../core/chain/ingest.ts";
-import { chainKeys } from "../core/chain/keys.ts";
+import type { IngestDeps, IngestOutcome, IngestSource } from "../core/chain/ingest.ts";
 import { kelNet, protocolVersion } from "../core/constants.ts";
-import { type SealedEnvelope, type Signer } from "../core/envelope/envelope.ts";
+import type { SealedEnvelope, Signer } from "../core/envelope/envelope.ts";
 import { RejectedError } from "../core/errors.ts";
-import type { FederationGenesis } from "../core/federation/genesis.ts";
-import { federationKeys } from "../core/federation/view.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
-import { readNetworkKind } from "../core/governance/join.ts";
 import type { Ed25519KeyPair } from "../core/identity/keys.ts";
 import type { Logger } from "../core/ports.ts";
 import type { Store } from "../core/store/store.ts";
-import { type AddressClassifier, admissionProtocol, prefixKey } from "./admission.ts";
+import { type AddressClassifier, admissionProtocol } from "./admission.ts";
 import { neighbourSetsInit, type NodeConfig } from "./config.ts";
-import { Gossip } from "./gossip.ts";
+import { Admissions, Hello, type VerifiedHello } from "./hello.ts";
+import {
+  dialBootstrap,
+  dialDiscovered,
+  type Host,
+  hostConnections,
+  hostOptions,
+  networkCounts,
+} from "./host.ts";
 import { KelReplay } from "./kel_replay.ts";
-import { Neighbours } from "./neighbours.ts";
-import { Admission, Admissions, Hello, type VerifiedHello } from "./hello.ts";
-import { dialBootstrap, type Host, hostOptions, networkCounts } from "./host.ts";
 import {
   admissionInboundStreamsMax,
   maintenanceIntervalMs,
   syncInboundStreamsMax,
 } from "./limits.ts";
-import { addNetworkGauges, countDropped, createNodeMetrics, type NodeMetrics } from "./metrics.ts";
-import type { MisbehaviourTracker, PeerStanding } from "./misbehaviour.ts";
-import { type PeerConnections, type PeerInfo, Peers } from "./peers.ts";
+import { addNetworkGauges, createNodeMetrics, type NodeMetrics } from "./metrics.ts";
+import type { MisbehaviourTracker } from "./misbehaviour.ts";
+import { Neighbours } from "./neighbours.ts";
 import {
-  decodeSyncRequest,
-  helloProtocol,
-  networksPerNodeMax,
-  respond,
-  syncProtocol,
-  type SyncRequest,
-  syncRequestBytesMax,
-} from "./protocol.ts";
-import { askOverStreams, Sync } from "./sync.ts";
-import { type NeighbourSetName, type Topology } from "./topology.ts";
-import { WriteLane } from "./write_lane.ts";
+  type JoinedNetwork,
+  Networks,
+  type NetworkStatus,
+  type NodeNetwork,
+  readJoinedNetworks,
+  topicOf,
+} from "./network.ts";
+import { describePeers, type NodePeerInfo, type NodeStatus } from "./node_status.ts";
+import type { PeerInfo } from "./peers.ts";
+import { helloProtocol, respond, syncProtocol, syncRequestBytesMax } from "./protocol.ts";
+import { askOverStreams } from "./sync.ts";
 
-export type { PeerInfo };
+export { asNodeGenesis, topicOf } from "./network.ts";
+export type { NetworkStatus, NodeNetwork, NodePeerInfo, NodeStatus, PeerInfo };
 
 export interface NodeIdentity {
   did: string;
@@ -86,14 +81,6 @@ export interface NodeIdentity {
    * peer id and is signed by the DID's current key. Default: the identity key's seed (tests).
    */
   nodeKey?: Uint8Array;
-}
-
-/** A network the node serves: its id and the store that joined it (one store per network). */
-export interface NodeNetwork {
-  id: string;
-  store: Store;
-  /** Its kinds (default: the node's `kinds`). */
-  kinds?: KindRegistry;
 }
 
 export interface NodeDeps extends IngestDeps {
@@ -130,71 +117,6 @@ export interface NodeOptions {
   maintenanceIntervalMs?: number;
 }
 
-/** A connected peer as the node's status shows it. */
-export interface NodePeerInfo extends PeerInfo {
-  /** The networks this node and the peer both serve, where the peer is verified. */
-  networks: string[];
-  /** The peer's standing in each of those networks. */
-  standings: Record<string, PeerStanding>;
-  /** The neighbour set the peer is in (`net/topology.ts`), or null. */
-  set: NeighbourSetName | null;
-  /** Where the peer sits, as its hello announced it. */
-  topology: Topology | null;
-}
-
-/** One served network in the node's status. */
-export interface NetworkStatus {
-  id: string;
-  topic: string;
-  /** Envelopes in the network's store (its key event logs included). */
-  envelopes: number;
-  syncLag: number;
-  /** Peers verified in this network. */
-  peers: number;
-}
-
-export interface NodeStatus {
-  did: string;
-  peerId: string;
-  /** The home network (the first served). */
-  net: string;
-  version: string;
-  listen: string[];
-  peers: NodePeerInfo[];
-  /** Envelopes in the home network's store. */
-  envelopes: number;
-  /** The highest lag of any network. */
-  syncLag: number;
-  ready: boolean;
-  networks: NetworkStatus[];
-  topology: Topology;
-  /** Peer ids in each neighbour set, best first. */
-  neighbours: Record<NeighbourSetName, string[]>;
-}
-
-/** The services of one network the node serves. */
-interface Served {
-  id: string;
-  genesis: Genesis;
-  deps: IngestDeps;
-  topic: string;
-  lane: WriteLane;
-  peers: Peers;
-  sync: Sync;
-  gossip: Gossip;
-  admission: Admission;
-  /** Peers this network hung up on (banned, refused) while another network keeps them. */
-  dropped: Set<string>;
-}
-
-/** A network this node serves, as `create` read it from its store. */
-interface Joined {
-  id: string;
-  store: Store;
-  kinds: KindRegistry;
-  genesis: Genesis;
-}
-
 export class IcnNode {
   /** The home network's deps (its store), with the node's identity and logger. */
   readonly deps: NodeDeps;
@@ -215,19 +137,19 @@ export class IcnNode {
   /** The periodic round: bootstrap dials, governance refreshes, a sync with every peer. */
   #every?: ReturnType<typeof setInterval>;
   #started = false;
-  readonly #served: Served[];
-  readonly #byId: Map<string, Served>;
-  readonly #byTopic: Map<string, Served>;
+  readonly #networks: Networks;
   readonly #admissions: Admissions;
   readonly #hello: Hello;
   /** Verified hellos of connected peers and the neighbour sets they are in. */
   readonly #neighbours: Neighbours;
   readonly #kelReplay: KelReplay;
+  /** Closes the connections to a peer, best effort. */
+  readonly #hangUp: (peer: string) => void;
 
   private constructor(
     deps: NodeDeps,
     config: NodeConfig,
-    joined: Joined[],
+    joined: JoinedNetwork[],
     options: NodeOptions,
   ) {
     const home = joined[0];
@@ -242,111 +164,52 @@ export class IcnNode {
     const { clock, logger, identity } = deps;
     const signal = this.#stopping.signal;
     const metrics = this.metrics;
-    const self = () => this.peerId;
-    const connections = () => this.libp2p?.getConnections() ?? [];
-    const connectionTo = (peer: string) =>
-      connections().find((c) => c.remotePeer.toString() === peer);
-    const ask = askOverStreams(connections);
-    const nodeLag = () => this.syncLag();
-    this.#kelReplay = new KelReplay({
+    const connections = hostConnections(() => this.libp2p);
+    this.#hangUp = (peer) => connections.hangUp(peer).catch(() => {});
+    const kelReplay = new KelReplay({
       logger,
       signal,
-      networks: () => this.#served.map((s) => ({ id: s.id, store: s.deps.store, lane: s.lane })),
+      networks: () => this.#networks.all,
     });
-    this.#served = joined.map((network, index) => {
-      // One read cache per store for every ingest of this node (gossip, sync, control API): it
-      // stays valid while only this node writes the store, and is dropped by ingest when
-      // anything else did.
-      const networkDeps: IngestDeps = {
-        store: network.store,
-        clock,
-        kinds: network.kinds,
-        logger,
-        cache: index === 0 && deps.cache && deps.store === network.store
-          ? deps.cache
-          : new ReadCache(),
-      };
-      const served = { id: network.id, genesis: network.genesis, deps: networkDeps } as Served;
-      served.topic = topicOf(network.id);
-      served.dropped = new Set();
-      const replayStore = { id: network.id, store: network.store };
-      // What every protocol of this network may use (js-libp2p's components).
-      const base = {
-        store: network.store,
-        clock,
-        logger,
-        metrics,
-        genesis: network.genesis,
-        signal,
-        self,
-      };
-      served.lane = new WriteLane({ ingest: networkDeps, metrics }, {
-        net: network.id,
-        onAccepted: (sealed, source) => {
-          options.onAccepted?.(sealed, source);
-          if (sealed.envelope.net === kelNet) this.#kelReplay.event(replayStore, sealed);
-        },
-        followUps: (accepted) => served.gossip.takeFollowUps(accepted),
-        onKelFork: (sealed) => this.#kelReplay.fork(replayStore, sealed),
-      });
-      served.peers = new Peers(
-        {
-          ...base,
-          connections: this.#networkConnections(served, connectionTo),
-          updateGauges: () => this.#updatePeerGauges(),
-        },
-        { ...config, misbehaviour: config, authorLimits: options.authorLimits },
-      );
-      served.sync = new Sync({
-        ...base,
-        lane: served.lane,
-        peers: served.peers,
-        did: identity.did,
-        nodeLag,
-        // A request for the peer's first network need not name it (older nodes serve one).
-        ask: (peer, message) =>
-          ask(
-            peer,
-            this.#neighbours.hello(peer)?.first === network.id
-              ? message
-              : { ...message, network: network.id },
-          ),
-      }, { net: network.id, pageSize: config.syncPageSize, intervalMs: config.syncIntervalMs });
-      served.gossip = new Gossip(
-        { ...base, lane: served.lane, peers: served.peers, sync: served.sync },
-        { topic: served.topic, net: network.id, profile: config.profile },
-      );
-      served.admission = new Admission(
-        {
-          ...base,
-          peers: served.peers,
-          publicKey: identity.ed25519.publicKey,
-          connections,
-        },
-        {
-          ...config,
-          net: network.id,
-          classify: options.addressClassifier ?? ((remote) => prefixKey(remote)),
-        },
-      );
-      return served;
+    this.#kelReplay = kelReplay;
+    const components = {
+      clock,
+      logger,
+      metrics,
+      signal,
+      self: () => this.peerId,
+      did: identity.did,
+      signer: identity.signer,
+      publicKey: identity.ed25519.publicKey,
+      connections: connections.all,
+      connected: (peer: string) => connections.to(peer) !== undefined,
+      count: connections.count,
+      heard: (peer: string) => this.#networks.heard(peer),
+      hangUp: connections.hangUp,
+      updateGauges: () => this.#networks?.updatePeerGauges(metrics, connections.count()),
+      nodeLag: () => this.syncLag(),
+      ask: askOverStreams(connections.all),
+      firstNetworkOf: (peer: string) => this.#neighbours.hello(peer)?.first,
+      kelReplay,
+    };
+    this.#networks = Networks.create(joined, components, {
+      config,
+      authorLimits: options.authorLimits,
+      classify: options.addressClassifier,
+      onAccepted: options.onAccepted,
+      home: deps,
     });
-    const first = this.#served[0];
+    const first = this.#networks.home;
     this.deps = { ...deps, ...first.deps, logger, identity };
-    this.#byId = new Map(this.#served.map((s) => [s.id, s]));
-    this.#byTopic = new Map(this.#served.map((s) => [s.topic, s]));
-    this.#admissions = new Admissions(this.#served.map((s) => s.admission));
+    this.#admissions = new Admissions(this.#networks.all.map((s) => s.admission));
     this.#neighbours = new Neighbours({
       clock,
       logger,
       metrics,
       signal,
-      networks: () => this.#served,
-      connectionTo,
-      hangUp: (peer) => {
-        const target = connectionTo(peer)?.remotePeer;
-        if (target) this.libp2p.hangUp(target).catch(() => {});
-      },
+      networks: () => this.#networks.all,
+      connectionTo: connections.to,
+      hangUp: this.#hangUp,
     }, {
       ...neighbourSetsInit(config, home.id),
       bootstrap: config.bootstrap,
@@ -362,16 +225,9 @@ export class IcnNode {
       peers: first.peers,
       admission: this.#admissions,
       sync: first.sync,
-      self,
+      self: components.self,
       signal,
-      networks: this.#served.map((s) => ({
-        net: s.id,
-        store: s.deps.store,
-        genesis: s.genesis,
-        lane: s.lane,
-        peers: s.peers,
-        sync: s.sync,
-      })),
+      networks: this.#networks.all.map((s) => s.forHello),
       onVerified: (peer, hello) => this.#onVerified(peer, hello),
     }, { net: home.id, helloTimeoutMs: config.helloTimeoutMs, topology: this.#neighbours.local });
   }
@@ -385,60 +241,28 @@ export class IcnNode {
     config: NodeConfig,
     options: NodeOptions = {},
   ): Promise<IcnNode> {
-    const given = deps.networks ?? [];
-    if (given.length > networksPerNodeMax) {
-      throw new RangeError(
-        `Cannot serve ${given.length} networks: a node serves at most ${networksPerNodeMax}`,
-      );
-    }
-    if (new Set(given.map((n) => n.id)).size !== given.length) {
-      throw new RangeError("Cannot serve a network twice: the networks given repeat an id");
-    }
-    const joined: Joined[] = [];
-    if (given.length === 0) {
-      const net = (await deps.store.get<string>(chainKeys.network))?.value;
-      if (!net) {
-        throw new RejectedError(
-          "not_joined",
-          "This data dir has not joined a cooperative: run `icn governance join GENESIS_FILE` first",
-        );
-      }
-      joined.push(await readJoined({ id: net, store: deps.store, kinds: deps.kinds }));
-    } else {
-      for (const network of given) {
-        const net = (await network.store.get<string>(chainKeys.network))?.value;
-        if (net !== network.id) {
-          throw new RejectedError(
-            "not_joined",
-            net
-              ? `The store given for network ${network.id} belongs to network ${net}`
-              : `The store given for network ${network.id} has not joined it`,
-          );
-        }
-        joined.push(await readJoined({ ...network, kinds: network.kinds ?? deps.kinds }));
-      }
-    }
+    const joined = await readJoinedNetworks(deps);
     return new IcnNode(deps, config, joined, options);
   }
 
   /** Peer standing in the home network: offences, quarantine and bans (`peers.ts` owns it). */
   get misbehaviour(): MisbehaviourTracker {
-    return this.#served[0].peers.misbehaviour;
+    return this.#networks.home.peers.misbehaviour;
   }
 
   /** Peer standing in network `net` (each network keeps its own). */
   misbehaviourIn(net: string): MisbehaviourTracker {
-    return this.#network(net).peers.misbehaviour;
+    return this.#networks.get(net).peers.misbehaviour;
   }
 
   /** The store of network `net`. */
   storeOf(net: string): Store {
-    return this.#network(net).deps.store;
+    return this.#networks.get(net).deps.store;
   }
 
   /** The gossip topic of network `net`. */
   topicOf(net: string): string {
-    return this.#network(net).topic;
+    return this.#networks.get(net).topic;
   }
 
   get peerId(): string {
@@ -452,19 +276,17 @@ export class IcnNode {
   /** Started, not stopping, and every network's sync lag within `readyLagMax`. */
   get ready(): boolean {
     return this.#started && !this.#stopping.signal.aborted &&
-      this.#served.every((s) => s.sync.lag() <= this.config.readyLagMax);
+      this.#networks.synced(this.config.readyLagMax);
   }
 
   /** The highest sync lag of any network served. */
   syncLag(): number {
-    let lag = 0;
-    for (const s of this.#served) lag = Math.max(lag, s.sync.lag());
-    return lag;
+    return this.#networks.syncLag();
   }
 
   /** The sync lag of each network served. */
   syncLagByNetwork(): Record<string, number> {
-    return Object.fromEntries(this.#served.map((s) => [s.id, s.sync.lag()]));
+    return this.#networks.syncLagByNetwork();
   }
 
   async start(): Promise<void> {
@@ -478,11 +300,10 @@ export class IcnNode {
       await hostOptions({
         config,
         privateKey,
-        pubsub: this.#gossipOptions(),
+        pubsub: this.#networks.gossipOptions(),
         gater: {
           // Refused only when banned in every network: standing in one is not standing in another.
-          denyDialPeer: (peer: PeerId) =>
-            this.#served.every((s) => s.peers.banned(peer.toString())),
+          denyDialPeer: (peer: PeerId) => this.#networks.bannedEverywhere(peer.toString()),
           denyInboundEncryptedConnection: (peer: PeerId, connection: MultiaddrConnection) =>
             this.#admissions.deny(peer, connection),
           denyOutboundEncryptedConnection: (peer: PeerId, connection: MultiaddrConnection) =>
@@ -494,14 +315,7 @@ export class IcnNode {
     ) as never;
     addNetworkGauges(this.metrics, () => networkCounts(this.libp2p, this.topic));
     const pubsub = this.libp2p.services.pubsub;
-    // Only the topics of networks served: another network's envelopes never reach this node.
-    for (const s of this.#served) {
-      pubsub.topicValidators.set(
-        s.topic,
-        (peer, message) => s.gossip.validate(peer.toString(), message.data),
-      );
-      pubsub.subscribe(s.topic);
-    }
+    this.#networks.subscribe(pubsub);
     pubsub.addEventListener("subscription-change", (event) => {
       const peer = event.detail.peerId.toString();
       const topics = event.detail.subscriptions.filter((s) => s.subscribe).map((s) => s.topic);
@@ -527,24 +341,14 @@ export class IcnNode {
     );
     this.libp2p.addEventListener("peer:disconnect", (event) => {
       const peer = event.detail.toString();
-      for (const s of this.#served) {
-        s.peers.forget(peer);
-        s.sync.forget(peer);
-        s.dropped.delete(peer);
-      }
+      this.#networks.forget(peer);
       this.#admissions.forget(peer, "Peer disconnected");
       this.#neighbours.disconnected(peer);
     });
-    this.libp2p.addEventListener("peer:connect", () => this.#served[0].peers.updateGauges());
+    this.libp2p.addEventListener("peer:connect", () => this.#networks.home.peers.updateGauges());
     if (config.mdns || config.dht) {
-      // Peers found by mDNS or the DHT are dialled while there is room for them.
-      this.libp2p.addEventListener("peer:discovery", (event) => {
-        if (this.#stopping.signal.aborted) return;
-        const peer = event.detail.id;
-        if (this.libp2p.getConnections(peer).length > 0) return;
-        if (this.libp2p.getConnections().length >= config.maxConnections / 2) return;
-        this.libp2p.dial(peer).catch(() => {});
-      });
+      const { maxConnections } = config;
+      dialDiscovered(this.libp2p, { maxConnections, signal: this.#stopping.signal });
     }
     this.#started = true;
     await this.#hello.refreshMinVersion();
@@ -555,7 +359,7 @@ export class IcnNode {
       this.#admissions.refresh().catch((error) =>
         this.deps.logger.warn("admission_refresh_failed", { error: (error as Error).message })
       );
-      for (const s of this.#served) {
+      for (const s of this.#networks.all) {
         for (const [peer] of s.peers.entries()) s.sync.soon(peer);
       }
     }, this.config.syncIntervalMs);
@@ -581,13 +385,8 @@ export class IcnNode {
   }
 
   /** Fetches every envelope the peer has and this node lacks, in every network both serve. */
-  async syncWith(peer: string): Promise<number> {
-    const shared = this.#served.filter((s) => s.peers.has(peer));
-    let total = 0;
-    for (const s of shared.length > 0 ? shared : [this.#served[0]]) {
-      total += await s.sync.syncWith(peer);
-    }
-    return total;
+  syncWith(peer: string): Promise<number> {
+    return this.#networks.syncWith(peer);
   }
 
   /**
@@ -601,7 +400,7 @@ export class IcnNode {
       return Promise.reject(new RejectedError("stopping", "Node is shutting down"));
     }
     const net = request.net ?? this.net;
-    const served = this.#byId.get(net);
+    const served = this.#networks.find(net);
     if (!served) {
       return Promise.reject(
         new RejectedError(
@@ -612,30 +411,14 @@ export class IcnNode {
         ),
       );
     }
-    return served.lane.run(async () => {
-      const { store } = served.deps;
-      // The restore guard (core/identity/catch_up.ts): lifted by a completed sync round.
-      const marker = await readCatchUp(store, this.deps.identity.did);
-      if (marker) throw catchUpRefusal(marker, net, "node");
-      const result = await appendLocal(served.deps, this.deps.identity.signer, {
-        net,
-        kind: request.kind,
-        body: request.body,
-      });
-      if (result.outcome.status === "accepted") {
-        this.metrics.accepted.inc({ kind: request.kind, source: "local" });
-        this.metrics.networkAccepted.inc({ net });
-        await this.publish(result.sealed.bytes, net);
-      }
-      return result;
-    });
+    return served.submit(request, (bytes) => this.publish(bytes, net));
   }
 
   /** Publishes envelope bytes already in the store of `net` (default: home) on its topic. */
   async publish(bytes: Uint8Array, net: string = this.net): Promise<void> {
     if (!this.#started || this.#stopping.signal.aborted) return;
     try {
-      await this.libp2p.services.pubsub.publish(this.#network(net).topic, bytes);
+      await this.libp2p.services.pubsub.publish(this.#networks.get(net).topic, bytes);
       this.metrics.published.inc();
     } catch (error) {
       this.deps.logger.debug("publish_failed", { error: (error as Error).message });
@@ -646,38 +429,18 @@ export class IcnNode {
 
   peers(): NodePeerInfo[] {
     const pubsub = this.libp2p.services.pubsub as unknown as { getScore(peer: string): number };
-    const now = this.deps.clock.now();
-    return this.libp2p.getPeers().map((peerId) => {
-      const peer = peerId.toString();
-      const hello = this.#neighbours.hello(peer);
-      const shared = this.#served.filter((s) => hello?.shared.includes(s.id));
-      const info = (shared[0] ?? this.#served[0]).peers.describe(peer, {
-        addrs: this.libp2p.getConnections(peerId).map((c) => c.remoteAddr.toString()),
-        score: pubsub.getScore(peer),
-      });
-      return {
-        ...info,
-        networks: shared.map((s) => s.id),
-        standings: Object.fromEntries(shared.map((s) => [s.id, s.peers.standing(peer, now)])),
-        set: this.#neighbours.setOf(peer),
-        topology: hello?.topology ?? null,
-      };
-    });
+    const connected = this.libp2p.getPeers().map((peerId) => ({
+      peer: peerId.toString(),
+      addrs: this.libp2p.getConnections(peerId).map((c) => c.remoteAddr.toString()),
+      score: pubsub.getScore(peerId.toString()),
+    }));
+    const components = { networks: this.#networks.all, neighbours: this.#neighbours };
+    return describePeers(connected, components, this.deps.clock.now());
   }
 
   async status(): Promise<NodeStatus> {
     const networks: NetworkStatus[] = [];
-    for (const s of this.#served) {
-      let peers = 0;
-      for (const _ of s.peers.entries()) peers++;
-      networks.push({
-        id: s.id,
-        topic: s.topic,
-        envelopes: (await s.deps.store.get<number>(chainKeys.logNext))?.value ?? 0,
-        syncLag: s.sync.lag(),
-        peers,
-      });
-    }
+    for (const s of this.#networks.all) networks.push(await s.status());
     return {
       did: this.deps.identity.did,
       peerId: this.peerId,
@@ -701,10 +464,10 @@ export class IcnNode {
     clearInterval(this.#every);
     this.#neighbours.stop();
     this.#hello.stop();
-    for (const s of this.#served) s.sync.stop();
+    for (const s of this.#networks.all) s.sync.stop();
     this.#admissions.stop();
     await this.#kelReplay.settled();
-    await Promise.all(this.#served.map((s) => s.lane.settled()));
+    await Promise.all(this.#networks.all.map((s) => s.lane.settled()));
     try {
       await this.libp2p?.stop();
     } catch {
@@ -715,97 +478,21 @@ export class IcnNode {
 
   // ---- wiring ----
 
-  #network(net: string): Served {
-    const served = this.#byId.get(net);
-    if (!served) {
-      throw new RejectedError(
-        "not_served",
-        `Network ${net} is not served by this node: it serves ${this.networks.join(", ")}`,
-      );
-    }
-    return served;
-  }
-
-  /**
-   * The connections as one network's peers see them. A network that hangs up on a peer (a ban,
-   * a refused hello) stops hearing it; the connection closes only when no other network still
-   * hears the peer, so standing in one network does not cut the peer off from another.
-   */
-  #networkConnections(
-    served: Served,
-    connectionTo: (peer: string) => Connection | undefined,
-  ): PeerConnections {
-    return {
-      connected: (peer) => connectionTo(peer) !== undefined && !served.dropped.has(peer),
-      hangUp: async (peer) => {
-        // Bounded: only connected peers, and a peer leaves on disconnect.
-        served.dropped.add(peer);
-        served.peers.forget(peer);
-        served.sync.forget(peer);
-        if (this.#served.some((s) => s.peers.has(peer))) return;
-        const target = connectionTo(peer)?.remotePeer;
-        if (target) await this.libp2p.hangUp(target);
-      },
-      count: () => this.libp2p?.getPeers().length ?? 0,
-    };
-  }
-
-  /** Connected peers, and verified peers by protocol version, each counted once. */
-  #updatePeerGauges(): void {
-    const { metrics } = this;
-    metrics.peers.set(this.libp2p?.getPeers().length ?? 0);
-    metrics.peerVersions.reset();
-    const counted = new Set<string>();
-    for (const s of this.#served ?? []) {
-      for (const [peer, info] of s.peers.entries()) {
-        if (counted.has(peer)) continue;
-        counted.add(peer);
-        metrics.peerVersions.inc({ version: info.version });
-      }
-    }
-  }
-
-  /** gossipsub's options: the home network's, with the topic scoring of every network served. */
-  #gossipOptions() {
-    const options = this.#served[0].gossip.options();
-    const topics = {};
-    for (const s of this.#served) Object.assign(topics, s.gossip.options().scoreParams?.topics);
-    return {
-      ...options,
-      metricsTopicStrToLabel: new Map(this.#served.map((s) => [s.topic, "envelopes"])),
-      scoreParams: { ...options.scoreParams, topics },
-    };
-  }
-
-  /** Routes a sync request to the network it names, refusing one not served or not shared. */
-  async #serveSync(stream: Stream, connection: Connection): Promise<void> {
+  /** Answers a sync request in the network it names, as the peer's verified hello allows. */
+  #serveSync(stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString();
-    await respond<Uint8Array>(stream, syncRequestBytesMax, async (bytes) => {
-      let request: SyncRequest;
-      try {
-        request = decodeSyncRequest(bytes);
-      } catch {
-        // The home network's sync waits for the hello and counts the malformed request.
-        return await this.#served[0].sync.serve(peer, bytes);
-      }
-      const net = request.network ?? this.net;
-      const served = this.#byId.get(net);
-      const hello = this.#neighbours.hello(peer);
-      if (!served || (hello && !hello.shared.includes(net))) {
-        countDropped(this.metrics, "sync", "wrong_network");
-        throw new RejectedError(
-          "wrong_network",
-          served ? `Peer did not announce network ${net}` : `Network ${net} is not served here`,
-        );
-      }
-      return await served.sync.answer(peer, request);
-    }, (bytes) => bytes);
+    return respond<Uint8Array>(
+      stream,
+      syncRequestBytesMax,
+      (bytes) => this.#networks.answerSync(peer, bytes, this.#neighbours.hello(peer)?.shared),
+      (bytes) => bytes,
+    );
   }
 
   #onVerified(peer: string, hello: VerifiedHello): void {
     if (this.#stopping.signal.aborted) return;
     this.#neighbours.verified(peer, hello);
-    const subscribed = this.#served
+    const subscribed = this.#networks.all
       .filter((s) =>
         this.libp2p?.services.pubsub.getSubscribers(s.topic).some((p) => p.toString() === peer)
       )
@@ -820,56 +507,12 @@ export class IcnNode {
   #checkSubscriptions(peer: string, topics: string[]): void {
     const hello = this.#neighbours.hello(peer);
     if (!hello) return;
-    for (const topic of topics) {
-      const served = this.#byTopic.get(topic);
-      if (!served || hello.announced.includes(served.id)) continue;
-      this.deps.logger.info("peer_disconnected", {
-        peer,
-        reason: `subscribed to network ${served.id}, which its hello did not announce`,
-      });
-      const target = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === peer);
-      if (target) this.libp2p.hangUp(target.remotePeer).catch(() => {});
-      return;
-    }
+    const served = this.#networks.unannounced(topics, hello.announced);
+    if (!served) return;
+    this.deps.logger.info("peer_disconnected", {
+      peer,
+      reason: `subscribed to network ${served.id}, which its hello did not announce`,
+    });
+    this.#hangUp(peer);
   }
-}
-
-/** The gossip topic of a network's envelopes. */
-export function topicOf(net: string): string {
-  return `/icn/${net}/envelopes/1`;
-}
-
-/**
- * The genesis of a network its store joined. A federation has no cooperative genesis: the node
- * reads its federation genesis as one (`asNodeGenesis`).
- */
-async function readJoined(network: NodeNetwork & { kinds: KindRegistry }): Promise<Joined> {
-  const { id, store, kinds } = network;
-  if ((await readNetworkKind(store)) === "federation") {
-    const federation = (await store.get<FederationGenesis>(federationKeys.genesis))?.value;
-    if (federation) return { id, store, kinds, genesis: asNodeGenesis(federation) };
-  } else {
-    const genesis = (await store.get<Genesis>(chainKeys.genesis(id)))?.value;
-    if (genesis) return { id, store, kinds, genesis };
-  }
-  throw new RejectedError("not_joined", `Genesis of network ${id} is missing from the store`);
-}
-
-/**
- * What the node's per-network services read of a genesis (rate-limit policy from its params,
- * members exempt from admission work, the protocol version), for a federation: its params and
- * currencies, and as members the founding cooperatives' delegates, whose nodes are the
- * federation's. No governance envelope of a cooperative is ever in a federation's store, so the
- * membership and parameters read over it stay these.
- */
-export function asNodeGenesis(federation: FederationGenesis): Genesis {
-  return {
-    v: 1,
-    name: federation.name,
-    created: federation.created,
-    members: [...new Set(federation.coops.flatMap((coop) => coop.delegates))].sort(),
-    currencies: federation.currencies,
-    params: federation.params,
-    protocolVersion: federation.protocolVersion,
-  };
 }
