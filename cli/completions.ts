@@ -4,7 +4,7 @@
  * tree comes in (`describeCli` in cli/main.ts, or the context of the running
  * command): this file never imports the tree it describes.
  */
-import type { Command } from "commander";
+import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import type { CliContext } from "./context.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import type { CommandResult } from "./output.ts";
@@ -42,7 +42,7 @@ export interface CommandSpec {
 export const shells = ["bash", "zsh", "fish"] as const;
 export type Shell = typeof shells[number];
 
-export function describeCommand(command: Command, path: string[]): CommandSpec {
+export function describeCommand(command: CommandUnknownOpts, path: string[]): CommandSpec {
   const options: OptionSpec[] = command.options.filter((o) => !o.hidden).map((o) => ({
     flags: o.flags,
     long: o.long,
@@ -280,7 +280,6 @@ export function completionScript(root: CommandSpec, shell: Shell): string {
 export function completions(
   ctx: CliContext,
   args: string[],
-  _options: Record<string, unknown>,
 ): Promise<CommandResult> {
   const shell = args[0];
   if (!(shells as readonly string[]).includes(shell)) {

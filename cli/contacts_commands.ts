@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command } from "@commander-js/extra-typings";
 import { didArg } from "./args.ts";
 import type { Registrar } from "./command.ts";
 

@@ -3,7 +3,7 @@
  * and its files, the store, the clock, randomness, the passphrase, the
  * unlocked identity. Real implementations of core's ports live here.
  */
-import type { Command } from "commander";
+import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import type { IngestDeps, IngestOutcome } from "../core/chain/ingest.ts";
 import { chainKeys } from "../core/chain/keys.ts";
 import { kelNet } from "../core/constants.ts";
@@ -90,7 +90,7 @@ const passphraseFileBytesMax = 4096;
 export class CliContext {
   readonly options: GlobalOptions;
   /** The command tree this run was parsed with (`icn completions` describes it). */
-  readonly commands: Command | undefined;
+  readonly commands: CommandUnknownOpts | undefined;
   readonly clock: Clock = systemClock;
   readonly rng: Rng = systemRng;
   readonly logger: Logger;
@@ -104,7 +104,7 @@ export class CliContext {
   /** `#chosen` with its store open. */
   #selected: OpenNetwork | undefined;
 
-  constructor(options: GlobalOptions, commands?: Command) {
+  constructor(options: GlobalOptions, commands?: CommandUnknownOpts) {
     this.options = options;
     this.commands = commands;
     this.logger = createStderrLogger({ format: "text", level: options.debug ? "debug" : "warn" });

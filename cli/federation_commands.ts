@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command } from "@commander-js/extra-typings";
 import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
 import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "../core/federation/kinds.ts";
 import { federationProposalKinds } from "../core/federation/params.ts";

@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command } from "@commander-js/extra-typings";
 import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
 import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "../core/governance/kinds.ts";
 import { proposalKinds } from "../core/governance/params.ts";

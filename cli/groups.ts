@@ -2,7 +2,7 @@
  * The command groups, in help order. Each group's `*_commands.ts` declares its
  * commands and lazy-loads its handlers.
  */
-import type { Command } from "commander";
+import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import type { Registrar } from "./command.ts";
 import { contactsCommands } from "./contacts_commands.ts";
 import { federationCommands } from "./federation_commands.ts";
@@ -13,7 +13,7 @@ import { nodeCommands } from "./node_commands.ts";
 import { trustCommands } from "./trust_commands.ts";
 import { toolCommands } from "./tool_commands.ts";
 
-export function groupCommands(r: Registrar): Command[] {
+export function groupCommands(r: Registrar): CommandUnknownOpts[] {
   return [
     idCommands(r),
     trustCommands(r),

@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command } from "@commander-js/extra-typings";
 import { didArg, durationArg, recoveryValidityMsDefault } from "./args.ts";
 import { collect, type Registrar } from "./command.ts";
 

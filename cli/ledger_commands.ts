@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command } from "@commander-js/extra-typings";
 import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
 import { exportFormats } from "../core/ledger/export.ts";
 import { memoBytesMax } from "../core/ledger/rules.ts";

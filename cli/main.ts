@@ -3,7 +3,12 @@
  * the exit code (the only place that does): 0 ok, 1 expected failure
  * (IcnError), 2 usage error, 3 a bug.
  */
-import { Command, CommanderError, Option } from "commander";
+import {
+  Command,
+  CommanderError,
+  type CommandUnknownOpts,
+  Option,
+} from "@commander-js/extra-typings";
 import { IcnError } from "../core/errors.ts";
 import {
   createRegistrar,
@@ -27,7 +32,7 @@ export function exitCodeOf(error: unknown): { exitCode: number; code: string } {
   return { exitCode: exitCodes.bug, code: "internal" };
 }
 
-function globalOptions(command: Command, defaultDataDir: () => string): GlobalOptions {
+function globalOptions(command: CommandUnknownOpts, defaultDataDir: () => string): GlobalOptions {
   const opts = command.optsWithGlobals() as Record<string, unknown>;
   return {
     dataDir: typeof opts.dataDir === "string" ? opts.dataDir : defaultDataDir(),
@@ -65,7 +70,7 @@ export async function describeCli(): Promise<CommandSpec> {
   return describeCommand(buildProgram(createRegistrar(() => Promise.resolve())), []);
 }
 
-function configureRecursively(command: Command, capture: (text: string) => void): void {
+function configureRecursively(command: CommandUnknownOpts, capture: (text: string) => void): void {
   command.exitOverride();
   refuseRepeatedOptions(command);
   command.configureOutput({ outputError: (text) => capture(text) });

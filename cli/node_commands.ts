@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command } from "@commander-js/extra-typings";
 import { collect, netOption, type Registrar } from "./command.ts";
 
 const bundle = () => import("./bundle.ts");

@@ -1,8 +1,8 @@
-import { Command, Option } from "commander";
+import { Command, type CommandUnknownOpts, Option } from "@commander-js/extra-typings";
 import type { Registrar } from "./command.ts";
 
 /** Top-level tool commands (version, completions, doctor). */
-export function toolCommands(r: Registrar): Command[] {
+export function toolCommands(r: Registrar): CommandUnknownOpts[] {
   const version = r.action(
     new Command("version").description(
       "Print the icn version, git commit, Deno/V8/TypeScript versions and target",

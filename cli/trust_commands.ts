@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command } from "@commander-js/extra-typings";
 import { labelLengthMax, parseGraph, type TrustGraphName } from "../core/trust/edge.ts";
 import { didArg, durationArg, offsetMax, textLengthArg, wholeNumberArg } from "./args.ts";
 import { type Registrar, takeNetOption } from "./command.ts";

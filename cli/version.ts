@@ -54,7 +54,6 @@ export async function versionInfo(): Promise<VersionInfo> {
 export async function version(
   _ctx: CliContext,
   _args: string[],
-  _options: Record<string, unknown>,
 ): Promise<CommandResult> {
   const info = await versionInfo();
   const commit = info.commit ? info.commit.slice(0, 12) : "unknown";

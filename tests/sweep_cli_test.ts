@@ -11,7 +11,7 @@
  * unknown one; and every single-value option is given twice. Every placeholder in the
  * tree must be classified in `kinds` (a new one fails the test until it is).
  */
-import { Command, type Option } from "commander";
+import { type CommandUnknownOpts as Command, type Option } from "@commander-js/extra-typings";
 import { buildProgram } from "../cli/main.ts";
 import { collect, createRegistrar, refuseRepeatedOptions } from "../cli/command.ts";
 import { sameSnapshot, snapshotDir } from "./_cli.ts";
