@@ -462,7 +462,7 @@ export async function buildTargets(dir: string): Promise<FuzzTarget[]> {
           return null;
         }
         await writeInput(car);
-        return await importBundle(ctx, [inputPath]);
+        return await importBundle(ctx, [inputPath], {});
       },
     },
     {
@@ -474,7 +474,7 @@ export async function buildTargets(dir: string): Promise<FuzzTarget[]> {
       store,
       run: async (input) => {
         await writeInput(input);
-        return await importBundle(ctx, [inputPath]);
+        return await importBundle(ctx, [inputPath], {});
       },
     },
     {
