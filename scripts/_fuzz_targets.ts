@@ -462,7 +462,8 @@ export async function buildTargets(dir: string): Promise<FuzzTarget[]> {
           return null;
         }
         await writeInput(car);
-        return await importBundle(ctx, [inputPath], {});
+        // A command's context chooses its network once (useNetwork), so each input gets its own.
+        return await importBundle(new FuzzContext(dir, store), [inputPath], {});
       },
     },
     {
@@ -474,7 +475,8 @@ export async function buildTargets(dir: string): Promise<FuzzTarget[]> {
       store,
       run: async (input) => {
         await writeInput(input);
-        return await importBundle(ctx, [inputPath], {});
+        // A command's context chooses its network once (useNetwork), so each input gets its own.
+        return await importBundle(new FuzzContext(dir, store), [inputPath], {});
       },
     },
     {
