@@ -25,7 +25,7 @@ import type { Store } from "../core/store/store.ts";
 import { type AddressClassifier, prefixKey } from "./admission.ts";
 import type { NodeConfig } from "./config.ts";
 import { Gossip } from "./gossip.ts";
-import { Admission, type HelloNetwork } from "./hello.ts";
+import { Admission, type HelloNetwork, type VerifiedHello } from "./hello.ts";
 import type { ReplaySource } from "./kel_replay.ts";
 import type { Host } from "./host.ts";
 import { countDropped, type NodeMetrics } from "./metrics.ts";
@@ -109,6 +109,9 @@ export interface NetworkInit {
   /** Called for every envelope accepted in this network. */
   onAccepted?: (sealed: SealedEnvelope, source: IngestSource) => void;
 }
+
+/** What `Networks` uses of the node. */
+export type NetworksComponents = Pick<NetworkComponents, "metrics" | "logger" | "hangUp">;
 
 /** The services of one network the node serves. */
 export class ServedNetwork {
@@ -288,7 +291,7 @@ export class Networks {
   readonly home: ServedNetwork;
   readonly #byId: Map<string, ServedNetwork>;
   readonly #byTopic: Map<string, ServedNetwork>;
-  readonly #metrics: NodeMetrics;
+  readonly #components: NetworksComponents;
 
   /**
    * One `ServedNetwork` for each network joined, the first the home network; `home.cache`
@@ -307,8 +310,8 @@ export class Networks {
     return new Networks(all, components);
   }
 
-  constructor(all: ServedNetwork[], components: { metrics: NodeMetrics }) {
-    this.#metrics = components.metrics;
+  constructor(all: ServedNetwork[], components: NetworksComponents) {
+    this.#components = components;
     this.all = all;
     this.home = all[0];
     this.#byId = new Map(all.map((s) => [s.id, s]));
@@ -350,7 +353,7 @@ export class Networks {
     const net = request.network ?? this.home.id;
     const served = this.#byId.get(net);
     if (!served || (shared && !shared.includes(net))) {
-      countDropped(this.#metrics, "sync", "wrong_network");
+      countDropped(this.#components.metrics, "sync", "wrong_network");
       throw new RejectedError(
         "wrong_network",
         served ? `Peer did not announce network ${net}` : `Network ${net} is not served here`,
@@ -375,6 +378,25 @@ export class Networks {
       return await this.home.sync.serve(peer, bytes);
     }
     return await this.forSync(request, shared).sync.answer(peer, request);
+  }
+
+  /**
+   * A verified peer subscribed to the topic of a network it did not announce would receive that
+   * network's envelopes: it is disconnected. (Before its hello, the hello's check does this.)
+   */
+  checkSubscriptions(
+    peer: string,
+    topics: readonly string[],
+    hello: VerifiedHello | undefined,
+  ): void {
+    if (!hello) return;
+    const served = this.unannounced(topics, hello.announced);
+    if (!served) return;
+    this.#components.logger.info("peer_disconnected", {
+      peer,
+      reason: `subscribed to network ${served.id}, which its hello did not announce`,
+    });
+    this.#components.hangUp(peer).catch(() => {});
   }
 
   /** The first network served among `topics` that a peer's hello did not announce. */

@@ -93,7 +93,7 @@ async function servedOver(network: TestNetwork, options: { heard?: Set<string> }
       trustClass: "known",
     });
   };
-  return { served, metrics, open, hungUp, asked, replayed, accepted, verify };
+  return { served, components, metrics, open, hungUp, asked, replayed, accepted, verify };
 }
 
 Deno.test("readJoinedNetworks() reads the network a store joined, or checks each one given", async () => {
@@ -214,7 +214,7 @@ Deno.test("ServedNetwork's sync names the network unless it is the peer's first"
 Deno.test("Networks finds each network served and answers for them together", async () => {
   const a = await servedOver(await testNetwork(3, { now: testNow }));
   const b = await servedOver(await testNetwork(2, { now: testNow }));
-  const networks = new Networks([a.served, b.served], { metrics: a.metrics });
+  const networks = new Networks([a.served, b.served], a.components);
   assertSame(networks.home, a.served);
   assertSame(networks.find(b.served.id), b.served);
   assertSame(networks.byTopic(b.served.topic), b.served);
@@ -237,7 +237,7 @@ Deno.test("Networks finds each network served and answers for them together", as
 Deno.test("Networks counts a peer verified in two networks once, and bans it only when banned in both", async () => {
   const a = await servedOver(await testNetwork(3, { now: testNow }));
   const b = await servedOver(await testNetwork(3, { now: testNow }));
-  const networks = new Networks([a.served, b.served], { metrics: a.metrics });
+  const networks = new Networks([a.served, b.served], a.components);
   a.verify("p1");
   b.verify("p1");
   b.verify("p2", 2);
@@ -260,7 +260,7 @@ Deno.test("Networks counts a peer verified in two networks once, and bans it onl
 Deno.test("Networks.forSync() routes a request to the network it names, refusing one not served or not shared", async () => {
   const a = await servedOver(await testNetwork(3, { now: testNow }));
   const b = await servedOver(await testNetwork(2, { now: testNow }));
-  const networks = new Networks([a.served, b.served], { metrics: a.metrics });
+  const networks = new Networks([a.served, b.served], a.components);
   // No network named: the home network. No hello yet: each network's sync waits for it.
   assertSame(networks.forSync({ t: "heads" }, undefined), a.served);
   assertSame(networks.forSync({ t: "heads", network: b.served.id }, undefined), b.served);
@@ -285,7 +285,7 @@ Deno.test("Networks.forSync() routes a request to the network it names, refusing
 Deno.test("Networks.answerSync() answers in the network the request names", async () => {
   const a = await servedOver(await testNetwork(3, { now: testNow }));
   const b = await servedOver(await testNetwork(2, { now: testNow }));
-  const networks = new Networks([a.served, b.served], { metrics: a.metrics });
+  const networks = new Networks([a.served, b.served], a.components);
   b.verify("p1");
   const reply = await networks.answerSync("p1", encode({ t: "heads", network: b.served.id }), [
     b.served.id,
@@ -298,10 +298,30 @@ Deno.test("Networks.answerSync() answers in the network the request names", asyn
   );
 });
 
+Deno.test("Networks.checkSubscriptions() disconnects a verified peer subscribed to a network it did not announce", async () => {
+  const a = await servedOver(await testNetwork(3, { now: testNow }));
+  const b = await servedOver(await testNetwork(2, { now: testNow }));
+  const networks = new Networks([a.served, b.served], a.components);
+  const hello = {
+    did: "did:icn:p1",
+    first: a.served.id,
+    announced: [a.served.id],
+    shared: [a.served.id],
+    trustClass: "known" as const,
+  };
+  a.open.add("p1");
+  networks.checkSubscriptions("p1", [b.served.topic], undefined); // before its hello
+  networks.checkSubscriptions("p1", [a.served.topic], hello);
+  assertEquals(a.hungUp, []);
+  networks.checkSubscriptions("p1", [a.served.topic, b.served.topic], hello);
+  await Promise.resolve();
+  assertEquals(a.hungUp, ["p1"]);
+});
+
 Deno.test("Networks.unannounced() finds a served topic a peer's hello left out", async () => {
   const a = await servedOver(await testNetwork(3, { now: testNow }));
   const b = await servedOver(await testNetwork(2, { now: testNow }));
-  const networks = new Networks([a.served, b.served], { metrics: a.metrics });
+  const networks = new Networks([a.served, b.served], a.components);
   const topics = ["/other/topic", a.served.topic, b.served.topic];
   assertSame(networks.unannounced(topics, [a.served.id, b.served.id]), undefined);
   assertSame(networks.unannounced(topics, [a.served.id]), b.served);
@@ -311,7 +331,7 @@ Deno.test("Networks.unannounced() finds a served topic a peer's hello left out",
 Deno.test("Networks.subscribe() subscribes to each network's topic with its gossip as validator", async () => {
   const a = await servedOver(await testNetwork(3, { now: testNow }));
   const b = await servedOver(await testNetwork(2, { now: testNow }));
-  const networks = new Networks([a.served, b.served], { metrics: a.metrics });
+  const networks = new Networks([a.served, b.served], a.components);
   const subscribed: string[] = [];
   const topicValidators = new Map();
   networks.subscribe({ topicValidators, subscribe: (topic: string) => subscribed.push(topic) });
@@ -328,7 +348,7 @@ Deno.test("Networks.subscribe() subscribes to each network's topic with its goss
 Deno.test("Networks.syncWith() syncs every network both serve, or the home network", async () => {
   const a = await servedOver(await testNetwork(3, { now: testNow }));
   const b = await servedOver(await testNetwork(3, { now: testNow }));
-  const networks = new Networks([a.served, b.served], { metrics: a.metrics });
+  const networks = new Networks([a.served, b.served], a.components);
   await networks.syncWith("stranger");
   assertEquals([a.asked.length, b.asked.length], [1, 0]);
   b.verify("p1");

@@ -166,11 +166,7 @@ export class IcnNode {
     const metrics = this.metrics;
     const connections = hostConnections(() => this.libp2p);
     this.#hangUp = (peer) => connections.hangUp(peer).catch(() => {});
-    const kelReplay = new KelReplay({
-      logger,
-      signal,
-      networks: () => this.#networks.all,
-    });
+    const kelReplay = new KelReplay({ logger, signal, networks: () => this.#networks.all });
     this.#kelReplay = kelReplay;
     const components = {
       clock,
@@ -319,7 +315,7 @@ export class IcnNode {
     pubsub.addEventListener("subscription-change", (event) => {
       const peer = event.detail.peerId.toString();
       const topics = event.detail.subscriptions.filter((s) => s.subscribe).map((s) => s.topic);
-      this.#checkSubscriptions(peer, topics);
+      this.#networks.checkSubscriptions(peer, topics, this.#neighbours.hello(peer));
     });
     await this.libp2p.handle(
       helloProtocol,
@@ -497,22 +493,6 @@ export class IcnNode {
         this.libp2p?.services.pubsub.getSubscribers(s.topic).some((p) => p.toString() === peer)
       )
       .map((s) => s.topic);
-    this.#checkSubscriptions(peer, subscribed);
-  }
-
-  /**
-   * A verified peer subscribed to the topic of a network it did not announce would receive that
-   * network's envelopes: it is disconnected. (Before its hello, the hello's check does this.)
-   */
-  #checkSubscriptions(peer: string, topics: string[]): void {
-    const hello = this.#neighbours.hello(peer);
-    if (!hello) return;
-    const served = this.#networks.unannounced(topics, hello.announced);
-    if (!served) return;
-    this.deps.logger.info("peer_disconnected", {
-      peer,
-      reason: `subscribed to network ${served.id}, which its hello did not announce`,
-    });
-    this.#hangUp(peer);
+    this.#networks.checkSubscriptions(peer, subscribed, hello);
   }
 }
