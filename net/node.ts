@@ -26,15 +26,13 @@ import type {
 } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
-import type { IngestDeps, IngestOutcome, IngestSource } from "../core/chain/ingest.ts";
+import type { IngestOutcome } from "../core/chain/ingest.ts";
 import { kelNet, protocolVersion } from "../core/constants.ts";
-import type { SealedEnvelope, Signer } from "../core/envelope/envelope.ts";
+import type { SealedEnvelope } from "../core/envelope/envelope.ts";
 import { RejectedError } from "../core/errors.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
-import type { Ed25519KeyPair } from "../core/identity/keys.ts";
-import type { Logger } from "../core/ports.ts";
 import type { Store } from "../core/store/store.ts";
-import { type AddressClassifier, admissionProtocol } from "./admission.ts";
+import { admissionProtocol } from "./admission.ts";
 import { neighbourSetsInit, type NodeConfig } from "./config.ts";
 import { Admissions, Hello, type VerifiedHello } from "./hello.ts";
 import {
@@ -45,6 +43,7 @@ import {
   hostOptions,
   networkCounts,
 } from "./host.ts";
+import { auditAccepted, auditCitations } from "./citation_audit.ts";
 import { KelReplay } from "./kel_replay.ts";
 import {
   admissionInboundStreamsMax,
@@ -62,60 +61,23 @@ import {
   readJoinedNetworks,
   topicOf,
 } from "./network.ts";
+import type { NodeDeps, NodeIdentity, NodeOptions } from "./node_options.ts";
 import { describePeers, type NodePeerInfo, type NodeStatus } from "./node_status.ts";
 import type { PeerInfo } from "./peers.ts";
 import { helloProtocol, respond, syncProtocol, syncRequestBytesMax } from "./protocol.ts";
 import { askOverStreams } from "./sync.ts";
 
 export { asNodeGenesis, topicOf } from "./network.ts";
-export type { NetworkStatus, NodeNetwork, NodePeerInfo, NodeStatus, PeerInfo };
-
-export interface NodeIdentity {
-  did: string;
-  signer: Signer;
-  /** The identity's current signing key: it signs envelopes and the hello. */
-  ed25519: Ed25519KeyPair;
-  /**
-   * Seed of the node's own libp2p key (its peer id), kept apart from the identity's keys so the
-   * peer id stays the same across key rotations. The hello binds it to the DID: it names this
-   * peer id and is signed by the DID's current key. Default: the identity key's seed (tests).
-   */
-  nodeKey?: Uint8Array;
-}
-
-export interface NodeDeps extends IngestDeps {
-  logger: Logger;
-  identity: NodeIdentity;
-  /**
-   * Every network to serve, the first being the home network (its id is the hello's `net` and
-   * the default topology cluster). Default: the one network `store` joined. Each store must hold
-   * the identity's key event log.
-   */
-  networks?: NodeNetwork[];
-}
-
-export interface NodeOptions {
-  metrics?: NodeMetrics;
-  /** Per-author rate limits (on by default; benchmarks of the raw pipeline turn them off). */
-  authorLimits?: boolean;
-  /** Called for every envelope this node accepts, in any network (benchmarks measure propagation with it). */
-  onAccepted?: (sealed: SealedEnvelope, source: IngestSource) => void;
-  /**
-   * libp2p's own metrics (`@libp2p/prometheus-metrics`) in this node's registry. Its metric
-   * objects are process-global, so turn it on for one node per process only (`icn node run`).
-   */
-  libp2pMetrics?: boolean;
-  /** How often libp2p's connection monitor pings each peer (its default, 10 s, unless set: tests). */
-  pingIntervalMs?: number;
-  /**
-   * The network prefix a remote address counts against for connection diversity (default
-   * `prefixKey`: IPv4 /24, IPv6 /48, none for loopback and private addresses). Tests inject
-   * one to present loopback peers as other networks.
-   */
-  addressClassifier?: AddressClassifier;
-  /** How often the neighbour sets are refreshed and evicted peers disconnected (tests: less). */
-  maintenanceIntervalMs?: number;
-}
+export type {
+  NetworkStatus,
+  NodeDeps,
+  NodeIdentity,
+  NodeNetwork,
+  NodeOptions,
+  NodePeerInfo,
+  NodeStatus,
+  PeerInfo,
+};
 
 export class IcnNode {
   /** The home network's deps (its store), with the node's identity and logger. */
@@ -192,7 +154,12 @@ export class IcnNode {
       config,
       authorLimits: options.authorLimits,
       classify: options.addressClassifier,
-      onAccepted: options.onAccepted,
+      onAccepted: (sealed, source) => {
+        options.onAccepted?.(sealed, source);
+        // A delegate change recorded in a federation is checked against the cooperative's own
+        // governance when this node holds that cooperative too (docs/federation.md).
+        void auditAccepted(sealed, this.#networks.all, { metrics, logger, signal });
+      },
       home: deps,
     });
     const first = this.#networks.home;
@@ -358,6 +325,11 @@ export class IcnNode {
       for (const s of this.#networks.all) {
         for (const [peer] of s.peers.entries()) s.sync.soon(peer);
       }
+      const { metrics, deps: { logger } } = this;
+      auditCitations(this.#networks.all, { metrics, logger, signal: this.#stopping.signal })
+        .catch((error) =>
+          logger.warn("citation_audit_failed", { error: (error as Error).message })
+        );
     }, this.config.syncIntervalMs);
     this.#neighbours.start();
     this.#dialBootstrap();
