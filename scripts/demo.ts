@@ -136,6 +136,7 @@ try {
     "./demo_ledger.ts",
     "./demo_governance.ts",
     "./demo_node.ts",
+    "./demo_federation.ts",
   ];
   let n = 5;
   for (const step of steps) {
