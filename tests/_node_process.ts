@@ -17,28 +17,7 @@ const mainPath = new URL("../cli/main.ts", import.meta.url).pathname;
 const configPath = new URL("../deno.json", import.meta.url).pathname;
 
 export function spawnNode(dir: string, ...args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--config",
-      configPath,
-      mainPath,
-      "--data-dir",
-      dir,
-      "node",
-      "run",
-      "--profile",
-      "test",
-      "--log-level",
-      "warn",
-      ...args,
-    ],
-    env: { ICN_PASSPHRASE: "correct horse", ICN_SCRYPT_LOG_N: "10", NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
+  return spawnNodeWithEnv(dir, {}, ...args);
 }
 
 export async function nodeInfo(dir: string): Promise<{ url: string; listen: string[] }> {
