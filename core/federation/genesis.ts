@@ -17,6 +17,7 @@ import { protocolVersion } from "../constants.ts";
 import { contentId } from "../envelope/envelope.ts";
 import { IcnError, InvalidInputError, InvalidSignatureError, shown } from "../errors.ts";
 import {
+  checkCurrenciesDistinct,
   checkGenesisFile,
   type Currency,
   currencyShape,
@@ -187,11 +188,7 @@ export function validateFederationGenesis(value: unknown): asserts value is Fede
       }
     }
   }
-  const codes = new Set<string>();
-  for (const c of g.currencies) {
-    if (codes.has(c.code)) fail(`currency "${c.code}" is listed twice`);
-    codes.add(c.code);
-  }
+  checkCurrenciesDistinct(g.currencies, fail);
 }
 
 /** Canonical bytes of a federation genesis (what its CID and signatures cover). */

@@ -149,8 +149,19 @@ export function validateGenesis(value: unknown): asserts value is Genesis {
   };
   if (new Set(g.members).size !== g.members.length) fail("a member is listed twice");
   if ([...g.members].sort().some((m, i) => m !== g.members[i])) fail("members must be sorted");
+  checkCurrenciesDistinct(g.currencies, fail);
+}
+
+/**
+ * Refuses a currency listed twice (by `fail`, which names the document): one rule for a
+ * cooperative's genesis and a federation's.
+ */
+export function checkCurrenciesDistinct(
+  currencies: readonly Currency[],
+  fail: (why: string) => never,
+): void {
   const codes = new Set<string>();
-  for (const c of g.currencies) {
+  for (const c of currencies) {
     if (codes.has(c.code)) fail(`currency "${c.code}" is listed twice`);
     codes.add(c.code);
   }
