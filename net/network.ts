@@ -24,6 +24,7 @@ import type { Clock, Logger } from "../core/ports.ts";
 import type { Store } from "../core/store/store.ts";
 import { type AddressClassifier, prefixKey } from "./admission.ts";
 import type { NodeConfig } from "./config.ts";
+import { federationClassifier, type HeldCooperative } from "./federation_class.ts";
 import { Gossip } from "./gossip.ts";
 import { Admission, type HelloNetwork, type VerifiedHello } from "./hello.ts";
 import type { ReplaySource } from "./kel_replay.ts";
@@ -48,6 +49,8 @@ export interface JoinedNetwork {
   store: Store;
   kinds: KindRegistry;
   genesis: Genesis;
+  /** A federation's own genesis (`genesis` is then `asNodeGenesis` of it). */
+  federation?: FederationGenesis;
 }
 
 /** One served network in the node's status. */
@@ -94,6 +97,11 @@ export interface NetworkComponents {
   ask: SyncAsk;
   /** The first network a peer announced (requests for it need not name it). */
   firstNetworkOf: (peer: string) => string | undefined;
+  /**
+   * The cooperative networks the node serves: a federation network classes its peers by the
+   * trust between their cooperatives and these (net/federation_class.ts). None when absent.
+   */
+  cooperatives?: () => readonly HeldCooperative[];
   /** Key events and forks found in this network's store, carried to the node's other stores. */
   kelReplay: {
     event(from: ReplaySource, sealed: SealedEnvelope): void;
@@ -117,6 +125,8 @@ export type NetworksComponents = Pick<NetworkComponents, "metrics" | "logger" | 
 export class ServedNetwork {
   readonly id: string;
   readonly genesis: Genesis;
+  /** A federation's own genesis; absent for a cooperative. */
+  readonly federation?: FederationGenesis;
   readonly deps: IngestDeps;
   readonly topic: string;
   readonly lane: WriteLane;
@@ -134,6 +144,7 @@ export class ServedNetwork {
     const { clock, logger, metrics, signal, self, kelReplay } = components;
     this.id = network.id;
     this.genesis = network.genesis;
+    this.federation = network.federation;
     this.topic = topicOf(network.id);
     // One read cache per store for every ingest of this node (gossip, sync, control API): it
     // stays valid while only this node writes the store, and is dropped by ingest when
@@ -169,6 +180,16 @@ export class ServedNetwork {
         ...base,
         connections: this.#connections(components),
         updateGauges: components.updateGauges,
+        ...(network.federation
+          ? {
+            classify: federationClassifier({
+              store: network.store,
+              federation: network.federation,
+              did: components.did,
+              cooperatives: () => components.cooperatives?.() ?? [],
+            }),
+          }
+          : {}),
       },
       { ...config, misbehaviour: config, authorLimits: init.authorLimits },
     );
@@ -302,10 +323,16 @@ export class Networks {
     components: NetworkComponents,
     init: Omit<NetworkInit, "network"> & { home: { store: Store; cache?: ReadCache } },
   ): Networks {
-    const all = joined.map((network, index) => {
+    let all: ServedNetwork[] = [];
+    const cooperatives = () =>
+      all.filter((s) => !s.federation).map(({ id, store, genesis }) => ({ id, store, genesis }));
+    all = joined.map((network, index) => {
       const { cache, store } = init.home;
       const own = index === 0 && store === network.store ? cache : undefined;
-      return new ServedNetwork({ ...components, cache: own }, { ...init, network });
+      return new ServedNetwork({ ...components, cache: own, cooperatives }, {
+        ...init,
+        network,
+      });
     });
     return new Networks(all, components);
   }
@@ -544,7 +571,9 @@ async function readJoined(network: NodeNetwork & { kinds: KindRegistry }): Promi
   const { id, store, kinds } = network;
   if ((await readNetworkKind(store)) === "federation") {
     const federation = (await store.get<FederationGenesis>(federationKeys.genesis))?.value;
-    if (federation) return { id, store, kinds, genesis: asNodeGenesis(federation) };
+    if (federation) {
+      return { id, store, kinds, genesis: asNodeGenesis(federation), federation };
+    }
   } else {
     const genesis = (await store.get<Genesis>(chainKeys.genesis(id)))?.value;
     if (genesis) return { id, store, kinds, genesis };

@@ -70,6 +70,12 @@ export interface PeersComponents {
   genesis: Genesis;
   connections: PeerConnections;
   /**
+   * The trust class of a DID in this network at `now` (peers and authors alike). Default: member
+   * trust (`cooperativeScore`); a federation network classes by the trust between cooperatives
+   * (`federationClassifier`, net/federation_class.ts).
+   */
+  classify?: (did: string, now: number) => Promise<TrustClass>;
+  /**
    * Sets the peer gauges for the whole node (a node serving several networks counts each peer
    * once across them); without it these peers set them alone.
    */
@@ -181,15 +187,15 @@ export class Peers {
     return this.#verified.has(peer);
   }
 
-  /** The trust class of an author, cached for `classCacheMs`. */
+  /** The trust class of a DID (an author, a peer's), cached for `classCacheMs`. */
   async classOf(did: string): Promise<TrustClass> {
-    const { clock, store, genesis } = this.#components;
+    const { clock, store, genesis, classify } = this.#components;
     const now = clock.now();
     const cached = this.#classes.get(did);
     if (cached && now - cached.at < classCacheMs) return cached.trustClass;
-    const state = new StateOverlay(store);
-    const score = await cooperativeScore(state, genesis, did, now);
-    const trustClass = trustClassOf(score);
+    const trustClass = classify
+      ? await classify(did, now)
+      : trustClassOf(await cooperativeScore(new StateOverlay(store), genesis, did, now));
     if (this.#classes.size >= classCacheMax) {
       this.#classes.delete(this.#classes.keys().next().value!);
     }
