@@ -15,7 +15,7 @@ import {
   federationClassOf,
   type HeldCooperative,
 } from "./federation_class.ts";
-import { classWeight } from "./limits.ts";
+import { classCacheMs, classWeight } from "./limits.ts";
 import { createNodeMetrics } from "./metrics.ts";
 import { asNodeGenesis } from "./network.ts";
 import { Peers } from "./peers.ts";
@@ -163,4 +163,38 @@ Deno.test("Peers of a federation network rate-limit a peer by its cooperative's 
   };
   assertEquals(burst("beta-node"), 80 * classWeight.federated / classWeight.federated);
   assertEquals(burst("gamma-node"), 80 * classWeight.known / classWeight.federated);
+});
+
+Deno.test("Peers.refreshClasses() applies a vouch made while the peer stays connected, once its class is due again", async () => {
+  const { alpha, beta, fed, alphaHeld, now } = await setup();
+  let at = now;
+  const peers = new Peers({
+    store: fed.store,
+    clock: { now: () => at },
+    logger: silentLogger,
+    metrics: createNodeMetrics({ processMetrics: false }),
+    genesis: asNodeGenesis(fed.file.genesis),
+    connections: fakeConnections(),
+    classify: federationClassifier({
+      store: fed.store,
+      federation: fed.file.genesis,
+      did: alpha.members[2].did,
+      cooperatives: () => [alphaHeld],
+    }),
+  }, { misbehaviour: defaultConfig("test"), globalRate: 1000, peerRate: 80 });
+  const did = beta.members[0].did;
+  peers.verify("beta-node", { did, version: "1.0.0", trustClass: await peers.classOf(did) });
+  assertEquals(peers.get("beta-node")?.trustClass, "federated");
+  // Alpha revokes its vouch for Beta; within the cache time the class stays.
+  await fed.submit(alpha.members[0], "fed.vouch", { from: alpha.net, to: beta.net, score: 0 }, at);
+  at += 1;
+  await peers.refreshClasses();
+  assertEquals(peers.get("beta-node")?.trustClass, "federated");
+  at += classCacheMs;
+  await peers.refreshClasses();
+  assertEquals(peers.get("beta-node")?.trustClass, "isolated");
+  // The peer's rate follows: an isolated peer's bucket holds 1/8 of `peerRate`.
+  let admitted = 0;
+  for (let i = 0; i < 100; i++) if (peers.admitPeer("beta-node", at) === null) admitted++;
+  assertEquals(admitted, 80 * classWeight.isolated / classWeight.federated);
 });

@@ -324,6 +324,8 @@ export class IcnNode {
       );
       for (const s of this.#networks.all) {
         for (const [peer] of s.peers.entries()) s.sync.soon(peer);
+        // Trust changes while a peer stays connected reach its rate limits (vouches, delegates).
+        void s.peers.refreshClasses();
       }
       const { metrics, deps: { logger } } = this;
       auditCitations(this.#networks.all, { metrics, logger, signal: this.#stopping.signal })

@@ -161,6 +161,25 @@ export class Peers {
     this.#limiter.setPeer(peer, trustClass, this.#components.clock.now());
   }
 
+  /**
+   * Recomputes the trust class of every verified peer (`classOf`, so at most once per DID per
+   * `classCacheMs`) and applies it to its rate limits: a vouch, a revocation or a delegate change
+   * made while a peer stays connected reaches its limits. Bounded by the verified peers (each a
+   * connection); a class that fails to compute keeps the one the peer has.
+   */
+  async refreshClasses(): Promise<void> {
+    for (const [peer, { did }] of [...this.#verified]) {
+      try {
+        this.setClass(peer, did, await this.classOf(did));
+      } catch (error) {
+        this.#components.logger.debug("peer_class_failed", {
+          peer,
+          error: (error as Error).message,
+        });
+      }
+    }
+  }
+
   /** A disconnected peer: it says its hello again when it comes back. */
   forget(peer: string): void {
     this.#verified.delete(peer);
