@@ -102,6 +102,7 @@ export class Peers {
   readonly #helloWaiters = new Map<string, PromiseWithResolvers<void>>();
   readonly #classes = new Map<string, { trustClass: TrustClass; at: number }>();
   readonly #hangingUp = new Set<string>();
+  #refreshing = false;
 
   constructor(components: PeersComponents, init: PeersInit) {
     this.#components = components;
@@ -168,15 +169,22 @@ export class Peers {
    * connection); a class that fails to compute keeps the one the peer has.
    */
   async refreshClasses(): Promise<void> {
-    for (const [peer, { did }] of [...this.#verified]) {
-      try {
-        this.setClass(peer, did, await this.classOf(did));
-      } catch (error) {
-        this.#components.logger.debug("peer_class_failed", {
-          peer,
-          error: (error as Error).message,
-        });
+    // One refresh at a time: a slow one (a large store) is not joined by the next round's.
+    if (this.#refreshing) return;
+    this.#refreshing = true;
+    try {
+      for (const [peer, { did }] of [...this.#verified]) {
+        try {
+          this.setClass(peer, did, await this.classOf(did));
+        } catch (error) {
+          this.#components.logger.debug("peer_class_failed", {
+            peer,
+            error: (error as Error).message,
+          });
+        }
       }
+    } finally {
+      this.#refreshing = false;
     }
   }
 
