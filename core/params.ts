@@ -5,7 +5,7 @@
  * `parseParamValue`, the one parser. Each domain declares its own keys.
  */
 import { InvalidInputError } from "./errors.ts";
-import { governanceParams } from "./governance/params.ts";
+import { governanceParams, upgradeParams } from "./governance/params.ts";
 import { ledgerParams } from "./ledger/params.ts";
 import { networkParams } from "./network_params.ts";
 import { trustParams } from "./trust/params.ts";
@@ -36,6 +36,7 @@ export const paramDefs: readonly ParamDef[] = [
   ...ledgerParams,
   ...trustParams,
   ...governanceParams,
+  ...upgradeParams,
   ...networkParams,
 ];
 

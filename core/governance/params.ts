@@ -78,3 +78,28 @@ export const governanceParams: readonly ParamDef[] = cooperativeProposalKinds.fl
     },
   ] satisfies ParamDef[];
 });
+
+/**
+ * When an accepted upgrade takes effect (core/governance/upgrade_readiness.ts): added
+ * 2026-12-02, a genesis without them gets these defaults.
+ */
+export const upgradeParams: readonly ParamDef[] = [
+  {
+    key: "upgrade.readiness",
+    type: "percent",
+    default: 80,
+    description:
+      "Share of active members' nodes that must announce an upgrade's minVersion before it takes effect (after its deadline), in %",
+    since: "2026-12-02",
+  },
+  {
+    key: "upgrade.activeWindow",
+    type: "duration",
+    default: 7 * day,
+    min: 60_000,
+    max: 365 * day,
+    description:
+      "A member counts as active for upgrade readiness while its node announced its version within this time",
+    since: "2026-12-02",
+  },
+];
