@@ -82,6 +82,47 @@ export class Neighbours {
     return this.#hellos.get(peer);
   }
 
+  /** Verified hellos of connected peers, by peer id. */
+  hellos(): IterableIterator<[string, VerifiedHello]> {
+    return this.#hellos.entries();
+  }
+
+  /**
+   * Room left in each set (its limit less the peers in it): how many more peers of each kind the
+   * node may dial before the sets start evicting (the rendezvous client spends it).
+   */
+  room(): Record<NeighbourSetName, number> {
+    const counts = this.#sets.counts();
+    const limits = this.#sets.limits;
+    return {
+      cluster: Math.max(0, limits.cluster - counts.cluster),
+      regional: Math.max(0, limits.regional - counts.regional),
+      backbone: Math.max(0, limits.backbone - counts.backbone),
+      trusted: Math.max(0, limits.trusted - counts.trusted),
+    };
+  }
+
+  /**
+   * A verified peer's best standing and trust class across the networks both serve (`banned`
+   * and `isolated` when it is verified in none).
+   */
+  standing(peer: string): { standing: PeerStanding; trustClass: TrustClass } {
+    const { clock, networks } = this.#components;
+    const hello = this.#hellos.get(peer);
+    let trustClass: TrustClass = "isolated";
+    let standing: PeerStanding = "banned";
+    if (!hello) return { standing, trustClass };
+    const now = clock.now();
+    const rank = { ok: 2, quarantined: 1, banned: 0 } as const;
+    for (const s of networks().filter((s) => hello.shared.includes(s.id))) {
+      const known = s.peers.get(peer)?.trustClass;
+      if (known && classRank(known) > classRank(trustClass)) trustClass = known;
+      const here = s.peers.standing(peer, now);
+      if (rank[here] > rank[standing]) standing = here;
+    }
+    return { standing, trustClass };
+  }
+
   /** The set `peer` is in, or null. */
   setOf(peer: string): NeighbourSetName | null {
     return this.#sets.setOf(peer);
@@ -133,20 +174,11 @@ export class Neighbours {
 
   /** What the neighbour sets know of `peer`: its hello, trust, standing, latency, age. */
   #upsert(peer: string): void {
-    const { clock, networks, connectionTo, logger } = this.#components;
+    const { connectionTo, logger } = this.#components;
     const hello = this.#hellos.get(peer);
     const connection = connectionTo(peer);
     if (!hello || !connection) return;
-    const now = clock.now();
-    let trustClass: TrustClass = "isolated";
-    let standing: PeerStanding = "banned";
-    const rank = { ok: 2, quarantined: 1, banned: 0 } as const;
-    for (const s of networks().filter((s) => hello.shared.includes(s.id))) {
-      const known = s.peers.get(peer)?.trustClass;
-      if (known && classRank(known) > classRank(trustClass)) trustClass = known;
-      const here = s.peers.standing(peer, now);
-      if (rank[here] > rank[standing]) standing = here;
-    }
+    const { standing, trustClass } = this.standing(peer);
     const rtt = connection.rtt;
     try {
       this.#sets.upsert({
