@@ -1,0 +1,167 @@
+// The icn dashboard: a Preact app with hash routes, served by the node's gateway at `/`.
+import { render } from "./vendor/preact.mjs";
+import { useEffect, useState } from "./vendor/preact-hooks.mjs";
+import { api, ApiError, saveSession, session } from "./api.js";
+import { forgetKey, heldKey } from "./keys.js";
+import { MembersView, MemberView } from "./members.js";
+import { ProposalsView, ProposalView } from "./proposals.js";
+import { SignInView } from "./signin.js";
+import { StatusView } from "./status.js";
+import { TrustView } from "./trust.js";
+import { Did, ErrorBox, Heading, html, Loading, TableBox, useLoad } from "./ui.js";
+
+const nav = [
+  ["#/", "Status"],
+  ["#/members", "Members"],
+  ["#/proposals", "Proposals"],
+  ["#/trust", "Trust"],
+  ["#/federation", "Federation"],
+];
+
+/** The route in the hash (`#/members/did:…` → ["members", "did:…"]); other hashes keep the last. */
+function parseRoute(hash, previous) {
+  if (!hash || hash === "#") return [""];
+  if (!hash.startsWith("#/")) return previous ?? [""];
+  return hash.slice(2).split("/").map((part) => decodeURIComponent(part));
+}
+
+function useRoute() {
+  const [route, setRoute] = useState(() => parseRoute(location.hash));
+  useEffect(() => {
+    const onChange = () => setRoute((previous) => parseRoute(location.hash, previous));
+    addEventListener("hashchange", onChange);
+    return () => removeEventListener("hashchange", onChange);
+  }, []);
+  return route;
+}
+
+/** Re-renders when the session or the held key changes (sign-in, sign-out, expiry). */
+function useSession() {
+  const [, setRound] = useState(0);
+  useEffect(() => {
+    const onChange = () => setRound((r) => r + 1);
+    addEventListener("icn-session", onChange);
+    return () => removeEventListener("icn-session", onChange);
+  }, []);
+  return session();
+}
+
+function FederationView() {
+  const positions = useLoad((signal) => api("federation/positions", { signal }), []);
+  const notHere = positions.error instanceof ApiError && positions.error.status === 404;
+  const items = positions.data?.items ?? [];
+  return html`<section>
+    <${Heading} title="Federation" />
+    ${
+    notHere && html`<p class="notice" data-testid="federation-unavailable">
+      Federation positions are not available on this node.</p>`
+  }
+    ${
+    positions.error && !notHere &&
+    html`<${ErrorBox} error=${positions.error} what="federation positions" />`
+  }
+    ${!positions.data && !positions.error && html`<${Loading} what="federation positions" />`}
+    ${
+    positions.data && items.length === 0 &&
+    html`<p class="muted">No positions between cooperatives yet.</p>`
+  }
+    ${
+    items.length > 0 && html`
+      <${TableBox} label="Federation positions">
+        <table>
+          <caption>Positions between cooperatives</caption>
+          <thead>
+            <tr>
+              <th scope="col">Cooperative</th>
+              <th scope="col">Position</th>
+              <th scope="col">Currency</th>
+            </tr>
+          </thead>
+          <tbody>${items.map((p) =>
+            html`
+              <tr>
+                <th scope="row">${p.name ?? p.net}</th>
+                <td class="num">${p.position ?? p.balance}</td>
+                <td>${p.currency}</td>
+              </tr>
+            `
+          )}</tbody>
+        </table>
+        <//>
+    `
+  }
+  </section>`;
+}
+
+function NotFound() {
+  return html`
+    <section>
+      <${Heading} title="Not found" />
+      <p>There is no such page. <a href="#/">Back to the node's status</a>.</p>
+    </section>
+  `;
+}
+
+function View({ route }) {
+  const [top, arg] = route;
+  switch (top) {
+    case "":
+      return html`<${StatusView} />`;
+    case "members":
+      return arg ? html`<${MemberView} did=${arg} key=${arg} />` : html`<${MembersView} />`;
+    case "proposals":
+      return arg ? html`<${ProposalView} id=${arg} key=${arg} />` : html`<${ProposalsView} />`;
+    case "trust":
+      return html`<${TrustView} />`;
+    case "federation":
+      return html`<${FederationView} />`;
+    case "signin":
+      return html`<${SignInView} />`;
+    default:
+      return html`<${NotFound} />`;
+  }
+}
+
+function Account({ current }) {
+  if (!current) return html`<a class="account" href="#/signin">Sign in</a>`;
+  const signOut = () => {
+    forgetKey();
+    saveSession(null);
+  };
+  return html`<span class="account">
+    <a href=${`#/members/${encodeURIComponent(current.did)}`}>My account</a>
+    ${" "}<${Did} did=${current.did} link=${false} />${heldKey() ? "" : " (read only)"}
+    ${" "}<button type="button" class="link" onClick=${signOut}>Sign out</button>
+  </span>`;
+}
+
+function App() {
+  const route = useRoute();
+  const current = useSession();
+  const here = `#/${route[0]}`;
+  return html`
+    <header class="top">
+      <a class="brand" href="#/">icn</a>
+      <nav aria-label="Main">
+        <ul>${nav.map(([href, label]) =>
+          html`<li><a href=${href} aria-current=${
+            href === here ? "page" : undefined
+          }>${label}</a></li>`
+        )}</ul>
+      </nav>
+      <${Account} current=${current} />
+    </header>
+    <main id="main" tabindex="-1">
+      <${View} route=${route} />
+    </main>
+    <footer class="muted">Everything here is also in the CLI: <code>icn --help</code>.</footer>
+  `;
+}
+
+// The skip link focuses the main region without changing the route in the hash.
+document.querySelector(".skip")?.addEventListener("click", (event) => {
+  event.preventDefault();
+  document.getElementById("main")?.focus();
+});
+
+render(html`<${App} />`, document.getElementById("app"));
