@@ -66,6 +66,12 @@ import { describePeers, type NodePeerInfo, type NodeStatus } from "./node_status
 import type { PeerInfo } from "./peers.ts";
 import { helloProtocol, respond, syncProtocol, syncRequestBytesMax } from "./protocol.ts";
 import { askOverStreams } from "./sync.ts";
+import {
+  handleRendezvous,
+  hostRendezvous,
+  Rendezvous,
+  rendezvousIntervalMs,
+} from "./rendezvous.ts";
 
 export { asNodeGenesis, topicOf } from "./network.ts";
 export type {
@@ -105,6 +111,8 @@ export class IcnNode {
   /** Verified hellos of connected peers and the neighbour sets they are in. */
   readonly #neighbours: Neighbours;
   readonly #kelReplay: KelReplay;
+  /** Discovery by region: answers as a rendezvous node, else asks those of its region. */
+  readonly #rendezvous: Rendezvous;
   /** Closes the connections to a peer, best effort. */
   readonly #hangUp: (peer: string) => void;
 
@@ -178,6 +186,14 @@ export class IcnNode {
       bootstrap: config.bootstrap,
       maintenanceIntervalMs: options.maintenanceIntervalMs ?? maintenanceIntervalMs,
     });
+    this.#rendezvous = new Rendezvous({
+      clock,
+      logger,
+      signal,
+      self: components.self,
+      neighbours: this.#neighbours,
+      host: hostRendezvous(() => this.libp2p),
+    }, { intervalMs: options.rendezvousIntervalMs ?? rendezvousIntervalMs });
     this.#hello = new Hello({
       store: first.deps.store,
       clock,
@@ -298,6 +314,7 @@ export class IcnNode {
       (stream, connection) => this.#serveSync(stream, connection),
       { maxInboundStreams: syncInboundStreamsMax },
     );
+    await handleRendezvous(this.libp2p, this.#rendezvous);
     this.libp2p.addEventListener(
       "connection:open",
       (event) => this.#hello.onConnection(event.detail),
@@ -307,6 +324,7 @@ export class IcnNode {
       this.#networks.forget(peer);
       this.#admissions.forget(peer, "Peer disconnected");
       this.#neighbours.disconnected(peer);
+      this.#rendezvous.forget(peer);
     });
     this.libp2p.addEventListener("peer:connect", () => this.#networks.home.peers.updateGauges());
     if (config.mdns || config.dht) {
@@ -334,6 +352,7 @@ export class IcnNode {
         );
     }, this.config.syncIntervalMs);
     this.#neighbours.start();
+    this.#rendezvous.start();
     this.#dialBootstrap();
     this.deps.logger.info("node_started", {
       did: this.deps.identity.did,
@@ -433,6 +452,7 @@ export class IcnNode {
     this.#stopping.abort();
     clearInterval(this.#every);
     this.#neighbours.stop();
+    this.#rendezvous.stop();
     this.#hello.stop();
     for (const s of this.#networks.all) s.sync.stop();
     this.#admissions.stop();
@@ -462,6 +482,7 @@ export class IcnNode {
   #onVerified(peer: string, hello: VerifiedHello): void {
     if (this.#stopping.signal.aborted) return;
     this.#neighbours.verified(peer, hello);
+    this.#rendezvous.verified(peer, hello);
     const subscribed = this.#networks.all
       .filter((s) =>
         this.libp2p?.services.pubsub.getSubscribers(s.topic).some((p) => p.toString() === peer)

@@ -55,4 +55,6 @@ export interface NodeOptions {
   addressClassifier?: AddressClassifier;
   /** How often the neighbour sets are refreshed and evicted peers disconnected (tests: less). */
   maintenanceIntervalMs?: number;
+  /** How often the rendezvous nodes of the region are asked for peers (`rendezvousIntervalMs`). */
+  rendezvousIntervalMs?: number;
 }

@@ -127,3 +127,28 @@ export async function pay(
   });
   return outcome;
 }
+
+/** Signs and ingests any ledger envelope (`kind`, `body`) by `from` at the ledger clock. */
+export async function append(
+  ledger: Ledger,
+  from: Member,
+  kind: string,
+  body: unknown,
+): Promise<IngestOutcome> {
+  const { outcome } = await appendLocal(ledger.deps, from.signer, { net: ledger.net, kind, body });
+  return outcome;
+}
+
+/** A pending transfer from `from` to `to` (expires `timeout` after the clock), posters as given. */
+export function holdBody(
+  to: Member | string,
+  amount: bigint | number,
+  options: { id: string; timeout?: number; posters?: string[]; expiresAt?: number },
+  now: number,
+) {
+  return {
+    ...transferBody(typeof to === "string" ? to : to.did, amount, { id: options.id }),
+    expires: options.expiresAt ?? now + (options.timeout ?? 3_600_000),
+    posters: [...(options.posters ?? [])].sort(),
+  };
+}

@@ -15,7 +15,14 @@ import { sha256 } from "../identity/keys.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { compareKeys, type Store, type StoreEntry, type StoreKey } from "../store/store.ts";
 import { formatAmount } from "./amount.ts";
-import { type Account, type HistoryEntry, ledgerKeys } from "./keys.ts";
+import {
+  type Account,
+  type HistoryEntry,
+  ledgerKeys,
+  type PendingRecord,
+  type RequestRecord,
+  type Reservation,
+} from "./keys.ts";
 
 /** Envelopes re-validated per ingest call; bounds memory on large stores. */
 const refoldChunkEnvelopes = 1000;
@@ -25,9 +32,12 @@ const findingsMax = 200;
 /**
  * Hash of the ledger state that any node holding the same envelopes must
  * share, whatever order it received them in: every account's balance and
- * received total, the idempotency index and the velocity counters. History
- * order and the limit recorded at acceptance depend on arrival order and are
- * left out.
+ * received total, the idempotency index, the velocity counters, each pending
+ * transfer's amount, expiry and resolution state (posted or voided; its
+ * expiry is derived on read) and each request's answer. History order, the
+ * limit recorded at acceptance, which of several equal resolutions is kept as
+ * the winner and the open-pending index (cleaned as a payer's envelopes are
+ * judged) depend on arrival order and are left out.
  */
 export async function ledgerStateHash(store: Pick<Store, "list">): Promise<string> {
   const rows: unknown[] = [];
@@ -38,6 +48,12 @@ export async function ledgerStateHash(store: Pick<Store, "list">): Promise<strin
       rows.push([entry.key, [BigInt(account.balance), BigInt(account.received)]]);
     } else if (section === "id" || section === "vel") {
       rows.push([entry.key, entry.value]);
+    } else if (section === "pend") {
+      const p = entry.value as PendingRecord;
+      rows.push([entry.key, [BigInt(p.amount), p.expires, p.resolution?.state ?? null]]);
+    } else if (section === "req") {
+      const r = entry.value as RequestRecord;
+      rows.push([entry.key, [BigInt(r.amount), r.expires, r.answer?.state ?? null]]);
     }
   }
   return toHex(await sha256(dagCbor.encode(rows)));
@@ -149,7 +165,76 @@ export async function checkLedger(store: Store, options: CheckOptions): Promise<
       );
     }
   }
+  await checkPendings(store, add, decimals);
   return findings;
+}
+
+/**
+ * Invariants of pending transfers: every open-index entry names an unresolved
+ * pending with the same amount; each payer's reservation equals the sum and
+ * count of its open-index entries; every posted pending left exactly one
+ * history line on the payer's side (no credit without a post, none twice).
+ */
+async function checkPendings(
+  store: Store,
+  add: (finding: string) => void,
+  decimals: Map<string, number>,
+): Promise<void> {
+  const sums = new Map<string, Reservation>();
+  for await (const entry of store.list<bigint>({ prefix: ["ledger", "open"] })) {
+    const [, , currency, payer, , id] = entry.key as [
+      string,
+      string,
+      string,
+      string,
+      number,
+      string,
+    ];
+    const record = (await store.get<PendingRecord>(ledgerKeys.pending(payer, id)))?.value;
+    if (!record || record.resolution || BigInt(record.amount) !== BigInt(entry.value)) {
+      add(`Open pending "${id}" of "${payer}" does not match an unresolved pending transfer`);
+    }
+    const key = `${currency}\u0000${payer}`;
+    const sum = sums.get(key) ?? { amount: 0n, count: 0 };
+    sums.set(key, { amount: sum.amount + BigInt(entry.value), count: sum.count + 1 });
+  }
+  for await (const entry of store.list<Reservation>({ prefix: ["ledger", "resv"] })) {
+    const [, , currency, payer] = entry.key as [string, string, string, string];
+    const key = `${currency}\u0000${payer}`;
+    const sum = sums.get(key) ?? { amount: 0n, count: 0 };
+    sums.delete(key);
+    if (BigInt(entry.value.amount) !== sum.amount || entry.value.count !== sum.count) {
+      add(
+        `Reservation of "${payer}" in ${currency} is ${
+          formatAmount(BigInt(entry.value.amount), decimals.get(currency) ?? 0)
+        } (${entry.value.count}), its open pendings sum to ${
+          formatAmount(sum.amount, decimals.get(currency) ?? 0)
+        } (${sum.count})`,
+      );
+    }
+  }
+  for (const key of sums.keys()) {
+    add(`Open pendings of "${key.split("\u0000")[1]}" have no reservation`);
+  }
+  const postedLines = new Map<string, number>();
+  for await (const entry of store.list<HistoryEntry>({ prefix: ["ledger", "hist"] })) {
+    const line = entry.value;
+    if (line.pending === undefined || entry.key[3] !== line.from) continue;
+    const key = `${line.from}\u0000${line.id}`;
+    postedLines.set(key, (postedLines.get(key) ?? 0) + 1);
+  }
+  for await (const entry of store.list<PendingRecord>({ prefix: ledgerKeys.pendingPrefix })) {
+    const p = entry.value;
+    const lines = postedLines.get(`${p.from}\u0000${p.id}`) ?? 0;
+    const expected = p.resolution?.state === "posted" ? 1 : 0;
+    if (lines !== expected) {
+      add(
+        `Pending transfer "${p.id}" of "${p.from}" is ${
+          p.resolution?.state ?? "unresolved"
+        } but moved the amount ${lines} time(s)`,
+      );
+    }
+  }
 }
 
 async function compareStates(

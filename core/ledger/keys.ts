@@ -33,6 +33,8 @@ export interface HistoryEntry {
    * limit, or its lower bound without the trust term when that already sufficed).
    */
   limit?: bigint;
+  /** Set when this line is the posting of a pending transfer (`ledger.post`): the pending's CID. */
+  pending?: string;
 }
 
 /** What the idempotency index keeps per (payer, id). */
@@ -42,6 +44,56 @@ export interface IdRecord {
   amount: bigint;
   currency: string;
   memo: string;
+  /** Set for a pending transfer (`ledger.pending`): the id names a pending, not a transfer. */
+  pending?: true;
+}
+
+/** How a pending transfer was resolved (absent while it is open or once it expired unresolved). */
+export interface Resolution {
+  state: "posted" | "voided";
+  /** The winning resolution envelope. */
+  cid: string;
+  by: string;
+  ts: number;
+}
+
+/** A pending transfer (`ledger.pending`), kept for ever under `["ledger","pend",payer,id]`. */
+export interface PendingRecord {
+  cid: string;
+  from: string;
+  to: string;
+  amount: bigint;
+  currency: string;
+  memo: string;
+  id: string;
+  ts: number;
+  /** Last moment (ms, inclusive) a post may be dated; after it the pending is void (derived on read). */
+  expires: number;
+  /** Who may post or void: these DIDs, or the payer alone when empty. */
+  posters: string[];
+  resolution?: Resolution;
+}
+
+/** A payment request (`ledger.request`), kept under `["ledger","req",requester,id]`. */
+export interface RequestRecord {
+  cid: string;
+  /** The requester, who is paid. */
+  to: string;
+  /** Who is asked to pay. */
+  from: string;
+  amount: bigint;
+  currency: string;
+  memo: string;
+  id: string;
+  ts: number;
+  expires: number;
+  answer?: { state: "paid" | "declined"; cid: string; ts: number; transferId?: string };
+}
+
+/** What the reservation counter keeps per (currency, payer): unresolved pendings still in the open index. */
+export interface Reservation {
+  amount: bigint;
+  count: number;
 }
 
 export const ledgerKeys = {
@@ -60,6 +112,26 @@ export const ledgerKeys = {
   override: (did: string, currency: string) => ["ledger", "override", did, currency] as const,
   /** When a member was admitted (ms); starts the new-member ramp. */
   memberSince: (did: string) => ["ledger", "since", did] as const,
+  /** Pending transfers, by payer and id (resolved ones stay, with their resolution). */
+  pending: (payer: string, id: string) => ["ledger", "pend", payer, id] as const,
+  pendingPrefix: ["ledger", "pend"] as const,
+  /**
+   * Open index: a payer's unresolved pendings by expiry (value: amount). Entries whose
+   * expiry has passed are dropped when the payer's next envelope is judged, so this
+   * index (and `reserved`) depends on arrival order and is not in the state hash.
+   */
+  open: (currency: string, payer: string, expires: number, id: string) =>
+    ["ledger", "open", currency, payer, expires, id] as const,
+  openPrefix: (currency: string, payer: string) => ["ledger", "open", currency, payer] as const,
+  /** Sum and count of the open index of (currency, payer), so a payer without pendings costs one read. */
+  reserved: (currency: string, payer: string) => ["ledger", "resv", currency, payer] as const,
+  /** Payment requests, by requester and id. */
+  request: (requester: string, id: string) => ["ledger", "req", requester, id] as const,
+  requestPrefix: (requester: string) => ["ledger", "req", requester] as const,
+  /** Requests addressed to a payer (value: the request's ts). */
+  requestTo: (payer: string, requester: string, id: string) =>
+    ["ledger", "reqto", payer, requester, id] as const,
+  requestToPrefix: (payer: string) => ["ledger", "reqto", payer] as const,
 };
 
 /** The store key governance writes to set a member's credit limit in a currency. */

@@ -1,25 +1,83 @@
-/** The `ledger.transfer` kind handler: gathers facts from state, applies the rules, writes derived state. */
+/**
+ * The ledger's kind handlers (`ledger.transfer`, and the two-phase and request
+ * kinds of core/ledger/pending.ts): each gathers facts from state, applies the
+ * pure rules, writes derived state.
+ */
 import type { ApplyContext, KindHandler } from "../chain/ingest.ts";
+import type { StateView } from "../chain/state.ts";
 import type { Envelope } from "../envelope/envelope.ts";
 import { RejectedError } from "../errors.ts";
-import type { StoreKey } from "../store/store.ts";
+import type { Genesis } from "../governance/genesis.ts";
 import { isMember, paramsAt } from "../governance/membership.ts";
+import type { Params } from "../params.ts";
+import type { StoreKey } from "../store/store.ts";
 import { cooperativeScore } from "../trust/view.ts";
 import { amountMinorMax } from "./amount.ts";
-import { type Account, type HistoryEntry, hourMs, type IdRecord, ledgerKeys } from "./keys.ts";
-import { decideTransfer, parseTransfer, transferKind } from "./rules.ts";
+import {
+  type Account,
+  type HistoryEntry,
+  hourMs,
+  type IdRecord,
+  ledgerKeys,
+  type PendingRecord,
+  type RequestRecord,
+  type Reservation,
+} from "./keys.ts";
+import {
+  checkMaxBalance,
+  decideAnswer,
+  decideResolution,
+  declineKind,
+  maxBalanceOf,
+  openPendingsMax,
+  parseDecline,
+  parsePending,
+  parseRequest,
+  parseResolution,
+  pendingKind,
+  postKind,
+  requestKind,
+  reservedAt,
+  reservesAt,
+  voidKind,
+} from "./pending.ts";
+import {
+  decideTransfer,
+  type LimitBreakdown,
+  parseTransfer,
+  type Transfer,
+  transferKind,
+} from "./rules.ts";
 import { limitOf, readAccount, readGenesis, velocityFloor, velocityMaxOf } from "./view.ts";
 
-async function applyTransfer(ctx: ApplyContext): Promise<void> {
+/** What judging an outgoing transfer or pending found: the facts and the accepted decision. */
+export interface Outgoing {
+  transfer: Transfer;
+  params: Params;
+  limit: LimitBreakdown;
+  payerAccount: Account;
+  payeeAccount: Account;
+  velocityCount: number;
+  hour: number;
+  reservation: Reservation;
+  balanceAfter: bigint;
+}
+
+/**
+ * Judges an outgoing transfer or pending of the envelope's author against the
+ * payer's credit (reservations of open pendings included), velocity and the
+ * payee's maximum balance (this last only when signed here: see docs). Throws
+ * `RejectedError`; writes nothing but the cleanup of expired open pendings.
+ */
+export async function judgeOutgoing(
+  ctx: ApplyContext,
+  genesis: Genesis,
+  transfer: Transfer,
+  options: { pending: boolean },
+): Promise<Outgoing> {
   const { envelope, state } = ctx;
-  if (ctx.net === null || envelope.net !== ctx.net) {
-    throw new RejectedError("no_network", "Cannot apply a transfer outside a joined network");
-  }
-  const genesis = await readGenesis(state, ctx.net);
-  if (!genesis) throw new RejectedError("no_network", `Genesis of ${ctx.net} is missing`);
   const payer = envelope.author;
   const ts = envelope.ts;
-  const transfer = parseTransfer(payer, envelope.body, genesis.currencies);
   const code = transfer.currency.code;
   const hour = Math.floor(ts / hourMs);
   // Independent reads go out together: with Deno KV each one is a round trip.
@@ -33,6 +91,8 @@ async function applyTransfer(ctx: ApplyContext): Promise<void> {
       readAccount(state, code, transfer.to),
       state.get<number>(ledgerKeys.velocity(payer, hour)),
     ]);
+  const reservation = await reservationAt(state, code, payer, ts);
+  const reserved = reservation.live;
   const velocityCount = velocity ?? 0;
   const transferMax = params["credit.transferMax"];
   const known = { account: payerAccount, params };
@@ -42,12 +102,19 @@ async function applyTransfer(ctx: ApplyContext): Promise<void> {
   let trust: number | null = null;
   let limit = await limitOf(state, genesis, payer, code, ts, { ...known, trust: null });
   const needsTrust = velocityCount >= velocityFloor(params) ||
-    (limit.override === undefined && payerAccount.balance - transfer.amount < -limit.limit);
+    (limit.override === undefined &&
+      payerAccount.balance - reserved - transfer.amount < -limit.limit);
   if (needsTrust) {
     trust = await cooperativeScore(state, genesis, payer, ts);
     limit = await limitOf(state, genesis, payer, code, ts, { ...known, trust });
   }
-  const decision = decideTransfer(transfer, {
+  if (options.pending && reservation.count >= openPendingsMax) {
+    throw new RejectedError(
+      "too_many_pending",
+      `Cannot hold more than ${openPendingsMax} pending transfers in ${code} at once: post or void some first`,
+    );
+  }
+  const decision = decideTransfer({ ...transfer, pending: options.pending }, {
     payerIsMember,
     payeeIsMember,
     payerBalance: payerAccount.balance,
@@ -55,36 +122,175 @@ async function applyTransfer(ctx: ApplyContext): Promise<void> {
     velocityCount,
     velocityMax: trust === null ? velocityFloor(params) : velocityMaxOf(params, trust),
     transferMax: typeof transferMax === "number" ? BigInt(transferMax) : amountMinorMax,
-    existing,
+    existing: existing ?? undefined,
     softLimitPercent: 0,
+    reserved,
   });
+  if (ctx.source === "local") {
+    checkMaxBalance(
+      transfer.to,
+      BigInt(payeeAccount.balance) + transfer.amount,
+      maxBalanceOf(params, transfer.to),
+      transfer.currency,
+    );
+  }
+  return {
+    transfer,
+    params,
+    limit,
+    payerAccount,
+    payeeAccount,
+    velocityCount,
+    hour,
+    reservation: { amount: reservation.amount, count: reservation.count },
+    balanceAfter: decision.balanceAfter,
+  };
+}
+
+/**
+ * The payer's reservation at `ts`: `live` counts open pendings that reserve at
+ * `ts`; entries that expired before `ts` are dropped from the open index (and
+ * from the stored sum) on the way.
+ */
+export async function reservationAt(
+  state: StateView,
+  currency: string,
+  payer: string,
+  ts: number,
+): Promise<{ live: bigint; amount: bigint; count: number }> {
+  const stored = await state.get<Reservation>(ledgerKeys.reserved(currency, payer));
+  if (!stored || stored.count === 0) return { live: 0n, amount: 0n, count: 0 };
+  let amount = BigInt(stored.amount);
+  let count = stored.count;
+  const entries = await state.list<bigint>(ledgerKeys.openPrefix(currency, payer));
+  const live: { expires: number; amount: bigint }[] = [];
+  for (const entry of entries) {
+    const expires = entry.key[4] as number;
+    if (reservesAt({ expires }, ts)) live.push({ expires, amount: BigInt(entry.value) });
+    else {
+      state.delete(entry.key);
+      amount -= BigInt(entry.value);
+      count--;
+    }
+  }
+  if (count !== stored.count) writeReservation(state, currency, payer, { amount, count });
+  return { live: reservedAt(live, ts), amount, count };
+}
+
+function writeReservation(
+  state: StateView,
+  currency: string,
+  payer: string,
+  reservation: Reservation,
+): void {
+  if (reservation.count === 0) state.delete(ledgerKeys.reserved(currency, payer));
+  else state.set(ledgerKeys.reserved(currency, payer), reservation);
+}
+
+/** Removes a pending from the open index (when it is there) and its amount from the reservation. */
+export async function releaseReservation(state: StateView, record: PendingRecord): Promise<void> {
+  const key = ledgerKeys.open(record.currency, record.from, record.expires, record.id);
+  if ((await state.get(key)) === undefined) return;
+  state.delete(key);
+  const stored = await state.get<Reservation>(ledgerKeys.reserved(record.currency, record.from));
+  if (!stored) return;
+  writeReservation(state, record.currency, record.from, {
+    amount: BigInt(stored.amount) - BigInt(record.amount),
+    count: stored.count - 1,
+  });
+}
+
+/** Moves `amount` from payer to payee with a history line on each side. */
+export async function moveAmount(
+  state: StateView,
+  line: Omit<HistoryEntry, "balance" | "limit">,
+  payerLimit?: bigint,
+  accounts?: { payer: Account; payee: Account },
+): Promise<void> {
+  const [payerAccount, payeeAccount] = accounts
+    ? [accounts.payer, accounts.payee]
+    : await Promise.all([
+      readAccount(state, line.currency, line.from),
+      readAccount(state, line.currency, line.to),
+    ]);
+  const amount = BigInt(line.amount);
   const payerAfter: Account = {
-    balance: decision.balanceAfter,
-    received: payerAccount.received,
+    balance: BigInt(payerAccount.balance) - amount,
+    received: BigInt(payerAccount.received),
     count: payerAccount.count + 1,
   };
   const payeeAfter: Account = {
-    balance: payeeAccount.balance + transfer.amount,
-    received: payeeAccount.received + transfer.amount,
+    balance: BigInt(payeeAccount.balance) + amount,
+    received: BigInt(payeeAccount.received) + amount,
     count: payeeAccount.count + 1,
   };
-  const line = {
-    cid: ctx.cid,
-    id: transfer.id,
-    from: payer,
-    to: transfer.to,
-    amount: transfer.amount,
-    currency: code,
-    memo: transfer.memo,
-    ts,
+  const payerLine: HistoryEntry = {
+    ...line,
+    balance: payerAfter.balance,
+    ...(payerLimit === undefined ? {} : { limit: payerLimit }),
   };
-  const payerLine: HistoryEntry = { ...line, balance: payerAfter.balance, limit: limit.limit };
-  const payeeLine: HistoryEntry = { ...line, balance: payeeAfter.balance };
-  state.set(ledgerKeys.account(code, payer), payerAfter);
-  state.set(ledgerKeys.account(code, transfer.to), payeeAfter);
-  state.set(ledgerKeys.history(code, payer, payerAccount.count), payerLine);
-  state.set(ledgerKeys.history(code, transfer.to, payeeAccount.count), payeeLine);
-  state.set(ledgerKeys.velocity(payer, hour), velocityCount + 1);
+  state.set(ledgerKeys.account(line.currency, line.from), payerAfter);
+  state.set(ledgerKeys.account(line.currency, line.to), payeeAfter);
+  state.set(ledgerKeys.history(line.currency, line.from, payerAccount.count), payerLine);
+  state.set(ledgerKeys.history(line.currency, line.to, payeeAccount.count), {
+    ...line,
+    balance: payeeAfter.balance,
+  });
+}
+
+async function networkGenesis(ctx: ApplyContext): Promise<Genesis> {
+  if (ctx.net === null || ctx.envelope.net !== ctx.net) {
+    throw new RejectedError(
+      "no_network",
+      "Cannot apply a ledger envelope outside a joined network",
+    );
+  }
+  const genesis = await readGenesis(ctx.state, ctx.net);
+  if (!genesis) throw new RejectedError("no_network", `Genesis of ${ctx.net} is missing`);
+  return genesis;
+}
+
+async function applyTransfer(ctx: ApplyContext): Promise<void> {
+  const { envelope, state } = ctx;
+  const genesis = await networkGenesis(ctx);
+  const payer = envelope.author;
+  const ts = envelope.ts;
+  const transfer = parseTransfer(payer, envelope.body, genesis.currencies);
+  const code = transfer.currency.code;
+  let request: RequestRecord | undefined;
+  if (transfer.request !== undefined) {
+    request = await state.get<RequestRecord>(ledgerKeys.request(transfer.to, transfer.request));
+    if (!request) {
+      throw new RejectedError(
+        "unknown_request",
+        `Cannot pay request "${transfer.request}": no such request from "${transfer.to}"`,
+      );
+    }
+    decideAnswer(request, {
+      by: payer,
+      ts,
+      kind: "pay",
+      amount: transfer.amount,
+      currency: code,
+    });
+  }
+  const out = await judgeOutgoing(ctx, genesis, transfer, { pending: false });
+  await moveAmount(
+    state,
+    {
+      cid: ctx.cid,
+      id: transfer.id,
+      from: payer,
+      to: transfer.to,
+      amount: transfer.amount,
+      currency: code,
+      memo: transfer.memo,
+      ts,
+    },
+    out.limit.limit,
+    { payer: out.payerAccount, payee: out.payeeAccount },
+  );
+  state.set(ledgerKeys.velocity(payer, out.hour), out.velocityCount + 1);
   const record: IdRecord = {
     cid: ctx.cid,
     to: transfer.to,
@@ -93,9 +299,182 @@ async function applyTransfer(ctx: ApplyContext): Promise<void> {
     memo: transfer.memo,
   };
   state.set(ledgerKeys.transferId(payer, transfer.id), record);
+  if (request) {
+    state.set(
+      ledgerKeys.request(request.to, request.id),
+      {
+        ...request,
+        answer: { state: "paid", cid: ctx.cid, ts, transferId: transfer.id },
+      } satisfies RequestRecord,
+    );
+  }
 }
 
-/** The keys `applyTransfer` reads, from the raw body (a malformed one yields none). */
+async function applyPending(ctx: ApplyContext): Promise<void> {
+  const { envelope, state } = ctx;
+  const genesis = await networkGenesis(ctx);
+  const payer = envelope.author;
+  const pending = parsePending(payer, envelope.ts, envelope.body, genesis.currencies);
+  const out = await judgeOutgoing(ctx, genesis, pending, { pending: true });
+  const code = pending.currency.code;
+  const record: PendingRecord = {
+    cid: ctx.cid,
+    from: payer,
+    to: pending.to,
+    amount: pending.amount,
+    currency: code,
+    memo: pending.memo,
+    id: pending.id,
+    ts: envelope.ts,
+    expires: pending.expires,
+    posters: pending.posters,
+  };
+  state.set(ledgerKeys.pending(payer, pending.id), record);
+  state.set(ledgerKeys.open(code, payer, pending.expires, pending.id), pending.amount);
+  state.set(
+    ledgerKeys.reserved(code, payer),
+    {
+      amount: out.reservation.amount + pending.amount,
+      count: out.reservation.count + 1,
+    } satisfies Reservation,
+  );
+  state.set(ledgerKeys.velocity(payer, out.hour), out.velocityCount + 1);
+  const id: IdRecord = {
+    cid: ctx.cid,
+    to: pending.to,
+    amount: pending.amount,
+    currency: code,
+    memo: pending.memo,
+    pending: true,
+  };
+  state.set(ledgerKeys.transferId(payer, pending.id), id);
+}
+
+async function requirePending(ctx: ApplyContext, payer: string, id: string) {
+  const record = await ctx.state.get<PendingRecord>(ledgerKeys.pending(payer, id));
+  if (!record) {
+    throw new RejectedError(
+      "unknown_pending",
+      `Unknown pending transfer "${id}" of "${payer}"`,
+    );
+  }
+  return record;
+}
+
+async function applyPost(ctx: ApplyContext): Promise<void> {
+  const { envelope, state } = ctx;
+  const genesis = await networkGenesis(ctx);
+  const { payer, id } = parseResolution(envelope.body);
+  const record = await requirePending(ctx, payer, id);
+  const resolution = { by: envelope.author, ts: envelope.ts, cid: ctx.cid };
+  const outcome = decideResolution(record, {
+    kind: "post",
+    ...resolution,
+    local: ctx.source === "local",
+  });
+  if (outcome === "none") return;
+  const next: PendingRecord = { ...record, resolution: { state: "posted", ...resolution } };
+  state.set(ledgerKeys.pending(payer, id), next);
+  if (outcome === "replace") return;
+  const currency = genesis.currencies.find((c) => c.code === record.currency);
+  if (ctx.source === "local" && currency) {
+    const params = await paramsAt(state, genesis, envelope.ts);
+    const payee = await readAccount(state, record.currency, record.to);
+    checkMaxBalance(
+      record.to,
+      BigInt(payee.balance) + BigInt(record.amount),
+      maxBalanceOf(params, record.to),
+      currency,
+    );
+  }
+  await releaseReservation(state, record);
+  await moveAmount(state, {
+    cid: ctx.cid,
+    id: record.id,
+    from: record.from,
+    to: record.to,
+    amount: BigInt(record.amount),
+    currency: record.currency,
+    memo: record.memo,
+    ts: envelope.ts,
+    pending: record.cid,
+  });
+}
+
+async function applyVoid(ctx: ApplyContext): Promise<void> {
+  const { envelope, state } = ctx;
+  await networkGenesis(ctx);
+  const { payer, id } = parseResolution(envelope.body);
+  const record = await requirePending(ctx, payer, id);
+  const resolution = { by: envelope.author, ts: envelope.ts, cid: ctx.cid };
+  const outcome = decideResolution(record, {
+    kind: "void",
+    ...resolution,
+    local: ctx.source === "local",
+  });
+  if (outcome === "none") return;
+  state.set(
+    ledgerKeys.pending(payer, id),
+    {
+      ...record,
+      resolution: { state: "voided", ...resolution },
+    } satisfies PendingRecord,
+  );
+  if (outcome === "apply") await releaseReservation(state, record);
+}
+
+async function applyRequest(ctx: ApplyContext): Promise<void> {
+  const { envelope, state } = ctx;
+  const genesis = await networkGenesis(ctx);
+  const requester = envelope.author;
+  const parsed = parseRequest(requester, envelope.ts, envelope.body, genesis.currencies);
+  const key = ledgerKeys.request(requester, parsed.id);
+  const existing = await state.get<RequestRecord>(key);
+  if (existing) {
+    throw new RejectedError(
+      "already_exists",
+      `Request "${parsed.id}" already exists (${existing.cid})`,
+    );
+  }
+  const [requesterIsMember, payerIsMember] = await Promise.all([
+    isMember(state, genesis, requester, envelope.ts),
+    isMember(state, genesis, parsed.from, envelope.ts),
+  ]);
+  if (!requesterIsMember || !payerIsMember) {
+    throw new RejectedError(
+      "not_member",
+      `Cannot request a payment from "${parsed.from}": ${
+        requesterIsMember ? "they are" : "you are"
+      } not a member of the cooperative`,
+    );
+  }
+  state.set(key, { ...parsed, cid: ctx.cid } satisfies RequestRecord);
+  state.set(ledgerKeys.requestTo(parsed.from, requester, parsed.id), envelope.ts);
+}
+
+async function applyDecline(ctx: ApplyContext): Promise<void> {
+  const { envelope, state } = ctx;
+  await networkGenesis(ctx);
+  const { requester, id } = parseDecline(envelope.body);
+  const key = ledgerKeys.request(requester, id);
+  const record = await state.get<RequestRecord>(key);
+  if (!record) {
+    throw new RejectedError(
+      "unknown_request",
+      `Cannot decline request "${id}": no such request from "${requester}"`,
+    );
+  }
+  decideAnswer(record, { by: envelope.author, ts: envelope.ts, kind: "decline" });
+  state.set(
+    key,
+    {
+      ...record,
+      answer: { state: "declined", cid: ctx.cid, ts: envelope.ts },
+    } satisfies RequestRecord,
+  );
+}
+
+/** The keys `applyTransfer` and `applyPending` read, from the raw body (a malformed one yields none). */
 function transferReadKeys(envelope: Envelope): StoreKey[] {
   const body = envelope.body as Record<string, unknown> | null;
   if (typeof body !== "object" || body === null) return [];
@@ -108,10 +487,24 @@ function transferReadKeys(envelope: Envelope): StoreKey[] {
     ledgerKeys.account(currency, to),
     ledgerKeys.velocity(payer, Math.floor(envelope.ts / hourMs)),
     ledgerKeys.override(payer, currency),
+    ledgerKeys.reserved(currency, payer),
   ];
 }
 
-const transfer: KindHandler = { apply: applyTransfer, readKeys: transferReadKeys };
+function resolutionReadKeys(envelope: Envelope): StoreKey[] {
+  const body = envelope.body as Record<string, unknown> | null;
+  if (typeof body !== "object" || body === null) return [];
+  const { payer, id } = body;
+  if (typeof payer !== "string" || typeof id !== "string") return [];
+  return [ledgerKeys.pending(payer, id)];
+}
 
 /** `ledger.*` handlers. */
-export const ledgerKinds: ReadonlyMap<string, KindHandler> = new Map([[transferKind, transfer]]);
+export const ledgerKinds: ReadonlyMap<string, KindHandler> = new Map<string, KindHandler>([
+  [transferKind, { apply: applyTransfer, readKeys: transferReadKeys }],
+  [pendingKind, { apply: applyPending, readKeys: transferReadKeys }],
+  [postKind, { apply: applyPost, readKeys: resolutionReadKeys }],
+  [voidKind, { apply: applyVoid, readKeys: resolutionReadKeys }],
+  [requestKind, { apply: applyRequest }],
+  [declineKind, { apply: applyDecline }],
+]);

@@ -1,6 +1,9 @@
 import type { ParamDef } from "../params.ts";
 import { amountMinorMaxNumber } from "./amount.ts";
 
+/** Governance's per-member maximum balance travels as config keys `ledger.maxBalance.<did>` (minor units, 0: none). */
+export const maxBalanceOverridePrefix = "ledger.maxBalance.";
+
 /** Credit policy (docs/design.md, Ledger). Amounts in minor units. */
 export const ledgerParams: readonly ParamDef[] = [
   {
@@ -54,5 +57,15 @@ export const ledgerParams: readonly ParamDef[] = [
     min: 1,
     max: amountMinorMaxNumber,
     description: "Largest single transfer, in minor units",
+  },
+  {
+    key: "ledger.maxBalance",
+    type: "int",
+    default: 0,
+    min: 0,
+    max: amountMinorMaxNumber,
+    description:
+      "Highest balance a member may reach in each currency, in minor units (0: no maximum); a transfer that would take the payee above it is refused",
+    since: "2026-12-02",
   },
 ];

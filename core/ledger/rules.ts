@@ -36,6 +36,8 @@ export interface TransferBody {
   currency: string;
   memo: string;
   id: string;
+  /** Pays the payment request with this id made by the payee (`ledger.request`). */
+  request?: string;
 }
 
 /** A validated transfer. */
@@ -46,9 +48,14 @@ export interface Transfer {
   currency: Currency;
   memo: string;
   id: string;
+  /** The payee's request this transfer pays, if any. */
+  request?: string;
+  /** Set when this is a pending transfer (two-phase), for the idempotency comparison. */
+  pending?: boolean;
 }
 
 const bodyFields = "amount,currency,id,memo,to";
+const bodyFieldsWithRequest = "amount,currency,id,memo,request,to";
 const utf8 = new TextEncoder();
 
 /** Checks the body's shape and values against the genesis currencies; throws `RejectedError("invalid_body" | "unknown_currency" | "self_transfer" | "amount")`. */
@@ -64,8 +71,12 @@ export function parseTransfer(
     invalid("body is not a map");
   }
   const b = body as Record<string, unknown>;
-  if (Object.keys(b).sort().join(",") !== bodyFields) {
-    invalid(`body must have exactly the fields ${bodyFields}`);
+  const fields = Object.keys(b).sort().join(",");
+  if (fields !== bodyFields && fields !== bodyFieldsWithRequest) {
+    invalid(`body must have exactly the fields ${bodyFields} (and optionally request)`);
+  }
+  if (b.request !== undefined && !isTransferId(b.request)) {
+    invalid(`request must be ${transferIdRule}`);
   }
   if (!isDid(b.to)) invalid("`to` is not a DID");
   if (typeof b.currency !== "string") invalid("`currency` is not a string");
@@ -106,6 +117,7 @@ export function parseTransfer(
     currency,
     memo: b.memo as string,
     id: b.id as string,
+    ...(b.request === undefined ? {} : { request: b.request as string }),
   };
 }
 
@@ -197,6 +209,8 @@ export interface TransferFacts {
   existing?: IdRecord;
   /** Soft-limit share in percent (0: off). */
   softLimitPercent: number;
+  /** The payer's pendings that still reserve credit at the transfer's time (default 0). */
+  reserved?: bigint;
 }
 
 export interface TransferDecision {
@@ -207,8 +221,9 @@ export interface TransferDecision {
 
 /** True when a stored idempotency record describes the same transfer. */
 export function sameTransfer(record: IdRecord, transfer: Transfer): boolean {
-  return record.to === transfer.to && record.amount === transfer.amount &&
-    record.currency === transfer.currency.code && record.memo === transfer.memo;
+  return record.to === transfer.to && BigInt(record.amount) === transfer.amount &&
+    record.currency === transfer.currency.code && record.memo === transfer.memo &&
+    (record.pending === true) === (transfer.pending === true);
 }
 
 /** Accepts or rejects a parsed transfer given the facts; throws `RejectedError` with a stable reason. */
@@ -254,11 +269,14 @@ export function decideTransfer(transfer: Transfer, facts: TransferFacts): Transf
     );
   }
   const balanceAfter = facts.payerBalance - transfer.amount;
-  if (balanceAfter < -facts.limit) {
+  const reserved = facts.reserved ?? 0n;
+  if (balanceAfter - reserved < -facts.limit) {
     throw new InsufficientCreditError(
       `Cannot transfer ${show(transfer.amount)} ${currency.code} to "${
         shortDid(transfer.to)
-      }": balance would be ${show(balanceAfter)}, limit is ${show(-facts.limit)}`,
+      }": balance would be ${show(balanceAfter)}${
+        reserved > 0n ? ` with ${show(reserved)} reserved by pending transfers` : ""
+      }, limit is ${show(-facts.limit)}`,
     );
   }
   return {
