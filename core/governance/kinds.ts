@@ -11,6 +11,7 @@ import { RejectedError, shown } from "../errors.ts";
 import { parseDid } from "../identity/did.ts";
 import { sha256 } from "../identity/keys.ts";
 import { amountMinorMaxNumber } from "../ledger/amount.ts";
+import { maxBalanceOverridePrefix } from "../ledger/params.ts";
 import { type ParamValue, validateParam } from "../params.ts";
 import type { Genesis } from "./genesis.ts";
 import { delegatesPerCoopMax } from "../federation/genesis.ts";
@@ -129,13 +130,16 @@ export function checkConfigSet(set: unknown): Record<string, ParamValue> {
     reject("bad_action", `A config proposal may set at most ${configKeysMax} keys`);
   }
   for (const [key, value] of entries) {
-    if (key.startsWith(creditOverridePrefix)) {
-      checkDid(key.slice(creditOverridePrefix.length), `Credit override key "${key}"`);
+    if (key.startsWith(creditOverridePrefix) || key.startsWith(maxBalanceOverridePrefix)) {
+      const prefix = key.startsWith(creditOverridePrefix)
+        ? creditOverridePrefix
+        : maxBalanceOverridePrefix;
+      checkDid(key.slice(prefix.length), `Per-member key "${key}"`);
       if (
         !Number.isSafeInteger(value) || (value as number) < 0 ||
         (value as number) > creditOverrideMax
       ) {
-        reject("bad_action", `Credit override "${key}" must be a whole number of minor units ≥ 0`);
+        reject("bad_action", `"${key}" must be a whole number of minor units ≥ 0`);
       }
       continue;
     }
