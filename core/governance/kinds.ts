@@ -16,7 +16,9 @@ import { type ParamValue, validateParam } from "../params.ts";
 import type { Genesis } from "./genesis.ts";
 import { delegatesPerCoopMax } from "../federation/genesis.ts";
 import { type CooperativeProposalKind, cooperativeProposalKinds } from "./params.ts";
-import { choices, type Rules } from "./tally.ts";
+import { type Choice, choices, type Rules } from "./tally.ts";
+import { checkBallot, checkMethodSpec, type MethodBallot, type MethodSpec } from "./methods/mod.ts";
+import { ballotCommitment, commitmentPattern, isSalt } from "./secret.ts";
 import {
   compareVersions,
   type ConfigAction,
@@ -29,6 +31,7 @@ import {
   type MembershipAction,
   type ProposalAction,
   type ProposalRecord,
+  type RevealRecord,
   rulesFor,
   type UpgradeAction,
   type VoteRecord,
@@ -53,12 +56,27 @@ export interface ProposalBody {
   body: string;
   action: ProposalAction;
   rules: Rules;
+  /** A decision method other than for/against (text proposals only). */
+  method?: MethodSpec;
+  /** Secret ballot: votes carry commitments, revealed after the close. */
+  secret?: true;
 }
 
+/** One of `choice` (proposal method), `ballot` (other methods) or `commitment` (secret). */
 export interface VoteBody {
   proposal: string;
-  choice: string;
+  choice?: string;
+  ballot?: MethodBallot;
+  /** hex SHA-256 commitment (see `secret.ts`). */
+  commitment?: string;
   reason?: string;
+}
+
+/** Opens a secret vote after the close. */
+export interface RevealBody {
+  proposal: string;
+  ballot: Choice | MethodBallot;
+  salt: string;
 }
 
 export interface DelegateBody {
@@ -116,9 +134,30 @@ async function genesisOf(ctx: ApplyContext): Promise<Genesis> {
 function sameRules(a: Rules, b: unknown): boolean {
   if (!isObject(b)) return false;
   const keys = Object.keys(b).sort().join(",");
-  return keys === "approval,mode,quorum,timelock,votingPeriod" && a.quorum === b.quorum &&
+  return keys === Object.keys(a).sort().join(",") && a.quorum === b.quorum &&
     a.approval === b.approval && a.votingPeriod === b.votingPeriod &&
-    a.timelock === b.timelock && a.mode === b.mode;
+    a.timelock === b.timelock && a.mode === b.mode && a.revealWindow === b.revealWindow &&
+    a.extendOnLateQuorum === b.extendOnLateQuorum;
+}
+
+/** The method rule's verdict on a ballot, as a rejection. */
+function checkedBallot(spec: MethodSpec, ballot: unknown): MethodBallot {
+  try {
+    return checkBallot(spec, ballot);
+  } catch (error) {
+    reject("bad_ballot", (error as Error).message);
+  }
+}
+
+/** A proposal-method choice, checked against its mode. */
+function checkedChoice(record: ProposalRecord, choice: unknown): Choice {
+  if (!(choices as readonly unknown[]).includes(choice)) {
+    reject("bad_body", `Unknown vote "${shown(choice)}": use for, against, abstain or block`);
+  }
+  if (choice === "block" && record.rules.mode !== "consent") {
+    reject("bad_body", "Cannot block: this proposal is decided by majority, not consent");
+  }
+  return choice as Choice;
 }
 
 /** Checks a config proposal's `set` map: known keys with valid values, or credit overrides. */
@@ -269,7 +308,7 @@ const proposal: KindHandler = {
     const genesis = await genesisOf(ctx);
     const body = envelope.body;
     if (!isObject(body)) reject("bad_body", "Proposal body must be a map");
-    checkKeys(body, ["kind", "title", "body", "action", "rules"]);
+    checkKeys(body, ["kind", "title", "body", "action", "rules"], ["method", "secret"]);
     const kind = body.kind as CooperativeProposalKind;
     if (!cooperativeProposalKinds.includes(kind)) {
       reject(
@@ -295,7 +334,26 @@ const proposal: KindHandler = {
     if (!(await view.isMember(envelope.author, envelope.ts))) {
       reject("not_member", `Cannot propose: "${envelope.author}" is not a member`);
     }
-    const rules = rulesFor(await view.paramsAt(envelope.ts), kind);
+    if (body.secret !== undefined && body.secret !== true) {
+      reject("bad_body", "Proposal `secret` is true or absent");
+    }
+    let method: MethodSpec | undefined;
+    if (body.method !== undefined) {
+      try {
+        method = checkMethodSpec(body.method);
+      } catch (error) {
+        reject("bad_method", (error as Error).message);
+      }
+      if (kind !== "text") {
+        reject(
+          "bad_method",
+          `A ${kind} proposal is decided for or against: the ${method.name} method is for text proposals`,
+        );
+      }
+    }
+    const rules = rulesFor(await view.paramsAt(envelope.ts), kind, {
+      secret: body.secret === true,
+    });
     if (!sameRules(rules, body.rules)) {
       reject("stale_rules", `Proposal rules do not match the ${kind} rules in force`);
     }
@@ -304,6 +362,8 @@ const proposal: KindHandler = {
       ts: envelope.ts,
     });
     const closes = envelope.ts + rules.votingPeriod;
+    // A secret proposal's outcome is known only once the reveal window ends.
+    const decided = closes + (rules.revealWindow ?? 0);
     const record: ProposalRecord = {
       id: cid,
       author: envelope.author,
@@ -314,7 +374,9 @@ const proposal: KindHandler = {
       rules,
       opened: envelope.ts,
       closes,
-      effective: closes + rules.timelock,
+      effective: decided + rules.timelock,
+      ...(method ? { method } : {}),
+      ...(body.secret === true ? { secret: true as const } : {}),
     };
     const entry: IndexEntry = {
       id: cid,
@@ -345,25 +407,32 @@ const vote: KindHandler = {
     const genesis = await genesisOf(ctx);
     const body = envelope.body;
     if (!isObject(body)) reject("bad_body", "Vote body must be a map");
-    checkKeys(body, ["proposal", "choice"], ["reason"]);
     const view = new GovernanceView(ctx.state, genesis);
     const record = await requireProposal(view, body.proposal);
-    const choice = body.choice as VoteBody["choice"];
-    if (!(choices as readonly string[]).includes(choice)) {
-      reject("bad_body", `Unknown vote "${shown(choice)}": use for, against, abstain or block`);
-    }
-    if (choice === "block" && record.rules.mode !== "consent") {
-      reject("bad_body", "Cannot block: this proposal is decided by majority, not consent");
+    const stored: VoteRecord = { ts: envelope.ts, seq: envelope.seq, cid, first: envelope.ts };
+    if (record.secret) {
+      checkKeys(body, ["proposal", "commitment"]);
+      if (typeof body.commitment !== "string" || !commitmentPattern.test(body.commitment)) {
+        reject("bad_body", "A secret vote carries a commitment: 64 lowercase hex characters");
+      }
+      stored.commitment = body.commitment;
+    } else if (record.method) {
+      checkKeys(body, ["proposal", "ballot"], ["reason"]);
+      stored.ballot = checkedBallot(record.method, body.ballot);
+    } else {
+      checkKeys(body, ["proposal", "choice"], ["reason"]);
+      stored.choice = checkedChoice(record, body.choice);
     }
     if (body.reason !== undefined) {
       if (typeof body.reason !== "string" || body.reason.length > reasonLengthMax) {
         reject("bad_body", `Vote reason must be text of at most ${reasonLengthMax} characters`);
       }
     }
-    if (envelope.ts > record.closes) {
+    const { closes } = await view.timing(record);
+    if (envelope.ts > closes) {
       reject(
         "closed",
-        `Cannot vote on "${record.id}": voting closed at ${new Date(record.closes).toISOString()}`,
+        `Cannot vote on "${record.id}": voting closed at ${new Date(closes).toISOString()}`,
       );
     }
     // Remote envelopes are judged on their own data only; a local voter is told
@@ -379,14 +448,84 @@ const vote: KindHandler = {
     }
     const key = govKeys.vote(record.id, envelope.author);
     const previous = await ctx.state.get<VoteRecord>(key);
+    if (previous) {
+      // The earliest vote dates the voter's participation (late quorum), whatever arrives first.
+      stored.first = Math.min(envelope.ts, previous.first ?? previous.ts);
+      if (previous.seq > envelope.seq) {
+        if (stored.first !== previous.first) {
+          ctx.state.set(key, { ...previous, first: stored.first });
+          await bumpRevision(ctx);
+        }
+        return;
+      }
+    }
+    if (typeof body.reason === "string") stored.reason = body.reason;
+    ctx.state.set(key, stored);
+    await bumpRevision(ctx);
+  },
+};
+
+/**
+ * `gov.reveal`: opens the author's secret vote after the close and within the
+ * reveal window. The ballot must fit the proposal's method and, with the
+ * salt, hash to the commitment of the author's latest vote. The author's
+ * votes precede the reveal in their own chain, so that commitment is final
+ * when the reveal arrives.
+ */
+const reveal: KindHandler = {
+  async apply(ctx) {
+    const { envelope, cid } = ctx;
+    const genesis = await genesisOf(ctx);
+    const body = envelope.body;
+    if (!isObject(body)) reject("bad_body", "Reveal body must be a map");
+    checkKeys(body, ["proposal", "ballot", "salt"]);
+    const view = new GovernanceView(ctx.state, genesis);
+    const record = await requireProposal(view, body.proposal);
+    if (!record.secret) reject("not_secret", `Cannot reveal on "${record.id}": its ballot is open`);
+    const ballot = record.method
+      ? checkedBallot(record.method, body.ballot)
+      : checkedChoice(record, body.ballot);
+    if (!isSalt(body.salt)) reject("bad_body", "Reveal salt must be 64 lowercase hex characters");
+    const { closes, revealEnds } = await view.timing(record);
+    if (envelope.ts <= closes) {
+      reject(
+        "too_early",
+        `Cannot reveal on "${record.id}" before voting closes at ${new Date(closes).toISOString()}`,
+      );
+    }
+    if (envelope.ts > revealEnds) {
+      reject(
+        "closed",
+        `Cannot reveal on "${record.id}": the reveal window ended at ${
+          new Date(revealEnds).toISOString()
+        }`,
+      );
+    }
+    const vote = await ctx.state.get<VoteRecord>(govKeys.vote(record.id, envelope.author));
+    if (!vote || vote.commitment === undefined) {
+      reject("no_vote", `Cannot reveal on "${record.id}": "${envelope.author}" has no secret vote`);
+    }
+    const computed = ballotCommitment(
+      { proposal: record.id, voter: envelope.author },
+      { ballot, salt: body.salt },
+    );
+    if (computed !== vote.commitment) {
+      reject(
+        "bad_reveal",
+        `Cannot reveal on "${record.id}": the ballot and salt do not match the committed vote`,
+      );
+    }
+    const key = govKeys.reveal(record.id, envelope.author);
+    const previous = await ctx.state.get<RevealRecord>(key);
     if (previous && previous.seq > envelope.seq) return;
-    const stored: VoteRecord = {
-      choice: choice as VoteRecord["choice"],
+    const stored: RevealRecord = {
+      ballot,
+      salt: body.salt,
+      commitment: vote.commitment,
       ts: envelope.ts,
       seq: envelope.seq,
       cid,
     };
-    if (typeof body.reason === "string") stored.reason = body.reason;
     ctx.state.set(key, stored);
     await bumpRevision(ctx);
   },
@@ -544,6 +683,7 @@ const cancel: KindHandler = {
 export const governanceKinds: ReadonlyMap<string, KindHandler> = new Map([
   ["gov.proposal", proposal],
   ["gov.vote", vote],
+  ["gov.reveal", reveal],
   ["gov.delegate", delegate],
   ["gov.undelegate", undelegate],
   ["gov.cancel", cancel],

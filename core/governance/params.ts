@@ -13,6 +13,10 @@ export const cooperativeProposalKinds = proposalKinds;
 export type CooperativeProposalKind = ProposalKind;
 
 const day = 86_400_000;
+/** When decision methods, secret ballots and late-quorum extension came: genesis files before lack their keys. */
+const methodsSince = "2026-12-02";
+/** Two days to reveal a secret ballot: long enough for a member away for a weekend. */
+const revealWindowDefault = 2 * day;
 
 /** Per-kind defaults (issue: governance): quorum %, approval %, voting period, timelock. */
 const ruleDefaults: Record<CooperativeProposalKind, [number, number, number, number]> = {
@@ -75,6 +79,25 @@ export const governanceParams: readonly ParamDef[] = cooperativeProposalKinds.fl
       values: ["majority", "consent"],
       description: `Decision mode of ${kind} proposals (consent adds a blocking vote)`,
       ...since,
+    },
+    {
+      key: `governance.${kind}.revealWindow`,
+      type: "duration",
+      default: revealWindowDefault,
+      min: 1000,
+      max: 30 * day,
+      description: `How long after a secret ${kind} proposal closes its voters may reveal`,
+      since: methodsSince,
+    },
+    {
+      key: `governance.${kind}.extendOnLateQuorum`,
+      type: "duration",
+      default: 0,
+      min: 0,
+      max: 30 * day,
+      description:
+        `Voting on a ${kind} proposal stays open this long after quorum is first reached (0: off)`,
+      since: methodsSince,
     },
   ] satisfies ParamDef[];
 });

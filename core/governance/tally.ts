@@ -21,6 +21,17 @@ export interface Rules {
   votingPeriod: number;
   timelock: number;
   mode: Mode;
+  /**
+   * Secret ballots only: how long after the close voters may reveal (ms);
+   * present exactly when the proposal is secret.
+   */
+  revealWindow?: number;
+  /**
+   * When quorum is first reached less than this long before the close, voting
+   * stays open until this long after that moment (OpenZeppelin Governor's
+   * late-quorum rule); present only when the kind's parameter is above 0.
+   */
+  extendOnLateQuorum?: number;
 }
 
 /** Longest delegation chain followed: member → d1 → d2 → d3. */
@@ -72,28 +83,50 @@ export function decide(
   return { required, threshold, outcome };
 }
 
+/** A member's resolved ballot of any shape: its own, or the one of the delegate it follows. */
+export interface Resolved<T> {
+  did: string;
+  ballot: T;
+  /** The delegate whose ballot this member's follows (absent for a direct one). */
+  via?: string;
+}
+
 /**
- * Resolves a member's ballot: a direct vote wins; otherwise the delegation
+ * Resolves a member's ballot: a direct one wins; otherwise the delegation
  * chain is followed up to `delegationDepthMax` links to the first delegate who
- * voted directly. Cycles and non-eligible delegates end the chain.
+ * voted directly. Cycles and non-eligible delegates end the chain. Every
+ * decision method resolves ballots with this one rule.
  */
+export function resolveBallot<T>(
+  did: string,
+  eligible: ReadonlySet<string>,
+  votes: ReadonlyMap<string, T>,
+  delegations: ReadonlyMap<string, string>,
+): Resolved<T> | undefined {
+  const direct = votes.get(did);
+  if (direct !== undefined) return { did, ballot: direct };
+  let current = did;
+  for (let hop = 0; hop < delegationDepthMax; hop++) {
+    const next = delegations.get(current);
+    if (next === undefined || next === did || !eligible.has(next)) return undefined;
+    const ballot = votes.get(next);
+    if (ballot !== undefined) return { did, ballot, via: next };
+    current = next;
+  }
+  return undefined;
+}
+
 function resolve(
   did: string,
   eligible: ReadonlySet<string>,
   votes: ReadonlyMap<string, Choice>,
   delegations: ReadonlyMap<string, string>,
 ): Ballot | undefined {
-  const direct = votes.get(did);
-  if (direct !== undefined) return { did, choice: direct };
-  let current = did;
-  for (let hop = 0; hop < delegationDepthMax; hop++) {
-    const next = delegations.get(current);
-    if (next === undefined || next === did || !eligible.has(next)) return undefined;
-    const choice = votes.get(next);
-    if (choice !== undefined) return { did, choice, via: next };
-    current = next;
-  }
-  return undefined;
+  const resolved = resolveBallot(did, eligible, votes, delegations);
+  if (!resolved) return undefined;
+  return resolved.via === undefined
+    ? { did, choice: resolved.ballot }
+    : { did, choice: resolved.ballot, via: resolved.via };
 }
 
 /** Counts one proposal; with `ballots` it also collects every member's resolved ballot. */

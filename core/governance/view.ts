@@ -9,7 +9,23 @@ import type { StateView } from "../chain/state.ts";
 import { numberParam, type Params, type ParamValue, stringParam } from "../params.ts";
 import type { Genesis } from "./genesis.ts";
 import { type CooperativeProposalKind, cooperativeProposalKinds } from "./params.ts";
-import { type Ballot, type Choice, type Mode, type Rules, type Tally, tally } from "./tally.ts";
+import {
+  type Ballot,
+  type Choice,
+  type Mode,
+  type Outcome,
+  resolveBallot,
+  type Rules,
+  type Tally,
+  tally,
+} from "./tally.ts";
+import {
+  type MethodBallot,
+  type MethodOutcome,
+  type MethodSpec,
+  type MethodTally,
+  tallyMethod,
+} from "./methods/mod.ts";
 
 export type StateReader = Pick<StateView, "get" | "list">;
 
@@ -51,6 +67,10 @@ export interface ProposalRecord {
   effective: number;
   /** Timestamp of the author's cancel envelope. */
   cancelled?: number;
+  /** The decision method, when it is not the for/against `proposal` (text proposals only). */
+  method?: MethodSpec;
+  /** Ballots are committed while voting and revealed after the close (`rules.revealWindow`). */
+  secret?: true;
 }
 
 /** Small per-kind index entry, enough to decide which proposals matter at a time. */
@@ -64,13 +84,53 @@ export interface IndexEntry {
   target?: string;
 }
 
+/**
+ * A voter's latest vote on one proposal: a `choice` (the proposal method), a
+ * method `ballot`, or, on a secret proposal, the `commitment` to either.
+ */
 export interface VoteRecord {
-  choice: Choice;
+  choice?: Choice;
+  ballot?: MethodBallot;
+  commitment?: string;
   ts: number;
   seq: number;
   cid: string;
   reason?: string;
+  /** Time of this voter's earliest vote on the proposal (when they first took part). */
+  first?: number;
 }
+
+/** A secret ballot opened after the close: checked against the commitment when it arrived. */
+export interface RevealRecord {
+  /** The vote choice (proposal method) or method ballot. */
+  ballot: Choice | MethodBallot;
+  salt: string;
+  /** The commitment it opens (the voter's latest vote's). */
+  commitment: string;
+  ts: number;
+  seq: number;
+  cid: string;
+}
+
+/** Derived times of one proposal (see `GovernanceView.timing`). */
+export interface Timing {
+  /** When voting closes: `closes`, or later when a late quorum extended it. */
+  closes: number;
+  /** Secret ballots: the end of the reveal window (else equal to `closes`). */
+  revealEnds: number;
+  /** revealEnds + timelock: when an accepted proposal's action applies. */
+  effective: number;
+  /** When quorum was first reached, counting each member from their first vote (undefined: not by the close). */
+  quorumAt?: number;
+  /** True when a late quorum moved the close. */
+  extended: boolean;
+}
+
+/** A tally of any method: the proposal rule's counts, or a method's result under `method`. */
+export type ProposalTally = Omit<Tally, "outcome"> & {
+  outcome: Outcome | MethodOutcome;
+  method?: MethodTally;
+};
 
 export interface DelegationRecord {
   delegator: string;
@@ -88,6 +148,8 @@ export const govKeys = {
   indexPrefix: (kind: string) => ["gov", "k", kind] as const,
   vote: (id: string, voter: string) => ["gov", "v", id, voter] as const,
   votesPrefix: (id: string) => ["gov", "v", id] as const,
+  reveal: (id: string, voter: string) => ["gov", "r", id, voter] as const,
+  revealsPrefix: (id: string) => ["gov", "r", id] as const,
   delegation: (delegator: string, scope: string, ts: number, cid: string) =>
     ["gov", "d", delegator, scope, ts, cid] as const,
   delegationsOf: (delegator: string) => ["gov", "d", delegator] as const,
@@ -108,20 +170,34 @@ export interface DelegateSet {
   effective: number;
 }
 
-/** The rules a `kind` proposal gets under `params`. */
-export function rulesFor(params: Params, kind: CooperativeProposalKind): Rules {
-  return {
+/**
+ * The rules a `kind` proposal gets under `params`: `revealWindow` only when it
+ * is secret, `extendOnLateQuorum` only when the kind's parameter is above 0
+ * (so proposals made before these parameters existed keep their exact rules).
+ */
+export function rulesFor(
+  params: Params,
+  kind: CooperativeProposalKind,
+  options: { secret?: boolean } = {},
+): Rules {
+  const rules: Rules = {
     quorum: numberParam(params, `governance.${kind}.quorum`),
     approval: numberParam(params, `governance.${kind}.approval`),
     votingPeriod: numberParam(params, `governance.${kind}.votingPeriod`),
     timelock: numberParam(params, `governance.${kind}.timelock`),
     mode: stringParam(params, `governance.${kind}.mode`) as Mode,
   };
+  if (options.secret) rules.revealWindow = numberParam(params, `governance.${kind}.revealWindow`);
+  const extend = numberParam(params, `governance.${kind}.extendOnLateQuorum`);
+  if (extend > 0) rules.extendOnLateQuorum = extend;
+  return rules;
 }
 
 export type ProposalState =
   | "Draft"
   | "Open"
+  | "Revealing"
+  | "Closed"
   | "Accepted"
   | "Rejected"
   | "NoQuorum"
@@ -131,6 +207,8 @@ export type ProposalState =
 export const proposalStates: readonly ProposalState[] = [
   "Draft",
   "Open",
+  "Revealing",
+  "Closed",
   "Accepted",
   "Rejected",
   "NoQuorum",
@@ -144,7 +222,8 @@ export const creditOverridePrefix = "credit.override.";
 interface Shared {
   records: Map<string, ProposalRecord | null>;
   indexes: Map<string, IndexEntry[]>;
-  tallies: Map<string, Tally>;
+  tallies: Map<string, ProposalTally>;
+  timings: Map<string, Timing>;
   progress: Map<string, { next: number; accepted: ProposalRecord[] }>;
   delegations?: Map<string, Map<string, DelegationRecord[]>>;
 }
@@ -156,7 +235,13 @@ const sharedCache = new Map<string, Shared>();
 const beforeGovernance = new WeakMap<Genesis, Shared>();
 
 function emptyShared(): Shared {
-  return { records: new Map(), indexes: new Map(), tallies: new Map(), progress: new Map() };
+  return {
+    records: new Map(),
+    indexes: new Map(),
+    tallies: new Map(),
+    timings: new Map(),
+    progress: new Map(),
+  };
 }
 
 function byEffective(a: IndexEntry, b: IndexEntry): number {
@@ -267,6 +352,8 @@ export class GovernanceView {
     const out: ProposalRecord[] = [];
     for (const record of state.accepted) {
       if (record.effective > ts) break;
+      // A late quorum can only move the effective time later than the entry's.
+      if (record.rules.extendOnLateQuorum && (await this.timing(record)).effective > ts) continue;
       out.push(record);
     }
     return out;
@@ -308,6 +395,7 @@ export class GovernanceView {
       }
       const record = await this.proposal(entry.id);
       if (!record || (await this.tally(record)).outcome !== "Accepted") continue;
+      if (record.rules.extendOnLateQuorum && (await this.timing(record)).effective > ts) continue;
       const action = record.action as MembershipAction;
       if ("admit" in action && action.admit === did) member = true;
       if ("remove" in action && action.remove === did) member = false;
@@ -425,32 +513,161 @@ export class GovernanceView {
     return out;
   }
 
-  /** The tally from stored votes and delegations; deterministic in the envelopes held. */
-  async tally(record: ProposalRecord, ballots?: Ballot[]): Promise<Tally> {
+  async reveals(id: string): Promise<Map<string, RevealRecord>> {
+    const out = new Map<string, RevealRecord>();
+    for (const { key, value } of await this.state.list<RevealRecord>(govKeys.revealsPrefix(id))) {
+      out.set(key[3] as string, value);
+    }
+    return out;
+  }
+
+  /**
+   * The proposal's times, derived from its own data and its votes: with
+   * `extendOnLateQuorum`, voting closes at the later of its close and the
+   * moment quorum was first reached plus the extension (OpenZeppelin
+   * Governor's rule); a member counts towards quorum from their first vote (or
+   * their delegate's) dated by the original close.
+   */
+  async timing(record: ProposalRecord): Promise<Timing> {
+    const { timings } = await this.#data();
+    const cached = timings.get(record.id);
+    if (cached) return cached;
+    const extension = record.rules.extendOnLateQuorum ?? 0;
+    const reveal = record.rules.revealWindow ?? 0;
+    let closes = record.closes;
+    let quorumAt: number | undefined;
+    if (extension > 0) {
+      const eligible = await this.membersAt(record.opened);
+      const firstVotes = new Map<string, number>();
+      for (const [voter, vote] of await this.votes(record.id)) {
+        const first = Math.min(vote.first ?? vote.ts, vote.ts);
+        if (first <= record.closes) firstVotes.set(voter, first);
+      }
+      const delegations = await this.delegationsFor(record);
+      const times: number[] = [];
+      for (const did of eligible) {
+        const resolved = resolveBallot(did, eligible, firstVotes, delegations);
+        if (resolved) times.push(resolved.ballot);
+      }
+      times.sort((a, b) => a - b);
+      const required = Math.floor((eligible.size * record.rules.quorum) / 100);
+      quorumAt = required === 0 ? record.opened : times[required - 1];
+      if (quorumAt !== undefined) closes = Math.max(closes, quorumAt + extension);
+    } else {
+      quorumAt = undefined;
+    }
+    const timing: Timing = {
+      closes,
+      revealEnds: closes + reveal,
+      effective: closes + reveal + record.rules.timelock,
+      extended: closes > record.closes,
+      ...(quorumAt === undefined ? {} : { quorumAt }),
+    };
+    timings.set(record.id, timing);
+    return timing;
+  }
+
+  /**
+   * Each voter's counted ballot: their latest vote dated by the close; on a
+   * secret proposal, the ballot they revealed for the commitment of that vote
+   * within the reveal window (no reveal, no ballot).
+   */
+  async counted(record: ProposalRecord): Promise<Map<string, Choice | MethodBallot>> {
+    const { closes, revealEnds } = await this.timing(record);
+    const votes = await this.votes(record.id);
+    const out = new Map<string, Choice | MethodBallot>();
+    const reveals = record.secret ? await this.reveals(record.id) : undefined;
+    for (const [voter, vote] of votes) {
+      if (vote.ts > closes) continue;
+      if (reveals) {
+        const reveal = reveals.get(voter);
+        if (
+          reveal && vote.commitment !== undefined && reveal.commitment === vote.commitment &&
+          reveal.ts > closes && reveal.ts <= revealEnds
+        ) out.set(voter, reveal.ballot);
+        continue;
+      }
+      const ballot = record.method ? vote.ballot : vote.choice;
+      if (ballot !== undefined) out.set(voter, ballot);
+    }
+    return out;
+  }
+
+  /**
+   * The tally from stored votes, reveals and delegations; deterministic in the
+   * envelopes held. A method proposal's result is under `method`, and its
+   * outcome is `Closed` or `NoQuorum`; `ballots` is filled for the proposal
+   * method only.
+   */
+  async tally(record: ProposalRecord, ballots?: Ballot[]): Promise<ProposalTally> {
     const { tallies } = await this.#data();
     const cached = tallies.get(record.id);
     if (cached && !ballots) return cached;
     const eligible = await this.membersAt(record.opened);
-    const votes = new Map<string, Choice>();
-    for (const [voter, vote] of await this.votes(record.id)) {
-      if (vote.ts <= record.closes) votes.set(voter, vote.choice);
+    const counted = await this.counted(record);
+    const delegations = await this.delegationsFor(record);
+    let result: ProposalTally;
+    if (record.method) {
+      const method = tallyMethod({
+        spec: record.method,
+        eligible,
+        votes: counted as Map<string, MethodBallot>,
+        delegations,
+        quorum: record.rules.quorum,
+      });
+      result = {
+        eligible: method.eligible,
+        required: method.required,
+        cast: method.cast,
+        for: 0,
+        against: 0,
+        abstain: 0,
+        block: 0,
+        delegated: method.delegated,
+        threshold: 0,
+        outcome: method.outcome,
+        method,
+      };
+    } else {
+      result = tally({
+        eligible,
+        votes: counted as Map<string, Choice>,
+        delegations,
+        rules: record.rules,
+      }, ballots);
     }
-    const result = tally({
-      eligible,
-      votes,
-      delegations: await this.delegationsFor(record),
-      rules: record.rules,
-    }, ballots);
     tallies.set(record.id, result);
     return result;
   }
 
-  /** State at `now`: Open until close, then the outcome; Executed once an accepted one's effective time passed. */
+  /** A method proposal's tally with every member's resolved ballot, for `show`. */
+  async methodBallots(
+    record: ProposalRecord,
+  ): Promise<{ did: string; ballot: MethodBallot; via?: string }[]> {
+    if (!record.method) return [];
+    const out: { did: string; ballot: MethodBallot; via?: string }[] = [];
+    tallyMethod({
+      spec: record.method,
+      eligible: await this.membersAt(record.opened),
+      votes: (await this.counted(record)) as Map<string, MethodBallot>,
+      delegations: await this.delegationsFor(record),
+      quorum: record.rules.quorum,
+    }, out);
+    return out;
+  }
+
+  /**
+   * State at `now`: Open until the (derived) close; Revealing until a secret
+   * proposal's reveal window ends; then the outcome (Closed or NoQuorum for a
+   * method proposal); Executed once an accepted one's effective time passed.
+   */
   async stateOf(record: ProposalRecord, now: number): Promise<ProposalState> {
     if (record.cancelled !== undefined) return "Cancelled";
-    if (now <= record.closes) return "Open";
+    const timing = await this.timing(record);
+    if (now <= timing.closes) return "Open";
+    if (record.secret && now <= timing.revealEnds) return "Revealing";
     const { outcome } = await this.tally(record);
-    if (outcome === "Accepted" && now >= record.effective) return "Executed";
+    if (outcome === "Accepted" && now >= timing.effective) return "Executed";
     return outcome;
   }
 
@@ -460,7 +677,8 @@ export class GovernanceView {
     for (const entry of await this.index("upgrade")) {
       if (entry.cancelled !== undefined || entry.closes >= now) continue;
       const record = await this.proposal(entry.id);
-      if (record && (await this.tally(record)).outcome === "Accepted") out.push(record);
+      if (!record || (await this.timing(record)).revealEnds >= now) continue;
+      if ((await this.tally(record)).outcome === "Accepted") out.push(record);
     }
     return out;
   }
@@ -470,7 +688,7 @@ export class GovernanceView {
     let required: string | null = null;
     for (const record of await this.acceptedUpgrades(now)) {
       const action = record.action as UpgradeAction;
-      if (record.effective > now || action.deadline > now) continue;
+      if ((await this.timing(record)).effective > now || action.deadline > now) continue;
       if (required === null || compareVersions(action.minVersion, required) > 0) {
         required = action.minVersion;
       }

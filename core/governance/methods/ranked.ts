@@ -1,0 +1,191 @@
+/**
+ * Ranked choice: instant-runoff for one seat and Schulze as the Condorcet
+ * method, both from the same ballots (option indexes, most preferred first;
+ * options a ballot leaves out rank below every option it lists, level with
+ * each other).
+ *
+ * Instant-runoff: each round counts every ballot for its highest option still
+ * in the race; an option with more than half of the ballots still counting
+ * wins; otherwise every option with the fewest votes is eliminated at once. If
+ * all options left are level, they are reported as a tie.
+ *
+ * Schulze (winning votes): d[i][j] ballots prefer i to j; a path's strength is
+ * its weakest link d[x][y] where d[x][y] > d[y][x]; p[i][j] is the strongest
+ * path. i ranks above j iff p[i][j] > p[j][i]; the winners are the options no
+ * other beats. Options are ranked by how many others they beat (ties grouped);
+ * one seat goes to the winner (several winners are a tie), more seats are
+ * filled from the top of that order.
+ */
+import { argmax, zeros } from "./_count.ts";
+
+export interface RunoffRound {
+  /** Votes per option this round (null for options already eliminated). */
+  counts: (number | null)[];
+  /** Ballots whose options were all eliminated. */
+  exhausted: number;
+  /** Options eliminated at the end of this round (none in the last round). */
+  eliminated: number[];
+}
+
+export interface RankedResult {
+  method: "ranked";
+  seats: number;
+  instantRunoff: {
+    rounds: RunoffRound[];
+    /** One option, or every option left when they end level; none without ballots. */
+    winners: number[];
+  };
+  schulze: {
+    /** pairwise[i][j]: ballots preferring option i to option j. */
+    pairwise: number[][];
+    /** strongest[i][j]: strength of the strongest path from i to j. */
+    strongest: number[][];
+    /** How many options each one beats (p[i][j] > p[j][i]). */
+    beats: number[];
+    /** Options no other beats. */
+    winners: number[];
+    /** Groups of options, best first; options in a group beat equally many. */
+    ranking: number[][];
+  };
+  /** The `seats` options elected by Schulze's order, when no tie straddles the last seat. */
+  elected: number[];
+  /** Options tied for the remaining seats (empty when `elected` fills them). */
+  tiedForLastSeat: number[];
+}
+
+export function instantRunoff(
+  options: number,
+  ballots: readonly (readonly number[])[],
+): RankedResult["instantRunoff"] {
+  const rounds: RunoffRound[] = [];
+  const continuing = new Array<boolean>(options).fill(true);
+  let left = options;
+  if (ballots.length === 0) return { rounds, winners: [] };
+  // One round per elimination: at most `options` rounds.
+  for (let round = 0; round < options; round++) {
+    const counts = zeros(options);
+    let exhausted = 0;
+    for (const ballot of ballots) {
+      let counted = false;
+      for (const option of ballot) {
+        if (continuing[option]) {
+          counts[option]++;
+          counted = true;
+          break;
+        }
+      }
+      if (!counted) exhausted++;
+    }
+    const shown = counts.map((c, i) => (continuing[i] ? c : null));
+    const live: number[] = [];
+    for (let i = 0; i < options; i++) if (continuing[i]) live.push(i);
+    const active = ballots.length - exhausted;
+    const leaders = argmax(counts, live);
+    if (leaders.length === 1 && counts[leaders[0]] * 2 > active) {
+      rounds.push({ counts: shown, exhausted, eliminated: [] });
+      return { rounds, winners: leaders };
+    }
+    const fewest = argmax(counts.map((c) => -c), live);
+    if (fewest.length === left) {
+      rounds.push({ counts: shown, exhausted, eliminated: [] });
+      return { rounds, winners: fewest };
+    }
+    rounds.push({ counts: shown, exhausted, eliminated: fewest });
+    for (const i of fewest) continuing[i] = false;
+    left -= fewest.length;
+  }
+  // Unreachable: each round removes at least one option and one option left wins.
+  throw new Error("instant-runoff ran out of rounds");
+}
+
+export function schulze(
+  options: number,
+  ballots: readonly (readonly number[])[],
+): RankedResult["schulze"] {
+  const n = options;
+  const d = Array.from({ length: n }, () => zeros(n));
+  const ranked = new Array<boolean>(n);
+  for (const ballot of ballots) {
+    ranked.fill(false);
+    for (let a = 0; a < ballot.length; a++) {
+      const x = ballot[a];
+      ranked[x] = true;
+      const row = d[x];
+      for (let b = a + 1; b < ballot.length; b++) row[ballot[b]]++;
+    }
+    if (ballot.length < n) {
+      for (const x of ballot) {
+        const row = d[x];
+        for (let y = 0; y < n; y++) if (!ranked[y]) row[y]++;
+      }
+    }
+  }
+  const p = Array.from(
+    { length: n },
+    (_, i) => Array.from({ length: n }, (_, j) => (i !== j && d[i][j] > d[j][i] ? d[i][j] : 0)),
+  );
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      if (i === j) continue;
+      for (let k = 0; k < n; k++) {
+        if (i !== k && j !== k) p[j][k] = Math.max(p[j][k], Math.min(p[j][i], p[i][k]));
+      }
+    }
+  }
+  const beats = zeros(n);
+  const winners: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let beaten = false;
+    for (let j = 0; j < n; j++) {
+      if (i === j) continue;
+      if (p[i][j] > p[j][i]) beats[i]++;
+      if (p[j][i] > p[i][j]) beaten = true;
+    }
+    if (!beaten) winners.push(i);
+  }
+  const order = [...Array(n).keys()].sort((a, b) => beats[b] - beats[a] || a - b);
+  const ranking: number[][] = [];
+  for (const i of order) {
+    const last = ranking.at(-1);
+    if (last && beats[last[0]] === beats[i]) last.push(i);
+    else ranking.push([i]);
+  }
+  return {
+    pairwise: d,
+    strongest: p,
+    beats,
+    winners: ballots.length === 0 ? [] : winners,
+    ranking: ballots.length === 0 ? [] : ranking,
+  };
+}
+
+export function countRanked(
+  options: number,
+  seats: number,
+  ballots: readonly (readonly number[])[],
+): RankedResult {
+  const result = schulze(options, ballots);
+  const elected: number[] = [];
+  let tiedForLastSeat: number[] = [];
+  if (seats === 1) {
+    // One seat: the Schulze winner itself (several winners are a tie).
+    if (result.winners.length === 1) elected.push(result.winners[0]);
+    else tiedForLastSeat = result.winners;
+  } else {
+    for (const group of result.ranking) {
+      if (elected.length + group.length <= seats) elected.push(...group);
+      else {
+        if (elected.length < seats) tiedForLastSeat = group;
+        break;
+      }
+    }
+  }
+  return {
+    method: "ranked",
+    seats,
+    instantRunoff: instantRunoff(options, ballots),
+    schulze: result,
+    elected,
+    tiedForLastSeat,
+  };
+}
