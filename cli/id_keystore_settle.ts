@@ -17,6 +17,7 @@ import { createKindRegistry } from "../core/kinds.ts";
 import type { Clock } from "../core/ports.ts";
 import type { Store } from "../core/store/store.ts";
 import {
+  adoptSeeds,
   type KeystoreSecrets,
   keystoreUnchanged,
   readKeystoreFile,
@@ -33,13 +34,7 @@ export async function resolvePending(
 ): Promise<{ secrets: KeystoreSecrets; adopted: boolean }> {
   const pending = secrets.pending!;
   const { pending: _dropped, ...rest } = secrets;
-  const adopt = (): KeystoreSecrets => {
-    const { next, ...current } = pending.secrets;
-    const out: KeystoreSecrets = { ...rest, ...current, next };
-    if (!current.mlDsa65) delete out.mlDsa65;
-    if (!current.mlKem768) delete out.mlKem768;
-    return out;
-  };
+  const adopt = (): KeystoreSecrets => adoptSeeds(rest, pending.secrets);
   const at = await store.get<StoredEnvelope>(chainKeys.position(kelNet, secrets.did, pending.seq));
   if (at) {
     return at.value.cid === pending.cid

@@ -36,6 +36,7 @@ import type { CliContext, UnlockedIdentity } from "./context.ts";
 import { exitCodes } from "./exit_codes.ts";
 import { freshSeeds } from "./id.ts";
 import {
+  adoptSeeds,
   type KeySeeds,
   type KeystoreSecrets,
   seedToBase64,
@@ -118,9 +119,7 @@ async function commitKeyEvent(
   const { spreadOwnKel } = await import("./networks.ts");
   await spreadOwnKel(ctx);
   crashPoint("rotate:after-commit");
-  const { next, ...current } = after;
-  const secrets: KeystoreSecrets = { ...old, ...current, next };
-  delete secrets.pending;
+  const secrets = adoptSeeds(old, after);
   await writeKeystoreFile(ctx.keystorePath, secrets, unlocked.passphrase);
   crashPoint("rotate:after-keystore");
   const record = await requireRecord(ctx, unlocked.did);

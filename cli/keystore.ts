@@ -27,6 +27,12 @@ export interface KeystoreSecrets {
   /** Room for the identity lifecycle (recovery requests in flight, etc.). */
   extra?: Record<string, unknown>;
   /**
+   * Encryption keys this identity used before its current ones (oldest first, at most
+   * `retiredKeysMax`): files encrypted to an earlier key still decrypt after a rotation.
+   * Never used to encrypt; `adoptSeeds` adds to it.
+   */
+  retired?: RetiredKeys[];
+  /**
    * A KEL event that changes keys, written here BEFORE it is committed to the
    * store (crash safety). The keystore's own seeds stay the old ones until the
    * event is committed; unlocking then settles it (see `settlePending`).
@@ -40,6 +46,44 @@ export interface KeySeeds {
   x25519: string;
   mlDsa65?: string;
   mlKem768?: string;
+}
+
+/** Seeds of one superseded generation of encryption keys. */
+export interface RetiredKeys {
+  x25519: string;
+  mlKem768?: string;
+}
+
+/**
+ * Most superseded encryption key generations the keystore keeps (the oldest are dropped
+ * first). Sixteen rotations cover years of scheduled rotation; a file encrypted to a key older
+ * than that no longer decrypts with this keystore (a backup made before then still holds it).
+ */
+export const retiredKeysMax = 16;
+
+/**
+ * The keystore's secrets after a key event installs `after` (its current seeds and the newly
+ * committed next ones): the encryption seeds it replaces move to `retired` (bounded by
+ * `retiredKeysMax`), so what was encrypted to them stays readable. No pending event is left.
+ */
+export function adoptSeeds(
+  old: KeystoreSecrets,
+  after: KeySeeds & { next: KeySeeds },
+): KeystoreSecrets {
+  const { next, ...current } = after;
+  const out: KeystoreSecrets = { ...old, ...current, next };
+  if (!current.mlDsa65) delete out.mlDsa65;
+  if (!current.mlKem768) delete out.mlKem768;
+  delete out.pending;
+  const retired = [...(old.retired ?? [])];
+  if (old.x25519 !== current.x25519 || old.mlKem768 !== current.mlKem768) {
+    const gone: RetiredKeys = { x25519: old.x25519 };
+    if (old.mlKem768) gone.mlKem768 = old.mlKem768;
+    const same = (r: RetiredKeys) => r.x25519 === gone.x25519 && r.mlKem768 === gone.mlKem768;
+    if (!retired.some(same)) retired.push(gone);
+  }
+  if (retired.length > 0) out.retired = retired.slice(-retiredKeysMax);
+  return out;
 }
 
 /** A key-changing KEL event in flight, with the secrets it installs. */
@@ -133,6 +177,16 @@ function checkSecrets(secrets: KeystoreSecrets): void {
       secrets.v !== 1 || !seed(secrets.ed25519) || !seed(secrets.x25519) ||
       !seed(secrets.next?.ed25519) || !seed(secrets.next?.x25519)
     ) throw new Error("bad fields");
+    const retired = secrets.retired;
+    if (
+      retired !== undefined &&
+      (!Array.isArray(retired) || retired.length > retiredKeysMax ||
+        !retired.every((r) =>
+          seed(r?.x25519) &&
+          (r.mlKem768 === undefined ||
+            (typeof r.mlKem768 === "string" && fromBase64(r.mlKem768).length === 64))
+        ))
+    ) throw new Error("bad retired keys");
   } catch (error) {
     throw new KeystoreError("Cannot unlock the keystore: its contents are not an icn keystore", {
       cause: error,
