@@ -48,6 +48,7 @@ import {
   decryptSecrets,
   encryptSecrets,
   type KeystoreSecrets,
+  retiredKeysMax,
   scryptLogN,
   writeKeystoreFile,
 } from "./keystore.ts";
@@ -90,6 +91,9 @@ const archiveShape = record({
   }, {
     ...pqSeedsText,
     extra: record({}, { recoveryRequest: string({ max: recoveryFileBytesMax * 2 }) }),
+    retired: array(record({ x25519: seedText(32) }, { mlKem768: seedText(64) }), {
+      max: retiredKeysMax,
+    }),
   }),
   identity: record({
     did,
@@ -151,10 +155,19 @@ interface BackupArchive {
 /** `id backup`'s options (declared in cli/id_commands.ts). */
 export interface BackupOptions {
   out?: string;
+  /** Trustees: the backup is split among them (cli/id_trustee.ts) instead of the passphrase. */
+  to?: string[];
+  threshold?: string;
 }
 
 export interface RestoreOptions {
   force?: boolean;
+  /** Opened trustee shares, for a trustee backup. */
+  share?: string[];
+}
+
+export interface VerifyBackupOptions {
+  share?: string[];
 }
 
 export interface CaughtUpOptions {
@@ -168,6 +181,24 @@ export async function backup(
 ): Promise<CommandResult> {
   if (options.out === undefined || options.out.length === 0) {
     throw new InvalidInputError("Cannot back up: name the backup file with --out FILE");
+  }
+  if (options.to === undefined && options.threshold !== undefined) {
+    throw new InvalidInputError(
+      "Cannot use --threshold without --to: a threshold splits the backup among trustees",
+    );
+  }
+  if (options.to !== undefined && options.threshold === undefined) {
+    throw new InvalidInputError(
+      "Cannot back up to trustees without --threshold M: say how many of them must join to restore",
+    );
+  }
+  const threshold = options.threshold === undefined ? undefined : Number(
+    /^\d{1,3}$/.test(options.threshold) ? options.threshold : NaN,
+  );
+  if (threshold !== undefined && !Number.isInteger(threshold)) {
+    throw new InvalidInputError(
+      `Cannot use --threshold "${shown(options.threshold, 16)}": it must be a whole number`,
+    );
   }
   const unlocked = await ctx.unlock();
   const identity = await ctx.readPublicIdentity();
@@ -183,12 +214,39 @@ export async function backup(
     identity,
     kel: envelopes.map((s) => toBase64(s.bytes)),
   };
+  const own = envelopes.filter((s) => s.envelope.author === unlocked.did).length;
+  if (options.to !== undefined) {
+    const { trusteeBundle } = await import("./id_trustee.ts");
+    const bundle = await trusteeBundle(
+      ctx,
+      unlocked.did,
+      JSON.stringify(archive),
+      options.to,
+      threshold!,
+    );
+    await writeFileAtomic(options.out, bundle.bytes, 0o600);
+    return {
+      data: {
+        file: options.out,
+        did: unlocked.did,
+        kelEvents: own,
+        envelopes: envelopes.length,
+        bytes: bundle.bytes.length,
+        threshold,
+        trustees: bundle.trustees,
+      },
+      text: [
+        `Backed up ${unlocked.did} to ${options.out} for ${bundle.trustees.length} trustees: any ${threshold} of them together can restore it, fewer cannot`,
+        ...bundle.trustees.map((t) => `  ${t.did}  (${t.stanza})`),
+        `  give each trustee the file; to restore, ${threshold} of them run \`icn id backup share-open ${options.out}\` and you run \`icn id restore ${options.out} --share FILE ...\``,
+      ],
+    };
+  }
   const encrypter = new age.Encrypter();
   encrypter.setPassphrase(unlocked.passphrase);
   encrypter.setScryptWorkFactor(scryptLogN());
   const bytes = await encrypter.encrypt(JSON.stringify(archive));
   await writeFileAtomic(options.out, bytes, 0o600);
-  const own = envelopes.filter((s) => s.envelope.author === unlocked.did).length;
   return {
     data: {
       file: options.out,
@@ -231,9 +289,48 @@ interface CheckedBackup {
   kel: Uint8Array[];
 }
 
+/**
+ * Opens a backup of either kind and fully checks it, writing nothing: a trustee
+ * backup with the opened `shares` (the restored keystore gets a new passphrase),
+ * a passphrase backup with the keystore passphrase.
+ */
+async function openAnyBackup(
+  ctx: CliContext,
+  path: string,
+  shares: readonly string[] | undefined,
+): Promise<CheckedBackup & { passphrase: string; trustees?: { threshold: number; used: number } }> {
+  const bytes = await readInputFile(path, "backup", { bytesMax: backupBytesMax * 2 });
+  const { isTrusteeBundle, openWithShares } = await import("./id_trustee.ts");
+  if (!isTrusteeBundle(bytes)) {
+    if (shares !== undefined) {
+      throw new InvalidInputError(
+        `Cannot use --share with ${path}: it is a passphrase backup, not a trustee backup`,
+      );
+    }
+    return await openBackup(ctx, path, bytes);
+  }
+  if (shares === undefined || shares.length === 0) {
+    throw new InvalidInputError(
+      `Cannot open ${path}: it is a trustee backup; gather its trustees' opened shares (\`icn id backup share-open ${path}\`) and pass each with --share FILE`,
+    );
+  }
+  const opened = await openWithShares(path, bytes, shares);
+  const passphrase = await ctx.newPassphrase();
+  const checked = await checkArchive(opened.text, path, passphrase);
+  return { ...checked, passphrase, trustees: { threshold: opened.threshold, used: opened.used } };
+}
+
 /** Decrypts and fully checks a backup: structure, KEL replay, keys matching the KEL. Writes nothing. */
-async function openBackup(ctx: CliContext, path: string): Promise<CheckedBackup> {
-  const bytes = await readInputFile(path, "backup", { bytesMax: backupBytesMax });
+async function openBackup(
+  ctx: CliContext,
+  path: string,
+  bytes: Uint8Array,
+): Promise<CheckedBackup & { passphrase: string }> {
+  if (bytes.length > backupBytesMax) {
+    throw new InvalidInputError(
+      `Cannot read backup ${path}: ${bytes.length} bytes, the limit is ${backupBytesMax}`,
+    );
+  }
   checkScryptWorkFactor(bytes, path);
   const passphrase = await ctx.passphrase();
   const decrypter = new age.Decrypter();
@@ -250,6 +347,15 @@ async function openBackup(ctx: CliContext, path: string): Promise<CheckedBackup>
       `Cannot open backup ${path}: it is truncated or corrupted (${message})`,
     );
   }
+  return { ...await checkArchive(text, path, passphrase), passphrase };
+}
+
+/** Checks a decrypted backup archive: structure, KEL replay, keys matching the KEL. */
+async function checkArchive(
+  text: string,
+  path: string,
+  passphrase: string,
+): Promise<CheckedBackup> {
   const { archive, kel } = decodeBackupArchive(text, path);
   // Re-checks the secrets the way the keystore does when it is read.
   const secrets = await decryptSecrets(
@@ -287,9 +393,13 @@ async function openBackup(ctx: CliContext, path: string): Promise<CheckedBackup>
   return { archive: { ...archive, secrets }, record, kel };
 }
 
-export async function verifyBackup(ctx: CliContext, args: string[]): Promise<CommandResult> {
+export async function verifyBackup(
+  ctx: CliContext,
+  args: string[],
+  options: VerifyBackupOptions = {},
+): Promise<CommandResult> {
   const [path] = args;
-  const { archive, record } = await openBackup(ctx, path);
+  const { archive, record } = await openAnyBackup(ctx, path, options.share);
   return {
     data: {
       file: path,
@@ -314,7 +424,11 @@ export async function restore(
   options: RestoreOptions,
 ): Promise<CommandResult> {
   const [path] = args;
-  const { archive, record, kel } = await openBackup(ctx, path);
+  const { archive, record, kel, passphrase, trustees } = await openAnyBackup(
+    ctx,
+    path,
+    options.share,
+  );
   await ctx.ensureDataDir();
   const present = [ctx.keystorePath, ctx.publicIdentityPath];
   const existing = [];
@@ -366,16 +480,24 @@ export async function restore(
     kept.push(bak);
   }
   crashPoint("restore:after-bak");
-  await writeKeystoreFile(ctx.keystorePath, archive.secrets, await ctx.passphrase());
+  await writeKeystoreFile(ctx.keystorePath, archive.secrets, passphrase);
   crashPoint("restore:after-keystore");
   await writePublicIdentityFile(
     ctx.publicIdentityPath,
     publicIdentityOf(archive.secrets, record.keys, record.seq),
   );
   return {
-    data: { file: path, did: archive.did, kelSeq: record.seq, kept },
+    data: {
+      file: path,
+      did: archive.did,
+      kelSeq: record.seq,
+      kept,
+      ...(trustees ? { shares: trustees.used, threshold: trustees.threshold } : {}),
+    },
     text: [
-      `Restored ${archive.did} into ${ctx.dataDir} (key event log seq ${record.seq})`,
+      `Restored ${archive.did} into ${ctx.dataDir} (key event log seq ${record.seq})${
+        trustees ? ` from ${trustees.used} trustees' shares (threshold ${trustees.threshold})` : ""
+      }`,
       ...kept.map((k) => `  previous file kept as ${k}`),
       ...catchUpAdvice,
     ],

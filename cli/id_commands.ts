@@ -44,9 +44,36 @@ export function idCommands(r: Registrar): Command {
   );
   r.action(
     id.command("export").description("Print the DID document (no secrets)")
-      .option("--minisign", "print the minisign public key instead"),
-    load,
-    "exportIdentity",
+      .option("--minisign", "print the minisign public key instead")
+      .option("--age-recipient", "print the age recipient (age1…) instead")
+      .option("--pq", "with --age-recipient: the hybrid ML-KEM-768 recipient (age1pq1…)")
+      .option(
+        "--age-identity <file>",
+        "write the X25519 secret key as an age identity file (mode 0600; a secret!)",
+      ),
+    () => import("./id_age.ts"),
+    "exportWithAge",
+  );
+  const encryptModule = () => import("./id_encrypt.ts");
+  r.action(
+    id.command("encrypt").description(
+      "Encrypt a file to identities (age; hybrid ML-KEM-768 + X25519 for PQ identities)",
+    )
+      .argument("<file>", "file to encrypt")
+      .requiredOption("--to <did>", "recipient DID or contact (repeat)", collect)
+      .option("--armor", "ASCII-armored output (PEM-like text)")
+      .option("--out <file>", "encrypted file (default FILE.age; - for standard output)")
+      .option("--force", "replace an existing output file"),
+    encryptModule,
+    "encrypt",
+  );
+  r.action(
+    id.command("decrypt").description("Decrypt an age file encrypted to this identity")
+      .argument("<file>", "encrypted file (binary or armored)")
+      .option("--out <file>", "decrypted file (default FILE without .age; - for standard output)")
+      .option("--force", "replace an existing output file"),
+    encryptModule,
+    "decrypt",
   );
   r.action(
     id.command("change-passphrase").description("Re-encrypt the keystore under a new passphrase")
@@ -119,21 +146,37 @@ export function idCommands(r: Registrar): Command {
     "Encrypted backup (age, same passphrase) of the keystore, public identity and key event log",
   );
   r.action(
-    backup.option("--out <file>", "backup file to write"),
+    backup.option("--out <file>", "backup file to write")
+      .option(
+        "--to <did>",
+        "split the backup among trustees instead of the passphrase (repeat)",
+        collect,
+      )
+      .option("--threshold <m>", "with --to: how many trustees together can restore"),
     backupModule,
     "backup",
   );
   r.action(
     backup.command("verify").description(
       "Check a backup decrypts and its key event log verifies, without restoring",
-    ).argument("<file>", "backup file"),
+    ).argument("<file>", "backup file")
+      .option("--share <file>", "an opened trustee share, for a trustee backup (repeat)", collect),
     backupModule,
     "verifyBackup",
+  );
+  r.action(
+    backup.command("share-open").description(
+      "As a trustee, open your share of a trustee backup for its owner",
+    ).argument("<file>", "trustee backup file")
+      .option("--out <file>", "opened share file (default FILE.share-N)"),
+    () => import("./id_trustee.ts"),
+    "shareOpen",
   );
   r.action(
     id.command("restore").description(
       "Restore an identity from a backup into this data dir",
     ).argument("<file>", "backup file")
+      .option("--share <file>", "an opened trustee share, for a trustee backup (repeat)", collect)
       .option("--force", "replace an existing identity (the old files are kept as .bak)"),
     backupModule,
     "restore",
