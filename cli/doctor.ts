@@ -327,7 +327,47 @@ async function checkNode(ctx: CliContext): Promise<{ node: NodeSeen | null; find
       }],
     };
   }
-  return { node, findings: [await checkPeerClocks(node)] };
+  return { node, findings: [await checkPeerClocks(node), ...await checkUpgrades(node)] };
+}
+
+/**
+ * Accepted protocol upgrades as the running node sees them (net/upgrade.ts): one that is past
+ * its deadline but short of `upgrade.readiness`, or that this node does not run yet, is a
+ * warning; none, or all in force and run here, is fine.
+ */
+async function checkUpgrades(node: { url: string; token: string }): Promise<Finding[]> {
+  let upgrades: Record<string, unknown>[];
+  try {
+    const { callNode } = await import("./node_client.ts");
+    const reply = await callNode(node, "GET", "/control/status") as { upgrades?: unknown };
+    upgrades = Array.isArray(reply.upgrades) ? reply.upgrades : [];
+  } catch (error) {
+    return [{
+      check: "upgrade",
+      status: "warn",
+      message: `A node runs at ${node.url} but its status is unavailable: ${
+        (error as Error).message
+      }`,
+      fix: "check the node's log; restart it with `systemctl restart icn-node` if it hangs",
+    }];
+  }
+  const warned = upgrades.filter((u) => typeof u.warning === "string");
+  if (warned.length === 0) {
+    return [{
+      check: "upgrade",
+      status: "ok",
+      message: upgrades.length === 0
+        ? "No accepted protocol upgrade"
+        : `${upgrades.length} accepted upgrade(s), nothing to do`,
+    }];
+  }
+  return warned.map((u) => ({
+    check: "upgrade",
+    status: "warn",
+    message: terminalSafe(String(u.warning)),
+    fix: "see `icn node status`: upgrade this node, or the members' nodes still on the old " +
+      "version (docs/governance.md, Protocol upgrades)",
+  }));
 }
 
 /** Clock offsets the node reports per peer (`clockSkewMs`), against the accepted skew. */

@@ -194,6 +194,13 @@ async function runLocked(
 ): Promise<CommandResult> {
   logHeapSizing(logger);
   const http = parseHostPort(config.http, "http.listen");
+  // Refused before anything is unlocked or opened.
+  const { testUpgradeOptions } = await import("../net/upgrade.ts");
+  const upgradeOptions = testUpgradeOptions(
+    config.profile,
+    config.syncIntervalMs,
+    Deno.env.get("ICN_TEST_PROTOCOL_VERSION"),
+  );
   const unlocked = await ctx.unlock();
   const deps = await ctx.ingestDeps();
   // Every joined network, each over its own store, the home network first (none joined: the
@@ -218,7 +225,7 @@ async function runLocked(
       },
     },
     config,
-    { libp2pMetrics: true },
+    { libp2pMetrics: true, ...upgradeOptions },
   );
   try {
     await node.start();
@@ -342,6 +349,19 @@ async function networkNames(
   };
 }
 
+/** An accepted upgrade as `/control/status` reports it (`net/upgrade.ts` `UpgradeStatus`). */
+interface UpgradeRow {
+  net: string;
+  minVersion: string;
+  deadline: number;
+  readiness: number;
+  active: number;
+  ready: number;
+  ratio: number;
+  state: string;
+  warning?: string;
+}
+
 export async function status(ctx: CliContext): Promise<CommandResult> {
   const node = await requireRunningNode(ctx);
   const s = await callNode(node, "GET", "/control/status") as {
@@ -356,13 +376,20 @@ export async function status(ctx: CliContext): Promise<CommandResult> {
     networks?: NetworkRow[];
     topology?: { region: string; cluster: string; role: string };
     neighbours?: Record<string, string[]>;
+    upgrades?: UpgradeRow[];
   };
   const labels = await contactLabels(ctx);
   const named = await networkNames(ctx);
   const networks = s.networks ?? [];
+  const upgrades = s.upgrades ?? [];
   return {
     data: s,
-    warnings: labels.warnings,
+    warnings: [
+      ...labels.warnings,
+      ...upgrades.flatMap((u) =>
+        u.warning ? [`${named(u.net, true)}: ${terminalSafe(u.warning)}`] : []
+      ),
+    ],
     text: [
       `DID       ${s.did}`,
       `Peer id   ${s.peerId}`,
@@ -393,6 +420,13 @@ export async function status(ctx: CliContext): Promise<CommandResult> {
           }`,
         ]
         : []),
+      ...upgrades.map((u) =>
+        `Upgrade   ${named(u.net, true)} min ${terminalSafe(u.minVersion)} ${
+          u.state.replace("_", " ")
+        }: ${u.ready}/${u.active} active member nodes (${
+          Math.round(u.ratio * 100)
+        }%, ${u.readiness}% needed), deadline ${new Date(u.deadline).toISOString()}`
+      ),
       `Peers     ${s.peers.length}`,
       ...s.peers.map((p) =>
         `  ${p.peer} ${peerDid(labels, p.did) ?? "(no hello yet)"}${

@@ -20,7 +20,7 @@ import { kelNet, protocolVersion } from "../core/constants.ts";
 import { decodeEnvelope, type SealedEnvelope } from "../core/envelope/envelope.ts";
 import { assert, RejectedError } from "../core/errors.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
-import { membersAt, paramsAt, upgradeRequirement } from "../core/governance/membership.ts";
+import { membersAt, paramsAt } from "../core/governance/membership.ts";
 import { compareVersions } from "../core/governance/view.ts";
 import { parseDid } from "../core/identity/did.ts";
 import { identityKey, type IdentityRecord, signingKeysAt } from "../core/identity/kel.ts";
@@ -376,6 +376,9 @@ export interface VerifiedHello {
   topology?: Topology;
   /** The highest of the peer's trust classes in the shared networks. */
   trustClass: TrustClass;
+  /** The protocol version the peer's signed hello named, and the hello's time (absent in fakes). */
+  version?: string;
+  ts?: number;
 }
 
 export interface HelloComponents {
@@ -406,6 +409,8 @@ export interface HelloInit {
   helloTimeoutMs: number;
   /** Where this node sits, announced in its hello (none: an older node's hello). */
   topology?: Topology;
+  /** The protocol version this node announces (default: `protocolVersion`; tests set another). */
+  version?: string;
 }
 
 export class Hello {
@@ -458,7 +463,7 @@ export class Hello {
       net: this.#init.net,
       networks: this.#networks.map((n) => n.net),
       ...(topology ? { topology: { ...topology } } : {}),
-      version: protocolVersion,
+      version: this.#init.version ?? protocolVersion,
       from: self(),
       to,
       ts: clock.now(),
@@ -577,23 +582,25 @@ export class Hello {
       shared: standing.map((n) => n.net),
       ...(topology ? { topology } : {}),
       trustClass: best,
+      version: hello.version,
+      ts: hello.ts,
     });
   }
 
-  /** Hook for protocol upgrades: the highest minVersion in force in any network served. */
-  async refreshMinVersion(): Promise<void> {
-    const { clock } = this.#components;
-    let highest: string | null = null;
-    for (const n of this.#networks) {
-      const required = await upgradeRequirement(new StateOverlay(n.store), n.genesis, clock.now());
-      if (required && (!highest || compareVersions(required, highest) > 0)) highest = required;
-    }
-    this.#minVersion = highest;
-    if (!highest) return;
+  /**
+   * Protocol upgrades (`upgrade.ts`): the highest minVersion in force in any network served, or
+   * null. Peers below it are refused from now on, and those connected are hung up on.
+   */
+  enforce(minVersion: string | null): void {
+    this.#minVersion = minVersion;
+    if (!minVersion) return;
     for (const n of this.#networks) {
       for (const [peer, info] of n.peers.entries()) {
-        if (compareVersions(info.version, highest) < 0) {
-          n.peers.hangUp(peer, `peer runs protocol ${info.version}, below the required ${highest}`);
+        if (compareVersions(info.version, minVersion) < 0) {
+          n.peers.hangUp(
+            peer,
+            `peer runs protocol ${info.version}, below the required ${minVersion}`,
+          );
         }
       }
     }

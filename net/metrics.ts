@@ -94,6 +94,14 @@ export interface NodeMetrics {
   networkAccepted: Counter<"net">;
   networkRejected: Counter<"net">;
   networkSyncLag: Gauge<"net">;
+  /**
+   * The accepted upgrade with the highest minVersion in each network (`net/upgrade.ts`): the
+   * share of active members' nodes that announce it, its deadline (Unix time in seconds), and
+   * whether it is in force on this node (peers below it refused). No series without one.
+   */
+  upgradeAdoption: Gauge<"net">;
+  upgradeDeadline: Gauge<"net">;
+  upgradeInForce: Gauge<"net">;
 }
 
 /**
@@ -306,6 +314,26 @@ export function createNodeMetrics(options: { processMetrics?: boolean } = {}): N
       name: "icn_peer_protocol_versions",
       help: "Connected peers by announced protocol version (upgrade adoption)",
       labelNames: ["version"],
+      registers,
+    }),
+    upgradeAdoption: new Gauge({
+      name: "icn_upgrade_adoption_ratio",
+      help:
+        "Share (0-1) of active members' nodes announcing the minVersion of the network's latest accepted upgrade",
+      labelNames: ["net"],
+      registers,
+    }),
+    upgradeDeadline: new Gauge({
+      name: "icn_upgrade_deadline_seconds",
+      help: "Deadline of the network's latest accepted upgrade, Unix time in seconds",
+      labelNames: ["net"],
+      registers,
+    }),
+    upgradeInForce: new Gauge({
+      name: "icn_upgrade_in_force",
+      help:
+        "1 when the network's latest accepted upgrade is in force on this node (older peers refused), else 0",
+      labelNames: ["net"],
       registers,
     }),
   };

@@ -72,6 +72,7 @@ import {
   Rendezvous,
   rendezvousIntervalMs,
 } from "./rendezvous.ts";
+import { UpgradeTracker } from "./upgrade.ts";
 
 export { asNodeGenesis, topicOf } from "./network.ts";
 export type {
@@ -113,6 +114,8 @@ export class IcnNode {
   readonly #kelReplay: KelReplay;
   /** Discovery by region: answers as a rendezvous node, else asks those of its region. */
   readonly #rendezvous: Rendezvous;
+  /** Members' node versions and the accepted upgrades in force (`upgrade.ts`). */
+  readonly #upgrades: UpgradeTracker;
   /** Closes the connections to a peer, best effort. */
   readonly #hangUp: (peer: string) => void;
 
@@ -208,7 +211,27 @@ export class IcnNode {
       signal,
       networks: this.#networks.all.map((s) => s.forHello),
       onVerified: (peer, hello) => this.#onVerified(peer, hello),
-    }, { net: home.id, helloTimeoutMs: config.helloTimeoutMs, topology: this.#neighbours.local });
+    }, {
+      net: home.id,
+      helloTimeoutMs: config.helloTimeoutMs,
+      topology: this.#neighbours.local,
+      version: options.protocolVersion,
+    });
+    this.#upgrades = new UpgradeTracker({
+      clock,
+      logger,
+      metrics,
+      signal,
+      identity,
+      self: components.self,
+      networks: () => this.#networks.all.map((s) => s.forHello),
+      publish: async (topic, data) =>
+        (await this.libp2p.services.pubsub.publish(topic, data)).recipients.length,
+      enforce: (minVersion) => this.#hello.enforce(minVersion),
+    }, {
+      version: options.protocolVersion ?? protocolVersion,
+      announceIntervalMs: options.upgradeAnnounceIntervalMs,
+    });
   }
 
   /**
@@ -295,6 +318,13 @@ export class IcnNode {
     addNetworkGauges(this.metrics, () => networkCounts(this.libp2p, this.topic));
     const pubsub = this.libp2p.services.pubsub;
     this.#networks.subscribe(pubsub);
+    for (const { net, topic } of this.#upgrades.topics()) {
+      pubsub.topicValidators.set(
+        topic,
+        (peer, message) => this.#upgrades.validate(net, peer.toString(), message.data),
+      );
+      pubsub.subscribe(topic);
+    }
     pubsub.addEventListener("subscription-change", (event) => {
       const peer = event.detail.peerId.toString();
       const topics = event.detail.subscriptions.filter((s) => s.subscribe).map((s) => s.topic);
@@ -332,11 +362,13 @@ export class IcnNode {
       dialDiscovered(this.libp2p, { maxConnections, signal: this.#stopping.signal });
     }
     this.#started = true;
-    await this.#hello.refreshMinVersion();
+    await this.#upgrades.round();
     this.#every = setInterval(() => {
       if (this.#stopping.signal.aborted) return;
       this.#dialBootstrap();
-      this.#hello.refreshMinVersion().catch(() => {});
+      this.#upgrades.round().catch((error) =>
+        this.deps.logger.warn("upgrade_round_failed", { error: (error as Error).message })
+      );
       this.#admissions.refresh().catch((error) =>
         this.deps.logger.warn("admission_refresh_failed", { error: (error as Error).message })
       );
@@ -434,7 +466,7 @@ export class IcnNode {
       did: this.deps.identity.did,
       peerId: this.peerId,
       net: this.net,
-      version: protocolVersion,
+      version: this.#upgrades.version,
       listen: this.addrs(),
       peers: this.peers(),
       envelopes: networks[0].envelopes,
@@ -443,6 +475,7 @@ export class IcnNode {
       networks,
       topology: { ...this.#neighbours.local },
       neighbours: this.#neighbours.sets(),
+      upgrades: this.#upgrades.status(),
     };
   }
 
@@ -483,6 +516,9 @@ export class IcnNode {
     if (this.#stopping.signal.aborted) return;
     this.#neighbours.verified(peer, hello);
     this.#rendezvous.verified(peer, hello);
+    if (hello.version !== undefined && hello.ts !== undefined) {
+      this.#upgrades.heard(hello.shared, hello.did, hello.version, hello.ts);
+    }
     const subscribed = this.#networks.all
       .filter((s) =>
         this.libp2p?.services.pubsub.getSubscribers(s.topic).some((p) => p.toString() === peer)

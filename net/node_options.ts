@@ -57,4 +57,12 @@ export interface NodeOptions {
   maintenanceIntervalMs?: number;
   /** How often the rendezvous nodes of the region are asked for peers (`rendezvousIntervalMs`). */
   rendezvousIntervalMs?: number;
+  /**
+   * The protocol version this node says it runs, in its hello and upgrade announces (default
+   * `protocolVersion`). Tests of protocol upgrades only: `icn node run` takes it from
+   * `ICN_TEST_PROTOCOL_VERSION` under `--profile test` alone.
+   */
+  protocolVersion?: string;
+  /** How often a member node announces its version in each network (default 1 h; tests: less). */
+  upgradeAnnounceIntervalMs?: number;
 }

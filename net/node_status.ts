@@ -8,6 +8,7 @@ import type { NetworkStatus, ServedNetwork } from "./network.ts";
 import type { PeerInfo } from "./peers.ts";
 import type { NeighbourSetName, Topology } from "./topology.ts";
 import type { VerifiedHello } from "./hello.ts";
+import type { UpgradeStatus } from "./upgrade.ts";
 
 /** A connected peer as the node's status shows it. */
 export interface NodePeerInfo extends PeerInfo {
@@ -38,6 +39,11 @@ export interface NodeStatus {
   topology: Topology;
   /** Peer ids in each neighbour set, best first. */
   neighbours: Record<NeighbourSetName, string[]>;
+  /**
+   * Accepted protocol upgrades of every network served: their readiness among active members'
+   * nodes, whether in force, and a warning when an operator should act (`net/upgrade.ts`).
+   */
+  upgrades: UpgradeStatus[];
 }
 
 /** A connected peer as libp2p sees it. */
