@@ -1,10 +1,10 @@
 /**
- * Copies the dashboard's browser dependencies (Preact, its hooks, htm, uPlot) from Deno's npm
- * cache into `web/vendor/`, so the dashboard runs as plain ES modules with no build step while
+ * Copies the dashboard's browser dependencies (Preact, its hooks, htm, uPlot, eventsource-parser) from Deno's npm
+ * cache into `web/static/vendor/`, so the dashboard runs as plain ES modules with no build step while
  * the versions stay pinned in `deno.json` and verified by `deno.lock`.
  *
- *   deno task vendor:web            write web/vendor/ (after changing a version in deno.json)
- *   deno task vendor:web --check    exit 1 if web/vendor/ differs from what it would write
+ *   deno task vendor:web            write web/static/vendor/ (after changing a version in deno.json)
+ *   deno task vendor:web --check    exit 1 if web/static/vendor/ differs from what it would write
  *
  * The only change made to a file is that bare imports between the vendored modules become
  * relative ("preact" -> "./preact.mjs"), because an import map would have to be an inline
@@ -13,7 +13,7 @@
  */
 
 const root = new URL("..", import.meta.url).pathname;
-const vendorDir = `${root}web/vendor`;
+const vendorDir = `${root}web/static/vendor`;
 
 /** One vendored file: where it comes from in its npm package and what it is called here. */
 interface VendoredFile {
@@ -38,11 +38,28 @@ const files: VendoredFile[] = [
   { pkg: "uplot", from: "dist/uPlot.esm.js", to: "uplot.mjs" },
   { pkg: "uplot", from: "dist/uPlot.min.css", to: "uplot.css" },
   { pkg: "uplot", from: "LICENSE", to: "uplot.LICENSE" },
+  { pkg: "eventsource-parser", from: "dist/errors.js", to: "eventsource-parser-errors.mjs" },
+  {
+    pkg: "eventsource-parser",
+    from: "dist/parse.js",
+    to: "eventsource-parser-parse.mjs",
+    rewrite: { "'./errors.js'": "'./eventsource-parser-errors.mjs'" },
+  },
+  {
+    pkg: "eventsource-parser",
+    from: "dist/stream.js",
+    to: "eventsource-parser.mjs",
+    rewrite: {
+      "'./parse.js'": "'./eventsource-parser-parse.mjs'",
+      "'./errors.js'": "'./eventsource-parser-errors.mjs'",
+    },
+  },
+  { pkg: "eventsource-parser", from: "LICENSE", to: "eventsource-parser.LICENSE" },
 ];
 
 const usage = "Usage: deno task vendor:web [--check] [--help]\n" +
-  "Copies preact, htm and uplot (versions from deno.json) from the npm cache into web/vendor/.\n" +
-  "  --check  exit 1 if web/vendor/ differs from what it would write\n" +
+  "Copies preact, htm, uplot and eventsource-parser (versions from deno.json) from the npm cache into web/static/vendor/.\n" +
+  "  --check  exit 1 if web/static/vendor/ differs from what it would write\n" +
   "  --help   show this help\n";
 
 function fail(message: string, code = 1): never {
@@ -155,12 +172,12 @@ async function main(): Promise<void> {
   if (check) {
     if (stale.length || extra.length) {
       fail(
-        `web/vendor/ is out of date with deno.json (run deno task vendor:web): ` +
+        `web/static/vendor/ is out of date with deno.json (run deno task vendor:web): ` +
           [...stale.map((n) => `${n} differs`), ...extra.map((n) => `${n} is not vendored`)]
             .join(", "),
       );
     }
-    Deno.stdout.writeSync(new TextEncoder().encode("web/vendor/ matches deno.json\n"));
+    Deno.stdout.writeSync(new TextEncoder().encode("web/static/vendor/ matches deno.json\n"));
     return;
   }
   await Deno.mkdir(vendorDir, { recursive: true });
@@ -168,7 +185,7 @@ async function main(): Promise<void> {
   for (const name of stale) await Deno.writeTextFile(`${vendorDir}/${name}`, wanted.get(name)!);
   Deno.stdout.writeSync(
     new TextEncoder().encode(
-      `web/vendor/: ${stale.length} written, ${extra.length} removed (${
+      `web/static/vendor/: ${stale.length} written, ${extra.length} removed (${
         Object.entries(versions).map(([p, v]) => `${p}@${v}`).join(", ")
       })\n`,
     ),

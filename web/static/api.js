@@ -1,5 +1,6 @@
 // The gateway's JSON API (/api/v1), as the dashboard uses it: errors with the server's stable
 // code, paged lists by opaque cursor, the session's bearer token, and the event stream.
+import { EventSourceParserStream } from "./vendor/eventsource-parser.mjs";
 
 /** Base URL of the API, relative to the page, so the dashboard also works behind a path prefix. */
 export const apiBase = new URL("api/v1/", document.baseURI);
@@ -40,15 +41,6 @@ export function saveSession(value) {
   if (value === null) sessionStorage.removeItem(tokenKey);
   else sessionStorage.setItem(tokenKey, JSON.stringify(value));
   dispatchEvent(new Event("icn-session"));
-}
-
-/** The JWT's claims (not verified here: the server verifies it on every request). */
-export function tokenClaims(token) {
-  const part = token.split(".")[1] ?? "";
-  const json = atob(
-    part.replaceAll("-", "+").replaceAll("_", "/") + "===".slice((part.length + 3) % 4),
-  );
-  return JSON.parse(json);
 }
 
 /** Calls `path` (relative to /api/v1/); resolves to the JSON body, or throws an ApiError. */
@@ -121,4 +113,47 @@ export async function getAll(path, { max = 1000, signal, query = {} } = {}) {
     cursor = page.next;
   }
   return { items: items.slice(0, max), complete: false };
+}
+
+/** Most characters of one event held while it arrives (an envelope is at most 64 KiB). */
+const eventCharsMax = 512 * 1024;
+
+/**
+ * Reads the server-sent event stream `path` (relative to /api/v1/) with the session's token,
+ * which EventSource cannot send, calling `onEvent({id, event, data})` for each event until
+ * `signal` aborts or the stream ends. Resolves when it ends; throws an ApiError if refused.
+ */
+export async function readEvents(path, { signal, onEvent }) {
+  const headers = { accept: "text/event-stream" };
+  const current = session();
+  if (current) headers.authorization = `Bearer ${current.token}`;
+  const response = await fetch(new URL(path, apiBase), { headers, signal, credentials: "omit" });
+  if (!response.ok) {
+    let body = null;
+    try {
+      body = await response.json();
+    } catch {
+      // not JSON
+    }
+    throw new ApiError(
+      response.status,
+      body?.error?.code ?? `http_${response.status}`,
+      body?.error?.message ?? `The event stream answered ${response.status}`,
+    );
+  }
+  const reader = response.body
+    .pipeThrough(new TextDecoderStream())
+    .pipeThrough(
+      new EventSourceParserStream({ onError: "terminate", maxBufferSize: eventCharsMax }),
+    )
+    .getReader();
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      onEvent(value);
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
 }

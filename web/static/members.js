@@ -89,7 +89,7 @@ function balancePoints(entries) {
 }
 
 function History({ did }) {
-  const history = usePaged(`history/${encodeURIComponent(did)}`);
+  const history = usePaged(`accounts/${encodeURIComponent(did)}/history`);
   const points = useMemo(() => balancePoints(history.items), [history.items]);
   if (history.error && !history.items.length) {
     return html`<${ErrorBox} error=${history.error} what="this member's history" />`;
@@ -134,25 +134,66 @@ function History({ did }) {
 function Trust({ did }) {
   const me = session()?.did;
   const trust = useLoad(
-    (signal) => api(`trust/score/${encodeURIComponent(did)}`, { signal }),
+    (signal) => api(`trust/${encodeURIComponent(did)}/score`, { signal }),
     [did, me],
   );
   if (trust.error) return html`<${ErrorBox} error=${trust.error} what="trust" />`;
   if (!trust.data) return html`<${Loading} what="trust" />`;
-  const t = trust.data;
-  return html`<dl class="facts">
-    <dt>Trust${t.from ? " from " : ""}${t.from ? html`<${Did} did=${t.from} />` : ""}</dt>
-    <dd>${t.score ?? "—"} ${t.class ? html`<span class="tag">${t.class}</span>` : ""}</dd>
-    ${
-    t.explanation && html`
-      <dt>Why</dt>
-      <dd>${typeof t.explanation === "string" ? t.explanation : JSON.stringify(t.explanation)}</dd>
-    `
-  }
-  </dl>`;
+  const { cooperative, observer } = trust.data;
+  const x = observer?.explanation;
+  return html`
+    <h2>Trust</h2>
+    <dl class="facts">
+        <dt>The cooperative's view</dt>
+        <dd data-testid="coop-trust">${cooperative.score.toFixed(3)} <span class="tag">${cooperative
+          .class}</span></dd>
+        ${observer && html`
+          <dt>From <${Did} did=${observer.did} /></dt>
+          <dd data-testid="observer-trust">${observer.score.toFixed(3)} <span class="tag">${observer
+            .class}</span>
+                <details>
+                  <summary>Why</summary>
+                  <p>Direct ${x.direct} × ${x.weights.direct} = ${x.directTerm.toFixed(
+                    3,
+                  )}, through others
+                    ${x.transitiveTerm.toFixed(3)} (weight ${x.weights.transitive})${x.capped
+                      ? ", capped at 1"
+                      : ""}.</p>
+                  ${x.intermediaries.length > 0 &&
+                    html`<ul>${
+                      x.intermediaries.map((i) =>
+                        html`<li>via <${Did} did=${i.via} />: ${i.toVia} × ${i.fromVia} → ${
+                          i.contribution.toFixed(3)
+                        }</li>`
+                      )
+                    }</ul>`}
+                </details>
+              </dd>
+        `}
+      </dl>
+  `;
 }
 
-export function PayForm({ did }) {
+/** Minor units of `text` ("12.5") in a currency with `decimals`, or an Error. */
+export function toMinor(text, decimals) {
+  const match = /^(\d+)(?:\.(\d+))?$/.exec(text.trim());
+  if (!match) throw new Error(`Cannot pay "${text}": write an amount like 12.50`);
+  const fraction = match[2] ?? "";
+  if (fraction.length > decimals) {
+    throw new Error(`Cannot pay "${text}": this currency has ${decimals} decimals`);
+  }
+  const minor = BigInt(match[1] + fraction.padEnd(decimals, "0"));
+  if (minor <= 0n) throw new Error("Cannot pay nothing: the amount must be above 0");
+  if (minor > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`Cannot pay "${text}": too large`);
+  return Number(minor);
+}
+
+/** Decimals of a currency, from how the node formats a balance in it ("-12.50" → 2). */
+function decimalsOf(balance) {
+  return (balance.balance.split(".")[1] ?? "").length;
+}
+
+export function PayForm({ did, balance, onPaid }) {
   const [state, setState] = useState({ busy: false, receipt: null, error: null });
   const key = heldKey();
   if (!key || key.did !== did) {
@@ -166,12 +207,14 @@ export function PayForm({ did }) {
     try {
       const body = {
         to: String(form.get("to")).trim(),
-        amount: String(form.get("amount")).trim(),
+        amount: toMinor(String(form.get("amount")), decimalsOf(balance)),
+        currency: balance.currency,
         memo: String(form.get("memo") ?? ""),
         id: transferId(),
       };
       const receipt = await submitSigned("ledger.transfer", body);
       setState({ busy: false, receipt, error: null });
+      onPaid();
     } catch (error) {
       setState({ busy: false, receipt: null, error });
     }
@@ -181,7 +224,7 @@ export function PayForm({ did }) {
     <p id="pay-help" class="muted">Signed in this tab with your key; the node only sees the signature.</p>
     <label for="pay-to">To (DID)</label>
     <input id="pay-to" name="to" required pattern="did:icn:z[1-9A-HJ-NP-Za-km-z]+" autocomplete="off" />
-    <label for="pay-amount">Amount</label>
+    <label for="pay-amount">Amount (${balance.currency})</label>
     <input id="pay-amount" name="amount" required inputmode="decimal" pattern="[0-9]+(\\.[0-9]{1,8})?" />
     <label for="pay-memo">Memo (optional)</label>
     <input id="pay-memo" name="memo" maxlength="200" />
@@ -200,11 +243,16 @@ export function PayForm({ did }) {
 
 export function MemberView({ did }) {
   const balance = useLoad(
-    (signal) => api(`balances/${encodeURIComponent(did)}`, { signal }),
+    (signal) => api(`accounts/${encodeURIComponent(did)}/balance`, { signal }),
     [did],
   );
+  const [round, setRound] = useState(0);
   const mine = session()?.did === did;
-  const b = balance.data?.items?.[0] ?? balance.data;
+  const b = balance.data;
+  const paid = () => {
+    balance.reload();
+    setRound((r) => r + 1);
+  };
   return html`<section>
     <${Heading} title=${mine ? "Your account" : "Member"} />
     <p><${Did} did=${did} link=${false} /></p>
@@ -215,14 +263,14 @@ export function MemberView({ did }) {
         <dt>Balance</dt>
         <dd data-testid="balance">${balanceText(b)}</dd>
         <dt>Credit limit</dt>
-        <dd>${b.limit ?? "—"}</dd>
+        <dd data-testid="limit">${b.limit}</dd>
         <dt>Available</dt>
-        <dd>${b.available ?? "—"}</dd>
+        <dd data-testid="available">${b.available}</dd>
       </dl>
     `
   }
-    ${mine && html`<${PayForm} did=${did} />`}
+    ${mine && b && html`<${PayForm} did=${did} balance=${b} onPaid=${paid} />`}
     <${Trust} did=${did} />
-    <${History} did=${did} />
+    <${History} did=${did} key=${round} />
   </section>`;
 }

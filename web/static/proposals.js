@@ -145,7 +145,7 @@ function VoteForm({ id, onVoted }) {
     ${state.error && html`<p class="error" role="alert">Vote refused: ${state.error.message}</p>`}
     ${
     state.receipt && html`<p class="ok" role="status" data-receipt=${state.receipt.id}>
-      Vote ${state.receipt.outcome ?? "accepted"}: receipt <code>${state.receipt.id}</code></p>`
+      Vote ${state.receipt.outcome.status}: receipt <code>${state.receipt.id}</code></p>`
   }
   </form>`;
 }

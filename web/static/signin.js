@@ -1,43 +1,56 @@
 // Sign-in: the member's own key signs the node's challenge (in this tab, with WebCrypto, or in a
 // terminal with `icn id login`), and the node answers with a short-lived scoped token.
-import { useState } from "./vendor/preact-hooks.mjs";
-import { api, saveSession, session, tokenClaims } from "./api.js";
-import { base64ToBytes, forgetKey, heldKey, importKey, parseKeyText, sign } from "./keys.js";
+import { useEffect, useState } from "./vendor/preact-hooks.mjs";
+import { api, apiBase, ApiError, saveSession, session } from "./api.js";
+import { forgetKey, heldKey, importKey, parseKeyText, sign } from "./keys.js";
 import { Did, Heading, html } from "./ui.js";
 
 /** Scopes a member can ask for here, and what each allows. */
 const scopes = [
-  ["read", "see your account and the network"],
-  ["ledger:write", "pay"],
-  ["trust:write", "vouch for members"],
-  ["gov:vote", "vote on proposals"],
+  ["read", "see your account and the network", true],
+  ["ledger:write", "pay", true],
+  ["trust:write", "vouch for members", true],
+  ["gov:vote", "vote on proposals", true],
+  ["gov:propose", "make and cancel proposals", false],
 ];
 
-/** The bytes the member signs for a challenge: as the node gives them. */
-function challengeBytes(challenge) {
-  if (typeof challenge.signingBytes === "string") return base64ToBytes(challenge.signingBytes);
-  if (typeof challenge.message === "string") return new TextEncoder().encode(challenge.message);
-  return new TextEncoder().encode(challenge.nonce);
+/** How often the browser asks whether the terminal has signed the challenge (sign-in is rate limited). */
+const approvalPollMs = 3_000;
+
+function chosenScopes(form) {
+  return scopes.map(([scope]) => scope).filter((scope) => form.get(`scope-${scope}`));
 }
 
-/** Signs in with the key held in this tab; stores the session. */
+function keep(answer, via) {
+  saveSession({
+    token: answer.token,
+    did: answer.did,
+    net: answer.net,
+    scopes: answer.scopes,
+    expires: answer.expires,
+    via,
+  });
+}
+
+/** Signs in with the key held in this tab: the node's challenge text is signed here. */
 async function signInWithKey(did, wanted) {
-  const challenge = await api("auth/challenge", { method: "POST", body: { did }, auth: false });
-  const signature = await sign(challengeBytes(challenge));
+  const challenge = await api("auth/challenge", {
+    method: "POST",
+    body: { did, scopes: wanted },
+    auth: false,
+  });
+  const signature = await sign(new TextEncoder().encode(challenge.message));
   const answer = await api("auth/token", {
     method: "POST",
     body: { did, nonce: challenge.nonce, signature, scopes: wanted },
     auth: false,
   });
-  const claims = tokenClaims(answer.token);
-  saveSession({
-    token: answer.token,
-    did,
-    net: claims.net ?? answer.net,
-    scopes: answer.scopes ?? claims.scopes ?? wanted,
-    expires: typeof claims.exp === "number" ? claims.exp * 1000 : Date.now() + 3_600_000,
-    via: "browser",
-  });
+  keep(answer, "browser");
+}
+
+/** The command a member runs in a terminal to approve `challenge` (device flow). */
+export function loginCommand(challenge) {
+  return `icn id login ${new URL(`auth/challenge/${challenge.nonce}`, apiBase).href}`;
 }
 
 function KeyForm() {
@@ -54,7 +67,7 @@ function KeyForm() {
   const onSubmit = async (event) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    const wanted = scopes.map(([scope]) => scope).filter((scope) => form.get(`scope-${scope}`));
+    const wanted = chosenScopes(form);
     setState({ busy: true, error: null });
     try {
       const { did, seed } = parseKeyText(String(form.get("key")), String(form.get("did") ?? ""));
@@ -79,32 +92,109 @@ function KeyForm() {
     <input id="key-file" type="file" accept=".json,.txt,application/json,text/plain" onChange=${onFile} />
     <label for="key-did">DID (needed with a bare seed)</label>
     <input id="key-did" name="did" placeholder="did:icn:z…" spellcheck="false" />
-    <fieldset>
-      <legend>Allow this sign-in to</legend>
-      ${
-    scopes.map(([scope, what]) =>
-      html`<label class="choice"><input type="checkbox" name=${`scope-${scope}`} checked
-        value="1" /> <code>${scope}</code>: ${what}</label>`
-    )
-  }
-    </fieldset>
+    <${ScopeChoice} idPrefix="key" />
     <button type="submit" disabled=${state.busy}>${state.busy ? "Signing in…" : "Sign in"}</button>
     ${state.error && html`<p class="error" role="alert">Sign-in failed: ${state.error.message}</p>`}
   </form>`;
 }
 
-function TerminalHelp() {
-  const url = new URL(".", document.baseURI).href;
-  return html`
-    <section class="card">
-      <h2>From a terminal</h2>
-      <p>On the machine that holds your identity, run</p>
-      <pre><code>icn id login ${url}</code></pre>
-      <p
-        class="muted">It signs the node's challenge with your keystore and prints a link that signs this
-          browser in; your key stays in the terminal.</p>
-    </section>
-  `;
+function ScopeChoice({ idPrefix }) {
+  return html`<fieldset>
+    <legend>Allow this sign-in to</legend>
+    ${
+    scopes.map(([scope, what, checked]) =>
+      html`<label class="choice"><input type="checkbox" id=${`${idPrefix}-scope-${scope}`}
+        name=${`scope-${scope}`} checked=${checked} value="1" /> <code>${scope}</code>: ${what}</label>`
+    )
+  }
+  </fieldset>`;
+}
+
+/**
+ * Device flow: the browser asks for a challenge for the member's DID and shows the command that
+ * signs it in a terminal (`icn id login URL`); it then asks for the token until the terminal
+ * has approved the challenge or the challenge expires.
+ */
+function TerminalForm() {
+  const [state, setState] = useState({ busy: false, error: null, challenge: null });
+  useEffect(() => {
+    const challenge = state.challenge;
+    if (!challenge) return;
+    let timer;
+    let stopped = false;
+    const poll = async () => {
+      if (stopped) return;
+      if (Date.now() > challenge.expires) {
+        setState({
+          busy: false,
+          challenge: null,
+          error: new Error("The challenge expired: start again"),
+        });
+        return;
+      }
+      try {
+        const answer = await api("auth/token", {
+          method: "POST",
+          body: { did: challenge.did, nonce: challenge.nonce, scopes: challenge.scopes },
+          auth: false,
+        });
+        if (stopped) return;
+        keep(answer, "terminal");
+        setState({ busy: false, challenge: null, error: null });
+        location.hash = `#/members/${encodeURIComponent(answer.did)}`;
+      } catch (error) {
+        if (stopped) return;
+        if (error instanceof ApiError && error.code === "not_approved") {
+          timer = setTimeout(poll, approvalPollMs);
+        } else if (error instanceof ApiError && error.status === 429) {
+          timer = setTimeout(poll, approvalPollMs * 2);
+        } else {
+          setState({ busy: false, challenge: null, error });
+        }
+      }
+    };
+    timer = setTimeout(poll, approvalPollMs);
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+    };
+  }, [state.challenge]);
+  const onSubmit = async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const did = String(form.get("did") ?? "").trim();
+    setState({ busy: true, error: null, challenge: null });
+    try {
+      const challenge = await api("auth/challenge", {
+        method: "POST",
+        body: { did, scopes: chosenScopes(form) },
+        auth: false,
+      });
+      setState({ busy: false, error: null, challenge: { ...challenge, did } });
+    } catch (error) {
+      setState({ busy: false, error, challenge: null });
+    }
+  };
+  return html`<form class="card" onSubmit=${onSubmit} autocomplete="off">
+    <h2>From a terminal</h2>
+    <p class="muted">Your key stays in your keystore: the terminal signs this node's challenge and
+      this tab then gets read and write access without holding a key (writes are signed in the
+      terminal too: <code>icn ledger transfer</code>, <code>icn governance vote</code>).</p>
+    <label for="terminal-did">Your DID (<code>icn id show</code>)</label>
+    <input id="terminal-did" name="did" required placeholder="did:icn:z…" spellcheck="false" />
+    <${ScopeChoice} idPrefix="terminal" />
+    <button type="submit" disabled=${state.busy}>Show the command</button>
+    ${
+    state.challenge && html`
+      <div role="status" data-testid="login-command">
+        <p>Run this on the machine that holds your identity, within five minutes:</p>
+        <pre><code>${loginCommand(state.challenge)}</code></pre>
+        <p class="muted">Waiting for the terminal…</p>
+      </div>
+    `
+  }
+    ${state.error && html`<p class="error" role="alert">Sign-in failed: ${state.error.message}</p>`}
+  </form>`;
 }
 
 export function SignInView() {
@@ -124,6 +214,6 @@ export function SignInView() {
     }}>Sign out</button></p>`
   }
     <${KeyForm} />
-    <${TerminalHelp} />
+    <${TerminalForm} />
   </section>`;
 }

@@ -1,12 +1,12 @@
 // The node: its networks with peers and sync lag, and the envelopes it accepts as they commit.
 import { useEffect, useState } from "./vendor/preact-hooks.mjs";
-import { api, apiBase, session } from "./api.js";
+import { api, readEvents } from "./api.js";
 import { LineChart } from "./charts.js";
-import { Did, ErrorBox, Heading, html, Loading, TableBox, useLoad, when } from "./ui.js";
+import { Did, ErrorBox, Heading, html, Loading, TableBox, when } from "./ui.js";
 
-/** How often the status view refreshes, and how much of the event rate the chart keeps. */
-const statusRefreshMs = 5_000;
-const rateWindowSeconds = 120;
+/** How often the status view refreshes, and how many refreshes the envelope-rate chart keeps. */
+const statusRefreshMs = 3_000;
+const ratePointsMax = 60;
 /** Most recent envelopes listed under "Latest envelopes". */
 const recentMax = 10;
 
@@ -15,59 +15,71 @@ function count(value) {
   return typeof value === "number" ? value : "—";
 }
 
-function lag(network) {
-  const value = network.syncLag ?? network.lag ?? network.sync?.lag;
-  if (value === undefined || value === null) return "—";
-  return typeof value === "number" ? `${value}` : JSON.stringify(value);
-}
-
 /**
- * Envelopes per second from the event stream, counted per second over the last
- * `rateWindowSeconds`, and the latest envelopes. `state` is connecting | live | unavailable.
+ * The node's status, refreshed every `statusRefreshMs`, and envelopes accepted per second
+ * between refreshes (the last `ratePointsMax`).
  */
-function useEventRate() {
-  const [view, setView] = useState({ state: "connecting", points: [], recent: [] });
+function useStatus() {
+  const [view, setView] = useState({ data: undefined, error: undefined, points: [] });
   useEffect(() => {
-    const counts = new Map();
-    let recent = [];
-    const url = new URL("events", apiBase);
-    const current = session();
-    if (current) url.searchParams.set("access_token", current.token);
-    const source = new EventSource(url);
-    let state = "connecting";
-    source.onopen = () => (state = "live");
-    source.onerror = () => {
-      if (source.readyState === EventSource.CLOSED) state = "unavailable";
-    };
-    const onEnvelope = (event) => {
-      const second = Math.floor(Date.now() / 1000);
-      counts.set(second, (counts.get(second) ?? 0) + 1);
+    const controller = new AbortController();
+    let last = null;
+    let points = [];
+    let timer;
+    const refresh = async () => {
       try {
-        recent = [JSON.parse(event.data), ...recent].slice(0, recentMax);
-      } catch {
-        // not JSON: counted, not listed
+        const data = await api("status", { signal: controller.signal });
+        const now = Date.now();
+        if (last && data.envelopes >= last.envelopes && now > last.at) {
+          const rate = ((data.envelopes - last.envelopes) * 1000) / (now - last.at);
+          points = [...points, { t: now, y: Math.round(rate * 100) / 100 }].slice(-ratePointsMax);
+        }
+        last = { envelopes: data.envelopes, at: now };
+        setView({ data, error: undefined, points });
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        setView((v) => ({ ...v, error }));
       }
+      if (!controller.signal.aborted) timer = setTimeout(refresh, statusRefreshMs);
     };
-    source.addEventListener("envelope", onEnvelope);
-    source.onmessage = onEnvelope;
-    const tick = setInterval(() => {
-      const now = Math.floor(Date.now() / 1000);
-      for (const second of counts.keys()) {
-        if (second < now - rateWindowSeconds) counts.delete(second);
-      }
-      const points = [];
-      for (let s = now - 60; s < now; s++) points.push({ t: s * 1000, y: counts.get(s) ?? 0 });
-      setView({ state, points, recent });
-    }, 1000);
+    refresh();
     return () => {
-      clearInterval(tick);
-      source.close();
+      controller.abort();
+      clearTimeout(timer);
     };
   }, []);
   return view;
 }
 
-function Networks({ networks }) {
+/** The latest envelopes from the event stream, newest first; `state`: connecting | live | failed. */
+function useLatest() {
+  const [view, setView] = useState({ state: "connecting", recent: [], error: undefined });
+  useEffect(() => {
+    const controller = new AbortController();
+    let recent = [];
+    // since=-1 would replay the whole log: start from now, the status view is about what happens.
+    readEvents("events", {
+      signal: controller.signal,
+      onEvent: (message) => {
+        if (message.event !== "envelope") return;
+        try {
+          recent = [JSON.parse(message.data), ...recent].slice(0, recentMax);
+        } catch {
+          return;
+        }
+        setView({ state: "live", recent, error: undefined });
+      },
+    }).then(
+      () => !controller.signal.aborted && setView((v) => ({ ...v, state: "ended" })),
+      (error) => !controller.signal.aborted && setView((v) => ({ ...v, state: "failed", error })),
+    );
+    setView((v) => ({ ...v, state: "live" }));
+    return () => controller.abort();
+  }, []);
+  return view;
+}
+
+function Networks({ networks, home }) {
   if (!Array.isArray(networks) || networks.length === 0) {
     return html`<p class="muted">This node serves no network yet.</p>`;
   }
@@ -78,7 +90,6 @@ function Networks({ networks }) {
         <thead>
           <tr>
             <th scope="col">Network</th>
-            <th scope="col">Id</th>
             <th scope="col">Peers</th>
             <th scope="col">Sync lag</th>
             <th scope="col">Envelopes</th>
@@ -86,15 +97,18 @@ function Networks({ networks }) {
         </thead>
         <tbody>${networks.map((n) =>
           html`
-            <tr data-net=${n.net ?? n.id}>
-              <th scope="row">${n.name ?? "—"}</th>
-              <td><code class="id" title=${n.net ?? n.id}>${String(n.net ?? n.id ?? "").slice(
-                0,
-                16,
-              )}…</code></td>
-              <td data-peers>${count(n.peers)}</td>
-              <td>${lag(n)}</td>
-              <td>${n.envelopes ?? "—"}</td>
+            <tr data-net=${n.id}>
+              <th scope="row"><code class="id" title=${n.id}>${n.id.slice(0, 12)}…${n.id.slice(
+                -6,
+              )}</code>
+                      ${n.id === home
+                        ? html`
+                          <span class="tag">this gateway</span>
+                        `
+                        : ""}</th>
+              <td class="num" data-peers>${n.peers}</td>
+              <td class="num">${n.syncLag}</td>
+              <td class="num">${n.envelopes}</td>
             </tr>
           `
         )}</tbody>
@@ -104,12 +118,8 @@ function Networks({ networks }) {
 }
 
 export function StatusView() {
-  const status = useLoad((signal) => api("status", { signal }), []);
-  const rate = useEventRate();
-  useEffect(() => {
-    const timer = setInterval(status.reload, statusRefreshMs);
-    return () => clearInterval(timer);
-  }, []);
+  const status = useStatus();
+  const latest = useLatest();
   const data = status.data;
   return html`<section>
     <${Heading} title="Node status" />
@@ -120,34 +130,37 @@ export function StatusView() {
       <dl class="facts">
         <dt>Node</dt>
         <dd>
-          <${Did} did=${data.did ?? data.node?.did} link=${false} />
+          <${Did} did=${data.did} link=${false} />
         </dd>
         <dt>Version</dt>
-        <dd>${data.version ?? "—"}</dd>
-        <dt>Up since</dt>
-        <dd>${when(data.started ?? data.since)}</dd>
+        <dd>${data.version}</dd>
+        <dt>Ready</dt>
+        <dd data-testid="ready">${data.ready ? "yes" : "no (catching up)"}</dd>
         <dt>Envelopes</dt>
-        <dd data-testid="envelopes">${data.envelopes ?? "—"}</dd>
+        <dd data-testid="envelopes">${data.envelopes}</dd>
         <dt>Peers</dt>
         <dd data-testid="peers">${count(data.peers)}</dd>
+        <dt>Sync lag</dt>
+        <dd data-testid="sync-lag">${data.syncLag}</dd>
       </dl>
       <h2>Networks</h2>
-      <${Networks} networks=${data.networks} />
+      <${Networks} networks=${data.networks} home=${data.net} />
     `
   }
     <h2>Envelopes per second</h2>
-    ${
-    rate.state === "unavailable"
-      ? html`<p class="muted">The live event stream is not available.</p>`
-      : html`<${LineChart} label="Envelopes accepted per second (last minute)" points=${rate.points} />`
-  }
+    <${LineChart} label="Envelopes accepted per second" points=${status.points} />
     <h2>Latest envelopes</h2>
     ${
-    rate.recent.length === 0
+    latest.state === "failed" && html`<${ErrorBox} error=${latest.error} what="the event stream" />`
+  }
+    ${
+    latest.recent.length === 0
       ? html`<p class="muted">None since this page opened.</p>`
       : html`<ul class="events">${
-        rate.recent.map((e) =>
-          html`<li><code>${e.kind}</code> by <${Did} did=${e.author} /> #${e.seq}</li>`
+        latest.recent.map((e) =>
+          html`<li><code>${e.kind}</code> by <${Did} did=${e.author} /> #${e.seq} at ${
+            when(e.ts)
+          }</li>`
         )
       }</ul>`
   }

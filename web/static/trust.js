@@ -1,11 +1,18 @@
-// The web of trust: every edge as a graph (members on a circle, an arrow per edge, darker for a
-// higher score) and as a table, filtered by graph.
-import { useMemo, useState } from "./vendor/preact-hooks.mjs";
-import { getAll } from "./api.js";
-import { Did, ErrorBox, Heading, html, Loading, TableBox, useLoad } from "./ui.js";
+// The web of trust: every current edge as a graph (members on a circle, an arrow per edge, darker
+// for a higher score) and as a table, filtered by graph. The edges are folded from the node's
+// event stream of trust.edge envelopes, replayed from the start of its log and then live, the
+// same fold the node makes: the latest edge per (truster, trusted, graph) wins, score 0 revokes,
+// an edge past its expiry is gone.
+import { useEffect, useMemo, useState } from "./vendor/preact-hooks.mjs";
+import { readEvents } from "./api.js";
+import { Did, ErrorBox, Heading, html, TableBox } from "./ui.js";
 
-/** Most edges drawn; past this the view says the graph is cut. */
+/** Most edges kept; past this the view says the graph is cut. */
 const edgesMax = 2000;
+/** A score is in thousandths (core/trust/edge.ts, scoreScale). */
+const scoreScale = 1000;
+/** Fewest milliseconds between redraws while the log replays. */
+const redrawMs = 250;
 /** Most members drawn on the circle (labels would overlap long before). */
 const nodesMax = 200;
 const size = 400;
@@ -74,14 +81,69 @@ function Graph({ edges }) {
   `;
 }
 
+/** The current edges, folded from the event stream; `{edges, state, error, cut}`. */
+function useEdges() {
+  const [view, setView] = useState({ edges: [], state: "loading", error: undefined, cut: false });
+  useEffect(() => {
+    const controller = new AbortController();
+    const edges = new Map();
+    let cut = false;
+    let timer;
+    const publish = (state) => {
+      clearTimeout(timer);
+      timer = undefined;
+      const now = Date.now();
+      const live = [...edges.values()].filter((e) => !(e.expires && e.expires <= now));
+      setView({ edges: live, state, error: undefined, cut });
+    };
+    readEvents("events?kind=trust.edge&since=-1", {
+      signal: controller.signal,
+      onEvent: (message) => {
+        if (message.event !== "envelope") return;
+        let event;
+        try {
+          event = JSON.parse(message.data);
+        } catch {
+          return;
+        }
+        const body = event.body ?? {};
+        const key = `${event.author} ${body.to} ${body.graph}`;
+        if (body.score === 0) edges.delete(key);
+        else if (edges.has(key) || edges.size < edgesMax) {
+          edges.set(key, {
+            from: event.author,
+            to: body.to,
+            graph: body.graph,
+            score: body.score / scoreScale,
+            expires: body.expires,
+          });
+        } else cut = true;
+        timer ??= setTimeout(() => publish("live"), redrawMs);
+      },
+    }).then(
+      () => !controller.signal.aborted && publish("ended"),
+      (error) => !controller.signal.aborted && setView((v) => ({ ...v, state: "failed", error })),
+    );
+    // The replay of an empty log sends nothing: show an empty graph rather than "loading".
+    timer = setTimeout(() => publish("live"), redrawMs);
+    return () => {
+      controller.abort();
+      clearTimeout(timer);
+    };
+  }, []);
+  return view;
+}
+
 export function TrustView() {
   const [graph, setGraph] = useState("all");
-  const edges = useLoad(
-    (signal) =>
-      getAll("trust/edges", { max: edgesMax, signal, query: graph === "all" ? {} : { graph } }),
-    [graph],
+  const all = useEdges();
+  const items = useMemo(
+    () =>
+      all.edges
+        .filter((e) => graph === "all" || e.graph === graph)
+        .sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to)),
+    [all.edges, graph],
   );
-  const items = edges.data?.items ?? [];
   return html`<section>
     <${Heading} title="Trust" />
     <p>
@@ -90,18 +152,15 @@ export function TrustView() {
         ${graphs.map((g) => html`<option value=${g}>${g}</option>`)}
       </select>
     </p>
-    ${edges.error && html`<${ErrorBox} error=${edges.error} what="trust edges" />`}
-    ${!edges.data && !edges.error && html`<${Loading} what="trust edges" />`}
-    ${edges.data && html`<${Graph} edges=${items} />`}
-    ${
-    edges.data && !edges.data.complete &&
-    html`<p class="notice">Only the first ${edgesMax} edges are shown.</p>`
-  }
+    ${all.error && html`<${ErrorBox} error=${all.error} what="trust edges" />`}
+    ${all.state === "loading" && html`<p class="muted" role="status">Loading trust edges…</p>`}
+    ${all.state !== "loading" && !all.error && html`<${Graph} edges=${items} />`}
+    ${all.cut && html`<p class="notice">Only the first ${edgesMax} edges are shown.</p>`}
     ${
     items.length > 0 && html`
       <${TableBox} label="Trust edges">
-        <table>
-          <caption>Trust edges</caption>
+        <table class="edges">
+          <caption>Trust edges (${items.length})</caption>
           <thead>
             <tr>
               <th scope="col">From</th>
@@ -112,7 +171,7 @@ export function TrustView() {
           </thead>
           <tbody>${items.map((e) =>
             html`
-              <tr data-edge=${`${e.from}>${e.to}`}>
+              <tr data-edge=${`${e.from} ${e.to} ${e.graph}`} data-score=${e.score}>
                 <td>
                   <${Did} did=${e.from} />
                 </td>

@@ -10,7 +10,7 @@ export async function submitSigned(kind, body) {
   const signature = await sign(base64ToBytes(prepared.signingBytes));
   return await api("envelopes", {
     method: "POST",
-    body: { envelope: prepared.envelope, sigs: [{ alg: "ed25519", sig: signature }] },
+    body: { envelope: { ...prepared.envelope, sigs: [{ alg: "ed25519", sig: signature }] } },
   });
 }
 
