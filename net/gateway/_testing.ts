@@ -1,0 +1,109 @@
+/**
+ * A gateway over an in-memory test network (three founders), with a write lane as the node's
+ * one writer: what the gateway's unit tests and the API tests in tests/ drive with
+ * `app.request()`. Also signs in and signs prepared envelopes the way an app does.
+ */
+import { fromBase64, toBase64 } from "../../core/bytes.ts";
+import { signEd25519 } from "../../core/identity/keys.ts";
+import { seededRng, silentLogger } from "../../core/ports.ts";
+import { type TestIdentity, type TestNetwork, testNetwork } from "../../core/testing.ts";
+import { createNodeMetrics } from "../metrics.ts";
+import { WriteLane } from "../write_lane.ts";
+import { createGateway, type Gateway, type GatewayInit, type GatewayStatus } from "./app.ts";
+
+export const testNow = 1_700_000_000_000;
+
+export interface TestGateway {
+  gateway: Gateway;
+  network: TestNetwork;
+  lane: WriteLane;
+  /** The node: member 0 of the network. */
+  node: TestIdentity;
+  request(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
+}
+
+export async function testGateway(
+  init: GatewayInit = {},
+  options: { network?: TestNetwork; node?: TestIdentity } = {},
+): Promise<TestGateway> {
+  const network = options.network ?? await testNetwork(3, { now: testNow });
+  const node = options.node ?? network.members[0];
+  const metrics = createNodeMetrics({ processMetrics: false });
+  const ref: { gateway?: Gateway } = {};
+  const lane = new WriteLane({ ingest: network.deps, metrics }, {
+    net: network.net,
+    onAccepted: () => ref.gateway?.accepted(),
+  });
+  const status = (): Promise<GatewayStatus> =>
+    Promise.resolve({
+      did: node.did,
+      peerId: "12D3KooWtest",
+      net: network.net,
+      version: "test",
+      ready: true,
+      syncLag: 0,
+      envelopes: 0,
+      peers: 0,
+      networks: [{ id: network.net, envelopes: 0, syncLag: 0, peers: 0 }],
+    });
+  const gateway = createGateway({
+    clock: network.deps.clock,
+    rng: seededRng(42),
+    logger: silentLogger,
+    net: network.net,
+    genesis: network.genesis,
+    store: network.deps.store,
+    node: { did: node.did, ed25519: node.ed25519 },
+    ingest: async (sealed) => (await lane.ingest([sealed], "local"))[0],
+    status,
+  }, init);
+  ref.gateway = gateway;
+  await gateway.start();
+  const request = (path: string, requestInit: RequestInit & { json?: unknown } = {}) => {
+    const { json, ...rest } = requestInit;
+    const headers = new Headers(rest.headers);
+    if (json !== undefined) headers.set("content-type", "application/json");
+    return Promise.resolve(gateway.app.request(path, {
+      ...rest,
+      headers,
+      ...(json !== undefined ? { method: rest.method ?? "POST", body: JSON.stringify(json) } : {}),
+    }, { remoteAddr: "127.0.0.1" }));
+  };
+  return { gateway, network, lane, node, request };
+}
+
+/** Signs in `member` through challenge and token; returns the token. */
+export async function signIn(
+  t: TestGateway,
+  member: TestIdentity,
+  scopes: string[] = ["read", "ledger:write", "trust:write", "gov:vote"],
+): Promise<string> {
+  const challenge = await (await t.request("/api/v1/auth/challenge", {
+    json: { did: member.did, scopes },
+  })).json();
+  const signature = await signEd25519(member.ed25519, new TextEncoder().encode(challenge.message));
+  const response = await t.request("/api/v1/auth/token", {
+    json: { did: member.did, nonce: challenge.nonce, signature: toBase64(signature) },
+  });
+  const body = await response.json();
+  if (response.status !== 200) throw new Error(`Sign-in failed: ${JSON.stringify(body)}`);
+  return body.token;
+}
+
+export function bearer(token: string): HeadersInit {
+  return { authorization: `Bearer ${token}` };
+}
+
+/** Prepare → sign with the member's own key → the body of a submit. */
+export async function prepareAndSign(
+  t: TestGateway,
+  member: TestIdentity,
+  token: string,
+  request: { kind: string; body: unknown },
+): Promise<{ envelope: Record<string, unknown> }> {
+  const response = await t.request("/api/v1/prepare", { json: request, headers: bearer(token) });
+  const prepared = await response.json();
+  if (response.status !== 200) throw new Error(`Prepare failed: ${JSON.stringify(prepared)}`);
+  const sig = await signEd25519(member.ed25519, fromBase64(prepared.signingBytes));
+  return { envelope: { ...prepared.envelope, sigs: [{ alg: "ed25519", sig: toBase64(sig) }] } };
+}
