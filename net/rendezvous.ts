@@ -277,6 +277,10 @@ export class Rendezvous {
         .slice(0, rendezvousAddrsMax);
       if (addrs.length > 0) peers.push({ ...listed, addrs });
     }
+    this.#components.logger.debug("rendezvous_answered", {
+      peer,
+      peers: peers.map((p) => p.peer).join(","),
+    });
     return { peers };
   }
 
