@@ -41,6 +41,7 @@
 /** Each tool a test may need, and the Debian package that provides it. */
 export const toolPackages: Readonly<Record<string, string>> = {
   age: "age",
+  chromium: "chromium",
   fish: "fish",
   hledger: "hledger",
   minisign: "minisign",
