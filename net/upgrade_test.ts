@@ -1,0 +1,227 @@
+import { TopicValidatorResult } from "@libp2p/gossipsub";
+import { encode } from "@ipld/dag-cbor";
+import { appendLocal } from "../core/chain/append.ts";
+import { rulesFor } from "../core/governance/view.ts";
+import { assert, assertEquals } from "../tests/_node_fixture.ts";
+import { metricValue, testComponents, testNow } from "./_testing.ts";
+import { announceTableMax, testUpgradeOptions, UpgradeTracker } from "./upgrade.ts";
+import { announceTopicOf, decodeAnnounce, encodeAnnounce } from "./upgrade_announce.ts";
+
+const day = 86_400_000;
+
+/** Member 0's node on 1.1.0 over a 3-member test network, with an accepted upgrade to 1.1.0. */
+async function tracker(options: { upgrade?: boolean } = {}) {
+  const components = await testComponents();
+  const { network, peers, base, metrics } = components;
+  const enforced: (string | null)[] = [];
+  const published: { topic: string; data: Uint8Array }[] = [];
+  let recipients = 0;
+  const clock = network.deps.clock as typeof network.deps.clock & { advance(ms: number): void };
+  if (options.upgrade !== false) {
+    const deadline = testNow + 20 * day;
+    const proposal = await appendLocal(network.deps, network.members[0].signer, {
+      net: network.net,
+      kind: "gov.proposal",
+      body: {
+        kind: "upgrade",
+        title: "Protocol 1.1",
+        body: "",
+        action: { version: "1.1.0", deadline, minVersion: "1.1.0" },
+        rules: rulesFor(network.genesis.params, "upgrade"),
+      },
+    });
+    assertEquals(proposal.outcome.status, "accepted", JSON.stringify(proposal.outcome));
+    for (const member of network.members.slice(0, 2)) {
+      clock.advance(1000);
+      const vote = await appendLocal(network.deps, member.signer, {
+        net: network.net,
+        kind: "gov.vote",
+        body: { proposal: proposal.sealed.cid, choice: "for" },
+      });
+      assertEquals(vote.outcome.status, "accepted", JSON.stringify(vote.outcome));
+    }
+  }
+  const upgrades = new UpgradeTracker({
+    clock,
+    logger: base.logger,
+    metrics,
+    signal: base.signal,
+    identity: network.members[0],
+    self: () => "12D3KooWSeLf",
+    networks:
+      () => [{ net: network.net, store: network.deps.store, genesis: network.genesis, peers }],
+    publish: (topic, data) => {
+      published.push({ topic, data });
+      return Promise.resolve(recipients);
+    },
+    enforce: (minVersion) => enforced.push(minVersion),
+  }, { version: "1.1.0", announceIntervalMs: 1000 });
+  return {
+    ...components,
+    clock,
+    upgrades,
+    enforced,
+    published,
+    setRecipients: (n: number) => recipients = n,
+  };
+}
+
+/** A signed announce of member `i`'s node. */
+function announce(
+  t: Awaited<ReturnType<typeof tracker>>,
+  i: number,
+  version: string,
+  extra: { ts?: number; net?: string; signedBy?: number } = {},
+) {
+  const member = t.network.members[i];
+  return encodeAnnounce({
+    did: member.did,
+    net: extra.net ?? t.network.net,
+    version,
+    peer: `12D3KooWPeer${i}`,
+    ts: extra.ts ?? t.clock.now(),
+  }, t.network.members[extra.signedBy ?? i].ed25519);
+}
+
+Deno.test("UpgradeTracker: before the deadline the upgrade is scheduled, nothing is enforced", async () => {
+  const t = await tracker();
+  // Closed and accepted (14 days of voting), its 2-day timelock and 20-day deadline ahead.
+  t.clock.advance(15 * day);
+  await t.upgrades.round();
+  const [row] = t.upgrades.status();
+  assertEquals([row.state, row.minVersion, row.active, row.ready], ["scheduled", "1.1.0", 1, 1]);
+  assertEquals(row.warning, undefined, "this node runs 1.1.0 already");
+  assertEquals(t.enforced.at(-1), null);
+  assertEquals(
+    await metricValue(t.metrics, "icn_upgrade_deadline_seconds", { net: t.network.net }),
+    (testNow + 20 * day) / 1000,
+  );
+});
+
+Deno.test("UpgradeTracker: past the deadline it waits for readiness, then takes effect and stays", async () => {
+  const t = await tracker();
+  t.clock.advance(21 * day);
+  await t.upgrades.round();
+  // Only this node is known: ready, but it has no peer yet, so it does not decide.
+  let [row] = t.upgrades.status();
+  assertEquals([row.state, row.ratio], ["waiting", 1]);
+  assert(row.warning?.includes("this node decides once") ?? false, String(row.warning));
+  // Member 1's node connects on 1.0.0: 1 of 2.
+  t.peers.verify("peer1", {
+    did: t.network.members[1].did,
+    version: "1.0.0",
+    trustClass: "known",
+  });
+  await t.upgrades.round();
+  [row] = t.upgrades.status();
+  assertEquals([row.state, row.active, row.ready], ["waiting", 2, 1]);
+  assert(row.warning?.includes("below the 80% required") ?? false, String(row.warning));
+  assertEquals(
+    await metricValue(t.metrics, "icn_upgrade_adoption_ratio", { net: t.network.net }),
+    0.5,
+  );
+  // Member 2's node announces 1.1.0 through member 1's: 2 of 3, still short of 80 %.
+  assertEquals(
+    await t.upgrades.validate(t.network.net, "peer1", await announce(t, 2, "1.1.0")),
+    TopicValidatorResult.Accept,
+  );
+  t.clock.advance(5000);
+  await t.upgrades.round();
+  [row] = t.upgrades.status();
+  assertEquals([row.state, row.active, row.ready], ["waiting", 3, 2]);
+  assertEquals(t.enforced.at(-1), null);
+  // Member 1's node restarts on 1.1.0 (a newer hello): 3 of 3.
+  t.clock.advance(1000);
+  t.upgrades.heard([t.network.net], t.network.members[1].did, "1.1.0", t.clock.now());
+  t.peers.verify("peer1", {
+    did: t.network.members[1].did,
+    version: "1.1.0",
+    trustClass: "known",
+  });
+  await t.upgrades.round();
+  [row] = t.upgrades.status();
+  assertEquals([row.state, row.ready], ["in_force", 3]);
+  assertEquals(t.enforced.at(-1), "1.1.0");
+  assertEquals(
+    await metricValue(t.metrics, "icn_upgrade_in_force", { net: t.network.net }),
+    1,
+  );
+  // Not undone while the node runs, even when the share drops again.
+  t.clock.advance(2000);
+  t.upgrades.heard([t.network.net], t.network.members[2].did, "1.0.0", t.clock.now());
+  await t.upgrades.round();
+  assertEquals(t.upgrades.status()[0].state, "in_force");
+  assertEquals(t.enforced.at(-1), "1.1.0");
+});
+
+Deno.test("UpgradeTracker.validate(): only fresh announces of members, signed by their key, from a verified peer", async () => {
+  const t = await tracker({ upgrade: false });
+  await t.upgrades.round();
+  const net = t.network.net;
+  const member1 = t.network.members[1].did;
+  const good = await announce(t, 2, "1.1.0");
+  // No hello from the sending peer: not heard.
+  assertEquals(await t.upgrades.validate(net, "stranger", good), TopicValidatorResult.Ignore);
+  t.peers.verify("peer1", { did: member1, version: "1.0.0", trustClass: "known" });
+  assertEquals(await t.upgrades.validate(net, "peer1", good), TopicValidatorResult.Accept);
+  // The same announce again, or an older one: ignored, the table keeps the newest.
+  assertEquals(await t.upgrades.validate(net, "peer1", good), TopicValidatorResult.Ignore);
+  const older = await announce(t, 2, "0.9.0", { ts: t.clock.now() - 10_000 });
+  assertEquals(await t.upgrades.validate(net, "peer1", older), TopicValidatorResult.Ignore);
+  assertEquals(t.upgrades.table(net).get(t.network.members[2].did)?.version, "1.1.0");
+  // Member 2's announce signed by member 1's key: not taken (no offence: it may be a rotation).
+  t.clock.advance(5000);
+  const forged = await announce(t, 2, "2.0.0", { signedBy: 1 });
+  assertEquals(await t.upgrades.validate(net, "peer1", forged), TopicValidatorResult.Ignore);
+  assertEquals(t.upgrades.table(net).get(t.network.members[2].did)?.version, "1.1.0");
+  // Stale (older than upgrade.activeWindow) or from the future beyond the hello skew: ignored.
+  const stale = await announce(t, 2, "1.2.0", { ts: t.clock.now() - 8 * day });
+  assertEquals(await t.upgrades.validate(net, "peer1", stale), TopicValidatorResult.Ignore);
+  const future = await announce(t, 2, "1.2.0", { ts: t.clock.now() + day });
+  assertEquals(await t.upgrades.validate(net, "peer1", future), TopicValidatorResult.Ignore);
+  // Another network's announce, or bytes that are no announce: refused, the peer's offence.
+  const elsewhere = await announce(t, 2, "1.2.0", { net: "bafyother" });
+  assertEquals(await t.upgrades.validate(net, "peer1", elsewhere), TopicValidatorResult.Reject);
+  const junk = encode({ did: member1, version: "x" });
+  assertEquals(await t.upgrades.validate(net, "peer1", junk), TopicValidatorResult.Reject);
+  const offences = t.peers.misbehaviour.get("peer1")?.counts ?? {};
+  assertEquals([offences.wrong_network, offences.malformed], [1, 1]);
+  assertEquals(t.upgrades.table(net).size <= 3 && announceTableMax > 3, true);
+});
+
+Deno.test("UpgradeTracker: a member node announces its version, again once an interval passed", async () => {
+  const t = await tracker({ upgrade: false });
+  await t.upgrades.round();
+  // Nobody subscribed yet: tried again next round.
+  assertEquals(t.published.length, 1);
+  await t.upgrades.round();
+  assertEquals(t.published.length, 2);
+  t.setRecipients(2);
+  await t.upgrades.round();
+  assertEquals(t.published.length, 3);
+  await t.upgrades.round();
+  assertEquals(t.published.length, 3, "within the interval");
+  t.clock.advance(1000);
+  await t.upgrades.round();
+  assertEquals(t.published.length, 4);
+  const last = t.published.at(-1)!;
+  assertEquals(last.topic, announceTopicOf(t.network.net));
+  const said = decodeAnnounce(last.data);
+  assertEquals([said.did, said.version, said.peer], [
+    t.network.members[0].did,
+    "1.1.0",
+    "12D3KooWSeLf",
+  ]);
+});
+
+Deno.test("testUpgradeOptions(): short announces and a version override under --profile test only", () => {
+  assertEquals(testUpgradeOptions("lan", 30_000, ""), {});
+  assertEquals(testUpgradeOptions("test", 2000, undefined), { upgradeAnnounceIntervalMs: 2000 });
+  let refused = "";
+  try {
+    testUpgradeOptions("lan", 30_000, "1.2.3");
+  } catch (error) {
+    refused = (error as Error).message;
+  }
+  assert(refused.includes("--profile test"), refused);
+});
