@@ -73,6 +73,17 @@ export interface NodeConfig {
   regionalNeighboursMax: number;
   backboneNeighboursMax: number;
   trustedNeighboursMax: number;
+  /** The app gateway's HOST:PORT (docs/gateway.md); empty: no gateway. */
+  gatewayListen: string;
+  /** Reads through the gateway without a token. */
+  gatewayPublicReads: boolean;
+  /** Origins the gateway allows by CORS; empty: no CORS headers. */
+  gatewayCorsOrigins: string[];
+  /** Reverse proxies whose X-Forwarded-For the gateway believes. */
+  gatewayTrustedProxies: string[];
+  gatewayTokenTtlS: number;
+  /** The dashboard's directory; empty: `web/` beside the program when present. */
+  gatewayWebDir: string;
 }
 
 interface KeyDef {
@@ -80,8 +91,8 @@ interface KeyDef {
   toml: string;
   field: keyof NodeConfig;
   /** `name`: a region or cluster name (`net/topology.ts`), or empty where `empty` says so. */
-  type: "string" | "strings" | "int" | "bool" | "enum" | "name";
-  /** A `name` that may be empty, and what empty means. */
+  type: "string" | "strings" | "list" | "int" | "bool" | "enum" | "name";
+  /** A `name` or `string` that may be empty, and what empty means. */
   empty?: boolean;
   values?: readonly string[];
   min?: number;
@@ -307,6 +318,46 @@ const keyDefs: readonly KeyDef[] = [
     max: neighbourPeersMax,
     doc: `most peers in the ${set} neighbour set (${neighbourSetDocs[set]})`,
   })),
+  {
+    toml: "gateway.listen",
+    field: "gatewayListen",
+    type: "string",
+    empty: true,
+    doc: 'app API and dashboard HOST:PORT (docs/gateway.md); "" turns the gateway off',
+  },
+  {
+    toml: "gateway.public_reads",
+    field: "gatewayPublicReads",
+    type: "bool",
+    doc: "reads (members, balances, proposals...) without a token",
+  },
+  {
+    toml: "gateway.cors_origins",
+    field: "gatewayCorsOrigins",
+    type: "list",
+    doc: "origins allowed by CORS, e.g. https://app.example.org; none: no CORS headers",
+  },
+  {
+    toml: "gateway.trusted_proxies",
+    field: "gatewayTrustedProxies",
+    type: "list",
+    doc: "addresses of reverse proxies whose X-Forwarded-For is believed; none by default",
+  },
+  {
+    toml: "gateway.token_ttl_s",
+    field: "gatewayTokenTtlS",
+    type: "int",
+    min: 60,
+    max: 86_400,
+    doc: "lifetime of a sign-in token, in seconds",
+  },
+  {
+    toml: "gateway.web_dir",
+    field: "gatewayWebDir",
+    type: "string",
+    empty: true,
+    doc: 'the dashboard\'s directory; "" uses web/ beside the program when present',
+  },
 ];
 
 /** Deepest nesting of config tables: `[topology.limits]`. */
@@ -354,6 +405,12 @@ export function defaultConfig(profile: Profile = "server"): NodeConfig {
     regionalNeighboursMax: 8,
     backboneNeighboursMax: 8,
     trustedNeighboursMax: 8,
+    gatewayListen: "",
+    gatewayPublicReads: false,
+    gatewayCorsOrigins: [],
+    gatewayTrustedProxies: [],
+    gatewayTokenTtlS: 3600,
+    gatewayWebDir: "",
   };
   if (profile === "lan") {
     return {
@@ -417,8 +474,21 @@ function coerce(def: KeyDef, raw: unknown, source: string): unknown {
   const key = `${def.toml}${source}`;
   switch (def.type) {
     case "string":
+      if (raw === "" && def.empty) return raw;
       if (typeof raw !== "string" || raw.length === 0) fail(key, "expected a non-empty string");
       return raw;
+    case "list": {
+      const list = typeof raw === "string"
+        ? raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
+        : raw;
+      const bad = Array.isArray(list)
+        ? list.find((v) => typeof v !== "string" || v.length === 0 || v.length > 256)
+        : list;
+      if (!Array.isArray(list) || bad !== undefined) {
+        fail(key, `expected a list of non-empty strings, got "${shown(bad, 80)}"`);
+      }
+      return list;
+    }
     case "strings": {
       const list = typeof raw === "string"
         ? raw.split(",").map((s) => s.trim()).filter((s) => s.length > 0)
@@ -471,6 +541,8 @@ export interface ConfigOverrides {
   logFormat?: string;
   logLevel?: string;
   profile?: string;
+  /** The app gateway's HOST:PORT. */
+  gateway?: string;
 }
 
 /**
@@ -530,6 +602,7 @@ export function resolveConfig(
     ["http", "http.listen"],
     ["logFormat", "log.format"],
     ["logLevel", "log.level"],
+    ["gateway", "gateway.listen"],
   ];
   for (const [flag, toml] of flagFields) {
     const value = flags[flag];
@@ -539,6 +612,7 @@ export function resolveConfig(
   }
   const result = config as unknown as NodeConfig;
   parseHostPort(result.http, "http.listen");
+  if (result.gatewayListen !== "") parseGatewayListen(result.gatewayListen);
   if (result.banPoints < result.quarantinePoints) {
     fail("misbehaviour.ban_points", "must be at least misbehaviour.quarantine_points");
   }
@@ -556,6 +630,15 @@ export function parseHostPort(text: string, key: string): { hostname: string; po
     fail(key, `host ${hostname} is not loopback (the control API must stay local)`);
   }
   return { hostname, port };
+}
+
+/** The gateway's HOST:PORT (any host: a public bind is allowed, with a warning at start). */
+export function parseGatewayListen(text: string): { hostname: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:\s]+):(\d+)$/.exec(text);
+  if (!match) fail("gateway.listen", `expected HOST:PORT, got ${JSON.stringify(text)}`);
+  const port = Number(match[2]);
+  if (port > 65535) fail("gateway.listen", `port ${port} is out of range`);
+  return { hostname: match[1].replace(/^\[|\]$/g, ""), port };
 }
 
 /** The `ICN_*` variables this module reads, for `Deno.env` lookups. */
