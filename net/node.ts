@@ -26,7 +26,7 @@ import type {
 } from "@libp2p/interface";
 import { multiaddr } from "@multiformats/multiaddr";
 import { createLibp2p } from "libp2p";
-import type { IngestOutcome } from "../core/chain/ingest.ts";
+import type { IngestOutcome, IngestSource } from "../core/chain/ingest.ts";
 import { kelNet, protocolVersion } from "../core/constants.ts";
 import type { SealedEnvelope } from "../core/envelope/envelope.ts";
 import { RejectedError } from "../core/errors.ts";
@@ -112,6 +112,8 @@ export class IcnNode {
   /** Verified hellos of connected peers and the neighbour sets they are in. */
   readonly #neighbours: Neighbours;
   readonly #kelReplay: KelReplay;
+  /** Listeners of accepted envelopes added after creation (the app gateway's event stream). */
+  readonly #acceptedListeners = new Set<(sealed: SealedEnvelope, source: IngestSource) => void>();
   /** Discovery by region: answers as a rendezvous node, else asks those of its region. */
   readonly #rendezvous: Rendezvous;
   /** Members' node versions and the accepted upgrades in force (`upgrade.ts`). */
@@ -167,6 +169,7 @@ export class IcnNode {
       classify: options.addressClassifier,
       onAccepted: (sealed, source) => {
         options.onAccepted?.(sealed, source);
+        for (const listener of this.#acceptedListeners) listener(sealed, source);
         // A delegate change recorded in a federation is checked against the cooperative's own
         // governance when this node holds that cooperative too (docs/federation.md).
         void auditAccepted(sealed, this.#networks.all, { metrics, logger, signal });
@@ -433,6 +436,28 @@ export class IcnNode {
       );
     }
     return served.submit(request, (bytes) => this.publish(bytes, net));
+  }
+
+  /**
+   * Ingests an envelope its author signed elsewhere (the app gateway: the node never signs for
+   * a member) in network `net` (default: home) through that network's one writer, as a local
+   * write, and publishes it when accepted.
+   */
+  async ingestSigned(sealed: SealedEnvelope, net: string = this.net): Promise<IngestOutcome> {
+    if (this.#stopping.signal.aborted) throw new RejectedError("stopping", "Node is shutting down");
+    const served = this.#networks.find(net);
+    if (!served) {
+      throw new RejectedError("not_served", `Cannot ingest into network ${net}: not served here`);
+    }
+    const [outcome] = await served.lane.ingest([sealed], "local");
+    if (outcome.status === "accepted") await this.publish(sealed.bytes, net);
+    return outcome;
+  }
+
+  /** Calls `listener` for every envelope accepted in any network; returns its removal. */
+  onAccepted(listener: (sealed: SealedEnvelope, source: IngestSource) => void): () => void {
+    this.#acceptedListeners.add(listener);
+    return () => this.#acceptedListeners.delete(listener);
   }
 
   /** Publishes envelope bytes already in the store of `net` (default: home) on its topic. */
