@@ -259,10 +259,12 @@ export type NetworkRole = "founder" | "member" | "delegate" | "not a member";
 
 /**
  * `icn governance networks`: every joined network with its kind, its members now (people in a
- * cooperative, cooperatives in a federation) and this identity's role there.
+ * cooperative, cooperatives in a federation) and this identity's role there. A network whose
+ * store file is gone is listed with `state: "store missing"` (members and role null) and a line
+ * on how to recover; the listing still succeeds, and the commands that use that network fail.
  */
 export async function networks(ctx: CliContext): Promise<CommandResult> {
-  const { openJoinedNetworks } = await import("./networks.ts");
+  const { joinedNetworks, openNetwork, storeMissing } = await import("./networks.ts");
   const { StateOverlay } = await import("../core/chain/state.ts");
   const did = (await pathExists(ctx.publicIdentityPath))
     ? (await ctx.readPublicIdentity()).did
@@ -272,11 +274,18 @@ export async function networks(ctx: CliContext): Promise<CommandResult> {
     name: string;
     id: string;
     kind: string;
-    members: number;
-    role: NetworkRole;
+    members: number | null;
+    role: NetworkRole | null;
     file: string;
+    state: "ok" | "store missing";
   }[] = [];
-  for (const network of await openJoinedNetworks(ctx)) {
+  for (const joined of await joinedNetworks(ctx)) {
+    if (await storeMissing(ctx, joined)) {
+      const { name, id, kind, file } = joined;
+      rows.push({ name, id, kind, members: null, role: null, file, state: "store missing" });
+      continue;
+    }
+    const network = await openNetwork(ctx, joined);
     let members: number;
     let role: NetworkRole = "not a member";
     if (network.kind === "federation") {
@@ -305,6 +314,7 @@ export async function networks(ctx: CliContext): Promise<CommandResult> {
       members,
       role,
       file: network.file,
+      state: "ok",
     });
   }
   if (rows.length === 0) {
@@ -314,14 +324,20 @@ export async function networks(ctx: CliContext): Promise<CommandResult> {
     };
   }
   const width = Math.max(4, ...rows.map((r) => terminalSafe(r.name).length));
+  const missing = rows.filter((r) => r.state === "store missing");
   return {
     data: rows,
     text: [
-      `${"NAME".padEnd(width)}  ${"KIND".padEnd(11)}  MEMBERS  ${"ROLE".padEnd(12)}  ID`,
+      `${"NAME".padEnd(width)}  ${"KIND".padEnd(11)}  MEMBERS  ${"ROLE".padEnd(13)}  ID`,
       ...rows.map((r) =>
         `${terminalSafe(r.name).padEnd(width)}  ${r.kind.padEnd(11)}  ${
-          String(r.members).padStart(7)
-        }  ${r.role.padEnd(12)}  ${r.id}`
+          String(r.members ?? "-").padStart(7)
+        }  ${(r.role ?? r.state).padEnd(13)}  ${r.id}`
+      ),
+      ...missing.map((r) =>
+        `Store of "${terminalSafe(r.name)}" missing: ${
+          ctx.path(r.file)
+        } is gone; restore it from a backup, or join the network again with its genesis (commands with --net ${r.id} fail until then)`
       ),
     ],
   };

@@ -204,6 +204,18 @@ export async function openNetwork(ctx: CliContext, network: JoinedNetwork): Prom
 }
 
 /**
+ * Whether the store file of a joined network is gone (deleted, or the data dir restored without
+ * it). Never for the home store, a remote store or a store this command already opened.
+ * `icn governance networks` lists such a network as `store missing`; every command that uses it
+ * fails (`openNetwork`) with how to recover.
+ */
+export async function storeMissing(ctx: CliContext, network: JoinedNetwork): Promise<boolean> {
+  if (network.file === homeStoreFile || ctx.storeLocation.remote) return false;
+  if (ctx.keptStore(network.id)) return false;
+  return !(await pathExists(ctx.path(network.file)));
+}
+
+/**
  * Every joined network with its store open, the home network first: what `icn node run` serves.
  *
  * @example

@@ -238,3 +238,54 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   },
 });
+
+Deno.test({
+  name:
+    "a network whose store file is gone is listed as store missing; commands on it fail with how to recover, the others work, nothing changes",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "icn-networks-missing-" });
+    const home = `${dir}/m`;
+    await cli(0, ["--data-dir", home, "id", "init"]);
+    const ids: string[] = [];
+    for (const name of ["One", "Two"]) {
+      const file = `${dir}/${name}.json`;
+      const created = await json<{ id: string }>(
+        home,
+        "governance",
+        "genesis",
+        "create",
+        "--name",
+        name,
+        "--out",
+        file,
+      );
+      await cli(0, ["--data-dir", home, "governance", "genesis", "sign", file]);
+      await cli(0, ["--data-dir", home, "governance", "join", file]);
+      ids.push(created.id);
+    }
+    for (const suffix of ["", "-wal", "-shm"]) {
+      await Deno.remove(`${home}/networks/${ids[1]}.kv${suffix}`).catch(() => {});
+    }
+    const listed = await json<
+      { name: string; members: number | null; role: string | null; state: string }[]
+    >(home, "governance", "networks");
+    assertEquals(listed.map((n) => [n.name, n.members, n.role, n.state]), [
+      ["One", 1, "founder", "ok"],
+      ["Two", null, null, "store missing"],
+    ]);
+    const text = await icn(["--data-dir", home, "governance", "networks"]);
+    assertEquals(text.code, 0);
+    assertMatch(text.stdout, /Two +cooperative +- +store missing/);
+    assertMatch(text.stdout, /Store of "Two" missing: .*\.kv is gone; restore it from a backup/);
+
+    const before = await snapshotDir(home);
+    const refused = await icn(["--data-dir", home, "ledger", "balance", "--net", "Two"]);
+    if (refused.code === 0) throw new Error("a command on the missing network succeeded");
+    assertMatch(refused.stderr, /The store of network "Two" .* is missing/);
+    assertEquals(sameSnapshot(before, await snapshotDir(home)), true, "nothing changed:");
+    await cli(0, ["--data-dir", home, "ledger", "balance", "--net", "One"]);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
