@@ -4,7 +4,7 @@ import { pageSizeDefault, protocolVersion } from "../core/constants.ts";
 import { InvalidInputError, NotFoundError } from "../core/errors.ts";
 import { bodyBytesMax, checkConfigSet, type ProposalBody } from "../core/governance/kinds.ts";
 import type { ProposalKind } from "../core/governance/params.ts";
-import { type Ballot, choices } from "../core/governance/tally.ts";
+import type { Ballot } from "../core/governance/tally.ts";
 import {
   type ConfigAction,
   creditOverridePrefix,
@@ -25,10 +25,20 @@ import type { CliContext } from "./context.ts";
 import { readInputText } from "./files.ts";
 import type { CommandResult } from "./output.ts";
 import { resolveWhen, type When } from "./args.ts";
+import {
+  type BallotOptions,
+  buildMethodSpec,
+  commitBallot,
+  describeBallot,
+  describeResult,
+  type MethodOptions,
+  readBallot,
+} from "./governance_methods.ts";
 
 /** `governance propose`'s options, parsed where they are declared (governance_commands.ts). */
-export interface ProposeOptions {
+export interface ProposeOptions extends MethodOptions {
   kind: ProposalKind;
+  secret?: true;
   title: string;
   /** The file holding the proposal's text. */
   body?: string;
@@ -50,8 +60,13 @@ export interface ListOptions {
   offset?: number;
 }
 
-export interface VoteOptions {
+export interface VoteOptions extends Omit<BallotOptions, "choice"> {
   reason?: string;
+  choice?: string;
+}
+
+export interface ShowOptions {
+  explain?: true;
 }
 
 export interface DelegateOptions {
@@ -268,35 +283,68 @@ export async function propose(ctx: CliContext, _args: string[], options: Propose
     }
   }
   const now = ctx.clock.now();
+  const method = buildMethodSpec(options);
+  if (method && kind !== "text") {
+    throw new InvalidInputError(
+      `A ${kind} proposal is decided for or against: --method ${method.name} needs --kind text`,
+    );
+  }
   const action = buildAction(kind, await resolveMemberOptions(ctx, options), now);
   const view = await openView(ctx);
+  const secret = options.secret === true;
   const body: ProposalBody = {
     kind,
     title,
     body: text,
     action,
-    rules: rulesFor(await view.paramsAt(now), kind),
+    rules: rulesFor(await view.paramsAt(now), kind, { secret }),
+    ...(method ? { method } : {}),
+    ...(secret ? { secret: true as const } : {}),
   };
   const { cid, envelope: { ts } } = await ctx.submitOrThrow({ kind: "gov.proposal", body });
   const closes = ts + body.rules.votingPeriod;
+  const decided = closes + (body.rules.revealWindow ?? 0);
+  const voteHint = !method
+    ? `for|against|abstain${body.rules.mode === "consent" ? "|block" : ""}`
+    : method.name === "sense-check"
+    ? "good|unsure|concerned"
+    : method.name === "poll"
+    ? "OPTION"
+    : method.name === "score"
+    ? "--score OPTION=N ..."
+    : method.name === "dot"
+    ? "--points OPTION=N ..."
+    : method.name === "ranked"
+    ? "--rank A,B,C"
+    : "--can TIME --if-need-be TIME ...";
   return {
     data: {
       id: cid,
       kind,
+      method: method?.name ?? "proposal",
+      ...(method ? { options: method.options } : {}),
+      secret,
       title,
       action,
       rules: body.rules,
       opened: ts,
       closes,
-      effective: closes + body.rules.timelock,
+      effective: decided + body.rules.timelock,
     },
     text: [
-      `Proposed ${kind} "${terminalSafe(title)}"`,
+      `Proposed ${kind} "${terminalSafe(title)}"${method ? ` (${method.name})` : ""}${
+        secret ? " with a secret ballot" : ""
+      }`,
       `  id:     ${cid}`,
       `  closes: ${iso(closes)} (${relative(closes, now)})`,
-      `  vote:   icn governance vote ${cid.slice(0, 16)} for|against|abstain${
-        body.rules.mode === "consent" ? "|block" : ""
-      }`,
+      ...(secret
+        ? [
+          `  reveal: after the close, until ${iso(decided)}: icn governance reveal ${
+            cid.slice(0, 16)
+          }`,
+        ]
+        : []),
+      `  vote:   icn governance vote ${cid.slice(0, 16)} ${voteHint}`,
     ],
   };
 }
@@ -306,6 +354,8 @@ async function summary(view: GovernanceView, record: ProposalRecord, now: number
   return {
     id: record.id,
     kind: record.kind,
+    method: record.method?.name ?? "proposal",
+    secret: record.secret === true,
     title: record.title,
     author: record.author,
     state: await view.stateOf(record, now),
@@ -344,43 +394,94 @@ export async function list(ctx: CliContext, _args: string[], options: ListOption
   };
 }
 
-export async function show(ctx: CliContext, args: string[]) {
+export async function show(ctx: CliContext, args: string[], options: ShowOptions = {}) {
   const now = ctx.clock.now();
   const view = await openView(ctx);
   const record = await resolveProposal(view, args[0]);
   const ballots: Ballot[] = [];
   const t = await view.tally(record, ballots);
+  const timing = await view.timing(record);
   const state = await view.stateOf(record, now);
   const skew = numberParam(await view.paramsAt(now), "network.clockSkew");
-  const final = record.cancelled !== undefined || now > record.closes + skew;
+  const final = record.cancelled !== undefined || now > timing.revealEnds + skew;
+  // A secret ballot's choices stay hidden until its reveal window ends.
+  const hidden = record.secret === true && now <= timing.revealEnds;
   const votes = await view.votes(record.id);
-  const who = ballots.map((b) => ({
-    did: b.did,
-    choice: b.choice,
-    ...(b.via ? { via: b.via } : {}),
-    ...(votes.get(b.did)?.reason ? { reason: votes.get(b.did)!.reason } : {}),
-  })).sort((a, b) => (a.did < b.did ? -1 : 1));
+  const methodBallots = record.method && !hidden ? await view.methodBallots(record) : [];
+  const who: { did: string; choice: string; ballot?: unknown; via?: string; reason?: string }[] =
+    hidden
+      ? [...votes.keys()].sort().map((did) => ({ did, choice: "secret" }))
+      : record.method
+      ? methodBallots.map((b) => ({
+        did: b.did,
+        choice: describeBallot(record.method, b.ballot),
+        ballot: b.ballot,
+        ...(b.via ? { via: b.via } : {}),
+        ...(votes.get(b.did)?.reason ? { reason: votes.get(b.did)!.reason } : {}),
+      })).sort((a, b) => (a.did < b.did ? -1 : 1))
+      : ballots.map((b) => ({
+        did: b.did,
+        choice: b.choice as string,
+        ...(b.via ? { via: b.via } : {}),
+        ...(votes.get(b.did)?.reason ? { reason: votes.get(b.did)!.reason } : {}),
+      })).sort((a, b) => (a.did < b.did ? -1 : 1));
   const approvalPct = t.cast === 0 ? 0 : Math.floor((t.for * 1000) / t.cast) / 10;
   const labels = await contactLabels(ctx);
+  const participants = hidden ? votes.size : t.cast;
   const lines = [
     terminalSafe(record.title),
     `  id:        ${record.id}`,
-    `  kind:      ${record.kind} (${record.rules.mode}); action: ${describeAction(record, labels)}`,
+    `  kind:      ${record.kind} (${
+      record.method ? `${record.method.name} method` : record.rules.mode
+    }${record.secret ? ", secret ballot" : ""}); action: ${describeAction(record, labels)}`,
     `  author:    ${labels.label(record.author)}`,
     `  state:     ${state}${final ? " (final)" : ""}`,
     `  opened:    ${iso(record.opened)}`,
-    `  closes:    ${iso(record.closes)} (${relative(record.closes, now)})`,
-    `  effective: ${iso(record.effective)} (${relative(record.effective, now)}, timelock ${
-      formatDuration(record.rules.timelock)
-    })`,
-    `  quorum:    ${t.cast} of ${t.eligible} voted, ${t.required} required (${record.rules.quorum}%)${
-      t.cast >= t.required ? " — reached" : ""
+    `  closes:    ${iso(timing.closes)} (${relative(timing.closes, now)})${
+      timing.extended ? ` — extended from ${iso(record.closes)} by a late quorum` : ""
     }`,
-    `  approval:  ${t.for} for of ${t.cast} cast (${approvalPct}%); needs more than ${t.threshold} (${record.rules.approval}%)`,
-    `  tally:     for ${t.for}, against ${t.against}, abstain ${t.abstain}${
-      record.rules.mode === "consent" ? `, block ${t.block}` : ""
-    } (${t.delegated} by delegation)`,
   ];
+  if (record.secret) {
+    lines.push(
+      `  reveal:    until ${iso(timing.revealEnds)} (${relative(timing.revealEnds, now)})`,
+    );
+  }
+  if (record.method) {
+    lines.push(
+      `  options:   ${
+        record.method.options.map((o, i) => `${i + 1} ${terminalSafe(o)}`).join(", ") ||
+        "good, unsure, concerned"
+      }`,
+    );
+  } else {
+    lines.push(
+      `  effective: ${iso(timing.effective)} (${relative(timing.effective, now)}, timelock ${
+        formatDuration(record.rules.timelock)
+      })`,
+    );
+  }
+  lines.push(
+    `  quorum:    ${participants} of ${t.eligible} ${
+      hidden ? "committed" : "voted"
+    }, ${t.required} required (${record.rules.quorum}%)${
+      participants >= t.required ? " — reached" : ""
+    }`,
+  );
+  const lateNote = lateQuorumNote(record, timing);
+  if (lateNote) lines.push(`  late:      ${lateNote}`);
+  if (hidden) {
+    lines.push(`  results:   hidden until the reveal window ends (${iso(timing.revealEnds)})`);
+  } else if (record.method && t.method) {
+    lines.push(...describeResult(record.method, t.method.result, options.explain === true));
+    if (t.delegated > 0) lines.push(`  (${t.delegated} by delegation)`);
+  } else {
+    lines.push(
+      `  approval:  ${t.for} for of ${t.cast} cast (${approvalPct}%); needs more than ${t.threshold} (${record.rules.approval}%)`,
+      `  tally:     for ${t.for}, against ${t.against}, abstain ${t.abstain}${
+        record.rules.mode === "consent" ? `, block ${t.block}` : ""
+      } (${t.delegated} by delegation)`,
+    );
+  }
   // The body keeps its own line breaks, each line behind a "| " margin so that no
   // line of it can pass for a row of this view (a vote, a field).
   if (record.text) {
@@ -399,33 +500,88 @@ export async function show(ctx: CliContext, args: string[]) {
   return {
     data: {
       ...record,
+      method: record.method ?? { name: "proposal" },
+      secret: record.secret === true,
       state,
       final,
-      outcome: t.outcome,
-      tally: { ...t, approvalPct },
+      outcome: hidden ? null : t.outcome,
+      tally: hidden
+        ? { eligible: t.eligible, required: t.required, committed: votes.size }
+        : { ...t, approvalPct },
+      ...(record.method && !hidden && t.method ? { result: t.method.result } : {}),
+      timing,
       votes: who,
-      timeLeft: Math.max(0, record.closes - now),
+      timeLeft: Math.max(0, timing.closes - now),
     },
     warnings: labels.warnings,
     text: lines,
   };
 }
 
+/**
+ * When quorum came, if late: with `extendOnLateQuorum` whether it moved the
+ * close; without, a note when it came in the last tenth of the period (or not
+ * at all), so members know a decision rests on late votes.
+ */
+function lateQuorumNote(
+  record: ProposalRecord,
+  timing: { closes: number; quorumAt?: number; extended: boolean },
+): string | undefined {
+  const extension = record.rules.extendOnLateQuorum;
+  if (extension !== undefined) {
+    if (timing.quorumAt === undefined) return undefined;
+    return timing.extended
+      ? `quorum first reached ${iso(timing.quorumAt)}, ${
+        formatDuration(record.closes - timing.quorumAt)
+      } before the close: voting extended by ${formatDuration(timing.closes - record.closes)}`
+      : `quorum reached ${iso(timing.quorumAt)}, early enough: no extension (${
+        formatDuration(extension)
+      } rule)`;
+  }
+  return undefined;
+}
+
 export async function vote(ctx: CliContext, args: string[], options: VoteOptions) {
-  const [id, choice] = args;
-  if (!(choices as readonly string[]).includes(choice)) {
+  const [id, positional] = args;
+  if (positional !== undefined && options.choice !== undefined) {
     throw new InvalidInputError(
-      `Unknown vote "${choice}": use for, against, abstain (or block in consent mode)`,
+      `Give the choice once: "${positional}" or --choice "${options.choice}"`,
     );
   }
   const view = await openView(ctx);
   const record = await resolveProposal(view, id);
-  const body: Record<string, string> = { proposal: record.id, choice };
+  const ballot = readBallot(record, { ...options, choice: positional ?? options.choice });
+  const shownBallot = describeBallot(record.method, ballot);
+  const body: Record<string, unknown> = { proposal: record.id };
+  if (record.secret) {
+    if (options.reason !== undefined) {
+      throw new InvalidInputError("A secret ballot takes no --reason: it would tell your choice");
+    }
+    const { did } = await ctx.readPublicIdentity();
+    body.commitment = await commitBallot(ctx, { proposal: record.id, voter: did }, ballot);
+  } else if (record.method) body.ballot = ballot;
+  else body.choice = ballot;
   if (options.reason !== undefined) body.reason = options.reason;
   const { cid } = await ctx.submitOrThrow({ kind: "gov.vote", body });
+  const closes = (await (await openView(ctx)).timing(record)).closes;
   return {
-    data: { proposal: record.id, choice, cid },
-    text: `Voted ${choice} on "${terminalSafe(record.title)}" (${record.id.slice(0, 16)})`,
+    data: {
+      proposal: record.id,
+      ...(record.method ? { ballot } : { choice: ballot }),
+      ...(record.secret ? { commitment: body.commitment } : {}),
+      cid,
+    },
+    text: record.secret
+      ? [
+        `Committed a secret ballot (${shownBallot}) on "${terminalSafe(record.title)}" (${
+          record.id.slice(0, 16)
+        })`,
+        `  reveal it after ${iso(closes)}: icn governance reveal ${record.id.slice(0, 16)}`,
+        `  (its salt is kept in ${
+          ctx.path(`ballots/${record.id}`)
+        }; without it the vote cannot count)`,
+      ]
+      : `Voted ${shownBallot} on "${terminalSafe(record.title)}" (${record.id.slice(0, 16)})`,
   };
 }
 

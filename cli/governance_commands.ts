@@ -2,12 +2,21 @@ import { Command } from "@commander-js/extra-typings";
 import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
 import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "../core/governance/kinds.ts";
 import { proposalKinds } from "../core/governance/params.ts";
+import {
+  maxScoreDefault,
+  maxScoreMax,
+  methodNames,
+  optionsMax,
+  pointsDefault,
+  pointsMax,
+} from "../core/governance/methods/spec.ts";
 import { proposalStates } from "../core/governance/view.ts";
 import { choiceArg, didArg, offsetMax, whenArg, wholeNumberArg } from "./args.ts";
 import { collect, type Registrar, takeNetOption } from "./command.ts";
 
 const genesis = () => import("./genesis.ts");
 const handlers = () => import("./governance.ts");
+const ballots = () => import("./governance_ballots.ts");
 
 export function governanceCommands(r: Registrar): Command {
   const gov = new Command("governance").description(
@@ -65,10 +74,43 @@ export function governanceCommands(r: Registrar): Command {
   );
   r.action(
     gov.command("propose").description("Propose a decision to the cooperative")
-      .requiredOption(
+      .option(
         "--kind <kind>",
-        proposalKinds.join(" | "),
+        `${proposalKinds.join(" | ")} (default text)`,
         choiceArg("proposal kind", proposalKinds),
+        "text" as const,
+      )
+      .option(
+        "--method <method>",
+        `${
+          methodNames.join(" | ")
+        } (default proposal: for/against; the others are for text proposals)`,
+        choiceArg("method", methodNames),
+      )
+      .option(
+        "--option <text>",
+        `an option to vote on, in order (repeatable, 2 to ${optionsMax}; a time for meeting)`,
+        collect,
+        [],
+      )
+      .option(
+        "--points <n>",
+        `dot: points each voter spreads (default ${pointsDefault})`,
+        wholeNumberArg("--points", 1, pointsMax),
+      )
+      .option(
+        "--max-score <n>",
+        `score: highest score, lowest is 0 (default ${maxScoreDefault})`,
+        wholeNumberArg("--max-score", 1, maxScoreMax),
+      )
+      .option(
+        "--seats <n>",
+        "ranked: how many options win (default 1)",
+        wholeNumberArg("--seats", 1, optionsMax),
+      )
+      .option(
+        "--secret",
+        "secret ballot: votes are commitments, revealed after the close (`icn governance reveal`)",
       )
       .requiredOption("--title <title>", `short title (at most ${titleLengthMax} characters)`)
       .option("--body <file>", `file with the proposal text (at most ${bodyBytesMax / 1024} KiB)`)
@@ -126,17 +168,66 @@ export function governanceCommands(r: Registrar): Command {
   );
   r.action(
     gov.command("show").description("Show a proposal: text, tally, quorum, times, votes")
-      .argument("<id>", "proposal id (or a unique prefix)"),
+      .argument("<id>", "proposal id (or a unique prefix)")
+      .option("--explain", "ranked: instant-runoff rounds and Schulze's pairwise table"),
     handlers,
     "show",
   );
   r.action(
     gov.command("vote").description("Vote on an open proposal (a later vote replaces yours)")
       .argument("<id>", "proposal id (or a unique prefix)")
-      .argument("<choice>", "for | against | abstain | block (consent mode)")
-      .option("--reason <text>", `why (at most ${reasonLengthMax} characters)`),
+      .argument(
+        "[choice]",
+        "for | against | abstain | block (consent mode); sense-check: good | unsure | concerned; poll: an option",
+      )
+      .option("--choice <option>", "poll or sense-check: the choice (an option's text or number)")
+      .option("--score <option=n>", "score: an option's score (repeatable; others 0)", collect, [])
+      .option(
+        "--points <option=n>",
+        "dot: points for an option (repeatable; others 0)",
+        collect,
+        [],
+      )
+      .option(
+        "--rank <options>",
+        "ranked: options most preferred first, comma-separated or repeated",
+        collect,
+        [],
+      )
+      .option("--can <time>", "meeting: a time you can attend (repeatable)", collect, [])
+      .option(
+        "--if-need-be <time>",
+        "meeting: a time you could attend if need be (repeatable)",
+        collect,
+        [],
+      )
+      .option(
+        "--reason <text>",
+        `why (at most ${reasonLengthMax} characters; not with a secret ballot)`,
+      ),
     handlers,
     "vote",
+  );
+  r.action(
+    gov.command("reveal").description(
+      "Open your secret ballot after the close, within the reveal window",
+    ).argument("<id>", "proposal id (or a unique prefix)"),
+    ballots,
+    "reveal",
+  );
+  r.action(
+    gov.command("audit").description(
+      "Check every vote of a proposal: eligible voter, signed envelope, commitment opened",
+    ).argument("<id>", "proposal id (or a unique prefix)"),
+    ballots,
+    "audit",
+  );
+  r.action(
+    gov.command("todo").description(
+      "Open proposals you have not voted on (and secret ballots to reveal), closing soonest first",
+    ),
+    ballots,
+    "todo",
   );
   r.action(
     gov.command("delegate").description("Let another member vote for you")
