@@ -73,7 +73,7 @@ import type { CommandResult } from "./output.ts";
 // ---------------------------------------------------------------------------------------------
 // Files: cooperative genesis files in, federation files in and out.
 
-function iso(ms: number): string {
+export function iso(ms: number): string {
   return new Date(ms).toISOString();
 }
 
@@ -368,7 +368,7 @@ export async function join(ctx: CliContext, args: string[]): Promise<CommandResu
 // ---------------------------------------------------------------------------------------------
 // A joined federation.
 
-interface Federation {
+export interface Federation {
   network: OpenNetwork;
   genesis: FederationGenesis;
   view: FederationView;
@@ -383,7 +383,7 @@ function usage(code: string, message: string): CommanderError {
  * federation; its store becomes the command's (`ctx.useNetwork`). `what` says what the
  * command was doing, for a refusal that names its inputs.
  */
-async function openFederation(
+export async function openFederation(
   ctx: CliContext,
   net: string | undefined,
   what: string,
@@ -430,7 +430,7 @@ async function openFederation(
  * Signs and commits one envelope in the federation network: through the running node when one
  * runs on this data dir (it serves every joined network; the request names which), else here.
  */
-async function submitIn(
+export async function submitIn(
   ctx: CliContext,
   fed: Federation,
   request: { kind: string; body: unknown },
@@ -462,12 +462,12 @@ async function submitIn(
 }
 
 /** ` on behalf of "COOP"` when `--for` was given: refusals name what the caller typed. */
-function forPhrase(forText: string | undefined): string {
+export function forPhrase(forText: string | undefined): string {
   return forText === undefined ? "" : ` on behalf of "${terminalSafe(forText)}"`;
 }
 
 /** The cooperative `text` names among `coops`: its network id, its name, or a unique id prefix. */
-function findCoop(
+export function findCoop(
   coops: Map<string, FederationMember>,
   text: string,
   fed: FederationGenesis,
@@ -494,7 +494,7 @@ function findCoop(
  * The cooperative the caller acts for: `--for`, else the only one the caller is a delegate of
  * now. Refused when the caller is not its delegate (the federation would refuse it too).
  */
-async function actingCoop(
+export async function actingCoop(
   ctx: CliContext,
   fed: Federation,
   forText: string | undefined,
@@ -585,6 +585,12 @@ function describeAction(record: FederationProposalRecord): string {
       return `remove ${action.coop}`;
     case "config":
       return Object.entries(action.set as Params).map(([k, v]) => `${k}=${v}`).join(", ");
+    case "clearing":
+      return `clearing ${
+        action.end ? "ends" : "agreement"
+      }: ${action.coopA} (rate ${action.rateA}) and ${action.coopB} (rate ${action.rateB}), limit ${action.limit}, settle every ${
+        formatDuration(Number(action.settlementInterval))
+      }`;
     default:
       return "none";
   }
@@ -667,6 +673,10 @@ export async function propose(
       action = { coop: coop.net };
       break;
     }
+    case "clearing":
+      throw new InvalidInputError(
+        "A clearing agreement is proposed with `icn federation agreement --with COOP --limit ...`",
+      );
     case "admit": {
       if (!admitted) {
         throw new InvalidInputError(

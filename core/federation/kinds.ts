@@ -27,6 +27,7 @@ import {
   ShapeError,
   string,
 } from "../strict.ts";
+import { checkClearingAction, clearingKinds } from "./clearing_kinds.ts";
 import { delegatesPerCoopMax, type FederationGenesis, federationNameLengthMax } from "./genesis.ts";
 import {
   type FederationProposalKind,
@@ -178,6 +179,7 @@ async function checkAction(
   kind: FederationProposalKind,
   action: Record<string, unknown>,
   ts: number,
+  proposer: string,
 ): Promise<{ action: FederationAction; target?: string }> {
   const coops = await view.coopsAt(ts);
   switch (kind) {
@@ -222,6 +224,11 @@ async function checkAction(
       }
       return { action: a, target: a.coop };
     }
+    case "clearing":
+      return await checkClearingAction(view, action, ts, proposer) as unknown as {
+        action: FederationAction;
+        target: string;
+      };
     case "config": {
       const a = body(
         record({
@@ -267,7 +274,7 @@ const proposal: KindHandler = {
     if (!sameRules(rules, b.rules)) {
       reject("stale_rules", `Proposal rules do not match the federation ${b.kind} rules in force`);
     }
-    const { action, target } = await checkAction(view, b.kind, b.action, envelope.ts);
+    const { action, target } = await checkAction(view, b.kind, b.action, envelope.ts, b.coop);
     const closes = envelope.ts + rules.votingPeriod;
     const stored: FederationProposalRecord = {
       id: cid,
@@ -386,4 +393,5 @@ export const federationKinds: ReadonlyMap<string, KindHandler> = new Map([
   ["fed.proposal", proposal],
   ["fed.vote", vote],
   ["fed.vouch", vouch],
+  ...clearingKinds,
 ]);

@@ -10,8 +10,11 @@ import { InvalidInputError, shown } from "../errors.ts";
 import { checkParamValue, type ParamDef, type Params, type ParamValue } from "../params.ts";
 import type { Mode, Rules } from "../governance/tally.ts";
 
-/** Kinds of federation proposal: admit or remove a cooperative, change parameters, plain text. */
-export const federationProposalKinds = ["admit", "remove", "config", "text"] as const;
+/**
+ * Kinds of federation proposal: admit or remove a cooperative, change parameters, plain text,
+ * and a clearing agreement between two cooperatives (core/federation/clearing_kinds.ts).
+ */
+export const federationProposalKinds = ["admit", "remove", "config", "text", "clearing"] as const;
 export type FederationProposalKind = typeof federationProposalKinds[number];
 
 /** How a cooperative's vote counts: 1 each (`equal`), or its member count (`members`). */
@@ -31,7 +34,16 @@ const ruleDefaults: Record<FederationProposalKind, [number, number, number, numb
   remove: [50, 67, 14 * day, 2 * day],
   config: [50, 67, 14 * day, 2 * day],
   text: [50, 50, 14 * day, 0],
+  // Decided by the two cooperatives it names alone, both for (see `clearingRules`).
+  clearing: [100, 50, 7 * day, 0],
 };
+
+/**
+ * A clearing agreement binds only the two cooperatives it names: it is
+ * accepted when both vote for it (quorum 100 % and more than half for, of the
+ * two), whatever the others do, so these are fixed rather than parameters.
+ */
+export const clearingRules = { quorum: 100, approval: 50, mode: "majority" } as const;
 
 export const federationParams: readonly ParamDef[] = [
   {
@@ -43,19 +55,19 @@ export const federationParams: readonly ParamDef[] = [
   },
   ...federationProposalKinds.flatMap((kind): ParamDef[] => {
     const [quorum, approval, votingPeriod, timelock] = ruleDefaults[kind];
+    const fixed = kind === "clearing";
     return [
-      {
+      ...(fixed ? [] : [{
         key: `federation.${kind}.quorum`,
         type: "percent",
         default: quorum,
         description: `Share of the cooperatives' weight that must vote on a ${kind} proposal, in %`,
-      },
-      {
+      } as ParamDef, {
         key: `federation.${kind}.approval`,
         type: "percent",
         default: approval,
         description: `Share of the weight cast that must be "for" a ${kind} proposal, in %`,
-      },
+      } as ParamDef]),
       {
         key: `federation.${kind}.votingPeriod`,
         type: "duration",
@@ -72,13 +84,13 @@ export const federationParams: readonly ParamDef[] = [
         max: 365 * day,
         description: `Delay between acceptance of a federation ${kind} proposal and its effect`,
       },
-      {
+      ...(fixed ? [] : [{
         key: `federation.${kind}.mode`,
         type: "enum",
         default: "majority",
         values: ["majority", "consent"],
         description: `Decision mode of federation ${kind} proposals (consent adds a blocking vote)`,
-      },
+      } as ParamDef]),
     ];
   }),
 ];
@@ -118,6 +130,13 @@ function federationParam(params: Params, key: string): ParamValue {
 
 /** The rules a federation `kind` proposal gets under `params` (defaults fill absent keys). */
 export function federationRulesFor(params: Params, kind: FederationProposalKind): Rules {
+  if (kind === "clearing") {
+    return {
+      ...clearingRules,
+      votingPeriod: federationParam(params, "federation.clearing.votingPeriod") as number,
+      timelock: federationParam(params, "federation.clearing.timelock") as number,
+    };
+  }
   return {
     quorum: federationParam(params, `federation.${kind}.quorum`) as number,
     approval: federationParam(params, `federation.${kind}.approval`) as number,

@@ -305,6 +305,11 @@ export class FederationView {
     const cached = this.#tallies.get(record.id);
     if (cached) return cached;
     const coops = await this.coopsAt(record.opened);
+    if (record.kind === "clearing") {
+      // A clearing agreement is decided by the two cooperatives it names (clearing_kinds.ts).
+      const { coopA, coopB } = record.action as unknown as { coopA: string; coopB: string };
+      for (const net of [...coops.keys()]) if (net !== coopA && net !== coopB) coops.delete(net);
+    }
     const cooperatives = new Map<string, CoopVoters>();
     for (const [net, member] of coops) {
       const { delegates, members } = await this.#delegatesOf(member, record.opened);
@@ -322,7 +327,7 @@ export class FederationView {
     const result = tallyFederation({
       cooperatives,
       votes,
-      weight: record.weight,
+      weight: record.kind === "clearing" ? "equal" : record.weight,
       rules: record.rules,
       closes: record.closes,
       isDelegate: (coop, did, ts) => delegateAt.get(`${coop} ${did} ${ts}`) === true,
