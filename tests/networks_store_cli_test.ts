@@ -282,7 +282,7 @@ Deno.test({
 
     const before = await snapshotDir(home);
     const refused = await icn(["--data-dir", home, "ledger", "balance", "--net", "Two"]);
-    if (refused.code === 0) throw new Error("a command on the missing network succeeded");
+    assertEquals(refused.code, 1, "a command on the missing network:");
     assertMatch(refused.stderr, /The store of network "Two" .* is missing/);
     assertEquals(sameSnapshot(before, await snapshotDir(home)), true, "nothing changed:");
     await cli(0, ["--data-dir", home, "ledger", "balance", "--net", "One"]);
