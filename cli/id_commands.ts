@@ -76,6 +76,15 @@ export function idCommands(r: Registrar): Command {
     "decrypt",
   );
   r.action(
+    id.command("login").description(
+      "Sign in to an app gateway: sign its challenge (a dashboard's challenge URL, or the gateway URL to get a token)",
+    )
+      .argument("<url>", "gateway URL, or the challenge URL a dashboard shows")
+      .option("--scope <scope>", "scope to ask for (repeatable; default read)", collect),
+    () => import("./id_login.ts"),
+    "login",
+  );
+  r.action(
     id.command("change-passphrase").description("Re-encrypt the keystore under a new passphrase")
       .option(
         "--new-passphrase-file <file>",

@@ -48,6 +48,8 @@ export interface RunOptions {
   http?: string;
   logFormat?: string;
   logLevel?: string;
+  /** The app gateway's HOST:PORT (docs/gateway.md). */
+  gateway?: string;
 }
 
 export async function init(
@@ -104,8 +106,8 @@ export async function run(
   _args: string[],
   options: RunOptions,
 ): Promise<CommandResult> {
-  const { listen, bootstrap, http, logFormat, logLevel, profile } = options;
-  const flags: ConfigOverrides = { listen, bootstrap, http, logFormat, logLevel, profile };
+  const { listen, bootstrap, http, logFormat, logLevel, profile, gateway } = options;
+  const flags: ConfigOverrides = { listen, bootstrap, http, logFormat, logLevel, profile, gateway };
   const config = await nodeConfig(ctx, options.config, flags);
   const logger = createStderrLogger({ format: config.logFormat, level: config.logLevel });
   // No identity, no node; and a mistyped --data-dir is not created just to hold a lock.
@@ -239,15 +241,41 @@ async function runLocked(
   }
   const token = toHex(ctx.rng.bytes(32));
   let server: ReturnType<typeof serveNode>;
+  let gateway: import("../net/gateway/serve.ts").GatewayServer | undefined;
   try {
-    server = serveNode(node, { ...http, token });
+    server = serveNode(node, {
+      ...http,
+      token,
+      receipt: (id) => gateway?.gateway.receipts.get(id),
+    });
   } catch (error) {
     await node.stop().catch(() => {});
     if (!isAddrInUse(error)) throw error;
     throw portInUseError("http", `${http.hostname}:${http.port}`, error);
   }
+  if (config.gatewayListen !== "") {
+    const { serveGateway } = await import("../net/gateway/serve.ts");
+    try {
+      gateway = await serveGateway(node, config, logger);
+    } catch (error) {
+      await server.shutdown().catch(() => {});
+      await node.stop().catch(() => {});
+      if (!isAddrInUse(error)) throw error;
+      throw new IcnError(
+        "port_in_use",
+        `Cannot start the node: the gateway address ${config.gatewayListen} is already in use — choose another with --gateway HOST:PORT or gateway.listen in config.toml`,
+        { cause: error },
+      );
+    }
+  }
   await writeFileAtomic(ctx.path(nodeFiles.token), new TextEncoder().encode(token + "\n"), 0o600);
-  const info = { pid: Deno.pid, url: server.url, peerId: node.peerId, listen: node.addrs() };
+  const info = {
+    pid: Deno.pid,
+    url: server.url,
+    peerId: node.peerId,
+    listen: node.addrs(),
+    ...(gateway ? { gateway: gateway.url } : {}),
+  };
   await writeFileAtomic(
     ctx.path(nodeFiles.info),
     new TextEncoder().encode(JSON.stringify(info) + "\n"),
@@ -281,6 +309,7 @@ async function runLocked(
     Deno.remove(ctx.path(nodeFiles.info)).catch(() => {}),
     Deno.remove(ctx.path(nodeFiles.token)).catch(() => {}),
   ]);
+  await gateway?.shutdown().catch(() => {});
   await server.shutdown().catch(() => {});
   await node.stop();
   ctx.close();

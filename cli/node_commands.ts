@@ -41,6 +41,7 @@ export function nodeCommands(r: Registrar): Command {
       .option("--listen <addr>", "libp2p listen multiaddr (repeatable)", collect)
       .option("--bootstrap <addr>", "peer multiaddr with /p2p/ID to dial (repeatable)", collect)
       .option("--http <host:port>", "loopback HTTP server for metrics, health and control")
+      .option("--gateway <host:port>", "serve the app API and dashboard here (docs/gateway.md)")
       .option("--log-format <format>", "text or json")
       .option("--log-level <level>", "debug, info, warn or error"),
     handlers,
@@ -57,6 +58,12 @@ export function nodeCommands(r: Registrar): Command {
     node.command("peers").description("List the running node's peers with trust class and score"),
     handlers,
     "peers",
+  );
+  r.action(
+    node.command("receipt").description("Show a receipt of a write through the app gateway")
+      .argument("<id>", "receipt id (r-…)"),
+    () => import("./node_receipt.ts"),
+    "receipt",
   );
   r.action(
     node.command("connect").description("Ask the running node to dial a peer")

@@ -39,7 +39,13 @@ function tokenMatches(header: string | null, token: string): boolean {
 
 export function serveNode(
   node: IcnNode,
-  options: { hostname: string; port: number; token: string },
+  options: {
+    hostname: string;
+    port: number;
+    token: string;
+    /** A receipt of the app gateway's (`icn node receipt`), when the node runs one. */
+    receipt?: (id: string) => unknown;
+  },
 ): HttpServer {
   let accepting = true;
   const handler = async (request: Request): Promise<Response> => {
@@ -88,6 +94,23 @@ export function serveNode(
             decodeSubmitRequest(await readControlBody(request)),
           );
           return json(encodeSubmitReply(sealed, outcome));
+        }
+        case "GET /control/receipt": {
+          const id = url.searchParams.get("id") ?? "";
+          const receipt = id.length > 0 && id.length <= 128 ? options.receipt?.(id) : undefined;
+          if (!receipt) {
+            return json({
+              error: {
+                code: "not_found",
+                message: options.receipt
+                  ? `No receipt ${
+                    JSON.stringify(id.slice(0, 128))
+                  } (the gateway keeps the last 10,000)`
+                  : "This node runs no app gateway (gateway.listen is not set)",
+              },
+            }, 404);
+          }
+          return json(receipt);
         }
         case "POST /control/sync": {
           let total = 0;
