@@ -5,7 +5,7 @@
  * identity, signs it and approves it, and the browser redeems it. Given the gateway's base URL,
  * it signs in the terminal itself and prints the token.
  */
-import { fromBase64, toBase64, utf8Encode } from "../core/bytes.ts";
+import { toBase64, utf8Encode } from "../core/bytes.ts";
 import { IcnError, InvalidInputError, RejectedError } from "../core/errors.ts";
 import { isPlainMap } from "../core/strict.ts";
 import type { CliContext } from "./context.ts";
@@ -118,10 +118,6 @@ export async function login(
   const scopes = options.scope ?? ["read"];
   const challenge = checkChallenge(await call(`${base}/auth/challenge`, { did, scopes }), did);
   const signed = await sign(ctx, challenge.message);
-  // The signature is checked once more here, against the key the gateway will check it with.
-  if (fromBase64(signed.signature).length !== 64) {
-    throw new IcnError("bad_signature", "Bad signature");
-  }
   const token = await call(`${base}/auth/token`, { ...signed, nonce: challenge.nonce });
   return {
     data: token,
