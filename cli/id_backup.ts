@@ -238,7 +238,7 @@ export async function backup(
       text: [
         `Backed up ${unlocked.did} to ${options.out} for ${bundle.trustees.length} trustees: any ${threshold} of them together can restore it, fewer cannot`,
         ...bundle.trustees.map((t) => `  ${t.did}  (${t.stanza})`),
-        `  give each trustee the file; to restore, ${threshold} of them run \`icn id backup share-open ${options.out}\` and you run \`icn id restore ${options.out} --share FILE ...\``,
+        `  give each trustee the file; to restore, ${threshold} of them run \`icn id share-open ${options.out}\` and you run \`icn id restore ${options.out} --share FILE ...\``,
       ],
     };
   }
@@ -311,7 +311,7 @@ async function openAnyBackup(
   }
   if (shares === undefined || shares.length === 0) {
     throw new InvalidInputError(
-      `Cannot open ${path}: it is a trustee backup; gather its trustees' opened shares (\`icn id backup share-open ${path}\`) and pass each with --share FILE`,
+      `Cannot open ${path}: it is a trustee backup; gather its trustees' opened shares (\`icn id share-open ${path}\`) and pass each with --share FILE`,
     );
   }
   const opened = await openWithShares(path, bytes, shares);

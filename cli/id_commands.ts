@@ -173,9 +173,10 @@ export function idCommands(r: Registrar): Command {
     backupModule,
     "verifyBackup",
   );
+  // Beside `backup`, not under it: `backup`'s own --out would take this command's.
   r.action(
-    backup.command("share-open").description(
-      "As a trustee, open your share of a trustee backup for its owner",
+    id.command("share-open").description(
+      "As a trustee, open your share of a trustee backup (`id backup --to`) for its owner",
     ).argument("<file>", "trustee backup file")
       .option("--out <file>", "opened share file (default FILE.share-N)"),
     () => import("./id_trustee.ts"),

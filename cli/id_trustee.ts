@@ -1,6 +1,6 @@
 /**
  * Backups held by trustees (`icn id backup --to DID … --threshold M`,
- * `icn id backup share-open`, `icn id restore BUNDLE --share FILE …`).
+ * `icn id share-open`, `icn id restore BUNDLE --share FILE …`).
  *
  * The backup archive (the same one `icn id backup` writes: keystore secrets,
  * public identity, key event log) is age-encrypted to a one-time X25519 key,
@@ -210,13 +210,13 @@ async function readBundle(path: string): Promise<TrusteeBundle> {
   );
 }
 
-/** `id backup share-open`'s options. */
+/** `id share-open`'s options. */
 export interface ShareOpenOptions {
   out?: string;
 }
 
 /**
- * `icn id backup share-open BUNDLE [--out FILE]`, run by a trustee: decrypts
+ * `icn id share-open BUNDLE [--out FILE]`, run by a trustee: decrypts
  * the share the bundle holds for this identity and writes it (mode 0600) for
  * the owner. One share reveals nothing about the backup key.
  */
@@ -312,7 +312,7 @@ export async function openWithShares(
   if (byIndex.size < bundle.threshold) {
     throw new RejectedError(
       "too_few_shares",
-      `Cannot restore from ${path}: it needs ${bundle.threshold} different trustees' shares, ${byIndex.size} given (each trustee runs \`icn id backup share-open ${path}\`)`,
+      `Cannot restore from ${path}: it needs ${bundle.threshold} different trustees' shares, ${byIndex.size} given (each trustee runs \`icn id share-open ${path}\`)`,
     );
   }
   let key: Uint8Array;
