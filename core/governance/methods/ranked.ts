@@ -58,24 +58,21 @@ export function instantRunoff(
   ballots: readonly (readonly number[])[],
 ): RankedResult["instantRunoff"] {
   const rounds: RunoffRound[] = [];
-  const continuing = new Array<boolean>(options).fill(true);
+  const continuing = new Uint8Array(options).fill(1);
   let left = options;
   if (ballots.length === 0) return { rounds, winners: [] };
   // One round per elimination: at most `options` rounds.
   for (let round = 0; round < options; round++) {
-    const counts = zeros(options);
+    const tallied = new Int32Array(options);
     let exhausted = 0;
-    for (const ballot of ballots) {
-      let counted = false;
-      for (const option of ballot) {
-        if (continuing[option]) {
-          counts[option]++;
-          counted = true;
-          break;
-        }
-      }
-      if (!counted) exhausted++;
+    for (let b = 0; b < ballots.length; b++) {
+      const ballot = ballots[b];
+      let k = 0;
+      while (k < ballot.length && continuing[ballot[k]] === 0) k++;
+      if (k < ballot.length) tallied[ballot[k]]++;
+      else exhausted++;
     }
+    const counts = Array.from(tallied);
     const shown = counts.map((c, i) => (continuing[i] ? c : null));
     const live: number[] = [];
     for (let i = 0; i < options; i++) if (continuing[i]) live.push(i);
@@ -91,7 +88,7 @@ export function instantRunoff(
       return { rounds, winners: fewest };
     }
     rounds.push({ counts: shown, exhausted, eliminated: fewest });
-    for (const i of fewest) continuing[i] = false;
+    for (const i of fewest) continuing[i] = 0;
     left -= fewest.length;
   }
   // Unreachable: each round removes at least one option and one option left wins.
@@ -103,23 +100,26 @@ export function schulze(
   ballots: readonly (readonly number[])[],
 ): RankedResult["schulze"] {
   const n = options;
-  const d = Array.from({ length: n }, () => zeros(n));
-  const ranked = new Array<boolean>(n);
-  for (const ballot of ballots) {
-    ranked.fill(false);
-    for (let a = 0; a < ballot.length; a++) {
-      const x = ballot[a];
-      ranked[x] = true;
-      const row = d[x];
-      for (let b = a + 1; b < ballot.length; b++) row[ballot[b]]++;
+  // Flat n×n counts: d[i * n + j] ballots prefer i to j.
+  const flat = new Int32Array(n * n);
+  const ranked = new Uint8Array(n);
+  for (let t = 0; t < ballots.length; t++) {
+    const ballot = ballots[t];
+    const length = ballot.length;
+    ranked.fill(0);
+    for (let a = 0; a < length; a++) {
+      const row = ballot[a] * n;
+      ranked[ballot[a]] = 1;
+      for (let b = a + 1; b < length; b++) flat[row + ballot[b]]++;
     }
-    if (ballot.length < n) {
-      for (const x of ballot) {
-        const row = d[x];
-        for (let y = 0; y < n; y++) if (!ranked[y]) row[y]++;
+    if (length < n) {
+      for (let a = 0; a < length; a++) {
+        const row = ballot[a] * n;
+        for (let y = 0; y < n; y++) if (ranked[y] === 0) flat[row + y]++;
       }
     }
   }
+  const d = Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * n, i * n + n)));
   const p = Array.from(
     { length: n },
     (_, i) => Array.from({ length: n }, (_, j) => (i !== j && d[i][j] > d[j][i] ? d[i][j] : 0)),
