@@ -69,11 +69,12 @@ for (const [spec, ballot] of cases) {
   );
 }
 const load = await Deno.readTextFile("/proc/loadavg").then((t) => t.split(" ")[0]).catch(() => "?");
-console.log(
+const lines = [
   `bench:methods — ${members.toLocaleString("en")} eligible, ${
     members.toLocaleString("en")
   } ballots, ${runs} runs, load ${load}`,
-);
-console.log("| method | median ms | max ms | ≤ 200 ms |");
-console.log("|---|---|---|---|");
-for (const row of rows) console.log(row);
+  "| method | median ms | max ms | ≤ 200 ms |",
+  "|---|---|---|---|",
+  ...rows,
+];
+Deno.stdout.writeSync(new TextEncoder().encode(lines.join("\n") + "\n"));
