@@ -22,11 +22,12 @@ import { identityKinds } from "./identity/kinds.ts";
 import { governanceKinds } from "./governance/kinds.ts";
 import { trustKinds } from "./trust/state.ts";
 import { ledgerKinds } from "./ledger/kinds.ts";
+import { clearingLedgerKinds } from "./ledger/clearing.ts";
 
 export type { NetworkKind } from "./governance/join.ts";
 
 const kindsOf: Record<NetworkKind, readonly ReadonlyMap<string, KindHandler>[]> = {
-  cooperative: [identityKinds, trustKinds, ledgerKinds, governanceKinds],
+  cooperative: [identityKinds, trustKinds, ledgerKinds, clearingLedgerKinds, governanceKinds],
   federation: [identityKinds, federationKinds],
 };
 
