@@ -28,6 +28,7 @@ import {
   decideAnswer,
   decideResolution,
   declineKind,
+  isNonMemberAccount,
   maxBalanceOf,
   openPendingsMax,
   parseDecline,
@@ -86,7 +87,8 @@ export async function judgeOutgoing(
       state.get<IdRecord>(ledgerKeys.transferId(payer, transfer.id)),
       paramsAt(state, genesis, ts),
       isMember(state, genesis, payer, ts),
-      isMember(state, genesis, transfer.to, ts),
+      // A clearing account (core/ledger/clearing.ts) is credited only by the clearing kinds.
+      isNonMemberAccount(transfer.to) ? true : isMember(state, genesis, transfer.to, ts),
       readAccount(state, code, payer),
       readAccount(state, code, transfer.to),
       state.get<number>(ledgerKeys.velocity(payer, hour)),
