@@ -93,7 +93,12 @@ const EdgeBody = z.strictObject({
 });
 const VoteBody = z.strictObject({
   proposal: z.string().min(1).max(128),
-  choice: z.enum(["for", "against", "abstain", "block"]),
+  /** for, against, abstain (block in consent mode); or a method's choice. */
+  choice: z.string().min(1).max(64).optional(),
+  /** A voting method's ballot (scores, points, ranks, availability). */
+  ballot: z.json().optional(),
+  /** A secret vote's commitment (hex SHA-256); revealed later with gov.reveal. */
+  commitment: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   reason: Text(1000).optional(),
 });
 const DelegateBody = z.strictObject({
@@ -106,9 +111,12 @@ const AnyBody = z.record(z.string().max(64), z.json());
 
 export const PrepareRequest = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("ledger.transfer"), body: TransferBody }),
+  ...(["ledger.pending", "ledger.post", "ledger.void", "ledger.request", "ledger.decline"] as const)
+    .map((kind) => z.strictObject({ kind: z.literal(kind), body: AnyBody })),
   z.strictObject({ kind: z.literal("trust.edge"), body: EdgeBody }),
   z.strictObject({ kind: z.literal("gov.vote"), body: VoteBody }),
   z.strictObject({ kind: z.literal("gov.delegate"), body: DelegateBody }),
+  z.strictObject({ kind: z.literal("gov.reveal"), body: AnyBody }),
   z.strictObject({ kind: z.literal("gov.undelegate"), body: AnyBody }),
   z.strictObject({ kind: z.literal("gov.proposal"), body: AnyBody }),
   z.strictObject({ kind: z.literal("gov.cancel"), body: AnyBody }),
@@ -117,8 +125,14 @@ export const PrepareRequest = z.discriminatedUnion("kind", [
 /** The kinds the gateway prepares and accepts, with the scope and rate category of each. */
 export const writableKinds = {
   "ledger.transfer": { scope: "ledger:write", category: "write" },
+  "ledger.pending": { scope: "ledger:write", category: "write" },
+  "ledger.post": { scope: "ledger:write", category: "write" },
+  "ledger.void": { scope: "ledger:write", category: "write" },
+  "ledger.request": { scope: "ledger:write", category: "write" },
+  "ledger.decline": { scope: "ledger:write", category: "write" },
   "trust.edge": { scope: "trust:write", category: "write" },
   "gov.vote": { scope: "gov:vote", category: "governance" },
+  "gov.reveal": { scope: "gov:vote", category: "governance" },
   "gov.delegate": { scope: "gov:vote", category: "governance" },
   "gov.undelegate": { scope: "gov:vote", category: "governance" },
   "gov.proposal": { scope: "gov:propose", category: "governance" },
