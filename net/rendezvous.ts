@@ -367,10 +367,14 @@ export class Rendezvous {
     this.#answered.delete(peer);
   }
 
-  /** Runs `round()` every `intervalMs` until `stop()`. */
+  /**
+   * Runs `round()` four times an interval until `stop()`, so that each rendezvous node is asked
+   * within a quarter interval of being due.
+   */
   start(): void {
     if (this.serving) return;
-    this.#timer = setInterval(() => void this.round(), this.#init.intervalMs);
+    const tickMs = Math.max(1, Math.floor(this.#init.intervalMs / 4));
+    this.#timer = setInterval(() => void this.round(), tickMs);
   }
 
   stop(): void {
