@@ -120,3 +120,20 @@ Deno.test("peerIdOf() reads the peer id of a bootstrap multiaddr", () => {
   assertEquals(peerIdOf("/ip4/10.0.0.1/tcp/4001"), null);
   assertEquals(peerIdOf("not an address"), null);
 });
+
+Deno.test("Neighbours.room() is each set's limit less its peers; standing() is a peer's best across the networks both serve; hellos() lists the verified", async () => {
+  const { a, neighbours, connect } = await neighboursOver();
+  assertEquals(neighbours.room(), { cluster: 1, regional: 1, backbone: 1, trusted: 1 });
+  connect(p1, 20);
+  assertEquals(neighbours.room(), { cluster: 0, regional: 1, backbone: 1, trusted: 1 });
+  // A second cluster peer finds no room: still 0, never below.
+  connect(p2, 30);
+  assertEquals(neighbours.room().cluster, 0);
+  assertEquals([...neighbours.hellos()].map(([peer]) => peer), [p1, p2]);
+  a.peers.verify(p1, { did: `did:icn:${p1}`, version: "1.0.0", trustClass: "partner" });
+  assertEquals(neighbours.standing(p1), { standing: "ok", trustClass: "partner" });
+  for (let i = 0; i < 10; i++) a.peers.offence(p1, "invalid_signature", "forged");
+  assertEquals(neighbours.standing(p1).standing, "banned");
+  // Not verified: banned and isolated, as no network hears it.
+  assertEquals(neighbours.standing(p3), { standing: "banned", trustClass: "isolated" });
+});
