@@ -13,7 +13,8 @@ import {
   type TransferBody,
   transferKind,
 } from "../core/ledger/rules.ts";
-import { limitOf, readAccount } from "../core/ledger/view.ts";
+import { limitOf, readAccount, reservedOf } from "../core/ledger/view.ts";
+import { isNearMaxBalance, maxBalanceOf } from "../core/ledger/pending.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import type { Store, StoreKey } from "../core/store/store.ts";
 import { contactLabels, resolveDid } from "./contacts.ts";
@@ -30,6 +31,12 @@ export interface TransferOptions {
   currency?: string;
   memo?: string;
   id?: string;
+  /** Two-phase: reserve now, move when posted (`ledger post`). */
+  pending?: boolean;
+  /** With `pending`: how long it stays open (ms). */
+  timeout?: number;
+  /** With `pending`: who may post or void it (default: the payer). */
+  poster?: string[];
 }
 
 /** Options of the commands that read one currency (`balance`, `balances`, `limit`). */
@@ -47,7 +54,7 @@ export interface ExportOptions {
   out?: string;
 }
 
-function pickCurrency(genesis: Genesis, code: string | undefined): Currency {
+export function pickCurrency(genesis: Genesis, code: string | undefined): Currency {
   if (code === undefined) return genesis.currencies[0];
   const currency = genesis.currencies.find((c) => c.code === code);
   if (!currency) {
@@ -65,12 +72,14 @@ async function memberArg(ctx: CliContext, args: string[]): Promise<string> {
   return (await ctx.readPublicIdentity()).did;
 }
 
-interface Standing {
+export interface Standing {
   account: Account;
   limit: LimitBreakdown;
+  /** Credit held by this member's open pending transfers. */
+  reserved: bigint;
 }
 
-async function standingOf(
+export async function standingOf(
   store: Store,
   genesis: Genesis,
   did: string,
@@ -79,12 +88,15 @@ async function standingOf(
 ): Promise<Standing> {
   const state = storeReader(store);
   const account = await readAccount(state, currency.code, did);
-  const limit = await limitOf(state, genesis, did, currency.code, ts, { account });
-  return { account, limit };
+  const [limit, reserved] = await Promise.all([
+    limitOf(state, genesis, did, currency.code, ts, { account }),
+    reservedOf(state, currency.code, did, ts),
+  ]);
+  return { account, limit, reserved };
 }
 
 /** The read half of a StateView over a Store, for core readers. */
-function storeReader(store: Store): StateReader {
+export function storeReader(store: Store): StateReader {
   return {
     get: async <T>(key: StoreKey) => (await store.get<T>(key))?.value ?? undefined,
     list: async <T>(prefix: StoreKey, options?: { limit?: number; reverse?: boolean }) => {
@@ -102,9 +114,10 @@ function floorText(standing: Standing, currency: Currency): string {
   return formatAmount(-standing.limit.limit, currency.decimals);
 }
 
-function balanceData(did: string, currency: Currency, standing: Standing) {
+export function balanceData(did: string, currency: Currency, standing: Standing) {
   const balance = BigInt(standing.account.balance);
   const limit = standing.limit.limit;
+  const available = balance - standing.reserved + limit;
   return {
     did,
     currency: currency.code,
@@ -112,23 +125,45 @@ function balanceData(did: string, currency: Currency, standing: Standing) {
     balanceMinor: balance.toString(),
     limit: formatAmount(limit, currency.decimals),
     limitMinor: limit.toString(),
-    available: formatAmount(balance + limit, currency.decimals),
-    availableMinor: (balance + limit).toString(),
+    reserved: formatAmount(standing.reserved, currency.decimals),
+    reservedMinor: standing.reserved.toString(),
+    available: formatAmount(available, currency.decimals),
+    availableMinor: available.toString(),
   };
 }
 
-function softWarning(genesisParams: Record<string, unknown>, s: Standing, c: Currency): string[] {
-  const percent = typeof genesisParams["credit.softLimit"] === "number"
-    ? genesisParams["credit.softLimit"] as number
+/**
+ * Soft-limit warnings about a member's standing: within `credit.softLimit` % of the
+ * credit limit (counting reservations), or of the maximum balance (`ledger.maxBalance`).
+ * `who` names the member in the text ("Balance" for oneself).
+ */
+export function softWarning(
+  params: Record<string, unknown>,
+  s: Standing,
+  c: Currency,
+  who = "Balance",
+  did?: string,
+): string[] {
+  const percent = typeof params["credit.softLimit"] === "number"
+    ? params["credit.softLimit"] as number
     : 0;
-  if (!isNearLimit(BigInt(s.account.balance), s.limit.limit, percent)) return [];
-  return [
-    `Balance ${
-      formatAmount(BigInt(s.account.balance), c.decimals)
-    } ${c.code} is within ${percent}% of the credit limit ${
-      formatAmount(-s.limit.limit, c.decimals)
-    }`,
-  ];
+  const out: string[] = [];
+  const balance = BigInt(s.account.balance);
+  const f = (m: bigint) => formatAmount(m, c.decimals);
+  if (isNearLimit(balance - s.reserved, s.limit.limit, percent)) {
+    out.push(
+      `${who} ${f(balance)} ${c.code}${
+        s.reserved > 0n ? ` (${f(s.reserved)} reserved)` : ""
+      } is within ${percent}% of the credit limit ${f(-s.limit.limit)}`,
+    );
+  }
+  const max = did === undefined ? 0n : maxBalanceOf(params, did);
+  if (isNearMaxBalance(balance, max, percent)) {
+    out.push(
+      `${who} ${f(balance)} ${c.code} is within ${percent}% of the maximum balance ${f(max)}`,
+    );
+  }
+  return out;
 }
 
 export async function transfer(
@@ -204,8 +239,37 @@ export async function transfer(
         floorText(standing, currency)
       }, available ${data.available})`,
     ],
-    warnings: [...softWarning(params, standing, currency), ...labels.warnings],
+    warnings: [
+      ...softWarning(params, standing, currency, "Balance", me),
+      ...(await payeeWarnings(store, genesis, params, to, currency, result.envelope.ts)),
+      ...labels.warnings,
+    ],
   };
+}
+
+/** The soft-limit warning about the payee's maximum balance, for the payer's output. */
+export async function payeeWarnings(
+  store: Store,
+  genesis: Genesis,
+  params: Record<string, unknown>,
+  payee: string,
+  currency: Currency,
+  ts: number,
+): Promise<string[]> {
+  const max = maxBalanceOf(params, payee);
+  if (max === 0n) return [];
+  const standing = await standingOf(store, genesis, payee, currency, ts);
+  const percent = typeof params["credit.softLimit"] === "number"
+    ? params["credit.softLimit"] as number
+    : 0;
+  if (!isNearMaxBalance(BigInt(standing.account.balance), max, percent)) return [];
+  return [
+    `The payee's balance ${
+      formatAmount(BigInt(standing.account.balance), currency.decimals)
+    } ${currency.code} is within ${percent}% of their maximum balance ${
+      formatAmount(max, currency.decimals)
+    }`,
+  ];
 }
 
 export async function balance(
@@ -217,16 +281,24 @@ export async function balance(
   const { genesis } = await ctx.network();
   const currency = pickCurrency(genesis, options.currency);
   const store = await ctx.store();
-  const standing = await standingOf(store, genesis, did, currency, ctx.clock.now());
+  const now = ctx.clock.now();
+  const standing = await standingOf(store, genesis, did, currency, now);
   const data = balanceData(did, currency, standing);
   const labels = await contactLabels(ctx);
+  const params = await paramsAt(storeReader(store), genesis, now);
+  const max = maxBalanceOf(params, did);
   return {
-    data,
-    warnings: labels.warnings,
+    data: {
+      ...data,
+      maxBalance: max === 0n ? null : formatAmount(max, currency.decimals),
+    },
+    warnings: [...softWarning(params, standing, currency, "Balance", did), ...labels.warnings],
     text: [
       `${data.balance} ${currency.code}  (${labels.label(did)})`,
       `  limit:     ${floorText(standing, currency)}`,
+      ...(standing.reserved > 0n ? [`  reserved:  ${data.reserved} (open pending transfers)`] : []),
       `  available: ${data.available}`,
+      ...(max > 0n ? [`  maximum:   ${formatAmount(max, currency.decimals)}`] : []),
     ],
   };
 }
@@ -313,9 +385,12 @@ export async function history(
     : `Showing ${first}-${last} of ${total}${more ? ` (use --offset ${last} for more)` : ""}`;
   const width = Math.max(0, ...rows.map((r) => r.amount.length));
   const labels = await contactLabels(ctx);
+  const now = ctx.clock.now();
+  const params = await paramsAt(storeReader(store), genesis, now);
+  const standing = await standingOf(store, genesis, did, currency, now);
   return {
     data: { did, currency: currency.code, total, offset, limit, entries: rows },
-    warnings: labels.warnings,
+    warnings: [...softWarning(params, standing, currency, "Balance", did), ...labels.warnings],
     text: [
       ...rows.map((r) =>
         `${r.time}  ${r.amount.padStart(width)}  ${r.direction === "out" ? "to  " : "from"} ${
@@ -390,11 +465,14 @@ export async function exportLedger(
   const { format } = options;
   const { genesis } = await ctx.network();
   const store = await ctx.store();
-  const { listTransfers, toCsv, toHledger, toJsonRows } = await import("../core/ledger/export.ts");
+  const { listOpenPendings, listTransfers, toCsv, toHledger, toJsonRows } = await import(
+    "../core/ledger/export.ts"
+  );
   const transfers = await listTransfers(store);
-  const members = await membersAt(storeReader(store), genesis, ctx.clock.now());
+  const now = ctx.clock.now();
+  const members = await membersAt(storeReader(store), genesis, now);
   const content = format === "hledger"
-    ? toHledger(transfers, genesis.currencies, members)
+    ? toHledger(transfers, genesis.currencies, members, await listOpenPendings(store, now))
     : format === "csv"
     ? toCsv(transfers, genesis.currencies)
     : JSON.stringify(toJsonRows(transfers, genesis.currencies), null, 2) + "\n";

@@ -7,7 +7,8 @@ import type { Currency } from "../governance/genesis.ts";
 import { terminalSafe } from "../safe_text.ts";
 import type { Store } from "../store/store.ts";
 import { formatAmount } from "./amount.ts";
-import type { HistoryEntry } from "./keys.ts";
+import { type HistoryEntry, ledgerKeys, type PendingRecord } from "./keys.ts";
+import { isNonMemberAccount, pendingStatus } from "./pending.ts";
 
 export type ExportFormat = "hledger" | "csv" | "json";
 export const exportFormats: readonly ExportFormat[] = ["hledger", "csv", "json"];
@@ -21,9 +22,30 @@ export async function listTransfers(store: Pick<Store, "list">): Promise<History
   return out.sort((a, b) => a.ts - b.ts || (a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0));
 }
 
-/** hledger account of a member: `members:` + the DID's key part (hledger splits account names on `:`). */
+/**
+ * hledger account of a member: `members:` + the DID's key part (hledger splits account names on
+ * `:`). A non-member account (`clearing:<networkId>`) is its own name.
+ */
 export function hledgerAccount(did: string): string {
+  if (isNonMemberAccount(did)) return did;
   return `members:${did.slice(did.lastIndexOf(":") + 1)}`;
+}
+
+/** The key part of an account id, for the `pending:` accounts. */
+function accountTail(did: string): string {
+  return hledgerAccount(did).replace(/^members:/, "");
+}
+
+/** Pending transfers open at `now` (unresolved, not expired), oldest first. */
+export async function listOpenPendings(
+  store: Pick<Store, "list">,
+  now: number,
+): Promise<PendingRecord[]> {
+  const out: PendingRecord[] = [];
+  for await (const entry of store.list<PendingRecord>({ prefix: ledgerKeys.pendingPrefix })) {
+    if (pendingStatus(entry.value, now) === "open") out.push(entry.value);
+  }
+  return out.sort((a, b) => a.ts - b.ts || (a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0));
 }
 
 function hledgerCommodity(code: string): string {
@@ -35,11 +57,18 @@ function commentText(text: string): string {
   return terminalSafe(text.replace(/[\r\n\t]+/g, " "));
 }
 
-/** An hledger journal: commodity and account declarations, then one transaction per transfer. */
+/**
+ * An hledger journal: commodity and account declarations, then one transaction per transfer,
+ * in time order. Open pending transfers (`pendings`) are pending transactions (`!`) between
+ * `pending:out:<payer>` and `pending:in:<payee>`: the reservation shows without moving a
+ * member's balance, so `hledger balance members` still equals `icn ledger balances`, and
+ * `hledger balance pending` shows what is reserved.
+ */
 export function toHledger(
   transfers: readonly HistoryEntry[],
   currencies: readonly Currency[],
   members: readonly string[],
+  pendings: readonly PendingRecord[] = [],
 ): string {
   const decimals = new Map(currencies.map((c) => [c.code, c.decimals]));
   const lines: string[] = ["; icn ledger export", ""];
@@ -55,21 +84,46 @@ export function toHledger(
     accounts.add(t.from);
     accounts.add(t.to);
   }
+  const pendingAccounts = new Set<string>();
+  for (const p of pendings) {
+    accounts.add(p.from);
+    accounts.add(p.to);
+    pendingAccounts.add(`pending:out:${accountTail(p.from)}`);
+    pendingAccounts.add(`pending:in:${accountTail(p.to)}`);
+  }
   lines.push("");
   for (const did of [...accounts].sort()) {
     lines.push(`account ${hledgerAccount(did)}  ; did: ${did}`);
   }
+  for (const name of [...pendingAccounts].sort()) lines.push(`account ${name}`);
+  type Item = { ts: number; cid: string; lines: string[] };
+  const items: Item[] = [];
   for (const t of transfers) {
     const d = decimals.get(t.currency) ?? 0;
     const amount = formatAmount(BigInt(t.amount), d);
     const commodity = hledgerCommodity(t.currency);
     const date = new Date(t.ts).toISOString().slice(0, 10);
-    lines.push("");
-    lines.push(`${date} transfer ${t.id}  ; cid: ${t.cid}`);
-    if (t.memo.length > 0) lines.push(`    ; memo: ${commentText(t.memo)}`);
-    lines.push(`    ${hledgerAccount(t.from)}  -${amount} ${commodity}`);
-    lines.push(`    ${hledgerAccount(t.to)}  ${amount} ${commodity}`);
+    const out = [`${date} transfer ${t.id}  ; cid: ${t.cid}`];
+    if (t.pending !== undefined) out.push(`    ; posted pending: ${t.pending}`);
+    if (t.memo.length > 0) out.push(`    ; memo: ${commentText(t.memo)}`);
+    out.push(`    ${hledgerAccount(t.from)}  -${amount} ${commodity}`);
+    out.push(`    ${hledgerAccount(t.to)}  ${amount} ${commodity}`);
+    items.push({ ts: t.ts, cid: t.cid, lines: out });
   }
+  for (const p of pendings) {
+    const d = decimals.get(p.currency) ?? 0;
+    const amount = formatAmount(BigInt(p.amount), d);
+    const commodity = hledgerCommodity(p.currency);
+    const date = new Date(p.ts).toISOString().slice(0, 10);
+    const out = [`${date} ! pending ${p.id}  ; cid: ${p.cid}`];
+    out.push(`    ; expires: ${new Date(p.expires).toISOString()}`);
+    if (p.memo.length > 0) out.push(`    ; memo: ${commentText(p.memo)}`);
+    out.push(`    pending:out:${accountTail(p.from)}  -${amount} ${commodity}`);
+    out.push(`    pending:in:${accountTail(p.to)}  ${amount} ${commodity}`);
+    items.push({ ts: p.ts, cid: p.cid, lines: out });
+  }
+  items.sort((a, b) => a.ts - b.ts || (a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0));
+  for (const item of items) lines.push("", ...item.lines);
   return lines.join("\n") + "\n";
 }
 

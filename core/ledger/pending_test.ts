@@ -80,3 +80,15 @@ Deno.test("only named posters resolve a pending that names them; someone else's 
   assert.equal((await append(ledger, c, postKind, { payer: a.did, id: "x" })).status, "accepted");
   assert.equal(await balanceOf(ledger, 1), 100n);
 });
+
+Deno.test("the maximum balance refuses a credit above it where the transfer is signed", async () => {
+  const ledger = await makeLedger({
+    founders: 3,
+    params: { ...noTrust, "ledger.maxBalance": 1_000 },
+  });
+  const [a, b, c] = ledger.members;
+  assert.equal((await pay(ledger, a, b, 900)).status, "accepted");
+  const over = await pay(ledger, c, b, 101);
+  assert.equal(over.status === "rejected" && over.reason, "max_balance");
+  assert.equal((await pay(ledger, c, b, 100)).status, "accepted");
+});

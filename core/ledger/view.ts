@@ -9,7 +9,8 @@ import type { Genesis } from "../governance/genesis.ts";
 import type { Params } from "../params.ts";
 import { policyFor, type TrustClass, trustClasses, trustClassOf } from "../policy/policy.ts";
 import { cooperativeScore } from "../trust/view.ts";
-import { type Account, emptyAccount, ledgerKeys } from "./keys.ts";
+import { type Account, emptyAccount, ledgerKeys, type Reservation } from "./keys.ts";
+import { reservedAt } from "./pending.ts";
 import { creditLimit, type LimitBreakdown } from "./rules.ts";
 
 /** Genesis documents are immutable per network id (the id is their CID), so caching them is safe. */
@@ -95,4 +96,23 @@ function velocityCapOf(params: Params, cls: TrustClass): number {
 /** Outgoing transfers per hour allowed for a member with this trust score. */
 export function velocityMaxOf(params: Params, trust: number): number {
   return velocityCapOf(params, trustClassOf(trust));
+}
+
+/**
+ * Credit of `did` in `currency` still reserved at `now` by open pendings (a
+ * read: expired entries are skipped, not cleaned).
+ */
+export async function reservedOf(
+  state: Pick<StateReader, "get" | "list">,
+  currency: string,
+  did: string,
+  now: number,
+): Promise<bigint> {
+  const stored = await state.get<Reservation>(ledgerKeys.reserved(currency, did));
+  if (!stored || stored.count === 0) return 0n;
+  const entries = await state.list<bigint>(ledgerKeys.openPrefix(currency, did));
+  return reservedAt(
+    entries.map((e) => ({ expires: e.key[4] as number, amount: BigInt(e.value) })),
+    now,
+  );
 }
