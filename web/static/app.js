@@ -46,9 +46,19 @@ function useSession() {
   return session();
 }
 
+/**
+ * Federation positions once clearing exists: the node's status says whether it has them
+ * (`federation` is null where it does not), so a node without them is not asked, and a route
+ * that is still missing (404) reads the same way.
+ */
 function FederationView() {
-  const positions = useLoad((signal) => api("federation/positions", { signal }), []);
-  const notHere = positions.error instanceof ApiError && positions.error.status === 404;
+  const positions = useLoad(async (signal) => {
+    const status = await api("status", { signal });
+    if (status.federation === null || status.federation === undefined) return null;
+    return await api("federation/positions", { signal });
+  }, []);
+  const notHere = positions.data === null ||
+    (positions.error instanceof ApiError && positions.error.status === 404);
   const items = positions.data?.items ?? [];
   return html`<section>
     <${Heading} title="Federation" />
@@ -60,7 +70,7 @@ function FederationView() {
     positions.error && !notHere &&
     html`<${ErrorBox} error=${positions.error} what="federation positions" />`
   }
-    ${!positions.data && !positions.error && html`<${Loading} what="federation positions" />`}
+    ${positions.loading && html`<${Loading} what="federation positions" />`}
     ${
     positions.data && items.length === 0 &&
     html`<p class="muted">No positions between cooperatives yet.</p>`

@@ -236,7 +236,7 @@ export function PayForm({ did, balance, onPaid }) {
   }
     ${
     state.receipt && html`<p class="ok" role="status" data-receipt=${state.receipt.id}>
-      ${state.receipt.outcome ?? "accepted"}: receipt <code>${state.receipt.id}</code></p>`
+      Payment ${state.receipt.outcome.status}: receipt <code>${state.receipt.id}</code></p>`
   }
   </form>`;
 }

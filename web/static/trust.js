@@ -89,9 +89,11 @@ function useEdges() {
     const edges = new Map();
     let cut = false;
     let timer;
+    let failed = false;
     const publish = (state) => {
       clearTimeout(timer);
       timer = undefined;
+      if (failed) return;
       const now = Date.now();
       const live = [...edges.values()].filter((e) => !(e.expires && e.expires <= now));
       setView({ edges: live, state, error: undefined, cut });
@@ -122,7 +124,12 @@ function useEdges() {
       },
     }).then(
       () => !controller.signal.aborted && publish("ended"),
-      (error) => !controller.signal.aborted && setView((v) => ({ ...v, state: "failed", error })),
+      (error) => {
+        if (controller.signal.aborted) return;
+        failed = true;
+        clearTimeout(timer);
+        setView((v) => ({ ...v, state: "failed", error }));
+      },
     );
     // The replay of an empty log sends nothing: show an empty graph rather than "loading".
     timer = setTimeout(() => publish("live"), redrawMs);

@@ -124,10 +124,14 @@ export function useHeading(title) {
   const ref = useRef(null);
   useEffect(() => {
     document.title = `${title} · icn`;
-    ref.current?.focus({ preventScroll: true });
+    // Not on the first view: a page that has just loaded starts at its skip link.
+    if (firstView) firstView = false;
+    else ref.current?.focus({ preventScroll: true });
   }, [title]);
   return ref;
 }
+
+let firstView = true;
 
 export function Heading({ title, children }) {
   const ref = useHeading(title);
