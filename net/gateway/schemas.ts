@@ -14,6 +14,8 @@ export const Did = z.string().regex(/^did:icn:z[1-9A-HJ-NP-Za-km-z]{32,60}$/).op
 const Cid = z.string().min(1).max(128);
 const Base64 = z.string().max(200_000).regex(/^[A-Za-z0-9+/]*={0,2}$/);
 const Text = (max: number) => z.string().max(max);
+/** Any JSON value (JSON came in, JSON goes out); not `Json`, whose recursion the OpenAPI generator cannot follow. */
+const Json = z.unknown().openapi({ description: "any JSON value" });
 const SafeInt = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 /** The scopes a token may carry. */
@@ -96,7 +98,7 @@ const VoteBody = z.strictObject({
   /** for, against, abstain (block in consent mode); or a method's choice. */
   choice: z.string().min(1).max(64).optional(),
   /** A voting method's ballot (scores, points, ranks, availability). */
-  ballot: z.json().optional(),
+  ballot: Json.optional(),
   /** A secret vote's commitment (hex SHA-256); revealed later with gov.reveal. */
   commitment: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   reason: Text(1000).optional(),
@@ -107,7 +109,7 @@ const DelegateBody = z.strictObject({
   expires: SafeInt.optional(),
 });
 /** A JSON object checked by the kind's own rules at submit (proposals, cancels, undelegations). */
-const AnyBody = z.record(z.string().max(64), z.json());
+const AnyBody = z.record(z.string().max(64), Json);
 
 export const PrepareRequest = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("ledger.transfer"), body: TransferBody }),
@@ -148,7 +150,7 @@ const UnsignedEnvelope = z.object({
   seq: SafeInt,
   prev: Cid.nullable(),
   ts: SafeInt,
-  body: z.json(),
+  body: Json,
 });
 export const PrepareResponse = z.object({
   envelope: UnsignedEnvelope,
@@ -169,7 +171,7 @@ export const SubmitRequest = z.strictObject({
     seq: SafeInt,
     prev: Cid.nullable(),
     ts: SafeInt,
-    body: z.json(),
+    body: Json,
     sigs: z.array(Signature).min(1).max(2),
   }),
 }).openapi("SubmitRequest");
@@ -318,8 +320,8 @@ export const ProposalSummary = z.object({
 export const ProposalPage = page(ProposalSummary, "ProposalPage");
 export const Proposal = ProposalSummary.extend({
   text: z.string(),
-  action: z.json(),
-  rules: z.json(),
+  action: Json,
+  rules: Json,
   votes: z.array(z.object({
     did: Did,
     choice: z.string(),
@@ -363,5 +365,5 @@ export const AcceptedEvent = z.object({
   author: Did,
   seq: SafeInt,
   ts: SafeInt,
-  body: z.json(),
+  body: Json,
 }).openapi("AcceptedEvent");
