@@ -61,8 +61,14 @@ export interface DidRecipient {
  * the store's record, or a recovery of the identity is pending (its keys are
  * contested: the owner lost them or a thief is taking over, so nothing should
  * be encrypted to them until the recovery finishes or is cancelled).
+ * `classicalOnly` uses the X25519 key even for a hybrid identity (private memos, where a
+ * 1.5 KiB hybrid stanza does not fit).
  */
-export async function recipientOfDid(ctx: CliContext, did: string): Promise<DidRecipient> {
+export async function recipientOfDid(
+  ctx: CliContext,
+  did: string,
+  options: { classicalOnly?: boolean } = {},
+): Promise<DidRecipient> {
   const store = await ctx.store();
   const stored = (await store.get<IdentityRecord>(identityKey(did)))?.value;
   if (!stored) {
@@ -99,7 +105,7 @@ export async function recipientOfDid(ctx: CliContext, did: string): Promise<DidR
     );
   }
   const keys = replayed.keys;
-  return keys.mlKem768
+  return keys.mlKem768 && options.classicalOnly !== true
     ? {
       did,
       seq: replayed.seq,
