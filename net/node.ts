@@ -473,6 +473,11 @@ export class IcnNode {
 
   // ---- status ----
 
+  /** The newest version claim of each member's node held for network `net` (`upgrade.ts`). */
+  memberVersions(net: string = this.net): ReadonlyMap<string, { version: string; ts: number }> {
+    return this.#upgrades.table(net);
+  }
+
   peers(): NodePeerInfo[] {
     const pubsub = this.libp2p.services.pubsub as unknown as { getScore(peer: string): number };
     const connected = this.libp2p.getPeers().map((peerId) => ({

@@ -112,6 +112,8 @@ export interface UpgradeStatus {
 
 interface NetworkState {
   table: Map<string, VersionAnnouncement>;
+  /** Time of the newest announce taken from each member (relay deduplication; members only). */
+  lastAnnounce: Map<string, number>;
   members: Set<string>;
   readiness: number;
   activeWindowMs: number;
@@ -205,11 +207,14 @@ export class UpgradeTracker {
     if (announce.ts > now + helloSkewMs || !isActive(announce, now, state.activeWindowMs)) {
       return drop("other");
     }
-    const held = state.table.get(announce.did);
-    if (held && announce.ts < held.ts + announceGapMinMs) return drop("other");
+    // Relayed only when newer than the last announce taken from this member (the table's entry
+    // may be newer still: a direct peer's hello or connection counts there too).
+    const last = state.lastAnnounce.get(announce.did);
+    if (last !== undefined && announce.ts < last + announceGapMinMs) return drop("other");
     // A key this node does not know yet (a rotation still syncing) fails too: no offence, the
     // relaying peer may be honest; its rate limit bounds the checks.
     if (!(await this.#signedByCurrentKey(network.store, announce, now))) return drop("other");
+    state.lastAnnounce.set(announce.did, announce.ts);
     this.#record(net, announce.did, announce.version, announce.ts);
     return TopicValidatorResult.Accept;
   }
@@ -250,12 +255,17 @@ export class UpgradeTracker {
     }));
     const held = this.#state.get(network.net);
     const table = held?.table ?? new Map<string, VersionAnnouncement>();
+    const lastAnnounce = held?.lastAnnounce ?? new Map<string, number>();
     const activeWindowMs = numberParam(params, "upgrade.activeWindow");
     for (const [did, entry] of table) {
       if (!members.has(did) || !isActive(entry, now, activeWindowMs)) table.delete(did);
     }
+    for (const [did, ts] of lastAnnounce) {
+      if (!members.has(did) || ts <= now - activeWindowMs) lastAnnounce.delete(did);
+    }
     this.#state.set(network.net, {
       table,
+      lastAnnounce,
       members,
       readiness: numberParam(params, "upgrade.readiness"),
       activeWindowMs,

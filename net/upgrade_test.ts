@@ -184,6 +184,12 @@ Deno.test("UpgradeTracker.validate(): only fresh announces of members, signed by
   assertEquals(await t.upgrades.validate(net, "peer1", elsewhere), TopicValidatorResult.Reject);
   const junk = encode({ did: member1, version: "x" });
   assertEquals(await t.upgrades.validate(net, "peer1", junk), TopicValidatorResult.Reject);
+  // Member 1's own announce, older than what its connection told this node: still relayed (the
+  // members behind this node have not heard it), and the table keeps the newer claim.
+  await t.upgrades.round();
+  const relayed = await announce(t, 1, "1.0.0", { ts: t.clock.now() - 500 });
+  assertEquals(await t.upgrades.validate(net, "peer1", relayed), TopicValidatorResult.Accept);
+  assertEquals(t.upgrades.table(net).get(member1)?.ts, t.clock.now());
   const offences = t.peers.misbehaviour.get("peer1")?.counts ?? {};
   assertEquals([offences.wrong_network, offences.malformed], [1, 1]);
   assertEquals(t.upgrades.table(net).size <= 3 && announceTableMax > 3, true);

@@ -76,10 +76,11 @@ Deno.test({
     const running = new Map<number, Running>();
     try {
       // A cooperative of five, founded 20 minutes ago.
-      const dids = await Promise.all(dirs.map(async (dir) => {
-        await ok(dir, past, "id", "init");
-        return JSON.parse(await ok(dir, past, "--json", "id", "show")).did as string;
-      }));
+      const dids = await Promise.all(
+        dirs.map(async (dir) =>
+          JSON.parse(await ok(dir, past, "--json", "id", "init")).did as string
+        ),
+      );
       const genesis = `${root}/genesis.json`;
       await ok(
         dirs[0],
@@ -126,19 +127,19 @@ Deno.test({
       ) as { id: string };
       await ok(dirs[0], past, "governance", "vote", proposal.id, "for");
 
-      // The two old nodes first, so that every new node's first peer is an old one: no new
-      // node can decide on a view that holds only new nodes.
-      running.set(3, await start(dirs[3], {}, []));
-      running.set(4, await start(dirs[4], {}, running.get(3)!.listen));
-      const old = [...running.get(3)!.listen, ...running.get(4)!.listen];
-      running.set(0, await start(dirs[0], newVersion, old));
-      const [n1, n2] = await Promise.all([
-        start(dirs[1], newVersion, [...old, ...running.get(0)!.listen]),
-        start(dirs[2], newVersion, [...old, ...running.get(0)!.listen]),
-      ]);
+      // The two old nodes first, and the new ones dial only them, so that every new node's first
+      // peer is an old one: no new node can decide on a view that holds only new nodes. The
+      // new nodes hear each other through the old ones' gossip of their announces.
+      const [n3, n4] = await Promise.all([start(dirs[3], {}, []), start(dirs[4], {}, [])]);
+      running.set(3, n3);
+      running.set(4, n4);
+      const [n0, n1, n2] = await Promise.all(
+        [0, 1, 2].map((i) => start(dirs[i], newVersion, [...n3.listen, ...n4.listen])),
+      );
+      running.set(0, n0);
       running.set(1, n1);
       running.set(2, n2);
-      const observer = running.get(0)!;
+      const observer = n0;
 
       // 3 of 5: every member's node is heard, the deadline passed, and still only a warning.
       let row: UpgradeRow | undefined;
@@ -164,11 +165,13 @@ Deno.test({
       const deadlineSeconds = await gauge(observer, "icn_upgrade_deadline_seconds");
       assertEquals(deadlineSeconds, Date.parse(deadline) / 1000);
       // The operator sees it in `icn node status` and `icn doctor` too.
-      const text = await icnRun(["--data-dir", dirs[0], "node", "status"]);
+      const [text, doctor] = await Promise.all([
+        icnRun(["--data-dir", dirs[0], "node", "status"]),
+        icnRun(["--data-dir", dirs[0], "--json", "doctor"]),
+      ]);
       assertEquals(text.code, 0, text.stderr);
       assert(/Upgrade .* min 1\.1\.0 waiting: 3\/5/.test(text.stdout), text.stdout);
       assert(text.stderr.includes("below the 80% required"), text.stderr);
-      const doctor = await icnRun(["--data-dir", dirs[0], "--json", "doctor"]);
       const findings = doctor.json<{ findings: { check: string; status: string }[] }>().findings;
       assert(
         findings.some((f) => f.check === "upgrade" && f.status === "warn"),
@@ -181,7 +184,7 @@ Deno.test({
       running.delete(3);
       running.set(
         3,
-        await start(dirs[3], newVersion, [...running.get(4)!.listen, ...observer.listen]),
+        await start(dirs[3], newVersion, [...n4.listen, ...observer.listen]),
       );
       await waitFor("the upgrade in force on node 0", async () => {
         row = (await nodeStatus(observer)).upgrades[0];
