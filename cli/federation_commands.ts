@@ -10,11 +10,13 @@ import {
   netArg,
   offsetMax,
   textLengthArg,
+  transferIdArg,
   wholeNumberArg,
 } from "./args.ts";
 import { collect, type Registrar } from "./command.ts";
 
 const load = () => import("./federation.ts");
+const loadClearing = () => import("./clearing.ts");
 
 /** Shortest `vouch --expires`: a vouch that lapses within a second is a mistake. */
 const vouchLifetimeMsMin = 1000;
@@ -183,5 +185,100 @@ export function federationCommands(r: Registrar): Command {
     load,
     "delegates",
   );
+  clearingCommands(r, fed);
   return fed;
+}
+
+const coopNetHelp = "your cooperative: a joined network's name or id (default: the only joined " +
+  "cooperative of the federation)";
+
+/** Clearing between cooperatives (cli/clearing.ts, docs/clearing.md). */
+function clearingCommands(r: Registrar, fed: Command): void {
+  const day = 86_400_000;
+  r.action(
+    fed.command("agreement").description(
+      "Propose, change or end a clearing agreement with another cooperative (both vote for it)",
+    )
+      .requiredOption("--with <coop>", "the other cooperative (name or network id)")
+      .option("--limit <amount>", "most either may owe the other, in the federation's currency")
+      .requiredOption(
+        "--rate <rate>",
+        "1 minor unit of your currency = RATE minor units of the federation's (e.g. 1)",
+      )
+      .requiredOption("--partner-rate <rate>", "the same for the other cooperative's currency")
+      .option(
+        "--interval <duration>",
+        "how often you mean to settle (default 30d)",
+        durationArg("--interval", day),
+        30 * day,
+      )
+      .option("--end", "end the agreement: no payment is accepted after it takes effect")
+      .option("--title <title>", "short title", textLengthArg("title", titleLengthMax))
+      .option("--for <coop>", forHelp)
+      .option("--net <net>", netHelp, netArg),
+    loadClearing,
+    "agreement",
+  );
+  r.action(
+    fed.command("positions").description(
+      "What each pair of cooperatives owes the other, against its agreement's limit",
+    ).option("--net <net>", netHelp, netArg),
+    loadClearing,
+    "positions",
+  );
+  r.action(
+    fed.command("settle").description(
+      "Note a settlement paid outside the federation (applies once both sides note it)",
+    )
+      .requiredOption("--with <coop>", "the other cooperative (name or network id)")
+      .requiredOption("--amount <amount>", "in the federation's currency")
+      .requiredOption("--id <id>", "settlement id, the same on both sides", transferIdArg)
+      .option("--received", "the other cooperative paid yours (default: yours paid)")
+      .option("--for <coop>", forHelp)
+      .option("--net <net>", netHelp, netArg),
+    loadClearing,
+    "settle",
+  );
+  r.action(
+    fed.command("check").description(
+      "Check clearing: limits, and your cooperative's clearing accounts against the positions",
+    )
+      .option("--coop-net <net>", coopNetHelp, netArg)
+      .option("--net <net>", netHelp, netArg),
+    loadClearing,
+    "check",
+  );
+  const clear = fed.command("clear").description(
+    "Your cooperative's clearing steps by hand (what federation.agent does)",
+  );
+  r.action(
+    clear.command("step").description("Do every step due: commit, answer, credit, post or void")
+      .option("--coop-net <net>", coopNetHelp, netArg)
+      .option("--net <net>", netHelp, netArg),
+    loadClearing,
+    "clearStep",
+  );
+  r.action(
+    clear.command("list").description("The federation's clearing payments and their outcomes")
+      .option("--net <net>", netHelp, netArg),
+    loadClearing,
+    "clearList",
+  );
+  const steps = [
+    ["commit", "<payment>", "Commit a member's payment in the federation", "clearCommit"],
+    ["accept", "<commit>", "Accept a payment to your cooperative", "clearAccept"],
+    ["refuse", "<commit>", "Refuse a payment to your cooperative", "clearRefuse"],
+    ["credit", "<commit>", "Credit your member for an accepted payment", "clearCredit"],
+    ["finish", "<payment>", "Post (accepted) or void (refused) a member's payment", "clearFinish"],
+  ] as const;
+  for (const [name, arg, description, handler] of steps) {
+    r.action(
+      clear.command(name).description(description).argument(arg, "its id or CID (or a prefix)")
+        .option("--reason <text>", "why (refuse)", textLengthArg("reason", 200))
+        .option("--coop-net <net>", coopNetHelp, netArg)
+        .option("--net <net>", netHelp, netArg),
+      loadClearing,
+      handler,
+    );
+  }
 }

@@ -42,15 +42,16 @@ const rateScale = 10n ** BigInt(rateDecimalsMax);
 /** Largest rate: far above any sensible exchange, far below overflow. */
 export const rateMax = 1_000_000;
 /** Longest a commit may stay open before its payee's cooperative answers it. */
-export const commitLifetimeMaxMs = 7 * 86_400_000;
+export const commitLifetimeMaxMs = 6 * 86_400_000;
 /** Shortest commit lifetime: an answer needs at least a network round trip. */
 export const commitLifetimeMinMs = 1000;
 /**
  * How long after a commit's expiry the payer's cooperative keeps its pending
  * transfer open: an accept dated before the expiry may reach the payer's side
- * late (a partition), and the pending must still be there to post.
+ * late (a partition), and the pending must still be there to post. With
+ * `commitLifetimeMaxMs` it stays within the ledger's longest pending (7 days).
  */
-export const pendingGraceMs = 7 * 86_400_000;
+export const pendingGraceMs = 86_400_000;
 /** Longest settlement interval an agreement may set. */
 export const settlementIntervalMaxMs = 366 * 86_400_000;
 
