@@ -37,6 +37,8 @@ export interface TransferOptions {
   timeout?: number;
   /** With `pending`: who may post or void it (default: the payer). */
   poster?: string[];
+  /** Pay a member of another cooperative through clearing (cli/clearing.ts). */
+  coop?: string;
 }
 
 /** Options of the commands that read one currency (`balance`, `balances`, `limit`). */

@@ -37,6 +37,10 @@ export function ledgerCommands(r: Registrar): Command {
       .requiredOption("--amount <amount>", "decimal amount, e.g. 12.5")
       .option("--currency <code>", "currency (default: the cooperative's first)")
       .option("--memo <text>", `free text, up to ${memoBytesMax / 1024} KiB`, memoArg)
+      .option(
+        "--private-memo <text>",
+        "a memo only you and the payee can read (encrypted to both; others see (private))",
+      )
       .option("--id <key>", "idempotency key (generated and printed if not given)", transferIdArg)
       .option(
         "--pending",
@@ -52,6 +56,10 @@ export function ledgerCommands(r: Registrar): Command {
         "with --pending: who may post or void it instead of you (repeatable)",
         collect,
         [],
+      )
+      .option(
+        "--coop <coop>",
+        "pay a member (full DID) of another cooperative of your federation, through clearing",
       ),
     loadPending,
     "transfer",

@@ -63,6 +63,14 @@ export async function transfer(
   args: string[],
   options: TransferOptions,
 ): Promise<CommandResult> {
+  if (options.coop !== undefined) {
+    if (options.pending || (options.poster?.length ?? 0) > 0) {
+      throw new InvalidInputError(
+        "--coop pays through clearing, which is always two-phase: leave out --pending and --poster",
+      );
+    }
+    return await (await import("./clearing.ts")).payAcross(ctx, { ...options, coop: options.coop });
+  }
   if (!options.pending) {
     if (options.timeout !== undefined || (options.poster?.length ?? 0) > 0) {
       throw new InvalidInputError("--timeout and --poster need --pending");
