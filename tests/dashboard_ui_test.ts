@@ -105,7 +105,7 @@ Deno.test(needsTools(["chromium"], {
       assert.equal(result.screenshots.length, 2 * 10);
       for (const path of result.screenshots) assert.ok((await Deno.stat(path)).size > 1000, path);
     } catch (e) {
-      console.error(log.join("\n"));
+      Deno.stderr.writeSync(new TextEncoder().encode(`gateway requests:\n${log.join("\n")}\n`));
       throw e;
     } finally {
       await browser.close();
