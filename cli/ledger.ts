@@ -30,6 +30,8 @@ export interface TransferOptions {
   amount: string;
   currency?: string;
   memo?: string;
+  /** Sealed to payer and payee into `memo` (cli/private_memo.ts) before the transfer is made. */
+  privateMemo?: string;
   id?: string;
   /** Two-phase: reserve now, move when posted (`ledger post`). */
   pending?: boolean;
@@ -379,6 +381,8 @@ export async function history(
       balance: formatAmount(BigInt(e.balance), currency.decimals),
     };
   });
+  const { revealPrivateMemos } = await import("./private_memo.ts");
+  const memoWarnings = await revealPrivateMemos(ctx, rows);
   const first = rows.length === 0 ? 0 : offset + 1;
   const last = offset + rows.length;
   const more = last < total;
@@ -392,7 +396,11 @@ export async function history(
   const standing = await standingOf(store, genesis, did, currency, now);
   return {
     data: { did, currency: currency.code, total, offset, limit, entries: rows },
-    warnings: [...softWarning(params, standing, currency, "Balance", did), ...labels.warnings],
+    warnings: [
+      ...softWarning(params, standing, currency, "Balance", did),
+      ...labels.warnings,
+      ...memoWarnings,
+    ],
     text: [
       ...rows.map((r) =>
         `${r.time}  ${r.amount.padStart(width)}  ${r.direction === "out" ? "to  " : "from"} ${
@@ -470,11 +478,17 @@ export async function exportLedger(
   const { listOpenPendings, listTransfers, toCsv, toHledger, toJsonRows } = await import(
     "../core/ledger/export.ts"
   );
-  const transfers = await listTransfers(store);
+  // An export never decrypts: a private memo is "(private)" for everyone (cli/private_memo.ts).
+  const { publicMemo } = await import("./private_memo.ts");
+  const transfers = (await listTransfers(store)).map((t) => ({ ...t, memo: publicMemo(t.memo) }));
   const now = ctx.clock.now();
   const members = await membersAt(storeReader(store), genesis, now);
+  const pendings = (await listOpenPendings(store, now)).map((p) => ({
+    ...p,
+    memo: publicMemo(p.memo),
+  }));
   const content = format === "hledger"
-    ? toHledger(transfers, genesis.currencies, members, await listOpenPendings(store, now))
+    ? toHledger(transfers, genesis.currencies, members, pendings)
     : format === "csv"
     ? toCsv(transfers, genesis.currencies)
     : JSON.stringify(toJsonRows(transfers, genesis.currencies), null, 2) + "\n";

@@ -63,6 +63,15 @@ export async function transfer(
   args: string[],
   options: TransferOptions,
 ): Promise<CommandResult> {
+  if (options.privateMemo !== undefined) {
+    if (options.coop !== undefined) {
+      throw new InvalidInputError(
+        "--private-memo does not go with --coop: the payee's key event log is another cooperative's",
+      );
+    }
+    const { sealTransferMemo } = await import("./private_memo.ts");
+    options = { ...options, memo: await sealTransferMemo(ctx, options), privateMemo: undefined };
+  }
   if (options.coop !== undefined) {
     if (options.pending || (options.poster?.length ?? 0) > 0) {
       throw new InvalidInputError(

@@ -108,3 +108,29 @@ export async function revealPrivateMemos(
   }
   return warnings;
 }
+
+/**
+ * The memo field of `icn ledger transfer --private-memo TEXT`: TEXT sealed to the payer and
+ * the payee. Refused beside `--memo`. A retry with the same `--id` reuses the private memo
+ * already recorded under that id, so idempotency compares the rest of the transfer (a new
+ * sealing would differ byte for byte); the memo's text is not compared.
+ */
+export async function sealTransferMemo(
+  ctx: CliContext,
+  options: { to: string; memo?: string; privateMemo?: string; id?: string },
+): Promise<string> {
+  if (options.memo !== undefined) {
+    throw new InvalidInputError("Cannot use --memo and --private-memo together: choose one");
+  }
+  const { resolveDid } = await import("./contacts.ts");
+  const to = await resolveDid(ctx, options.to, { what: "--to" });
+  const me = (await ctx.readPublicIdentity()).did;
+  if (options.id !== undefined) {
+    const { ledgerKeys } = await import("../core/ledger/keys.ts");
+    const store = await ctx.store();
+    const existing = (await store.get<{ memo?: string }>(ledgerKeys.transferId(me, options.id)))
+      ?.value;
+    if (existing?.memo !== undefined && isPrivateMemo(existing.memo)) return existing.memo;
+  }
+  return await sealPrivateMemo(ctx, options.privateMemo ?? "", [me, to]);
+}
