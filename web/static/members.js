@@ -3,6 +3,7 @@
 import { useMemo, useState } from "./vendor/preact-hooks.mjs";
 import { api, getAll, session } from "./api.js";
 import { LineChart } from "./charts.js";
+import { balancePoints, decimalsOf, toMinor } from "./format.js";
 import { heldKey } from "./keys.js";
 import {
   Did,
@@ -80,14 +81,6 @@ export function MembersView() {
   </section>`;
 }
 
-/** Running balance after each transfer, oldest first, for the chart. */
-function balancePoints(entries) {
-  return entries
-    .filter((e) => typeof e.ts === "number" && e.balance !== undefined)
-    .map((e) => ({ t: e.ts, y: Number(e.balance) }))
-    .sort((a, b) => a.t - b.t);
-}
-
 function History({ did }) {
   const history = usePaged(`accounts/${encodeURIComponent(did)}/history`);
   const points = useMemo(() => balancePoints(history.items), [history.items]);
@@ -147,7 +140,7 @@ function Trust({ did }) {
         <dt>The cooperative's view</dt>
         <dd data-testid="coop-trust">${cooperative.score.toFixed(3)} <span class="tag">${cooperative
           .class}</span></dd>
-        ${observer && html`
+        ${observer && observer.did !== did && html`
           <dt>From <${Did} did=${observer.did} /></dt>
           <dd data-testid="observer-trust">${observer.score.toFixed(3)} <span class="tag">${observer
             .class}</span>
@@ -174,25 +167,6 @@ function Trust({ did }) {
   `;
 }
 
-/** Minor units of `text` ("12.5") in a currency with `decimals`, or an Error. */
-export function toMinor(text, decimals) {
-  const match = /^(\d+)(?:\.(\d+))?$/.exec(text.trim());
-  if (!match) throw new Error(`Cannot pay "${text}": write an amount like 12.50`);
-  const fraction = match[2] ?? "";
-  if (fraction.length > decimals) {
-    throw new Error(`Cannot pay "${text}": this currency has ${decimals} decimals`);
-  }
-  const minor = BigInt(match[1] + fraction.padEnd(decimals, "0"));
-  if (minor <= 0n) throw new Error("Cannot pay nothing: the amount must be above 0");
-  if (minor > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`Cannot pay "${text}": too large`);
-  return Number(minor);
-}
-
-/** Decimals of a currency, from how the node formats a balance in it ("-12.50" → 2). */
-function decimalsOf(balance) {
-  return (balance.balance.split(".")[1] ?? "").length;
-}
-
 export function PayForm({ did, balance, onPaid }) {
   const [state, setState] = useState({ busy: false, receipt: null, error: null });
   const key = heldKey();
@@ -207,7 +181,7 @@ export function PayForm({ did, balance, onPaid }) {
     try {
       const body = {
         to: String(form.get("to")).trim(),
-        amount: toMinor(String(form.get("amount")), decimalsOf(balance)),
+        amount: toMinor(String(form.get("amount")), decimalsOf(balance.balance)),
         currency: balance.currency,
         memo: String(form.get("memo") ?? ""),
         id: transferId(),

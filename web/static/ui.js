@@ -5,6 +5,8 @@ import { useCallback, useEffect, useRef, useState } from "./vendor/preact-hooks.
 import htm from "./vendor/htm.mjs";
 import { ApiError, getPage } from "./api.js";
 
+export { timeLeft, when } from "./format.js";
+
 export const html = htm.bind(h);
 
 /**
@@ -100,23 +102,6 @@ export function Did({ did, link = true }) {
   const short = did.length > 22 ? `${did.slice(0, 14)}…${did.slice(-6)}` : did;
   const text = html`<span class="did" title=${did} aria-label=${did}>${short}</span>`;
   return link ? html`<a href=${`#/members/${encodeURIComponent(did)}`}>${text}</a>` : text;
-}
-
-/** "3 d 4 h left", "12 min left", "closed". */
-export function timeLeft(closes, now = Date.now()) {
-  const ms = closes - now;
-  if (!(ms > 0)) return "closed";
-  const minutes = Math.floor(ms / 60_000);
-  const days = Math.floor(minutes / 1440);
-  const hours = Math.floor((minutes % 1440) / 60);
-  if (days > 0) return `${days} d ${hours} h left`;
-  if (hours > 0) return `${hours} h ${minutes % 60} min left`;
-  return minutes > 0 ? `${minutes} min left` : "less than a minute left";
-}
-
-export function when(ts) {
-  if (typeof ts !== "number") return "—";
-  return new Date(ts).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC");
 }
 
 /** Sets the page title and moves focus to the view's heading, for keyboard and screen readers. */
