@@ -3,6 +3,8 @@ import { encode } from "@ipld/dag-cbor";
 import { appendLocal } from "../core/chain/append.ts";
 import { rulesFor } from "../core/governance/view.ts";
 import { assert, assertEquals } from "../tests/_node_fixture.ts";
+import { requireTool } from "../tests/_tools.ts";
+import { exposition, lintFamily, parseExposition } from "./metrics.ts";
 import { metricValue, testComponents, testNow } from "./_testing.ts";
 import { announceTableMax, testUpgradeOptions, UpgradeTracker } from "./upgrade.ts";
 import { announceTopicOf, decodeAnnounce, encodeAnnounce } from "./upgrade_announce.ts";
@@ -230,4 +232,33 @@ Deno.test("testUpgradeOptions(): short announces and a version override under --
     refused = (error as Error).message;
   }
   assert(refused.includes("--profile test"), refused);
+});
+
+Deno.test("icn_upgrade_* metrics pass promtool check metrics once an upgrade is accepted", async () => {
+  const t = await tracker();
+  t.clock.advance(21 * day);
+  await t.upgrades.round();
+  const text = await exposition(t.metrics);
+  for (
+    const name of [
+      "icn_upgrade_adoption_ratio",
+      "icn_upgrade_deadline_seconds",
+      "icn_upgrade_in_force",
+    ]
+  ) assert(text.includes(`${name}{net="${t.network.net}"} `), name);
+  for (const family of parseExposition(text)) assertEquals(lintFamily(family), [], family.name);
+  if (requireTool("promtool", "promtool check metrics on icn_upgrade_*")) {
+    const child = new Deno.Command("promtool", {
+      args: ["check", "metrics"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(text));
+    await writer.close();
+    const out = await child.output();
+    const decoder = new TextDecoder();
+    assertEquals(out.code, 0, decoder.decode(out.stdout) + decoder.decode(out.stderr));
+  }
 });
