@@ -15,6 +15,7 @@ import { sha256 } from "../identity/keys.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { compareKeys, type Store, type StoreEntry, type StoreKey } from "../store/store.ts";
 import { formatAmount } from "./amount.ts";
+import { resolversOf } from "./pending.ts";
 import {
   type Account,
   type HistoryEntry,
@@ -191,7 +192,10 @@ async function checkPendings(
       string,
     ];
     const record = (await store.get<PendingRecord>(ledgerKeys.pending(payer, id)))?.value;
-    if (!record || record.resolution || BigInt(record.amount) !== BigInt(entry.value)) {
+    // A void by one of several posters keeps the reservation until the expiry (post beats void).
+    const held = !record?.resolution ||
+      (record.resolution.state === "voided" && resolversOf(record).length > 1);
+    if (!record || !held || BigInt(record.amount) !== BigInt(entry.value)) {
       add(`Open pending "${id}" of "${payer}" does not match an unresolved pending transfer`);
     }
     const key = `${currency}\u0000${payer}`;

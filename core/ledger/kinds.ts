@@ -40,6 +40,7 @@ import {
   requestKind,
   reservedAt,
   reservesAt,
+  resolversOf,
   voidKind,
 } from "./pending.ts";
 import {
@@ -422,7 +423,11 @@ async function applyVoid(ctx: ApplyContext): Promise<void> {
       resolution: { state: "voided", ...resolution },
     } satisfies PendingRecord,
   );
-  if (outcome === "apply") await releaseReservation(state, record);
+  // With several posters another one's post can still win until the expiry (post beats
+  // void), so the reservation stays until then; with one resolver a void is final.
+  if (outcome === "apply" && resolversOf(record).length === 1) {
+    await releaseReservation(state, record);
+  }
 }
 
 async function applyRequest(ctx: ApplyContext): Promise<void> {

@@ -13,7 +13,9 @@
  * alone (`resolversOf`). One chain deciding keeps post and void from racing
  * across chains; with several posters (a cooperative's delegates, for
  * clearing) a post wins over a void from another poster, whatever order they
- * arrive in, so every node ends in the same state (`decideResolution`).
+ * arrive in, so every node ends in the same state (`decideResolution`); so
+ * such a void keeps the reservation until the expiry, and the payer's credit
+ * is never released by a fact a later envelope can undo.
  *
  * Reuse (clearing between cooperatives, core/federation/clearing*.ts): build
  * the body with `pendingBody`, judge with `parsePending` + `decidePending`,
