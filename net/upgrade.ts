@@ -175,10 +175,9 @@ export class UpgradeTracker {
     if (signal.aborted || !network || !state) return TopicValidatorResult.Ignore;
     const { peers } = network;
     const now = clock.now();
-    const drop = (reason: string) => {
-      countDropped(metrics, "gossip", reason);
-      return TopicValidatorResult.Ignore;
-    };
+    // Ignored without a count: icn_messages_dropped_total counts envelopes, and an announce
+    // racing its sender's hello or heard twice is common and harmless. Offences are counted.
+    const drop = (_reason: string) => TopicValidatorResult.Ignore;
     if (peers.standing(peer, now) !== "ok") return drop("quarantined_peer");
     // Only a peer that proved its identity with a signed hello in this network is heard.
     if (!peers.has(peer)) return drop("no_hello");
