@@ -491,9 +491,11 @@ export async function show(ctx: CliContext, args: string[], options: ShowOptions
     lines.push("  votes:");
     for (const ballot of who) {
       lines.push(
-        `    ${ballot.choice.padEnd(8)} ${labels.label(ballot.did)}${
-          ballot.via ? ` (via ${labels.label(ballot.via)})` : ""
-        }${ballot.reason ? ` — ${terminalSafe(ballot.reason)}` : ""}`,
+        `    ${record.method ? `${ballot.choice}  ` : ballot.choice.padEnd(8)} ${
+          labels.label(ballot.did)
+        }${ballot.via ? ` (via ${labels.label(ballot.via)})` : ""}${
+          ballot.reason ? ` — ${terminalSafe(ballot.reason)}` : ""
+        }`,
       );
     }
   }

@@ -15,6 +15,7 @@ import {
   type MethodResult,
   type MethodSpec,
   pointsDefault,
+  type RankedResult,
   senseChoices,
 } from "../core/governance/methods/mod.ts";
 import {
@@ -295,6 +296,19 @@ function pct(n: number, of: number): string {
   return of === 0 ? "0%" : `${Math.round((n * 1000) / of) / 10}%`;
 }
 
+function rankedOutcome(result: RankedResult, name: (i: number) => string): string {
+  const parts: string[] = [];
+  if (result.elected.length > 0) parts.push(result.elected.map(name).join(", "));
+  if (result.tiedForLastSeat.length > 0) {
+    parts.push(
+      `tie for ${result.seats - result.elected.length} seat(s) between ${
+        result.tiedForLastSeat.map(name).join(", ")
+      }`,
+    );
+  }
+  return parts.join("; ") || "none (no ballots)";
+}
+
 /** A method's result in lines; `explain` adds instant-runoff rounds and Schulze's pairwise table. */
 export function describeResult(spec: MethodSpec, result: MethodResult, explain: boolean): string[] {
   const name = (i: number) => terminalSafe(spec.options[i]);
@@ -350,13 +364,7 @@ export function describeResult(spec: MethodSpec, result: MethodResult, explain: 
       ];
     case "ranked": {
       const lines = [
-        `  result:    ${result.elected.length > 0 ? result.elected.map(name).join(", ") : "none"}${
-          result.tiedForLastSeat.length > 0
-            ? `${result.elected.length > 0 ? "; " : ""}tie for ${
-              result.seats - result.elected.length
-            } seat(s) between ${result.tiedForLastSeat.map(name).join(", ")}`
-            : ""
-        } (Schulze, ${result.seats} seat(s))`,
+        `  result:    ${rankedOutcome(result, name)} (Schulze, ${result.seats} seat(s))`,
         `  instant-runoff: ${winners(result.instantRunoff.winners)}`,
         `  Schulze winners: ${winners(result.schulze.winners)}; order: ${
           result.schulze.ranking.map((g) => g.map(name).join(" = ")).join(" > ") || "none"
