@@ -192,7 +192,7 @@ Deno.test({
     );
     assertMatch(
       explained.stdout,
-      /instant-runoff rounds:\n    round 1: Ann 0, Bo 1, Cy 1; exhausted 0; eliminated Ann/,
+      /instant-runoff rounds:\n {4}round 1: Ann 0, Bo 1, Cy 1; exhausted 0; eliminated Ann/,
     );
     assertMatch(explained.stdout, /Schulze pairwise/);
 
