@@ -80,6 +80,10 @@ Deno.test(needsTools(["chromium"], {
         base: info.gateway,
         dir: shots,
         member: { did: alice, ed25519: secrets.ed25519 },
+        approveInTerminal: async (url) => {
+          const out = JSON.parse(await ok(a, "--json", "id", "login", url));
+          assert.equal(out.approved, true);
+        },
         payee: bob,
         proposal,
         expect: {
@@ -109,7 +113,7 @@ Deno.test(needsTools(["chromium"], {
       const receipt = JSON.parse(await ok(a, "--json", "node", "receipt", result.voteReceipt));
       assert.equal(receipt.kind, "gov.vote");
 
-      assert.equal(result.screenshots.length, 20);
+      assert.equal(result.screenshots.length, 22);
       for (const path of result.screenshots) assert.ok((await Deno.stat(path)).size > 1000, path);
       const { code } = await stopWithin(node, 10_000);
       assert.equal(code, 0, "the node stops cleanly on SIGTERM");

@@ -23,6 +23,11 @@ export interface WalkInput {
   dir: string;
   /** The member who signs in: DID and 32-byte Ed25519 seed (base64), as in the keystore. */
   member: { did: string; ed25519: string };
+  /**
+   * Device flow: runs the command the page shows (`icn id login URL`) in the member's terminal.
+   * Without it, only the in-page key sign-in is walked.
+   */
+  approveInTerminal?: (url: string) => Promise<void>;
   /** Whom the member pays, and a proposal that is open. */
   payee: string;
   proposal: string;
@@ -56,7 +61,12 @@ async function rowsOf(page: Page, selector: string, attribute: string): Promise<
 }
 
 export async function walkDashboard(browser: Browser, input: WalkInput): Promise<WalkResult> {
-  const { page, problems } = await openPage(browser);
+  // The device flow's page asks for its token until the terminal approves: each early ask is
+  // a 401 `not_approved`, which chromium logs as a failed resource load. Nothing else may fail.
+  const allowed = input.approveInTerminal
+    ? ["status of 401 (Unauthorized) (" + `${input.base}/api/v1/auth/token)`]
+    : [];
+  const { page, problems } = await openPage(browser, allowed);
   try {
     return await walk(page, problems, input);
   } catch (error) {
@@ -184,6 +194,31 @@ async function walk(page: Page, problems: string[], input: WalkInput): Promise<W
   // Sign in with the member's own key (the decrypted keystore's JSON), in this tab.
   await visit(page, base, "#/signin", "#key-text");
   await checkLayout("signin");
+  if (input.approveInTerminal) {
+    // The device flow: the page shows the command, the terminal signs, the page is signed in
+    // without holding a key (reads only until a key is imported here).
+    await page.type("#terminal-did", input.member.did);
+    await page.click("form:has(#terminal-did) button[type=submit]");
+    const command = await textOf(page, "[data-testid=login-command] code");
+    const match = /^icn id login (http:\/\/\S+\/api\/v1\/auth\/challenge\/\S+)$/.exec(command);
+    assert.ok(match, `the page shows a login command: ${command}`);
+    await input.approveInTerminal(match[1]);
+    await page.waitForFunction(
+      (did) => location.hash === `#/members/${encodeURIComponent(did)}`,
+      { timeout: 30_000 },
+      input.member.did,
+    );
+    assert.match(await textOf(page, ".account"), /read only/);
+    assert.equal(await textOf(page, "h1"), "Your account");
+    assert.match(
+      await textOf(page, "form.card, p.muted a[href='#/signin']"),
+      /sign in with your key/i,
+    );
+    await checkLayout("terminal-signed-in");
+    await page.click(".account button.link");
+    await page.waitForSelector("a.account[href='#/signin']");
+    await visit(page, base, "#/signin", "#key-text");
+  }
   await page.type(
     "#key-text",
     JSON.stringify({ did: input.member.did, ed25519: input.member.ed25519 }),
