@@ -1,9 +1,21 @@
 import assert from "node:assert/strict";
 import { checkLedger, ledgerStateHash } from "./audit.ts";
-import { append, holdBody, type Ledger, makeLedger, pay } from "./_testing.ts";
-import { ledgerKeys, type PendingRecord } from "./keys.ts";
+import { append, holdBody, type Ledger, makeLedger, pay, transferBody } from "./_testing.ts";
+import { ledgerKeys, type PendingRecord, type RequestRecord } from "./keys.ts";
 import { readAccount } from "./view.ts";
-import { pendingKind, pendingStatus, postKind, voidKind } from "./pending.ts";
+import {
+  decideResolution,
+  declineKind,
+  parsePending,
+  pendingKind,
+  pendingStatus,
+  postKind,
+  requestKind,
+  requestStatus,
+  reservedAt,
+  voidKind,
+} from "./pending.ts";
+import { transferKind } from "./rules.ts";
 
 const noTrust = { "credit.trustMultiplier": 0, "credit.historyRate": 0 };
 
@@ -91,4 +103,142 @@ Deno.test("the maximum balance refuses a credit above it where the transfer is s
   const over = await pay(ledger, c, b, 101);
   assert.equal(over.status === "rejected" && over.reason, "max_balance");
   assert.equal((await pay(ledger, c, b, 100)).status, "accepted");
+});
+
+function rec(overrides: Partial<PendingRecord> = {}): PendingRecord {
+  return {
+    cid: "bafyp",
+    from: "did:icn:payer",
+    to: "did:icn:payee",
+    amount: 100n,
+    currency: "hours",
+    memo: "",
+    id: "p",
+    ts: 1000,
+    expires: 2000,
+    posters: [],
+    ...overrides,
+  };
+}
+
+Deno.test("decideResolution: who may resolve, the expiry, and post beating another poster's void", () => {
+  const action = (kind: "post" | "void", by: string, ts = 1500, local = false) => ({
+    kind,
+    by,
+    ts,
+    cid: `bafy${by}${ts}`,
+    local,
+  });
+  assert.equal(decideResolution(rec(), action("post", "did:icn:payer")), "apply");
+  assert.throws(() => decideResolution(rec(), action("post", "did:icn:payee")), /only its payer/);
+  assert.throws(() => decideResolution(rec(), action("void", "did:icn:payer", 2001)), /expired/);
+  assert.equal(decideResolution(rec(), action("post", "did:icn:payer", 2000)), "apply");
+  const two = rec({ posters: ["did:icn:c", "did:icn:d"] });
+  assert.throws(() => decideResolution(two, action("post", "did:icn:payer")), /only its posters/);
+  const voided = {
+    ...two,
+    resolution: { state: "voided" as const, by: "did:icn:c", ts: 1400, cid: "bafyv" },
+  };
+  assert.equal(decideResolution(voided, action("post", "did:icn:d")), "switch");
+  assert.throws(() => decideResolution(voided, action("post", "did:icn:c")), /already voided/);
+  assert.throws(() => decideResolution(voided, action("post", "did:icn:d", 1500, true)), /already/);
+  const posted = {
+    ...two,
+    resolution: { state: "posted" as const, by: "did:icn:c", ts: 1400, cid: "bafyq" },
+  };
+  assert.equal(decideResolution(posted, action("void", "did:icn:d")), "none");
+  assert.equal(decideResolution(posted, action("post", "did:icn:d", 1300)), "replace");
+  assert.equal(decideResolution(posted, action("post", "did:icn:d", 1500)), "none");
+  assert.equal(pendingStatus(rec(), 2000), "open");
+  assert.equal(pendingStatus(rec(), 2001), "expired");
+  assert.equal(reservedAt([{ expires: 10, amount: 5n }, { expires: 20, amount: 7n }], 15), 7n);
+});
+
+Deno.test("parsePending refuses bad timeouts, posters and amounts", () => {
+  const currencies = [{ code: "hours", decimals: 2 }];
+  const payer = "did:icn:z8KyYfaUKSWKhz9UJgbohi6HcDB9bgWQ27aW44BeRWsLM";
+  const to = "did:icn:z4tR3evYPh3dcNrSMHvm5ac5pFU54g62zxLr1s9RrZeaD";
+  const body = (o: Record<string, unknown> = {}) => ({
+    to,
+    amount: 5,
+    currency: "hours",
+    memo: "",
+    id: "x",
+    expires: 1000 + 3_600_000,
+    posters: [],
+    ...o,
+  });
+  assert.equal(parsePending(payer, 1000, body(), currencies).amount, 5n);
+  assert.throws(() => parsePending(payer, 1000, body({ expires: 1500 }), currencies), /timeout/);
+  assert.throws(
+    () => parsePending(payer, 1000, body({ expires: 1000 + 8 * 86_400_000 }), currencies),
+    /timeout/,
+  );
+  assert.throws(
+    () => parsePending(payer, 1000, body({ posters: [payer, to] }), currencies),
+    /sorted/,
+  );
+  assert.throws(() => parsePending(payer, 1000, body({ posters: ["x"] }), currencies), /not a DID/);
+  assert.throws(() => parsePending(payer, 1000, body({ amount: -5 }), currencies), /negative/);
+  assert.throws(() => parsePending(payer, 1000, body({ extra: 1 }), currencies), /fields/);
+  const { posters: _, ...noPosters } = body();
+  assert.throws(() => parsePending(payer, 1000, noPosters, currencies), /fields/);
+});
+
+Deno.test("a post by a second poster beats the first poster's void in either arrival order", async () => {
+  const ledger = await makeLedger({ founders: 4, params: noTrust });
+  const [a, b, c, d] = ledger.members;
+  const now = ledger.clock.now();
+  await append(ledger, a, pendingKind, holdBody(b, 300, { id: "x", posters: [c.did, d.did] }, now));
+  assert.equal((await append(ledger, c, voidKind, { payer: a.did, id: "x" })).status, "accepted");
+  // Signed here, d's post is refused (the pending is already voided as this node sees it) ...
+  const local = await append(ledger, d, postKind, { payer: a.did, id: "x" });
+  assert.equal(local.status === "rejected" && local.reason, "already_voided");
+  // ... and the void keeps the reservation: another poster's post may still arrive.
+  assert.equal((await pay(ledger, a, b, 9_800)).status, "rejected");
+  assert.equal(pendingStatus(await record(ledger, 0, "x"), now), "voided");
+});
+
+Deno.test("requests: paid once by the payer with the asked amount, declined, expired", async () => {
+  const ledger = await makeLedger({ founders: 3, params: noTrust });
+  const [a, b, c] = ledger.members;
+  const now = ledger.clock.now();
+  const ask = (id: string, amount = 250, expires = now + 60_000) =>
+    append(ledger, b, requestKind, {
+      from: a.did,
+      amount,
+      currency: "hours",
+      memo: "rent",
+      id,
+      expires,
+    });
+  assert.equal((await ask("r1")).status, "accepted");
+  assert.equal((await ask("r1")).status, "rejected");
+  assert.equal((await ask("r2")).status, "accepted");
+  assert.equal((await ask("r3", 10, now + 1000)).status, "accepted");
+  const payBody = (id: string, amount: number) => ({
+    ...transferBody(b.did, amount, { id: `pay-${id}-${amount}` }),
+    request: id,
+  });
+  const wrong = await append(ledger, a, transferKind, payBody("r1", 249));
+  assert.equal(wrong.status === "rejected" && wrong.reason, "request_mismatch");
+  const byOther = await append(ledger, c, transferKind, payBody("r1", 250));
+  assert.equal(byOther.status === "rejected" && byOther.reason, "not_payer");
+  assert.equal((await append(ledger, a, transferKind, payBody("r1", 250))).status, "accepted");
+  const twice = await append(ledger, a, transferKind, {
+    ...payBody("r1", 250),
+    id: "again",
+  });
+  assert.equal(twice.status === "rejected" && twice.reason, "already_paid");
+  const declined = await append(ledger, a, declineKind, { requester: b.did, id: "r2" });
+  assert.equal(declined.status, "accepted");
+  const afterDecline = await append(ledger, a, transferKind, payBody("r2", 250));
+  assert.equal(afterDecline.status === "rejected" && afterDecline.reason, "already_declined");
+  ledger.clock.advance(2000);
+  const late = await append(ledger, a, transferKind, payBody("r3", 10));
+  assert.equal(late.status === "rejected" && late.reason, "expired");
+  assert.equal(await balanceOf(ledger, 1), 250n);
+  const r = (await ledger.store.get<RequestRecord>(ledgerKeys.request(b.did, "r1")))!.value;
+  assert.equal(requestStatus(r, ledger.clock.now()), "paid");
+  assert.deepEqual(await checkLedger(ledger.store, { kinds: ledger.deps.kinds }), []);
 });
