@@ -1,6 +1,6 @@
 // Members with their balances, one member's account (history, balance over time, trust), and
 // the signed-in member's payment form.
-import { useMemo, useState } from "./vendor/preact-hooks.mjs";
+import { useMemo, useRef, useState } from "./vendor/preact-hooks.mjs";
 import { api, getAll, session } from "./api.js";
 import { LineChart } from "./charts.js";
 import { balancePoints, decimalsOf, toMinor } from "./format.js";
@@ -169,6 +169,9 @@ function Trust({ did }) {
 
 export function PayForm({ did, balance, onPaid }) {
   const [state, setState] = useState({ busy: false, receipt: null, error: null });
+  // One idempotency id per payment, kept until it is accepted: a second click, or a retry after
+  // a lost answer, is reported as already there, never paid twice.
+  const paymentId = useRef(transferId());
   const key = heldKey();
   if (!key || key.did !== did) {
     return html`<p class="muted">To pay from this account, <a href="#/signin">sign in with your key in
@@ -176,7 +179,8 @@ export function PayForm({ did, balance, onPaid }) {
   }
   const onSubmit = async (event) => {
     event.preventDefault();
-    const form = new FormData(event.currentTarget);
+    const element = event.currentTarget;
+    const form = new FormData(element);
     setState({ busy: true, receipt: null, error: null });
     try {
       const body = {
@@ -184,9 +188,11 @@ export function PayForm({ did, balance, onPaid }) {
         amount: toMinor(String(form.get("amount")), decimalsOf(balance.balance)),
         currency: balance.currency,
         memo: String(form.get("memo") ?? ""),
-        id: transferId(),
+        id: paymentId.current,
       };
       const receipt = await submitSigned("ledger.transfer", body);
+      paymentId.current = transferId();
+      element.reset();
       setState({ busy: false, receipt, error: null });
       onPaid();
     } catch (error) {
