@@ -6,6 +6,8 @@ import { readAccount } from "./view.ts";
 import {
   decideResolution,
   declineKind,
+  isNearMaxBalance,
+  maxBalanceOf,
   parsePending,
   pendingKind,
   pendingStatus,
@@ -241,4 +243,36 @@ Deno.test("requests: paid once by the payer with the asked amount, declined, exp
   const r = (await ledger.store.get<RequestRecord>(ledgerKeys.request(b.did, "r1")))!.value;
   assert.equal(requestStatus(r, ledger.clock.now()), "paid");
   assert.deepEqual(await checkLedger(ledger.store, { kinds: ledger.deps.kinds }), []);
+});
+
+Deno.test("maxBalanceOf: the member's governance override wins over the cooperative's, 0 is none", () => {
+  const did = "did:icn:x";
+  assert.equal(maxBalanceOf({}, did), 0n);
+  assert.equal(maxBalanceOf({ "ledger.maxBalance": 500 }, did), 500n);
+  assert.equal(
+    maxBalanceOf({ "ledger.maxBalance": 500, [`ledger.maxBalance.${did}`]: 900 }, did),
+    900n,
+  );
+  assert.equal(
+    maxBalanceOf({ "ledger.maxBalance": 500, [`ledger.maxBalance.${did}`]: 0 }, did),
+    0n,
+  );
+  assert.equal(isNearMaxBalance(451n, 500n, 10), true);
+  assert.equal(isNearMaxBalance(450n, 500n, 10), false);
+  assert.equal(isNearMaxBalance(10_000n, 0n, 10), false);
+});
+
+Deno.test("ledger check finds a reservation or a pending that does not match the envelopes", async () => {
+  const ledger = await makeLedger({ founders: 2, params: noTrust });
+  const [a, b] = ledger.members;
+  await append(ledger, a, pendingKind, holdBody(b, 700, { id: "k" }, ledger.clock.now()));
+  assert.deepEqual(await checkLedger(ledger.store, { kinds: ledger.deps.kinds }), []);
+  await ledger.store.commit([], [{
+    type: "set",
+    key: ledgerKeys.reserved("hours", a.did),
+    value: { amount: 1n, count: 1 },
+  }]);
+  const findings = await checkLedger(ledger.store, { kinds: ledger.deps.kinds });
+  assert.ok(findings.some((f) => f.includes("Reservation of")), findings.join("\n"));
+  assert.ok(findings.some((f) => f.includes("differs from a fresh fold")), findings.join("\n"));
 });
