@@ -125,7 +125,14 @@ Deno.test({
           deadline,
         ),
       ) as { id: string };
-      await ok(dirs[0], past, "governance", "vote", proposal.id, "for");
+      const [, refused] = await Promise.all([
+        ok(dirs[0], past, "governance", "vote", proposal.id, "for"),
+        // A real node never claims another version: the override is refused outside the test
+        // profile, before anything is unlocked or opened.
+        icnRun(["--data-dir", dirs[4], "node", "run", "--profile", "lan"], { env: newVersion }),
+      ]);
+      assert(refused.code !== 0, `node run exited ${refused.code}`);
+      assert(refused.stderr.includes("only by `icn node run --profile test`"), refused.stderr);
 
       // The two old nodes first, and the new ones dial only them, so that every new node's first
       // peer is an old one: no new node can decide on a view that holds only new nodes. The
