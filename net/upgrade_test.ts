@@ -1,10 +1,12 @@
 import { TopicValidatorResult } from "@libp2p/gossipsub";
-import { encode } from "@ipld/dag-cbor";
+import { decode, encode } from "@ipld/dag-cbor";
 import { appendLocal } from "../core/chain/append.ts";
 import { rulesFor } from "../core/governance/view.ts";
 import { assert, assertEquals } from "../tests/_node_fixture.ts";
 import { requireTool } from "../tests/_tools.ts";
+import { type AdmissionHook, Hello } from "./hello.ts";
 import { exposition, lintFamily, parseExposition } from "./metrics.ts";
+import { signHello } from "./protocol.ts";
 import { metricValue, testComponents, testNow } from "./_testing.ts";
 import { announceTableMax, testUpgradeOptions, UpgradeTracker } from "./upgrade.ts";
 import { announceTopicOf, decodeAnnounce, encodeAnnounce } from "./upgrade_announce.ts";
@@ -261,4 +263,53 @@ Deno.test("icn_upgrade_* metrics pass promtool check metrics once an upgrade is 
     const decoder = new TextDecoder();
     assertEquals(out.code, 0, decoder.decode(out.stdout) + decoder.decode(out.stderr));
   }
+});
+
+Deno.test("Hello.enforce(): a minVersion in force hangs up older peers and refuses their hellos", async () => {
+  const components = await testComponents();
+  const { network, peers, connections, base } = components;
+  const admission: AdmissionHook = {
+    admit: () => Promise.resolve(true),
+    owesWork: false,
+    challengeAnswered: () => Promise.resolve(),
+    noteHello: () => {},
+  };
+  const hello = new Hello({
+    ...base,
+    identity: network.members[0],
+    lane: components.lane,
+    peers,
+    admission,
+    sync: { soon: () => {} },
+    self: () => "peerA",
+  }, { net: network.net, helloTimeoutMs: 5000, version: "1.1.0" });
+  const connection = (peer: string) =>
+    ({ remotePeer: { toString: () => peer }, status: "open", direction: "inbound" }) as never;
+  const helloOf = (member: number, from: string, version: string) =>
+    signHello({
+      did: network.members[member].did,
+      net: network.net,
+      version,
+      from,
+      to: "peerA",
+      ts: base.clock.now(),
+    }, network.members[member].ed25519);
+  // Before: an old peer is heard, and this node says the version it was given.
+  await hello.accept(connection("peerB"), await helloOf(1, "peerB", "1.0.0"));
+  assertEquals(peers.get("peerB")?.version, "1.0.0");
+  assertEquals((decode(await hello.own("peerB")) as { version: string }).version, "1.1.0");
+  connections.open.add("peerB");
+  hello.enforce("1.1.0");
+  assertEquals(connections.hungUp, ["peerB"]);
+  let refused = "";
+  await hello.accept(connection("peerC"), await helloOf(2, "peerC", "1.0.5")).catch((error) =>
+    refused = (error as Error).message
+  );
+  assertEquals(refused, "peer runs protocol 1.0.5, below the required 1.1.0");
+  await hello.accept(connection("peerC"), await helloOf(2, "peerC", "1.1.0"));
+  assertEquals(peers.get("peerC")?.version, "1.1.0");
+  // null: nothing enforced any more (a node restarted before deciding again).
+  hello.enforce(null);
+  await hello.accept(connection("peerD"), await helloOf(1, "peerD", "1.0.0"));
+  assert(peers.has("peerD"), "accepted again");
 });
