@@ -485,6 +485,16 @@ async function openSide(
   return { fed, coop, reading: await readClearing(fed.view, now), now };
 }
 
+/** Reads the federation again after this command wrote in it (a view caches what it read). */
+async function refresh(side: Side): Promise<void> {
+  const { FederationView } = await import("../core/federation/view.ts");
+  side.fed = {
+    ...side.fed,
+    view: new FederationView(reader(side.fed.network.store), side.fed.genesis),
+  };
+  side.reading = await readClearing(side.fed.view, side.now);
+}
+
 type Action = { step: string; payment: string; cid?: string; detail?: string };
 
 async function commitPay(ctx: CliContext, side: Side, pay: PayEntry): Promise<Action> {
@@ -601,8 +611,7 @@ async function finish(ctx: CliContext, side: Side, pay: PayEntry): Promise<Actio
 async function credited(side: Side, commit: string): Promise<boolean> {
   return (await side.coop.network.store.get(
     ledgerClearingKeys.credit(side.fed.network.id, commit),
-  )) !==
-    undefined;
+  )) != null;
 }
 
 async function bookSettlements(ctx: CliContext, side: Side): Promise<Action[]> {
@@ -659,12 +668,12 @@ export async function stepsDue(ctx: CliContext, side: Side): Promise<Action[]> {
       actions.push({ step: "void", payment: pay.facts.cid, cid, detail: error.message });
     }
   }
-  side.reading = await readClearing(side.fed.view, side.now);
+  await refresh(side);
   // 2. Answer payments to this cooperative.
   for (const commit of side.reading.commits) {
     if (commit.to !== me || side.reading.state.commits.get(commit.cid)?.status !== "open") continue;
     actions.push(await answer(ctx, side, commit, "accept"));
-    side.reading = await readClearing(side.fed.view, side.now);
+    await refresh(side);
   }
   // 3. Credit the payees of accepted payments.
   for (const commit of side.reading.commits) {
@@ -948,7 +957,11 @@ export async function settle(
   const owed = owedBy(reading.state, payer, payee);
   const body = { id: options.id, payer, payee, amount: amountToBody(amount), by: coop.net };
   const { cid } = await submitIn(ctx, fed, { kind: settleKind, body });
-  const after = await readClearing(fed.view, ctx.clock.now());
+  const { FederationView } = await import("../core/federation/view.ts");
+  const after = await readClearing(
+    new FederationView(reader(fed.network.store), fed.genesis),
+    ctx.clock.now(),
+  );
   const status = after.state.settlements.find((s) =>
     s.id === options.id && s.pair === pairOf(payer, payee).key
   )?.status;
