@@ -58,24 +58,30 @@ export function instantRunoff(
   ballots: readonly (readonly number[])[],
 ): RankedResult["instantRunoff"] {
   const rounds: RunoffRound[] = [];
-  const continuing = new Uint8Array(options).fill(1);
-  let left = options;
   if (ballots.length === 0) return { rounds, winners: [] };
+  const continuing = new Uint8Array(options).fill(1);
+  // Each ballot sits in the pile of its highest option still in the race; an
+  // elimination moves only the ballots of the eliminated piles, so the whole
+  // count reads each ballot's ranking once.
+  // Piles are linked lists in typed arrays (head per option, next per ballot): no allocation.
+  const position = new Int32Array(ballots.length);
+  const next = new Int32Array(ballots.length);
+  const head = new Int32Array(options).fill(-1);
+  const size = new Int32Array(options);
+  let exhausted = 0;
+  for (let b = 0; b < ballots.length; b++) {
+    const top = ballots[b][0];
+    next[b] = head[top];
+    head[top] = b;
+    size[top]++;
+  }
+  let left = options;
   // One round per elimination: at most `options` rounds.
   for (let round = 0; round < options; round++) {
-    const tallied = new Int32Array(options);
-    let exhausted = 0;
-    for (let b = 0; b < ballots.length; b++) {
-      const ballot = ballots[b];
-      let k = 0;
-      while (k < ballot.length && continuing[ballot[k]] === 0) k++;
-      if (k < ballot.length) tallied[ballot[k]]++;
-      else exhausted++;
-    }
-    const counts = Array.from(tallied);
-    const shown = counts.map((c, i) => (continuing[i] ? c : null));
+    const counts = Array.from(size);
+    const shown = counts.map((c, i) => (continuing[i] === 1 ? c : null));
     const live: number[] = [];
-    for (let i = 0; i < options; i++) if (continuing[i]) live.push(i);
+    for (let i = 0; i < options; i++) if (continuing[i] === 1) live.push(i);
     const active = ballots.length - exhausted;
     const leaders = argmax(counts, live);
     if (leaders.length === 1 && counts[leaders[0]] * 2 > active) {
@@ -90,6 +96,25 @@ export function instantRunoff(
     rounds.push({ counts: shown, exhausted, eliminated: fewest });
     for (const i of fewest) continuing[i] = 0;
     left -= fewest.length;
+    for (const i of fewest) {
+      let b = head[i];
+      while (b !== -1) {
+        const following = next[b];
+        const ballot = ballots[b];
+        let k = position[b] + 1;
+        while (k < ballot.length && continuing[ballot[k]] === 0) k++;
+        position[b] = k;
+        if (k < ballot.length) {
+          const to = ballot[k];
+          next[b] = head[to];
+          head[to] = b;
+          size[to]++;
+        } else exhausted++;
+        b = following;
+      }
+      head[i] = -1;
+      size[i] = 0;
+    }
   }
   // Unreachable: each round removes at least one option and one option left wins.
   throw new Error("instant-runoff ran out of rounds");
@@ -100,24 +125,23 @@ export function schulze(
   ballots: readonly (readonly number[])[],
 ): RankedResult["schulze"] {
   const n = options;
-  // Flat n×n counts: d[i * n + j] ballots prefer i to j.
-  const flat = new Int32Array(n * n);
-  const ranked = new Uint8Array(n);
+  // A ballot prefers x to y when it ranks x and not y before it, so
+  // d[x][y] = (ballots ranking x) − (ballots ranking both, y before x): only
+  // the pairs inside each ranking are visited.
+  const before = new Int32Array(n * n);
+  const listed = new Int32Array(n);
   for (let t = 0; t < ballots.length; t++) {
     const ballot = ballots[t];
     const length = ballot.length;
-    ranked.fill(0);
     for (let a = 0; a < length; a++) {
       const row = ballot[a] * n;
-      ranked[ballot[a]] = 1;
-      for (let b = a + 1; b < length; b++) flat[row + ballot[b]]++;
+      listed[ballot[a]]++;
+      for (let b = a + 1; b < length; b++) before[row + ballot[b]]++;
     }
-    if (length < n) {
-      for (let a = 0; a < length; a++) {
-        const row = ballot[a] * n;
-        for (let y = 0; y < n; y++) if (ranked[y] === 0) flat[row + y]++;
-      }
-    }
+  }
+  const flat = new Int32Array(n * n);
+  for (let x = 0; x < n; x++) {
+    for (let y = 0; y < n; y++) if (x !== y) flat[x * n + y] = listed[x] - before[y * n + x];
   }
   const d = Array.from({ length: n }, (_, i) => Array.from(flat.subarray(i * n, i * n + n)));
   const p = Array.from(
