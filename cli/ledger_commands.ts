@@ -121,14 +121,14 @@ export function ledgerCommands(r: Registrar): Command {
     ledger.command("pay").description(
       "Pay a payment request addressed to you (exactly what it asks)",
     )
-      .argument("<request-id>", "the request's id", transferIdArg)
+      .argument("<id>", "the request's id", transferIdArg)
       .option("--requester <did>", "who made it, when several requesters used this id"),
     loadPending,
     "pay",
   );
   r.action(
     ledger.command("decline").description("Decline a payment request addressed to you")
-      .argument("<request-id>", "the request's id", transferIdArg)
+      .argument("<id>", "the request's id", transferIdArg)
       .option("--requester <did>", "who made it, when several requesters used this id"),
     loadPending,
     "decline",
