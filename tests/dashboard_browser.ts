@@ -40,12 +40,13 @@ export async function launchBrowser(): Promise<Browser> {
  */
 export async function openPage(
   browser: Browser,
-  allowed: string[] = [],
+  allowed: (string | RegExp)[] = [],
 ): Promise<{ page: Page } & PageProblems> {
   const page = await browser.newPage();
   page.setDefaultTimeout(pageWaitMs);
   const problems: string[] = [];
-  const isAllowed = (text: string) => allowed.some((a) => text.includes(a));
+  const isAllowed = (text: string) =>
+    allowed.some((a) => typeof a === "string" ? text.includes(a) : a.test(text));
   page.on("console", (message) => {
     if (message.type() !== "error" && message.type() !== "warn") return;
     const text = `${message.type()}: ${message.text()} (${message.location().url ?? ""})`;

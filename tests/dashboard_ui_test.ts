@@ -9,7 +9,14 @@ import { toBase64 } from "../core/bytes.ts";
 import { testNetwork } from "../core/testing.ts";
 import { rulesFor } from "../core/governance/view.ts";
 import { bearer, prepareAndSign, signIn, testGateway } from "../net/gateway/_testing.ts";
-import { chromiumPath, keepOrRemove, launchBrowser } from "./dashboard_browser.ts";
+import {
+  chromiumPath,
+  keepOrRemove,
+  launchBrowser,
+  openPage,
+  textOf,
+  visit,
+} from "./dashboard_browser.ts";
 import { walkDashboard } from "./dashboard_walk.ts";
 import { needsTools } from "./_tools.ts";
 
@@ -112,6 +119,42 @@ Deno.test(needsTools(["chromium"], {
       await server.shutdown();
       t.gateway.stop();
       await keepOrRemove(dir);
+    }
+  },
+}));
+
+Deno.test(needsTools(["chromium"], {
+  name: "dashboard: signed out on a gateway without public reads, every view says to sign in",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const network = await testNetwork(2, { now: Date.now() });
+    network.deps.clock.now = () => Date.now();
+    const t = await testGateway({ publicReads: false, webDir }, { network });
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      (request, info) =>
+        t.gateway.app.fetch(request, { remoteAddr: (info.remoteAddr as Deno.NetAddr).hostname }),
+    );
+    const base = `http://127.0.0.1:${server.addr.port}`;
+    const browser = await launchBrowser();
+    try {
+      // Each refused read is a 401 that chromium logs; nothing else may fail.
+      const { page, problems } = await openPage(browser, [
+        new RegExp(`status of 401 \\(Unauthorized\\) \\(${RegExp.escape(base)}/api/v1/`),
+      ]);
+      for (const hash of ["#/", "#/members", "#/proposals", "#/trust", "#/federation"]) {
+        await visit(page, base, hash, "main h1");
+        const notice = await textOf(page, "main .notice");
+        assert.match(notice, /signed-in members only\. Sign in to see it\./, `${hash}: ${notice}`);
+        assert.equal(await page.$eval("main .notice a", (a) => a.getAttribute("href")), "#/signin");
+      }
+      await page.close();
+      assert.deepEqual(problems, []);
+    } finally {
+      await browser.close();
+      await server.shutdown();
+      t.gateway.stop();
     }
   },
 }));

@@ -63,9 +63,16 @@ async function rowsOf(page: Page, selector: string, attribute: string): Promise<
 export async function walkDashboard(browser: Browser, input: WalkInput): Promise<WalkResult> {
   // The device flow's page asks for its token until the terminal approves: each early ask is
   // a 401 `not_approved`, which chromium logs as a failed resource load. Nothing else may fail.
-  const allowed = input.approveInTerminal
-    ? ["status of 401 (Unauthorized) (" + `${input.base}/api/v1/auth/token)`]
-    : [];
+  // The payment over the limit is refused by the node on purpose: a 422 from `envelopes`.
+  const allowed = [
+    // (chromium's wording of the status has changed between versions).
+    new RegExp(
+      `status of 422 \\([A-Za-z ]+\\) \\(${RegExp.escape(input.base)}/api/v1/envelopes\\)`,
+    ),
+    ...(input.approveInTerminal
+      ? [`status of 401 (Unauthorized) (${input.base}/api/v1/auth/token)`]
+      : []),
+  ];
   const { page, problems } = await openPage(browser, allowed);
   try {
     return await walk(page, problems, input);
@@ -233,7 +240,29 @@ async function walk(page: Page, problems: string[], input: WalkInput): Promise<W
   await page.waitForSelector("#pay-to");
   await checkLayout("account");
 
+  // Bad payments are refused with a sentence and change nothing: too many decimals (in the
+  // page, before any request), then more than the credit limit allows (by the node's rules).
+  const balanceBefore = await textOf(page, "[data-testid=balance]");
+  const pay = async (amount: string) => {
+    await page.$eval("form.card", (form) => (form as HTMLFormElement).reset());
+    await page.type("#pay-to", input.payee);
+    await page.type("#pay-amount", amount);
+    await page.click("form.card button[type=submit]");
+  };
+  await pay("1.234");
+  assert.match(await textOf(page, "form.card p.error"), /Payment refused: .*has 2 decimals/);
+  await pay("99999");
+  await waitInPage(
+    page,
+    () =>
+      /balance|limit|credit/i.test(document.querySelector("form.card p.error")?.textContent ?? ""),
+    "the node's refusal of a payment over the limit",
+  );
+  assert.equal(await textOf(page, "[data-testid=balance]"), balanceBefore);
+  assert.equal(await page.$("[data-receipt]"), null);
+
   // Pay, signed in the page.
+  await page.$eval("form.card", (form) => (form as HTMLFormElement).reset());
   await page.type("#pay-to", input.payee);
   await page.type("#pay-amount", "1.50");
   await page.type("#pay-memo", "from the browser");

@@ -1,6 +1,6 @@
 // The node: its networks with peers and sync lag, and the envelopes it accepts as they commit.
 import { useEffect, useState } from "./vendor/preact-hooks.mjs";
-import { api, readEvents } from "./api.js";
+import { api, ApiError, readEvents } from "./api.js";
 import { LineChart } from "./charts.js";
 import { Did, ErrorBox, Heading, html, Loading, TableBox, when } from "./ui.js";
 
@@ -39,6 +39,9 @@ function useStatus() {
       } catch (error) {
         if (controller.signal.aborted) return;
         setView((v) => ({ ...v, error }));
+        // Not allowed to read (signed out on a node without public reads): asking again every
+        // few seconds would only be refused again.
+        if (error instanceof ApiError && (error.status === 401 || error.status === 403)) return;
       }
       if (!controller.signal.aborted) timer = setTimeout(refresh, statusRefreshMs);
     };
