@@ -379,6 +379,8 @@ export async function history(
       currency: currency.code,
       memo: e.memo,
       balance: formatAmount(BigInt(e.balance), currency.decimals),
+      /** The pending transfer's CID when this line is its posting, else null. */
+      pending: e.pending ?? null,
     };
   });
   const { revealPrivateMemos } = await import("./private_memo.ts");
