@@ -467,7 +467,7 @@ export async function show(ctx: CliContext, args: string[], options: ShowOptions
       participants >= t.required ? " — reached" : ""
     }`,
   );
-  const lateNote = lateQuorumNote(record, timing);
+  const lateNote = lateQuorumNote(record, timing, await view.quorumReachedAt(record));
   if (lateNote) lines.push(`  late:      ${lateNote}`);
   if (hidden) {
     lines.push(`  results:   hidden until the reveal window ends (${iso(timing.revealEnds)})`);
@@ -512,6 +512,7 @@ export async function show(ctx: CliContext, args: string[], options: ShowOptions
         : { ...t, approvalPct },
       ...(record.method && !hidden && t.method ? { result: t.method.result } : {}),
       timing,
+      quorumReachedAt: (await view.quorumReachedAt(record)) ?? null,
       votes: who,
       timeLeft: Math.max(0, timing.closes - now),
     },
@@ -520,25 +521,35 @@ export async function show(ctx: CliContext, args: string[], options: ShowOptions
   };
 }
 
+/** The last part of the voting period in which a first quorum is noted as late (without an extension rule). */
+const lateShare = 0.1;
+
 /**
  * When quorum came, if late: with `extendOnLateQuorum` whether it moved the
- * close; without, a note when it came in the last tenth of the period (or not
- * at all), so members know a decision rests on late votes.
+ * close; without, a note when it came in the last tenth of the period, so
+ * members know the decision rests on late votes.
  */
 function lateQuorumNote(
   record: ProposalRecord,
-  timing: { closes: number; quorumAt?: number; extended: boolean },
+  timing: { closes: number; extended: boolean },
+  quorumAt: number | undefined,
 ): string | undefined {
+  if (quorumAt === undefined) return undefined;
   const extension = record.rules.extendOnLateQuorum;
+  const before = formatDuration(Math.max(0, record.closes - quorumAt));
   if (extension !== undefined) {
-    if (timing.quorumAt === undefined) return undefined;
     return timing.extended
-      ? `quorum first reached ${iso(timing.quorumAt)}, ${
-        formatDuration(record.closes - timing.quorumAt)
-      } before the close: voting extended by ${formatDuration(timing.closes - record.closes)}`
-      : `quorum reached ${iso(timing.quorumAt)}, early enough: no extension (${
+      ? `quorum first reached ${iso(quorumAt)}, ${before} before the close: voting extended by ${
+        formatDuration(timing.closes - record.closes)
+      } (${formatDuration(extension)} rule)`
+      : `quorum reached ${iso(quorumAt)}, early enough: no extension (${
         formatDuration(extension)
       } rule)`;
+  }
+  if (record.closes - quorumAt < record.rules.votingPeriod * lateShare) {
+    return `quorum first reached ${
+      iso(quorumAt)
+    }, only ${before} before the close (no extension rule: governance.${record.kind}.extendOnLateQuorum)`;
   }
   return undefined;
 }

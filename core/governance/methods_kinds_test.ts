@@ -161,6 +161,7 @@ Deno.test("extendOnLateQuorum: quorum reached near the close keeps voting open; 
   assertEquals(await v.stateOf(lateRecord, t0 + 121 * s), "Rejected");
   const earlyTiming = await v.timing((await v.proposal(early.cid))!);
   assertEquals([earlyTiming.closes, earlyTiming.extended], [t0 + 100 * s, false]);
+  assertEquals(await v.quorumReachedAt((await v.proposal(early.cid))!), t0 + 20 * s);
 });
 
 Deno.test("(property) a method proposal's result is the same whatever order the voters' chains arrive in", async () => {

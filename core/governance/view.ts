@@ -537,24 +537,8 @@ export class GovernanceView {
     let closes = record.closes;
     let quorumAt: number | undefined;
     if (extension > 0) {
-      const eligible = await this.membersAt(record.opened);
-      const firstVotes = new Map<string, number>();
-      for (const [voter, vote] of await this.votes(record.id)) {
-        const first = Math.min(vote.first ?? vote.ts, vote.ts);
-        if (first <= record.closes) firstVotes.set(voter, first);
-      }
-      const delegations = await this.delegationsFor(record);
-      const times: number[] = [];
-      for (const did of eligible) {
-        const resolved = resolveBallot(did, eligible, firstVotes, delegations);
-        if (resolved) times.push(resolved.ballot);
-      }
-      times.sort((a, b) => a - b);
-      const required = Math.floor((eligible.size * record.rules.quorum) / 100);
-      quorumAt = required === 0 ? record.opened : times[required - 1];
+      quorumAt = await this.quorumReachedAt(record);
       if (quorumAt !== undefined) closes = Math.max(closes, quorumAt + extension);
-    } else {
-      quorumAt = undefined;
     }
     const timing: Timing = {
       closes,
@@ -565,6 +549,30 @@ export class GovernanceView {
     };
     timings.set(record.id, timing);
     return timing;
+  }
+
+  /**
+   * When quorum was first reached: each eligible member counts from their
+   * first vote (or their delegate's) dated by the original close; the opening
+   * when quorum is 0; undefined when it was not reached by the close.
+   */
+  async quorumReachedAt(record: ProposalRecord): Promise<number | undefined> {
+    const eligible = await this.membersAt(record.opened);
+    const required = Math.floor((eligible.size * record.rules.quorum) / 100);
+    if (required === 0) return record.opened;
+    const firstVotes = new Map<string, number>();
+    for (const [voter, vote] of await this.votes(record.id)) {
+      const first = Math.min(vote.first ?? vote.ts, vote.ts);
+      if (first <= record.closes) firstVotes.set(voter, first);
+    }
+    const delegations = await this.delegationsFor(record);
+    const times: number[] = [];
+    for (const did of eligible) {
+      const resolved = resolveBallot(did, eligible, firstVotes, delegations);
+      if (resolved) times.push(resolved.ballot);
+    }
+    times.sort((a, b) => a - b);
+    return times[required - 1];
   }
 
   /**
