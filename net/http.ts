@@ -14,6 +14,8 @@ import {
   encodeSubmitReply,
   readControlBody,
 } from "./control.ts";
+import { isDid } from "../core/identity/did.ts";
+import { readBalance } from "./gateway/reads.ts";
 import { exposition } from "./metrics.ts";
 import type { IcnNode } from "./node.ts";
 
@@ -94,6 +96,23 @@ export function serveNode(
             decodeSubmitRequest(await readControlBody(request)),
           );
           return json(encodeSubmitReply(sealed, outcome));
+        }
+        case "GET /control/balance": {
+          // The balance read the app gateway serves, for the CLI and the gateway benchmark.
+          const did = url.searchParams.get("did") ?? "";
+          if (!isDid(did)) {
+            return json({ error: { code: "bad_request", message: "Expected ?did=DID" } }, 400);
+          }
+          const currency = url.searchParams.get("currency") ?? undefined;
+          const store = node.storeOf(node.net);
+          return json(
+            await readBalance(
+              { store, genesis: node.genesis },
+              did,
+              currency,
+              node.deps.clock.now(),
+            ),
+          );
         }
         case "GET /control/receipt": {
           const id = url.searchParams.get("id") ?? "";

@@ -11,36 +11,20 @@
  */
 import { importJWK, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import { fromBase64, toBase64 } from "../../core/bytes.ts";
-import { IcnError } from "../../core/errors.ts";
 import { identityKey, type IdentityRecord } from "../../core/identity/kel.ts";
 import { type Ed25519KeyPair, sha256Sync, verifyEd25519 } from "../../core/identity/keys.ts";
 import type { Clock, Rng } from "../../core/ports.ts";
 import type { Store } from "../../core/store/store.ts";
+import { GatewayError } from "./errors.ts";
 import {
   challengesMax,
   challengeTtlMs,
   nonceBytes,
   tokenLengthMax,
   tokenTtlSecondsDefault,
+  verifiedTokensMax,
 } from "./limits.ts";
 import { type Scope, scopes as knownScopes } from "./schemas.ts";
-
-/** An error the gateway answers with `status` and a stable `code`. */
-export class GatewayError extends IcnError {
-  readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
-  readonly headers: Record<string, string>;
-  constructor(
-    status: GatewayError["status"],
-    code: string,
-    message: string,
-    headers: Record<string, string> = {},
-  ) {
-    super(code, message);
-    this.name = "GatewayError";
-    this.status = status;
-    this.headers = headers;
-  }
-}
 
 /** First line of every sign-in text: a signature over it cannot pass for an envelope's. */
 export const signInDomain = "icn gateway sign-in v1";
@@ -89,11 +73,15 @@ export interface AuthComponents {
   net: string;
 }
 
+export { GatewayError };
+
 export class Auth {
   readonly #components: AuthComponents;
   readonly #ttlSeconds: number;
   /** Insertion order is age order: the oldest are evicted first. */
   readonly #challenges = new Map<string, Challenge>();
+  /** Tokens already verified, with their expiry (ms). */
+  readonly #verified = new Map<string, { caller: Caller; expires: number }>();
   readonly kid: string;
   #publicKey?: CryptoKey;
 
@@ -216,6 +204,11 @@ export class Auth {
     if (token.length === 0 || token.length > tokenLengthMax) {
       throw new GatewayError(401, "invalid_token", "The token is empty or too long");
     }
+    const known = this.#verified.get(token);
+    if (known) {
+      if (known.expires > this.#components.clock.now()) return known.caller;
+      this.#verified.delete(token);
+    }
     let kid: unknown;
     try {
       kid = JSON.parse(new TextDecoder().decode(fromBase64Url(token.split(".")[0]))).kid;
@@ -256,7 +249,11 @@ export class Auth {
       throw new GatewayError(401, "invalid_token", "The token lacks its subject or scopes");
     }
     const scopes = scopeText.split(" ").filter((s) => s.length > 0);
-    return { did, scopes: new Set(checkScopes(scopes)) };
+    const caller = { did, scopes: new Set(checkScopes(scopes)) };
+    // A verified token stays valid until it expires: kept, its signature is not checked again.
+    if (this.#verified.size >= verifiedTokensMax) this.#verified.clear();
+    this.#verified.set(token, { caller, expires: (payload.exp ?? 0) * 1000 });
+    return caller;
   }
 
   async #verify(challenge: Challenge, signature: string): Promise<void> {

@@ -3,7 +3,7 @@
  * them back untouched; a cursor of another list, or one edited by hand, is refused
  * (`invalid_cursor`), never read as some other position.
  */
-import { GatewayError } from "./auth.ts";
+import { GatewayError } from "./errors.ts";
 
 type After = string | number;
 

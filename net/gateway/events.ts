@@ -12,7 +12,7 @@ import { readLog } from "../../core/chain/read.ts";
 import { decodeEnvelope } from "../../core/envelope/envelope.ts";
 import type { Logger } from "../../core/ports.ts";
 import type { Store } from "../../core/store/store.ts";
-import { GatewayError } from "./auth.ts";
+import { GatewayError } from "./errors.ts";
 import { eventBufferMax, eventClientsMax, eventHeartbeatMs, eventReplayBatch } from "./limits.ts";
 
 export interface AcceptedEvent {

@@ -22,6 +22,9 @@ export const tokenTtlSecondsMin = 60;
 /** Longest token accepted in an Authorization header (an EdDSA JWT with a few scopes is ~500 bytes). */
 export const tokenLengthMax = 4096;
 
+/** Verified tokens remembered so that their signature is checked once (cleared when full). */
+export const verifiedTokensMax = 10_000;
+
 /** Default and largest page of every list. */
 export const pageSizeDefault = 50;
 export const pageSizeMax = 200;

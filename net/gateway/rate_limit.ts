@@ -7,7 +7,7 @@
  */
 import type { Clock } from "../../core/ports.ts";
 import type { TrustClass } from "../../core/policy/policy.ts";
-import { GatewayError } from "./auth.ts";
+import { GatewayError } from "./errors.ts";
 import {
   type BucketRate,
   bucketsMax,

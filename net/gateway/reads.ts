@@ -16,7 +16,7 @@ import type { Store } from "../../core/store/store.ts";
 import type { GraphScope } from "../../core/trust/edge.ts";
 import { memberPredicate, scoreFromState } from "../../core/trust/state.ts";
 import { cooperativeScore } from "../../core/trust/view.ts";
-import { GatewayError } from "./auth.ts";
+import { GatewayError } from "./errors.ts";
 import { decodeCursor, encodeCursor, pageOf } from "./cursor.ts";
 
 export interface ReadComponents {

@@ -8,7 +8,7 @@ import { kelNet } from "../../core/constants.ts";
 import type { Logger } from "../../core/ports.ts";
 import { type NodeConfig, parseGatewayListen } from "../config.ts";
 import type { IcnNode } from "../node.ts";
-import { createGateway, type Gateway } from "./app.ts";
+import { createGateway, type Gateway, type GatewayInit } from "./app.ts";
 
 export interface GatewayServer {
   url: string;
@@ -34,6 +34,8 @@ export async function serveGateway(
   node: IcnNode,
   config: NodeConfig,
   logger: Logger,
+  /** Overrides of what the config gives (the benchmark lifts the rate limits). */
+  overrides: Partial<GatewayInit> = {},
 ): Promise<GatewayServer> {
   const { hostname, port } = parseGatewayListen(config.gatewayListen);
   const store = node.storeOf(node.net);
@@ -71,6 +73,7 @@ export async function serveGateway(
     corsOrigins: config.gatewayCorsOrigins,
     trustedProxies: config.gatewayTrustedProxies,
     webDir: await webDirOf(config),
+    ...overrides,
   });
   await gateway.start();
   const stopListening = node.onAccepted((sealed) => {
