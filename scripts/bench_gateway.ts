@@ -260,6 +260,7 @@ for (const kind of ["read", "write"] as const) {
     } / ${f2(c.p99)} |`,
   );
 }
+// deno-lint-ignore no-console
 console.log(lines.join("\n"));
 // libp2p's timers outlive node.stop() by a while; the report is out.
 Deno.exit(0);
