@@ -361,7 +361,7 @@ export async function request(
   }
   const id = options.id ?? `r-${toHex(ctx.rng.bytes(12))}`;
   const store = await ctx.store();
-  if ((await store.get(ledgerKeys.request(me, id))) !== null) {
+  if ((await store.get(ledgerKeys.request(me, id)))?.value !== undefined) {
     throw new RejectedError("already_exists", `Request "${id}" already exists`);
   }
   const result = await ctx.submitOrThrow({

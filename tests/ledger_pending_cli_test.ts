@@ -154,6 +154,12 @@ Deno.test("icn ledger: pending transfers, payment requests and the maximum balan
     await refused(icn(a, "ledger", "void", "p1"), /already posted/);
     const balance = await json(a, "ledger", "balance");
     assert.deepEqual([balance.balance, balance.reserved], ["-60.00", "5.00"]);
+    const history = await json<{ entries: { id: string; pending: string | null }[] }>(
+      a,
+      "ledger",
+      "history",
+    );
+    assert.deepEqual(history.entries.map((e) => [e.id, e.pending !== null]), [["p1", true]]);
     await exchange(coop.dirs);
     // Bob, the payee, cannot post Carol's pending; Carol, its poster, can.
     await refused(icn(b, "ledger", "post", "p2"), /only its posters/);
