@@ -17,6 +17,20 @@
  * if (result.outcome !== "Accepted" || result.for !== 3) throw new Error("unexpected tally");
  * ```
  *
+ * @example Count a ranked-choice proposal (instant-runoff and Schulze)
+ * ```ts
+ * import { tallyMethod } from "./mod.ts";
+ *
+ * const t = tallyMethod({
+ *   spec: { name: "ranked", options: ["Ann", "Bo", "Cy"], seats: 1 },
+ *   eligible: ["a", "b", "c"],
+ *   votes: new Map([["a", [1, 0]], ["b", [2, 1]], ["c", [1]]]),
+ *   delegations: new Map(),
+ *   quorum: 50,
+ * });
+ * if (t.result.method !== "ranked" || t.result.elected[0] !== 1) throw new Error("Bo wins");
+ * ```
+ *
  * @module
  */
 export {
@@ -78,9 +92,23 @@ export {
   type DelegateBody,
   governanceKinds,
   type ProposalBody,
+  type RevealBody,
   titleLengthMax,
   type VoteBody,
 } from "./kinds.ts";
+export {
+  checkBallot,
+  checkMethodSpec,
+  countBallots,
+  type MethodBallot,
+  type MethodName,
+  methodNames,
+  type MethodResult,
+  type MethodSpec,
+  type MethodTally,
+  tallyMethod,
+} from "./methods/mod.ts";
+export { ballotCommitment, type BallotOpening } from "./secret.ts";
 export {
   compareVersions,
   type ConfigAction,
@@ -96,8 +124,11 @@ export {
   type ProposalRecord,
   type ProposalState,
   proposalStates,
+  type ProposalTally,
+  type RevealRecord,
   rulesFor,
   type StateReader,
+  type Timing,
   type UpgradeAction,
   type VoteRecord,
 } from "./view.ts";

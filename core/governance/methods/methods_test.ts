@@ -109,6 +109,17 @@ Deno.test("Schulze finds Wikipedia's example winner E; instant-runoff eliminates
   assertEquals(irv.rounds[1].counts, [3, null, 2]);
 });
 
+Deno.test("ranked with two seats takes Schulze's top two, and reports a tie across the last seat", () => {
+  const four = spec("ranked", ["a", "b", "c", "d"], { seats: 2 });
+  const clear = countBallots(four, [[0, 1, 2, 3], [0, 1, 3, 2], [1, 0, 2, 3]]);
+  assertEquals(clear.method === "ranked" && [clear.elected, clear.tiedForLastSeat], [[0, 1], []]);
+  // a first everywhere; b and c split evenly below it: one seat sure, the second tied.
+  const tied = countBallots(four, [[0, 1, 2], [0, 2, 1]]);
+  assertEquals(tied.method === "ranked" && [tied.elected, tied.tiedForLastSeat], [[0], [1, 2]]);
+  const none = countBallots(four, []);
+  assertEquals(none.method === "ranked" && [none.elected, none.instantRunoff.winners], [[], []]);
+});
+
 const rankedBallots = (options: number) =>
   fc.array(
     fc.shuffledSubarray([...Array(options).keys()], { minLength: 1 }),

@@ -15,7 +15,7 @@
  *   delegations: new Map(),
  *   quorum: 50,
  * });
- * console.assert(t.outcome === "Closed" && t.result.method === "poll");
+ * if (t.outcome !== "Closed" || t.result.method !== "poll") throw new Error("unexpected");
  * ```
  */
 import { resolveBallot, type Resolved } from "../tally.ts";
