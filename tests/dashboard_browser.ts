@@ -4,6 +4,7 @@
  * that record every console error, failed request and uncaught exception, bounded waits, and
  * screenshots at desktop and phone width. Shared by the dashboard's browser tests.
  */
+import axe from "axe-core";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 
 /** Where Debian's chromium package installs the browser (`apt-get install chromium`). */
@@ -138,4 +139,32 @@ export async function keepOrRemove(dir: string): Promise<void> {
     return;
   }
   await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
+
+/**
+ * The page's WCAG 2 A and AA violations found by axe-core (labels, names, contrast, landmarks,
+ * ...), as "rule: where" lines. axe is evaluated through the DevTools protocol, which the page's
+ * CSP does not govern, so the page keeps its real CSP while it is checked.
+ */
+export async function accessibilityViolations(page: Page): Promise<string[]> {
+  const installed = await page.evaluate(() => typeof (globalThis as { axe?: unknown }).axe);
+  if (installed === "undefined") await page.evaluate(axe.source);
+  const result = await page.evaluate(async () => {
+    const run = (globalThis as unknown as {
+      axe: {
+        run(
+          context: Document,
+          options: unknown,
+        ): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }>;
+      };
+    }).axe.run;
+    const { violations } = await run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+      resultTypes: ["violations"],
+    });
+    return violations.map((v) =>
+      `${v.id}: ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(", ")}`
+    );
+  });
+  return result;
 }

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import type { Browser, Page } from "puppeteer-core";
 import {
+  accessibilityViolations,
   openPage,
   overflowsSideways,
   screenshots,
@@ -96,6 +97,15 @@ async function walk(page: Page, problems: string[], input: WalkInput): Promise<W
   const { base, dir, expect } = input;
   const shots: string[] = [];
   const checkLayout = async (name: string) => {
+    for (const scheme of ["light", "dark"]) {
+      await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: scheme }]);
+      assert.deepEqual(
+        await accessibilityViolations(page),
+        [],
+        `${name} (${scheme}): axe-core finds WCAG 2 A/AA violations`,
+      );
+    }
+    await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
     shots.push(...await screenshots(page, dir, name));
     await page.setViewport({ width: 390, height: 844 });
     assert(!(await overflowsSideways(page)), `${name}: the page scrolls sideways at phone width`);

@@ -43,7 +43,7 @@ function Graph({ edges }) {
   if (dids.length === 0) return html`<p class="muted">No trust edges in this graph yet.</p>`;
   return html`
     <figure class="trust-graph">
-      <svg viewBox=${`0 0 ${size} ${size}`} role="img"
+      <svg viewBox=${`0 0 ${size} ${size}`} role="group"
         aria-label=${`Trust graph: ${dids.length} members, ${edges.length} edges; the table below lists them`}>
           <defs>
             <marker id="arrow" viewBox="0 0 10 10" refX="16" refY="5" markerWidth="6" markerHeight="6"
@@ -64,7 +64,7 @@ function Graph({ edges }) {
           ${dids.map((did) => {
             const p = place.get(did);
             return html`
-              <a href=${`#/members/${encodeURIComponent(did)}`} aria-label=${did}>
+              <a href=${`#/members/${encodeURIComponent(did)}`}>
                 <circle class="node" cx=${p.x} cy=${p.y} r="9">
                   <title>${did}</title>
                 </circle>

@@ -100,7 +100,7 @@ export function TableBox({ label, children }) {
 export function Did({ did, link = true }) {
   if (!did) return html`<span class="muted">—</span>`;
   const short = did.length > 22 ? `${did.slice(0, 14)}…${did.slice(-6)}` : did;
-  const text = html`<span class="did" title=${did} aria-label=${did}>${short}</span>`;
+  const text = html`<span class="did" title=${did}>${short}</span>`;
   return link ? html`<a href=${`#/members/${encodeURIComponent(did)}`}>${text}</a>` : text;
 }
 
