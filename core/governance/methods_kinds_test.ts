@@ -207,3 +207,50 @@ Deno.test("(property) a method proposal's result is the same whatever order the 
     { numRuns: 15 },
   );
 });
+
+Deno.test("a secret for/against membership vote decides at the end of the reveal window, then admits", async () => {
+  const coop = await Coop.create(3, 1, {
+    "governance.membership.votingPeriod": 100 * s,
+    "governance.membership.revealWindow": 50 * s,
+  });
+  const [a, b, c, newcomer] = coop.people;
+  const body = {
+    ...coop.proposalBody("membership", { admit: newcomer.did }),
+    rules: rulesFor(coop.genesis.params, "membership", { secret: true }),
+    secret: true,
+  };
+  // Rules without the reveal window do not match a secret proposal.
+  assertEquals(
+    await coop.attempt(a, "gov.proposal", {
+      ...body,
+      rules: rulesFor(coop.genesis.params, "membership"),
+    }, t0),
+    "stale_rules",
+  );
+  const p = await coop.submit(a, "gov.proposal", body, t0);
+  for (const [i, who] of [a, b, c].entries()) {
+    const choice = who === c ? "against" : "for";
+    const commitment = ballotCommitment({ proposal: p.cid, voter: who.did }, {
+      ballot: choice,
+      salt: salt(i),
+    });
+    await coop.submit(who, "gov.vote", { proposal: p.cid, commitment }, t0 + s);
+  }
+  for (const [i, who] of [a, b].entries()) {
+    await coop.submit(
+      who,
+      "gov.reveal",
+      { proposal: p.cid, ballot: "for", salt: salt(i) },
+      t0 + 110 * s,
+    );
+  }
+  const v = view(coop);
+  const record = (await v.proposal(p.cid))!;
+  assertEquals(record.effective, t0 + 150 * s);
+  assertEquals(await v.stateOf(record, t0 + 120 * s), "Revealing");
+  assertEquals(await v.isMember(newcomer.did, t0 + 120 * s), false);
+  const t = await v.tally(record);
+  assertEquals([t.cast, t.for, t.against, t.outcome], [2, 2, 0, "Accepted"]);
+  assertEquals(await v.stateOf(record, t0 + 151 * s), "Executed");
+  assertEquals(await v.isMember(newcomer.did, t0 + 151 * s), true);
+});
