@@ -18,8 +18,6 @@ import { StateOverlay } from "../core/chain/state.ts";
 import { InvalidInputError, NotFoundError, RejectedError } from "../core/errors.ts";
 import {
   agreementAt,
-  checkAccept,
-  commitLifetimeMinMs,
   type CommitRecord,
   convertPayment,
   fromFederation,
@@ -28,36 +26,40 @@ import {
   parseRate,
   pendingGraceMs,
 } from "../core/federation/clearing.ts";
-import {
-  answerKind,
-  clearingKeys,
-  type ClearingReading,
-  commitKind,
-  readClearing,
-  settleKind,
-} from "../core/federation/clearing_kinds.ts";
+import { readClearing, settleKind } from "../core/federation/clearing_kinds.ts";
 import { federationRulesFor } from "../core/federation/params.ts";
 import type { FederationMember } from "../core/federation/view.ts";
 import type { Currency, Genesis } from "../core/governance/genesis.ts";
-import { isMember } from "../core/governance/membership.ts";
 import { GovernanceView } from "../core/governance/view.ts";
 import { amountToBody, formatAmount, parseAmount } from "../core/ledger/amount.ts";
 import {
   clearingAccount,
-  clearingCreditKind,
   type ClearingCreditRecord,
   clearingPayKind,
   type ClearingPayRecord,
-  clearingSettleKind,
   ledgerClearingKeys,
   settledAccount,
 } from "../core/ledger/clearing.ts";
-import { type Account, ledgerKeys, type PendingRecord } from "../core/ledger/keys.ts";
-import { pendingStatus, postKind, voidKind } from "../core/ledger/pending.ts";
+import { type Account, ledgerKeys } from "../core/ledger/keys.ts";
+import { pendingStatus } from "../core/ledger/pending.ts";
 import { formatDuration } from "../core/params.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import type { Store } from "../core/store/store.ts";
 import { toHex } from "../core/bytes.ts";
+import {
+  answer,
+  type ClearingAction,
+  type ClearingSide,
+  clearingSteps,
+  commitOf,
+  commitPay,
+  credit,
+  credited,
+  finish,
+  openClearingSide,
+  type PayEntry,
+  paysOf,
+} from "../net/clearing_agent.ts";
 import type { CliContext, SubmitResult } from "./context.ts";
 import {
   actingCoop,
@@ -446,252 +448,23 @@ export async function payAcross(
 // ---------------------------------------------------------------------------------------------
 // The cooperative's side, step by step
 
-interface PayEntry {
-  facts: ClearingPayRecord;
-  pending: PendingRecord;
-}
-
-async function paysOf(store: Store): Promise<PayEntry[]> {
-  const out: PayEntry[] = [];
-  for (const entry of await reader(store).list<ClearingPayRecord>(["ledger", "clr", "pay"])) {
-    const [, , , payer, id] = entry.key as string[];
-    const pending = (await store.get<PendingRecord>(ledgerKeys.pending(payer, id)))?.value;
-    if (pending) out.push({ facts: entry.value, pending });
-  }
-  return out;
-}
-
-function commitOf(reading: ClearingReading, from: string, paymentId: string) {
-  // The first commit of a payment id counts (duplicates change nothing).
-  return reading.commits.filter((c) => c.from === from && c.id === paymentId)
-    .sort((a, b) => a.ts - b.ts || (a.cid < b.cid ? -1 : 1))[0];
-}
-
-interface Side {
-  fed: Federation;
-  coop: Coop;
-  reading: ClearingReading;
-  now: number;
-}
-
+/** A delegate's side, from this data dir: commands sign and commit here (or through its node). */
 async function openSide(
   ctx: CliContext,
   options: { net?: string; coopNet?: string; for?: string },
   what: string,
-): Promise<Side> {
+): Promise<ClearingSide> {
   const fed = await openFederation(ctx, options.net, what);
   const coop = await openCoop(ctx, fed, options.coopNet ?? options.for, what);
-  const now = ctx.clock.now();
-  return { fed, coop, reading: await readClearing(fed.view, now), now };
-}
-
-/** Reads the federation again after this command wrote in it (a view caches what it read). */
-async function refresh(side: Side): Promise<void> {
-  const { FederationView } = await import("../core/federation/view.ts");
-  side.fed = {
-    ...side.fed,
-    view: new FederationView(reader(side.fed.network.store), side.fed.genesis),
-  };
-  side.reading = await readClearing(side.fed.view, side.now);
-}
-
-type Action = { step: string; payment: string; cid?: string; detail?: string };
-
-async function commitPay(ctx: CliContext, side: Side, pay: PayEntry): Promise<Action> {
-  const { fed, coop, now } = side;
-  const terms = agreementAt(side.reading.agreements, coop.member.net, pay.facts.coop, now);
-  const payment = pay.facts.cid;
-  if (!terms) {
-    throw new RejectedError(
-      "no_agreement",
-      `Cannot commit payment ${payment}: no agreement in force`,
-    );
-  }
-  const converted = convertPayment(
-    terms,
-    coop.member.net,
-    pay.facts.coop,
-    BigInt(pay.pending.amount),
-  );
-  if ("error" in converted) {
-    throw new RejectedError("bad_amount", `Cannot commit payment ${payment}: ${converted.error}`);
-  }
-  const expires = pay.pending.expires - pendingGraceMs;
-  if (expires - now < commitLifetimeMinMs) {
-    throw new RejectedError(
-      "expired",
-      `Cannot commit payment ${payment}: too late, it lapses at ${iso(expires)}`,
-    );
-  }
-  const body = {
-    id: payment,
-    from: coop.member.net,
-    to: pay.facts.coop,
-    payer: pay.pending.from,
-    payee: pay.facts.payee,
-    amount: amountToBody(converted.amount),
-    amountFrom: amountToBody(BigInt(pay.pending.amount)),
-    amountTo: amountToBody(converted.amountTo),
-    expires,
-  };
-  const { cid } = await submitIn(ctx, fed, { kind: commitKind, body });
-  return { step: "commit", payment, cid };
-}
-
-async function answer(
-  ctx: CliContext,
-  side: Side,
-  commit: CommitRecord,
-  wanted: "accept" | "refuse",
-  reason?: string,
-): Promise<Action> {
-  let choice = wanted;
-  let why = reason;
-  if (choice === "accept") {
-    if (
-      !(await isMember(reader(side.coop.network.store), side.coop.genesis, commit.payee, side.now))
-    ) {
-      choice = "refuse";
-      why = `"${commit.payee}" is not a member of ${side.coop.member.name}`;
-    } else {
-      const refusal = checkAccept(
-        side.reading.state,
-        side.reading.agreements,
-        side.reading.notes,
-        commit,
-        side.now,
-      );
-      if (refusal === "decided" || refusal === "expired") {
-        throw new RejectedError(
-          refusal,
-          `Cannot accept payment ${commit.id}: it is ${
-            refusal === "decided" ? "already answered" : "expired"
-          }`,
-        );
-      }
-      if (refusal !== undefined) {
-        choice = "refuse";
-        why = refusal === "over_limit" ? "the position would pass the agreement's limit" : refusal;
-      }
-    }
-  }
-  const body: Record<string, unknown> = { commit: commit.cid, choice };
-  if (why !== undefined) body.reason = why.slice(0, 200);
-  const { cid } = await submitIn(ctx, side.fed, { kind: answerKind, body });
-  return { step: choice, payment: commit.id, cid, ...(why ? { detail: why } : {}) };
-}
-
-async function credit(ctx: CliContext, side: Side, commit: CommitRecord): Promise<Action> {
-  const body = {
-    federation: side.fed.network.id,
-    from: commit.from,
-    commit: commit.cid,
-    payee: commit.payee,
-    amount: amountToBody(commit.amountTo),
-    currency: side.coop.currency.code,
-    memo: `clearing payment ${commit.id} from ${commit.payer}`,
-  };
-  const { cid } = await submitInNetwork(ctx, side.coop.network, { kind: clearingCreditKind, body });
-  return { step: "credit", payment: commit.id, cid };
-}
-
-async function finish(ctx: CliContext, side: Side, pay: PayEntry): Promise<Action | undefined> {
-  const commit = commitOf(side.reading, side.coop.member.net, pay.facts.cid);
-  if (!commit) return undefined;
-  const status = side.reading.state.commits.get(commit.cid)?.status;
-  if (status !== "accepted" && status !== "refused") return undefined;
-  const kind = status === "accepted" ? postKind : voidKind;
-  const { cid } = await submitInNetwork(ctx, side.coop.network, {
-    kind,
-    body: { payer: pay.pending.from, id: pay.pending.id },
+  return await openClearingSide({
+    fed: { id: fed.network.id, store: fed.network.store },
+    coop: { id: coop.network.id, store: coop.network.store },
+    now: ctx.clock.now(),
+    submit: (net, request) =>
+      net === fed.network.id
+        ? submitIn(ctx, fed, request)
+        : submitInNetwork(ctx, coop.network, request),
   });
-  return { step: status === "accepted" ? "post" : "void", payment: pay.facts.cid, cid };
-}
-
-async function credited(side: Side, commit: string): Promise<boolean> {
-  return (await side.coop.network.store.get(
-    ledgerClearingKeys.credit(side.fed.network.id, commit),
-  )) != null;
-}
-
-async function bookSettlements(ctx: CliContext, side: Side): Promise<Action[]> {
-  const out: Action[] = [];
-  const me = side.coop.member.net;
-  for (const s of side.reading.state.settlements) {
-    if (s.status !== "applied" || (s.payer !== me && s.payee !== me)) continue;
-    if (await side.coop.network.store.get(ledgerClearingKeys.settle(side.fed.network.id, s.id))) {
-      continue;
-    }
-    const partner = s.payer === me ? s.payee : s.payer;
-    const terms = side.reading.agreements.filter((a) => pairOf(a.coopA, a.coopB).key === s.pair).at(
-      -1,
-    );
-    const rate = terms ? (terms.coopA === me ? terms.rateA : terms.rateB) : undefined;
-    const amount = rate ? fromFederation(s.amount, rate) : undefined;
-    if (amount === undefined) continue;
-    const body = {
-      federation: side.fed.network.id,
-      partner,
-      id: s.id,
-      direction: s.payer === me ? "paid" : "received",
-      amount: amountToBody(amount),
-      currency: side.coop.currency.code,
-    };
-    const { cid } = await submitInNetwork(ctx, side.coop.network, {
-      kind: clearingSettleKind,
-      body,
-    });
-    out.push({ step: "book-settlement", payment: s.id, cid });
-  }
-  return out;
-}
-
-/** Every step due for the cooperative, in order; what the agent does as envelopes arrive. */
-export async function stepsDue(ctx: CliContext, side: Side): Promise<Action[]> {
-  const actions: Action[] = [];
-  const me = side.coop.member.net;
-  const pays = await paysOf(side.coop.network.store);
-  // 1. Commit the members' open payments the federation has not seen.
-  for (const pay of pays) {
-    if (pendingStatus(pay.pending, side.now) !== "open") continue;
-    if (commitOf(side.reading, me, pay.facts.cid)) continue;
-    if (await side.fed.network.store.get(clearingKeys.paymentId(me, pay.facts.cid))) continue;
-    try {
-      actions.push(await commitPay(ctx, side, pay));
-    } catch (error) {
-      if (!(error instanceof RejectedError)) throw error;
-      // The agreement ended or the payment lapsed: release the member's reservation.
-      const { cid } = await submitInNetwork(ctx, side.coop.network, {
-        kind: voidKind,
-        body: { payer: pay.pending.from, id: pay.pending.id },
-      });
-      actions.push({ step: "void", payment: pay.facts.cid, cid, detail: error.message });
-    }
-  }
-  await refresh(side);
-  // 2. Answer payments to this cooperative.
-  for (const commit of side.reading.commits) {
-    if (commit.to !== me || side.reading.state.commits.get(commit.cid)?.status !== "open") continue;
-    actions.push(await answer(ctx, side, commit, "accept"));
-    await refresh(side);
-  }
-  // 3. Credit the payees of accepted payments.
-  for (const commit of side.reading.commits) {
-    if (commit.to !== me || side.reading.state.commits.get(commit.cid)?.status !== "accepted") {
-      continue;
-    }
-    if (await credited(side, commit.cid)) continue;
-    actions.push(await credit(ctx, side, commit));
-  }
-  // 4. Post or void the members' pendings once answered.
-  for (const pay of await paysOf(side.coop.network.store)) {
-    if (pendingStatus(pay.pending, side.now) !== "open") continue;
-    const done = await finish(ctx, side, pay);
-    if (done) actions.push(done);
-  }
-  // 5. Book settlements both sides noted.
-  actions.push(...await bookSettlements(ctx, side));
-  return actions;
 }
 
 export interface ClearOptions {
@@ -700,7 +473,7 @@ export interface ClearOptions {
   reason?: string;
 }
 
-function describe(actions: Action[]): string[] {
+function describe(actions: ClearingAction[]): string[] {
   if (actions.length === 0) return ["Nothing to do"];
   return actions.map((a) =>
     `${a.step.padEnd(16)} ${a.payment}${a.cid ? ` (${a.cid})` : ""}${
@@ -709,7 +482,7 @@ function describe(actions: Action[]): string[] {
   );
 }
 
-function findCommit(side: Side, text: string): CommitRecord {
+function findCommit(side: ClearingSide, text: string): CommitRecord {
   const matches = side.reading.commits.filter((c) =>
     c.cid === text || c.id === text || (text.length >= 8 && c.cid.startsWith(text))
   );
@@ -723,8 +496,8 @@ function findCommit(side: Side, text: string): CommitRecord {
   );
 }
 
-async function findPay(side: Side, text: string): Promise<PayEntry> {
-  const pays = await paysOf(side.coop.network.store);
+async function findPay(side: ClearingSide, text: string): Promise<PayEntry> {
+  const pays = await paysOf(side.coop.store);
   const matches = pays.filter((p) =>
     p.facts.cid === text || p.pending.id === text ||
     (text.length >= 8 && p.facts.cid.startsWith(text))
@@ -747,11 +520,11 @@ export async function clearStep(
 ): Promise<CommandResult> {
   const side = await openSide(ctx, options, "do the clearing steps due");
   await requireSideDelegate(ctx, side, "do the clearing steps due");
-  const actions = await stepsDue(ctx, side);
+  const actions = await clearingSteps(side);
   return { data: { actions }, text: describe(actions) };
 }
 
-async function requireSideDelegate(ctx: CliContext, side: Side, what: string) {
+async function requireSideDelegate(ctx: CliContext, side: ClearingSide, what: string) {
   const { did } = await ctx.readPublicIdentity();
   const current = await side.fed.view.delegatesAt(side.coop.member.net, side.now);
   if (!current?.delegates.includes(did)) {
@@ -792,7 +565,7 @@ async function clearOne(
   const what = `${step} clearing payment "${terminalSafe(id)}"`;
   const side = await openSide(ctx, options, what);
   await requireSideDelegate(ctx, side, what);
-  let action: Action | undefined;
+  let action: ClearingAction | undefined;
   switch (step) {
     case "commit": {
       const pay = await findPay(side, id);
@@ -805,7 +578,7 @@ async function clearOne(
       if (commitOf(side.reading, side.coop.member.net, pay.facts.cid)) {
         throw new RejectedError("duplicate", `Cannot ${what}: it is already committed`);
       }
-      action = await commitPay(ctx, side, pay);
+      action = await commitPay(side, pay);
       break;
     }
     case "accept":
@@ -819,7 +592,7 @@ async function clearOne(
       }
       const status = side.reading.state.commits.get(commit.cid)?.status;
       if (status !== "open") throw new RejectedError("decided", `Cannot ${what}: it is ${status}`);
-      action = await answer(ctx, side, commit, step, options.reason);
+      action = await answer(side, commit, step, options.reason);
       break;
     }
     case "credit": {
@@ -837,7 +610,7 @@ async function clearOne(
       if (await credited(side, commit.cid)) {
         throw new RejectedError("duplicate", `Cannot ${what}: it is already credited`);
       }
-      action = await credit(ctx, side, commit);
+      action = await credit(side, commit);
       break;
     }
     case "finish": {
@@ -848,7 +621,7 @@ async function clearOne(
           `Cannot ${what}: it is ${pendingStatus(pay.pending, side.now)}`,
         );
       }
-      action = await finish(ctx, side, pay);
+      action = await finish(side, pay);
       if (!action) {
         throw new RejectedError(
           "not_answered",
