@@ -706,7 +706,9 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     const query = c.req.valid("query");
     const { "last-event-id": lastId } = c.req.valid("header");
     const since = lastId !== undefined ? Number(lastId) : query.since;
-    const stream = events.open({ kind: query.kind, author: query.author }, since, c.req.raw.signal);
+    // The client going away cancels the stream (not `request.signal`: Deno.serve aborts it once a
+    // response is under way).
+    const stream = events.open({ kind: query.kind, author: query.author }, since);
     return new Response(stream, {
       headers: {
         "content-type": "text/event-stream; charset=utf-8",

@@ -165,7 +165,6 @@ export class EventHub {
   open(
     filter: EventFilter,
     since: number | undefined,
-    signal?: AbortSignal,
   ): ReadableStream<Uint8Array> {
     if (this.#clients.size >= eventClientsMax) {
       throw new GatewayError(503, "too_many_streams", "Too many event streams open: retry later");
@@ -179,7 +178,6 @@ export class EventHub {
       this.#clients.delete(client);
       client.wake();
     };
-    signal?.addEventListener("abort", close, { once: true });
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
         controller.enqueue(encoder.encode(`: icn events from ${client.next}\nretry: 2000\n\n`));
