@@ -152,6 +152,9 @@ Deno.test("icn ledger: pending transfers, payment requests and the maximum balan
     assert.equal(posted.status, "posted");
     await refused(icn(a, "ledger", "post", "p1"), /already posted/);
     await refused(icn(a, "ledger", "void", "p1"), /already posted/);
+    await icnOk(a, "ledger", "transfer", "--pending", "--to", bob, "--amount", "1", "--id", "p4");
+    assert.equal((await json(a, "ledger", "void", "p4")).status, "voided");
+    await refused(icn(a, "ledger", "void", "p4"), /already voided/);
     const balance = await json(a, "ledger", "balance");
     assert.deepEqual([balance.balance, balance.reserved], ["-60.00", "5.00"]);
     const history = await json<{ entries: { id: string; pending: string | null }[] }>(
