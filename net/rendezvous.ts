@@ -45,7 +45,7 @@ import { RejectedError } from "../core/errors.ts";
 import type { Clock, Logger } from "../core/ports.ts";
 import { array, decodeCanonicalCbor, integer, literal, record, string } from "../core/strict.ts";
 import type { VerifiedHello } from "./hello.ts";
-import { streamOpenTimeoutMs } from "./limits.ts";
+import { streamOpenTimeoutMs, TokenBucket } from "./limits.ts";
 import type { PeerStanding } from "./misbehaviour.ts";
 import { request, respond } from "./protocol.ts";
 import {
@@ -82,6 +82,13 @@ export const rendezvousRetryMs = 5 * 60_000;
 export const rendezvousTriedMax = 1024;
 /** A rendezvous node answers one peer at most this often. */
 export const rendezvousAnswerIntervalMs = 1000;
+/**
+ * Answers a rendezvous node gives per second across all askers (burst as many): each scans every
+ * verified peer, so many askers at once cannot make it scan without end.
+ */
+export const rendezvousAnswersPerSecond = 20;
+/** Askers whose last answer time is remembered (they leave on disconnect; the oldest go first). */
+const answeredMax = 10_000;
 /** Inbound rendezvous streams at once per connection. */
 export const rendezvousInboundStreamsMax = 2;
 
@@ -209,6 +216,8 @@ export class Rendezvous {
   readonly #tried = new Map<string, number>();
   /** When each peer was last answered (connected ones only). */
   readonly #answered = new Map<string, number>();
+  /** All answers, `rendezvousAnswersPerSecond`. */
+  readonly #answers: TokenBucket;
   #timer?: ReturnType<typeof setInterval>;
   #running = false;
 
@@ -220,6 +229,11 @@ export class Rendezvous {
     }
     this.#components = components;
     this.#init = init;
+    this.#answers = new TokenBucket(
+      rendezvousAnswersPerSecond,
+      rendezvousAnswersPerSecond,
+      components.clock.now(),
+    );
   }
 
   /** Whether this node answers the protocol. */
@@ -240,6 +254,13 @@ export class Rendezvous {
     const last = this.#answered.get(peer);
     if (last !== undefined && now - last < rendezvousAnswerIntervalMs) {
       throw new RejectedError("rate_limited", "Peer asks the rendezvous too often");
+    }
+    if (!this.#answers.take(now)) {
+      throw new RejectedError("rate_limited", "The rendezvous node is answering too many peers");
+    }
+    this.#answered.delete(peer);
+    if (this.#answered.size >= answeredMax) {
+      this.#answered.delete(this.#answered.keys().next().value!);
     }
     this.#answered.set(peer, now);
     const region = asker.topology?.region;

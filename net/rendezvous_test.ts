@@ -9,6 +9,7 @@ import {
   decodeRendezvousRequest,
   Rendezvous,
   rendezvousAnswerIntervalMs,
+  rendezvousAnswersPerSecond,
   rendezvousDialsPerRoundMax,
   type RendezvousHost,
   type RendezvousNeighbours,
@@ -288,4 +289,20 @@ Deno.test("a verified rendezvous node of the region is asked at once", async () 
   e.rendezvous.verified("plain", hello(north("bakers")));
   await Promise.resolve();
   assertEquals(e.asked, ["hub"]);
+});
+
+Deno.test("a rendezvous node answers at most rendezvousAnswersPerSecond askers a second, then again as the budget refills", () => {
+  const r = rendezvousAt(north("hub", "rendezvous"));
+  const askers = Array.from({ length: rendezvousAnswersPerSecond + 1 }, (_, i) => `a${i}`);
+  for (const peer of askers) r.hellos.set(peer, hello(north("bakers")));
+  const outcomes = askers.map((peer) =>
+    rejection(() => r.rendezvous.answer(peer, { t: "peers", max: 1 }))
+  );
+  assertEquals(outcomes.filter((o) => o === "none").length, rendezvousAnswersPerSecond);
+  assertEquals(outcomes.at(-1), "rate_limited");
+  r.clock.advance(1000 / rendezvousAnswersPerSecond);
+  assertEquals(
+    rejection(() => r.rendezvous.answer(askers.at(-1)!, { t: "peers", max: 1 })),
+    "none",
+  );
 });
