@@ -1,4 +1,7 @@
 import fc from "fast-check";
+import { numberParam, parseParamValue } from "../params.ts";
+import { testIdentity } from "../testing.ts";
+import { createGenesis, validateGenesis } from "./genesis.ts";
 import {
   highestInForce,
   type ReadinessInput,
@@ -177,4 +180,33 @@ Deno.test("upgradeReadiness (property): later time never undoes the deadline", (
     }),
     { numRuns: 200 },
   );
+});
+
+Deno.test("upgrade.readiness and upgrade.activeWindow: a genesis without them validates and gets 80 % and 7 days", async () => {
+  const genesis = createGenesis({
+    name: "Older",
+    members: [(await testIdentity(1)).did],
+    created: now,
+  });
+  assertEquals([genesis.params["upgrade.readiness"], genesis.params["upgrade.activeWindow"]], [
+    80,
+    7 * day,
+  ]);
+  const params = { ...genesis.params };
+  delete params["upgrade.readiness"];
+  delete params["upgrade.activeWindow"];
+  validateGenesis({ ...genesis, params });
+  assertEquals(numberParam(params, "upgrade.readiness"), 80);
+  assertEquals(numberParam(params, "upgrade.activeWindow"), 7 * day);
+  assertEquals(parseParamValue("upgrade.readiness", "67.5"), 67.5);
+  assertEquals(parseParamValue("upgrade.activeWindow", "30d"), 30 * day);
+  for (const [key, text] of [["upgrade.readiness", "101"], ["upgrade.activeWindow", "10s"]]) {
+    let refused = "";
+    try {
+      parseParamValue(key, text);
+    } catch (error) {
+      refused = (error as Error).message;
+    }
+    if (!refused.includes(`Cannot set "${key}"`)) throw new Error(`${key}=${text}: ${refused}`);
+  }
 });
