@@ -84,6 +84,8 @@ export interface NodeConfig {
   gatewayTokenTtlS: number;
   /** The dashboard's directory; empty: `web/` beside the program when present. */
   gatewayWebDir: string;
+  /** Do the clearing steps of the cooperative this node's identity is a delegate of (`net/clearing_agent.ts`). */
+  federationAgent: boolean;
 }
 
 interface KeyDef {
@@ -358,6 +360,12 @@ const keyDefs: readonly KeyDef[] = [
     empty: true,
     doc: 'the dashboard\'s directory; "" uses web/ beside the program when present',
   },
+  {
+    toml: "federation.agent",
+    field: "federationAgent",
+    type: "bool",
+    doc: "do this delegate's clearing steps as envelopes arrive (docs/clearing.md)",
+  },
 ];
 
 /** Deepest nesting of config tables: `[topology.limits]`. */
@@ -411,6 +419,7 @@ export function defaultConfig(profile: Profile = "server"): NodeConfig {
     gatewayTrustedProxies: [],
     gatewayTokenTtlS: 3600,
     gatewayWebDir: "",
+    federationAgent: false,
   };
   if (profile === "lan") {
     return {

@@ -29,7 +29,9 @@ import { createLibp2p } from "libp2p";
 import type { IngestOutcome, IngestSource } from "../core/chain/ingest.ts";
 import { kelNet, protocolVersion } from "../core/constants.ts";
 import type { SealedEnvelope } from "../core/envelope/envelope.ts";
+import { StateOverlay } from "../core/chain/state.ts";
 import { RejectedError } from "../core/errors.ts";
+import { FederationView } from "../core/federation/view.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
 import type { Store } from "../core/store/store.ts";
 import { admissionProtocol } from "./admission.ts";
@@ -44,6 +46,7 @@ import {
   networkCounts,
 } from "./host.ts";
 import { auditAccepted, auditCitations } from "./citation_audit.ts";
+import { ClearingAgent } from "./clearing_agent.ts";
 import { KelReplay } from "./kel_replay.ts";
 import {
   admissionInboundStreamsMax,
@@ -105,6 +108,8 @@ export class IcnNode {
   readonly #stopping = new AbortController();
   /** The periodic round: bootstrap dials, governance refreshes, a sync with every peer. */
   #every?: ReturnType<typeof setInterval>;
+  /** `federation.agent`: one clearing agent per served cooperative of a served federation. */
+  readonly #clearingAgents: ClearingAgent[] = [];
   #started = false;
   readonly #networks: Networks;
   readonly #admissions: Admissions;
@@ -365,6 +370,7 @@ export class IcnNode {
       dialDiscovered(this.libp2p, { maxConnections, signal: this.#stopping.signal });
     }
     this.#started = true;
+    if (config.federationAgent) await this.#startClearingAgents();
     await this.#upgrades.round();
     this.#every = setInterval(() => {
       if (this.#stopping.signal.aborted) return;
@@ -519,6 +525,7 @@ export class IcnNode {
     this.#hello.stop();
     for (const s of this.#networks.all) s.sync.stop();
     this.#admissions.stop();
+    await Promise.all(this.#clearingAgents.map((agent) => agent.stop()));
     await this.#kelReplay.settled();
     await Promise.all(this.#networks.all.map((s) => s.lane.settled()));
     try {
@@ -530,6 +537,47 @@ export class IcnNode {
   }
 
   // ---- wiring ----
+
+  /**
+   * Starts a clearing agent (net/clearing_agent.ts) for each served cooperative that is in a
+   * served federation; each acts only while this node's identity is one of its delegates, and
+   * runs when an envelope of either network is accepted.
+   */
+  async #startClearingAgents(): Promise<void> {
+    const served = this.#networks.all;
+    const now = this.deps.clock.now();
+    const submit = async (net: string, request: { kind: string; body: unknown }) => {
+      const { sealed, outcome } = await this.submit({ ...request, net });
+      if (outcome.status === "rejected") throw new RejectedError(outcome.reason, outcome.message);
+      return { cid: sealed.cid };
+    };
+    for (const fed of served.filter((s) => s.federation)) {
+      const view = new FederationView(new StateOverlay(fed.deps.store), fed.federation!);
+      const coops = await view.coopsAt(now);
+      for (const coop of served.filter((s) => !s.federation && coops.has(s.id))) {
+        const agent = new ClearingAgent({
+          fed: { id: fed.id, store: fed.deps.store },
+          coop: { id: coop.id, store: coop.deps.store },
+          did: this.deps.identity.did,
+          clock: this.deps.clock,
+          submit,
+          logger: this.deps.logger,
+          signal: this.#stopping.signal,
+        });
+        this.#clearingAgents.push(agent);
+        this.onAccepted((sealed) => {
+          if (sealed.envelope.net === fed.id || sealed.envelope.net === coop.id) agent.notify();
+        });
+        agent.start();
+        this.deps.logger.info("clearing_agent_started", { federation: fed.id, coop: coop.id });
+      }
+    }
+  }
+
+  /** The clearing agents' steps done so far (tests). */
+  get clearingActions(): number {
+    return this.#clearingAgents.reduce((n, agent) => n + agent.actions, 0);
+  }
 
   /** Answers a sync request in the network it names, as the peer's verified hello allows. */
   #serveSync(stream: Stream, connection: Connection): Promise<void> {
