@@ -1,0 +1,144 @@
+/**
+ * The federation's clearing kinds over a joined store: an agreement in force only once both
+ * cooperatives voted for it; commits, answers and settlement notes checked against it (author a
+ * delegate of the right cooperative, amounts at the agreed rates, ids once, the limit, what is
+ * owed), and the positions read back.
+ */
+import { federationRulesFor } from "./params.ts";
+import { FederationNet, t0, testCoop, testFederation } from "./_fixture.ts";
+import { answerKind, commitKind, readClearing, settleKind } from "./clearing_kinds.ts";
+import { owedBy } from "./clearing.ts";
+
+function assertEquals(actual: unknown, expected: unknown, message = ""): void {
+  const a = JSON.stringify(actual, (_, v) => (typeof v === "bigint" ? `${v}n` : v));
+  const e = JSON.stringify(expected, (_, v) => (typeof v === "bigint" ? `${v}n` : v));
+  if (a !== e) throw new Error(`${message} expected ${e}, got ${a}`);
+}
+
+const params = { "federation.clearing.votingPeriod": 1000 };
+
+async function setup() {
+  const alpha = await testCoop("Alpha", [1, 2]);
+  const beta = await testCoop("Beta", [3, 4]);
+  const file = await testFederation([alpha, beta], { params });
+  const [a, a2] = alpha.members;
+  const [b] = beta.members;
+  const fed = await FederationNet.create(file, [a, a2, b]);
+  const agreement = (limit: number, ts: number) =>
+    fed.submit(a, "fed.proposal", {
+      coop: alpha.net,
+      kind: "clearing",
+      title: "Clearing",
+      body: "",
+      action: {
+        coopA: alpha.net,
+        coopB: beta.net,
+        limit,
+        rateA: "1",
+        rateB: "1",
+        settlementInterval: 86_400_000,
+      },
+      rules: federationRulesFor(params, "clearing"),
+    }, ts);
+  const commit = (id: string, amount: number, ts: number, over: Record<string, unknown> = {}) => ({
+    id,
+    from: alpha.net,
+    to: beta.net,
+    payer: a2.did,
+    payee: beta.members[1].did,
+    amount,
+    amountFrom: amount,
+    amountTo: amount,
+    expires: ts + 60_000,
+    ...over,
+  });
+  return { alpha, beta, a, a2, b, fed, agreement, commit };
+}
+
+Deno.test("A clearing agreement is in force only when both cooperatives voted for it", async () => {
+  const { alpha, beta, a, b, fed, agreement, commit } = await setup();
+  const first = await agreement(100, t0 + 1);
+  await fed.submit(a, "fed.vote", { proposal: first, coop: alpha.net, choice: "for" }, t0 + 2);
+  // Beta did not vote: one cooperative of two is not both.
+  assertEquals(
+    await fed.attempt(a, commitKind, commit("p1", 10, t0 + 2000), t0 + 2000),
+    "no_agreement",
+  );
+  const tally = await fed.view().tally((await fed.view().proposal(first))!);
+  assertEquals([tally.cooperatives, tally.outcome], [2, "NoQuorum"]);
+  const second = await agreement(100, t0 + 3000);
+  await fed.submit(a, "fed.vote", { proposal: second, coop: alpha.net, choice: "for" }, t0 + 3001);
+  await fed.submit(b, "fed.vote", { proposal: second, coop: beta.net, choice: "for" }, t0 + 3002);
+  assertEquals(
+    await fed.attempt(a, commitKind, commit("p1", 10, t0 + 5000), t0 + 5000),
+    "accepted",
+  );
+  const reading = await readClearing(fed.view(), t0 + 5000);
+  assertEquals(reading.agreements.map((x) => x.id), [second]);
+});
+
+Deno.test("fed.clear.* refuse what the agreement, the author or the position does not allow", async () => {
+  const { alpha, beta, a, a2, b, fed, agreement, commit } = await setup();
+  const id = await agreement(100, t0 + 1);
+  await fed.submit(a, "fed.vote", { proposal: id, coop: alpha.net, choice: "for" }, t0 + 2);
+  await fed.submit(b, "fed.vote", { proposal: id, coop: beta.net, choice: "for" }, t0 + 3);
+  const ts = t0 + 2000;
+  assertEquals(await fed.attempt(a2, commitKind, commit("p1", 60, ts), ts), "not_delegate");
+  assertEquals(
+    await fed.attempt(a, commitKind, commit("p1", 60, ts, { amountTo: 61 }), ts),
+    "bad_amount",
+  );
+  assertEquals(
+    await fed.attempt(a, commitKind, commit("p1", 60, ts, { expires: ts + 10 }), ts),
+    "bad_expiry",
+  );
+  const c1 = await fed.submit(a, commitKind, commit("p1", 60, ts), ts);
+  assertEquals(await fed.attempt(a, commitKind, commit("p1", 60, ts + 1), ts + 1), "duplicate");
+  assertEquals(
+    await fed.attempt(a, answerKind, { commit: c1, choice: "accept" }, ts + 2),
+    "not_delegate",
+  );
+  await fed.submit(b, answerKind, { commit: c1, choice: "accept" }, ts + 3);
+  assertEquals(
+    await fed.attempt(b, answerKind, { commit: c1, choice: "refuse" }, ts + 4),
+    "decided",
+  );
+  // 60 + 50 passes the limit of 100: the accept is refused, a refusal is not.
+  const c2 = await fed.submit(a, commitKind, commit("p2", 50, ts + 5), ts + 5);
+  assertEquals(
+    await fed.attempt(b, answerKind, { commit: c2, choice: "accept" }, ts + 6),
+    "over_limit",
+  );
+  await fed.submit(b, answerKind, { commit: c2, choice: "refuse", reason: "limit" }, ts + 7);
+  // An answer after the expiry is refused.
+  const c3 = await fed.submit(a, commitKind, commit("p3", 5, ts + 8), ts + 8);
+  assertEquals(
+    await fed.attempt(b, answerKind, { commit: c3, choice: "accept" }, ts + 8 + 60_001),
+    "expired",
+  );
+  let reading = await readClearing(fed.view(), ts + 100_000);
+  assertEquals(owedBy(reading.state, alpha.net, beta.net), 60n);
+  assertEquals(
+    [c1, c2, c3].map((c) => reading.state.commits.get(c)?.status),
+    ["accepted", "refused", "expired"],
+  );
+
+  // Settlement: more than owed is refused; the same note by both sides applies.
+  const note = (amount: number, by: string) => ({
+    id: "s1",
+    payer: alpha.net,
+    payee: beta.net,
+    amount,
+    by,
+  });
+  const later = ts + 200_000;
+  assertEquals(await fed.attempt(a, settleKind, note(70, alpha.net), later), "exceeds_position");
+  assertEquals(await fed.attempt(a, settleKind, note(60, beta.net), later), "not_delegate");
+  await fed.submit(a, settleKind, note(60, alpha.net), later);
+  assertEquals(await fed.attempt(a, settleKind, note(60, alpha.net), later + 1), "duplicate");
+  assertEquals(await fed.attempt(b, settleKind, note(59, beta.net), later + 2), "mismatch");
+  await fed.submit(b, settleKind, note(60, beta.net), later + 3);
+  reading = await readClearing(fed.view(), later + 4);
+  assertEquals(owedBy(reading.state, alpha.net, beta.net), 0n);
+  assertEquals(reading.state.settlements.map((s) => s.status), ["applied"]);
+});
