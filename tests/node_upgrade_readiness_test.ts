@@ -156,6 +156,10 @@ Deno.test({
       }, 90_000).catch((error) => {
         throw new Error(`${error.message}: ${JSON.stringify(row)}`);
       });
+      // The old node 4 holds the accepted upgrade too (synced), so it can be told to upgrade later.
+      await waitFor("node 4 holds the upgrade", async () => {
+        return (await nodeStatus(n4)).upgrades.length === 1;
+      }, 60_000);
       // Decided by the rule, not held back by the warm-up: the warning says the share is short.
       const waiting = await nodeStatus(observer);
       assertEquals(waiting.version, "1.1.0");
