@@ -351,6 +351,9 @@ export async function propose(ctx: CliContext, _args: string[], options: Propose
 
 async function summary(view: GovernanceView, record: ProposalRecord, now: number) {
   const t = await view.tally(record);
+  const timing = await view.timing(record);
+  // Until a secret ballot's reveal window ends, who took part is the number of commitments.
+  const hidden = record.secret === true && now <= timing.revealEnds;
   return {
     id: record.id,
     kind: record.kind,
@@ -360,9 +363,9 @@ async function summary(view: GovernanceView, record: ProposalRecord, now: number
     author: record.author,
     state: await view.stateOf(record, now),
     opened: record.opened,
-    closes: record.closes,
-    effective: record.effective,
-    cast: t.cast,
+    closes: timing.closes,
+    effective: timing.effective,
+    cast: hidden ? (await view.votes(record.id)).size : t.cast,
     eligible: t.eligible,
   };
 }
