@@ -2,7 +2,8 @@
  * The app gateway of a real `icn node run` process: `--gateway 127.0.0.1:0`, `icn id login`
  * signs in from the terminal, and an app (this test, holding the member's key as an app would)
  * prepares, signs and submits a transfer, a trust edge and a vote; each shows in the CLI's
- * `--json`, and `icn node receipt` shows the receipt. SIGTERM still stops the node cleanly.
+ * `--json`, and `icn node receipt` shows the receipt. `icn id login CHALLENGE_URL` approves a
+ * browser's sign-in (the device flow). SIGTERM still stops the node cleanly.
  */
 import { fromBase64, toBase64 } from "../core/bytes.ts";
 import { ed25519FromSeed, type Ed25519KeyPair, signEd25519 } from "../core/identity/keys.ts";
@@ -86,6 +87,25 @@ Deno.test({
       );
       assertEquals(login.did, aliceDid);
       const token = login.token as string;
+
+      // The device flow: a browser asks for a challenge, the terminal approves it, the browser
+      // redeems the nonce without a signature.
+      const browser = await fetch(`${api}/auth/challenge`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ did: aliceDid, scopes: ["read"] }),
+      }).then((r) => r.json());
+      const approved = JSON.parse(
+        await ok(alice, "--json", "id", "login", `${api}/auth/challenge/${browser.nonce}`),
+      );
+      assertEquals([approved.approved, approved.scopes], [true, ["read"]]);
+      const redeemed = await fetch(`${api}/auth/token`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ did: aliceDid, nonce: browser.nonce }),
+      });
+      assertEquals(redeemed.status, 200);
+      assertEquals((await redeemed.json()).scopes, ["read"]);
 
       const currency = (await call(`${api}/balances`, token)).body.items[0].currency;
       const transfer = await write(api, token, key, {

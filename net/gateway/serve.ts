@@ -30,6 +30,15 @@ async function webDirOf(config: NodeConfig): Promise<string | null> {
   }
 }
 
+/** Why a gateway bind deserves a warning: not loopback, and no TLS-terminating proxy named. */
+export function publicBindWarning(
+  config: Pick<NodeConfig, "gatewayListen" | "gatewayTrustedProxies">,
+): string | null {
+  const { hostname } = parseGatewayListen(config.gatewayListen);
+  if (loopbackHosts.has(hostname) || config.gatewayTrustedProxies.length > 0) return null;
+  return "the gateway speaks plain HTTP: put a TLS-terminating proxy in front and name it in gateway.trusted_proxies";
+}
+
 export async function serveGateway(
   node: IcnNode,
   config: NodeConfig,
@@ -87,13 +96,8 @@ export async function serveGateway(
   const addr = server.addr as Deno.NetAddr;
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const url = `http://${host}:${addr.port}`;
-  if (!loopbackHosts.has(hostname) && config.gatewayTrustedProxies.length === 0) {
-    logger.warn("gateway_public_bind", {
-      listen: config.gatewayListen,
-      hint:
-        "the gateway speaks plain HTTP: put a TLS-terminating proxy in front and name it in gateway.trusted_proxies",
-    });
-  }
+  const warning = publicBindWarning(config);
+  if (warning) logger.warn("gateway_public_bind", { listen: config.gatewayListen, hint: warning });
   logger.info("gateway_listening", { url });
   return {
     url,
