@@ -164,7 +164,9 @@ export function softWarning(
   const max = did === undefined ? 0n : maxBalanceOf(params, did);
   if (isNearMaxBalance(balance, max, percent)) {
     out.push(
-      `${who} ${f(balance)} ${c.code} is within ${percent}% of the maximum balance ${f(max)}`,
+      `${who} ${f(balance)} ${c.code} is ${
+        balance > max ? "above" : `within ${percent}% of`
+      } the maximum balance ${f(max)}`,
     );
   }
   return out;
