@@ -718,13 +718,18 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     });
   });
 
-  app.doc31(`${apiBase}/openapi.json`, {
-    openapi: "3.1.0",
-    info: {
-      title: "icn app gateway",
-      version: "1",
-      description: "The app API of an icn node (docs/gateway.md)",
-    },
+  // Generated from the route definitions once, on first request (the routes do not change).
+  let document: unknown;
+  app.get(`${apiBase}/openapi.json`, (c) => {
+    document ??= app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: {
+        title: "icn app gateway",
+        version: "1",
+        description: "The app API of an icn node (docs/gateway.md)",
+      },
+    });
+    return c.json(document as Record<string, unknown>);
   });
 
   webRoutes(app, init.webDir ?? null);
