@@ -6,6 +6,7 @@ import { bodyBytesMax, checkConfigSet, type ProposalBody } from "../core/governa
 import type { ProposalKind } from "../core/governance/params.ts";
 import type { Ballot } from "../core/governance/tally.ts";
 import {
+  compareVersions,
   type ConfigAction,
   creditOverridePrefix,
   type DelegatesAction,
@@ -648,16 +649,58 @@ export async function cancel(ctx: CliContext, args: string[]) {
   };
 }
 
+/** An accepted upgrade as a running node reports it (`/control/status` `upgrades[]`, net/upgrade.ts). */
+interface NodeUpgradeRow {
+  net: string;
+  id: string;
+  state: "scheduled" | "waiting" | "in_force";
+  active: number;
+  ready: number;
+  ratio: number;
+  readiness: number;
+  warning?: string;
+}
+
+interface UpgradeRow {
+  id: string;
+  title: string;
+  state: ProposalState;
+  version: string;
+  minVersion: string;
+  deadline: number;
+  effective: number;
+  /** `upgrade.readiness` in force, in %. */
+  readiness: number;
+  /** The running node's verdict, or null without one. */
+  activation: NodeUpgradeRow["state"] | null;
+  active?: number;
+  ready?: number;
+  ratio?: number;
+}
+
+/**
+ * Accepted and pending upgrades. An accepted upgrade's `minVersion` takes
+ * effect at the later of its deadline and network readiness
+ * (core/governance/upgrade_readiness.ts), which only a running node can see
+ * (the signed hellos it holds): with one running on this data dir its verdict
+ * is shown; without, each upgrade says when it may take effect and that the
+ * node decides. The deadline alone never makes a version "in force" here.
+ */
 export async function upgrades(ctx: CliContext) {
   const now = ctx.clock.now();
   const view = await openView(ctx);
-  const rows = [];
+  const params = await view.paramsAt(now);
+  const readiness = numberParam(params, "upgrade.readiness");
+  const node = await nodeUpgradeView(ctx);
+  const byId = new Map((node.upgrades ?? []).map((u) => [u.id, u]));
+  const rows: UpgradeRow[] = [];
   for (const entry of await view.index("upgrade")) {
     const record = await view.proposal(entry.id);
     if (!record) continue;
     const state = await view.stateOf(record, now);
     if (state === "Cancelled" || state === "Rejected" || state === "NoQuorum") continue;
     const action = record.action as UpgradeAction;
+    const seen = byId.get(record.id);
     rows.push({
       id: record.id,
       title: record.title,
@@ -666,29 +709,58 @@ export async function upgrades(ctx: CliContext) {
       minVersion: action.minVersion,
       deadline: action.deadline,
       effective: record.effective,
-      enforced: state === "Executed" && action.deadline <= now,
+      readiness,
+      activation: seen?.state ?? null,
+      ...(seen ? { active: seen.active, ready: seen.ready, ratio: seen.ratio } : {}),
     });
   }
-  const required = await view.upgradeRequirement(now);
-  const { peerVersions, warnings } = await peerVersionShares(ctx);
+  const inForce = rows.filter((r) => r.activation === "in_force").map((r) => r.minVersion)
+    .sort(compareVersions).at(-1) ?? null;
+  const peerVersions = node.peerVersions;
   const shares = peerVersions === null ? [] : Object.entries(peerVersions).map(([v, n]) => {
     const total = Object.values(peerVersions).reduce((a, b) => a + b, 0);
     return `  ${terminalSafe(v)}: ${n} peer(s) (${Math.round((n * 100) / total)}%)`;
   });
+  const running = node.upgrades !== null;
+  const when = (r: UpgradeRow) => {
+    const after = iso(Math.max(r.deadline, r.effective));
+    const rule = `after ${after} once ${r.readiness}% of active members' nodes run ≥ ${
+      terminalSafe(r.minVersion)
+    }`;
+    if (r.state !== "Executed" && r.state !== "Accepted") {
+      return `if accepted, takes effect ${rule}`;
+    }
+    if (r.activation === "in_force") return "in force: this node refuses peers below it";
+    if (r.activation === "waiting") {
+      return `waiting: ${r.ready}/${r.active} active member nodes ready (${
+        Math.round((r.ratio ?? 0) * 100)
+      }%, ${r.readiness}% needed); peers are warned of, not refused`;
+    }
+    return `scheduled: takes effect ${rule}${
+      running ? "" : " (the node decides; see icn node status)"
+    }`;
+  };
   return {
-    warnings,
-    data: { protocolVersion, minVersionInForce: required, upgrades: rows, peerVersions },
+    warnings: node.warnings,
+    data: {
+      protocolVersion,
+      minVersionInForce: running ? inForce : null,
+      nodeRunning: running,
+      upgrades: rows,
+      peerVersions,
+    },
     text: [
-      `This node runs protocol ${protocolVersion}; minimum version in force: ${required ?? "none"}`,
-      ...(rows.length === 0
-        ? ["No pending or accepted upgrades"]
-        : rows.map((r) =>
-          `${r.id.slice(0, 16)}  ${r.state.padEnd(8)} ${terminalSafe(r.version)} (min ${
-            terminalSafe(r.minVersion)
-          }) deadline ${iso(r.deadline)}${r.enforced ? " — enforced" : ""}  ${
-            terminalSafe(r.title)
-          }`
-        )),
+      `This node runs protocol ${protocolVersion}; ${
+        running
+          ? `minimum version in force: ${inForce ?? "none"}`
+          : "minimum version in force: decided by the running node (none running; see icn node status)"
+      }`,
+      ...(rows.length === 0 ? ["No pending or accepted upgrades"] : rows.flatMap((r) => [
+        `${r.id.slice(0, 16)}  ${r.state.padEnd(8)} ${terminalSafe(r.version)} (min ${
+          terminalSafe(r.minVersion)
+        }) deadline ${iso(r.deadline)}  ${terminalSafe(r.title)}`,
+        `    ${when(r)}`,
+      ])),
       ...(peerVersions === null
         ? ["Peer versions: no node is running on this data dir (`icn node run`)"]
         : shares.length === 0
@@ -698,13 +770,18 @@ export async function upgrades(ctx: CliContext) {
   };
 }
 
-/** Connected peers per announced protocol version, from a node running on this data dir. */
-async function peerVersionShares(
-  ctx: CliContext,
-): Promise<{ peerVersions: Record<string, number> | null; warnings: string[] }> {
+/**
+ * From a node running on this data dir: connected peers per announced protocol
+ * version and its upgrade verdicts; nulls when none runs.
+ */
+async function nodeUpgradeView(ctx: CliContext): Promise<{
+  peerVersions: Record<string, number> | null;
+  upgrades: NodeUpgradeRow[] | null;
+  warnings: string[];
+}> {
   const { callNode, findRunningNode } = await import("./node_client.ts");
   const node = await findRunningNode(ctx);
-  if (!node) return { peerVersions: null, warnings: [] };
+  if (!node) return { peerVersions: null, upgrades: null, warnings: [] };
   try {
     const peers = await callNode(node, "GET", "/control/peers") as { version?: string | null }[];
     const counts: Record<string, number> = {};
@@ -712,11 +789,18 @@ async function peerVersionShares(
       const version = peer.version ?? "unknown";
       counts[version] = (counts[version] ?? 0) + 1;
     }
-    return { peerVersions: counts, warnings: [] };
+    const status = await callNode(node, "GET", "/control/status") as {
+      upgrades?: NodeUpgradeRow[];
+    };
+    const upgrades = Array.isArray(status?.upgrades) ? status.upgrades : [];
+    return { peerVersions: counts, upgrades, warnings: [] };
   } catch (error) {
     return {
       peerVersions: null,
-      warnings: [`Cannot ask the running node for peer versions: ${(error as Error).message}`],
+      upgrades: null,
+      warnings: [
+        `Cannot ask the running node for peer versions and upgrades: ${(error as Error).message}`,
+      ],
     };
   }
 }

@@ -35,7 +35,12 @@ export interface ConfigAction {
 }
 export interface UpgradeAction {
   version: string;
-  /** ms since epoch: after it, peers below `minVersion` are refused. */
+  /**
+   * ms since epoch: not before it are peers below `minVersion` refused. The
+   * version takes effect at the later of this and network readiness
+   * (`upgrade.readiness` % of active members' nodes announcing ≥ minVersion;
+   * core/governance/upgrade_readiness.ts, decided by each node in net/upgrade.ts).
+   */
   deadline: number;
   minVersion: string;
 }
