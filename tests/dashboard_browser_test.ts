@@ -7,6 +7,8 @@
  * phone width are written under the test's temp dir (kept with ICN_KEEP_SCREENSHOTS=1).
  */
 import assert from "node:assert/strict";
+import { fromBase64, toBase64 } from "../core/bytes.ts";
+import { ed25519FromSeed, signEd25519 } from "../core/identity/keys.ts";
 import { unlockKeystoreFile } from "./_keystore.ts";
 import {
   foundCooperative,
@@ -19,6 +21,46 @@ import {
 import { needsTools } from "./_tools.ts";
 import { keepOrRemove, launchBrowser } from "./dashboard_browser.ts";
 import { walkDashboard } from "./dashboard_walk.ts";
+
+/**
+ * What an app does to write through the gateway, from outside the browser: sign in with the
+ * member's seed, prepare, sign, submit. Returns the receipt.
+ */
+async function writeThroughGateway(
+  base: string,
+  member: { did: string; seed: string },
+  kind: string,
+  body: unknown,
+): Promise<{ outcome: { status: string } }> {
+  const key = await ed25519FromSeed(fromBase64(member.seed));
+  const post = async (path: string, json: unknown, token?: string) => {
+    const response = await fetch(`${base}/api/v1/${path}`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: JSON.stringify(json),
+    });
+    const answer = await response.json();
+    assert.equal(response.status, 200, `${path}: ${JSON.stringify(answer)}`);
+    return answer;
+  };
+  const challenge = await post("auth/challenge", { did: member.did, scopes: ["trust:write"] });
+  const signature = await signEd25519(key, new TextEncoder().encode(challenge.message));
+  const { token } = await post("auth/token", {
+    did: member.did,
+    nonce: challenge.nonce,
+    signature: toBase64(signature),
+  });
+  const prepared = await post("prepare", { kind, body }, token);
+  const sig = await signEd25519(key, fromBase64(prepared.signingBytes));
+  return await post(
+    "envelopes",
+    { envelope: { ...prepared.envelope, sigs: [{ alg: "ed25519", sig: toBase64(sig) }] } },
+    token,
+  );
+}
 
 interface CliBalance {
   did: string;
@@ -39,7 +81,7 @@ Deno.test(needsTools(["chromium"], {
     const children: Deno.ChildProcess[] = [];
     let browser: Awaited<ReturnType<typeof launchBrowser>> | undefined;
     try {
-      const [alice, bob] = await foundCooperative(root, [a, b, c]);
+      const [alice, bob, carol] = await foundCooperative(root, [a, b, c]);
       // State made from the terminal before the node starts: an edge, a payment, a proposal.
       await ok(a, "trust", "add", bob, "0.8", "--graph", "social");
       await ok(a, "ledger", "transfer", "--to", bob, "--amount", "2.50", "--memo", "tea");
@@ -70,6 +112,8 @@ Deno.test(needsTools(["chromium"], {
         .map((e: { from?: string; to: string; graph: string }) =>
           `${e.from ?? alice} ${e.to} ${e.graph}`
         );
+      // The edge the status step writes through the gateway while the page watches.
+      edges.push(`${alice} ${carol} technical`);
       const shown = JSON.parse(await ok(a, "--json", "governance", "show", proposal));
       const tally = `${shown.tally.for}/${shown.tally.against}/${shown.tally.abstain}`;
 
@@ -80,6 +124,16 @@ Deno.test(needsTools(["chromium"], {
         base: info.gateway,
         dir: shots,
         member: { did: alice, ed25519: secrets.ed25519 },
+        whileOnStatus: async () => {
+          const receipt = await writeThroughGateway(
+            info.gateway!,
+            { did: alice, seed: secrets.ed25519 },
+            "trust.edge",
+            { to: carol, score: 300, graph: "technical" },
+          );
+          assert.equal(receipt.outcome.status, "accepted");
+          return "trust.edge";
+        },
         approveInTerminal: async (url) => {
           const out = JSON.parse(await ok(a, "--json", "id", "login", url));
           assert.equal(out.approved, true);
@@ -98,7 +152,13 @@ Deno.test(needsTools(["chromium"], {
       await browser.close();
       browser = undefined;
 
-      // The vote and the payment made in the page, as the terminal sees them.
+      // The edge written through the gateway, the vote and the payment made in the page, as the
+      // terminal sees them.
+      const edgesAfter = JSON.parse(await ok(a, "--json", "trust", "list")).edges
+        .map((e: { from?: string; to: string; graph: string }) =>
+          `${e.from ?? alice} ${e.to} ${e.graph}`
+        );
+      assert.deepEqual([...edgesAfter].sort(), [...edges].sort());
       const after = JSON.parse(await ok(a, "--json", "governance", "show", proposal));
       assert.deepEqual(
         after.votes.map((

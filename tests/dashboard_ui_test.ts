@@ -85,6 +85,10 @@ Deno.test(needsTools(["chromium"], {
         base: `http://127.0.0.1:${server.addr.port}`,
         dir,
         member: { did: alice!.did, ed25519: toBase64(alice!.ed25519.seed) },
+        whileOnStatus: async () => {
+          await submit(carol, "trust.edge", { to: alice!.did, score: 300, graph: "technical" });
+          return "trust.edge";
+        },
         payee: bob!.did,
         proposal: proposal.cid,
         expect: {
@@ -95,6 +99,7 @@ Deno.test(needsTools(["chromium"], {
           edges: [
             `${alice!.did} ${bob!.did} social`,
             `${bob!.did} ${carol!.did} economic`,
+            `${carol!.did} ${alice!.did} technical`,
           ],
           proposalTitle: "Buy a kettle",
           tally: "0/0/0",

@@ -29,6 +29,11 @@ export interface WalkInput {
    * Without it, only the in-page key sign-in is walked.
    */
   approveInTerminal?: (url: string) => Promise<void>;
+  /**
+   * Called once the status page is open: makes the node accept one envelope, returns its kind.
+   * Without it the live part of the status page is not checked.
+   */
+  whileOnStatus?: () => Promise<string>;
   /** Whom the member pays, and a proposal that is open. */
   payee: string;
   proposal: string;
@@ -115,6 +120,20 @@ async function walk(page: Page, problems: string[], input: WalkInput): Promise<W
   // Status, signed out.
   await visit(page, base, "#/", "[data-testid=envelopes]");
   await waitInPage(page, () => document.querySelectorAll("tr[data-net]").length > 0, "networks");
+  if (input.whileOnStatus) {
+    // An envelope accepted while the page is open appears under "Latest envelopes" (the event
+    // stream, woken by the node's accepted-envelope callback).
+    const kind = await input.whileOnStatus();
+    await waitInPage(
+      page,
+      new Function(
+        `return document.querySelector("ul.events li code")?.textContent === ${
+          JSON.stringify(kind)
+        }`,
+      ) as () => boolean,
+      `a ${kind} envelope under "Latest envelopes"`,
+    );
+  }
   await checkLayout("status");
 
   // Keyboard: on a fresh load the skip link is the first Tab stop and moves focus to the content;
