@@ -175,7 +175,9 @@ export async function agreement(
       "A clearing agreement needs --limit (in the federation's currency)",
     );
   }
-  const what = `propose clearing with "${terminalSafe(options.with)}"${forPhrase(options.for)}`;
+  const what = `propose clearing with "${terminalSafe(options.with)}"${
+    options.limit === undefined ? "" : ` up to "${terminalSafe(options.limit)}"`
+  }${forPhrase(options.for)}`;
   const fed = await openFederation(ctx, options.net, what);
   const currency = fedCurrency(fed);
   const limit = options.end ? 0n : parseAmount(options.limit!, currency.decimals, currency.code);
@@ -454,6 +456,8 @@ async function openSide(
   options: { net?: string; coopNet?: string; for?: string },
   what: string,
 ): Promise<ClearingSide> {
+  // A named cooperative first, so a mistyped --coop-net is what the refusal names.
+  if (options.coopNet !== undefined) findNetwork(await joinedNetworks(ctx), options.coopNet);
   const fed = await openFederation(ctx, options.net, what);
   const coop = await openCoop(ctx, fed, options.coopNet ?? options.for, what);
   return await openClearingSide({
@@ -697,7 +701,9 @@ export async function settle(
   _args: string[],
   options: SettleOptions,
 ): Promise<CommandResult> {
-  const what = `note settlement "${terminalSafe(options.id)}" with "${terminalSafe(options.with)}"`;
+  const what = `note settlement "${terminalSafe(options.id)}" of "${
+    terminalSafe(options.amount)
+  }" with "${terminalSafe(options.with)}"`;
   const fed = await openFederation(ctx, options.net, what);
   const currency = fedCurrency(fed);
   const amount = parseAmount(options.amount, currency.decimals, currency.code);
@@ -774,6 +780,7 @@ export async function check(
   _args: string[],
   options: CheckOptions,
 ): Promise<CommandResult> {
+  if (options.coopNet !== undefined) findNetwork(await joinedNetworks(ctx), options.coopNet);
   const fed = await openFederation(ctx, options.net, "check clearing");
   const now = ctx.clock.now();
   const reading = await readClearing(fed.view, now);

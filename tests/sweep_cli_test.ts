@@ -73,12 +73,16 @@ const kinds: Record<string, Kind> = {
   coop: "value",
   "coop=did": "value",
   net: "value",
+  rate: "value",
   // Free text (any text is a name, a title, a memo, an idempotency key), or the data dir itself.
   text: "text",
   name: "text",
   title: "text",
   key: "text",
   dir: "text",
+  // A clearing payment's or commit's id (cli/clearing.ts): looked up, any text may be one.
+  payment: "text",
+  commit: "text",
 };
 
 /** A bad value for each typed placeholder: [label, value, the part stderr must name]. */
@@ -94,6 +98,7 @@ const badValues: Record<string, [string, string, string]> = {
   coop: ["an unknown cooperative", "nosuchcoop", "nosuchcoop"],
   "coop=did": ["a delegate without its cooperative", "nosuchcoop", "nosuchcoop"],
   net: ["an unknown network", "nosuchnet", "nosuchnet"],
+  rate: ["a rate that is not a decimal", "1e3", "1e3"],
 };
 
 /**
@@ -326,6 +331,7 @@ function goodValue(leaf: Leaf, slot: Slot, n: number): string {
         "key=value": "credit.baseline=1",
         "code:decimals": "hours:2",
         "x.y.z": "9.9.9",
+        rate: "1",
       };
       return fixed[slot.placeholder] ?? "x";
     }
