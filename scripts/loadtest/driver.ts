@@ -1,0 +1,303 @@
+/**
+ * The load generator: simulated members sign in (challenge → EdDSA JWT), then each loops
+ * "pick an operation by the mix, do it, think", while a controller ramps the number of active
+ * members phase by phase. Writes are prepare → Ed25519 signature with the member's own key →
+ * submit, as an app does. Everything is bounded: each request by a timeout, the run by its
+ * phases plus a grace period after which in-flight requests are aborted.
+ */
+import { fromBase64, toBase64 } from "../../core/bytes.ts";
+import { signEd25519 } from "../../core/identity/keys.ts";
+import type { TestIdentity } from "../../core/testing.ts";
+import { type Operation, pickOperation, thinkTime } from "./mix.ts";
+import type { Scenario } from "./scenarios.ts";
+import type { PhaseWindow, Sample } from "./stats.ts";
+
+const encoder = new TextEncoder();
+export const scopes = ["read", "ledger:write", "trust:write"];
+
+/** A distinct client address for member `i`, sent as `X-Forwarded-For` (see cluster.ts). */
+export function clientAddress(i: number): string {
+  return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+}
+
+export interface Member {
+  index: number;
+  identity: TestIdentity;
+  /** The gateway's API base, `http://HOST:PORT/api/v1`. */
+  api: string;
+  token: string;
+}
+
+interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+async function call(
+  url: string,
+  init: { method?: string; token?: string; body?: unknown; address?: string },
+  signal: AbortSignal,
+): Promise<Answer> {
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (init.token !== undefined) headers.authorization = `Bearer ${init.token}`;
+  if (init.address !== undefined) headers["x-forwarded-for"] = init.address;
+  const response = await fetch(url, {
+    method: init.method ?? (init.body === undefined ? "GET" : "POST"),
+    headers,
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    signal,
+  });
+  const text = await response.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: kept empty
+  }
+  return { status: response.status, body };
+}
+
+function errorCode(answer: Answer): string {
+  const error = answer.body.error as { code?: unknown } | undefined;
+  return typeof error?.code === "string" ? ` ${error.code}` : "";
+}
+
+/**
+ * Signs member `index` in at `api`: asks a challenge, signs its message, redeems it. A 429 is
+ * waited out (its `Retry-After`) until `deadline`; anything else that fails throws.
+ */
+export async function signIn(
+  api: string,
+  identity: TestIdentity,
+  index: number,
+  deadline: number,
+): Promise<string> {
+  const address = clientAddress(index);
+  for (;;) {
+    const signal = AbortSignal.timeout(Math.max(1000, Math.min(30_000, deadline - Date.now())));
+    const challenge = await call(`${api}/auth/challenge`, {
+      body: { did: identity.did, scopes },
+      address,
+    }, signal);
+    let answer = challenge;
+    if (challenge.status === 200) {
+      const sig = await signEd25519(
+        identity.ed25519,
+        encoder.encode(String(challenge.body.message)),
+      );
+      answer = await call(`${api}/auth/token`, {
+        body: { did: identity.did, nonce: challenge.body.nonce, signature: toBase64(sig) },
+        address,
+      }, signal);
+      if (answer.status === 200) return String(answer.body.token);
+    }
+    if (answer.status !== 429 || Date.now() >= deadline) {
+      throw new Error(
+        `sign-in of member ${index} (${identity.did}) at ${api}: ${answer.status}${
+          errorCode(answer)
+        } ${JSON.stringify(answer.body)}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Does one operation of the mix for `member`; the sample's `t` is set by the caller. */
+export async function runOperation(
+  op: Operation,
+  member: Member,
+  others: readonly TestIdentity[],
+  currency: string,
+  signal: AbortSignal,
+  random: () => number = Math.random,
+): Promise<Omit<Sample, "t">> {
+  const started = performance.now();
+  let requests = 0;
+  const done = (status: string): Omit<Sample, "t"> => ({
+    op,
+    ms: performance.now() - started,
+    status,
+    requests,
+  });
+  const failed = (answer: Answer) => done(`${answer.status}${errorCode(answer)}`);
+  try {
+    if (op === "balance") {
+      requests++;
+      const answer = await call(
+        `${member.api}/accounts/${member.identity.did}/balance`,
+        { token: member.token },
+        signal,
+      );
+      return answer.status === 200 ? done("ok") : failed(answer);
+    }
+    const to = others[Math.floor(random() * others.length)].did;
+    const request = op === "trust.edge"
+      ? { kind: op, body: { to, score: 500 + Math.floor(random() * 501), graph: "economic" } }
+      : { kind: op, body: { to, amount: 1 + Math.floor(random() * 100), currency } };
+    requests++;
+    const prepared = await call(
+      `${member.api}/prepare`,
+      { token: member.token, body: request },
+      signal,
+    );
+    if (prepared.status !== 200) return failed(prepared);
+    const sig = await signEd25519(
+      member.identity.ed25519,
+      fromBase64(String(prepared.body.signingBytes)),
+    );
+    requests++;
+    const submitted = await call(`${member.api}/envelopes`, {
+      token: member.token,
+      body: {
+        envelope: {
+          ...(prepared.body.envelope as Record<string, unknown>),
+          sigs: [{ alg: "ed25519", sig: toBase64(sig) }],
+        },
+      },
+    }, signal);
+    if (submitted.status !== 200) return failed(submitted);
+    const outcome = (submitted.body.outcome as { status?: string } | undefined)?.status;
+    return outcome === "accepted" ? done("ok") : done(`200 ${outcome ?? "no outcome"}`);
+  } catch (error) {
+    const name = (error as Error).name;
+    return done(name === "TimeoutError" || name === "AbortError" ? "timeout" : "network");
+  }
+}
+
+export interface DriveOptions {
+  scenario: Scenario;
+  members: Member[];
+  currency: string;
+  /** Each request's timeout, ms. */
+  requestTimeoutMs: number;
+  /** After the last phase, how long in-flight operations may finish before they are aborted. */
+  graceMs: number;
+  log: (line: string) => void;
+}
+
+export interface DriveResult {
+  samples: Sample[];
+  windows: PhaseWindow[];
+  /** Run length, ms (the last phase's end). */
+  endMs: number;
+  /** Active members over time: [ms, users] at every change. */
+  users: [number, number][];
+}
+
+function sleep(ms: number, stop: Promise<void>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
+    stop,
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Runs the scenario's phases; returns every operation's sample. */
+export async function drive(options: DriveOptions): Promise<DriveResult> {
+  const { scenario, members } = options;
+  const samples: Sample[] = [];
+  const windows: PhaseWindow[] = [];
+  const users: [number, number][] = [[0, 0]];
+  const abort = new AbortController();
+  const t0 = performance.now();
+  const now = () => performance.now() - t0;
+  const identities = members.map((m) => m.identity);
+
+  interface Worker {
+    stop: () => void;
+    done: Promise<void>;
+  }
+  const active: Worker[] = [];
+  let next = 0;
+  const startWorker = () => {
+    const member = members[next++ % members.length];
+    const others = identities.filter((id) => id.did !== member.identity.did);
+    let stopped = false;
+    let wake!: () => void;
+    const stopSignal = new Promise<void>((resolve) => wake = resolve);
+    const done = (async () => {
+      // Locust starts a user's first task at once; the think time follows each task.
+      while (!stopped && !abort.signal.aborted) {
+        const t = now();
+        const signal = AbortSignal.any([
+          abort.signal,
+          AbortSignal.timeout(options.requestTimeoutMs),
+        ]);
+        const result = await runOperation(
+          pickOperation(Math.random()),
+          member,
+          others,
+          options.currency,
+          signal,
+        );
+        samples.push({ t, ...result });
+        await sleep(thinkTime(Math.random(), scenario.thinkMs), stopSignal);
+      }
+    })();
+    active.push({
+      stop: () => {
+        stopped = true;
+        wake();
+      },
+      done,
+    });
+  };
+  const stopping: Promise<void>[] = [];
+  const setUsers = (count: number) => {
+    while (active.length < count) startWorker();
+    while (active.length > count) {
+      const worker = active.pop()!;
+      worker.stop();
+      stopping.push(worker.done);
+    }
+    users.push([now(), active.length]);
+  };
+
+  let phaseStart = 0;
+  for (const phase of scenario.phases) {
+    const phaseEnd = phaseStart + phase.seconds * 1000;
+    windows.push({ name: phase.name, users: phase.users, start: phaseStart, end: phaseEnd });
+    const from = active.length;
+    options.log(`phase ${phase.name}: ${from} → ${phase.users} members for ${phase.seconds} s`);
+    // Ramp: every 100 ms, move toward the target at rampPerS.
+    while (now() < phaseEnd) {
+      const elapsedS = (now() - phaseStart) / 1000;
+      const step = Number.isFinite(phase.rampPerS)
+        ? Math.floor(elapsedS * phase.rampPerS) + 1
+        : Infinity;
+      const target = phase.users >= from
+        ? Math.min(phase.users, from + step)
+        : Math.max(phase.users, from - step);
+      if (target !== active.length) setUsers(target);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100, phaseEnd - now())));
+    }
+    phaseStart = phaseEnd;
+  }
+  const endMs = phaseStart;
+  setUsers(0);
+  const all = Promise.all(stopping);
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  const finished = await Promise.race([
+    all.then(() => true),
+    new Promise<boolean>((resolve) =>
+      graceTimer = setTimeout(() => resolve(false), options.graceMs)
+    ),
+  ]);
+  clearTimeout(graceTimer);
+  if (!finished) {
+    options.log(`aborting operations still running ${options.graceMs} ms after the last phase`);
+    abort.abort();
+    await all;
+  }
+  return { samples, windows, endMs, users };
+}
+
+/** Active members at `ms` from the [ms, users] change list. */
+export function usersAt(changes: readonly [number, number][], ms: number): number {
+  let users = 0;
+  for (const [at, count] of changes) {
+    if (at > ms) break;
+    users = count;
+  }
+  return users;
+}
