@@ -10,9 +10,12 @@
  */
 import type { ApplyContext, KindHandler } from "../chain/ingest.ts";
 import { utf8Encode } from "../bytes.ts";
-import { RejectedError } from "../errors.ts";
+import { RejectedError, shown } from "../errors.ts";
 import { genesisId, validateGenesis } from "../governance/genesis.ts";
-import { choices, type Rules } from "../governance/tally.ts";
+import { type Choice, choices, type Rules } from "../governance/tally.ts";
+import { checkBallot, checkMethodSpec, type MethodBallot } from "../governance/methods/mod.ts";
+import { commitmentPattern, isSalt } from "../governance/secret.ts";
+import { coopCommitment } from "./methods.ts";
 import type { Params } from "../params.ts";
 import {
   array,
@@ -44,6 +47,7 @@ import {
   type FederationIndexEntry,
   federationKeys,
   type FederationProposalRecord,
+  type FederationRevealRecord,
   FederationView,
   type FederationVoteRecord,
   type VouchRecord,
@@ -149,7 +153,7 @@ const rulesShape = record({
   votingPeriod: natural,
   timelock: natural,
   mode: literal("majority", "consent"),
-});
+}, { revealWindow: natural });
 
 const proposalBodyShape = record({
   coop: cidShape,
@@ -161,6 +165,10 @@ const proposalBodyShape = record({
     return value;
   },
   rules: rulesShape,
+}, {
+  // Checked by the method rule (`checkMethodSpec`) in the handler.
+  method: (value: unknown) => value,
+  secret: literal(true),
 });
 
 const admitShape = record({
@@ -171,7 +179,8 @@ const admitShape = record({
 
 function sameRules(a: Rules, b: Rules): boolean {
   return a.quorum === b.quorum && a.approval === b.approval &&
-    a.votingPeriod === b.votingPeriod && a.timelock === b.timelock && a.mode === b.mode;
+    a.votingPeriod === b.votingPeriod && a.timelock === b.timelock && a.mode === b.mode &&
+    a.revealWindow === b.revealWindow;
 }
 
 async function checkAction(
@@ -269,8 +278,25 @@ const proposal: KindHandler = {
       reject("bad_body", `Proposal body is ${bytes} bytes, at most ${bodyBytesMax}`);
     }
     await requireDelegate(view, b.coop, ctx, "propose");
+    let method;
+    if (b.method !== undefined) {
+      try {
+        method = checkMethodSpec(b.method);
+      } catch (error) {
+        reject("bad_method", (error as Error).message);
+      }
+      if (b.kind !== "text") {
+        reject(
+          "bad_method",
+          `A federation ${b.kind} proposal is decided for or against: the ${method.name} method is for text proposals`,
+        );
+      }
+    }
+    if (b.secret && b.kind === "clearing") {
+      reject("bad_body", "A clearing agreement is voted openly by its two cooperatives");
+    }
     const params = await view.paramsAt(envelope.ts);
-    const rules = federationRulesFor(params, b.kind);
+    const rules = federationRulesFor(params, b.kind, { secret: b.secret === true });
     if (!sameRules(rules, b.rules)) {
       reject("stale_rules", `Proposal rules do not match the federation ${b.kind} rules in force`);
     }
@@ -288,9 +314,12 @@ const proposal: KindHandler = {
       weight: voteWeightOf(params),
       opened: envelope.ts,
       closes,
-      effective: closes + rules.timelock,
+      // A secret proposal's outcome is known only once the reveal window ends.
+      effective: closes + (rules.revealWindow ?? 0) + rules.timelock,
     };
     if (target !== undefined) stored.target = target;
+    if (method) stored.method = method;
+    if (b.secret) stored.secret = true;
     const entry: FederationIndexEntry = {
       id: cid,
       kind: b.kind,
@@ -303,11 +332,65 @@ const proposal: KindHandler = {
   },
 };
 
+/** One of `choice`, `ballot` or `commitment`, as the proposal asks (checked in the handler). */
 const voteBodyShape = record({
   proposal: cidShape,
   coop: cidShape,
-  choice: literal(...choices),
-}, { reason: string({ max: reasonLengthMax }) });
+}, {
+  choice: (value: unknown) => value,
+  ballot: (value: unknown) => value,
+  commitment: (value: unknown) => value,
+  reason: string({ max: reasonLengthMax }),
+});
+
+/** A for/against choice, checked against the proposal's mode. */
+function checkedChoice(record: FederationProposalRecord, choice: unknown): Choice {
+  if (!(choices as readonly unknown[]).includes(choice)) {
+    reject("bad_body", `Unknown vote "${shown(choice)}": use for, against, abstain or block`);
+  }
+  if (choice === "block" && record.rules.mode !== "consent") {
+    reject("bad_body", "Cannot block: this proposal is decided by majority, not consent");
+  }
+  return choice as Choice;
+}
+
+/** The method rule's verdict on a ballot, as a rejection. */
+function checkedBallot(record: FederationProposalRecord, ballot: unknown): MethodBallot {
+  try {
+    return checkBallot(record.method!, ballot);
+  } catch (error) {
+    reject("bad_ballot", (error as Error).message);
+  }
+}
+
+/** Which of choice, ballot and commitment a vote on `record` carries; the others are refused. */
+function voteContent(
+  record: FederationProposalRecord,
+  b: { choice?: unknown; ballot?: unknown; commitment?: unknown; reason?: string },
+): Pick<FederationVoteRecord, "choice" | "ballot" | "commitment"> {
+  const only = (field: "choice" | "ballot" | "commitment", what: string) => {
+    for (const other of ["choice", "ballot", "commitment"] as const) {
+      if (other !== field && b[other] !== undefined) {
+        reject("bad_body", `A vote on "${record.id}" carries ${what}, not a ${other}`);
+      }
+    }
+    if (b[field] === undefined) reject("bad_body", `A vote on "${record.id}" needs ${what}`);
+  };
+  if (record.secret) {
+    only("commitment", "a commitment (secret ballot)");
+    if (b.reason !== undefined) reject("bad_body", "A secret vote carries no reason");
+    if (typeof b.commitment !== "string" || !commitmentPattern.test(b.commitment)) {
+      reject("bad_body", "A secret vote carries a commitment: 64 lowercase hex characters");
+    }
+    return { commitment: b.commitment };
+  }
+  if (record.method) {
+    only("ballot", `a ${record.method.name} ballot`);
+    return { ballot: checkedBallot(record, b.ballot) };
+  }
+  only("choice", "a choice");
+  return { choice: checkedChoice(record, b.choice) };
+}
 
 const vote: KindHandler = {
   async apply(ctx) {
@@ -316,9 +399,7 @@ const vote: KindHandler = {
     const b = body(voteBodyShape, envelope.body, "federation vote");
     const record = await view.proposal(b.proposal);
     if (!record) reject("unknown_proposal", `Unknown federation proposal "${b.proposal}"`);
-    if (b.choice === "block" && record.rules.mode !== "consent") {
-      reject("bad_body", "Cannot block: this proposal is decided by majority, not consent");
-    }
+    const content = voteContent(record, b);
     if (envelope.ts > record.closes) {
       reject(
         "closed",
@@ -339,12 +420,87 @@ const vote: KindHandler = {
     const stored: FederationVoteRecord = {
       coop: b.coop,
       did: envelope.author,
-      choice: b.choice,
+      ...content,
       ts: envelope.ts,
       seq: envelope.seq,
       cid,
     };
     if (b.reason !== undefined) stored.reason = b.reason;
+    ctx.state.set(key, stored);
+  },
+};
+
+const revealBodyShape = record({
+  proposal: cidShape,
+  coop: cidShape,
+  ballot: (value: unknown) => value,
+  salt: string({ min: 64, max: 64 }),
+});
+
+/**
+ * `fed.reveal`: a delegate of the cooperative opens its secret ballot after
+ * the close and within the reveal window. The ballot must fit the proposal
+ * and is stored under the commitment it opens (the cooperative as the voter);
+ * the tally counts it when that is the cooperative's latest commitment, which
+ * a vote by another delegate may settle later, so a node accepts a reveal
+ * whatever votes it holds yet (arrival order changes nothing). Submitted
+ * locally, a reveal that opens none of the cooperative's votes is refused.
+ */
+const reveal: KindHandler = {
+  async apply(ctx) {
+    const { envelope, cid } = ctx;
+    const view = await federationOf(ctx);
+    const b = body(revealBodyShape, envelope.body, "federation reveal");
+    const record = await view.proposal(b.proposal);
+    if (!record) reject("unknown_proposal", `Unknown federation proposal "${b.proposal}"`);
+    if (!record.secret) reject("not_secret", `Cannot reveal on "${record.id}": its ballot is open`);
+    const ballot = record.method
+      ? checkedBallot(record, b.ballot)
+      : checkedChoice(record, b.ballot);
+    if (!isSalt(b.salt)) reject("bad_body", "Reveal salt must be 64 lowercase hex characters");
+    const { closes, revealEnds } = view.timing(record);
+    if (envelope.ts <= closes) {
+      reject(
+        "too_early",
+        `Cannot reveal on "${record.id}" before voting closes at ${new Date(closes).toISOString()}`,
+      );
+    }
+    if (envelope.ts > revealEnds) {
+      reject(
+        "closed",
+        `Cannot reveal on "${record.id}": the reveal window ended at ${
+          new Date(revealEnds).toISOString()
+        }`,
+      );
+    }
+    await requireDelegate(view, b.coop, ctx, `reveal on "${record.id}"`);
+    const commitment = coopCommitment(record.id, b.coop, { ballot, salt: b.salt });
+    if (ctx.source === "local") {
+      const votes = (await view.votes(record.id)).filter((v) => v.coop === b.coop);
+      if (!votes.some((v) => v.commitment === commitment)) {
+        reject(
+          "bad_reveal",
+          `Cannot reveal on "${record.id}": the ballot and salt open none of the cooperative's votes`,
+        );
+      }
+    }
+    const key = federationKeys.reveal(record.id, b.coop, commitment);
+    const previous = await ctx.state.get<FederationRevealRecord>(key);
+    // Every reveal of one commitment opens the same ballot; the earliest (time, then CID) is kept.
+    if (
+      previous && (previous.ts < envelope.ts || (previous.ts === envelope.ts && previous.cid < cid))
+    ) {
+      return;
+    }
+    const stored: FederationRevealRecord = {
+      coop: b.coop,
+      commitment,
+      ballot,
+      salt: b.salt,
+      did: envelope.author,
+      ts: envelope.ts,
+      cid,
+    };
     ctx.state.set(key, stored);
   },
 };
@@ -392,6 +548,7 @@ export const federationKinds: ReadonlyMap<string, KindHandler> = new Map([
   ["fed.delegates", delegates],
   ["fed.proposal", proposal],
   ["fed.vote", vote],
+  ["fed.reveal", reveal],
   ["fed.vouch", vouch],
   ...clearingKinds,
 ]);

@@ -22,6 +22,8 @@ export const voteWeights = ["equal", "members"] as const;
 export type VoteWeight = typeof voteWeights[number];
 
 const day = 86_400_000;
+/** Same default as a cooperative's `governance.<kind>.revealWindow`. */
+const revealWindowDefault = 2 * day;
 
 /**
  * Per-kind defaults: quorum %, approval %, voting period, timelock. Admission
@@ -85,6 +87,15 @@ export const federationParams: readonly ParamDef[] = [
         description: `Delay between acceptance of a federation ${kind} proposal and its effect`,
       },
       ...(fixed ? [] : [{
+        key: `federation.${kind}.revealWindow`,
+        type: "duration",
+        default: revealWindowDefault,
+        min: 1000,
+        max: 365 * day,
+        description:
+          `Secret federation ${kind} proposals: how long after the close ballots may be revealed`,
+      } as ParamDef]),
+      ...(fixed ? [] : [{
         key: `federation.${kind}.mode`,
         type: "enum",
         default: "majority",
@@ -128,8 +139,15 @@ function federationParam(params: Params, key: string): ParamValue {
   return value;
 }
 
-/** The rules a federation `kind` proposal gets under `params` (defaults fill absent keys). */
-export function federationRulesFor(params: Params, kind: FederationProposalKind): Rules {
+/**
+ * The rules a federation `kind` proposal gets under `params` (defaults fill
+ * absent keys); a secret one also gets its `revealWindow`.
+ */
+export function federationRulesFor(
+  params: Params,
+  kind: FederationProposalKind,
+  options: { secret?: boolean } = {},
+): Rules {
   if (kind === "clearing") {
     return {
       ...clearingRules,
@@ -137,13 +155,17 @@ export function federationRulesFor(params: Params, kind: FederationProposalKind)
       timelock: federationParam(params, "federation.clearing.timelock") as number,
     };
   }
-  return {
+  const rules: Rules = {
     quorum: federationParam(params, `federation.${kind}.quorum`) as number,
     approval: federationParam(params, `federation.${kind}.approval`) as number,
     votingPeriod: federationParam(params, `federation.${kind}.votingPeriod`) as number,
     timelock: federationParam(params, `federation.${kind}.timelock`) as number,
     mode: federationParam(params, `federation.${kind}.mode`) as Mode,
   };
+  if (options.secret) {
+    rules.revealWindow = federationParam(params, `federation.${kind}.revealWindow`) as number;
+  }
+  return rules;
 }
 
 /** The vote weight in force under `params`. */

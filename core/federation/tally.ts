@@ -102,13 +102,66 @@ export interface FederationTally {
   ignored: IgnoredVote[];
 }
 
-/** Later wins: by time, then CID, then DID, so the order votes are given in never matters. */
-function later(a: DelegateVote, b: DelegateVote): boolean {
-  if (a.ts !== b.ts) return a.ts > b.ts;
-  const ac = a.cid ?? "", bc = b.cid ?? "";
-  if (ac !== bc) return ac > bc;
-  if (a.did !== b.did) return a.did > b.did;
-  return a.choice > b.choice;
+/** A delegate's vote for the cooperative it names, whatever it carries. */
+export interface CoopVote {
+  coop: string;
+  did: string;
+  ts: number;
+  cid?: string;
+}
+
+/** Each cooperative's counted vote, how many of its votes counted, and the ignored ones. */
+export interface LatestVotes<V extends CoopVote> {
+  latest: Map<string, V>;
+  counts: Map<string, number>;
+  ignored: IgnoredVote[];
+}
+
+/**
+ * The federation's vote rule, for every method: a vote counts when it is for
+ * a cooperative of the proposal, its author was that cooperative's delegate
+ * when voting, and it is not after the close; the latest such vote of each
+ * cooperative (by time, then CID, then DID, then `tiebreak`) is its vote, so
+ * the order votes are given in never matters.
+ */
+export function latestVotes<V extends CoopVote>(
+  input: Pick<FederationTallyInput, "cooperatives" | "closes" | "isDelegate"> & {
+    votes: Iterable<V>;
+  },
+  tiebreak: (vote: V) => string,
+): LatestVotes<V> {
+  const later = (a: V, b: V): boolean => {
+    if (a.ts !== b.ts) return a.ts > b.ts;
+    const ac = a.cid ?? "", bc = b.cid ?? "";
+    if (ac !== bc) return ac > bc;
+    if (a.did !== b.did) return a.did > b.did;
+    return tiebreak(a) > tiebreak(b);
+  };
+  const latest = new Map<string, V>();
+  const counts = new Map<string, number>();
+  const ignored: IgnoredVote[] = [];
+  for (const vote of input.votes) {
+    const voters = input.cooperatives.get(vote.coop);
+    let reason: IgnoredVote["reason"] | undefined;
+    if (!voters) reason = "not_cooperative";
+    else if (
+      input.isDelegate
+        ? !input.isDelegate(vote.coop, vote.did, vote.ts)
+        : !hasDelegate(voters, vote.did)
+    ) reason = "not_delegate";
+    else if (input.closes !== undefined && vote.ts > input.closes) reason = "after_close";
+    if (reason) {
+      ignored.push({ coop: vote.coop, did: vote.did, reason });
+      continue;
+    }
+    counts.set(vote.coop, (counts.get(vote.coop) ?? 0) + 1);
+    const previous = latest.get(vote.coop);
+    if (!previous || later(vote, previous)) latest.set(vote.coop, vote);
+  }
+  ignored.sort((a, b) =>
+    a.coop < b.coop ? -1 : a.coop > b.coop ? 1 : a.did < b.did ? -1 : a.did > b.did ? 1 : 0
+  );
+  return { latest, counts, ignored };
 }
 
 function weightOf(net: string, voters: CoopVoters, weight: VoteWeight): number {
@@ -134,11 +187,7 @@ export function tallyFederation(input: FederationTallyInput): FederationTally {
   if (weight !== "equal" && weight !== "members") {
     throw new InvalidInputError(`Unknown vote weight "${shown(weight)}": use equal or members`);
   }
-  const latest = new Map<string, DelegateVote>();
-  const counts = new Map<string, number>();
-  const ignored: IgnoredVote[] = [];
   for (const vote of input.votes) {
-    const voters = cooperatives.get(vote.coop);
     if (!(choices as readonly string[]).includes(vote.choice)) {
       throw new InvalidInputError(
         `Unknown vote "${shown(vote.choice)}" by "${
@@ -146,22 +195,8 @@ export function tallyFederation(input: FederationTallyInput): FederationTally {
         }": use for, against, abstain or block`,
       );
     }
-    let reason: IgnoredVote["reason"] | undefined;
-    if (!voters) reason = "not_cooperative";
-    else if (
-      input.isDelegate
-        ? !input.isDelegate(vote.coop, vote.did, vote.ts)
-        : !hasDelegate(voters, vote.did)
-    ) reason = "not_delegate";
-    else if (input.closes !== undefined && vote.ts > input.closes) reason = "after_close";
-    if (reason) {
-      ignored.push({ coop: vote.coop, did: vote.did, reason });
-      continue;
-    }
-    counts.set(vote.coop, (counts.get(vote.coop) ?? 0) + 1);
-    const previous = latest.get(vote.coop);
-    if (!previous || later(vote, previous)) latest.set(vote.coop, vote);
   }
+  const { latest, counts, ignored } = latestVotes(input, (v) => v.choice);
   // The cooperative's own rule resolves each cooperative's ballot (direct, or by delegation).
   const direct = new Map<string, Choice>();
   for (const [coop, vote] of latest) direct.set(coop, vote.choice);
@@ -208,9 +243,6 @@ export function tallyFederation(input: FederationTallyInput): FederationTally {
     else block += w;
   }
   const decision = decide({ eligible, cast, for: inFavour, block }, rules);
-  ignored.sort((a, b) =>
-    a.coop < b.coop ? -1 : a.coop > b.coop ? 1 : a.did < b.did ? -1 : a.did > b.did ? 1 : 0
-  );
   return {
     weight,
     cooperatives: cooperatives.size,

@@ -7,13 +7,25 @@
  */
 import { assert } from "../errors.ts";
 import type { Genesis } from "../governance/genesis.ts";
-import type { Choice, Rules } from "../governance/tally.ts";
+import type { MethodBallot, MethodOutcome, MethodSpec } from "../governance/methods/mod.ts";
+import type { Choice, Outcome, Rules } from "../governance/tally.ts";
 import type { StateReader } from "../governance/view.ts";
 import type { Params, ParamValue } from "../params.ts";
 import type { StoreKey } from "../store/store.ts";
 import type { FederationFile, FederationGenesis } from "./genesis.ts";
 import type { FederationProposalKind, VoteWeight } from "./params.ts";
-import { type CoopVoters, type FederationTally, tallyFederation } from "./tally.ts";
+import {
+  countedBallots,
+  type FederationMethodTally,
+  revealKey,
+  tallyFederationMethod,
+} from "./methods.ts";
+import {
+  type CoopVoters,
+  type DelegateVote,
+  type FederationTally as ChoiceTally,
+  tallyFederation,
+} from "./tally.ts";
 import { type CoopEdge, CooperativeTrust } from "./trust.ts";
 
 export type { StateReader } from "../governance/view.ts";
@@ -53,6 +65,29 @@ export interface FederationProposalRecord {
   weight: VoteWeight;
   opened: number;
   closes: number;
+  /** closes (+ the reveal window when secret) + timelock. */
+  effective: number;
+  /** A decision method other than for/against (text proposals only). */
+  method?: MethodSpec;
+  /** Secret ballot: votes carry commitments, revealed after the close (`rules.revealWindow`). */
+  secret?: true;
+}
+
+/**
+ * A proposal's tally: for/against counts, or (method proposals) the method's
+ * result under `method` with outcome `Closed` or `NoQuorum`.
+ */
+export type FederationTally = Omit<ChoiceTally, "outcome"> & {
+  outcome: Outcome | MethodOutcome;
+  method?: FederationMethodTally;
+  /** Secret: cooperatives whose latest commitment was not revealed (they count as not voting). */
+  unrevealed?: string[];
+};
+
+/** When voting closes, reveals end (the close unless secret) and an accepted proposal applies. */
+export interface FederationTiming {
+  closes: number;
+  revealEnds: number;
   effective: number;
 }
 
@@ -64,14 +99,29 @@ export interface FederationIndexEntry {
   effective: number;
 }
 
+/** One of `choice` (for/against), `ballot` (a method) or `commitment` (secret). */
 export interface FederationVoteRecord {
   coop: string;
   did: string;
-  choice: Choice;
+  choice?: Choice;
+  ballot?: MethodBallot;
+  commitment?: string;
   ts: number;
   seq: number;
   cid: string;
   reason?: string;
+}
+
+/** A delegate's reveal of its cooperative's secret ballot (`fed.reveal`). */
+export interface FederationRevealRecord {
+  coop: string;
+  /** The commitment it opens (computed from the ballot and salt, the cooperative as the voter). */
+  commitment: string;
+  ballot: Choice | MethodBallot;
+  salt: string;
+  did: string;
+  ts: number;
+  cid: string;
 }
 
 /** A cooperative's delegate set as recorded in the federation. */
@@ -114,6 +164,9 @@ export const federationKeys = {
   indexPrefix: (kind: string) => ["fed", "k", kind] as const,
   vote: (id: string, coop: string, did: string) => ["fed", "v", id, coop, did] as const,
   votesPrefix: (id: string) => ["fed", "v", id] as const,
+  reveal: (id: string, coop: string, commitment: string) =>
+    ["fed", "r", id, coop, commitment] as const,
+  revealsPrefix: (id: string) => ["fed", "r", id] as const,
   delegates: (coop: string, ts: number, cid: string) => ["fed", "d", coop, ts, cid] as const,
   delegatesPrefix: (coop: string) => ["fed", "d", coop] as const,
   vouch: (from: string, to: string) => ["fed", "t", from, to] as const,
@@ -296,10 +349,38 @@ export class FederationView {
       .map((e) => e.value);
   }
 
+  async reveals(id: string): Promise<FederationRevealRecord[]> {
+    return (await this.state.list<FederationRevealRecord>(federationKeys.revealsPrefix(id)))
+      .map((e) => e.value);
+  }
+
+  /** A proposal's times: reveals run from the close to `revealEnds` (secret only). */
+  timing(record: FederationProposalRecord): FederationTiming {
+    return {
+      closes: record.closes,
+      revealEnds: record.closes + (record.secret ? record.rules.revealWindow ?? 0 : 0),
+      effective: record.effective,
+    };
+  }
+
+  /**
+   * Open until the close; Revealing until a secret proposal's reveal window
+   * ends; then its outcome (Closed or NoQuorum for a method proposal);
+   * Executed once an accepted one's effective time passed.
+   */
+  async stateOf(record: FederationProposalRecord, now: number): Promise<string> {
+    const timing = this.timing(record);
+    if (now <= timing.closes) return "Open";
+    if (record.secret && now <= timing.revealEnds) return "Revealing";
+    const { outcome } = await this.tally(record);
+    return outcome === "Accepted" && now >= timing.effective ? "Executed" : outcome;
+  }
+
   /**
    * The tally of a proposal: the cooperatives in the federation when it
-   * opened, each weighted as it was then, each counting the latest vote by
-   * one who was its delegate when voting.
+   * opened, each weighted as it was then (methods: one each), each counting
+   * the latest vote by one who was its delegate when voting; a secret
+   * proposal counts each cooperative's revealed latest commitment.
    */
   async tally(record: FederationProposalRecord): Promise<FederationTally> {
     const cached = this.#tallies.get(record.id);
@@ -324,14 +405,93 @@ export class FederationView {
       const { delegates } = await this.#delegatesOf(member, vote.ts);
       delegateAt.set(`${vote.coop} ${vote.did} ${vote.ts}`, delegates.includes(vote.did));
     }
-    const result = tallyFederation({
-      cooperatives,
-      votes,
-      weight: record.kind === "clearing" ? "equal" : record.weight,
-      rules: record.rules,
-      closes: record.closes,
-      isDelegate: (coop, did, ts) => delegateAt.get(`${coop} ${did} ${ts}`) === true,
-    });
+    const isDelegate = (coop: string, did: string, ts: number) =>
+      delegateAt.get(`${coop} ${did} ${ts}`) === true;
+    const reveals = new Map<string, Choice | MethodBallot>();
+    if (record.secret) {
+      for (const r of await this.reveals(record.id)) {
+        reveals.set(revealKey(r.coop, r.commitment), r.ballot);
+      }
+    }
+    const ballotVotes = votes.map((v) => ({ ...v, ballot: v.ballot ?? v.choice }));
+    const counting = { cooperatives, closes: record.closes, isDelegate };
+    let result: FederationTally;
+    if (record.method) {
+      const method = tallyFederationMethod({
+        ...counting,
+        votes: ballotVotes,
+        secret: record.secret === true,
+        reveals,
+        spec: record.method,
+        quorum: record.rules.quorum,
+      });
+      result = {
+        weight: "equal",
+        cooperatives: cooperatives.size,
+        eligible: method.eligible,
+        required: method.required,
+        cast: method.cast,
+        for: 0,
+        against: 0,
+        abstain: 0,
+        block: 0,
+        delegated: 0,
+        threshold: 0,
+        outcome: method.outcome,
+        ballots: method.ballots.map((b) => ({
+          coop: b.coop,
+          weight: 1,
+          choice: null,
+          replaced: b.replaced,
+          ...(b.by !== undefined ? { by: b.by, ts: b.ts } : {}),
+        })),
+        ignored: method.ignored,
+        method,
+        ...(record.secret ? { unrevealed: method.unrevealed } : {}),
+      };
+    } else if (record.secret) {
+      // The revealed choice of each cooperative's latest commitment, counted by the for/against rule.
+      const counted = countedBallots({ ...counting, votes: ballotVotes, secret: true, reveals });
+      const opened: DelegateVote[] = [];
+      for (const [coop, vote] of counted.latest) {
+        const choice = counted.ballots.get(coop);
+        if (choice !== undefined) {
+          opened.push({
+            coop,
+            did: vote.did,
+            ts: vote.ts,
+            cid: vote.cid,
+            choice: choice as Choice,
+          });
+        }
+      }
+      const choices = tallyFederation({
+        ...counting,
+        votes: opened,
+        weight: record.weight,
+        rules: record.rules,
+      });
+      result = {
+        ...choices,
+        ballots: choices.ballots.map((b) => {
+          const vote = counted.latest.get(b.coop);
+          return {
+            ...b,
+            ...(vote ? { by: vote.did, ts: vote.ts } : {}),
+            replaced: Math.max(0, (counted.counts.get(b.coop) ?? 0) - 1),
+          };
+        }),
+        ignored: counted.ignored,
+        unrevealed: counted.unrevealed,
+      };
+    } else {
+      result = tallyFederation({
+        ...counting,
+        votes: votes as DelegateVote[],
+        weight: record.kind === "clearing" ? "equal" : record.weight,
+        rules: record.rules,
+      });
+    }
     this.#tallies.set(record.id, result);
     return result;
   }
