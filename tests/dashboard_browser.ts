@@ -110,10 +110,7 @@ export async function screenshots(page: Page, dir: string, name: string): Promis
   const written: string[] = [];
   for (const [label, viewport] of Object.entries(viewports)) {
     await page.setViewport(viewport);
-    // Let the layout (and the charts' ResizeObserver) settle on the new width before the shot.
-    await page.evaluate(() =>
-      new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))
-    );
+    await settled(page);
     const path = `${dir}/${name}-${label}.png`;
     await page.screenshot({ path: path as `${string}.png`, fullPage: true });
     written.push(path);
@@ -167,4 +164,11 @@ export async function accessibilityViolations(page: Page): Promise<string[]> {
     );
   });
   return result;
+}
+
+/** Waits two animation frames: the layout, and the charts' ResizeObserver, follow a new viewport. */
+export async function settled(page: Page): Promise<void> {
+  await page.evaluate(() =>
+    new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))
+  );
 }

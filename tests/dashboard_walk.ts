@@ -12,6 +12,7 @@ import {
   openPage,
   overflowsSideways,
   screenshots,
+  settled,
   textOf,
   visit,
   waitInPage,
@@ -113,6 +114,7 @@ async function walk(page: Page, problems: string[], input: WalkInput): Promise<W
     await page.emulateMediaFeatures([{ name: "prefers-color-scheme", value: "light" }]);
     shots.push(...await screenshots(page, dir, name));
     await page.setViewport({ width: 390, height: 844 });
+    await settled(page);
     assert(!(await overflowsSideways(page)), `${name}: the page scrolls sideways at phone width`);
     await page.setViewport({ width: 1280, height: 900 });
   };
