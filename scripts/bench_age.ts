@@ -9,7 +9,7 @@
  * its X25519 run: the payload cost, which dominates, is the same ChaCha20-Poly1305
  * stream. Prints a markdown report with the date, commit and machine load.
  */
-import { parseScriptArgs, scriptSpec } from "./_args.ts";
+import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
 import { decryptWith, type DidRecipient, encryptTo } from "../cli/id_encrypt.ts";
 import type { KeystoreSecrets } from "../cli/keystore.ts";
 import { toBase64 } from "../core/bytes.ts";
@@ -28,21 +28,12 @@ const usage = scriptSpec({
     "on the same file (a markdown report on stdout).",
   options: {
     mb: { type: "string", value: "N", description: "file size in MB (default 10)" },
-    runs: { type: "string", value: "N", description: "runs of each, median kept (default 5)" },
+    runs: { type: "string", value: "N", description: "rounds, median kept (default 7)" },
   },
 });
 const { values: args } = parseScriptArgs(usage);
-const wholeIn = (text: string | undefined, name: string, fallback: number, max: number) => {
-  if (text === undefined) return fallback;
-  const n = /^\d{1,4}$/.test(text) ? Number(text) : NaN;
-  if (!(n >= 1 && n <= max)) {
-    console.error(`Cannot use --${name} "${text}": a whole number from 1 to ${max}`);
-    Deno.exit(2);
-  }
-  return n;
-};
-const mb = wholeIn(args.mb, "mb", 10, 1000);
-const runs = wholeIn(args.runs, "runs", 5, 50);
+const mb = wholeNumberArg(usage, args.mb, { name: "--mb", fallback: 10, max: 1000 });
+const runs = wholeNumberArg(usage, args.runs, { name: "--runs", fallback: 7, max: 50 });
 
 const bytes = mb * 1_000_000;
 const dir = await Deno.makeTempDir({ prefix: "icn-bench-age-" });
@@ -83,17 +74,6 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const samples: number[] = [];
-  await fn(); // warm-up
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await fn();
-    samples.push(performance.now() - start);
-  }
-  return median(samples);
-}
-
 async function ageTool(args: string[]): Promise<void> {
   const out = await new Deno.Command("age", { args, stdout: "null", stderr: "piped" }).output();
   if (out.code !== 0) {
@@ -108,37 +88,49 @@ try {
   hasAge = false;
 }
 
-const rows: { what: string; icnMs: number; ageMs: number | null }[] = [];
 const encClassical = await encryptTo([classical], data);
 const encHybrid = await encryptTo([hybrid], data);
 await Deno.writeFile(`${dir}/icn-classical.age`, encClassical);
 
-const ageEnc = hasAge
-  ? await timed(() => ageTool(["-r", classical.recipient, "-o", `${dir}/age.age`, plainPath]))
-  : null;
-const ageDec = hasAge
-  ? await timed(() => ageTool(["-d", "-i", identityPath, "-o", `${dir}/age.out`, `${dir}/age.age`]))
-  : null;
-rows.push({
-  what: "encrypt, X25519",
-  icnMs: await timed(() => encryptTo([classical], data)),
-  ageMs: ageEnc,
-});
-rows.push({
-  what: "encrypt, hybrid ML-KEM-768 + X25519",
-  icnMs: await timed(() => encryptTo([hybrid], data)),
-  ageMs: ageEnc,
-});
-rows.push({
-  what: "decrypt, X25519",
-  icnMs: await timed(() => decryptWith(secrets, encClassical, "bench")),
-  ageMs: ageDec,
-});
-rows.push({
-  what: "decrypt, hybrid ML-KEM-768 + X25519",
-  icnMs: await timed(() => decryptWith(secrets, encHybrid, "bench")),
-  ageMs: ageDec,
-});
+/**
+ * Every operation once per round, rounds interleaved, so a change in the machine's load
+ * during the run hits all of them alike; the first round warms up and is dropped.
+ */
+const operations: Record<string, () => Promise<unknown>> = {
+  "icn encrypt X25519": () => encryptTo([classical], data),
+  "icn encrypt hybrid": () => encryptTo([hybrid], data),
+  "icn decrypt X25519": () => decryptWith(secrets, encClassical, "bench"),
+  "icn decrypt hybrid": () => decryptWith(secrets, encHybrid, "bench"),
+};
+if (hasAge) {
+  operations["age encrypt"] = () =>
+    ageTool(["-r", classical.recipient, "-o", `${dir}/age.age`, plainPath]);
+  operations["age decrypt"] = () =>
+    ageTool(["-d", "-i", identityPath, "-o", `${dir}/age.out`, `${dir}/age.age`]);
+}
+const samples = new Map<string, number[]>(Object.keys(operations).map((k) => [k, []]));
+for (let round = 0; round <= runs; round++) {
+  for (const [name, fn] of Object.entries(operations)) {
+    const start = performance.now();
+    await fn();
+    if (round > 0) samples.get(name)!.push(performance.now() - start);
+  }
+}
+const ms = (name: string) => samples.has(name) ? median(samples.get(name)!) : null;
+const rows = [
+  { what: "encrypt, X25519", icnMs: ms("icn encrypt X25519")!, ageMs: ms("age encrypt") },
+  {
+    what: "encrypt, hybrid ML-KEM-768 + X25519",
+    icnMs: ms("icn encrypt hybrid")!,
+    ageMs: ms("age encrypt"),
+  },
+  { what: "decrypt, X25519", icnMs: ms("icn decrypt X25519")!, ageMs: ms("age decrypt") },
+  {
+    what: "decrypt, hybrid ML-KEM-768 + X25519",
+    icnMs: ms("icn decrypt hybrid")!,
+    ageMs: ms("age decrypt"),
+  },
+];
 // The same file both ways: what icn writes, the age tool reads.
 if (hasAge) {
   await ageTool(["-d", "-i", identityPath, "-o", `${dir}/check.out`, `${dir}/icn-classical.age`]);
@@ -155,21 +147,22 @@ const ageVersion = hasAge
     .trim()
   : "not installed";
 const mbps = (ms: number) => (bytes / 1e6 / (ms / 1000)).toFixed(0);
-console.log(
+const lines = [
   `## age encryption, ${mb} MB (${
     new Date().toISOString().slice(0, 10)
-  }, commit ${commit}, load ${load})\n`,
-);
-console.log(
-  `Median of ${runs} runs after a warm-up; age tool ${ageVersion}; Deno ${Deno.version.deno}.\n`,
-);
-console.log("| operation | icn (age-encryption) | age tool | icn / age time |");
-console.log("|---|---|---|---|");
+  }, commit ${commit}, load ${load})`,
+  "",
+  `Median of ${runs} interleaved rounds after a warm-up round; age tool ${ageVersion}; Deno ${Deno.version.deno}.`,
+  "",
+  "| operation | icn (age-encryption) | age tool | icn / age time |",
+  "|---|---|---|---|",
+];
 for (const row of rows) {
   const ratio = row.ageMs === null ? "—" : (row.icnMs / row.ageMs).toFixed(2);
   const age = row.ageMs === null ? "—" : `${row.ageMs.toFixed(0)} ms (${mbps(row.ageMs)} MB/s)`;
-  console.log(
+  lines.push(
     `| ${row.what} | ${row.icnMs.toFixed(0)} ms (${mbps(row.icnMs)} MB/s) | ${age} | ${ratio} |`,
   );
 }
+Deno.stdout.writeSync(new TextEncoder().encode(lines.join("\n") + "\n"));
 await Deno.remove(dir, { recursive: true });
