@@ -19,7 +19,8 @@ import {
   prepareNodes,
   startNodes,
 } from "./loadtest/cluster.ts";
-import { drive, type Member, signIn, usersAt } from "./loadtest/driver.ts";
+import { drive, type Member, runOperation, signIn, usersAt } from "./loadtest/driver.ts";
+import { mix } from "./loadtest/mix.ts";
 import { histogramSpec, latencySpec, renderSvg, throughputSpec } from "./loadtest/plots.ts";
 import { breakingText, renderReport } from "./loadtest/report.ts";
 import {
@@ -206,6 +207,7 @@ Deno.addSignalListener("SIGINT", onSignal);
 Deno.addSignalListener("SIGTERM", onSignal);
 
 let exitCode = 0;
+let nodeLogs: () => string[] = () => [];
 try {
   let gateways: string[];
   let target: string;
@@ -217,6 +219,7 @@ try {
     const prepared = await prepareNodes(root, { nodes: nodeCount, users: peak, log });
     const started = await startNodes(prepared);
     stopNodes = started.stop;
+    nodeLogs = () => started.nodes.map((n) => n.stderr());
     gateways = started.nodes.map((n) => n.gateway);
     target =
       `${nodeCount} \`icn node run\` process(es) started by the harness (profile test, gateway on loopback, default gateway limits)`;
@@ -254,6 +257,25 @@ try {
   }
   const currency = String(balanceBody.currency);
 
+  // Warm-up, not measured: a few members do each operation once, so that the first phase does
+  // not measure the node's start (compilation, first store reads).
+  const warmUp = signed.slice(0, Math.min(4, signed.length));
+  let warmUpFailed = 0;
+  for (const member of warmUp) {
+    for (const { op } of mix) {
+      const done = await runOperation(
+        op,
+        member,
+        identities.filter((id) => id.did !== member.identity.did),
+        currency,
+        AbortSignal.timeout(requestTimeoutMs),
+      );
+      if (done.status !== "ok") warmUpFailed++;
+    }
+  }
+  const warmUpText = `${warmUp.length * mix.length} operations (${warmUpFailed} failed)`;
+  log(`warm-up: ${warmUpText}`);
+
   log(`scenario ${scenario.name}: ${scenarioSeconds(scenario)} s, up to ${peak} members`);
   const result = await drive({
     scenario,
@@ -263,6 +285,7 @@ try {
     graceMs: 15_000,
     log,
   });
+  const nodeLog = nodeLogs().map((text) => text.split("\n").filter((l) => l.trim() !== ""));
   await cleanUp();
   const loadAfter = loadAverage();
 
@@ -320,6 +343,8 @@ try {
     breaking,
     figures,
     command,
+    warmUp: warmUpText,
+    nodeLog: nodeLog.map((lines) => ({ lines: lines.length, last: lines.slice(-5) })),
   });
   await Deno.writeTextFile(`${out}/${base}.md`, report);
   await Deno.writeTextFile(

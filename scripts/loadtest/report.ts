@@ -23,6 +23,10 @@ export interface ReportInput {
   breaking: BreakingPoint | null;
   figures: { throughput: string; latency: string; histogram: string };
   command: string;
+  /** The unmeasured warm-up before the first phase. */
+  warmUp: string;
+  /** Per started node: how many lines it logged at warn or error, and the last few. */
+  nodeLog: { lines: number; last: string[] }[];
 }
 
 const ms = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "–");
@@ -81,6 +85,8 @@ export function renderReport(input: ReportInput): string {
     } s, p50 ${ms(input.signIn.p50)} ms, p99 ${ms(input.signIn.p99)} ms).`,
     `- Machine: ${input.cpus} CPUs shared with other work and with the load generator itself; load average before ${input.loadBefore}, after ${input.loadAfter} (\`/proc/loadavg\`).`,
     "",
+    `- Warm-up before the first phase, not measured: ${input.warmUp}.`,
+    "",
     "## Breaking point",
     "",
     breakingText(input.breaking, input.thresholds, peak),
@@ -99,6 +105,19 @@ export function renderReport(input: ReportInput): string {
     "| --- | ---: | ---: | ---: |",
     ...opRows,
     "",
+    ...(input.nodeLog.length === 0 ? [] : [
+      "## Node logs",
+      "",
+      "Lines each node logged at `warn` or above during the run, and the last few of them.",
+      "",
+      ...input.nodeLog.flatMap((n, i) => [
+        `- node ${i + 1}: ${n.lines} line(s)`,
+        ...(n.last.length === 0
+          ? []
+          : ["", "  ```text", ...n.last.map((l) => `  ${l.slice(0, 300)}`), "  ```", ""]),
+      ]),
+      "",
+    ]),
     "## Figures",
     "",
     `![Throughput over time](${input.figures.throughput})`,
