@@ -49,7 +49,6 @@ import {
   parseCurrency,
 } from "../core/governance/genesis.ts";
 import { GovernanceView } from "../core/governance/view.ts";
-import type { Choice } from "../core/governance/tally.ts";
 import { parseDid } from "../core/identity/did.ts";
 import { signEd25519 } from "../core/identity/keys.ts";
 import { formatDuration, type Params, type ParamValue, parseDuration } from "../core/params.ts";
@@ -69,6 +68,15 @@ import {
   openNetwork,
 } from "./networks.ts";
 import type { CommandResult } from "./output.ts";
+import {
+  type FederationBallotOptions,
+  type FederationMethodOptions,
+  methodLines,
+  proposalExtras,
+  voteContent,
+  voteHint,
+} from "./federation_methods.ts";
+import { describeBallot } from "./governance_methods.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Files: cooperative genesis files in, federation files in and out.
@@ -567,11 +575,9 @@ async function resolveProposal(
   );
 }
 
-/** Open while voting runs, then its outcome, Executed once an accepted one takes effect. */
-async function stateOf(view: FederationView, record: FederationProposalRecord, now: number) {
-  if (now <= record.closes) return "Open";
-  const { outcome } = await view.tally(record);
-  return outcome === "Accepted" && now >= record.effective ? "Executed" : outcome;
+/** Open, Revealing (secret), then its outcome; Executed once an accepted one takes effect. */
+function stateOf(view: FederationView, record: FederationProposalRecord, now: number) {
+  return view.stateOf(record, now);
 }
 
 function describeAction(record: FederationProposalRecord): string {
@@ -597,7 +603,7 @@ function describeAction(record: FederationProposalRecord): string {
 }
 
 /** `federation propose`'s options. */
-export interface ProposeOptions {
+export interface ProposeOptions extends FederationMethodOptions {
   kind: FederationProposalKind;
   title: string;
   body?: string;
@@ -648,6 +654,7 @@ export async function propose(
   }
   if (kind !== "remove" && options.remove !== undefined) notFor("--remove", options.remove);
   if (kind !== "config" && options.set.length > 0) notFor("--set", options.set[0]);
+  const extras = proposalExtras(kind, { ...options, option: options.option ?? [] });
   const what = `propose "${terminalSafe(title)}"${forPhrase(options.for)}`;
   const fed = await openFederation(ctx, options.net, what);
   // After the federation is chosen: a contact prefix is looked up in the command's store.
@@ -708,25 +715,28 @@ export async function propose(
     }
   }
   const { coop } = await actingCoop(ctx, fed, options.for, what);
-  const rules = federationRulesFor(await fed.view.paramsAt(now), kind);
-  const body = { coop: coop.net, kind, title, body: text, action, rules };
+  const rules = federationRulesFor(await fed.view.paramsAt(now), kind, {
+    secret: extras.secret === true,
+  });
+  const body = { coop: coop.net, kind, title, body: text, action, rules, ...extras };
   const { cid, envelope: { ts } } = await submitIn(ctx, fed, { kind: "fed.proposal", body });
   const closes = ts + rules.votingPeriod;
   return {
-    data: { id: cid, kind, title, coop: coop.net, action, rules, opened: ts, closes },
+    data: { id: cid, kind, title, coop: coop.net, action, rules, opened: ts, closes, ...extras },
     text: [
       `Proposed ${kind} "${terminalSafe(title)}" for "${terminalSafe(coop.name)}"`,
       `  id:     ${cid}`,
       `  closes: ${iso(closes)}`,
-      `  vote:   icn federation vote ${cid.slice(0, 16)} for|against|abstain${
-        rules.mode === "consent" ? "|block" : ""
-      }`,
+      `  vote:   icn federation vote ${cid.slice(0, 16)} ${voteHint({ ...extras, rules })}`,
+      ...(extras.secret
+        ? [`  reveal: icn federation reveal ${cid.slice(0, 16)} (after the close)`]
+        : []),
     ],
   };
 }
 
 /** `federation vote`'s options. */
-export interface VoteOptions {
+export interface VoteOptions extends Partial<FederationBallotOptions> {
   reason?: string;
   for?: string;
   net?: string;
@@ -738,19 +748,95 @@ export async function vote(
   options: VoteOptions,
 ): Promise<CommandResult> {
   const [id, choiceText] = args;
-  const choice = choiceText as Choice;
-  const what = `vote ${choice} on "${terminalSafe(id)}"${forPhrase(options.for)}`;
+  const what = `vote ${choiceText ?? options.choice ?? ""} on "${terminalSafe(id)}"${
+    forPhrase(options.for)
+  }`.replace("vote  on", "vote on");
   const fed = await openFederation(ctx, options.net, what);
   const record = await resolveProposal(fed.view, id);
   const { coop } = await actingCoop(ctx, fed, options.for, what);
-  const body: Record<string, unknown> = { proposal: record.id, coop: coop.net, choice };
-  if (options.reason !== undefined) body.reason = options.reason;
+  const { body, ballot, shown } = await voteContent(ctx, record, coop.net, choiceText, {
+    score: [],
+    points: [],
+    rank: [],
+    can: [],
+    ifNeedBe: [],
+    ...options,
+  });
   const { cid } = await submitIn(ctx, fed, { kind: "fed.vote", body });
+  const about = `for "${terminalSafe(coop.name)}" on "${terminalSafe(record.title)}" (${
+    record.id.slice(0, 16)
+  })`;
   return {
-    data: { proposal: record.id, coop: coop.net, choice, cid },
-    text: `Voted ${choice} for "${terminalSafe(coop.name)}" on "${terminalSafe(record.title)}" (${
-      record.id.slice(0, 16)
-    })`,
+    data: {
+      proposal: record.id,
+      coop: coop.net,
+      ...(record.method ? { ballot } : { choice: ballot }),
+      ...(record.secret ? { commitment: body.commitment } : {}),
+      cid,
+    },
+    text: record.secret
+      ? [
+        `Committed a secret ballot (${shown}) ${about}`,
+        `  reveal it after ${iso(record.closes)}: icn federation reveal ${
+          record.id.slice(0, 16)
+        } (from this data dir: it keeps the salt)`,
+      ]
+      : `Voted ${shown} ${about}`,
+  };
+}
+
+/** `federation reveal`'s options. */
+export interface RevealOptions {
+  for?: string;
+  net?: string;
+}
+
+/**
+ * Opens the cooperative's secret ballot after the close: the opening of its
+ * counted commitment, kept in this data dir by the delegate who voted.
+ */
+export async function reveal(
+  ctx: CliContext,
+  args: string[],
+  options: RevealOptions,
+): Promise<CommandResult> {
+  const what = `reveal on "${terminalSafe(args[0])}"${forPhrase(options.for)}`;
+  const fed = await openFederation(ctx, options.net, what);
+  const record = await resolveProposal(fed.view, args[0]);
+  if (!record.secret) {
+    throw new InvalidInputError(
+      `Nothing to reveal: "${terminalSafe(record.title)}" has an open ballot`,
+    );
+  }
+  const { coop } = await actingCoop(ctx, fed, options.for, what);
+  const now = ctx.clock.now();
+  const { closes, revealEnds } = fed.view.timing(record);
+  if (now <= closes) {
+    throw new InvalidInputError(
+      `Cannot reveal yet: voting closes at ${iso(closes)}; reveal between then and ${
+        iso(revealEnds)
+      }`,
+    );
+  }
+  const counted = (await fed.view.tally(record)).ballots.find((b) => b.coop === coop.net);
+  if (counted?.commitment === undefined) {
+    throw new InvalidInputError(
+      `Nothing to reveal: "${terminalSafe(coop.name)}" did not vote on "${
+        terminalSafe(record.title)
+      }"`,
+    );
+  }
+  const { readOpening } = await import("./governance_methods.ts");
+  const opening = await readOpening(ctx, record.id, counted.commitment);
+  const { cid } = await submitIn(ctx, fed, {
+    kind: "fed.reveal",
+    body: { proposal: record.id, coop: coop.net, ballot: opening.ballot, salt: opening.salt },
+  });
+  return {
+    data: { proposal: record.id, coop: coop.net, ballot: opening.ballot, cid },
+    text: `Revealed ${describeBallot(record.method, opening.ballot)} for "${
+      terminalSafe(coop.name)
+    }" on "${terminalSafe(record.title)}" (${record.id.slice(0, 16)})`,
   };
 }
 
@@ -770,6 +856,10 @@ export async function show(
   const now = ctx.clock.now();
   const t = await fed.view.tally(record);
   const state = await stateOf(fed.view, record, now);
+  const timing = fed.view.timing(record);
+  const special = record.method !== undefined || record.secret === true;
+  // A secret proposal's result shows once its reveal window ends.
+  const hidden = record.secret === true && now <= timing.revealEnds;
   const coops = await fed.view.coopsAt(record.opened);
   const name = (net: string) => terminalSafe(coops.get(net)?.name ?? net);
   const labels = await contactLabels(ctx);
@@ -781,21 +871,27 @@ export async function show(
     `  state:     ${state}`,
     `  opened:    ${iso(record.opened)}`,
     `  closes:    ${iso(record.closes)}`,
+    ...(record.secret ? [`  reveals:   until ${iso(timing.revealEnds)}`] : []),
     `  effective: ${iso(record.effective)} (timelock ${formatDuration(record.rules.timelock)})`,
     `  weight:    ${t.weight} (${t.cooperatives} cooperatives, ${t.eligible} eligible)`,
-    `  quorum:    ${t.cast} of ${t.eligible} cast, ${t.required} required (${record.rules.quorum}%)${
-      t.cast >= t.required ? " — reached" : ""
-    }`,
-    `  approval:  ${t.for} for of ${t.cast} cast; needs more than ${t.threshold} (${record.rules.approval}%)`,
-    `  tally:     for ${t.for}, against ${t.against}, abstain ${t.abstain}${
-      record.rules.mode === "consent" ? `, block ${t.block}` : ""
-    }`,
-    "  cooperatives:",
-    ...t.ballots.map((b) =>
-      `    ${(b.choice ?? "-").padEnd(8)} ${name(b.coop)} (weight ${b.weight})${
-        b.by ? ` by ${labels.label(b.by)}` : ""
-      }${b.replaced > 0 ? `, replacing ${b.replaced} earlier` : ""}`
-    ),
+    ...(special ? methodLines(record, t, { explain: options.explain === true, hidden, name }) : []),
+    ...(hidden ? [] : [
+      `  quorum:    ${t.cast} of ${t.eligible} cast, ${t.required} required (${record.rules.quorum}%)${
+        t.cast >= t.required ? " — reached" : ""
+      }`,
+    ]),
+    ...(record.method || hidden ? [] : [
+      `  approval:  ${t.for} for of ${t.cast} cast; needs more than ${t.threshold} (${record.rules.approval}%)`,
+      `  tally:     for ${t.for}, against ${t.against}, abstain ${t.abstain}${
+        record.rules.mode === "consent" ? `, block ${t.block}` : ""
+      }`,
+      "  cooperatives:",
+      ...t.ballots.map((b) =>
+        `    ${(b.choice ?? "-").padEnd(8)} ${name(b.coop)} (weight ${b.weight})${
+          b.by ? ` by ${labels.label(b.by)}` : ""
+        }${b.replaced > 0 ? `, replacing ${b.replaced} earlier` : ""}`
+      ),
+    ]),
   ];
   if (record.text) {
     lines.push("", ...record.text.split("\n").map((l) => `  | ${terminalSafe(l)}`), "");
@@ -804,8 +900,13 @@ export async function show(
   if (options.explain) {
     lines.push("  votes cast:");
     for (const v of votes) {
+      const cast = v.commitment !== undefined
+        ? "committed"
+        : v.ballot !== undefined
+        ? describeBallot(record.method, v.ballot)
+        : String(v.choice);
       lines.push(
-        `    ${v.choice.padEnd(8)} ${labels.label(v.did)} for "${name(v.coop)}" at ${iso(v.ts)}${
+        `    ${cast.padEnd(8)} ${labels.label(v.did)} for "${name(v.coop)}" at ${iso(v.ts)}${
           v.reason ? ` — ${terminalSafe(v.reason)}` : ""
         }`,
       );
@@ -826,8 +927,19 @@ export async function show(
     data: {
       ...record,
       state,
-      outcome: t.outcome,
-      tally: t,
+      outcome: hidden ? null : t.outcome,
+      // Hidden: who committed shows, not what (nothing counts before the reveal window ends).
+      tally: hidden
+        ? {
+          ...t,
+          method: undefined,
+          ballots: t.ballots.map((b) => ({ ...b, choice: null })),
+          for: 0,
+          against: 0,
+          abstain: 0,
+          block: 0,
+        }
+        : t,
       ...(options.explain ? { votes } : {}),
     },
     warnings: labels.warnings,

@@ -2,7 +2,12 @@ import { Command } from "@commander-js/extra-typings";
 import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
 import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "../core/federation/kinds.ts";
 import { federationProposalKinds } from "../core/federation/params.ts";
-import { choices } from "../core/governance/tally.ts";
+import {
+  maxScoreMax,
+  methodNames,
+  optionsMax,
+  pointsMax,
+} from "../core/governance/methods/spec.ts";
 import { parseScore } from "../core/trust/edge.ts";
 import {
   choiceArg,
@@ -98,6 +103,36 @@ export function federationCommands(r: Registrar): Command {
       )
       .option("--remove <coop>", "remove: the cooperative (name or network id)")
       .option("--set <key=value>", "config: set a federation parameter (repeatable)", collect, [])
+      .option(
+        "--method <method>",
+        `text: how the cooperatives decide: ${methodNames.join(" | ")} (default proposal)`,
+        choiceArg("method", methodNames),
+      )
+      .option(
+        "--option <text>",
+        `an option to vote on, in order (repeatable, 2 to ${optionsMax}; a time for meeting)`,
+        collect,
+        [],
+      )
+      .option(
+        "--points <n>",
+        "dot: points each cooperative allocates (default 10)",
+        wholeNumberArg("--points", 1, pointsMax),
+      )
+      .option(
+        "--max-score <n>",
+        "score: highest score (default 5)",
+        wholeNumberArg("--max-score", 1, maxScoreMax),
+      )
+      .option(
+        "--seats <n>",
+        "ranked: how many options win (default 1)",
+        wholeNumberArg("--seats", 1, optionsMax),
+      )
+      .option(
+        "--secret",
+        "secret ballot: votes are commitments, revealed after the close (`icn federation reveal`)",
+      )
       .option("--for <coop>", forHelp)
       .option("--net <net>", netHelp, netArg),
     load,
@@ -108,10 +143,39 @@ export function federationCommands(r: Registrar): Command {
       "Vote for your cooperative (a later vote by any of its delegates replaces it)",
     )
       .argument("<id>", "proposal id (or a unique prefix)")
-      .argument("<choice>", choices.join(" | "), choiceArg("vote", choices))
+      .argument(
+        "[choice]",
+        "for | against | abstain | block (consent mode); sense-check: good | unsure | concerned; poll: an option",
+      )
+      .option("--choice <option>", "poll or sense-check: the choice (an option's text or number)")
+      .option("--score <option=n>", "score: an option's score (repeatable; others 0)", collect, [])
+      .option(
+        "--points <option=n>",
+        "dot: points for an option (repeatable; others 0)",
+        collect,
+        [],
+      )
+      .option(
+        "--rank <options>",
+        "ranked: options most preferred first, comma-separated or repeated",
+        collect,
+        [],
+      )
+      .option(
+        "--can <time>",
+        "meeting: a time your cooperative can attend (repeatable)",
+        collect,
+        [],
+      )
+      .option(
+        "--if-need-be <time>",
+        "meeting: a time it could attend if need be (repeatable)",
+        collect,
+        [],
+      )
       .option(
         "--reason <text>",
-        `why (at most ${reasonLengthMax} characters)`,
+        `why (at most ${reasonLengthMax} characters; not with a secret ballot)`,
         textLengthArg("reason", reasonLengthMax),
       )
       .option("--for <coop>", forHelp)
@@ -120,9 +184,22 @@ export function federationCommands(r: Registrar): Command {
     "vote",
   );
   r.action(
+    fed.command("reveal").description(
+      "Open your cooperative's secret ballot after the close, within the reveal window",
+    )
+      .argument("<id>", "proposal id (or a unique prefix)")
+      .option("--for <coop>", forHelp)
+      .option("--net <net>", netHelp, netArg),
+    load,
+    "reveal",
+  );
+  r.action(
     fed.command("show").description("Show a proposal: tally by cooperative, ballots, times")
       .argument("<id>", "proposal id (or a unique prefix)")
-      .option("--explain", "every vote cast, and why ignored ones do not count")
+      .option(
+        "--explain",
+        "every vote cast, why ignored ones do not count; ranked: rounds and pairwise table",
+      )
       .option("--net <net>", netHelp, netArg),
     load,
     "show",

@@ -73,6 +73,8 @@ export interface CoopBallot {
   via?: string;
   /** Earlier votes for it that the counted one replaced. */
   replaced: number;
+  /** Secret: the commitment of its counted vote (revealed or not). */
+  commitment?: string;
 }
 
 /** A vote that counts for nothing, and why. */

@@ -444,6 +444,7 @@ export class FederationView {
           choice: null,
           replaced: b.replaced,
           ...(b.by !== undefined ? { by: b.by, ts: b.ts } : {}),
+          ...(b.commitment !== undefined ? { commitment: b.commitment } : {}),
         })),
         ignored: method.ignored,
         method,
@@ -478,6 +479,7 @@ export class FederationView {
           return {
             ...b,
             ...(vote ? { by: vote.did, ts: vote.ts } : {}),
+            ...(vote?.commitment !== undefined ? { commitment: vote.commitment } : {}),
             replaced: Math.max(0, (counted.counts.get(b.coop) ?? 0) - 1),
           };
         }),
