@@ -7,8 +7,18 @@
 import axe from "axe-core";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 
-/** Where Debian's chromium package installs the browser (`apt-get install chromium`). */
-export const chromiumPath = "/usr/bin/chromium";
+/** The `chromium` on PATH (Debian's package puts it in /usr/bin: `apt-get install chromium`). */
+export function chromiumPath(): string {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (!dir) continue;
+    try {
+      if (Deno.statSync(`${dir}/chromium`).isFile) return `${dir}/chromium`;
+    } catch {
+      // not in this directory
+    }
+  }
+  return "/usr/bin/chromium";
+}
 
 /** Longest any one wait for the page may take: a loaded 2-core machine renders slowly. */
 export const pageWaitMs = 30_000;
@@ -26,7 +36,7 @@ export interface PageProblems {
 
 export async function launchBrowser(): Promise<Browser> {
   return await puppeteer.launch({
-    executablePath: chromiumPath,
+    executablePath: chromiumPath(),
     headless: true,
     // Root in a container has no user namespace for chromium's sandbox; the pages are our own.
     args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--no-first-run"],

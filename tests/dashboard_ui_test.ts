@@ -9,14 +9,7 @@ import { toBase64 } from "../core/bytes.ts";
 import { testNetwork } from "../core/testing.ts";
 import { rulesFor } from "../core/governance/view.ts";
 import { bearer, prepareAndSign, signIn, testGateway } from "../net/gateway/_testing.ts";
-import {
-  chromiumPath,
-  keepOrRemove,
-  launchBrowser,
-  openPage,
-  textOf,
-  visit,
-} from "./dashboard_browser.ts";
+import { keepOrRemove, launchBrowser, openPage, textOf, visit } from "./dashboard_browser.ts";
 import { walkDashboard } from "./dashboard_walk.ts";
 import { needsTools } from "./_tools.ts";
 
@@ -27,7 +20,6 @@ Deno.test(needsTools(["chromium"], {
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    assert.ok((await Deno.stat(chromiumPath)).isFile);
     const network = await testNetwork(3, { now: Date.now() });
     // The browser lives in real time: tokens expire, rate buckets refill, proposals close by it.
     network.deps.clock.now = () => Date.now();
