@@ -356,6 +356,16 @@ try {
     ) +
       "\n",
   );
+  // The report is committed: format it as `deno fmt --check` (deno task ok) expects.
+  const formatted = await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", `${out}/${base}.md`, `${out}/${base}.json`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (formatted.code !== 0) {
+    log(`deno fmt of the report failed: ${new TextDecoder().decode(formatted.stderr)}`);
+  }
   print(`Breaking point: ${breakingText(breaking, thresholds, peak)}`);
   print(`Report: ${out}/${base}.md`);
 } catch (error) {

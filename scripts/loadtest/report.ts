@@ -84,7 +84,6 @@ export function renderReport(input: ReportInput): string {
       input.signIn.seconds.toFixed(1)
     } s, p50 ${ms(input.signIn.p50)} ms, p99 ${ms(input.signIn.p99)} ms).`,
     `- Machine: ${input.cpus} CPUs shared with other work and with the load generator itself; load average before ${input.loadBefore}, after ${input.loadAfter} (\`/proc/loadavg\`).`,
-    "",
     `- Warm-up before the first phase, not measured: ${input.warmUp}.`,
     "",
     "## Breaking point",
