@@ -14,7 +14,7 @@ import { RejectedError, shown } from "../errors.ts";
 import { genesisId, validateGenesis } from "../governance/genesis.ts";
 import { type Choice, choices, type Rules } from "../governance/tally.ts";
 import { checkBallot, checkMethodSpec, type MethodBallot } from "../governance/methods/mod.ts";
-import { commitmentPattern, isSalt } from "../governance/secret.ts";
+import { checkRevealTime, commitmentPattern, isSalt } from "../governance/secret.ts";
 import { coopCommitment } from "./methods.ts";
 import type { Params } from "../params.ts";
 import {
@@ -458,21 +458,7 @@ const reveal: KindHandler = {
       ? checkedBallot(record, b.ballot)
       : checkedChoice(record, b.ballot);
     if (!isSalt(b.salt)) reject("bad_body", "Reveal salt must be 64 lowercase hex characters");
-    const { closes, revealEnds } = view.timing(record);
-    if (envelope.ts <= closes) {
-      reject(
-        "too_early",
-        `Cannot reveal on "${record.id}" before voting closes at ${new Date(closes).toISOString()}`,
-      );
-    }
-    if (envelope.ts > revealEnds) {
-      reject(
-        "closed",
-        `Cannot reveal on "${record.id}": the reveal window ended at ${
-          new Date(revealEnds).toISOString()
-        }`,
-      );
-    }
+    checkRevealTime(record.id, envelope.ts, view.timing(record));
     await requireDelegate(view, b.coop, ctx, `reveal on "${record.id}"`);
     const commitment = coopCommitment(record.id, b.coop, { ballot, salt: b.salt });
     if (ctx.source === "local") {

@@ -18,7 +18,7 @@ import { delegatesPerCoopMax } from "../federation/genesis.ts";
 import { type CooperativeProposalKind, cooperativeProposalKinds } from "./params.ts";
 import { type Choice, choices, type Rules } from "./tally.ts";
 import { checkBallot, checkMethodSpec, type MethodBallot, type MethodSpec } from "./methods/mod.ts";
-import { ballotCommitment, commitmentPattern, isSalt } from "./secret.ts";
+import { ballotCommitment, checkRevealTime, commitmentPattern, isSalt } from "./secret.ts";
 import {
   compareVersions,
   type ConfigAction,
@@ -486,21 +486,7 @@ const reveal: KindHandler = {
       ? checkedBallot(record.method, body.ballot)
       : checkedChoice(record, body.ballot);
     if (!isSalt(body.salt)) reject("bad_body", "Reveal salt must be 64 lowercase hex characters");
-    const { closes, revealEnds } = await view.timing(record);
-    if (envelope.ts <= closes) {
-      reject(
-        "too_early",
-        `Cannot reveal on "${record.id}" before voting closes at ${new Date(closes).toISOString()}`,
-      );
-    }
-    if (envelope.ts > revealEnds) {
-      reject(
-        "closed",
-        `Cannot reveal on "${record.id}": the reveal window ended at ${
-          new Date(revealEnds).toISOString()
-        }`,
-      );
-    }
+    checkRevealTime(record.id, envelope.ts, await view.timing(record));
     const vote = await ctx.state.get<VoteRecord>(govKeys.vote(record.id, envelope.author));
     if (!vote || vote.commitment === undefined) {
       reject("no_vote", `Cannot reveal on "${record.id}": "${envelope.author}" has no secret vote`);

@@ -12,6 +12,7 @@
  */
 import * as dagCbor from "@ipld/dag-cbor";
 import { concatBytes, toHex, utf8Encode } from "../bytes.ts";
+import { RejectedError } from "../errors.ts";
 import { sha256Sync } from "../identity/keys.ts";
 
 export const saltBytes = 32;
@@ -48,4 +49,32 @@ export function ballotCommitment(
 export function saltFrom(bytes: Uint8Array): string {
   if (bytes.length !== saltBytes) throw new RangeError(`A salt needs ${saltBytes} random bytes`);
   return toHex(bytes);
+}
+
+/**
+ * Refuses a reveal at `ts` outside the reveal window: after the close, until
+ * `revealEnds` (both ends as `timing()` gives them). The one rule for
+ * cooperatives (`gov.reveal`) and federations (`fed.reveal`).
+ */
+export function checkRevealTime(
+  proposal: string,
+  ts: number,
+  window: { closes: number; revealEnds: number },
+): void {
+  if (ts <= window.closes) {
+    throw new RejectedError(
+      "too_early",
+      `Cannot reveal on "${proposal}" before voting closes at ${
+        new Date(window.closes).toISOString()
+      }`,
+    );
+  }
+  if (ts > window.revealEnds) {
+    throw new RejectedError(
+      "closed",
+      `Cannot reveal on "${proposal}": the reveal window ended at ${
+        new Date(window.revealEnds).toISOString()
+      }`,
+    );
+  }
 }
