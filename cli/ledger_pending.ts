@@ -36,7 +36,7 @@ import {
 import { sameTransfer, type TransferBody, transferKind } from "../core/ledger/rules.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import type { Store } from "../core/store/store.ts";
-import { resolveWhen, type When } from "./args.ts";
+import { didArg, resolveWhen, type When } from "./args.ts";
 import { contactLabels, resolveDid } from "./contacts.ts";
 import type { CliContext } from "./context.ts";
 import {
@@ -80,6 +80,9 @@ export async function transfer(
     }
     return await (await import("./clearing.ts")).payAcross(ctx, { ...options, coop: options.coop });
   }
+  // Each --poster is checked like any DID first, so a typo is named whatever else is wrong.
+  // (A parser on the option would stop commander from treating it as repeatable.)
+  for (const poster of options.poster ?? []) didArg("--poster")(poster);
   if (!options.pending) {
     if (options.timeout !== undefined || (options.poster?.length ?? 0) > 0) {
       throw new InvalidInputError("--timeout and --poster need --pending");
