@@ -1,7 +1,7 @@
 /**
  * `icn id export` with the age options: `--age-recipient` prints the
  * identity's age recipient (from the key event log's current keys), and
- * `--age-identity FILE` writes its current X25519 secret as an age identity
+ * `--age-identity --out FILE` writes its current X25519 secret as an age identity
  * file (what `age-keygen` writes), so the `age` tool encrypts to and decrypts
  * for an icn identity. Without them, `id export` is cli/id.ts's.
  */
@@ -23,7 +23,8 @@ import { type CommandResult, writeStderr } from "./output.ts";
 /** `id export`'s options (declared in cli/id_commands.ts). */
 export interface AgeExportOptions extends ExportOptions {
   ageRecipient?: boolean;
-  ageIdentity?: string;
+  ageIdentity?: boolean;
+  out?: string;
   pq?: boolean;
 }
 
@@ -35,7 +36,7 @@ export async function exportWithAge(
   const chosen = [
     options.minisign === true && "--minisign",
     options.ageRecipient === true && "--age-recipient",
-    options.ageIdentity !== undefined && "--age-identity",
+    options.ageIdentity === true && "--age-identity",
   ].filter((x): x is string => typeof x === "string");
   if (chosen.length > 1) {
     throw new CommanderError(
@@ -51,8 +52,15 @@ export async function exportWithAge(
       "--pq only goes with --age-recipient (the hybrid age1pq1… recipient)",
     );
   }
+  if (options.out !== undefined && options.ageIdentity !== true) {
+    throw new CommanderError(
+      exitCodes.usage,
+      "icn.exportChoice",
+      `Cannot write "${options.out}": --out only goes with --age-identity (the DID document and the recipient are printed)`,
+    );
+  }
   if (options.ageRecipient === true) return await ageRecipient(ctx, options.pq === true);
-  if (options.ageIdentity !== undefined) return await ageIdentity(ctx, options.ageIdentity);
+  if (options.ageIdentity === true) return await ageIdentity(ctx, options.out);
   return await exportIdentity(ctx, args, { minisign: options.minisign });
 }
 
@@ -75,12 +83,12 @@ async function ageRecipient(ctx: CliContext, pq: boolean): Promise<CommandResult
   };
 }
 
-async function ageIdentity(ctx: CliContext, path: string): Promise<CommandResult> {
-  if (path === "-" || path.length === 0) {
+async function ageIdentity(ctx: CliContext, path: string | undefined): Promise<CommandResult> {
+  if (path === undefined || path === "-" || path.length === 0) {
     throw new CommanderError(
       exitCodes.usage,
       "icn.exportChoice",
-      "--age-identity needs a file name: the secret key is written to a new file (mode 0600), never to standard output",
+      "--age-identity needs --out FILE: the secret key is written to a new file (mode 0600), never to standard output",
     );
   }
   try {

@@ -182,6 +182,16 @@ export async function backup(
   if (options.out === undefined || options.out.length === 0) {
     throw new InvalidInputError("Cannot back up: name the backup file with --out FILE");
   }
+  if (options.to !== undefined) {
+    // Each DID is checked first, so a typo is named before anything else is said.
+    const { checkDidText } = await import("./contacts.ts");
+    for (const text of options.to) checkDidText(text, { what: "--to" });
+  }
+  if (options.threshold !== undefined && !/^\d{1,3}$/.test(options.threshold)) {
+    throw new InvalidInputError(
+      `Cannot use --threshold "${shown(options.threshold, 16)}": it must be a whole number`,
+    );
+  }
   if (options.to === undefined && options.threshold !== undefined) {
     throw new InvalidInputError(
       "Cannot use --threshold without --to: a threshold splits the backup among trustees",
@@ -192,14 +202,7 @@ export async function backup(
       "Cannot back up to trustees without --threshold M: say how many of them must join to restore",
     );
   }
-  const threshold = options.threshold === undefined ? undefined : Number(
-    /^\d{1,3}$/.test(options.threshold) ? options.threshold : NaN,
-  );
-  if (threshold !== undefined && !Number.isInteger(threshold)) {
-    throw new InvalidInputError(
-      `Cannot use --threshold "${shown(options.threshold, 16)}": it must be a whole number`,
-    );
-  }
+  const threshold = options.threshold === undefined ? undefined : Number(options.threshold);
   const unlocked = await ctx.unlock();
   const identity = await ctx.readPublicIdentity();
   await requireRecord(ctx, unlocked.did);
@@ -304,7 +307,9 @@ async function openAnyBackup(
   if (!isTrusteeBundle(bytes)) {
     if (shares !== undefined) {
       throw new InvalidInputError(
-        `Cannot use --share with ${path}: it is a passphrase backup, not a trustee backup`,
+        `Cannot use --share ${
+          shares.join(", ")
+        } with ${path}: it is a passphrase backup, not a trustee backup`,
       );
     }
     return await openBackup(ctx, path, bytes);

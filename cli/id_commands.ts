@@ -48,9 +48,10 @@ export function idCommands(r: Registrar): Command {
       .option("--age-recipient", "print the age recipient (age1…) instead")
       .option("--pq", "with --age-recipient: the hybrid ML-KEM-768 recipient (age1pq1…)")
       .option(
-        "--age-identity <file>",
-        "write the X25519 secret key as an age identity file (mode 0600; a secret!)",
-      ),
+        "--age-identity",
+        "write the X25519 secret key as an age identity file to --out (mode 0600; a secret!)",
+      )
+      .option("--out <file>", "with --age-identity: the new identity file"),
     () => import("./id_age.ts"),
     "exportWithAge",
   );

@@ -195,12 +195,12 @@ Deno.test("the real age tool: decrypts what icn encrypts, and icn decrypts what 
   const recipient = (await asOk(carol, "id", "export", "--age-recipient")).stdout.trim();
   assertMatch(recipient, /^age1[a-z0-9]{58}$/);
   const keyFile = `${dir}/carol.agekey`;
-  const exported = await asOk(carol, "id", "export", "--age-identity", keyFile);
+  const exported = await asOk(carol, "id", "export", "--age-identity", "--out", keyFile);
   assertMatch(exported.stderr, /warning: .*secret key/);
   assertEquals((await Deno.stat(keyFile)).mode! & 0o777, 0o600);
   assertMatch(await Deno.readTextFile(keyFile), /^AGE-SECRET-KEY-1[0-9A-Z]+$/m);
   // Never overwritten.
-  const again = await as(carol, "id", "export", "--age-identity", keyFile);
+  const again = await as(carol, "id", "export", "--age-identity", "--out", keyFile);
   assertEquals(again.code, 1);
   assertMatch(again.stderr, /never overwrites a key file/);
 
