@@ -9,7 +9,7 @@ import { assert } from "../errors.ts";
 import type { Genesis } from "../governance/genesis.ts";
 import type { MethodBallot, MethodOutcome, MethodSpec } from "../governance/methods/mod.ts";
 import type { Choice, Outcome, Rules } from "../governance/tally.ts";
-import type { StateReader } from "../governance/view.ts";
+import { stateAt, type StateReader } from "../governance/view.ts";
 import type { Params, ParamValue } from "../params.ts";
 import type { StoreKey } from "../store/store.ts";
 import type { FederationFile, FederationGenesis } from "./genesis.ts";
@@ -368,12 +368,13 @@ export class FederationView {
    * ends; then its outcome (Closed or NoQuorum for a method proposal);
    * Executed once an accepted one's effective time passed.
    */
-  async stateOf(record: FederationProposalRecord, now: number): Promise<string> {
-    const timing = this.timing(record);
-    if (now <= timing.closes) return "Open";
-    if (record.secret && now <= timing.revealEnds) return "Revealing";
-    const { outcome } = await this.tally(record);
-    return outcome === "Accepted" && now >= timing.effective ? "Executed" : outcome;
+  stateOf(record: FederationProposalRecord, now: number): Promise<string> {
+    return stateAt(
+      this.timing(record),
+      record.secret === true,
+      now,
+      async () => (await this.tally(record)).outcome,
+    );
   }
 
   /**

@@ -131,6 +131,23 @@ export interface Timing {
   extended: boolean;
 }
 
+/**
+ * The state rule of a proposal, cooperative or federation (cancellation
+ * aside): Open until the close; Revealing until a secret one's reveal window
+ * ends; then its outcome, Executed once an accepted one's effective time passed.
+ */
+export async function stateAt<O extends string>(
+  timing: { closes: number; revealEnds: number; effective: number },
+  secret: boolean,
+  now: number,
+  outcome: () => Promise<O>,
+): Promise<"Open" | "Revealing" | "Executed" | O> {
+  if (now <= timing.closes) return "Open";
+  if (secret && now <= timing.revealEnds) return "Revealing";
+  const decided = await outcome();
+  return decided === "Accepted" && now >= timing.effective ? "Executed" : decided;
+}
+
 /** A tally of any method: the proposal rule's counts, or a method's result under `method`. */
 export type ProposalTally = Omit<Tally, "outcome"> & {
   outcome: Outcome | MethodOutcome;
@@ -676,12 +693,12 @@ export class GovernanceView {
    */
   async stateOf(record: ProposalRecord, now: number): Promise<ProposalState> {
     if (record.cancelled !== undefined) return "Cancelled";
-    const timing = await this.timing(record);
-    if (now <= timing.closes) return "Open";
-    if (record.secret && now <= timing.revealEnds) return "Revealing";
-    const { outcome } = await this.tally(record);
-    if (outcome === "Accepted" && now >= timing.effective) return "Executed";
-    return outcome;
+    return await stateAt(
+      await this.timing(record),
+      record.secret === true,
+      now,
+      async () => (await this.tally(record)).outcome,
+    );
   }
 
   /** Accepted upgrade proposals, in effect order. */
