@@ -977,7 +977,10 @@ export async function list(
       opened: record.opened,
       closes: record.closes,
       effective: record.effective,
-      cast: t.cast,
+      // A secret ballot counts commitments until its reveal window ends.
+      cast: record.secret && now <= fed.view.timing(record).revealEnds
+        ? t.ballots.filter((b) => b.commitment !== undefined).length
+        : t.cast,
       eligible: t.eligible,
     });
   }
