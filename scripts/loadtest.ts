@@ -148,6 +148,7 @@ const requestTimeoutMs = wholeNumberArg(usage, values["timeout-ms"], {
 const scenario = withDuration(scenarios[scenarioName as ScenarioName], duration);
 const peak = peakUsers(scenario);
 
+const configPath = new URL("../deno.json", import.meta.url).pathname;
 const encoder = new TextEncoder();
 const log = (line: string) => Deno.stderr.writeSync(encoder.encode(`loadtest: ${line}\n`));
 const print = (line: string) => Deno.stdout.writeSync(encoder.encode(line + "\n"));
@@ -356,9 +357,17 @@ try {
     ) +
       "\n",
   );
-  // The report is committed: format it as `deno fmt --check` (deno task ok) expects.
+  // The report is committed: format it (figures too) as `deno fmt --check` (deno task ok) expects.
   const formatted = await new Deno.Command(Deno.execPath(), {
-    args: ["fmt", "--quiet", `${out}/${base}.md`, `${out}/${base}.json`],
+    args: [
+      "fmt",
+      "--quiet",
+      "--config",
+      configPath,
+      `${out}/${base}.md`,
+      `${out}/${base}.json`,
+      ...Object.values(figures).map((f) => `${out}/${f}`),
+    ],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
