@@ -47,6 +47,13 @@ import {
   StateOverlay,
   type StateView,
 } from "./state.ts";
+import {
+  signatureRequests,
+  type SignatureVerifier,
+  verifyChunk,
+  verifyPoolThreshold,
+  type VerifyRequest,
+} from "./verify_pool.ts";
 
 /** Envelopes whose store reads are fetched together ahead of validation. */
 const prefetchEnvelopes = 128;
@@ -96,6 +103,14 @@ export interface IngestDeps {
    * without it each call caches for its own duration only.
    */
   cache?: ReadCache;
+  /**
+   * Verifies signatures off the main thread (`VerifyPool`) for calls of at
+   * least `verifyPoolThreshold` envelopes without a `gate`: each batch is
+   * validated assuming its signatures hold while the pool checks them, and
+   * redone on the main thread if any fails (or the pool does), so outcomes
+   * are exactly those of verifying one by one. The owner closes it.
+   */
+  verifier?: SignatureVerifier;
 }
 
 export interface IngestOptions {
@@ -232,6 +247,8 @@ async function validateOne(
   now: number,
   prepared: Prepared,
   newForks: ForkEvidence[],
+  /** When set, signature checks are queued here instead of run (see `IngestDeps.verifier`). */
+  deferred?: VerifyRequest[],
 ): Promise<Step> {
   const sealed = prepared.sealed;
   try {
@@ -315,11 +332,11 @@ async function validateOne(
     }
     const child = state.child();
     const ctx: ApplyContext = { envelope, cid, state: child, net, now, source: options.source };
-    await verifySignatures(
-      envelope,
-      signingBytes(envelope),
-      await authorSigningKeys(handler, ctx, options),
-    );
+    const message = signingBytes(envelope);
+    const keys = await authorSigningKeys(handler, ctx, options);
+    const requests = deferred ? signatureRequests(envelope, message, keys) : null;
+    if (requests) deferred!.push(...requests);
+    else await verifySignatures(envelope, message, keys);
     const quarantined = await state.get<QuarantineRecord>(chainKeys.quarantine(envelope.author));
     if (quarantined) {
       throw new RejectedError(
@@ -490,7 +507,37 @@ async function validateBatch(
   prepared: readonly Prepared[],
   start: number,
   base: Base,
+  verifier?: SignatureVerifier,
 ): Promise<Batch> {
+  if (verifier) {
+    const batch = await validateBatchWith(deps, cache, prepared, start, base, verifier);
+    if (batch) return batch;
+  }
+  return (await validateBatchWith(deps, cache, prepared, start, base))!;
+}
+
+/**
+ * `validateBatch` proper. With a verifier, signature checks go to it in
+ * chunks while validation goes on; null when any signature fails (or the
+ * verifier does): the caller then validates the batch again on the main thread.
+ */
+async function validateBatchWith(
+  deps: IngestDeps,
+  cache: ReadCache,
+  prepared: readonly Prepared[],
+  start: number,
+  base: Base,
+  verifier?: SignatureVerifier,
+): Promise<Batch | null> {
+  const deferred: VerifyRequest[] | undefined = verifier ? [] : undefined;
+  const checks: Promise<boolean[]>[] = [];
+  const send = () => {
+    const chunk = deferred!.splice(0, deferred!.length);
+    // Rejections are read when the batch ends; until then they must not surface as unhandled.
+    const check = verifier!.verify(chunk);
+    check.catch(() => {});
+    checks.push(check);
+  };
   const reader = cache.reader(deps.store);
   const root = new StateOverlay(reader, base.parent);
   let logNext = base.logNext;
@@ -511,7 +558,9 @@ async function validateBatch(
       base.now,
       prepared[i],
       forks,
+      deferred,
     );
+    if (deferred && deferred.length >= verifyChunk) send();
     let added: Footprint = { mutations: 0, keyBytes: 0, bytes: 0 };
     if (step.writes) added = add(add(added, step.writes.footprint()), logEntryFootprint);
     for (const fork of forks.slice(forksBefore)) added = add(added, forkFootprint(fork));
@@ -549,6 +598,16 @@ async function validateBatch(
   }
   if (root.size > 0) root.set(chainKeys.logNext, logNext);
   assertBatchFitsCommit(total, steps.length);
+  if (deferred) {
+    if (deferred.length > 0) send();
+    try {
+      for (const results of await Promise.all(checks)) {
+        if (results.some((ok) => !ok)) return null;
+      }
+    } catch {
+      return null;
+    }
+  }
   return { start, steps, root, forks, logEnd: logNext, base };
 }
 
@@ -574,6 +633,9 @@ export async function ingest(
     // consistent store and re-importing completes it).
     await validateAll(deps, cache, prepared, options);
   }
+  const verifier = deps.verifier && !options.gate && prepared.length >= verifyPoolThreshold
+    ? deps.verifier
+    : undefined;
   const outcomes: IngestOutcome[] = [];
   let inflight: { batch: Batch; commit: Promise<string | null> } | null = null;
   let conflicts = 0;
@@ -590,7 +652,7 @@ export async function ingest(
         }
         : await freshBase(deps, cache, options);
       try {
-        batch = await validateBatch(deps, cache, prepared, next, base);
+        batch = await validateBatch(deps, cache, prepared, next, base, verifier);
       } catch (error) {
         // Let the commit in flight settle (and land in the cache) before giving up.
         if (inflight) {
