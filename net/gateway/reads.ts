@@ -219,6 +219,8 @@ export async function readScore(
 
 async function summary(view: GovernanceView, record: ProposalRecord, now: number) {
   const t = await view.tally(record);
+  // Derived times: a late quorum may extend the close; a secret ballot adds its reveal window.
+  const timing = await view.timing(record);
   return {
     id: record.id,
     kind: record.kind,
@@ -226,9 +228,11 @@ async function summary(view: GovernanceView, record: ProposalRecord, now: number
     author: record.author,
     state: await view.stateOf(record, now) as string,
     opened: record.opened,
-    closes: record.closes,
-    effective: record.effective,
-    timeLeft: Math.max(0, record.closes - now),
+    closes: timing.closes,
+    effective: timing.effective,
+    timeLeft: Math.max(0, timing.closes - now),
+    ...(record.method ? { method: JSON.parse(JSON.stringify(record.method)) } : {}),
+    ...(record.secret ? { secret: true, revealEnds: timing.revealEnds } : {}),
     tally: { ...t, outcome: String(t.outcome) },
   };
 }
@@ -272,12 +276,21 @@ export async function readProposal(c: ReadComponents, id: string, now: number) {
   const row = await summary(view, record, now);
   await view.tally(record, ballots as never);
   const votes = await view.votes(record.id);
+  // A method proposal's ballots (a secret one's once revealed), with the delegation they follow.
+  const methodVotes = record.method
+    ? (await view.methodBallots(record)).map((b) => ({
+      did: b.did,
+      ballot: JSON.parse(JSON.stringify(b.ballot)),
+      ...(b.via ? { via: b.via } : {}),
+      ...(votes.get(b.did)?.reason ? { reason: votes.get(b.did)!.reason } : {}),
+    })).sort((a, b) => (a.did < b.did ? -1 : 1))
+    : undefined;
   return {
     ...row,
     text: record.text,
     action: JSON.parse(JSON.stringify(record.action)),
     rules: JSON.parse(JSON.stringify(record.rules)),
-    votes: ballots.map((b) => ({
+    votes: methodVotes ?? ballots.map((b) => ({
       did: b.did,
       choice: b.choice,
       ...(b.via ? { via: b.via } : {}),

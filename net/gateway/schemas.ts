@@ -304,6 +304,8 @@ export const Tally = z.object({
   threshold: z.number(),
   delegated: z.number(),
   outcome: z.string(),
+  /** A method proposal's result (core/governance/methods: counts, winners, rounds). */
+  method: Json.optional(),
 });
 export const ProposalSummary = z.object({
   id: z.string(),
@@ -315,6 +317,11 @@ export const ProposalSummary = z.object({
   closes: SafeInt,
   effective: SafeInt,
   timeLeft: SafeInt,
+  /** A decision method other than for/against: its name, options and limits. */
+  method: Json.optional(),
+  /** Secret ballot: results count reveals, made after the close until `revealEnds`. */
+  secret: z.boolean().optional(),
+  revealEnds: SafeInt.optional(),
   tally: Tally,
 }).openapi("ProposalSummary");
 export const ProposalPage = page(ProposalSummary, "ProposalPage");
@@ -324,7 +331,10 @@ export const Proposal = ProposalSummary.extend({
   rules: Json,
   votes: z.array(z.object({
     did: Did,
-    choice: z.string(),
+    /** for/against proposals. */
+    choice: z.string().optional(),
+    /** Method proposals: the ballot (an option index, or one number per option, or a ranking). */
+    ballot: Json.optional(),
     via: Did.optional(),
     reason: z.string().optional(),
   })),
