@@ -627,15 +627,15 @@ export async function ingest(
 ): Promise<IngestOutcome[]> {
   const prepared = await Promise.all(inputs.map(prepare));
   const cache = deps.cache ?? new ReadCache();
+  const verifier = deps.verifier && !options.gate && prepared.length >= verifyPoolThreshold
+    ? deps.verifier
+    : undefined;
   if (options.atomicity === "all") {
     // Validate everything first without writing; only a fully valid batch is committed,
     // in store-sized chunks (each chunk is a valid prefix, so a crash midway leaves a
     // consistent store and re-importing completes it).
-    await validateAll(deps, cache, prepared, options);
+    await validateAll(deps, cache, prepared, options, verifier);
   }
-  const verifier = deps.verifier && !options.gate && prepared.length >= verifyPoolThreshold
-    ? deps.verifier
-    : undefined;
   const outcomes: IngestOutcome[] = [];
   let inflight: { batch: Batch; commit: Promise<string | null> } | null = null;
   let conflicts = 0;
@@ -732,16 +732,60 @@ async function validateAll(
   cache: ReadCache,
   prepared: readonly Prepared[],
   options: IngestOptions,
+  verifier?: SignatureVerifier,
 ): Promise<void> {
+  // With a verifier: validate assuming the signatures while it checks them; if any fails, the
+  // main thread validates again to find (and refuse at) the first envelope at fault.
+  if (verifier && await validateAllWith(deps, cache, prepared, options, verifier)) return;
+  await validateAllWith(deps, cache, prepared, options);
+}
+
+/** `validateAll` proper; false when a deferred signature check failed (nothing is written either way). */
+async function validateAllWith(
+  deps: IngestDeps,
+  cache: ReadCache,
+  prepared: readonly Prepared[],
+  options: IngestOptions,
+  verifier?: SignatureVerifier,
+): Promise<boolean> {
   const base = await freshBase(deps, cache, options);
   const reader = cache.reader(deps.store);
   const root = new StateOverlay(reader);
+  const deferred: VerifyRequest[] | undefined = verifier ? [] : undefined;
+  const checks: Promise<boolean[]>[] = [];
+  const send = () => {
+    const check = verifier!.verify(deferred!.splice(0, deferred!.length));
+    check.catch(() => {});
+    checks.push(check);
+  };
   for (let i = 0; i < prepared.length; i++) {
     if (i % prefetchEnvelopes === 0) {
       await reader.prefetch(prefetchKeys(deps, prepared, i, base.net));
     }
-    const step = await validateOne(deps, base.options, root, base.net, base.now, prepared[i], []);
-    if (step.outcome.status === "rejected") throw new BatchRejectedError(i, step.outcome);
+    const step = await validateOne(
+      deps,
+      base.options,
+      root,
+      base.net,
+      base.now,
+      prepared[i],
+      [],
+      deferred,
+    );
+    if (step.outcome.status === "rejected") {
+      // A refusal found while signatures were deferred may stem from an earlier forgery.
+      if (deferred) return false;
+      throw new BatchRejectedError(i, step.outcome);
+    }
     step.writes?.mergeIntoParent();
+    if (deferred && deferred.length >= verifyChunk) send();
   }
+  if (!deferred) return true;
+  if (deferred.length > 0) send();
+  try {
+    for (const results of await Promise.all(checks)) if (results.includes(false)) return false;
+  } catch {
+    return false;
+  }
+  return true;
 }

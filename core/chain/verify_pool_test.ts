@@ -3,7 +3,7 @@ import { signingBytes } from "../envelope/envelope.ts";
 import { ed25519FromSeed, signEd25519, verifyEd25519 } from "../identity/keys.ts";
 import { listAll, type Store } from "../store/store.ts";
 import { EdgeWriter, t0, trustNetwork } from "../trust/_testing.ts";
-import { ingest, type IngestOutcome } from "./ingest.ts";
+import { type BatchRejectedError, ingest, type IngestOutcome } from "./ingest.ts";
 import {
   type SignatureVerifier,
   VerifyPool,
@@ -158,4 +158,34 @@ Deno.test("ingest leaves the pool alone below the threshold and when a gate is s
   // (An envelope that starts a new commit batch meets the gate again: existing behaviour.)
   assert.ok(gateCalls >= gated.inputs.length);
   assert.equal(verifier.calls, 0);
+});
+
+Deno.test("an all-or-nothing import with a verify pool refuses at the same envelope, or accepts the same", async () => {
+  for (const broken of [false, true]) {
+    const plain = await batch(broken);
+    const before = await snapshot(plain.net.deps.store);
+    const expected = await ingest(plain.net.deps, plain.inputs, {
+      source: "import",
+      atomicity: "all",
+    }).then(summary, (error: BatchRejectedError) => `${error.index}:${error.message}`);
+    if (broken) {
+      assert.match(String(expected), /^150:.*Ed25519/);
+      assert.equal(await snapshot(plain.net.deps.store), before);
+    }
+    for (const kind of ["pool", "fail"] as const) {
+      const pooled = await batch(broken);
+      const verifier = fakeVerifier(kind);
+      try {
+        const got = await ingest({ ...pooled.net.deps, verifier }, pooled.inputs, {
+          source: "import",
+          atomicity: "all",
+        }).then(summary, (error: BatchRejectedError) => `${error.index}:${error.message}`);
+        assert.deepEqual(got, expected);
+        assert.ok(verifier.calls > 0);
+        assert.equal(await snapshot(pooled.net.deps.store), await snapshot(plain.net.deps.store));
+      } finally {
+        verifier.close();
+      }
+    }
+  }
 });
