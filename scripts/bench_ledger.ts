@@ -7,7 +7,10 @@
  *    store holding the derived state of 1,000,000 transfers (written directly in
  *    batches: ingesting a million envelopes would take the whole time budget).
  */
-import { ingest } from "../core/chain/ingest.ts";
+import { ingest, type IngestDeps } from "../core/chain/ingest.ts";
+import { StateOverlay } from "../core/chain/state.ts";
+import { VerifyPool, verifyPoolSize, type VerifyRequest } from "../core/chain/verify_pool.ts";
+import { cooperativeScore, cooperativeScoreByWalk } from "../core/trust/view.ts";
 import { chainKeys } from "../core/chain/keys.ts";
 import { type SealedEnvelope, sealEnvelope } from "../core/envelope/envelope.ts";
 import { createGenesis, genesisId } from "../core/governance/genesis.ts";
@@ -77,7 +80,7 @@ async function verifyRate(): Promise<number> {
   return rounds * messages.length / ((performance.now() - start) / 1000);
 }
 
-async function benchIngest(dir: string) {
+async function signTransfers() {
   progress(`creating ${membersTotal} members`);
   const members: Member[] = [];
   for (let i = 0; i < membersTotal; i++) members.push(await makeMember(i));
@@ -119,9 +122,44 @@ async function benchIngest(dir: string) {
     envelopes.push(sealed);
   }
   const signSeconds = (performance.now() - signStart) / 1000;
+  return { members, genesis, net, envelopes, signSeconds };
+}
+
+type Signed = Awaited<ReturnType<typeof signTransfers>>;
+
+/** Raw Ed25519 verification through a `VerifyPool` of `size` workers (both cores). */
+async function poolVerifyRate(size: number): Promise<number> {
+  const key = await ed25519FromSeed(new Uint8Array(32).fill(7));
+  const requests: VerifyRequest[] = [];
+  for (let i = 0; i < 2_000; i++) {
+    const message = encoder.encode(`message ${i}`.repeat(8));
+    requests.push({
+      alg: "ed25519",
+      publicKey: key.publicKey,
+      message,
+      signature: await signEd25519(key, message),
+    });
+  }
+  const pool = new VerifyPool(size);
+  try {
+    await pool.verify(requests.slice(0, 200));
+    const start = performance.now();
+    let rounds = 0;
+    while (performance.now() - start < 3_000) {
+      if ((await pool.verify(requests)).includes(false)) throw new Error("verify");
+      rounds++;
+    }
+    return rounds * requests.length / ((performance.now() - start) / 1000);
+  } finally {
+    pool.close();
+  }
+}
+
+async function benchIngest(dir: string, signed: Signed, name: string, verifier?: VerifyPool) {
+  const { members, genesis, net, envelopes, signSeconds } = signed;
   const last = envelopes[envelopes.length - 1].envelope.ts;
-  await Deno.mkdir(`${dir}/ingest`);
-  const store = await KvStore.open(`${dir}/ingest/icn.kv`);
+  await Deno.mkdir(`${dir}/${name}`);
+  const store = await KvStore.open(`${dir}/${name}/icn.kv`);
   // Every commit's mutations are kept to replay them into a fresh store (the write baseline).
   const commits: StoreMutation[][] = [];
   let recording = false;
@@ -135,7 +173,12 @@ async function benchIngest(dir: string) {
     },
     close: () => store.close(),
   };
-  const deps = { store: recorder, clock: fixedClock(last), kinds: createKindRegistry() };
+  const deps: IngestDeps = {
+    store: recorder,
+    clock: fixedClock(last),
+    kinds: createKindRegistry(),
+    ...(verifier ? { verifier } : {}),
+  };
   await store.commit([], [
     { type: "set", key: chainKeys.genesis(net), value: genesis },
     { type: "set", key: chainKeys.network, value: net },
@@ -158,7 +201,7 @@ async function benchIngest(dir: string) {
   recording = false;
   store.close();
   progress(`replaying ${commits.length} commits into a fresh store`);
-  const writeSeconds = await replayWrites(`${dir}/replay.kv`, commits);
+  const writeSeconds = await replayWrites(`${dir}/${name}-replay.kv`, commits);
   const writes = commits.reduce((n, c) => n + c.length, 0);
   return { accepted, seconds, signSeconds, writeSeconds, writes, commits: commits.length, members };
 }
@@ -280,12 +323,57 @@ async function baselineMs(): Promise<number> {
   return times.sort((a, b) => a - b)[2];
 }
 
+/** The credit limit's trust term on a store whose genesis has 1,000 founders: new read vs the walk. */
+async function trustTermMs(path: string, signed: Signed, did: string) {
+  const store = await KvStore.open(path);
+  try {
+    const ts = signed.envelopes[signed.envelopes.length - 1].envelope.ts;
+    const time = async (f: typeof cooperativeScore) => {
+      const times: number[] = [];
+      let score = 0;
+      for (let i = 0; i < 5; i++) {
+        const start = performance.now();
+        score = await f(new StateOverlay(store), signed.genesis, did, ts);
+        times.push(performance.now() - start);
+      }
+      return { ms: times.sort((a, b) => a - b)[2], score };
+    };
+    const fast = await time(cooperativeScore);
+    const walk = await time(cooperativeScoreByWalk);
+    return { fast: fast.ms, walk: walk.ms, same: fast.score === walk.score };
+  } finally {
+    store.close();
+  }
+}
+
+function loadavg(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").trim();
+  } catch {
+    return "unknown";
+  }
+}
+const loadStart = loadavg();
 const dir = await Deno.makeTempDir({ prefix: "icn-bench-ledger-" });
 try {
   progress("measuring raw Ed25519 verification");
   const verifyPerSecond = await verifyRate();
-  const result = await benchIngest(dir);
+  const workers = verifyPoolSize();
+  progress(`measuring Ed25519 verification on ${workers} workers`);
+  const poolVerifyPerSecond = await poolVerifyRate(workers);
+  const signed = await signTransfers();
+  progress("ingest, main thread verifying");
+  const result = await benchIngest(dir, signed, "ingest");
   const rate = result.accepted / result.seconds;
+  progress(`ingest, ${workers} verify workers`);
+  const pool = new VerifyPool(workers);
+  let pooled: Awaited<ReturnType<typeof benchIngest>>;
+  try {
+    pooled = await benchIngest(dir, signed, "ingest-pool", pool);
+  } finally {
+    pool.close();
+  }
+  const pooledRate = pooled.accepted / pooled.seconds;
   progress(`building a store of ${bigTransfers} transfers`);
   const bigDir = `${dir}/big`;
   await Deno.mkdir(bigDir);
@@ -297,6 +385,7 @@ try {
   const historyMs = await cliMs(bigDir, ["ledger", "history", did, "--limit", "20"]);
   const denoMs = await baselineMs();
   const anchorsMs = await cliMs(`${dir}/ingest`, ["ledger", "balance", did]);
+  const trustTerm = await trustTermMs(`${dir}/ingest/icn.kv`, signed, did);
   const f = (n: number) => Math.round(n).toLocaleString("en-US");
   const lines = [
     "## Ledger",
@@ -332,7 +421,22 @@ try {
     } ms** wall (median of 5; target ≤ 150 ms; a bare \`deno eval 0\` takes ${f(denoMs)} ms)`,
     `- \`icn ledger balance\` on the ingest store, whose genesis has 1,000 founders (1,000 trust anchors): ${
       f(anchorsMs)
-    } ms — the cooperative trust score walks the graph from every anchor`,
+    } ms wall; its trust term (\`cooperativeScore\`, in process, median of 5) ${
+      trustTerm.fast.toFixed(1)
+    } ms reading the target's side of the graph against ${
+      f(trustTerm.walk)
+    } ms for the walk from every anchor (same result: ${trustTerm.same})`,
+    `- Ed25519 verification on ${workers} workers (\`VerifyPool\`): ${f(poolVerifyPerSecond)} /s (${
+      (poolVerifyPerSecond / verifyPerSecond).toFixed(2)
+    }× the main thread alone)`,
+    `- The same ingest with \`IngestDeps.verifier\` = a pool of ${workers} workers: **${
+      f(pooledRate)
+    } transfers/s** (${pooled.seconds.toFixed(1)} s; ${
+      (pooledRate / rate).toFixed(2)
+    }× the main-thread ingest; ratio to raw verify on all workers ${
+      (pooledRate / poolVerifyPerSecond).toFixed(3)
+    }; to its own store-only replay ${(pooled.writeSeconds / pooled.seconds).toFixed(2)})`,
+    `- Load: ${loadStart} at the start, ${loadavg()} at the end`,
   ];
   Deno.stdout.writeSync(encoder.encode(lines.join("\n") + "\n"));
 } finally {
