@@ -9,6 +9,7 @@ import {
 } from "../core/chain/bundle.ts";
 import { ingest } from "../core/chain/ingest.ts";
 import { chainKeys } from "../core/chain/keys.ts";
+import { VerifyPool, verifyPoolThreshold } from "../core/chain/verify_pool.ts";
 import { readLog } from "../core/chain/read.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import { clearCatchUp, readCatchUp } from "../core/identity/catch_up.ts";
@@ -90,7 +91,12 @@ export async function importBundle(
   // A data dir that has not joined takes the key logs and sets the network's envelopes aside;
   // what it takes is still all or nothing, so a tampered bundle changes nothing.
   const { now, notJoined } = await splitForImport(envelopes, joined);
-  const outcomes = await ingest(deps, now, { source: "import", atomicity: "all" });
+  // A large bundle verifies its signatures on every core (core/chain/verify_pool.ts).
+  const verifier = now.length >= verifyPoolThreshold ? new VerifyPool() : undefined;
+  const outcomes = await ingest(verifier ? { ...deps, verifier } : deps, now, {
+    source: "import",
+    atomicity: "all",
+  }).finally(() => verifier?.close());
   const accepted = outcomes.filter((o) => o.status === "accepted").length;
   const duplicates = outcomes.filter((o) => o.status === "duplicate").length;
   let alsoAccepted = 0;
