@@ -204,13 +204,19 @@ export async function drive(options: DriveOptions): Promise<DriveResult> {
   const identities = members.map((m) => m.identity);
 
   interface Worker {
+    index: number;
     stop: () => void;
     done: Promise<void>;
   }
   const active: Worker[] = [];
-  let next = 0;
-  const startWorker = () => {
-    const member = members[next++ % members.length];
+  // Members not driven now, lowest index first: a member is never driven by two workers at once
+  // (its chain takes one write at a time), also when a scenario goes down and up again.
+  const free = members.map((_, i) => i).reverse();
+  /** Starts driving a free member; false when every member is busy (one still stopping). */
+  const startWorker = (): boolean => {
+    const index = free.pop();
+    if (index === undefined) return false;
+    const member = members[index];
     const others = identities.filter((id) => id.did !== member.identity.did);
     let stopped = false;
     let wake!: () => void;
@@ -235,20 +241,27 @@ export async function drive(options: DriveOptions): Promise<DriveResult> {
       }
     })();
     active.push({
+      index,
       stop: () => {
         stopped = true;
         wake();
       },
       done,
     });
+    return true;
   };
   const stopping: Promise<void>[] = [];
   const setUsers = (count: number) => {
-    while (active.length < count) startWorker();
+    // When members are still finishing their last operation, the rest start at the next tick.
+    while (active.length < count && startWorker());
     while (active.length > count) {
       const worker = active.pop()!;
       worker.stop();
-      stopping.push(worker.done);
+      // Free again once its current operation is done.
+      stopping.push(worker.done.then(() => {
+        free.push(worker.index);
+        free.sort((a, b) => b - a);
+      }));
     }
     users.push([now(), active.length]);
   };
