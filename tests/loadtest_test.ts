@@ -28,7 +28,9 @@ import {
   summarize,
   timeSeries,
 } from "../scripts/loadtest/stats.ts";
-import { usersAt } from "../scripts/loadtest/driver.ts";
+import { drive, type Member, usersAt } from "../scripts/loadtest/driver.ts";
+import { testIdentity } from "../core/testing.ts";
+import { toBase64 } from "../core/bytes.ts";
 import { assert, assertEquals } from "./_node_fixture.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -201,6 +203,79 @@ Deno.test("figures: Vega-Lite compiled and rendered by vega are well-formed SVG"
   }
   // A broken document is caught by the same check.
   assertThrows(() => assertWellFormedSvg("<svg><g></svg>", "broken"), "unclosed element caught");
+});
+
+Deno.test("drive: ramps phase by phase, never drives a member twice at once, records every operation", async () => {
+  // A stand-in gateway that answers at once and counts each member's requests in flight.
+  const inFlight = new Map<string, number>();
+  let overlap = 0;
+  const seen = new Set<string>();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const did = (req.headers.get("authorization") ?? "").replace("Bearer ", "");
+    seen.add(did);
+    const n = (inFlight.get(did) ?? 0) + 1;
+    inFlight.set(did, n);
+    if (n > 1) overlap++;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      const path = new URL(req.url).pathname;
+      if (req.method === "POST") await req.json();
+      if (path.endsWith("/prepare")) {
+        return Response.json({
+          envelope: { author: did },
+          signingBytes: toBase64(new Uint8Array(8)),
+        });
+      }
+      if (path.endsWith("/envelopes")) return Response.json({ outcome: { status: "accepted" } });
+      return Response.json({ balance: "0.00" });
+    } finally {
+      inFlight.set(did, inFlight.get(did)! - 1);
+    }
+  });
+  try {
+    const api = `http://127.0.0.1:${server.addr.port}/api/v1`;
+    const members: Member[] = await Promise.all(
+      Array.from({ length: 4 }, async (_, index) => {
+        const identity = await testIdentity(500 + index);
+        return { index, identity, api, token: identity.did };
+      }),
+    );
+    const result = await drive({
+      scenario: {
+        name: "spike",
+        description: "test",
+        thinkMs: [0, 10],
+        phases: [
+          { name: "up", users: 4, rampPerS: Infinity, seconds: 0.4 },
+          { name: "down", users: 1, rampPerS: Infinity, seconds: 0.3 },
+          { name: "up again", users: 4, rampPerS: 40, seconds: 0.4 },
+        ],
+      },
+      members,
+      currency: "hours",
+      requestTimeoutMs: 5000,
+      graceMs: 5000,
+      log: () => {},
+    });
+    assertEquals(overlap, 0, "a member had two requests in flight");
+    assertEquals(seen.size, 4);
+    assertEquals(result.windows.map((w) => [w.name, w.users]), [["up", 4], ["down", 1], [
+      "up again",
+      4,
+    ]]);
+    assertEquals(result.endMs, 1100);
+    const counts = result.users.map(([, users]) => users);
+    assertEquals([Math.max(...counts), counts.at(-1)], [4, 0]);
+    assert(counts.includes(1), `went down to 1: ${counts}`);
+    assert(result.samples.length > 10, `operations ran: ${result.samples.length}`);
+    assert(result.samples.every((s) => s.status === "ok"), JSON.stringify(result.samples[0]));
+    assert(
+      result.samples.every((s) => s.requests === (s.op === "balance" ? 1 : 2)),
+      "a write is two requests, a read one",
+    );
+  } finally {
+    await server.shutdown();
+  }
 });
 
 async function loadtest(args: string[], timeoutMs: number) {
