@@ -362,17 +362,26 @@ try {
   progress(`measuring Ed25519 verification on ${workers} workers`);
   const poolVerifyPerSecond = await poolVerifyRate(workers);
   const signed = await signTransfers();
-  progress("ingest, main thread verifying");
-  const result = await benchIngest(dir, signed, "ingest");
+  // The machine's load drifts during a run: BENCH_POOL_FIRST=1 runs the pooled ingest first,
+  // so two runs in opposite orders bound the drift's share of the difference.
+  const plainIngest = () => {
+    progress("ingest, main thread verifying");
+    return benchIngest(dir, signed, "ingest");
+  };
+  const pooledIngest = async () => {
+    progress(`ingest, ${workers} verify workers`);
+    const pool = new VerifyPool(workers);
+    try {
+      return await benchIngest(dir, signed, "ingest-pool", pool);
+    } finally {
+      pool.close();
+    }
+  };
+  const poolFirst = Deno.env.get("BENCH_POOL_FIRST") === "1";
+  const pooledEarly = poolFirst ? await pooledIngest() : undefined;
+  const result = await plainIngest();
   const rate = result.accepted / result.seconds;
-  progress(`ingest, ${workers} verify workers`);
-  const pool = new VerifyPool(workers);
-  let pooled: Awaited<ReturnType<typeof benchIngest>>;
-  try {
-    pooled = await benchIngest(dir, signed, "ingest-pool", pool);
-  } finally {
-    pool.close();
-  }
+  const pooled = pooledEarly ?? await pooledIngest();
   const pooledRate = pooled.accepted / pooled.seconds;
   progress(`building a store of ${bigTransfers} transfers`);
   const bigDir = `${dir}/big`;
@@ -433,7 +442,9 @@ try {
       f(pooledRate)
     } transfers/s** (${pooled.seconds.toFixed(1)} s; ${
       (pooledRate / rate).toFixed(2)
-    }× the main-thread ingest; ratio to raw verify on all workers ${
+    }× the main-thread ingest, run ${
+      poolFirst ? "before" : "after"
+    } it; ratio to raw verify on all workers ${
       (pooledRate / poolVerifyPerSecond).toFixed(3)
     }; to its own store-only replay ${(pooled.writeSeconds / pooled.seconds).toFixed(2)})`,
     `- Load: ${loadStart} at the start, ${loadavg()} at the end`,
