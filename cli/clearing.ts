@@ -167,26 +167,27 @@ export async function agreement(
 ): Promise<CommandResult> {
   const rate = parseRate(options.rate, "--rate");
   const partnerRate = parseRate(options.partnerRate, "--partner-rate");
-  if (options.end && options.limit !== undefined) {
-    throw new InvalidInputError("An agreement that ends has no --limit");
-  }
-  if (!options.end && options.limit === undefined) {
-    throw new InvalidInputError(
-      "A clearing agreement needs --limit (in the federation's currency)",
-    );
-  }
   const what = `propose clearing with "${terminalSafe(options.with)}"${
     options.limit === undefined ? "" : ` up to "${terminalSafe(options.limit)}"`
   }${forPhrase(options.for)}`;
   const fed = await openFederation(ctx, options.net, what);
   const currency = fedCurrency(fed);
-  const limit = options.end ? 0n : parseAmount(options.limit!, currency.decimals, currency.code);
   const now = ctx.clock.now();
   const { coop } = await actingCoop(ctx, fed, options.for, what);
   const partner = findCoop(await fed.view.coopsAt(now), options.with, fed.genesis, what);
   if (partner.net === coop.net) {
     throw new InvalidInputError(`Cannot ${what}: that is your own cooperative`);
   }
+  // After the federation, cooperative and partner are resolved, so a wrong one is named first.
+  if (options.end && options.limit !== undefined) {
+    throw new InvalidInputError(`Cannot ${what}: an agreement that ends has no --limit`);
+  }
+  if (!options.end && options.limit === undefined) {
+    throw new InvalidInputError(
+      `Cannot ${what}: a clearing agreement needs --limit (in the federation's currency)`,
+    );
+  }
+  const limit = options.end ? 0n : parseAmount(options.limit!, currency.decimals, currency.code);
   const action: Record<string, unknown> = {
     coopA: coop.net,
     coopB: partner.net,
@@ -703,7 +704,7 @@ export async function settle(
 ): Promise<CommandResult> {
   const what = `note settlement "${terminalSafe(options.id)}" of "${
     terminalSafe(options.amount)
-  }" with "${terminalSafe(options.with)}"`;
+  }" with "${terminalSafe(options.with)}"${forPhrase(options.for)}`;
   const fed = await openFederation(ctx, options.net, what);
   const currency = fedCurrency(fed);
   const amount = parseAmount(options.amount, currency.decimals, currency.code);
