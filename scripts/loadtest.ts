@@ -300,10 +300,16 @@ try {
   const breaking = breakingPoint(phases, thresholds);
   const series = timeSeries(result.samples, result.endMs, (ms) => usersAt(result.users, ms));
   const date = new Date().toISOString().slice(0, 10);
-  const base = `${date}-${scenario.name}`;
   const out = values.out;
   await Deno.mkdir(out, { recursive: true });
-  const title = `${scenario.name}, ${date}`;
+  // A later run of the same scenario on the same day gets -2, -3, ...: reports are not overwritten.
+  let base = `${date}-${scenario.name}`;
+  for (let n = 2; n <= 1000; n++) {
+    const taken = await Deno.stat(`${out}/${base}.md`).then(() => true, () => false);
+    if (!taken) break;
+    base = `${date}-${scenario.name}-${n}`;
+  }
+  const title = `${base.slice(date.length + 1)}, ${date}`;
   const figures = {
     throughput: `${base}-throughput.svg`,
     latency: `${base}-latency.svg`,
