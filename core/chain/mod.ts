@@ -22,3 +22,10 @@ export {
 } from "./keys.ts";
 export { readChain, readChainBytes, readHead, readHeads, readLog } from "./read.ts";
 export { StateOverlay, type StateView } from "./state.ts";
+export {
+  type SignatureVerifier,
+  VerifyPool,
+  verifyPoolSize,
+  verifyPoolThreshold,
+  type VerifyRequest,
+} from "./verify_pool.ts";

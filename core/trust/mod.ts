@@ -51,7 +51,13 @@ export {
   trustKeys,
   trustKinds,
 } from "./state.ts";
-export { anchorsAt, cooperativeScore, meanScore } from "./view.ts";
+export {
+  anchorsAt,
+  cooperativeScore,
+  cooperativeScoreByWalk,
+  meanScore,
+  meanScoreByWalk,
+} from "./view.ts";
 export { type HistoryEvent, type HistoryPoint, replayHistory } from "./history.ts";
 export { type Components, stronglyConnectedComponents } from "./scc.ts";
 export { louvain, type LouvainResult } from "./louvain.ts";
