@@ -54,7 +54,7 @@ function parseUrl(text: string): URL {
     throw new InvalidInputError(`Cannot use "${text.slice(0, 200)}": not a URL`);
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new InvalidInputError(`Cannot use ${url.protocol} URLs: use http or https`);
+    throw new InvalidInputError(`Cannot use "${text.slice(0, 200)}": not an http or https URL`);
   }
   return url;
 }
@@ -96,6 +96,14 @@ export async function login(
   options: LoginOptions,
 ): Promise<CommandResult> {
   const url = parseUrl(args[0]);
+  const scopes = options.scope ?? ["read"];
+  const { scopes: known } = await import("../net/gateway/schemas.ts");
+  const unknown = scopes.filter((s) => !(known as readonly string[]).includes(s));
+  if (unknown.length > 0) {
+    throw new InvalidInputError(
+      `Unknown scope ${unknown.map((s) => JSON.stringify(s)).join(", ")}: use ${known.join(", ")}`,
+    );
+  }
   const warnings = url.protocol === "http:" && !loopback.test(url.hostname)
     ? [`${url.origin} is plain HTTP on another machine: the signature and token travel unencrypted`]
     : [];
@@ -115,7 +123,6 @@ export async function login(
     };
   }
   const base = `${url.origin}${url.pathname.replace(/\/+$/, "").replace(/\/api\/v1$/, "")}/api/v1`;
-  const scopes = options.scope ?? ["read"];
   const challenge = checkChallenge(await call(`${base}/auth/challenge`, { did, scopes }), did);
   const signed = await sign(ctx, challenge.message);
   const token = await call(`${base}/auth/token`, { ...signed, nonce: challenge.nonce });
