@@ -82,6 +82,8 @@ export interface NodeConfig {
   /** Reverse proxies whose X-Forwarded-For the gateway believes. */
   gatewayTrustedProxies: string[];
   gatewayTokenTtlS: number;
+  /** API requests in progress at once before the gateway answers 503 `overloaded`. */
+  gatewayMaxInFlight: number;
   /** The dashboard's directory; empty: `web/` beside the program when present. */
   gatewayWebDir: string;
   /** Do the clearing steps of the cooperative this node's identity is a delegate of (`net/clearing_agent.ts`). */
@@ -354,6 +356,14 @@ const keyDefs: readonly KeyDef[] = [
     doc: "lifetime of a sign-in token, in seconds",
   },
   {
+    toml: "gateway.max_in_flight",
+    field: "gatewayMaxInFlight",
+    type: "int",
+    min: 1,
+    max: 10_000,
+    doc: "API requests in progress at once; past it the gateway answers 503 overloaded",
+  },
+  {
     toml: "gateway.web_dir",
     field: "gatewayWebDir",
     type: "string",
@@ -418,6 +428,7 @@ export function defaultConfig(profile: Profile = "server"): NodeConfig {
     gatewayCorsOrigins: [],
     gatewayTrustedProxies: [],
     gatewayTokenTtlS: 3600,
+    gatewayMaxInFlight: 64,
     gatewayWebDir: "",
     federationAgent: false,
   };
