@@ -179,9 +179,6 @@ export async function backup(
   _args: string[],
   options: BackupOptions,
 ): Promise<CommandResult> {
-  if (options.out === undefined || options.out.length === 0) {
-    throw new InvalidInputError("Cannot back up: name the backup file with --out FILE");
-  }
   if (options.to !== undefined) {
     // Each DID is checked first, so a typo is named before anything else is said.
     const { checkDidText } = await import("./contacts.ts");
@@ -201,6 +198,9 @@ export async function backup(
     throw new InvalidInputError(
       "Cannot back up to trustees without --threshold M: say how many of them must join to restore",
     );
+  }
+  if (options.out === undefined || options.out.length === 0) {
+    throw new InvalidInputError("Cannot back up: name the backup file with --out FILE");
   }
   const threshold = options.threshold === undefined ? undefined : Number(options.threshold);
   const unlocked = await ctx.unlock();

@@ -69,8 +69,19 @@ export async function recipientOfDid(
   did: string,
   options: { classicalOnly?: boolean } = {},
 ): Promise<DidRecipient> {
-  const store = await ctx.store();
-  const stored = (await store.get<IdentityRecord>(identityKey(did)))?.value;
+  // The home store holds imported logs; a joined network's store holds its members' logs.
+  let store = await ctx.store();
+  let stored = (await store.get<IdentityRecord>(identityKey(did)))?.value;
+  if (!stored) {
+    const { openJoinedNetworks } = await import("./networks.ts");
+    for (const network of await openJoinedNetworks(ctx)) {
+      stored = (await network.store.get<IdentityRecord>(identityKey(did)))?.value;
+      if (stored) {
+        store = network.store;
+        break;
+      }
+    }
+  }
   if (!stored) {
     const error = new UnknownIdentityError(did);
     error.message =
@@ -79,7 +90,7 @@ export async function recipientOfDid(
   }
   let replayed: IdentityRecord | undefined;
   try {
-    replayed = (await replayKel(await kelEnvelopes(ctx, did))).get(did);
+    replayed = (await replayKel(await kelEnvelopes(ctx, did, store))).get(did);
   } catch (error) {
     throw new RejectedError(
       "unverifiable_kel",
@@ -298,8 +309,8 @@ export async function encrypt(
   const [file] = args;
   const out = options.out ?? `${file}${options.armor === true ? ".age.asc" : ".age"}`;
   await checkOutput(ctx, file, out, options.force === true);
-  const recipients = await recipientsOfDids(ctx, options.to ?? []);
   const data = await readInputFile(file, "file to encrypt", { bytesMax: encryptFileBytesMax });
+  const recipients = await recipientsOfDids(ctx, options.to ?? []);
   const encrypted = await encryptTo(recipients, data);
   const bytes = options.armor === true
     ? new TextEncoder().encode(age.armor.encode(encrypted))

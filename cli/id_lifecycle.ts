@@ -12,6 +12,7 @@ import {
   UnknownIdentityError,
 } from "../core/errors.ts";
 import type { SealedEnvelope } from "../core/envelope/envelope.ts";
+import type { Store } from "../core/store/store.ts";
 import { parseDid } from "../core/identity/did.ts";
 import { didDocument } from "../core/identity/did_document.ts";
 import {
@@ -284,8 +285,12 @@ async function upgradePqLocked(ctx: CliContext): Promise<CommandResult> {
 }
 
 /** KEL chains needed to replay `did`'s log: the trustees that attested its recoveries, then its own. */
-export async function kelEnvelopes(ctx: CliContext, did: string): Promise<SealedEnvelope[]> {
-  const store = await ctx.store();
+export async function kelEnvelopes(
+  ctx: CliContext,
+  did: string,
+  from?: Store,
+): Promise<SealedEnvelope[]> {
+  const store = from ?? await ctx.store();
   const own = await readChain(store, kelNet, did);
   const trustees = new Set<string>();
   for (const sealed of own) {
