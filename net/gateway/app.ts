@@ -26,7 +26,7 @@ import {
   signingBytes,
   type UnsignedEnvelope,
 } from "../../core/envelope/envelope.ts";
-import { RejectedError } from "../../core/errors.ts";
+import { ConflictError, RejectedError } from "../../core/errors.ts";
 import type { Genesis } from "../../core/governance/genesis.ts";
 import type { Ed25519KeyPair } from "../../core/identity/keys.ts";
 import type { TrustClass } from "../../core/policy/policy.ts";
@@ -38,6 +38,8 @@ import { EventHub } from "./events.ts";
 import {
   type BucketRate,
   gatewayBodyBytesMax,
+  maxInFlightDefault,
+  overloadedRetryAfterSeconds,
   pageSizeDefault,
   type RateLayer,
   trustClassesCachedMax,
@@ -91,6 +93,8 @@ export interface GatewayInit {
   webDir?: string | null;
   /** Rate limits (tests shrink them). */
   rates?: Partial<Record<RateLayer, BucketRate>>;
+  /** API requests in progress at once before the next is answered 503 `overloaded`; default 64. */
+  maxInFlight?: number;
 }
 
 /** Hono's environment: the TCP peer's address, given by `serve.ts` (absent in `app.request`). */
@@ -103,6 +107,8 @@ export interface Gateway {
   events: EventHub;
   /** Call for every envelope the node accepts: the event stream reads on. */
   accepted(): void;
+  /** API requests in progress now (bounded by `maxInFlight`). */
+  inFlight(): number;
   start(): Promise<void>;
   stop(): void;
 }
@@ -119,6 +125,7 @@ const errors = {
   404: json(s.ErrorBody, "Not found"),
   413: json(s.ErrorBody, "Body too large"),
   429: json(s.ErrorBody, "Rate limited (see Retry-After)"),
+  503: json(s.ErrorBody, "Overloaded (`overloaded`, see Retry-After), or too many event streams"),
 };
 
 function errorBody(code: string, message: string, issues?: { path: string; message: string }[]) {
@@ -211,6 +218,27 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
       crossOriginResourcePolicy: "same-origin",
     }),
   );
+  // A global bound on API requests in progress: past it, an early 503 before anything is read or
+  // verified (each member stays within its own rate limits, so only this sheds a crowd). An event
+  // stream counts only until its response starts.
+  const maxInFlight = init.maxInFlight ?? maxInFlightDefault;
+  let inFlight = 0;
+  app.use(`${apiBase}/*`, async (_c, next) => {
+    if (inFlight >= maxInFlight) {
+      throw new GatewayError(
+        503,
+        "overloaded",
+        `The gateway is at its limit of ${maxInFlight} requests in progress; retry after ${overloadedRetryAfterSeconds} s`,
+        { "retry-after": String(overloadedRetryAfterSeconds) },
+      );
+    }
+    inFlight++;
+    try {
+      await next();
+    } finally {
+      inFlight--;
+    }
+  });
   if (init.corsOrigins && init.corsOrigins.length > 0) {
     app.use(
       `${apiBase}/*`,
@@ -587,6 +615,10 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     request: { body: { ...json(s.SubmitRequest, "The signed envelope"), required: true } },
     responses: {
       200: json(s.Receipt, "Accepted (or already there): the receipt"),
+      409: json(
+        s.ErrorBody,
+        "`stale_chain`: the caller's chain moved on since this envelope was prepared (its seq is taken); nothing changed, prepare again and sign the new envelope",
+      ),
       422: json(s.RejectedReceipt, "Rejected by the rules: the reason and the receipt"),
       ...errors,
     },
@@ -632,7 +664,41 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
         (error as Error).message,
       );
     }
-    const outcome = await components.ingest(sealed);
+    // A client that went away while this waited (its timeout) gets no write it cannot see: the
+    // ingest is not started. Deno.serve aborts the request's signal when the connection closes.
+    if (c.req.raw.signal.aborted) {
+      logger.info("gateway_client_gone", { caller: caller.did, kind: wire.kind, cid: sealed.cid });
+      throw new GatewayError(499, "client_gone", "The client went away before the write started");
+    }
+    let outcome: IngestOutcome;
+    try {
+      outcome = await components.ingest(sealed);
+    } catch (error) {
+      if (!(error instanceof ConflictError)) throw error;
+      // A local envelope at a seq already taken by another one: the chain moved on since the
+      // prepare (a write that committed after its client gave up, or two prepares in parallel).
+      const head = (await store.get<ChainHead>(chainKeys.head(net, caller.did)))?.value;
+      if (head && head.seq >= sealed.envelope.seq) {
+        logger.info("gateway_write", {
+          caller: caller.did,
+          kind: wire.kind,
+          outcome: "stale_chain",
+          cid: sealed.cid,
+        });
+        throw new GatewayError(
+          409,
+          "stale_chain",
+          `Your chain moved on since this envelope was prepared: seq ${sealed.envelope.seq} is taken (the chain is at seq ${head.seq}). Nothing changed; prepare again and sign the new envelope`,
+        );
+      }
+      // Otherwise the store kept changing under every commit attempt: busy, not this envelope's fault.
+      throw new GatewayError(
+        503,
+        "store_busy",
+        `The store is busy: ${error.message}. Nothing changed; retry the same envelope`,
+        { "retry-after": String(overloadedRetryAfterSeconds) },
+      );
+    }
     const receipt: Receipt = {
       id: `r-${toHex(components.rng.bytes(12))}`,
       caller: caller.did,
@@ -740,6 +806,7 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     receipts,
     events,
     accepted: () => events.wake(),
+    inFlight: () => inFlight,
     start: () => events.start(),
     stop: () => events.stop(),
   };

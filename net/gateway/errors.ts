@@ -3,7 +3,7 @@ import { IcnError } from "../../core/errors.ts";
 
 /** An error the gateway answers with `status` and a stable `code`. */
 export class GatewayError extends IcnError {
-  readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503;
+  readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 499 | 503;
   readonly headers: Record<string, string>;
   constructor(
     status: GatewayError["status"],

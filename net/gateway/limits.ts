@@ -6,6 +6,19 @@
 /** Largest request body: a submitted envelope is at most 64 KiB of CBOR; its JSON with base64 signatures and a body of text fits well under twice that. */
 export const gatewayBodyBytesMax = 128 * 1024;
 
+/**
+ * Requests in progress at once, over every client (`gateway.max_in_flight`); one more is answered
+ * 503 `overloaded` at once, before its body is read. Each member stays within its own rate limits
+ * under a load test, so only a global bound sheds load. 64 is a judgement, not a measurement: at
+ * the load test's breaking point (about 45 requests/s within p99 1 s, docs/gateway.md) far fewer
+ * are in progress at once, and it keeps a burst from queueing thousands behind the one writer.
+ */
+export const maxInFlightDefault = 64;
+/** The most an operator may configure. */
+export const maxInFlightMax = 10_000;
+/** `Retry-After` of an `overloaded` answer, in seconds. */
+export const overloadedRetryAfterSeconds = 1;
+
 /** A sign-in challenge lives 5 minutes: long enough to sign on a phone, short enough to be useless once leaked. */
 export const challengeTtlMs = 5 * 60 * 1000;
 /** Challenges outstanding at once; beyond it the oldest are forgotten (a flood cannot grow memory). */

@@ -78,6 +78,7 @@ export async function serveGateway(
     },
   }, {
     tokenTtlSeconds: config.gatewayTokenTtlS,
+    maxInFlight: config.gatewayMaxInFlight,
     publicReads: config.gatewayPublicReads,
     corsOrigins: config.gatewayCorsOrigins,
     trustedProxies: config.gatewayTrustedProxies,

@@ -8,9 +8,10 @@ Deno.test("gateway config: off by default, read from [gateway], the environment 
   assertEquals(defaults.gatewayListen, "");
   assertEquals(defaults.gatewayPublicReads, false);
   assertEquals(defaults.gatewayCorsOrigins, []);
+  assertEquals(defaults.gatewayMaxInFlight, 64);
   assert(renderConfig("server").includes("[gateway]"), "node init writes the section");
   const file = resolveConfig(
-    '[gateway]\nlisten = "0.0.0.0:8080"\npublic_reads = true\ncors_origins = ["https://a.example"]\ntrusted_proxies = ["10.0.0.5"]\ntoken_ttl_s = 600\n',
+    '[gateway]\nlisten = "0.0.0.0:8080"\npublic_reads = true\ncors_origins = ["https://a.example"]\ntrusted_proxies = ["10.0.0.5"]\ntoken_ttl_s = 600\nmax_in_flight = 8\n',
   );
   assertEquals(
     [
@@ -19,8 +20,9 @@ Deno.test("gateway config: off by default, read from [gateway], the environment 
       file.gatewayCorsOrigins,
       file.gatewayTrustedProxies,
       file.gatewayTokenTtlS,
+      file.gatewayMaxInFlight,
     ],
-    ["0.0.0.0:8080", true, ["https://a.example"], ["10.0.0.5"], 600],
+    ["0.0.0.0:8080", true, ["https://a.example"], ["10.0.0.5"], 600, 8],
   );
   const env = resolveConfig(undefined, {
     env: { ICN_GATEWAY_LISTEN: "127.0.0.1:9090", ICN_GATEWAY_CORS_ORIGINS: "https://a, https://b" },
@@ -41,6 +43,7 @@ Deno.test("gateway config: a bad listen address or lifetime is refused naming th
       '[gateway]\nlisten = "8080"\n',
       '[gateway]\nlisten = "host:99999"\n',
       "[gateway]\ntoken_ttl_s = 5\n",
+      "[gateway]\nmax_in_flight = 0\n",
       "[gateway]\nbogus = 1\n",
     ]
   ) {

@@ -55,3 +55,37 @@ Deno.test("submit: a bad signature is 422 with a stable code and changes nothing
   assertEquals(body.receipt.outcome.status, "rejected");
   assertEquals(await t.network.deps.store.get(chainKeys.head(t.network.net, alice.did)), null);
 });
+
+Deno.test("submit: an envelope prepared before the chain moved on is 409 stale_chain and changes nothing", async () => {
+  const t = await testGateway();
+  const [, alice, bob] = t.network.members;
+  const token = await signIn(t, alice);
+  const edge = (score: number) => ({
+    kind: "trust.edge",
+    body: { to: bob.did, score, graph: "social" },
+  });
+  // Two prepares before either is submitted: both take seq 0 (a write whose client timed out,
+  // committed after the member had prepared the next one, is the same case).
+  const first = await prepareAndSign(t, alice, token, edge(700));
+  const second = await prepareAndSign(t, alice, token, edge(600));
+  assertEquals([first.envelope.seq, second.envelope.seq], [0, 0]);
+  const accepted = await t.request("/api/v1/envelopes", { json: first, headers: bearer(token) });
+  assertEquals(accepted.status, 200, JSON.stringify(await accepted.clone().json()));
+  const store = t.network.deps.store;
+  const headKey = chainKeys.head(t.network.net, alice.did);
+  const before = [await store.get(headKey), await store.get(chainKeys.logNext)];
+  const stale = await t.request("/api/v1/envelopes", { json: second, headers: bearer(token) });
+  const body = await stale.json();
+  assertEquals(stale.status, 409, JSON.stringify(body));
+  assertEquals(body.error.code, "stale_chain");
+  assert(body.error.message.includes("prepare again"), body.error.message);
+  assertEquals([await store.get(headKey), await store.get(chainKeys.logNext)], before);
+  // The remedy the message names works: prepare again, sign, submit.
+  const again = await prepareAndSign(t, alice, token, edge(600));
+  assertEquals(again.envelope.seq, 1);
+  const retried = await t.request("/api/v1/envelopes", { json: again, headers: bearer(token) });
+  assertEquals(retried.status, 200, JSON.stringify(await retried.clone().json()));
+  // The 409 is declared in the OpenAPI document.
+  const document = await (await t.request("/api/v1/openapi.json")).json();
+  assert(document.paths["/api/v1/envelopes"].post.responses["409"], "409 declared");
+});
