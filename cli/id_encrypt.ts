@@ -287,6 +287,7 @@ async function checkOutput(
   } catch {
     return; // missing (or unreadable: writing reports why)
   }
+  if (info.isDirectory) throw new InvalidInputError(`Cannot write "${out}": it is a directory`);
   if (info.isFile && !force) {
     throw new AlreadyExistsError(
       `Cannot write "${out}": it exists; use --force to replace it, or choose another --out`,
