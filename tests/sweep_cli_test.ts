@@ -83,40 +83,80 @@ const kinds: Record<string, Kind> = {
   // A clearing payment's or commit's id (cli/clearing.ts): looked up, any text may be one.
   payment: "text",
   commit: "text",
+  // A gateway's URL (icn id login).
+  url: "value",
+  // A proposal's voting method (cli/ballot_flags.ts).
+  method: "choice",
+  // A ballot's parts: an option of the proposal, OPT=N, a ranking, a meeting time.
+  option: "value",
+  "option=n": "value",
+  options: "value",
+  time: "value",
 };
 
 /** A bad value for each typed placeholder: [label, value, the part stderr must name]. */
-const badValues: Record<string, [string, string, string]> = {
-  code: ["an unknown currency", "nosuchcurrency", "nosuchcurrency"],
-  "code:decimals": ["a currency without decimals", "HOURS", "HOURS"],
-  "key=value": ["an unknown parameter", "no.such.key=1", "no.such.key"],
-  "x.y.z": ["a version that is not x.y.z", "1.2", "1.2"],
-  id: ["an unknown proposal id", "bafynosuchproposal", "bafynosuchproposal"],
-  addr: ["an address that is not a multiaddr", "not-a-multiaddr", "not-a-multiaddr"],
-  "host:port": ["an address that is not loopback", "0.0.0.0:5601", "0.0.0.0"],
-  scope: ["an unknown scope", "bogus:scope", "bogus:scope"],
-  coop: ["an unknown cooperative", "nosuchcoop", "nosuchcoop"],
-  "coop=did": ["a delegate without its cooperative", "nosuchcoop", "nosuchcoop"],
-  net: ["an unknown network", "nosuchnet", "nosuchnet"],
-  rate: ["a rate that is not a decimal", "1e3", "1e3"],
+const badValues: Record<string, [string, string, string][]> = {
+  code: [["an unknown currency", "nosuchcurrency", "nosuchcurrency"]],
+  "code:decimals": [["a currency without decimals", "HOURS", "HOURS"]],
+  "key=value": [["an unknown parameter", "no.such.key=1", "no.such.key"]],
+  "x.y.z": [["a version that is not x.y.z", "1.2", "1.2"]],
+  id: [["an unknown id", "bafynosuchproposal", "bafynosuchproposal"]],
+  addr: [["an address that is not a multiaddr", "not-a-multiaddr", "not-a-multiaddr"]],
+  "host:port": [["an address that is not loopback", "0.0.0.0:5601", "0.0.0.0"]],
+  scope: [["an unknown scope", "bogus:scope", "bogus:scope"]],
+  coop: [["an unknown cooperative", "nosuchcoop", "nosuchcoop"]],
+  "coop=did": [["a delegate without its cooperative", "nosuchcoop", "nosuchcoop"]],
+  net: [["an unknown network", "nosuchnet", "nosuchnet"]],
+  rate: [["a rate that is not a decimal", "1e3", "1e3"]],
+  url: [
+    ["a URL that is not http(s)", "ftp://127.0.0.1/login", "ftp://127.0.0.1/login"],
+    ["an unreachable gateway", "http://127.0.0.1:1", "http://127.0.0.1:1"],
+  ],
+  option: [["an option the proposal does not have", "nosuchoption", "nosuchoption"]],
+  "option=n": [["a malformed OPT=N", "red=lots", "red=lots"]],
+  options: [["an option the proposal does not have", "red,nosuchoption", "nosuchoption"]],
+  time: [["a time the meeting does not offer", "nosuchtime", "nosuchtime"]],
 };
 
 /**
- * Options a case needs besides the required ones, so that the swept input is the only thing
- * wrong: a proposal's kind is the one its swept option belongs to, with that kind's other
- * options.
+ * Options and arguments a case needs besides the required ones, so that the swept input is the
+ * only thing wrong: a proposal's kind and method are the ones its swept option belongs to, with
+ * their other options; a ballot flag votes on a proposal of its method; --pending's options come
+ * with --pending. Keys are flags or `<argument>`; each value is given once per element (none: a
+ * flag without a value).
  */
-function companions(command: string, swept: Slot | null): Map<string, string> {
-  const out = new Map<string, string>();
-  if (command !== "governance propose" || swept?.flag == null) return out;
-  const upgrade = ["--upgrade-version", "--deadline", "--min-version"];
-  if (upgrade.includes(swept.flag)) {
-    out.set("--kind", "upgrade");
-    for (const flag of upgrade) {
-      if (flag !== swept.flag) out.set(flag, flag === "--deadline" ? "30d" : "9.9.9");
-    }
-  } else if (swept.flag === "--set") out.set("--kind", "config");
-  else if (swept.flag === "--admit" || swept.flag === "--remove") out.set("--kind", "membership");
+function companions(command: string, swept: Slot | null): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  const flag = swept?.flag;
+  if (flag == null) return out;
+  const methodOf: Record<string, string> = {
+    "--points": "dot",
+    "--max-score": "score",
+    "--seats": "ranked",
+  };
+  if (command === "governance propose" || command === "federation propose") {
+    if (methodOf[flag]) {
+      out.set("--kind", ["text"]);
+      out.set("--method", [methodOf[flag]]);
+      out.set("--option", ["red", "blue"]);
+    } else if (flag === "--method") out.set("--option", ["red", "blue"]);
+  }
+  if (command === "governance propose") {
+    const upgrade = ["--upgrade-version", "--deadline", "--min-version"];
+    if (upgrade.includes(flag)) {
+      out.set("--kind", ["upgrade"]);
+      for (const f of upgrade) {
+        if (f !== flag) out.set(f, [f === "--deadline" ? "30d" : "9.9.9"]);
+      }
+    } else if (flag === "--set") out.set("--kind", ["config"]);
+    else if (flag === "--admit" || flag === "--remove") out.set("--kind", ["membership"]);
+  }
+  if (command === "governance vote" && ballotProposals[flag]) {
+    out.set("<id>", [ballotProposals[flag]]);
+  }
+  if (command === "ledger transfer" && (flag === "--timeout" || flag === "--poster")) {
+    out.set("--pending", []);
+  }
   return out;
 }
 
@@ -238,6 +278,36 @@ for (const h of [home, homeB]) await ok(["governance", "join", genesis], h);
 const proposal = JSON.parse(
   await ok(["--json", "governance", "propose", "--kind", "text", "--title", "Sweep"]),
 ) as { id: string };
+/** A proposal of each ballot flag's method, so that a bad ballot is the only thing wrong. */
+const ballotProposals: Record<string, string> = {};
+for (
+  const [method, flags] of [
+    ["poll", ["--choice"]],
+    ["score", ["--score"]],
+    ["dot", ["--points"]],
+    ["ranked", ["--rank"]],
+    ["meeting", ["--can", "--if-need-be"]],
+  ] as const
+) {
+  const { id } = JSON.parse(
+    await ok([
+      "--json",
+      "governance",
+      "propose",
+      "--kind",
+      "text",
+      "--title",
+      method,
+      "--method",
+      method,
+      "--option",
+      "red",
+      "--option",
+      "blue",
+    ]),
+  ) as { id: string };
+  for (const flag of flags) ballotProposals[flag] = id;
+}
 const text = `${root}/hello.txt`;
 await Deno.writeTextFile(text, "hello cooperative\n");
 await ok(["id", "sign", text]);
@@ -316,6 +386,7 @@ function goodValue(leaf: Leaf, slot: Slot, n: number): string {
         state: "Open",
         reason: "manual",
         level: "info",
+        method: "poll",
       };
       return fixed[slot.placeholder] ?? "x";
     }
@@ -332,6 +403,7 @@ function goodValue(leaf: Leaf, slot: Slot, n: number): string {
         "code:decimals": "hours:2",
         "x.y.z": "9.9.9",
         rate: "1",
+        url: "http://127.0.0.1:1",
       };
       return fixed[slot.placeholder] ?? "x";
     }
@@ -383,7 +455,7 @@ function badInputs(slot: Slot): [string, string, string][] {
     case "choice":
       return [["an unknown choice", "bogus-choice", "bogus-choice"]];
     case "value":
-      return [badValues[slot.placeholder]];
+      return badValues[slot.placeholder];
     case "text":
       return [];
   }
@@ -448,15 +520,22 @@ function argsFor(leaf: Leaf, swept: Slot | null, value: string | null, repeat = 
   let n = 0;
   for (const slot of leaf.slots) {
     const isSwept = slot === swept;
-    if (!isSwept && !slot.required && !extra.has(slot.flag ?? "")) continue;
-    const v = isSwept && value !== null
-      ? value
-      : extra.get(slot.flag ?? "") ?? goodValue(leaf, slot, n++);
-    if (slot.flag === null) positional.push(v);
+    const key = slot.flag ?? `<${slot.placeholder}>`;
+    if (!isSwept && !slot.required && !extra.has(key)) continue;
+    const values = isSwept && value !== null
+      ? [value]
+      : extra.get(key) ?? [goodValue(leaf, slot, n++)];
+    extra.delete(key);
+    if (slot.flag === null) positional.push(...values);
     else {
-      options.push(slot.flag, v);
-      if (isSwept && repeat) options.push(slot.flag, v);
+      for (const v of values) options.push(slot.flag, v);
+      if (isSwept && repeat) options.push(slot.flag, values[0]);
     }
+  }
+  // Companions that are not slots: flags without a value.
+  for (const [flag, values] of extra) {
+    if (values.length === 0) options.push(flag);
+    else for (const v of values) options.push(flag, v);
   }
   return [...leaf.path, ...positional, ...options];
 }
