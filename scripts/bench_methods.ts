@@ -15,9 +15,28 @@ import {
   type MethodSpec,
   tallyMethod,
 } from "../core/governance/methods/mod.ts";
+import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
 
-const members = 100_000;
-const runs = 5;
+const usage = scriptSpec({
+  usage: "deno task bench:methods [options]",
+  description: "Tally of each decision method with 100,000 eligible members and 100,000 ballots\n" +
+    "(ranked: 10 options); wall and CPU time per method (a markdown report on stdout).",
+  options: {
+    members: {
+      type: "string",
+      value: "N",
+      description: "eligible members and ballots (default 100000)",
+    },
+    runs: { type: "string", value: "N", description: "rounds, median kept (default 5)" },
+  },
+});
+const { values: args } = parseScriptArgs(usage);
+const members = wholeNumberArg(usage, args.members, {
+  name: "--members",
+  fallback: 100_000,
+  max: 1_000_000,
+});
+const runs = wholeNumberArg(usage, args.runs, { name: "--runs", fallback: 5, max: 50 });
 let seed = 42;
 const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
 const pick = (n: number) => Math.floor(random() * n);
