@@ -6,6 +6,7 @@
 import { fromBase64, toBase64 } from "../../core/bytes.ts";
 import { signEd25519 } from "../../core/identity/keys.ts";
 import { seededRng, silentLogger } from "../../core/ports.ts";
+import type { Store } from "../../core/store/store.ts";
 import { type TestIdentity, type TestNetwork, testNetwork } from "../../core/testing.ts";
 import { createNodeMetrics } from "../metrics.ts";
 import { WriteLane } from "../write_lane.ts";
@@ -24,7 +25,12 @@ export interface TestGateway {
 
 export async function testGateway(
   init: GatewayInit = {},
-  options: { network?: TestNetwork; node?: TestIdentity } = {},
+  options: {
+    network?: TestNetwork;
+    node?: TestIdentity;
+    /** Networks served beside the home network (a federation's store, for its positions). */
+    served?: { id: string; store: Store }[];
+  } = {},
 ): Promise<TestGateway> {
   const network = options.network ?? await testNetwork(3, { now: testNow });
   const node = options.node ?? network.members[0];
@@ -56,6 +62,7 @@ export async function testGateway(
     node: { did: node.did, ed25519: node.ed25519 },
     ingest: async (sealed) => (await lane.ingest([sealed], "local"))[0],
     status,
+    served: () => [{ id: network.net, store: network.deps.store }, ...(options.served ?? [])],
   }, init);
   ref.gateway = gateway;
   await gateway.start();

@@ -50,12 +50,15 @@ import {
   readBalance,
   readBalances,
   readCooperativeScore,
+  readFederations,
   readHistory,
   readLimit,
   readMembers,
+  readPositions,
   readProposal,
   readProposals,
   readScore,
+  type ServedNetwork,
 } from "./reads.ts";
 import { type Receipt, Receipts } from "./receipts.ts";
 import * as s from "./schemas.ts";
@@ -79,6 +82,11 @@ export interface GatewayComponents {
   /** Ingests an envelope its author signed through the node's one writer, and publishes it. */
   ingest(sealed: SealedEnvelope): Promise<IngestOutcome>;
   status(): Promise<GatewayStatus>;
+  /**
+   * Every network the node serves, home included (issue #16): the gateway reads federation
+   * positions from the federation networks among them. Absent: the home network only.
+   */
+  served?(): readonly ServedNetwork[];
 }
 
 export interface GatewayInit {
@@ -153,6 +161,7 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
   const receipts = new Receipts();
   const events = new EventHub({ store, logger });
   const reads = { store, genesis };
+  const served = (): readonly ServedNetwork[] => components.served?.() ?? [{ id: net, store }];
   const trustClasses = new Map<string, { cls: TrustClass; until: number }>();
   const trustedProxies = new Set(init.trustedProxies ?? []);
 
@@ -430,7 +439,26 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     responses: { 200: json(s.Status, "Node status"), ...errors },
   }, async (c) => {
     await guard(c, "read");
-    return send(c, s.Status, { ...(await components.status()), federation: null });
+    const federation = (await readFederations(served())).map(({ id, name }) => ({ id, name }));
+    return send(c, s.Status, { ...(await components.status()), federation });
+  });
+
+  route({
+    method: "get",
+    path: `${apiBase}/federation/positions`,
+    tags: ["reads"],
+    summary: "A served federation's clearing positions: each pair's position, limit, use and rates",
+    security: bearer,
+    request: { query: s.PositionsQuery },
+    responses: { 200: json(s.PositionPage, "A page of positions"), ...errors },
+  }, async (c) => {
+    await guard(c, "read");
+    const query = c.req.valid("query");
+    return send(
+      c,
+      s.PositionPage,
+      await readPositions(served(), query.net, clock.now(), page(query)),
+    );
   });
 
   route({

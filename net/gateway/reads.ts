@@ -5,6 +5,10 @@
  * writes (STYLE 24): every read goes through a `StateOverlay` that is never committed.
  */
 import { StateOverlay } from "../../core/chain/state.ts";
+import { readClearing } from "../../core/federation/clearing_kinds.ts";
+import type { FederationGenesis } from "../../core/federation/genesis.ts";
+import { positionRows } from "../../core/federation/positions.ts";
+import { federationKeys, FederationView } from "../../core/federation/view.ts";
 import type { Currency, Genesis } from "../../core/governance/genesis.ts";
 import { membersAt } from "../../core/governance/membership.ts";
 import { GovernanceView, type ProposalRecord } from "../../core/governance/view.ts";
@@ -297,4 +301,54 @@ export async function readProposal(c: ReadComponents, id: string, now: number) {
       ...(votes.get(b.did)?.reason ? { reason: votes.get(b.did)!.reason } : {}),
     })).sort((a, b) => (a.did < b.did ? -1 : 1)),
   };
+}
+
+/** A network the node serves beside its home network (the gateway reads federations from it). */
+export interface ServedNetwork {
+  id: string;
+  store: Store;
+}
+
+/** The federation networks among `served`, by their stored federation genesis, in id order. */
+export async function readFederations(
+  served: readonly ServedNetwork[],
+): Promise<{ id: string; name: string; store: Store; genesis: FederationGenesis }[]> {
+  const out = [];
+  for (const network of served) {
+    const genesis = await reader(network.store).get<FederationGenesis>(federationKeys.genesis);
+    if (genesis) out.push({ id: network.id, name: genesis.name, store: network.store, genesis });
+  }
+  return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * A federation's positions, one row per pair: `readClearing` folded at `now` and shaped by
+ * `positionRows`, exactly what `icn federation positions --json` prints. 404 `unknown_network`
+ * when the node does not serve that federation.
+ */
+export async function readPositions(
+  served: readonly ServedNetwork[],
+  net: string,
+  now: number,
+  page: Page,
+) {
+  const fed = (await readFederations(served)).find((f) => f.id === net);
+  if (!fed) {
+    throw new GatewayError(
+      404,
+      "unknown_network",
+      `This node serves no federation network ${JSON.stringify(net)}`,
+    );
+  }
+  const view = new FederationView(reader(fed.store), fed.genesis);
+  const reading = await readClearing(view, now);
+  const currency = fed.genesis.currencies[0];
+  const rows = positionRows(reading, await view.coopsAt(now), currency.decimals);
+  const { items, next } = pageOf(
+    `positions:${net}`,
+    rows,
+    (row) => `${row.coops[0]}/${row.coops[1]}`,
+    page,
+  );
+  return { net, name: fed.genesis.name, currency: currency.code, items, next };
 }

@@ -355,9 +355,38 @@ export const Status = z.object({
     syncLag: z.number(),
     peers: z.number(),
   })),
-  /** Federation positions once clearing exists (docs/gateway.md, "Extension points"); null today. */
-  federation: z.null(),
+  /** The federation networks this node serves: their positions are at `/federation/positions`. */
+  federation: z.array(z.object({ id: z.string(), name: z.string() })),
 }).openapi("Status");
+
+export const PositionsQuery = PageQuery.extend({
+  /** The federation network's id. */
+  net: z.string().min(1).max(128),
+});
+export const Position = z.object({
+  coops: z.tuple([z.string(), z.string()]),
+  names: z.tuple([z.string(), z.string()]),
+  debtor: z.string().nullable(),
+  creditor: z.string().nullable(),
+  owed: z.string(),
+  owedMinor: z.string().regex(/^\d+$/),
+  limit: z.string().nullable(),
+  use: z.number().nullable(),
+  agreement: z.string().nullable(),
+  rates: z.record(z.string(), z.string()).nullable(),
+  settlementInterval: z.number().nullable(),
+  accepted: z.number().int(),
+  open: z.number().int(),
+  settled: z.string(),
+}).openapi("Position");
+/** A page of a federation's positions (the rows of `icn federation positions --json`). */
+export const PositionPage = z.object({
+  net: z.string(),
+  name: z.string(),
+  currency: z.string(),
+  items: z.array(Position),
+  next: z.string().nullable(),
+}).openapi("PositionPage");
 
 export const EventQuery = z.strictObject({
   kind: z.string().max(64).optional(),

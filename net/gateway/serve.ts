@@ -57,6 +57,7 @@ export async function serveGateway(
     store,
     node: { did: node.deps.identity.did, ed25519: node.deps.identity.ed25519 },
     ingest: (sealed) => node.ingestSigned(sealed),
+    served: () => node.networks.map((id) => ({ id, store: node.storeOf(id) })),
     status: async () => {
       const status = await node.status();
       return {
