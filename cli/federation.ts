@@ -543,7 +543,7 @@ export async function actingCoop(
   );
 }
 
-async function allProposals(view: FederationView): Promise<FederationProposalRecord[]> {
+export async function allProposals(view: FederationView): Promise<FederationProposalRecord[]> {
   const out: FederationProposalRecord[] = [];
   for (const kind of federationProposalKinds) {
     for (const entry of await view.index(kind)) {
@@ -555,7 +555,7 @@ async function allProposals(view: FederationView): Promise<FederationProposalRec
 }
 
 /** A full proposal id or a unique prefix of one. */
-async function resolveProposal(
+export async function resolveProposal(
   view: FederationView,
   id: string,
 ): Promise<FederationProposalRecord> {

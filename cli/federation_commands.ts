@@ -22,6 +22,7 @@ import { collect, type Registrar } from "./command.ts";
 
 const load = () => import("./federation.ts");
 const loadClearing = () => import("./clearing.ts");
+const loadAudit = () => import("./federation_audit.ts");
 
 /** Shortest `vouch --expires`: a vouch that lapses within a second is a mistake. */
 const vouchLifetimeMsMin = 1000;
@@ -192,6 +193,24 @@ export function federationCommands(r: Registrar): Command {
       .option("--net <net>", netHelp, netArg),
     load,
     "reveal",
+  );
+  r.action(
+    fed.command("audit").description(
+      "Check each cooperative's counted ballot: eligible, signed envelope, commitment opened",
+    )
+      .argument("<id>", "proposal id (or a unique prefix)")
+      .option("--net <net>", netHelp, netArg),
+    loadAudit,
+    "audit",
+  );
+  r.action(
+    fed.command("todo").description(
+      "Open proposals your cooperative has not voted on (and secret ballots to reveal), " +
+        "closing soonest first",
+    )
+      .option("--net <net>", netHelp, netArg),
+    loadAudit,
+    "todo",
   );
   r.action(
     fed.command("show").description("Show a proposal: tally by cooperative, ballots, times")

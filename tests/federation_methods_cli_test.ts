@@ -36,6 +36,20 @@ interface Shown {
   };
 }
 
+interface Todo {
+  id: string;
+  action: string;
+  coopName: string;
+  deadline: number;
+}
+interface Audit {
+  ok: boolean;
+  counted: number;
+  unrevealed: number;
+  problems: number;
+  votes: { status: string; ballot?: unknown }[];
+}
+
 Deno.test({
   name: "federation poll and secret poll through the CLI, cooperatives voting by their delegates",
   sanitizeResources: false,
@@ -131,6 +145,10 @@ Deno.test({
       "Turin",
     );
     await exchange("a1", "b1");
+    // todo: the poll needs Beta's vote, closing in the voting period.
+    const needs = await json<{ count: number; items: Todo[] }>(home.b1, "federation", "todo");
+    assertEquals(needs.items.map((i) => [i.id, i.action, i.coopName]), [[poll.id, "vote", "Beta"]]);
+    assertEquals(needs.items[0].deadline, poll.closes);
     await refused(1, home.b1, ["federation", "vote", poll.id, "Ghent"], /No option "Ghent"/);
     await refused(
       1,
@@ -152,6 +170,14 @@ Deno.test({
     assertMatch(text, /result:\s+Lyon/);
     // b1's second vote replaced its first (one record per delegate): Beta counts Lyon, once.
     assertMatch(text, /Beta: Lyon\n/);
+    const pollAudit = await json<Audit>(home.a1, "federation", "audit", poll.id);
+    assertEquals([pollAudit.ok, pollAudit.counted, pollAudit.problems], [true, 2, 0]);
+    assertEquals(pollAudit.votes.map((v) => [v.status, v.ballot]), [["counted", 0], [
+      "counted",
+      0,
+    ]]);
+    assertEquals((await json<{ count: number }>(home.b1, "federation", "todo")).count, 0);
+    await refused(1, home.a1, ["federation", "audit", "ffffffffff"], /No federation proposal/);
 
     // A secret poll: commitments while open, reveals after the close, result after the window.
     const secret = await json<{ id: string; closes: number }>(
@@ -179,6 +205,9 @@ Deno.test({
     const open = await json<Shown>(home.a1, "federation", "show", secret.id);
     assertEquals([open.state, open.outcome], ["Open", null]);
     stepClockPast(secret.closes);
+    const toReveal = await json<{ items: Todo[] }>(home.a1, "federation", "todo");
+    assertEquals(toReveal.items.map((i) => [i.id, i.action]), [[secret.id, "reveal"]]);
+    assertEquals(toReveal.items[0].deadline, secret.closes + 3_600_000);
     await cli(0, ["--data-dir", home.a1, "federation", "reveal", secret.id]);
     await cli(0, ["--data-dir", home.b1, "federation", "reveal", secret.id]);
     await exchange("a1", "b1");
@@ -192,6 +221,27 @@ Deno.test({
       assertEquals(done.state, "Closed");
       assertEquals(done.tally.method?.result.votes, [0, 2]);
       assertEquals(done.tally.unrevealed, []);
+      // Each counted ballot re-read from its envelopes opens its commitment, in the window.
+      const audited = await json<Audit>(home[n], "federation", "audit", secret.id);
+      assertEquals([audited.ok, audited.counted, audited.unrevealed], [true, 2, 0]);
+      assertEquals(audited.votes.map((v) => v.ballot), [1, 1]);
     }
+    assertMatch(
+      (await cli(0, ["--data-dir", home.a1, "federation", "audit", secret.id])).stdout,
+      /Audit passed: 2 cooperative ballot\(s\) counted \(each opens its signed commitment\)/,
+    );
+    // A stored reveal altered behind the rules' back (its envelope says South): the audit fails.
+    const kv = await Deno.openKv(`${home.a1}/networks/${fed}.kv`);
+    try {
+      const stored = (await Array.fromAsync(kv.list<{ ballot: number }>({
+        prefix: ["fed", "r", secret.id],
+      })))[0];
+      await kv.set(stored.key, { ...stored.value, ballot: 0 });
+    } finally {
+      kv.close();
+    }
+    const failed = await json<Audit>(home.a1, "federation", "audit", secret.id);
+    assertEquals([failed.ok, failed.problems], [false, 1]);
+    assertEquals(failed.votes.filter((v) => v.status === "mismatch").length, 1);
   },
 });
