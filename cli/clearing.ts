@@ -27,6 +27,7 @@ import {
   pendingGraceMs,
 } from "../core/federation/clearing.ts";
 import { readClearing, settleKind } from "../core/federation/clearing_kinds.ts";
+import { positionRows } from "../core/federation/positions.ts";
 import { federationRulesFor } from "../core/federation/params.ts";
 import type { FederationMember } from "../core/federation/view.ts";
 import type { Currency, Genesis } from "../core/governance/genesis.ts";
@@ -241,32 +242,7 @@ export async function positions(
   const reading = await readClearing(fed.view, now);
   const coops = await fed.view.coopsAt(now);
   const name = (net: string) => coops.get(net)?.name ?? net;
-  const rows = [];
-  for (const pair of [...reading.state.pairs.values()].sort((a, b) => (a.lo < b.lo ? -1 : 1))) {
-    const a = pair.agreement;
-    const abs = pair.position < 0n ? -pair.position : pair.position;
-    const [debtor, creditor] = pair.position >= 0n ? [pair.lo, pair.hi] : [pair.hi, pair.lo];
-    const open = reading.commits.filter((c) =>
-      pairOf(c.from, c.to).key === `${pair.lo}/${pair.hi}` &&
-      reading.state.commits.get(c.cid)?.status === "open"
-    ).length;
-    rows.push({
-      coops: [pair.lo, pair.hi],
-      names: [name(pair.lo), name(pair.hi)],
-      debtor: abs === 0n ? null : debtor,
-      creditor: abs === 0n ? null : creditor,
-      owed: formatAmount(abs, fedCurrency(fed).decimals),
-      owedMinor: abs.toString(),
-      limit: a ? formatAmount(a.limit, fedCurrency(fed).decimals) : null,
-      use: a && a.limit > 0n ? Number((abs * 10000n) / a.limit) / 100 : null,
-      agreement: a?.id ?? null,
-      rates: a ? { [a.coopA]: a.rateA.text, [a.coopB]: a.rateB.text } : null,
-      settlementInterval: a?.settlementInterval ?? null,
-      accepted: pair.accepted,
-      open,
-      settled: formatAmount(pair.settled, fedCurrency(fed).decimals),
-    });
-  }
+  const rows = positionRows(reading, coops, fedCurrency(fed).decimals);
   const text = rows.length === 0
     ? ["No clearing agreements or positions in this federation"]
     : rows.map((r) => {
