@@ -49,6 +49,7 @@ import { type RateCategory, RateLimiter } from "./rate_limit.ts";
 import {
   readBalance,
   readBalances,
+  type ReadComponents,
   readCooperativeScore,
   readFederations,
   readHistory,
@@ -58,6 +59,7 @@ import {
   readProposal,
   readProposals,
   readScore,
+  servedCooperative,
   type ServedNetwork,
 } from "./reads.ts";
 import { type Receipt, Receipts } from "./receipts.ts";
@@ -162,6 +164,11 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
   const events = new EventHub({ store, logger });
   const reads = { store, genesis };
   const served = (): readonly ServedNetwork[] => components.served?.() ?? [{ id: net, store }];
+  /** The home network's reads, or (`?net=`) another served cooperative's, signed out only. */
+  const readsOf = (other: string | undefined, signedIn: boolean): Promise<ReadComponents> =>
+    other === undefined || other === net
+      ? Promise.resolve(reads)
+      : servedCooperative(served(), other, signedIn, net);
   const trustClasses = new Map<string, { cls: TrustClass; until: number }>();
   const trustedProxies = new Set(init.trustedProxies ?? []);
 
@@ -467,11 +474,13 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     tags: ["reads"],
     summary: "Current members, by DID",
     security: bearer,
-    request: { query: s.PageQuery },
+    request: { query: s.NetPageQuery },
     responses: { 200: json(s.MemberPage, "A page of members"), ...errors },
   }, async (c) => {
-    await guard(c, "read");
-    return send(c, s.MemberPage, await readMembers(reads, clock.now(), page(c.req.valid("query"))));
+    const caller = await guard(c, "read");
+    const query = c.req.valid("query");
+    const on = await readsOf(query.net, caller !== null);
+    return send(c, s.MemberPage, await readMembers(on, clock.now(), page(query)));
   });
 
   route({
@@ -480,15 +489,16 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     tags: ["reads"],
     summary: "Balances of members and accounts in one currency, by DID",
     security: bearer,
-    request: { query: s.CurrencyPageQuery },
+    request: { query: s.NetCurrencyPageQuery },
     responses: { 200: json(s.BalancePage, "A page of balances"), ...errors },
   }, async (c) => {
-    await guard(c, "read");
+    const caller = await guard(c, "read");
     const query = c.req.valid("query");
+    const on = await readsOf(query.net, caller !== null);
     return send(
       c,
       s.BalancePage,
-      await readBalances(reads, query.currency, clock.now(), page(query)),
+      await readBalances(on, query.currency, clock.now(), page(query)),
     );
   });
 

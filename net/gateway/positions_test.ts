@@ -164,3 +164,47 @@ Deno.test("federation positions: public reads serve them signed out; no federati
     none.gateway.stop();
   }
 });
+
+Deno.test("?net= on members and balances: another served cooperative signed out; a token is for home only", async () => {
+  const home = await testNetwork(3, { now });
+  const other = await testNetwork(2, { now });
+  const served = [{ id: other.net, store: other.deps.store }];
+  const open = await testGateway({ publicReads: true }, { network: home, served });
+  const closed = await testGateway({}, { network: home, served });
+  try {
+    const get = async (t: typeof open, path: string, headers: HeadersInit = {}) => {
+      const response = await t.request(path, { headers });
+      return { status: response.status, body: await response.json() };
+    };
+    // Signed out, public reads: the other cooperative's own members and balances.
+    const members = await get(open, `/api/v1/members?net=${other.net}`);
+    assertEquals(members.status, 200);
+    assertEquals(
+      members.body.items.map((m: { did: string }) => m.did),
+      other.members.map((m) => m.did).sort(),
+    );
+    const balances = await get(open, `/api/v1/balances?net=${other.net}`);
+    assertEquals([balances.status, balances.body.items.length], [200, 2]);
+    // Its cursor is bound to that network: the home list refuses it.
+    const first = await get(open, `/api/v1/members?net=${other.net}&limit=1`);
+    const crossed = await get(open, `/api/v1/members?cursor=${first.body.next}`);
+    assertEquals([crossed.status, crossed.body.error.code], [400, "invalid_cursor"]);
+    // The home network by name is the home list.
+    const homeByName = await get(open, `/api/v1/members?net=${home.net}`);
+    assertEquals(homeByName.body.items.length, 3);
+    // Signed in: the token is for the home network, so another network's read is refused.
+    const token = await signIn(open, home.members[1], ["read"]);
+    const signedIn = await get(open, `/api/v1/members?net=${other.net}`, bearer(token));
+    assertEquals([signedIn.status, signedIn.body.error.code], [401, "wrong_network"]);
+    // Not served: 404; without public reads: 401.
+    const unknown = await get(open, `/api/v1/balances?net=${"c".repeat(40)}`);
+    assertEquals([unknown.status, unknown.body.error.code], [404, "unknown_network"]);
+    const out = await get(closed, `/api/v1/members?net=${other.net}`);
+    assertEquals([out.status, out.body.error.code], [401, "missing_token"]);
+    const empty = await get(open, `/api/v1/members?net=`);
+    assertEquals([empty.status, empty.body.error.code], [400, "invalid_request"]);
+  } finally {
+    open.gateway.stop();
+    closed.gateway.stop();
+  }
+});

@@ -4,6 +4,7 @@
  * proposals with their tallies), shaped for JSON and paged by opaque cursor. Reading never
  * writes (STYLE 24): every read goes through a `StateOverlay` that is never committed.
  */
+import { chainKeys } from "../../core/chain/keys.ts";
 import { StateOverlay } from "../../core/chain/state.ts";
 import { readClearing } from "../../core/federation/clearing_kinds.ts";
 import type { FederationGenesis } from "../../core/federation/genesis.ts";
@@ -26,6 +27,13 @@ import { decodeCursor, encodeCursor, pageOf } from "./cursor.ts";
 export interface ReadComponents {
   store: Store;
   genesis: Genesis;
+  /** Set when reading another network than the home one: cursors are bound to it. */
+  net?: string;
+}
+
+/** A list's cursor name, bound to the network when it is not the home one. */
+function listName(c: ReadComponents, list: string): string {
+  return c.net === undefined ? list : `${list}@${c.net}`;
 }
 
 interface Page {
@@ -56,7 +64,7 @@ export async function readMembers(c: ReadComponents, now: number, page: Page) {
   const view = new GovernanceView(reader(c.store), c.genesis);
   const all = [...await view.membersAt(now)].sort();
   const founders = new Set(c.genesis.members);
-  const { items, next } = pageOf("members", all, (did) => did, page);
+  const { items, next } = pageOf(listName(c, "members"), all, (did) => did, page);
   const rows = [];
   for (const did of items) {
     rows.push({ did, founder: founders.has(did), delegations: await view.delegationsOf(did, now) });
@@ -99,7 +107,12 @@ export async function readBalances(
   for await (const entry of c.store.list({ prefix: ledgerKeys.accountPrefix(currency.code) })) {
     dids.add(entry.key[3] as string);
   }
-  const { items, next } = pageOf(`balances:${currency.code}`, [...dids].sort(), (d) => d, page);
+  const { items, next } = pageOf(
+    listName(c, `balances:${currency.code}`),
+    [...dids].sort(),
+    (d) => d,
+    page,
+  );
   const rows = [];
   for (const did of items) rows.push(await readBalance(c, did, currency.code, now));
   return { items: rows, next };
@@ -351,4 +364,36 @@ export async function readPositions(
     page,
   );
   return { net, name: fed.genesis.name, currency: currency.code, items, next };
+}
+
+/**
+ * The reading components of `net`, a cooperative the node serves beside its home network (issue
+ * #16): signed-out public reads only, since every token is signed for the home network.
+ * 404 `unknown_network` when the node does not serve it as a cooperative.
+ */
+export async function servedCooperative(
+  served: readonly ServedNetwork[],
+  net: string,
+  signedIn: boolean,
+  home: string,
+): Promise<ReadComponents> {
+  const network = served.find((n) => n.id === net);
+  const genesis = network
+    ? await reader(network.store).get<Genesis>(chainKeys.genesis(net))
+    : undefined;
+  if (!network || !genesis) {
+    throw new GatewayError(
+      404,
+      "unknown_network",
+      `This node serves no cooperative network ${JSON.stringify(net)}`,
+    );
+  }
+  if (signedIn) {
+    throw new GatewayError(
+      401,
+      "wrong_network",
+      `This token is for network ${home}; read ${net} signed out (public reads) or with a token of that network`,
+    );
+  }
+  return { store: network.store, genesis, net };
 }

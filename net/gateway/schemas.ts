@@ -198,6 +198,10 @@ export const PageQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(pageSizeMax).optional(),
 });
 export const CurrencyPageQuery = PageQuery.extend({ currency: z.string().max(16).optional() });
+/** `net`: another cooperative the node serves (signed-out public reads only); default the home one. */
+const NetField = z.string().min(1).max(128).optional();
+export const NetPageQuery = PageQuery.extend({ net: NetField });
+export const NetCurrencyPageQuery = CurrencyPageQuery.extend({ net: NetField });
 export const CurrencyQuery = z.strictObject({ currency: z.string().max(16).optional() });
 export const DidParam = z.strictObject({
   did: Did.openapi({ param: { name: "did", in: "path" } }),
