@@ -47,19 +47,33 @@ function useSession() {
 }
 
 /**
- * Federation positions once clearing exists: the node's status says whether it has them
- * (`federation` is null where it does not), so a node without them is not asked, and a route
- * that is still missing (404) reads the same way.
+ * Federation positions: the node's status lists the federation networks it serves
+ * (`federation`, empty where none), and each one's pairs are read from
+ * `GET /api/v1/federation/positions?net=ID` (the rows of `icn federation positions --json`).
  */
 function FederationView() {
   const positions = useLoad(async (signal) => {
     const status = await api("status", { signal });
-    if (status.federation === null || status.federation === undefined) return null;
-    return await api("federation/positions", { signal });
+    const served = Array.isArray(status.federation) ? status.federation : [];
+    if (served.length === 0) return null;
+    return await Promise.all(served.map(async (fed) => {
+      const items = [];
+      let next = null;
+      // Bounded: at most 20 pages of 200 pairs per federation.
+      for (let round = 0; round < 20; round++) {
+        const query = new URLSearchParams({ net: fed.id, limit: "200" });
+        if (next) query.set("cursor", next);
+        const page = await api(`federation/positions?${query}`, { signal });
+        items.push(...page.items);
+        next = page.next;
+        if (!next) return { ...page, items };
+      }
+      return { net: fed.id, name: fed.name, currency: "", items };
+    }));
   }, []);
   const notHere = positions.data === null ||
     (positions.error instanceof ApiError && positions.error.status === 404);
-  const items = positions.data?.items ?? [];
+  const federations = positions.data ?? [];
   return html`<section>
     <${Heading} title="Federation" />
     ${
@@ -72,33 +86,40 @@ function FederationView() {
   }
     ${positions.loading && html`<${Loading} what="federation positions" />`}
     ${
-    positions.data && items.length === 0 &&
-    html`<p class="muted">No positions between cooperatives yet.</p>`
-  }
-    ${
-    items.length > 0 && html`
-      <${TableBox} label="Federation positions">
-        <table>
-          <caption>Positions between cooperatives</caption>
-          <thead>
-            <tr>
-              <th scope="col">Cooperative</th>
-              <th scope="col">Position</th>
-              <th scope="col">Currency</th>
-            </tr>
-          </thead>
-          <tbody>${items.map((p) =>
-            html`
-              <tr>
-                <th scope="row">${p.name ?? p.net}</th>
-                <td class="num">${p.position ?? p.balance}</td>
-                <td>${p.currency}</td>
-              </tr>
-            `
-          )}</tbody>
-        </table>
-        <//>
-    `
+    federations.map((fed) =>
+      fed.items.length === 0
+        ? html`<p class="muted">No positions between cooperatives of ${fed.name} yet.</p>`
+        : html`
+          <${TableBox} label=${`Positions in ${fed.name}`}>
+            <table>
+              <caption>Positions between cooperatives of ${fed.name} (${fed.currency})</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Cooperatives</th>
+                  <th scope="col">Who owes whom</th>
+                  <th scope="col">Owed</th>
+                  <th scope="col">Limit</th>
+                  <th scope="col">Used</th>
+                </tr>
+              </thead>
+              <tbody>${fed.items.map((p) => {
+                const nameOf = (net) => p.names[p.coops.indexOf(net)] ?? net;
+                return html`
+                  <tr>
+                    <th scope="row">${p.names[0]} – ${p.names[1]}</th>
+                    <td>${p.debtor === null
+                      ? "even"
+                      : `${nameOf(p.debtor)} owes ${nameOf(p.creditor)}`}</td>
+                    <td class="num">${p.owed}</td>
+                    <td class="num">${p.limit ?? "no agreement"}</td>
+                    <td class="num">${p.use === null ? "–" : `${p.use}%`}</td>
+                  </tr>
+                `;
+              })}</tbody>
+            </table>
+            <//>
+        `
+    )
   }
   </section>`;
 }
