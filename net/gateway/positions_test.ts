@@ -168,7 +168,8 @@ Deno.test("federation positions: public reads serve them signed out; no federati
 Deno.test("?net= on members and balances: another served cooperative signed out; a token is for home only", async () => {
   const home = await testNetwork(3, { now });
   const other = await testNetwork(2, { now });
-  const served = [{ id: other.net, store: other.deps.store }];
+  const { fed } = await clearingWorld();
+  const served = [{ id: other.net, store: other.deps.store }, { id: fed.net, store: fed.store }];
   const open = await testGateway({ publicReads: true }, { network: home, served });
   const closed = await testGateway({}, { network: home, served });
   try {
@@ -196,9 +197,11 @@ Deno.test("?net= on members and balances: another served cooperative signed out;
     const token = await signIn(open, home.members[1], ["read"]);
     const signedIn = await get(open, `/api/v1/members?net=${other.net}`, bearer(token));
     assertEquals([signedIn.status, signedIn.body.error.code], [401, "wrong_network"]);
-    // Not served: 404; without public reads: 401.
-    const unknown = await get(open, `/api/v1/balances?net=${"c".repeat(40)}`);
-    assertEquals([unknown.status, unknown.body.error.code], [404, "unknown_network"]);
+    // Not served, or served but a federation (no cooperative): 404; without public reads: 401.
+    for (const net of ["c".repeat(40), fed.net]) {
+      const unknown = await get(open, `/api/v1/balances?net=${net}`);
+      assertEquals([unknown.status, unknown.body.error.code], [404, "unknown_network"], net);
+    }
     const out = await get(closed, `/api/v1/members?net=${other.net}`);
     assertEquals([out.status, out.body.error.code], [401, "missing_token"]);
     const empty = await get(open, `/api/v1/members?net=`);
