@@ -533,10 +533,11 @@ const lateShare = 0.1;
  * close; without, a note when it came in the last tenth of the period, so
  * members know the decision rests on late votes.
  */
-function lateQuorumNote(
-  record: ProposalRecord,
+export function lateQuorumNote(
+  record: Pick<ProposalRecord, "closes" | "rules"> & { kind: string },
   timing: { closes: number; extended: boolean },
   quorumAt: number | undefined,
+  rulePrefix: "governance" | "federation" = "governance",
 ): string | undefined {
   if (quorumAt === undefined) return undefined;
   const extension = record.rules.extendOnLateQuorum;
@@ -551,9 +552,11 @@ function lateQuorumNote(
       } rule)`;
   }
   if (record.closes - quorumAt < record.rules.votingPeriod * lateShare) {
-    return `quorum first reached ${
-      iso(quorumAt)
-    }, only ${before} before the close (no extension rule: governance.${record.kind}.extendOnLateQuorum)`;
+    return `quorum first reached ${iso(quorumAt)}, only ${before} before the close (${
+      rulePrefix === "governance"
+        ? `no extension rule: governance.${record.kind}.extendOnLateQuorum`
+        : "federations have no extension rule"
+    })`;
   }
   return undefined;
 }
