@@ -893,6 +893,18 @@ export async function show(
       ),
     ]),
   ];
+  const { lateQuorumNote } = await import("./governance.ts");
+  const lateNote = lateQuorumNote(
+    record,
+    { closes: timing.closes, extended: false },
+    await fed.view.quorumReachedAt(record),
+    "federation",
+  );
+  // After the quorum line (before the cooperatives of a for/against proposal's tally).
+  if (lateNote) {
+    const at = lines.findIndex((l) => l.startsWith("  quorum:"));
+    lines.splice(at < 0 ? lines.length : at + 1, 0, `  late:      ${lateNote}`);
+  }
   if (record.text) {
     lines.push("", ...record.text.split("\n").map((l) => `  | ${terminalSafe(l)}`), "");
   }

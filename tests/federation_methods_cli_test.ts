@@ -156,6 +156,8 @@ Deno.test({
       ["federation", "vote", poll.id, "--rank", "Lyon"],
       /does not take --rank/,
     );
+    // The first vote (quorum: one of two cooperatives) comes two minutes before the close.
+    stepClockPast(poll.closes - 121_000);
     await cli(0, ["--data-dir", home.a1, "federation", "vote", poll.id, "Lyon"]);
     await cli(0, ["--data-dir", home.b1, "federation", "vote", poll.id, "Turin"]);
     await cli(0, ["--data-dir", home.b1, "federation", "vote", poll.id, "--choice", "lyon"]);
@@ -170,6 +172,10 @@ Deno.test({
     assertMatch(text, /result:\s+Lyon/);
     // b1's second vote replaced its first (one record per delegate): Beta counts Lyon, once.
     assertMatch(text, /Beta: Lyon\n/);
+    assertMatch(
+      text,
+      /late:\s+quorum first reached \S+, only \S+ before the close \(federations have no extension rule\)/,
+    );
     const pollAudit = await json<Audit>(home.a1, "federation", "audit", poll.id);
     assertEquals([pollAudit.ok, pollAudit.counted, pollAudit.problems], [true, 2, 0]);
     assertEquals(pollAudit.votes.map((v) => [v.status, v.ballot]), [["counted", 0], [

@@ -336,3 +336,23 @@ Deno.test("property: a federation method's tally is the same whatever order the 
     { numRuns: 15 },
   );
 });
+
+Deno.test("federation quorumReachedAt: the vote that brings the required cooperatives, dated by the close", async () => {
+  const { a, b, c, fed } = await world();
+  const id = await fed.submit(a.members[0], "fed.proposal", textBody(a, { method: poll }), t0 + 1);
+  const vote = (coop: TestCoop, ballot: unknown) => ({ proposal: id, coop: coop.net, ballot });
+  const view = () => fed.view();
+  const record = (await view().proposal(id))!;
+  assertEquals(await view().quorumReachedAt(record), undefined);
+  await fed.submit(a.members[0], "fed.vote", vote(a, 0), t0 + 10);
+  await fed.submit(a.members[1], "fed.vote", vote(a, 2), t0 + 20); // same cooperative
+  await fed.submit(b.members[0], "fed.vote", vote(b, 2), t0 + 30);
+  assertEquals((await view().tally(record)).required, 1); // 50 % of three cooperatives
+  assertEquals(await view().quorumReachedAt(record), t0 + 10);
+  // Every cooperative required: Alpha's two delegates' votes count once, so not reached yet.
+  const all = { ...record, rules: { ...record.rules, quorum: 100 } };
+  assertEquals(await view().quorumReachedAt(all), undefined);
+  await fed.submit(c.members[1], "fed.vote", vote(c, 1), t0 + 40);
+  assertEquals(await view().quorumReachedAt(all), t0 + 40);
+  assertEquals(await view().quorumReachedAt(record), t0 + 10);
+});

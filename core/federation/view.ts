@@ -364,6 +364,33 @@ export class FederationView {
   }
 
   /**
+   * When quorum was first reached, for `show`'s late-quorum note: each
+   * cooperative the tally weighs counts (with its tally weight) from the
+   * earliest vote by one of its delegates that the vote rule does not ignore,
+   * dated by the close; the opening when nothing is required; undefined when
+   * quorum was not reached by the close. A delegate who voted again is dated
+   * by their latest vote (one record per delegate), so this can be later than
+   * the first counted vote, never earlier.
+   */
+  async quorumReachedAt(record: FederationProposalRecord): Promise<number | undefined> {
+    const t = await this.tally(record);
+    if (t.required === 0) return record.opened;
+    const ignored = new Set(t.ignored.map((i) => `${i.coop} ${i.did}`));
+    const first = new Map<string, number>();
+    for (const v of await this.votes(record.id)) {
+      if (ignored.has(`${v.coop} ${v.did}`) || v.ts > record.closes) continue;
+      first.set(v.coop, Math.min(first.get(v.coop) ?? Infinity, v.ts));
+    }
+    const weights = new Map(t.ballots.map((b) => [b.coop, b.weight]));
+    let reached = 0;
+    for (const [coop, ts] of [...first].sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : 1))) {
+      reached += weights.get(coop) ?? 0;
+      if (reached >= t.required) return ts;
+    }
+    return undefined;
+  }
+
+  /**
    * Open until the close; Revealing until a secret proposal's reveal window
    * ends; then its outcome (Closed or NoQuorum for a method proposal);
    * Executed once an accepted one's effective time passed.
