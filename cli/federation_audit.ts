@@ -185,6 +185,8 @@ export async function audit(
   const consistent = problems === 0 && tallied.size === counted;
   const name = (net: string) => terminalSafe(coops.get(net)?.name ?? net);
   return {
+    // A failed audit is a finding, like `ledger check`'s: the result is printed and the exit is 1.
+    exitCode: consistent ? 0 : 1,
     data: {
       proposal: record.id,
       secret: record.secret === true,

@@ -167,6 +167,8 @@ export async function audit(ctx: CliContext, args: string[]) {
   // Direct ballots the tally counted must be exactly the ones the audit found sound.
   const consistent = problems === 0 && t.cast - t.delegated === counted;
   return {
+    // A failed audit is a finding, like `ledger check`'s: the result is printed and the exit is 1.
+    exitCode: consistent ? 0 : 1,
     data: {
       proposal: record.id,
       secret: record.secret === true,

@@ -246,7 +246,9 @@ Deno.test({
     } finally {
       kv.close();
     }
-    const failed = await json<Audit>(home.a1, "federation", "audit", secret.id);
+    const failed =
+      (await cli(1, ["--json", "--data-dir", home.a1, "federation", "audit", secret.id]))
+        .json<Audit>();
     assertEquals([failed.ok, failed.problems], [false, 1]);
     assertEquals(failed.votes.filter((v) => v.status === "mismatch").length, 1);
   },
