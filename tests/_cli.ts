@@ -15,10 +15,24 @@ export interface CliRun {
   json<T = Record<string, unknown>>(): T;
 }
 
-export async function icn(
-  args: string[],
-  options: { env?: Record<string, string>; stdin?: string; cwd?: string } = {},
-): Promise<CliRun> {
+export interface IcnOptions {
+  env?: Record<string, string>;
+  stdin?: string;
+  cwd?: string;
+  /**
+   * Run `icn` as its own OS process even where the runner would run it in-process: for
+   * tests of process behaviour (kill -9, crash points, two processes racing on a lock,
+   * a command that starts a node or an agent).
+   */
+  process?: boolean;
+}
+
+/** Runs `icn` as its own OS process (see `IcnOptions.process`). */
+export function icnProcess(args: string[], options: IcnOptions = {}): Promise<CliRun> {
+  return icn(args, { ...options, process: true });
+}
+
+export async function icn(args: string[], options: IcnOptions = {}): Promise<CliRun> {
   const command = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--config", configPath, mainPath, ...args],
     env: { ICN_PASSPHRASE: "correct horse", ICN_SCRYPT_LOG_N: "10", NO_COLOR: "1", ...options.env },
