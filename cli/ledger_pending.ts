@@ -182,6 +182,27 @@ export interface ResolveOptions {
   payer?: string;
 }
 
+/** What `ledger pending` and `ledger requests` read before listing. */
+async function openLedgerReader(ctx: CliContext) {
+  const store = await ctx.store();
+  const me = (await ctx.readPublicIdentity()).did;
+  const { genesis } = await ctx.network();
+  return { store, me, genesis, now: ctx.clock.now(), labels: await contactLabels(ctx) };
+}
+
+/** A listed pending's or request's amount, in the currency's decimals and in minor units. */
+function moneyFields(
+  genesis: Genesis,
+  row: { amount: string | number | bigint; currency: string },
+) {
+  const amount = BigInt(row.amount);
+  return {
+    amount: formatAmount(amount, currencyOf(genesis, row.currency).decimals),
+    amountMinor: amount.toString(),
+    currency: row.currency,
+  };
+}
+
 async function listPendings(store: Store): Promise<PendingRecord[]> {
   const out: PendingRecord[] = [];
   for await (const entry of store.list<PendingRecord>({ prefix: ledgerKeys.pendingPrefix })) {
@@ -286,18 +307,13 @@ export async function pendingList(
   _args: string[],
   options: ListOptions,
 ): Promise<CommandResult> {
-  const store = await ctx.store();
-  const me = (await ctx.readPublicIdentity()).did;
-  const { genesis } = await ctx.network();
-  const now = ctx.clock.now();
-  const labels = await contactLabels(ctx);
+  const { store, me, genesis, now, labels } = await openLedgerReader(ctx);
   const rows = (await listPendings(store))
     .filter((p) => p.from === me || p.to === me || p.posters.includes(me))
     .map((p) => ({ p, status: pendingStatus(p, now) }))
     .filter((r) => options.all || r.status === "open")
     .sort((a, b) => a.p.expires - b.p.expires || (a.p.id < b.p.id ? -1 : 1))
     .map(({ p, status }) => {
-      const c = currencyOf(genesis, p.currency);
       return {
         id: p.id,
         cid: p.cid,
@@ -305,9 +321,7 @@ export async function pendingList(
         role: p.from === me ? "payer" : p.to === me ? "payee" : "poster",
         from: p.from,
         to: p.to,
-        amount: formatAmount(BigInt(p.amount), c.decimals),
-        amountMinor: BigInt(p.amount).toString(),
-        currency: p.currency,
+        ...moneyFields(genesis, p),
         memo: p.memo,
         time: iso(p.ts),
         expires: iso(p.expires),
@@ -417,17 +431,12 @@ export async function requests(
   _args: string[],
   options: ListOptions,
 ): Promise<CommandResult> {
-  const store = await ctx.store();
-  const me = (await ctx.readPublicIdentity()).did;
-  const { genesis } = await ctx.network();
-  const now = ctx.clock.now();
-  const labels = await contactLabels(ctx);
+  const { store, me, genesis, now, labels } = await openLedgerReader(ctx);
   const mine: RequestRecord[] = [];
   for await (const entry of store.list<RequestRecord>({ prefix: ledgerKeys.requestPrefix(me) })) {
     mine.push(entry.value);
   }
   const row = (r: RequestRecord, direction: "to me" | "from me") => {
-    const c = currencyOf(genesis, r.currency);
     return {
       id: r.id,
       cid: r.cid,
@@ -435,9 +444,7 @@ export async function requests(
       status: requestStatus(r, now),
       from: r.from,
       to: r.to,
-      amount: formatAmount(BigInt(r.amount), c.decimals),
-      amountMinor: BigInt(r.amount).toString(),
-      currency: r.currency,
+      ...moneyFields(genesis, r),
       memo: r.memo,
       time: iso(r.ts),
       expires: iso(r.expires),
