@@ -28,7 +28,16 @@ import {
   summarize,
   timeSeries,
 } from "../scripts/loadtest/stats.ts";
-import { drive, type Member, usersAt } from "../scripts/loadtest/driver.ts";
+import {
+  backoffMs,
+  drive,
+  type Member,
+  retriesMax,
+  retryableCode,
+  retryBackoffMaxMs,
+  runOperation,
+  usersAt,
+} from "../scripts/loadtest/driver.ts";
 import { testIdentity } from "../core/testing.ts";
 import { toBase64 } from "../core/bytes.ts";
 import { assert, assertEquals } from "./_node_fixture.ts";
@@ -276,6 +285,116 @@ Deno.test("drive: ramps phase by phase, never drives a member twice at once, rec
   } finally {
     await server.shutdown();
   }
+});
+
+Deno.test("runOperation: 409 stale_chain and 503 overloaded are retried (bounded, counted apart); others are not", async () => {
+  // A stand-in gateway scripted per request: each entry answers one request in order (`null`
+  // passes it through to a normal answer); once the script is empty every request succeeds.
+  type Scripted = { status: number; code: string; retryAfter?: string } | null;
+  let script: Scripted[] = [];
+  const paths: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const path = new URL(req.url).pathname.replace(/.*\/api\/v1/, "");
+    paths.push(path);
+    if (req.method === "POST") await req.json();
+    const next = script.shift() ?? null;
+    if (next !== null) {
+      return Response.json({ error: { code: next.code, message: "scripted" } }, {
+        status: next.status,
+        headers: next.retryAfter === undefined ? {} : { "retry-after": next.retryAfter },
+      });
+    }
+    if (path === "/prepare") {
+      return Response.json({
+        envelope: { seq: paths.length },
+        signingBytes: toBase64(new Uint8Array(8)),
+      });
+    }
+    if (path === "/envelopes") return Response.json({ outcome: { status: "accepted" } });
+    return Response.json({ balance: "0.00" });
+  });
+  try {
+    const api = `http://127.0.0.1:${server.addr.port}/api/v1`;
+    const identity = await testIdentity(600);
+    const other = await testIdentity(601);
+    const member: Member = { index: 0, identity, api, token: "t" };
+    const run = (op: "balance" | "ledger.transfer" | "trust.edge", scripted: Scripted[]) => {
+      script = scripted;
+      paths.length = 0;
+      return runOperation(op, member, [other], "hours", AbortSignal.timeout(20_000), () => 0);
+    };
+
+    // 503 overloaded twice on a read (Retry-After: 0), then 200: ok, 2 retries counted.
+    const read = await run("balance", [
+      { status: 503, code: "overloaded", retryAfter: "0" },
+      { status: 503, code: "overloaded", retryAfter: "0" },
+    ]);
+    assertEquals([read.status, read.requests, read.retries], ["ok", 3, { "503 overloaded": 2 }]);
+
+    // 409 stale_chain at submit: the write is prepared again and signed anew, then accepted.
+    const stale = await run("trust.edge", [null, { status: 409, code: "stale_chain" }]);
+    assertEquals([stale.status, stale.requests, stale.retries], ["ok", 4, {
+      "409 stale_chain": 1,
+    }]);
+    assertEquals(paths, ["/prepare", "/envelopes", "/prepare", "/envelopes"]);
+
+    // 503 at prepare and 409 at submit in one operation: both counted, each under its own name.
+    const both = await run("ledger.transfer", [
+      { status: 503, code: "overloaded", retryAfter: "0" },
+      null,
+      { status: 409, code: "stale_chain" },
+    ]);
+    assertEquals(both.status, "ok");
+    assertEquals(both.retries, { "503 overloaded": 1, "409 stale_chain": 1 });
+
+    // Bounded: past retriesMax the final answer is the failure, with every retry counted.
+    const overloaded = { status: 503, code: "overloaded", retryAfter: "0" };
+    const givenUp = await run("balance", Array(retriesMax + 5).fill(overloaded));
+    assertEquals(givenUp.status, "503 overloaded");
+    assertEquals([givenUp.requests, givenUp.retries], [retriesMax + 1, {
+      "503 overloaded": retriesMax,
+    }]);
+
+    // Not retryable: 429, 503 store_busy, 409 with another code, 422. One request, no retries.
+    for (
+      const [status, code] of [[429, "rate_limited"], [503, "store_busy"], [409, "other"], [
+        422,
+        "invalid_signature",
+      ]] as const
+    ) {
+      const once = await run("balance", [{ status, code, retryAfter: "0" }]);
+      assertEquals([once.status, once.requests, once.retries], [`${status} ${code}`, 1, undefined]);
+    }
+
+    // The retry counts add up per phase.
+    const summary = summarize([
+      { t: 0, ...read },
+      { t: 1, ...stale },
+      { t: 2, ...both },
+      { t: 3, ...givenUp },
+    ], { name: "p", users: 1, start: 0, end: 1000 });
+    assertEquals(summary.retriedOperations, 4);
+    assertEquals(summary.retries, {
+      "503 overloaded": 2 + 1 + retriesMax,
+      "409 stale_chain": 2,
+    });
+    assertEquals(summary.errors, { "503 overloaded": 1 });
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("backoffMs: exponential with jitter, capped, never shorter than Retry-After (capped too)", () => {
+  assertEquals(retryableCode(409, "stale_chain"), "409 stale_chain");
+  assertEquals(retryableCode(503, "overloaded"), "503 overloaded");
+  assertEquals(retryableCode(503, "store_busy"), undefined);
+  assertEquals(retryableCode(429, "rate_limited"), undefined);
+  assertEquals(backoffMs(0, undefined, () => 1), 200);
+  assertEquals(backoffMs(0, undefined, () => 0), 100);
+  assertEquals(backoffMs(2, undefined, () => 1), 800);
+  assertEquals(backoffMs(20, undefined, () => 1), retryBackoffMaxMs);
+  assertEquals(backoffMs(0, 1, () => 0), 1000);
+  assertEquals(backoffMs(0, 3600, () => 0), retryBackoffMaxMs);
 });
 
 async function loadtest(args: string[], timeoutMs: number) {

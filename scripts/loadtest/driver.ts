@@ -31,6 +31,50 @@ export interface Member {
 interface Answer {
   status: number;
   body: Record<string, unknown>;
+  /** The `Retry-After` header in seconds, when the answer carried one. */
+  retryAfterS?: number;
+}
+
+/**
+ * Retries per operation after a retryable answer: `409 stale_chain` (the member's chain moved on
+ * since the envelope was prepared: prepare again and sign the new one) and `503 overloaded` (the
+ * gateway shed the request before doing anything). Bounded so a saturated gateway still shows up
+ * as failures rather than as an ever longer operation.
+ */
+export const retriesMax = 3;
+/** First backoff, ms; doubled on each retry, with jitter, and at least the answer's Retry-After. */
+export const retryBackoffBaseMs = 200;
+/** Longest single backoff, ms (a `Retry-After` above it is capped here too). */
+export const retryBackoffMaxMs = 2000;
+
+/** The retryable answers, named as the report counts them; undefined for any other answer. */
+export function retryableCode(status: number, code: string | undefined): string | undefined {
+  if (status === 409 && code === "stale_chain") return "409 stale_chain";
+  if (status === 503 && code === "overloaded") return "503 overloaded";
+  return undefined;
+}
+
+/** The wait before retry number `attempt` (0-based): exponential, jittered, honours Retry-After. */
+export function backoffMs(attempt: number, retryAfterS: number | undefined, random: () => number) {
+  const exponential = Math.min(retryBackoffMaxMs, retryBackoffBaseMs * 2 ** attempt);
+  const jittered = exponential * (0.5 + random() / 2);
+  const floor = retryAfterS === undefined ? 0 : Math.min(retryBackoffMaxMs, retryAfterS * 1000);
+  return Math.max(jittered, floor);
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 async function call(
@@ -54,12 +98,22 @@ async function call(
   } catch {
     // not JSON: kept empty
   }
-  return { status: response.status, body };
+  const retryAfter = Number(response.headers.get("retry-after") ?? NaN);
+  return {
+    status: response.status,
+    body,
+    ...(Number.isFinite(retryAfter) && retryAfter >= 0 ? { retryAfterS: retryAfter } : {}),
+  };
+}
+
+function codeOf(answer: Answer): string | undefined {
+  const error = answer.body.error as { code?: unknown } | undefined;
+  return typeof error?.code === "string" ? error.code : undefined;
 }
 
 function errorCode(answer: Answer): string {
-  const error = answer.body.error as { code?: unknown } | undefined;
-  return typeof error?.code === "string" ? ` ${error.code}` : "";
+  const code = codeOf(answer);
+  return code === undefined ? "" : ` ${code}`;
 }
 
 /**
@@ -102,7 +156,11 @@ export async function signIn(
   }
 }
 
-/** Does one operation of the mix for `member`; the sample's `t` is set by the caller. */
+/**
+ * Does one operation of the mix for `member`; the sample's `t` is set by the caller. A retryable
+ * answer (`retryableCode`) is retried up to `retriesMax` times after `backoffMs`, a write from a
+ * fresh prepare; the retries are counted in the sample, and the latency covers them all.
+ */
 export async function runOperation(
   op: Operation,
   member: Member,
@@ -113,22 +171,24 @@ export async function runOperation(
 ): Promise<Omit<Sample, "t">> {
   const started = performance.now();
   let requests = 0;
+  const retries: Record<string, number> = {};
   const done = (status: string): Omit<Sample, "t"> => ({
     op,
     ms: performance.now() - started,
     status,
     requests,
+    ...(Object.keys(retries).length > 0 ? { retries } : {}),
   });
   const failed = (answer: Answer) => done(`${answer.status}${errorCode(answer)}`);
-  try {
+  /** One attempt: the final answer, or the 200 body of a submit. */
+  const attempt = async (): Promise<Answer> => {
     if (op === "balance") {
       requests++;
-      const answer = await call(
+      return await call(
         `${member.api}/accounts/${member.identity.did}/balance`,
         { token: member.token },
         signal,
       );
-      return answer.status === 200 ? done("ok") : failed(answer);
     }
     const to = others[Math.floor(random() * others.length)].did;
     const request = op === "trust.edge"
@@ -140,13 +200,13 @@ export async function runOperation(
       { token: member.token, body: request },
       signal,
     );
-    if (prepared.status !== 200) return failed(prepared);
+    if (prepared.status !== 200) return prepared;
     const sig = await signEd25519(
       member.identity.ed25519,
       fromBase64(String(prepared.body.signingBytes)),
     );
     requests++;
-    const submitted = await call(`${member.api}/envelopes`, {
+    return await call(`${member.api}/envelopes`, {
       token: member.token,
       body: {
         envelope: {
@@ -155,9 +215,21 @@ export async function runOperation(
         },
       },
     }, signal);
-    if (submitted.status !== 200) return failed(submitted);
-    const outcome = (submitted.body.outcome as { status?: string } | undefined)?.status;
-    return outcome === "accepted" ? done("ok") : done(`200 ${outcome ?? "no outcome"}`);
+  };
+  try {
+    for (let tries = 0;; tries++) {
+      const answer = await attempt();
+      const retryable = retryableCode(answer.status, codeOf(answer));
+      if (retryable !== undefined && tries < retriesMax) {
+        retries[retryable] = (retries[retryable] ?? 0) + 1;
+        await pause(backoffMs(tries, answer.retryAfterS, random), signal);
+        continue;
+      }
+      if (answer.status !== 200) return failed(answer);
+      if (op === "balance") return done("ok");
+      const outcome = (answer.body.outcome as { status?: string } | undefined)?.status;
+      return outcome === "accepted" ? done("ok") : done(`200 ${outcome ?? "no outcome"}`);
+    }
   } catch (error) {
     const name = (error as Error).name;
     return done(name === "TimeoutError" || name === "AbortError" ? "timeout" : "network");

@@ -5,6 +5,7 @@
 import type { Scenario } from "./scenarios.ts";
 import type { BreakingPoint, PhaseSummary, Thresholds } from "./stats.ts";
 import { mix } from "./mix.ts";
+import { retriesMax } from "./driver.ts";
 
 export interface ReportInput {
   date: string;
@@ -39,6 +40,13 @@ function errorsText(errors: Record<string, number>): string {
 }
 
 /** The breaking point in one sentence. */
+/** Retries in a phase: how many operations retried, and the retries by answer. */
+function retriesText(p: PhaseSummary): string {
+  const entries = Object.entries(p.retries ?? {}).sort((a, b) => b[1] - a[1]);
+  if (entries.length === 0) return "none";
+  return `${p.retriedOperations} op(s): ${entries.map(([k, v]) => `${k} ×${v}`).join(", ")}`;
+}
+
 export function breakingText(breaking: BreakingPoint | null, thresholds: Thresholds, peak: number) {
   const limits = `p99 > ${thresholds.p99Ms} ms or more than ${pct(thresholds.errorRate)} failed`;
   if (breaking === null) {
@@ -60,7 +68,7 @@ export function renderReport(input: ReportInput): string {
       p.seconds.toFixed(1)
     } | ${p.operations} | ${rate(p.opsPerS)} | ${rate(p.requestsPerS)} | ${ms(p.p50)} | ${
       ms(p.p95)
-    } | ${ms(p.p99)} | ${pct(p.errorRate)} | ${errorsText(p.errors)} |`
+    } | ${ms(p.p99)} | ${pct(p.errorRate)} | ${errorsText(p.errors)} | ${retriesText(p)} |`
   );
   const ops = [...new Set(input.phases.flatMap((p) => Object.keys(p.byOp)))].sort();
   const opRows = ops.map((op) => {
@@ -92,10 +100,10 @@ export function renderReport(input: ReportInput): string {
     "",
     "## Phases",
     "",
-    "Operations are counted in the phase they started in; latency is the whole operation (both round trips of a write and the client's signature).",
+    `Operations are counted in the phase they started in; latency is the whole operation (both round trips of a write and the client's signature, and any retries). A \`409 stale_chain\` (prepare again) or \`503 overloaded\` (shed before any work) is retried up to ${retriesMax} times with a jittered exponential backoff that honours \`Retry-After\`; the retries are counted apart, and an operation fails only on its final answer.`,
     "",
-    "| phase | members | s | operations | ops/s | requests/s | p50 ms | p95 ms | p99 ms | failed | errors by status |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| phase | members | s | operations | ops/s | requests/s | p50 ms | p95 ms | p99 ms | failed | errors by status | retries |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ...rows,
     "",
     "## By operation (whole run)",

@@ -16,6 +16,11 @@ export interface Sample {
   status: string;
   /** HTTP requests the operation made (2 for a write, 1 for a read; fewer when it failed early). */
   requests: number;
+  /**
+   * Retries after a retryable answer, by what was retried (`409 stale_chain`, `503 overloaded`);
+   * absent when the first attempt was final. `status` is the final attempt's.
+   */
+  retries?: Record<string, number>;
 }
 
 /** The `q`-quantile (0 < q ≤ 1) of ascending `sorted` values, nearest rank; NaN when empty. */
@@ -52,6 +57,10 @@ export interface PhaseSummary {
   errors: Record<string, number>;
   /** Failed operations / operations (0 when there were none). */
   errorRate: number;
+  /** Retries by what was retried (`409 stale_chain`, `503 overloaded`), over all operations. */
+  retries: Record<string, number>;
+  /** Operations that needed at least one retry (whatever their final status). */
+  retriedOperations: number;
   /** Latency percentiles by operation. */
   byOp: Record<string, { operations: number; p50: number; p99: number }>;
 }
@@ -68,6 +77,13 @@ export function summarize(samples: readonly Sample[], window: PhaseWindow): Phas
   const errors: Record<string, number> = {};
   for (const s of inside) if (s.status !== "ok") errors[s.status] = (errors[s.status] ?? 0) + 1;
   const failed = Object.values(errors).reduce((a, b) => a + b, 0);
+  const retries: Record<string, number> = {};
+  let retriedOperations = 0;
+  for (const s of inside) {
+    if (s.retries === undefined) continue;
+    retriedOperations++;
+    for (const [what, n] of Object.entries(s.retries)) retries[what] = (retries[what] ?? 0) + n;
+  }
   const byOp: PhaseSummary["byOp"] = {};
   for (const op of [...new Set(inside.map((s) => s.op))].sort()) {
     const list = sortedLatencies(inside.filter((s) => s.op === op));
@@ -91,6 +107,8 @@ export function summarize(samples: readonly Sample[], window: PhaseWindow): Phas
     p99: percentile(latencies, 0.99),
     errors,
     errorRate: inside.length === 0 ? 0 : failed / inside.length,
+    retries,
+    retriedOperations,
     byOp,
   };
 }
