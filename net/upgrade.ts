@@ -7,8 +7,10 @@
  * Each round it reads the accepted upgrades and the members from the network's store and
  * applies the rule (`core/governance/upgrade_readiness.ts`): an upgrade is in force once its
  * deadline passed and `upgrade.readiness` % of active members' nodes announce its minVersion.
- * Until then the node only warns (status, doctor, metrics); from then on (for the life of the
- * process: it is not undone when the share drops) the hello refuses peers below minVersion.
+ * Until then the node only warns (status, doctor, metrics); from then on the hello refuses peers
+ * below minVersion. That is never undone, not when the share drops and not by a restart: the
+ * tracker keeps what it put in force, and the versions it heard, under local keys in each
+ * network's store (`upgradeKeys`), and reads them back when it starts.
  *
  * A node that just started has heard few announces: in each network it decides nothing before
  * `warmupMs` (two announce intervals by default) have passed since its first verified peer
@@ -31,7 +33,7 @@ import { identityKey, type IdentityRecord, signingKeysAt } from "../core/identit
 import type { Ed25519KeyPair } from "../core/identity/keys.ts";
 import { numberParam } from "../core/params.ts";
 import type { Clock, Logger } from "../core/ports.ts";
-import type { Store } from "../core/store/store.ts";
+import type { Store, StoreMutation } from "../core/store/store.ts";
 import { helloSkewMs } from "./limits.ts";
 import { countDropped, type NodeMetrics } from "./metrics.ts";
 import type { Peers } from "./peers.ts";
@@ -50,6 +52,19 @@ export const announceIntervalMsDefault = 3_600_000;
 export const announceTableMax = 100_000;
 /** A member's next announce is taken only this long after the one held (replays, floods). */
 export const announceGapMinMs = 1000;
+/** Table entries written per store commit when the tracker saves what changed. */
+const saveBatchMax = 500;
+
+/**
+ * What the tracker keeps in each network's store, so that a restarted node neither forgets an
+ * upgrade it put in force nor the versions it heard: local keys, never gossiped or hashed.
+ */
+export const upgradeKeys = {
+  seenPrefix: ["local", "upgrade", "seen"] as const,
+  seen: (did: string) => ["local", "upgrade", "seen", did] as const,
+  inForcePrefix: ["local", "upgrade", "in-force"] as const,
+  inForce: (id: string) => ["local", "upgrade", "in-force", id] as const,
+};
 
 /** One network as the tracker needs it. */
 export interface UpgradeNetwork {
@@ -121,6 +136,8 @@ interface NetworkState {
   lastAnnounced: number | null;
   /** When this node first had a verified peer in the network (the warm-up counts from it). */
   firstPeerAt: number | null;
+  /** Members whose table entry changed (or went) since the tracker last saved it. */
+  dirty: Set<string>;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -131,8 +148,13 @@ export class UpgradeTracker {
   readonly #intervalMs: number;
   readonly #warmupMs: number;
   readonly #state = new Map<string, NetworkState>();
-  /** Upgrades in force on this node (by network, proposal id): not undone while it runs. */
+  /**
+   * Upgrades in force on this node (by network, proposal id): never undone, and kept in the
+   * network's store so a restart does not forget them (`upgradeKeys.inForce`).
+   */
   readonly #inForce = new Set<string>();
+  /** In-force latches not yet saved (network, proposal id, minVersion). */
+  #latched: { net: string; id: string; minVersion: string }[] = [];
   #status: UpgradeStatus[] = [];
 
   constructor(components: UpgradeComponents, init: UpgradeInit) {
@@ -233,6 +255,15 @@ export class UpgradeTracker {
     this.#decide(now);
     for (const network of this.#components.networks()) {
       if (signal.aborted) return;
+      await this.#save(network, now).catch((error) =>
+        this.#components.logger.warn("upgrade_state_save_failed", {
+          net: network.net,
+          error: (error as Error).message,
+        })
+      );
+    }
+    for (const network of this.#components.networks()) {
+      if (signal.aborted) return;
       await this.#announce(network, now).catch((error) =>
         this.#components.logger.debug("upgrade_announce_failed", {
           net: network.net,
@@ -253,11 +284,15 @@ export class UpgradeTracker {
       effective: record.effective,
     }));
     const held = this.#state.get(network.net);
-    const table = held?.table ?? new Map<string, VersionAnnouncement>();
+    const table = held?.table ?? await this.#restore(network);
+    const dirty = held?.dirty ?? new Set<string>();
     const lastAnnounce = held?.lastAnnounce ?? new Map<string, number>();
     const activeWindowMs = numberParam(params, "upgrade.activeWindow");
     for (const [did, entry] of table) {
-      if (!members.has(did) || !isActive(entry, now, activeWindowMs)) table.delete(did);
+      if (!members.has(did) || !isActive(entry, now, activeWindowMs)) {
+        table.delete(did);
+        dirty.add(did);
+      }
     }
     for (const [did, ts] of lastAnnounce) {
       if (!members.has(did) || ts <= now - activeWindowMs) lastAnnounce.delete(did);
@@ -271,6 +306,7 @@ export class UpgradeTracker {
       upgrades,
       lastAnnounced: held?.lastAnnounced ?? null,
       firstPeerAt: held?.firstPeerAt ?? null,
+      dirty,
     });
     // This node's own claim counts like any member node's; a verified peer still connected
     // still runs the version its signed hello named.
@@ -299,6 +335,7 @@ export class UpgradeTracker {
         const key = `${net}\u0000${id}`;
         if (r.inForce && warmedUp && !this.#inForce.has(key)) {
           this.#inForce.add(key);
+          this.#latched.push({ net, id, minVersion: action.minVersion });
           this.#components.logger.warn("upgrade_in_force", {
             net,
             proposal: id,
@@ -402,6 +439,59 @@ export class UpgradeTracker {
     if (held && held.ts >= ts) return;
     if (!held && state.table.size >= announceTableMax) return;
     state.table.set(did, { version, ts });
+    state.dirty.add(did);
+  }
+
+  /**
+   * What an earlier run of this node saved in `network`'s store: the versions heard (the
+   * caller prunes members gone and entries too old) and the upgrades it put in force.
+   */
+  async #restore(network: UpgradeNetwork): Promise<Map<string, VersionAnnouncement>> {
+    const table = new Map<string, VersionAnnouncement>();
+    for await (
+      const entry of network.store.list<VersionAnnouncement>({ prefix: upgradeKeys.seenPrefix })
+    ) {
+      if (table.size >= announceTableMax) break;
+      const did = entry.key[entry.key.length - 1];
+      const { version, ts } = entry.value ?? {};
+      if (typeof did === "string" && typeof version === "string" && typeof ts === "number") {
+        table.set(did, { version, ts });
+      }
+    }
+    for await (const entry of network.store.list({ prefix: upgradeKeys.inForcePrefix })) {
+      const id = entry.key[entry.key.length - 1];
+      if (typeof id === "string") this.#inForce.add(`${network.net}\u0000${id}`);
+    }
+    return table;
+  }
+
+  /** Saves the table entries changed since the last round and the upgrades newly in force. */
+  async #save(network: UpgradeNetwork, now: number): Promise<void> {
+    const state = this.#state.get(network.net);
+    if (!state) return;
+    const mutations: StoreMutation[] = [];
+    for (const latch of this.#latched.filter((l) => l.net === network.net)) {
+      mutations.push({
+        type: "set",
+        key: upgradeKeys.inForce(latch.id),
+        value: { minVersion: latch.minVersion, at: now },
+      });
+    }
+    for (const did of state.dirty) {
+      const entry = state.table.get(did);
+      mutations.push(
+        entry
+          ? { type: "set", key: upgradeKeys.seen(did), value: { ...entry } }
+          : { type: "delete", key: upgradeKeys.seen(did) },
+      );
+    }
+    for (let i = 0; i < mutations.length; i += saveBatchMax) {
+      if ((await network.store.commit([], mutations.slice(i, i + saveBatchMax))) === null) {
+        throw new Error("the store refused the commit");
+      }
+    }
+    state.dirty.clear();
+    this.#latched = this.#latched.filter((l) => l.net !== network.net);
   }
 
   async #signedByCurrentKey(

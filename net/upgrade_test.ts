@@ -158,6 +158,51 @@ Deno.test("UpgradeTracker: past the deadline it waits for readiness, then takes 
   assertEquals(t.enforced.at(-1), "1.1.0");
 });
 
+Deno.test("UpgradeTracker: a restarted node keeps the upgrade in force and the versions it heard", async () => {
+  const t = await tracker();
+  t.clock.advance(21 * day);
+  t.peers.verify("peer1", {
+    did: t.network.members[1].did,
+    version: "1.1.0",
+    trustClass: "known",
+  });
+  await t.upgrades.round();
+  assertEquals(
+    await t.upgrades.validate(t.network.net, "peer1", await announce(t, 2, "1.1.0")),
+    TopicValidatorResult.Accept,
+  );
+  t.clock.advance(5000);
+  await t.upgrades.round();
+  assertEquals(t.upgrades.status()[0].state, "in_force");
+  // The node stops; member 1's node goes with it. A new tracker over the same store (the node
+  // started again), with no peer yet: still in force at once, no warm-up, and the versions of
+  // members 1 and 2 are known again.
+  t.peers.forget("peer1");
+  const enforced: (string | null)[] = [];
+  const restarted = new UpgradeTracker({
+    clock: t.clock,
+    logger: t.base.logger,
+    metrics: t.metrics,
+    signal: t.base.signal,
+    identity: t.network.members[0],
+    self: () => "12D3KooWSeLf",
+    networks: () => [{
+      net: t.network.net,
+      store: t.network.deps.store,
+      genesis: t.network.genesis,
+      peers: t.peers,
+    }],
+    publish: () => Promise.resolve(0),
+    enforce: (minVersion) => enforced.push(minVersion),
+  }, { version: "1.1.0", announceIntervalMs: 1000 });
+  t.clock.advance(1000);
+  await restarted.round();
+  const [row] = restarted.status();
+  assertEquals([row.state, row.active, row.ready], ["in_force", 3, 3]);
+  assertEquals(enforced.at(-1), "1.1.0");
+  assertEquals(restarted.table(t.network.net).size, 3);
+});
+
 Deno.test("UpgradeTracker.validate(): only fresh announces of members, signed by their key, from a verified peer", async () => {
   const t = await tracker({ upgrade: false });
   await t.upgrades.round();
