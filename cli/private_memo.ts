@@ -10,19 +10,18 @@
  */
 import { fromBase64, toBase64 } from "../core/bytes.ts";
 import { InvalidInputError, KeystoreError } from "../core/errors.ts";
+import {
+  isPrivateMemo,
+  privateMemoPrefix,
+  privateMemoShown,
+  publicMemo,
+} from "../core/ledger/private_memo.ts";
 import { memoBytesMax } from "../core/ledger/rules.ts";
 import type { CliContext } from "./context.ts";
 import { decryptWith, encryptTo, recipientOfDid } from "./id_encrypt.ts";
 import type { KeystoreSecrets } from "./keystore.ts";
 
-export const privateMemoPrefix = "icn-private-memo:v1:";
-/** What others see instead of a private memo. */
-export const privateMemoShown = "(private)";
-
-/** Whether a transfer's memo is a private memo. */
-export function isPrivateMemo(memo: string): boolean {
-  return memo.startsWith(privateMemoPrefix);
-}
+export { isPrivateMemo, privateMemoPrefix, privateMemoShown, publicMemo };
 
 /**
  * Encrypts `text` to the payer and the payee (both must have a verifiable key
@@ -67,11 +66,6 @@ export async function openPrivateMemo(
   } catch {
     return null;
   }
-}
-
-/** A memo as anyone may see it without keys: a private one is `(private)`. */
-export function publicMemo(memo: string): string {
-  return isPrivateMemo(memo) ? privateMemoShown : memo;
 }
 
 /**
