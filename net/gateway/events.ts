@@ -10,6 +10,7 @@
 import { chainKeys } from "../../core/chain/keys.ts";
 import { readLog } from "../../core/chain/read.ts";
 import { decodeEnvelope } from "../../core/envelope/envelope.ts";
+import { withPublicMemo } from "../../core/ledger/private_memo.ts";
 import type { Logger } from "../../core/ports.ts";
 import type { Store } from "../../core/store/store.ts";
 import { GatewayError } from "./errors.ts";
@@ -24,6 +25,8 @@ export interface AcceptedEvent {
   seq: number;
   ts: number;
   body: unknown;
+  /** Set when the body's private memo was replaced by `(private)` (core/ledger/private_memo.ts). */
+  memoPrivate?: true;
 }
 
 export interface EventFilter {
@@ -43,7 +46,19 @@ function jsonSafe(value: unknown): unknown {
 async function eventOf(position: number, bytes: Uint8Array): Promise<AcceptedEvent> {
   const { envelope, cid } = await decodeEnvelope(bytes);
   const { net, kind, author, seq, ts, body } = envelope;
-  return { position, cid, net, kind, author, seq, ts, body: jsonSafe(body) };
+  // A private memo is never passed on, sealed or not: the gateway holds no member's keys.
+  const shown = withPublicMemo(jsonSafe(body));
+  return {
+    position,
+    cid,
+    net,
+    kind,
+    author,
+    seq,
+    ts,
+    body: shown.body,
+    ...(shown.memoPrivate ? { memoPrivate: true as const } : {}),
+  };
 }
 
 function matches(event: AcceptedEvent, filter: EventFilter): boolean {

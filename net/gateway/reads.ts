@@ -15,6 +15,7 @@ import { membersAt } from "../../core/governance/membership.ts";
 import { GovernanceView, type ProposalRecord } from "../../core/governance/view.ts";
 import { formatAmount } from "../../core/ledger/amount.ts";
 import { type HistoryEntry, ledgerKeys } from "../../core/ledger/keys.ts";
+import { isPrivateMemo, publicMemo } from "../../core/ledger/private_memo.ts";
 import { limitOf, readAccount } from "../../core/ledger/view.ts";
 import { trustClassOf } from "../../core/policy/policy.ts";
 import type { Store } from "../../core/store/store.ts";
@@ -156,7 +157,9 @@ export async function readHistory(
       amount: f(amount),
       amountMinor: amount.toString(),
       currency: currency.code,
-      memo: e.memo,
+      // Never the sealed string: the gateway holds no member's keys (core/ledger/private_memo.ts).
+      memo: publicMemo(e.memo),
+      memoPrivate: isPrivateMemo(e.memo),
       balance: f(BigInt(e.balance)),
     };
   });

@@ -245,7 +245,9 @@ export const HistoryEntry = z.object({
   amount: z.string(),
   amountMinor: z.string(),
   currency: z.string(),
+  /** `(private)` for a private memo, which the gateway never shows sealed or opened. */
   memo: z.string(),
+  memoPrivate: z.boolean(),
   balance: z.string(),
 });
 export const HistoryPage = page(HistoryEntry, "HistoryPage");
@@ -408,5 +410,7 @@ export const AcceptedEvent = z.object({
   author: Did,
   seq: SafeInt,
   ts: SafeInt,
+  /** The envelope's body, except that a private memo reads `(private)` (then `memoPrivate`). */
   body: Json,
+  memoPrivate: z.literal(true).optional(),
 }).openapi("AcceptedEvent");
