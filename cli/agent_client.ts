@@ -7,6 +7,7 @@
  * expose the peer's credentials (SO_PEERCRED), so the agent cannot check the caller's uid
  * itself: the file permissions are the boundary, as for ssh-agent's socket.
  */
+import { envObject } from "./io_scope.ts";
 import { toBase64 } from "../core/bytes.ts";
 import { KeystoreError } from "../core/errors.ts";
 import type { EnvelopeSignature, Signer } from "../core/envelope/envelope.ts";
@@ -240,7 +241,7 @@ export function selfInvocation(): { command: string; args: string[] } {
 
 /** The environment for the agent: this one without any passphrase. */
 function agentEnvironment(): Record<string, string> {
-  const env = Deno.env.toObject();
+  const env = envObject();
   for (const name of Object.keys(env)) if (/PASSPHRASE/i.test(name)) delete env[name];
   return env;
 }

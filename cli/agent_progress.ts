@@ -8,6 +8,7 @@
  * from a data: URL so a compiled binary needs no extra file) redraws it; when a worker cannot
  * start, the line is drawn once and cleared.
  */
+import { stderrIsTerminal, writeStderrBytes } from "./io_scope.ts";
 
 /** How often the elapsed time is redrawn. */
 const progressRedrawMs = 200;
@@ -66,14 +67,14 @@ async function stopDrawer(worker: Worker): Promise<void> {
 
 /** Runs `work`, showing `label` and the elapsed time on stderr while it runs (terminal only). */
 export async function withProgress<T>(label: string, work: () => Promise<T>): Promise<T> {
-  if (!Deno.stderr.isTerminal()) return await work();
+  if (!stderrIsTerminal()) return await work();
   // The first line goes out before scrypt takes the thread.
-  Deno.stderr.writeSync(encoder.encode(line(label, 0)));
+  writeStderrBytes(encoder.encode(line(label, 0)));
   const drawer = startDrawer(label);
   try {
     return await work();
   } finally {
     if (drawer) await stopDrawer(drawer);
-    Deno.stderr.writeSync(encoder.encode("\r\x1b[K"));
+    writeStderrBytes(encoder.encode("\r\x1b[K"));
   }
 }

@@ -11,16 +11,18 @@
  * judge the timestamps it produces like any skewed clock's (refused beyond the
  * genesis's `network.clockSkew`).
  */
+import { envGet, perInvocation } from "./io_scope.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import type { Clock } from "../core/ports.ts";
 
 /** Ten years: more than any test steps, and far from where Date arithmetic loses precision. */
 export const clockOffsetMsMax = 10 * 365 * 24 * 3600 * 1000;
 
-let offsetMs: number | undefined;
+/** Read once per command (an in-process test command has its own environment). */
+const offsetMs = perInvocation(() => ({ ms: undefined as number | undefined }));
 
 function readOffsetMs(): number {
-  const text = Deno.env.get("ICN_TEST_CLOCK_OFFSET_MS");
+  const text = envGet("ICN_TEST_CLOCK_OFFSET_MS");
   if (text === undefined || text === "") return 0;
   const value = /^-?\d{1,15}$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value) || Math.abs(value) > clockOffsetMsMax) {
@@ -35,5 +37,5 @@ function readOffsetMs(): number {
 
 /** `Date.now()`, moved by `ICN_TEST_CLOCK_OFFSET_MS` when a test sets it. */
 export const systemClock: Clock = {
-  now: () => Date.now() + (offsetMs ??= readOffsetMs()),
+  now: () => Date.now() + (offsetMs().ms ??= readOffsetMs()),
 };

@@ -3,6 +3,7 @@
  * and its files, the store, the clock, randomness, the passphrase, the
  * unlocked identity. Real implementations of core's ports live here.
  */
+import { envGet, stdinIsTerminal, writeStderrBytes } from "./io_scope.ts";
 import type { CommandUnknownOpts } from "@commander-js/extra-typings";
 import type { IngestDeps, IngestOutcome } from "../core/chain/ingest.ts";
 import { chainKeys } from "../core/chain/keys.ts";
@@ -77,9 +78,9 @@ export interface SigningIdentity {
 
 /** Default data dir: `ICN_HOME`, else `~/.icn`. */
 export function defaultDataDir(): string {
-  const fromEnv = Deno.env.get("ICN_HOME");
+  const fromEnv = envGet("ICN_HOME");
   if (fromEnv) return fromEnv;
-  const home = Deno.env.get("HOME") ?? Deno.env.get("USERPROFILE");
+  const home = envGet("HOME") ?? envGet("USERPROFILE");
   if (!home) throw new InvalidInputError("Cannot find a data dir: set ICN_HOME or --data-dir");
   return `${home}/.icn`;
 }
@@ -320,7 +321,7 @@ export class CliContext {
   ): Promise<string> {
     const file = fileOption ??
       (envName === "ICN_PASSPHRASE" ? this.options.passphraseFile : undefined);
-    let passphrase: string | undefined = file ? undefined : Deno.env.get(envName);
+    let passphrase: string | undefined = file ? undefined : envGet(envName);
     if (file) {
       // Bounded: /dev/zero or a mistyped large file is refused, not read until memory runs out.
       passphrase = (await readInputText(file, "passphrase file", {
@@ -328,7 +329,7 @@ export class CliContext {
       })).replace(/\r?\n$/, "");
     }
     if (passphrase === undefined) {
-      if (!Deno.stdin.isTerminal()) {
+      if (!stdinIsTerminal()) {
         throw new KeystoreError(
           `No passphrase: set ${envName}, use --passphrase-file, or run on a terminal to be asked`,
         );
@@ -345,8 +346,8 @@ export class CliContext {
   async newPassphrase(envName = "ICN_PASSPHRASE", fileOption?: string): Promise<string> {
     const first = await this.passphrase("New passphrase: ", envName, fileOption);
     if (
-      Deno.env.get(envName) === undefined && !(fileOption ?? this.options.passphraseFile) &&
-      Deno.stdin.isTerminal()
+      envGet(envName) === undefined && !(fileOption ?? this.options.passphraseFile) &&
+      stdinIsTerminal()
     ) {
       const again = await promptHidden("Repeat passphrase: ");
       if (again !== first) throw new KeystoreError("Passphrases do not match");
@@ -510,7 +511,7 @@ function throwIfRejected(outcome: IngestOutcome): void {
 /** Reads a line from the terminal without echoing it. */
 async function promptHidden(prompt: string): Promise<string> {
   const encoder = new TextEncoder();
-  Deno.stderr.writeSync(encoder.encode(prompt));
+  writeStderrBytes(encoder.encode(prompt));
   Deno.stdin.setRaw(true);
   const bytes: number[] = [];
   const buffer = new Uint8Array(1);
@@ -530,7 +531,7 @@ async function promptHidden(prompt: string): Promise<string> {
     }
   } finally {
     Deno.stdin.setRaw(false);
-    Deno.stderr.writeSync(encoder.encode("\n"));
+    writeStderrBytes(encoder.encode("\n"));
   }
   return new TextDecoder().decode(new Uint8Array(bytes));
 }

@@ -2,6 +2,7 @@
  * Handler of `icn doctor`: checks what an operator would check by hand, and
  * says how to fix each problem. Reads only; never creates or repairs anything.
  */
+import { envGet } from "./io_scope.ts";
 import { readLog } from "../core/chain/read.ts";
 import { chainKeys } from "../core/chain/keys.ts";
 import { decodeEnvelope } from "../core/envelope/envelope.ts";
@@ -635,7 +636,7 @@ export async function plannedPorts(
     text = undefined;
   }
   const { configEnv, parseHostPort, resolveConfig } = await import("../net/config.ts");
-  const env = configEnv();
+  const env = configEnv(envGet);
   let config;
   try {
     config = resolveConfig(text, { env });

@@ -7,6 +7,7 @@
  * it decrypts and compares, and writes nothing (a pending key change is
  * reported, not settled).
  */
+import { envGet } from "./io_scope.ts";
 import { identityKey, type IdentityRecord, sameKeys } from "../core/identity/kel.ts";
 import { bytesEqual } from "../core/bytes.ts";
 import type { CliContext } from "./context.ts";
@@ -18,7 +19,7 @@ const check = "keystore-keys";
 
 /** An empty ICN_PASSPHRASE (as in `ICN_PASSPHRASE= icn doctor`) counts as none given. */
 function hasPassphrase(ctx: CliContext): boolean {
-  return ctx.options.passphraseFile !== undefined || !!Deno.env.get("ICN_PASSPHRASE");
+  return ctx.options.passphraseFile !== undefined || !!envGet("ICN_PASSPHRASE");
 }
 
 /** Findings about the keystore's keys against the key event log in the store. */

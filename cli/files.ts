@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { concatBytes } from "../core/bytes.ts";
 import { IcnError, InvalidInputError } from "../core/errors.ts";
 import type { SignedContent } from "../core/identity/minisign.ts";
+import { writeStdoutBytes } from "./io_scope.ts";
 
 /** True when something exists at `path` (without following a final symlink). */
 export async function pathExists(path: string): Promise<boolean> {
@@ -130,7 +131,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array, mode = 0o6
   };
   if (path === "-") {
     try {
-      return await writeAll(Deno.stdout, data);
+      return writeStdoutBytes(data);
     } catch (error) {
       return fail(causeOf(error), error);
     }

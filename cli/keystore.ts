@@ -3,6 +3,7 @@
  * mode 0600, written atomically). Reading it only reads: a pending key event
  * is settled by `CliContext.openKeystore` (see cli/id_keystore_settle.ts).
  */
+import { envGet, perInvocation } from "./io_scope.ts";
 import * as age from "age-encryption";
 import { fromBase64, toBase64 } from "../core/bytes.ts";
 import { IcnError, InvalidInputError, KeystoreError } from "../core/errors.ts";
@@ -109,7 +110,7 @@ export const scryptLogNDefault = 18;
 
 /** scrypt work factor (log2 N) for new keystores: `ICN_SCRYPT_LOG_N` (tests lower it), else 18. */
 export function scryptLogN(): number {
-  const fromEnv = Deno.env.get("ICN_SCRYPT_LOG_N");
+  const fromEnv = envGet("ICN_SCRYPT_LOG_N");
   if (fromEnv === undefined) return scryptLogNDefault;
   const n = /^\d{1,2}$/.test(fromEnv) ? Number(fromEnv) : NaN;
   if (!(n >= scryptLogNMin && n <= scryptLogNMax)) {
@@ -215,7 +216,7 @@ function dirOf(path: string): string {
 
 /** `ICN_KEYSTORE_LOCK_WAIT_MS` (0 refuses at once), else the default. */
 export function keystoreLockWaitMs(): number {
-  const fromEnv = Deno.env.get("ICN_KEYSTORE_LOCK_WAIT_MS");
+  const fromEnv = envGet("ICN_KEYSTORE_LOCK_WAIT_MS");
   if (fromEnv === undefined) return keystoreLockWaitMsDefault;
   const ms = /^\d{1,7}$/.test(fromEnv) ? Number(fromEnv) : NaN;
   if (!(ms <= keystoreLockWaitMsMax)) {
@@ -226,8 +227,11 @@ export function keystoreLockWaitMs(): number {
   return ms;
 }
 
-/** Keystore locks this process holds, by keystore path, with how many callers share each. */
-const heldKeystoreLocks = new Map<string, { lock: HeldLock; depth: number }>();
+/**
+ * Keystore locks this command holds, by keystore path, with how many callers share each (per
+ * invocation: two in-process test commands must not share a lock the way one command's callers do).
+ */
+const heldKeystoreLocks = perInvocation(() => new Map<string, { lock: HeldLock; depth: number }>());
 
 /**
  * Runs `work` holding the keystore lock of `keystorePath` (re-entrant within
@@ -240,7 +244,7 @@ export async function withKeystoreLock<T>(
   command: string,
   work: () => Promise<T>,
 ): Promise<T> {
-  const held = heldKeystoreLocks.get(keystorePath);
+  const held = heldKeystoreLocks().get(keystorePath);
   if (held) {
     held.depth++;
     try {
@@ -272,21 +276,21 @@ export async function withKeystoreLock<T>(
       { cause: error },
     );
   }
-  heldKeystoreLocks.set(keystorePath, { lock, depth: 1 });
+  heldKeystoreLocks().set(keystorePath, { lock, depth: 1 });
   try {
     return await work();
   } finally {
-    heldKeystoreLocks.delete(keystorePath);
+    heldKeystoreLocks().delete(keystorePath);
     lock.release();
   }
 }
 
 /**
- * What this process last read from or wrote to each keystore path: a write
+ * What this command last read from or wrote to each keystore path: a write
  * refuses to replace a keystore that changed since (another writer that did
  * not take the lock), instead of silently undoing its change.
  */
-const keystoreSeen = new Map<string, string>();
+const keystoreSeen = perInvocation(() => new Map<string, string>());
 
 async function digestOf(bytes: Uint8Array): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>);
@@ -313,13 +317,13 @@ async function readKeystoreBytes(path: string): Promise<Uint8Array> {
  */
 export async function readKeystoreFile(path: string, passphrase: string): Promise<KeystoreSecrets> {
   const data = await readKeystoreBytes(path);
-  keystoreSeen.set(path, await digestOf(data));
+  keystoreSeen().set(path, await digestOf(data));
   return await decryptSecrets(data, passphrase);
 }
 
 /** Whether the keystore at `path` still holds what this process last read from or wrote to it. */
 export async function keystoreUnchanged(path: string): Promise<boolean> {
-  const seen = keystoreSeen.get(path);
+  const seen = keystoreSeen().get(path);
   return seen !== undefined && await digestOf(await readKeystoreBytes(path)) === seen;
 }
 
@@ -337,7 +341,7 @@ export async function writeKeystoreFile(
   const encrypted = await encryptSecrets(secrets, passphrase);
   const digest = await digestOf(encrypted);
   await withKeystoreLock(path, "icn (writing the keystore)", async () => {
-    const expected = keystoreSeen.get(path);
+    const expected = keystoreSeen().get(path);
     if (expected !== undefined) {
       const current = await Deno.readFile(path).then(digestOf, () => null);
       if (current !== expected) {
@@ -353,7 +357,7 @@ export async function writeKeystoreFile(
         `Cannot confirm the keystore ${path}: it does not hold what was just written (another process wrote it at the same time) — check it with \`icn doctor\``,
       );
     }
-    keystoreSeen.set(path, digest);
+    keystoreSeen().set(path, digest);
   });
 }
 

@@ -3,6 +3,7 @@
  * the exit code (the only place that does): 0 ok, 1 expected failure
  * (IcnError), 2 usage error, 3 a bug.
  */
+import { envGet, stderrIsTerminal, stdoutIsTerminal } from "./io_scope.ts";
 import {
   Command,
   CommanderError,
@@ -38,7 +39,7 @@ function globalOptions(command: CommandUnknownOpts, defaultDataDir: () => string
     dataDir: typeof opts.dataDir === "string" ? opts.dataDir : defaultDataDir(),
     json: opts.json === true,
     debug: opts.debug === true,
-    color: !Deno.env.get("NO_COLOR") && opts.color !== false && Deno.stdout.isTerminal(),
+    color: !envGet("NO_COLOR") && opts.color !== false && stdoutIsTerminal(),
     passphraseFile: typeof opts.passphraseFile === "string" ? opts.passphraseFile : undefined,
   };
 }
@@ -84,7 +85,7 @@ export async function runCli(argv: string[]): Promise<number> {
   let ctx: CliContext | undefined;
   const jsonRequested = argv.includes("--json");
   const debugRequested = argv.includes("--debug");
-  const colorDefault = !Deno.env.get("NO_COLOR") && Deno.stderr.isTerminal();
+  const colorDefault = !envGet("NO_COLOR") && stderrIsTerminal();
   const registrar = createRegistrar(async (load, args, command) => {
     // Loaded only when a command runs, so `icn --help` never loads the store or the domains.
     const { CliContext, defaultDataDir } = await import("./context.ts");

@@ -11,6 +11,7 @@
  * store; a network store that missed one (a crash between the two) catches up from the home
  * store whenever it is opened. A remote store (`ICN_KV_URL`) holds one network.
  */
+import { envGet } from "./io_scope.ts";
 import { CommanderError } from "commander";
 import { chainKeys } from "../core/chain/keys.ts";
 import { ingest, type KindRegistry } from "../core/chain/ingest.ts";
@@ -291,7 +292,7 @@ export const defaultNetEnv = "ICN_DEFAULT_NET";
 export async function readDefaultNet(ctx: CliContext): Promise<
   { value: string; from: string } | undefined
 > {
-  const fromEnv = Deno.env.get(defaultNetEnv);
+  const fromEnv = envGet(defaultNetEnv);
   if (fromEnv) return { value: fromEnv, from: defaultNetEnv };
   const path = ctx.path(cliConfigFile);
   if (!(await pathExists(path))) return undefined;

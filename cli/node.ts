@@ -2,6 +2,7 @@
  * `icn node init|run|status|peers|connect`: the long-running node and the
  * commands that talk to it through its control API.
  */
+import { envGet } from "./io_scope.ts";
 import { getHeapStatistics } from "node:v8";
 import { IcnError, InvalidInputError } from "../core/errors.ts";
 import { toHex } from "../core/bytes.ts";
@@ -91,7 +92,7 @@ const configFileBytesMax = 1024 * 1024;
 async function nodeConfig(ctx: CliContext, file: string | undefined, flags: ConfigOverrides) {
   const text = await readConfigText(ctx, file);
   try {
-    return resolveConfig(text, { env: configEnv(), flags });
+    return resolveConfig(text, { env: configEnv(envGet), flags });
   } catch (error) {
     if (!(error instanceof InvalidInputError) || text === undefined) throw error;
     throw new InvalidInputError(
@@ -201,7 +202,7 @@ async function runLocked(
   const upgradeOptions = testUpgradeOptions(
     config.profile,
     config.syncIntervalMs,
-    Deno.env.get("ICN_TEST_PROTOCOL_VERSION"),
+    envGet("ICN_TEST_PROTOCOL_VERSION"),
   );
   const unlocked = await ctx.unlock();
   const deps = await ctx.ingestDeps();

@@ -14,6 +14,7 @@ import { IcnError } from "../core/errors.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import { toJson } from "../core/json.ts";
 import { exitCodes } from "./exit_codes.ts";
+import { writeStderrBytes, writeStdoutBytes } from "./io_scope.ts";
 
 /** What a command handler returns: data for `--json`, lines for humans. */
 export interface CommandResult {
@@ -36,11 +37,11 @@ export { toJson };
 const encoder = new TextEncoder();
 
 export function writeStdout(text: string): void {
-  Deno.stdout.writeSync(encoder.encode(text));
+  writeStdoutBytes(encoder.encode(text));
 }
 
 export function writeStderr(text: string): void {
-  Deno.stderr.writeSync(encoder.encode(text));
+  writeStderrBytes(encoder.encode(text));
 }
 
 export function printResult(result: CommandResult, options: OutputOptions): void {

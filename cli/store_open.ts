@@ -5,6 +5,7 @@
  * reads work, and any write is refused with a clear error instead of landing in
  * the snapshot.
  */
+import { envGet } from "./io_scope.ts";
 import { upgradeStoreLayout } from "../core/chain/layout.ts";
 import { StoreUnavailableError } from "../core/errors.ts";
 import type { Logger } from "../core/ports.ts";
@@ -28,7 +29,7 @@ export interface StoreLocation {
 }
 
 export function storeLocation(dataDir: string): StoreLocation {
-  const url = Deno.env.get("ICN_KV_URL");
+  const url = envGet("ICN_KV_URL");
   return url ? { path: url, remote: true } : { path: `${dataDir}/icn.kv`, remote: false };
 }
 

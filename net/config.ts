@@ -661,10 +661,15 @@ export function parseGatewayListen(text: string): { hostname: string; port: numb
   return { hostname: match[1].replace(/^\[|\]$/g, ""), port };
 }
 
-/** The `ICN_*` variables this module reads, for `Deno.env` lookups. */
-export function configEnv(): Record<string, string | undefined> {
+/**
+ * The `ICN_*` variables this module reads, looked up with `get` (the CLI passes its scoped
+ * environment, so an in-process command sees its own; the default is the process's).
+ */
+export function configEnv(
+  get: (name: string) => string | undefined = (name) => Deno.env.get(name),
+): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
-  for (const def of keyDefs) out[envName(def)] = Deno.env.get(envName(def));
+  for (const def of keyDefs) out[envName(def)] = get(envName(def));
   return out;
 }
 

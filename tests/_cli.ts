@@ -1,4 +1,4 @@
-/** Runs `icn` as a subprocess against temporary data dirs. */
+/** Runs `icn` against temporary data dirs: in this process where it can, else as a subprocess. */
 
 // Tests that need an independent tool (minisign, promtool, ...) go through `./_tools.ts`.
 export { hasCommand, ignoreWithout, needsTools, requireTool } from "./_tools.ts";
@@ -18,6 +18,7 @@ export interface CliRun {
 export interface IcnOptions {
   env?: Record<string, string>;
   stdin?: string;
+  /** Working directory: the command runs as its own process (the test process's cwd is shared). */
   cwd?: string;
   /**
    * Run `icn` as its own OS process even where the runner would run it in-process: for
@@ -27,15 +28,103 @@ export interface IcnOptions {
   process?: boolean;
 }
 
+/** What every test command gets on top of the test process's environment. */
+const baseEnv = { ICN_PASSPHRASE: "correct horse", ICN_SCRYPT_LOG_N: "10", NO_COLOR: "1" };
+
+/**
+ * Commands that start something long-running or own the process (signal handlers,
+ * `Deno.exit`, a detached child, closing stdin/stdout): always their own process.
+ */
+const processCommands: readonly (readonly string[])[] = [
+  ["node", "run"],
+  ["id", "unlock"],
+  ["id", "agent", "serve"],
+];
+
+function startsProcessCommand(args: readonly string[]): boolean {
+  return processCommands.some((words) =>
+    args.some((_, i) => words.every((word, j) => args[i + j] === word))
+  );
+}
+
+/**
+ * `ICN_TEST_CLI=process` runs every `icn()` as its own process (what CI can run to check the
+ * real process path); `ICN_TEST_CLI=in-process` runs commands in this process where they can
+ * (docs/testing.md).
+ */
+const forceProcess = (Deno.env.get("ICN_TEST_CLI") ?? "process") === "process";
+
+/** Whether `icn(args, options)` runs as its own OS process. */
+export function runsAsProcess(args: readonly string[], options: IcnOptions = {}): boolean {
+  return forceProcess || options.process === true || options.cwd !== undefined ||
+    Object.keys(options.env ?? {}).some((name) => name.startsWith("ICN_TEST_CRASH")) ||
+    startsProcessCommand(args);
+}
+
 /** Runs `icn` as its own OS process (see `IcnOptions.process`). */
 export function icnProcess(args: string[], options: IcnOptions = {}): Promise<CliRun> {
   return icn(args, { ...options, process: true });
 }
 
-export async function icn(args: string[], options: IcnOptions = {}): Promise<CliRun> {
+/**
+ * Runs `icn args`: in this process (`runCli()` inside its own scoped environment and captured
+ * stdout/stderr, about 10 ms a command), or as its own process where `runsAsProcess()` says so.
+ * Either way the result is the same `CliRun`.
+ */
+export function icn(args: string[], options: IcnOptions = {}): Promise<CliRun> {
+  return runsAsProcess(args, options) ? spawnIcn(args, options) : runInProcess(args, options);
+}
+
+function cliRun(code: number, stdout: string, stderr: string): CliRun {
+  return {
+    code,
+    stdout,
+    stderr,
+    json<T>() {
+      try {
+        return JSON.parse(stdout) as T;
+      } catch {
+        throw new Error(`stdout is not JSON (exit ${code}):\n${stdout}\nstderr:\n${stderr}`);
+      }
+    },
+  };
+}
+
+async function runInProcess(args: string[], options: IcnOptions): Promise<CliRun> {
+  const [{ runCli }, { withCliIo }] = await Promise.all([
+    import("../cli/main.ts"),
+    import("../cli/io_scope.ts"),
+  ]);
+  const out: Uint8Array[] = [];
+  const err: Uint8Array[] = [];
+  const env = { ...Deno.env.toObject(), ...baseEnv, ...options.env };
+  let code: number;
+  try {
+    code = await withCliIo({
+      env,
+      // Copies: a writer may reuse its buffer.
+      stdout: (bytes) => out.push(bytes.slice()),
+      stderr: (bytes) => err.push(bytes.slice()),
+      stdin: options.stdin,
+    }, () => runCli([...args]));
+  } catch (error) {
+    // runCli decides every exit code itself; anything escaping it is a bug, as a process's
+    // uncaught error would be.
+    err.push(new TextEncoder().encode(`uncaught: ${(error as Error)?.stack ?? error}\n`));
+    code = 3;
+  }
+  const decode = (chunks: Uint8Array[]) => {
+    const decoder = new TextDecoder();
+    return chunks.map((chunk) => decoder.decode(chunk, { stream: true })).join("") +
+      decoder.decode();
+  };
+  return cliRun(code, decode(out), decode(err));
+}
+
+async function spawnIcn(args: string[], options: IcnOptions): Promise<CliRun> {
   const command = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--config", configPath, mainPath, ...args],
-    env: { ICN_PASSPHRASE: "correct horse", ICN_SCRYPT_LOG_N: "10", NO_COLOR: "1", ...options.env },
+    env: { ...baseEnv, ...options.env },
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
@@ -48,20 +137,8 @@ export async function icn(args: string[], options: IcnOptions = {}): Promise<Cli
     await writer.close();
   }
   const out = await child.output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  const stderr = new TextDecoder().decode(out.stderr);
-  return {
-    code: out.code,
-    stdout,
-    stderr,
-    json<T>() {
-      try {
-        return JSON.parse(stdout) as T;
-      } catch {
-        throw new Error(`stdout is not JSON (exit ${out.code}):\n${stdout}\nstderr:\n${stderr}`);
-      }
-    },
-  };
+  const decoder = new TextDecoder();
+  return cliRun(out.code, decoder.decode(out.stdout), decoder.decode(out.stderr));
 }
 
 /** Runs icn and fails the test unless it exits with `code`. */
