@@ -552,11 +552,9 @@ export function lateQuorumNote(
       } rule)`;
   }
   if (record.closes - quorumAt < record.rules.votingPeriod * lateShare) {
-    return `quorum first reached ${iso(quorumAt)}, only ${before} before the close (${
-      rulePrefix === "governance"
-        ? `no extension rule: governance.${record.kind}.extendOnLateQuorum`
-        : "federations have no extension rule"
-    })`;
+    return `quorum first reached ${
+      iso(quorumAt)
+    }, only ${before} before the close (no extension rule: ${rulePrefix}.${record.kind}.extendOnLateQuorum)`;
   }
   return undefined;
 }
