@@ -777,7 +777,7 @@ export async function vote(
     text: record.secret
       ? [
         `Committed a secret ballot (${shown}) ${about}`,
-        `  reveal it after ${iso(record.closes)}: icn federation reveal ${
+        `  reveal it after ${iso((await fed.view.timing(record)).closes)}: icn federation reveal ${
           record.id.slice(0, 16)
         } (from this data dir: it keeps the salt)`,
       ]
@@ -810,7 +810,7 @@ export async function reveal(
   }
   const { coop } = await actingCoop(ctx, fed, options.for, what);
   const now = ctx.clock.now();
-  const { closes, revealEnds } = fed.view.timing(record);
+  const { closes, revealEnds } = await fed.view.timing(record);
   if (now <= closes) {
     throw new InvalidInputError(
       `Cannot reveal yet: voting closes at ${iso(closes)}; reveal between then and ${
@@ -856,7 +856,7 @@ export async function show(
   const now = ctx.clock.now();
   const t = await fed.view.tally(record);
   const state = await stateOf(fed.view, record, now);
-  const timing = fed.view.timing(record);
+  const timing = await fed.view.timing(record);
   const special = record.method !== undefined || record.secret === true;
   // A secret proposal's result shows once its reveal window ends.
   const hidden = record.secret === true && now <= timing.revealEnds;
@@ -870,11 +870,20 @@ export async function show(
     `  by:        ${labels.label(record.author)} for "${name(record.coop)}"`,
     `  state:     ${state}`,
     `  opened:    ${iso(record.opened)}`,
-    `  closes:    ${iso(record.closes)}`,
+    `  closes:    ${iso(timing.closes)}${
+      timing.extended ? ` — extended from ${iso(record.closes)} by a late quorum` : ""
+    }`,
     ...(record.secret ? [`  reveals:   until ${iso(timing.revealEnds)}`] : []),
-    `  effective: ${iso(record.effective)} (timelock ${formatDuration(record.rules.timelock)})`,
+    `  effective: ${iso(timing.effective)} (timelock ${formatDuration(record.rules.timelock)})`,
     `  weight:    ${t.weight} (${t.cooperatives} cooperatives, ${t.eligible} eligible)`,
-    ...(special ? methodLines(record, t, { explain: options.explain === true, hidden, name }) : []),
+    ...(special
+      ? methodLines(record, t, {
+        explain: options.explain === true,
+        hidden,
+        name,
+        revealEnds: timing.revealEnds,
+      })
+      : []),
     ...(hidden ? [] : [
       `  quorum:    ${t.cast} of ${t.eligible} cast, ${t.required} required (${record.rules.quorum}%)${
         t.cast >= t.required ? " — reached" : ""
@@ -894,12 +903,8 @@ export async function show(
     ]),
   ];
   const { lateQuorumNote } = await import("./governance.ts");
-  const lateNote = lateQuorumNote(
-    record,
-    { closes: timing.closes, extended: false },
-    await fed.view.quorumReachedAt(record),
-    "federation",
-  );
+  const quorumAt = await fed.view.quorumReachedAt(record);
+  const lateNote = lateQuorumNote(record, timing, quorumAt, "federation");
   // After the quorum line (before the cooperatives of a for/against proposal's tally).
   if (lateNote) {
     const at = lines.findIndex((l) => l.startsWith("  quorum:"));
@@ -939,6 +944,8 @@ export async function show(
     data: {
       ...record,
       state,
+      timing,
+      quorumReachedAt: quorumAt ?? null,
       outcome: hidden ? null : t.outcome,
       // Hidden: who committed shows, not what (nothing counts before the reveal window ends).
       tally: hidden
@@ -980,6 +987,7 @@ export async function list(
   const rows = [];
   for (const record of records.slice(offset, offset + limit)) {
     const t = await fed.view.tally(record);
+    const timing = await fed.view.timing(record);
     rows.push({
       id: record.id,
       kind: record.kind,
@@ -987,10 +995,10 @@ export async function list(
       coop: record.coop,
       state: await stateOf(fed.view, record, now),
       opened: record.opened,
-      closes: record.closes,
-      effective: record.effective,
+      closes: timing.closes,
+      effective: timing.effective,
       // A secret ballot counts commitments until its reveal window ends.
-      cast: record.secret && now <= fed.view.timing(record).revealEnds
+      cast: record.secret && now <= timing.revealEnds
         ? t.ballots.filter((b) => b.commitment !== undefined).length
         : t.cast,
       eligible: t.eligible,

@@ -87,7 +87,7 @@ export async function audit(
   const fed = await openFederation(ctx, options.net, `audit "${terminalSafe(args[0])}"`);
   const view = fed.view;
   const record = await resolveProposal(view, args[0]);
-  const { closes, revealEnds } = view.timing(record);
+  const { closes, revealEnds } = await view.timing(record);
   const coops = await view.coopsAt(record.opened);
   const t = await view.tally(record);
   const votes = await view.votes(record.id);
@@ -234,7 +234,7 @@ export async function todo(
   }
   const rows = [];
   for (const record of await allProposals(view)) {
-    const timing = view.timing(record);
+    const timing = await view.timing(record);
     if (now > timing.revealEnds || mine.length === 0) continue;
     const eligible = await view.coopsAt(record.opened);
     const t = await view.tally(record);

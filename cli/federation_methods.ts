@@ -117,7 +117,13 @@ export async function voteContent(
 export function methodLines(
   record: FederationProposalRecord,
   t: FederationTally,
-  options: { explain: boolean; hidden: boolean; name: (net: string) => string },
+  options: {
+    explain: boolean;
+    hidden: boolean;
+    name: (net: string) => string;
+    /** The end of the reveal window (`view.timing()`: after a late quorum's extension). */
+    revealEnds: number;
+  },
 ): string[] {
   const lines: string[] = [];
   if (record.method) {
@@ -132,7 +138,7 @@ export function methodLines(
   if (record.secret) {
     lines.push(
       `  secret:    ballots are commitments; revealed after the close until ${
-        new Date(record.closes + (record.rules.revealWindow ?? 0)).toISOString()
+        new Date(options.revealEnds).toISOString()
       }`,
     );
   }

@@ -174,7 +174,7 @@ Deno.test({
     assertMatch(text, /Beta: Lyon\n/);
     assertMatch(
       text,
-      /late:\s+quorum first reached \S+, only \S+ before the close \(federations have no extension rule\)/,
+      /late:\s+quorum first reached \S+, only \S+ before the close \(no extension rule: federation\.text\.extendOnLateQuorum\)/,
     );
     const pollAudit = await json<Audit>(home.a1, "federation", "audit", poll.id);
     assertEquals([pollAudit.ok, pollAudit.counted, pollAudit.problems], [true, 2, 0]);

@@ -178,7 +178,7 @@ Deno.test("federation secret poll: commit, close, reveal; the cooperative's late
   await fed.submit(c.members[0], "fed.vote", commit(c, 2, saltA), t0 + 40); // never revealed
   const view0 = fed.view();
   const record = (await view0.proposal(id))!;
-  const { closes, revealEnds } = view0.timing(record);
+  const { closes, revealEnds } = await view0.timing(record);
   assertEquals(revealEnds, closes + 2 * day);
   assertEquals(record.effective, closes + 2 * day);
   const reveal = (coop: TestCoop, ballot: number, salt: string) => ({

@@ -153,7 +153,10 @@ const rulesShape = record({
   votingPeriod: natural,
   timelock: natural,
   mode: literal("majority", "consent"),
-}, { revealWindow: natural });
+}, {
+  revealWindow: natural,
+  extendOnLateQuorum: integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+});
 
 const proposalBodyShape = record({
   coop: cidShape,
@@ -180,7 +183,7 @@ const admitShape = record({
 function sameRules(a: Rules, b: Rules): boolean {
   return a.quorum === b.quorum && a.approval === b.approval &&
     a.votingPeriod === b.votingPeriod && a.timelock === b.timelock && a.mode === b.mode &&
-    a.revealWindow === b.revealWindow;
+    a.revealWindow === b.revealWindow && a.extendOnLateQuorum === b.extendOnLateQuorum;
 }
 
 async function checkAction(
@@ -400,10 +403,12 @@ const vote: KindHandler = {
     const record = await view.proposal(b.proposal);
     if (!record) reject("unknown_proposal", `Unknown federation proposal "${b.proposal}"`);
     const content = voteContent(record, b);
-    if (envelope.ts > record.closes) {
+    // The derived close: later than the stored one when quorum came late (`extendOnLateQuorum`).
+    const { closes } = await view.timing(record);
+    if (envelope.ts > closes) {
       reject(
         "closed",
-        `Cannot vote on "${record.id}": voting closed at ${new Date(record.closes).toISOString()}`,
+        `Cannot vote on "${record.id}": voting closed at ${new Date(closes).toISOString()}`,
       );
     }
     const eligible = await view.coopsAt(record.opened);
@@ -416,7 +421,13 @@ const vote: KindHandler = {
     await requireDelegate(view, b.coop, ctx, `vote on "${record.id}"`);
     const key = federationKeys.vote(record.id, b.coop, envelope.author);
     const previous = await ctx.state.get<FederationVoteRecord>(key);
-    if (previous && previous.seq > envelope.seq) return;
+    // The delegate's earliest vote on it dates its cooperative's part in quorum (late quorum),
+    // whatever it voted after and whatever order the votes arrive in.
+    const first = Math.min(envelope.ts, previous ? previous.first ?? previous.ts : envelope.ts);
+    if (previous && previous.seq > envelope.seq) {
+      if (first < (previous.first ?? previous.ts)) ctx.state.set(key, { ...previous, first });
+      return;
+    }
     const stored: FederationVoteRecord = {
       coop: b.coop,
       did: envelope.author,
@@ -425,6 +436,7 @@ const vote: KindHandler = {
       seq: envelope.seq,
       cid,
     };
+    if (first < envelope.ts) stored.first = first;
     if (b.reason !== undefined) stored.reason = b.reason;
     ctx.state.set(key, stored);
   },
@@ -458,7 +470,7 @@ const reveal: KindHandler = {
       ? checkedBallot(record, b.ballot)
       : checkedChoice(record, b.ballot);
     if (!isSalt(b.salt)) reject("bad_body", "Reveal salt must be 64 lowercase hex characters");
-    checkRevealTime(record.id, envelope.ts, view.timing(record));
+    checkRevealTime(record.id, envelope.ts, await view.timing(record));
     await requireDelegate(view, b.coop, ctx, `reveal on "${record.id}"`);
     const commitment = coopCommitment(record.id, b.coop, { ballot, salt: b.salt });
     if (ctx.source === "local") {
@@ -470,14 +482,9 @@ const reveal: KindHandler = {
         );
       }
     }
-    const key = federationKeys.reveal(record.id, b.coop, commitment);
-    const previous = await ctx.state.get<FederationRevealRecord>(key);
-    // Every reveal of one commitment opens the same ballot; the earliest (time, then CID) is kept.
-    if (
-      previous && (previous.ts < envelope.ts || (previous.ts === envelope.ts && previous.cid < cid))
-    ) {
-      return;
-    }
+    // Every reveal of one commitment opens the same ballot. Each is kept: the window it must
+    // fall in is derived on read (a late quorum can move the close after a node accepted it).
+    const key = federationKeys.reveal(record.id, b.coop, commitment, cid);
     const stored: FederationRevealRecord = {
       coop: b.coop,
       commitment,

@@ -24,6 +24,11 @@ export type VoteWeight = typeof voteWeights[number];
 const day = 86_400_000;
 /** Same default as a cooperative's `governance.<kind>.revealWindow`. */
 const revealWindowDefault = 2 * day;
+/**
+ * When `federation.<kind>.extendOnLateQuorum` came: a federation genesis made
+ * before lacks it, which means 0 (off), what those federations did.
+ */
+const extendSince = "2026-12-02";
 
 /**
  * Per-kind defaults: quorum %, approval %, voting period, timelock. Admission
@@ -96,6 +101,16 @@ export const federationParams: readonly ParamDef[] = [
           `Secret federation ${kind} proposals: how long after the close ballots may be revealed`,
       } as ParamDef]),
       ...(fixed ? [] : [{
+        key: `federation.${kind}.extendOnLateQuorum`,
+        type: "duration",
+        default: 0,
+        min: 0,
+        max: 30 * day,
+        description:
+          `Voting on a federation ${kind} proposal stays open this long after quorum is first reached (0: off)`,
+        since: extendSince,
+      } as ParamDef]),
+      ...(fixed ? [] : [{
         key: `federation.${kind}.mode`,
         type: "enum",
         default: "majority",
@@ -141,7 +156,11 @@ function federationParam(params: Params, key: string): ParamValue {
 
 /**
  * The rules a federation `kind` proposal gets under `params` (defaults fill
- * absent keys); a secret one also gets its `revealWindow`.
+ * absent keys); a secret one also gets its `revealWindow`, and
+ * `extendOnLateQuorum` only when the kind's parameter is above 0 (so
+ * proposals made before it existed keep their exact rules). A clearing
+ * agreement has neither: its two cooperatives vote openly, and its quorum is
+ * both of them.
  */
 export function federationRulesFor(
   params: Params,
@@ -165,6 +184,8 @@ export function federationRulesFor(
   if (options.secret) {
     rules.revealWindow = federationParam(params, `federation.${kind}.revealWindow`) as number;
   }
+  const extend = federationParam(params, `federation.${kind}.extendOnLateQuorum`) as number;
+  if (extend > 0) rules.extendOnLateQuorum = extend;
   return rules;
 }
 

@@ -3,7 +3,9 @@
  * votes, delegate sets and vouches are stored as they arrive; who is in the
  * federation, its parameters and each proposal's outcome are derived on read
  * from those records alone (as in a cooperative), so arrival order never
- * changes them: an accepted proposal takes effect at `closes + timelock`.
+ * changes them: an accepted proposal takes effect at its derived effective
+ * time (`timing()`: the close, moved later by a late quorum under
+ * `extendOnLateQuorum`, plus the reveal window when secret, plus the timelock).
  */
 import { assert } from "../errors.ts";
 import type { Genesis } from "../governance/genesis.ts";
@@ -64,8 +66,9 @@ export interface FederationProposalRecord {
   /** `federation.voteWeight` when it opened. */
   weight: VoteWeight;
   opened: number;
+  /** The close as proposed; `timing()` gives the one in force (a late quorum can move it later). */
   closes: number;
-  /** closes (+ the reveal window when secret) + timelock. */
+  /** closes (+ the reveal window when secret) + timelock, from the stored close; see `timing()`. */
   effective: number;
   /** A decision method other than for/against (text proposals only). */
   method?: MethodSpec;
@@ -84,11 +87,18 @@ export type FederationTally = Omit<ChoiceTally, "outcome"> & {
   unrevealed?: string[];
 };
 
-/** When voting closes, reveals end (the close unless secret) and an accepted proposal applies. */
+/**
+ * When voting closes, reveals end (the close unless secret) and an accepted
+ * proposal applies, derived from the proposal and its votes.
+ */
 export interface FederationTiming {
   closes: number;
   revealEnds: number;
   effective: number;
+  /** Whether a late quorum moved the close (`extendOnLateQuorum`). */
+  extended: boolean;
+  /** Under `extendOnLateQuorum`: when quorum was first reached, if it was by the stored close. */
+  quorumAt?: number;
 }
 
 export interface FederationIndexEntry {
@@ -107,6 +117,8 @@ export interface FederationVoteRecord {
   ballot?: MethodBallot;
   commitment?: string;
   ts: number;
+  /** The delegate's earliest vote on the proposal, when earlier than `ts` (dates late quorum). */
+  first?: number;
   seq: number;
   cid: string;
   reason?: string;
@@ -164,8 +176,9 @@ export const federationKeys = {
   indexPrefix: (kind: string) => ["fed", "k", kind] as const,
   vote: (id: string, coop: string, did: string) => ["fed", "v", id, coop, did] as const,
   votesPrefix: (id: string) => ["fed", "v", id] as const,
-  reveal: (id: string, coop: string, commitment: string) =>
-    ["fed", "r", id, coop, commitment] as const,
+  /** Every reveal is kept (by its CID): which one counts depends on the derived reveal window. */
+  reveal: (id: string, coop: string, commitment: string, cid: string) =>
+    ["fed", "r", id, coop, commitment, cid] as const,
   revealsPrefix: (id: string) => ["fed", "r", id] as const,
   delegates: (coop: string, ts: number, cid: string) => ["fed", "d", coop, ts, cid] as const,
   delegatesPrefix: (coop: string) => ["fed", "d", coop] as const,
@@ -205,6 +218,7 @@ export class FederationView {
   readonly #records = new Map<string, FederationProposalRecord | null>();
   readonly #indexes = new Map<string, FederationIndexEntry[]>();
   readonly #tallies = new Map<string, FederationTally>();
+  readonly #timings = new Map<string, FederationTiming>();
   readonly #delegates = new Map<string, DelegatesRecord[]>();
   /** Admit and remove proposals decided so far, in effect order. */
   #membership: {
@@ -241,7 +255,10 @@ export class FederationView {
   /**
    * Accepted admit/remove proposals effective by `ts`, in effect order.
    * Deciding one needs the cooperatives at its opening, which only earlier
-   * entries change, so deciding in effect order always ends.
+   * entries change, so deciding in effect order always ends. Entries are
+   * read in the order of their stored effective time; a late quorum can only
+   * move a proposal's effective time later (`timing()`), so one whose derived
+   * time is after `ts` is left out, and the rest are ordered by derived time.
    */
   async #membershipChanges(ts: number): Promise<FederationProposalRecord[]> {
     if (!this.#membership) {
@@ -254,7 +271,25 @@ export class FederationView {
       state.next++;
       if (record && (await this.tally(record)).outcome === "Accepted") state.accepted.push(record);
     }
-    return state.accepted.filter((r) => r.effective <= ts);
+    return await this.#inForce(state.accepted, ts);
+  }
+
+  /** Of `accepted` (in stored effective order), those in force at `ts`, ordered by derived effective time. */
+  async #inForce(
+    accepted: readonly FederationProposalRecord[],
+    ts: number,
+  ): Promise<FederationProposalRecord[]> {
+    const out: { record: FederationProposalRecord; effective: number }[] = [];
+    for (const record of accepted) {
+      if (record.effective > ts) break;
+      const { effective } = await this.timing(record);
+      if (effective <= ts) out.push({ record, effective });
+    }
+    out.sort((a, b) =>
+      a.effective - b.effective ||
+      (a.record.id < b.record.id ? -1 : a.record.id > b.record.id ? 1 : 0)
+    );
+    return out.map((e) => e.record);
   }
 
   async #founderCount(net: string): Promise<number> {
@@ -284,7 +319,7 @@ export class FederationView {
         out.set(record.target!, {
           net: record.target!,
           name: action.name,
-          since: record.effective,
+          since: (await this.timing(record)).effective,
           delegates: action.delegates,
           members: action.genesis.members.length,
         });
@@ -333,10 +368,13 @@ export class FederationView {
 
   async paramsAt(ts: number): Promise<Params> {
     const params: Params = { ...this.genesis.params };
+    const accepted: FederationProposalRecord[] = [];
     for (const entry of await this.index("config")) {
       if (entry.effective > ts) break;
       const record = await this.proposal(entry.id);
-      if (!record || (await this.tally(record)).outcome !== "Accepted") continue;
+      if (record && (await this.tally(record)).outcome === "Accepted") accepted.push(record);
+    }
+    for (const record of await this.#inForce(accepted, ts)) {
       for (const [key, value] of Object.entries((record.action as FederationConfigAction).set)) {
         params[key] = value as ParamValue;
       }
@@ -354,65 +392,81 @@ export class FederationView {
       .map((e) => e.value);
   }
 
-  /** A proposal's times: reveals run from the close to `revealEnds` (secret only). */
-  timing(record: FederationProposalRecord): FederationTiming {
-    return {
-      closes: record.closes,
-      revealEnds: record.closes + (record.secret ? record.rules.revealWindow ?? 0 : 0),
-      effective: record.effective,
+  /**
+   * A proposal's times, derived from its own data and its votes: with
+   * `extendOnLateQuorum`, voting closes at the later of its stored close and
+   * the moment quorum was first reached plus the extension (OpenZeppelin
+   * Governor's rule, as in a cooperative); reveals run from that close to
+   * `revealEnds` (secret only); an accepted proposal applies at `effective`.
+   * Quorum is dated with the stored close (`quorumReachedAt`), so the derived
+   * close never feeds back into itself.
+   */
+  async timing(record: FederationProposalRecord): Promise<FederationTiming> {
+    const cached = this.#timings.get(record.id);
+    if (cached) return cached;
+    const extension = record.rules.extendOnLateQuorum ?? 0;
+    const reveal = record.secret ? record.rules.revealWindow ?? 0 : 0;
+    let closes = record.closes;
+    let quorumAt: number | undefined;
+    if (extension > 0) {
+      quorumAt = await this.quorumReachedAt(record);
+      if (quorumAt !== undefined) closes = Math.max(closes, quorumAt + extension);
+    }
+    const timing: FederationTiming = {
+      closes,
+      revealEnds: closes + reveal,
+      effective: closes + reveal + record.rules.timelock,
+      extended: closes > record.closes,
+      ...(quorumAt === undefined ? {} : { quorumAt }),
     };
+    this.#timings.set(record.id, timing);
+    return timing;
   }
 
   /**
-   * When quorum was first reached, for `show`'s late-quorum note: each
-   * cooperative the tally weighs counts (with its tally weight) from the
-   * earliest vote by one of its delegates that the vote rule does not ignore,
-   * dated by the close; the opening when nothing is required; undefined when
-   * quorum was not reached by the close. A delegate who voted again is dated
-   * by their latest vote (one record per delegate), so this can be later than
-   * the first counted vote, never earlier.
+   * When quorum was first reached: each cooperative of the proposal counts
+   * (with its tally weight: 1, or its member count under `members` on a
+   * for/against proposal) from the earliest vote of one of its delegates
+   * (each delegate dated by their first vote on it, `first`) that the vote
+   * rule counts, by the stored close; the opening when nothing is required;
+   * undefined when quorum was not reached by the stored close. It reads the
+   * votes directly rather than the tally, whose close is the derived one.
    */
   async quorumReachedAt(record: FederationProposalRecord): Promise<number | undefined> {
-    const t = await this.tally(record);
-    if (t.required === 0) return record.opened;
-    const ignored = new Set(t.ignored.map((i) => `${i.coop} ${i.did}`));
+    const { cooperatives, delegateAt } = await this.#voters(record);
+    const votes = await this.votes(record.id);
+    const byWeight = record.method === undefined && record.kind !== "clearing" &&
+      record.weight === "members";
+    const weightOf = (coop: string) => byWeight ? cooperatives.get(coop)!.members : 1;
+    let eligible = 0;
+    for (const coop of cooperatives.keys()) eligible += weightOf(coop);
+    const required = Math.floor((eligible * record.rules.quorum) / 100);
+    if (required === 0) return record.opened;
     const first = new Map<string, number>();
-    for (const v of await this.votes(record.id)) {
-      if (ignored.has(`${v.coop} ${v.did}`) || v.ts > record.closes) continue;
-      first.set(v.coop, Math.min(first.get(v.coop) ?? Infinity, v.ts));
+    for (const v of votes) {
+      const at = Math.min(v.first ?? v.ts, v.ts);
+      if (!cooperatives.has(v.coop) || at > record.closes) continue;
+      if (!(await delegateAt(v.coop, v.did, at))) continue;
+      first.set(v.coop, Math.min(first.get(v.coop) ?? Infinity, at));
     }
-    const weights = new Map(t.ballots.map((b) => [b.coop, b.weight]));
     let reached = 0;
     for (const [coop, ts] of [...first].sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : 1))) {
-      reached += weights.get(coop) ?? 0;
-      if (reached >= t.required) return ts;
+      reached += weightOf(coop);
+      if (reached >= required) return ts;
     }
     return undefined;
   }
 
   /**
-   * Open until the close; Revealing until a secret proposal's reveal window
-   * ends; then its outcome (Closed or NoQuorum for a method proposal);
-   * Executed once an accepted one's effective time passed.
+   * The cooperatives that vote on `record` (those in the federation when it
+   * opened; a clearing agreement: its two), with their delegates and member
+   * counts then, and whether a DID was a cooperative's delegate at a time.
    */
-  stateOf(record: FederationProposalRecord, now: number): Promise<string> {
-    return stateAt(
-      this.timing(record),
-      record.secret === true,
-      now,
-      async () => (await this.tally(record)).outcome,
-    );
-  }
-
-  /**
-   * The tally of a proposal: the cooperatives in the federation when it
-   * opened, each weighted as it was then (methods: one each), each counting
-   * the latest vote by one who was its delegate when voting; a secret
-   * proposal counts each cooperative's revealed latest commitment.
-   */
-  async tally(record: FederationProposalRecord): Promise<FederationTally> {
-    const cached = this.#tallies.get(record.id);
-    if (cached) return cached;
+  async #voters(record: FederationProposalRecord): Promise<{
+    coops: Map<string, FederationMember>;
+    cooperatives: Map<string, CoopVoters>;
+    delegateAt: (coop: string, did: string, ts: number) => Promise<boolean>;
+  }> {
     const coops = await this.coopsAt(record.opened);
     if (record.kind === "clearing") {
       // A clearing agreement is decided by the two cooperatives it names (clearing_kinds.ts).
@@ -424,25 +478,62 @@ export class FederationView {
       const { delegates, members } = await this.#delegatesOf(member, record.opened);
       cooperatives.set(net, { delegates, members });
     }
+    const delegateAt = async (coop: string, did: string, ts: number) => {
+      const member = coops.get(coop);
+      return member !== undefined &&
+        (await this.#delegatesOf(member, ts)).delegates.includes(did);
+    };
+    return { coops, cooperatives, delegateAt };
+  }
+
+  /**
+   * Open until the close; Revealing until a secret proposal's reveal window
+   * ends; then its outcome (Closed or NoQuorum for a method proposal);
+   * Executed once an accepted one's effective time passed.
+   */
+  async stateOf(record: FederationProposalRecord, now: number): Promise<string> {
+    return stateAt(
+      await this.timing(record),
+      record.secret === true,
+      now,
+      async () => (await this.tally(record)).outcome,
+    );
+  }
+
+  /**
+   * The tally of a proposal: the cooperatives in the federation when it
+   * opened, each weighted as it was then (methods: one each), each counting
+   * the latest vote by one who was its delegate when voting, by the derived
+   * close (`timing()`); a secret proposal counts each cooperative's revealed
+   * latest commitment, revealed inside the derived reveal window.
+   */
+  async tally(record: FederationProposalRecord): Promise<FederationTally> {
+    const cached = this.#tallies.get(record.id);
+    if (cached) return cached;
+    const { cooperatives, delegateAt: delegateAtTime } = await this.#voters(record);
+    const { closes, revealEnds } = await this.timing(record);
     const votes = await this.votes(record.id);
     // Delegates at each vote's time, looked up before the (synchronous) count.
     const delegateAt = new Map<string, boolean>();
     for (const vote of votes) {
-      const member = coops.get(vote.coop);
-      if (!member) continue;
-      const { delegates } = await this.#delegatesOf(member, vote.ts);
-      delegateAt.set(`${vote.coop} ${vote.did} ${vote.ts}`, delegates.includes(vote.did));
+      delegateAt.set(
+        `${vote.coop} ${vote.did} ${vote.ts}`,
+        await delegateAtTime(vote.coop, vote.did, vote.ts),
+      );
     }
     const isDelegate = (coop: string, did: string, ts: number) =>
       delegateAt.get(`${coop} ${did} ${ts}`) === true;
     const reveals = new Map<string, Choice | MethodBallot>();
     if (record.secret) {
       for (const r of await this.reveals(record.id)) {
-        reveals.set(revealKey(r.coop, r.commitment), r.ballot);
+        // Accepted inside the window a node knew then; counted only inside the derived one.
+        if (r.ts > closes && r.ts <= revealEnds) {
+          reveals.set(revealKey(r.coop, r.commitment), r.ballot);
+        }
       }
     }
     const ballotVotes = votes.map((v) => ({ ...v, ballot: v.ballot ?? v.choice }));
-    const counting = { cooperatives, closes: record.closes, isDelegate };
+    const counting = { cooperatives, closes, isDelegate };
     let result: FederationTally;
     if (record.method) {
       const method = tallyFederationMethod({
