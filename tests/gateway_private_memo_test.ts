@@ -56,7 +56,7 @@ Deno.test("gateway: history and events show a private memo as (private) to every
   const deadline = Date.now() + 10_000;
   try {
     while ((text.match(/event: envelope/g) ?? []).length < 2 && Date.now() < deadline) {
-      let timer: number | undefined;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const next = await Promise.race([
         reader.read(),
         new Promise<null>((r) => timer = setTimeout(() => r(null), deadline - Date.now())),
