@@ -309,9 +309,89 @@ export function withinLimit(before: bigint, after: bigint, limit: bigint): boole
   return abs(after) <= limit || abs(after) <= abs(before);
 }
 
-type Decision =
+/** A decision of the clearing order: an answer to a commit, or a settlement both sides noted. */
+export type ClearingDecision =
   | { ts: number; cid: string; type: "answer"; answer: AnswerRecord; commit: CommitRecord }
   | { ts: number; cid: string; type: "settle"; notes: [SettlementNote, SettlementNote] };
+
+/** The totals of a pair that decisions change (a `PairState` without the agreement at `now`). */
+export interface PairTotals {
+  lo: string;
+  hi: string;
+  position: bigint;
+  accepted: number;
+  settled: bigint;
+  settlements: number;
+}
+
+/** Order of decisions (and of stored decision keys): time, then CID. */
+export function compareDecisions(
+  a: { ts: number; cid: string },
+  b: { ts: number; cid: string },
+): number {
+  return byTimeThenCid(a, b);
+}
+
+/** The first commit of each payment id (by time, then CID), and the duplicates' outcomes. */
+function winnersOf(commits: readonly CommitRecord[]): {
+  winners: Map<string, CommitRecord>;
+  duplicates: Map<string, CommitOutcome>;
+} {
+  const winners = new Map<string, CommitRecord>();
+  const duplicates = new Map<string, CommitOutcome>();
+  const firstById = new Set<string>();
+  for (const commit of [...commits].sort(byTimeThenCid)) {
+    const idKey = `${commit.from} ${commit.id}`;
+    if (firstById.has(idKey)) {
+      duplicates.set(commit.cid, { status: "duplicate" });
+      continue;
+    }
+    firstById.add(idKey);
+    winners.set(commit.cid, commit);
+  }
+  return { winners, duplicates };
+}
+
+/** Whether `answer` can decide `commit` at all: dated inside the commit's window. */
+export function answerInWindow(answer: AnswerRecord, commit: CommitRecord): boolean {
+  return answer.ts >= commit.ts && answer.ts <= commit.expires;
+}
+
+/**
+ * Applies one decision to its pair, in the clearing order: the one rule both the fold and
+ * the stored positions (clearing_state.ts) use. A settlement always applies; an answer's
+ * outcome is returned (the caller has checked it is the first decision on its commit).
+ */
+export function applyDecision(
+  pair: PairTotals,
+  decision: ClearingDecision,
+  agreements: readonly AgreementVersion[],
+): CommitOutcome | undefined {
+  if (decision.type === "settle") {
+    const [note] = decision.notes;
+    pair.position = note.payer === pair.lo
+      ? pair.position - note.amount
+      : pair.position + note.amount;
+    pair.settled += note.amount;
+    pair.settlements++;
+    return undefined;
+  }
+  const { answer, commit } = decision;
+  const decided = { answer: answer.cid, decidedAt: answer.ts };
+  if (answer.choice === "refuse") return { status: "refused", reason: "refused", ...decided };
+  const terms = agreementAt(agreements, commit.from, commit.to, answer.ts);
+  if (!terms) return { status: "refused", reason: "no_agreement", ...decided };
+  if (!commitMatchesTerms(terms, commit)) {
+    return { status: "refused", reason: "terms_changed", ...decided };
+  }
+  const after = positionAfter(pair.position, commit, pair.lo);
+  if (!withinLimit(pair.position, after, terms.limit)) {
+    return { status: "refused", reason: "over_limit", ...decided };
+  }
+  pair.position = after;
+  pair.accepted++;
+  return { status: "accepted", ...decided };
+}
 
 /**
  * The clearing state: positions of every pair, the outcome of every commit and
@@ -320,27 +400,17 @@ type Decision =
  */
 export function foldClearing(input: ClearingInput): ClearingState {
   const agreements = uniqueBy([...input.agreements], (a) => a.id).sort(byEffective);
-  const commits = uniqueBy([...input.commits], (c) => c.cid).sort(byTimeThenCid);
+  const commits = uniqueBy([...input.commits], (c) => c.cid);
   const answers = uniqueBy([...input.answers], (a) => a.cid);
   const notes = uniqueBy([...input.settlements], (n) => n.cid).sort(byTimeThenCid);
 
-  const outcomes = new Map<string, CommitOutcome>();
-  const winners = new Map<string, CommitRecord>();
-  const firstById = new Set<string>();
-  for (const commit of commits) {
-    const idKey = `${commit.from} ${commit.id}`;
-    if (firstById.has(idKey)) {
-      outcomes.set(commit.cid, { status: "duplicate" });
-      continue;
-    }
-    firstById.add(idKey);
-    winners.set(commit.cid, commit);
-  }
+  const { winners, duplicates } = winnersOf(commits);
+  const outcomes = new Map<string, CommitOutcome>(duplicates);
 
-  const decisions: Decision[] = [];
+  const decisions: ClearingDecision[] = [];
   for (const answer of answers) {
     const commit = winners.get(answer.commit);
-    if (!commit || answer.ts > commit.expires || answer.ts < commit.ts) continue;
+    if (!commit || !answerInWindow(answer, commit)) continue;
     decisions.push({ ts: answer.ts, cid: answer.cid, type: "answer", answer, commit });
   }
   // A settlement applies once both sides noted it (the first note of each side counts).
@@ -366,15 +436,11 @@ export function foldClearing(input: ClearingInput): ClearingState {
     settlementOutcomes.push(outcome);
     settleIndex.set(key, outcome);
     if (!second) continue;
-    if (
-      second.amount !== first.amount || second.payer !== first.payer ||
-      second.payee !== first.payee
-    ) {
+    if (!settlementNotesMatch(first, second)) {
       outcome.status = "mismatch";
       continue;
     }
-    const last = byTimeThenCid(first, second) < 0 ? second : first;
-    decisions.push({ ts: last.ts, cid: last.cid, type: "settle", notes: [first, second] });
+    decisions.push(settlementDecision(first, second));
   }
   decisions.sort(byTimeThenCid);
 
@@ -393,42 +459,16 @@ export function foldClearing(input: ClearingInput): ClearingState {
   for (const decision of decisions) {
     if (decision.type === "settle") {
       const [note] = decision.notes;
-      const pair = pairState(note.payer, note.payee);
+      applyDecision(pairState(note.payer, note.payee), decision, agreements);
       const outcome = settleIndex.get(`${pairOf(note.payer, note.payee).key} ${note.id}`)!;
-      pair.position = note.payer === pair.lo
-        ? pair.position - note.amount
-        : pair.position + note.amount;
-      pair.settled += note.amount;
-      pair.settlements++;
       outcome.status = "applied";
       outcome.appliedAt = decision.ts;
       continue;
     }
-    const { answer, commit } = decision;
+    const { commit } = decision;
     if (outcomes.has(commit.cid)) continue; // decided by an earlier answer
-    const decided = { answer: answer.cid, decidedAt: answer.ts };
-    if (answer.choice === "refuse") {
-      outcomes.set(commit.cid, { status: "refused", reason: "refused", ...decided });
-      continue;
-    }
-    const terms = agreementAt(agreements, commit.from, commit.to, answer.ts);
-    if (!terms) {
-      outcomes.set(commit.cid, { status: "refused", reason: "no_agreement", ...decided });
-      continue;
-    }
-    if (!commitMatchesTerms(terms, commit)) {
-      outcomes.set(commit.cid, { status: "refused", reason: "terms_changed", ...decided });
-      continue;
-    }
     const pair = pairState(commit.from, commit.to);
-    const after = positionAfter(pair.position, commit, pair.lo);
-    if (!withinLimit(pair.position, after, terms.limit)) {
-      outcomes.set(commit.cid, { status: "refused", reason: "over_limit", ...decided });
-      continue;
-    }
-    pair.position = after;
-    pair.accepted++;
-    outcomes.set(commit.cid, { status: "accepted", ...decided });
+    outcomes.set(commit.cid, applyDecision(pair, decision, agreements)!);
   }
   for (const commit of winners.values()) {
     if (outcomes.has(commit.cid)) continue;
@@ -439,6 +479,21 @@ export function foldClearing(input: ClearingInput): ClearingState {
     if (agreement) pair.agreement = agreement;
   }
   return { pairs, commits: outcomes, settlements: settlementOutcomes };
+}
+
+/** Whether two sides' notes of one settlement agree (same payer, payee and amount). */
+export function settlementNotesMatch(first: SettlementNote, second: SettlementNote): boolean {
+  return second.amount === first.amount && second.payer === first.payer &&
+    second.payee === first.payee;
+}
+
+/** The decision of a settlement both sides noted: dated by the later note. */
+export function settlementDecision(
+  first: SettlementNote,
+  second: SettlementNote,
+): ClearingDecision & { type: "settle" } {
+  const last = byTimeThenCid(first, second) < 0 ? second : first;
+  return { ts: last.ts, cid: last.cid, type: "settle", notes: [first, second] };
 }
 
 function uniqueBy<T>(items: T[], key: (item: T) => string): T[] {

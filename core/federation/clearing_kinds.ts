@@ -3,10 +3,11 @@
  * agreement's terms), the kinds `fed.clear.commit` (the payer's cooperative
  * commits a payment), `fed.clear.answer` (the payee's cooperative accepts or
  * refuses it) and `fed.clear.settle` (one side notes a settlement), and the
- * reader that folds them (`readClearing`) with the pure rules of
- * `clearing.ts`. Handlers check each record against what this node holds
- * when it arrives; positions and outcomes are derived on read, so they do
- * not depend on arrival order.
+ * readers (`readClearing`, `readPositions`). Handlers check each record
+ * against what this node holds when it arrives and update the stored
+ * positions (`clearing_state.ts`) in the same commit; what is stored is a
+ * function of the records, so it does not depend on arrival order, and
+ * `icn federation check` compares it with a fold of the records.
  */
 import type { ApplyContext, KindHandler } from "../chain/ingest.ts";
 import { RejectedError } from "../errors.ts";
@@ -43,6 +44,17 @@ import {
   settlementIntervalMaxMs,
   type SettlementNote,
 } from "./clearing.ts";
+import {
+  clearingStateDigest,
+  compareStored,
+  ensureStored,
+  openByPair,
+  readStored,
+  readStoredPair,
+  storeAnswer,
+  storeCommit,
+  storeNote,
+} from "./clearing_state.ts";
 import type { FederationGenesis } from "./genesis.ts";
 import { FederationView } from "./view.ts";
 
@@ -180,7 +192,7 @@ export async function agreementsOf(view: FederationView): Promise<AgreementVersi
   return out;
 }
 
-/** Everything clearing holds in a federation store, folded at `now`. */
+/** Everything clearing holds in a federation store, and its state at `now`. */
 export interface ClearingReading {
   agreements: AgreementVersion[];
   commits: CommitRecord[];
@@ -189,16 +201,93 @@ export interface ClearingReading {
   state: ClearingState;
 }
 
-/** Reads and folds the clearing records of a federation store (reading writes nothing). */
-export async function readClearing(view: FederationView, now: number): Promise<ClearingReading> {
+async function recordsOf(view: FederationView) {
   const [agreements, commits, answers, notes] = await Promise.all([
     agreementsOf(view),
     view.state.list<CommitRecord>(clearingKeys.commitsPrefix).then((l) => l.map((e) => e.value)),
     view.state.list<AnswerRecord>(clearingKeys.answersPrefix).then((l) => l.map((e) => e.value)),
     view.state.list<SettlementNote>(clearingKeys.notesPrefix).then((l) => l.map((e) => e.value)),
   ]);
-  const state = foldClearing({ agreements, commits, answers, settlements: notes, now });
-  return { agreements, commits, answers, notes, state };
+  return { agreements, commits, answers, notes };
+}
+
+/**
+ * Reads the clearing records of a federation store and their state at `now`: the stored
+ * positions and outcomes (a store written before they were stored is folded instead).
+ * Reading writes nothing.
+ */
+export async function readClearing(view: FederationView, now: number): Promise<ClearingReading> {
+  const records = await recordsOf(view);
+  const state = await readStored(view.state, records.agreements, now) ??
+    foldClearing({ ...records, settlements: records.notes, now });
+  return { ...records, state };
+}
+
+/** The agreements and the clearing state at `now`, without listing the records (stored state). */
+export async function readClearingState(
+  view: FederationView,
+  now: number,
+): Promise<{ agreements: AgreementVersion[]; state: ClearingState }> {
+  const agreements = await agreementsOf(view);
+  const stored = await readStored(view.state, agreements, now);
+  if (stored) return { agreements, state: stored };
+  return { agreements, state: (await readClearing(view, now)).state };
+}
+
+/** What the positions of a federation are read from: each pair, and its commits still open. */
+export interface PositionsReading {
+  state: Pick<ClearingState, "pairs">;
+  /** Open (undecided, unexpired) commits per pair key. */
+  open: ReadonlyMap<string, number>;
+}
+
+/** The positions at `now`, from the stored state (folded in a store written before it). */
+export async function readPositions(view: FederationView, now: number): Promise<PositionsReading> {
+  const agreements = await agreementsOf(view);
+  const stored = await readStored(view.state, agreements, now);
+  if (stored) return { state: stored, open: await openByPair(view.state, now) };
+  return positionsOfReading(await readClearing(view, now));
+}
+
+/** The positions of a full reading (a fold): open commits counted from its outcomes. */
+export function positionsOfReading(reading: ClearingReading): PositionsReading {
+  const open = new Map<string, number>();
+  for (const c of reading.commits) {
+    if (reading.state.commits.get(c.cid)?.status !== "open") continue;
+    const key = pairOf(c.from, c.to).key;
+    open.set(key, (open.get(key) ?? 0) + 1);
+  }
+  return { state: reading.state, open };
+}
+
+/**
+ * The stored clearing state checked against a fold of every record (`icn federation check`):
+ * the differences (empty when they agree), the pairs whose stored totals predate an agreement
+ * change (read by re-folding; re-stored by the next clearing envelope), and the state hash.
+ */
+export async function verifyClearing(view: FederationView, now: number): Promise<{
+  stored: boolean;
+  differences: string[];
+  stale: string[];
+  digest: string;
+  reading: ClearingReading;
+}> {
+  const records = await recordsOf(view);
+  const fold = foldClearing({ ...records, settlements: records.notes, now });
+  const stored = await readStored(view.state, records.agreements, now);
+  const reading = { ...records, state: stored ?? fold };
+  return {
+    stored: stored !== undefined,
+    differences: stored ? compareStored(stored, fold) : [],
+    stale: stored?.stale ?? [],
+    digest: clearingStateDigest(stored ?? fold),
+    reading,
+  };
+}
+
+/** Upgrades a store written before positions were stored, inside a handler's commit. */
+function ensureStoredIn(ctx: ApplyContext, view: FederationView): Promise<void> {
+  return ensureStored(ctx.state, () => recordsOf(view));
 }
 
 async function federationOf(ctx: ApplyContext): Promise<FederationView> {
@@ -255,8 +344,8 @@ const commit: KindHandler = {
     if (known !== undefined) {
       reject("duplicate", `Payment "${b.id}" of ${b.from} is already committed (${known})`);
     }
-    const reading = await readClearing(view, envelope.ts);
-    const terms = agreementAt(reading.agreements, b.from, b.to, envelope.ts);
+    const agreements = await agreementsOf(view);
+    const terms = agreementAt(agreements, b.from, b.to, envelope.ts);
     if (!terms) {
       reject(
         "no_agreement",
@@ -274,8 +363,10 @@ const commit: KindHandler = {
       );
     }
     const stored: CommitRecord = { ...b, cid, ts: envelope.ts, author: envelope.author };
+    await ensureStoredIn(ctx, view);
     ctx.state.set(clearingKeys.commit(cid), stored);
     ctx.state.set(clearingKeys.paymentId(b.from, b.id), cid);
+    storeCommit(ctx.state, stored);
   },
 };
 
@@ -292,15 +383,17 @@ const answer: KindHandler = {
     const target = await ctx.state.get<CommitRecord>(clearingKeys.commit(b.commit));
     if (!target) reject("unknown_commit", `Unknown clearing commit "${b.commit}"`);
     await requireDelegate(view, target.to, ctx, `answer payment "${target.id}"`);
-    const reading = await readClearing(view, envelope.ts);
+    await ensureStoredIn(ctx, view);
+    const agreements = await agreementsOf(view);
+    const reading = await readStoredPair(
+      ctx.state,
+      agreements,
+      { x: target.from, y: target.to },
+      [target],
+      envelope.ts,
+    );
     if (b.choice === "accept") {
-      const refusal = checkAccept(
-        reading.state,
-        reading.agreements,
-        reading.notes,
-        target,
-        envelope.ts,
-      );
+      const refusal = checkAccept(reading.state, agreements, reading.notes, target, envelope.ts);
       if (refusal !== undefined) {
         const why: Record<string, string> = {
           decided: "it is already answered",
@@ -325,6 +418,7 @@ const answer: KindHandler = {
       author: envelope.author,
     };
     ctx.state.set(clearingKeys.answer(target.cid, cid), stored);
+    await storeAnswer(ctx.state, agreements, stored, target);
   },
 };
 
@@ -346,7 +440,15 @@ const settle: KindHandler = {
     }
     if (b.payer === b.payee) reject("bad_body", "A settlement needs two cooperatives");
     await requireDelegate(view, b.by, ctx, `note settlement "${b.id}"`);
-    const reading = await readClearing(view, envelope.ts);
+    await ensureStoredIn(ctx, view);
+    const agreements = await agreementsOf(view);
+    const reading = await readStoredPair(
+      ctx.state,
+      agreements,
+      { x: b.payer, y: b.payee },
+      [],
+      envelope.ts,
+    );
     const key = pairOf(b.payer, b.payee).key;
     const same = reading.notes.filter((n) => pairOf(n.payer, n.payee).key === key && n.id === b.id);
     if (same.some((n) => n.by === b.by)) {
@@ -368,6 +470,7 @@ const settle: KindHandler = {
     }
     const stored: SettlementNote = { ...b, cid, ts: envelope.ts };
     ctx.state.set(clearingKeys.note(cid), stored);
+    await storeNote(ctx.state, agreements, stored);
   },
 };
 
