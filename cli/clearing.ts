@@ -26,7 +26,12 @@ import {
   parseRate,
   pendingGraceMs,
 } from "../core/federation/clearing.ts";
-import { readClearing, settleKind } from "../core/federation/clearing_kinds.ts";
+import {
+  readClearing,
+  readPositions,
+  settleKind,
+  verifyClearing,
+} from "../core/federation/clearing_kinds.ts";
 import { positionRows } from "../core/federation/positions.ts";
 import { federationRulesFor } from "../core/federation/params.ts";
 import type { FederationMember } from "../core/federation/view.ts";
@@ -47,6 +52,7 @@ import { formatDuration } from "../core/params.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import type { Store } from "../core/store/store.ts";
 import { toHex } from "../core/bytes.ts";
+import { sha256 } from "../core/identity/keys.ts";
 import {
   answer,
   type ClearingAction,
@@ -239,7 +245,7 @@ export async function positions(
 ): Promise<CommandResult> {
   const fed = await openFederation(ctx, options.net, "show positions");
   const now = ctx.clock.now();
-  const reading = await readClearing(fed.view, now);
+  const reading = await readPositions(fed.view, now);
   const coops = await fed.view.coopsAt(now);
   const name = (net: string) => coops.get(net)?.name ?? net;
   const rows = positionRows(reading, coops, fedCurrency(fed).decimals);
@@ -760,9 +766,20 @@ export async function check(
   if (options.coopNet !== undefined) findNetwork(await joinedNetworks(ctx), options.coopNet);
   const fed = await openFederation(ctx, options.net, "check clearing");
   const now = ctx.clock.now();
-  const reading = await readClearing(fed.view, now);
-  const problems: string[] = [];
+  // The stored positions against a fold of every record: they must agree.
+  const verified = await verifyClearing(fed.view, now);
+  const reading = verified.reading;
+  const problems: string[] = verified.differences.map((d) => `stored state: ${d}`);
   const notes: string[] = [];
+  if (!verified.stored) {
+    notes.push("positions are not stored yet (written before icn stored them): folded on read");
+  }
+  for (const pair of verified.stale) {
+    notes.push(
+      `positions of ${pair} predate an agreement change: re-folded on read until the next clearing envelope`,
+    );
+  }
+  const stateHash = toHex(await sha256(new TextEncoder().encode(verified.digest)));
   for (const pair of reading.state.pairs.values()) {
     const limits = reading.agreements.filter((a) =>
       pairOf(a.coopA, a.coopB).key === `${pair.lo}/${pair.hi}`
@@ -900,11 +917,14 @@ export async function check(
       notes,
       pairs: reading.state.pairs.size,
       commits: reading.commits.length,
+      stored: verified.stored,
+      stateHash,
       cooperative: coopReport ?? null,
     },
     text: ok
       ? [
         `Clearing is consistent: ${reading.state.pairs.size} pair(s), ${reading.commits.length} payment(s)`,
+        `State hash: ${stateHash}`,
         ...notes,
       ]
       : ["Clearing check FAILED:", ...problems.map((p) => `  ${p}`), ...notes],

@@ -1,11 +1,11 @@
 /**
  * The positions view of a federation's clearing: one row per pair, what `icn federation
  * positions --json` prints and what the gateway's `GET /api/v1/federation/positions` serves
- * (docs/clearing.md, docs/gateway.md). Pure: it shapes a `readClearing` reading.
+ * (docs/clearing.md, docs/gateway.md). Pure: it shapes a `readPositions` reading (the stored
+ * positions, clearing_state.ts).
  */
 import { formatAmount } from "../ledger/amount.ts";
-import { pairOf } from "./clearing.ts";
-import type { ClearingReading } from "./clearing_kinds.ts";
+import type { PositionsReading } from "./clearing_kinds.ts";
 
 export interface PositionRow {
   /** The pair, in id order: `lo`, `hi`. */
@@ -31,7 +31,7 @@ export interface PositionRow {
 
 /** Each pair's row, sorted by the pair's first cooperative then its second. */
 export function positionRows(
-  reading: ClearingReading,
+  reading: PositionsReading,
   coops: ReadonlyMap<string, { name: string }>,
   decimals: number,
 ): PositionRow[] {
@@ -44,10 +44,7 @@ export function positionRows(
     const a = pair.agreement;
     const abs = pair.position < 0n ? -pair.position : pair.position;
     const [debtor, creditor] = pair.position >= 0n ? [pair.lo, pair.hi] : [pair.hi, pair.lo];
-    const open = reading.commits.filter((c) =>
-      pairOf(c.from, c.to).key === `${pair.lo}/${pair.hi}` &&
-      reading.state.commits.get(c.cid)?.status === "open"
-    ).length;
+    const open = reading.open.get(`${pair.lo}/${pair.hi}`) ?? 0;
     rows.push({
       coops: [pair.lo, pair.hi],
       names: [name(pair.lo), name(pair.hi)],

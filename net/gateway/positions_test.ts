@@ -5,7 +5,12 @@
  * status lists the federations it serves.
  */
 import { assertEquals } from "../../tests/_node_fixture.ts";
-import { answerKind, commitKind, readClearing } from "../../core/federation/clearing_kinds.ts";
+import {
+  answerKind,
+  commitKind,
+  positionsOfReading,
+  readClearing,
+} from "../../core/federation/clearing_kinds.ts";
 import { FederationNet, t0, testCoop, testFederation } from "../../core/federation/_fixture.ts";
 import { federationRulesFor } from "../../core/federation/params.ts";
 import { positionRows } from "../../core/federation/positions.ts";
@@ -88,7 +93,7 @@ Deno.test("federation positions: the CLI's rows from a served federation, paged;
     // What `icn federation positions --json` computes at the same time.
     const view = fed.view();
     const expected = positionRows(
-      await readClearing(view, now),
+      positionsOfReading(await readClearing(view, now)),
       await view.coopsAt(now),
       fed.file.genesis.currencies[0].decimals,
     );

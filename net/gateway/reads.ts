@@ -6,7 +6,7 @@
  */
 import { chainKeys } from "../../core/chain/keys.ts";
 import { StateOverlay } from "../../core/chain/state.ts";
-import { readClearing } from "../../core/federation/clearing_kinds.ts";
+import { readPositions as readClearingPositions } from "../../core/federation/clearing_kinds.ts";
 import type { FederationGenesis } from "../../core/federation/genesis.ts";
 import { positionRows } from "../../core/federation/positions.ts";
 import { federationKeys, FederationView } from "../../core/federation/view.ts";
@@ -338,7 +338,7 @@ export async function readFederations(
 }
 
 /**
- * A federation's positions, one row per pair: `readClearing` folded at `now` and shaped by
+ * A federation's positions, one row per pair: the stored positions at `now` shaped by
  * `positionRows`, exactly what `icn federation positions --json` prints. 404 `unknown_network`
  * when the node does not serve that federation.
  */
@@ -357,7 +357,7 @@ export async function readPositions(
     );
   }
   const view = new FederationView(reader(fed.store), fed.genesis);
-  const reading = await readClearing(view, now);
+  const reading = await readClearingPositions(view, now);
   const currency = fed.genesis.currencies[0];
   const rows = positionRows(reading, await view.coopsAt(now), currency.decimals);
   const { items, next } = pageOf(
