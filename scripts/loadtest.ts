@@ -269,7 +269,7 @@ try {
         member,
         identities.filter((id) => id.did !== member.identity.did),
         currency,
-        AbortSignal.timeout(requestTimeoutMs),
+        { run: AbortSignal.timeout(4 * requestTimeoutMs), requestTimeoutMs },
       );
       if (done.status !== "ok") warmUpFailed++;
     }

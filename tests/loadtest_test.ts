@@ -321,7 +321,10 @@ Deno.test("runOperation: 409 stale_chain and 503 overloaded are retried (bounded
     const run = (op: "balance" | "ledger.transfer" | "trust.edge", scripted: Scripted[]) => {
       script = scripted;
       paths.length = 0;
-      return runOperation(op, member, [other], "hours", AbortSignal.timeout(20_000), () => 0);
+      return runOperation(op, member, [other], "hours", {
+        run: AbortSignal.timeout(20_000),
+        requestTimeoutMs: 5000,
+      }, () => 0);
     };
 
     // 503 overloaded twice on a read (Retry-After: 0), then 200: ok, 2 retries counted.

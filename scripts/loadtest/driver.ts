@@ -159,16 +159,22 @@ export async function signIn(
 /**
  * Does one operation of the mix for `member`; the sample's `t` is set by the caller. A retryable
  * answer (`retryableCode`) is retried up to `retriesMax` times after `backoffMs`, a write from a
- * fresh prepare; the retries are counted in the sample, and the latency covers them all.
+ * fresh prepare; the retries are counted in the sample, and the latency covers them all. Each
+ * HTTP request has its own timeout (`limits.requestTimeoutMs`, `timeout` when it passes); `run`
+ * aborts everything, backoffs included.
  */
 export async function runOperation(
   op: Operation,
   member: Member,
   others: readonly TestIdentity[],
   currency: string,
-  signal: AbortSignal,
+  limits: { run: AbortSignal; requestTimeoutMs: number },
   random: () => number = Math.random,
 ): Promise<Omit<Sample, "t">> {
+  const signal = limits.run;
+  /** A fresh timeout for each request, on top of the run's abort. */
+  const requestSignal = () =>
+    AbortSignal.any([signal, AbortSignal.timeout(limits.requestTimeoutMs)]);
   const started = performance.now();
   let requests = 0;
   const retries: Record<string, number> = {};
@@ -187,7 +193,7 @@ export async function runOperation(
       return await call(
         `${member.api}/accounts/${member.identity.did}/balance`,
         { token: member.token },
-        signal,
+        requestSignal(),
       );
     }
     const to = others[Math.floor(random() * others.length)].did;
@@ -198,7 +204,7 @@ export async function runOperation(
     const prepared = await call(
       `${member.api}/prepare`,
       { token: member.token, body: request },
-      signal,
+      requestSignal(),
     );
     if (prepared.status !== 200) return prepared;
     const sig = await signEd25519(
@@ -214,7 +220,7 @@ export async function runOperation(
           sigs: [{ alg: "ed25519", sig: toBase64(sig) }],
         },
       },
-    }, signal);
+    }, requestSignal());
   };
   try {
     for (let tries = 0;; tries++) {
@@ -297,16 +303,12 @@ export async function drive(options: DriveOptions): Promise<DriveResult> {
       // Locust starts a user's first task at once; the think time follows each task.
       while (!stopped && !abort.signal.aborted) {
         const t = now();
-        const signal = AbortSignal.any([
-          abort.signal,
-          AbortSignal.timeout(options.requestTimeoutMs),
-        ]);
         const result = await runOperation(
           pickOperation(Math.random()),
           member,
           others,
           options.currency,
-          signal,
+          { run: abort.signal, requestTimeoutMs: options.requestTimeoutMs },
         );
         samples.push({ t, ...result });
         await sleep(thinkTime(Math.random(), scenario.thinkMs), stopSignal);
