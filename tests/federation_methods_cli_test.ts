@@ -251,5 +251,94 @@ Deno.test({
         .json<Audit>();
     assertEquals([failed.ok, failed.problems], [false, 1]);
     assertEquals(failed.votes.filter((v) => v.status === "mismatch").length, 1);
+
+    // extendOnLateQuorum: a bad value in a config proposal is refused, nothing changed.
+    for (
+      const [value, why] of [["40d", /must be at most 2592000000/], [
+        "soon",
+        /Cannot parse duration "soon"/,
+      ]]
+    ) {
+      await refused(1, home.a1, [
+        "federation",
+        "propose",
+        "--kind",
+        "config",
+        "--title",
+        "Late quorum",
+        "--set",
+        `federation.text.extendOnLateQuorum=${value}`,
+      ], why as RegExp);
+    }
+    // Alpha alone accepts it (quorum one of two, all cast for); in force after its timelock.
+    const config = await json<{ id: string; closes: number }>(
+      home.a1,
+      "federation",
+      "propose",
+      "--kind",
+      "config",
+      "--title",
+      "Late quorum",
+      "--set",
+      "federation.text.extendOnLateQuorum=30m",
+    );
+    await cli(0, ["--data-dir", home.a1, "federation", "vote", config.id, "for"]);
+    await exchange("a1", "b1");
+    stepClockPast(config.closes + 2 * 86_400_000);
+    // Quorum first reached 5 minutes before the close: voting stays open 25 minutes more.
+    const late = await json<{ id: string; closes: number }>(
+      home.a1,
+      "federation",
+      "propose",
+      "--kind",
+      "text",
+      "--title",
+      "Open on Sundays?",
+    );
+    stepClockPast(late.closes - 301_000);
+    await cli(0, ["--data-dir", home.a1, "federation", "vote", late.id, "for"]);
+    await exchange("a1", "b1");
+    stepClockPast(late.closes + 60_000);
+    const lateTodo = await json<{ items: Todo[] }>(home.b1, "federation", "todo");
+    assertEquals(lateTodo.items.map((i) => [i.id, i.action]), [[late.id, "vote"]]);
+    const extendedClose = lateTodo.items[0].deadline;
+    assertEquals(extendedClose > late.closes + 24 * 60_000, true);
+    await cli(0, ["--data-dir", home.b1, "federation", "vote", late.id, "against"]);
+    await exchange("b1", "a1");
+    const extended = (await cli(0, ["--data-dir", home.a1, "federation", "show", late.id])).stdout;
+    assertMatch(extended, /state:\s+Open/);
+    assertMatch(
+      extended,
+      new RegExp(
+        `closes:\\s+${new Date(extendedClose).toISOString()} — extended from ${
+          new Date(late.closes).toISOString()
+        } by a late quorum`,
+      ),
+    );
+    assertMatch(
+      extended,
+      /late:\s+quorum first reached \S+, \S+ before the close: voting extended by \S+ \(30m rule\)/,
+    );
+    const listed = await json<{ proposals: { id: string; closes: number }[] }>(
+      home.a1,
+      "federation",
+      "list",
+    );
+    assertEquals(listed.proposals.find((p) => p.id === late.id)?.closes, extendedClose);
+    stepClockPast(extendedClose);
+    const decided = await json<Shown & { timing: { closes: number; extended: boolean } }>(
+      home.a1,
+      "federation",
+      "show",
+      late.id,
+    );
+    // Beta's vote inside the extension counts: one for, one against is not a majority.
+    assertEquals([decided.state, decided.tally.cast, decided.timing], ["Rejected", 2, {
+      closes: extendedClose,
+      revealEnds: extendedClose,
+      effective: extendedClose,
+      extended: true,
+      quorumAt: extendedClose - 30 * 60_000,
+    }]);
   },
 });
