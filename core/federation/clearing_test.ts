@@ -12,6 +12,9 @@
  * agent has caught up, the federation position equals both cooperatives'
  * clearing accounts at the agreed rates and no reservation is left; and any
  * delivery order (with duplicates) of the records gives the same state.
+ * The stored positions (clearing_state.ts), updated record by record in any
+ * causal delivery order, with the agreements learnt late and a store upgraded
+ * part way, always read back as the fold of the same records.
  *
  * Assumption the model makes, as the design does: a payer's side sees an
  * accept within `pendingGraceMs` after the commit's expiry (a partition
@@ -36,6 +39,19 @@ import {
   type SettlementNote,
   toFederation,
 } from "./clearing.ts";
+import { StateOverlay } from "../chain/state.ts";
+import { MemoryStore } from "../store/memory_store.ts";
+import {
+  type ClearingRecords,
+  clearingStateDigest,
+  compareStored,
+  ensureStored,
+  openByPair,
+  readStored,
+  storeAnswer,
+  storeCommit,
+  storeNote,
+} from "./clearing_state.ts";
 
 function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);
@@ -740,6 +756,140 @@ Deno.test("any delivery order of the federation's records, with duplicates, give
       },
     ),
     { numRuns: 200 },
+  );
+});
+
+/**
+ * Delivers `records` one commit each into a store through the stored-state functions (what
+ * the handlers call), in the given order but each answer after its commit: the first
+ * `legacy` records only as raw records (a store written before positions were stored), then
+ * the upgrade, then the rest; `early` agreements (none) until `learnt` records are in.
+ */
+async function deliverStored(
+  records: readonly FedRecord[],
+  agreements: readonly AgreementVersion[],
+  options: { legacy: number; learnt: number },
+): Promise<MemoryStore> {
+  const store = new MemoryStore();
+  const commits = new Map<string, CommitRecord>();
+  const raw: ClearingRecords & {
+    commits: CommitRecord[];
+    answers: AnswerRecord[];
+    notes: SettlementNote[];
+  } = { agreements, commits: [], answers: [], notes: [] };
+  const waiting = new Map<string, AnswerRecord[]>();
+  let delivered = 0;
+  const one = async (r: FedRecord) => {
+    const known = agreements.slice(0, delivered >= options.learnt ? agreements.length : 0);
+    const state = new StateOverlay(store);
+    if (delivered === options.legacy) {
+      await ensureStored(state, () => Promise.resolve({ ...raw, agreements: known }));
+    }
+    const stored = delivered >= options.legacy;
+    if (r.type === "commit") {
+      commits.set(r.record.cid, r.record);
+      raw.commits.push(r.record);
+      if (stored) storeCommit(state, r.record);
+    } else if (r.type === "answer") {
+      raw.answers.push(r.record);
+      if (stored) await storeAnswer(state, known, r.record, commits.get(r.record.commit)!);
+    } else {
+      raw.notes.push(r.record);
+      if (stored) await storeNote(state, known, r.record);
+    }
+    delivered++;
+    await store.commit([], state.mutations());
+    if (r.type === "commit") {
+      for (const answer of waiting.get(r.record.cid) ?? []) {
+        await one({ type: "answer", record: answer });
+      }
+      waiting.delete(r.record.cid);
+    }
+  };
+  for (const r of records) {
+    if (r.type === "answer" && !commits.has(r.record.commit)) {
+      waiting.set(r.record.commit, [...waiting.get(r.record.commit) ?? [], r.record]);
+      continue;
+    }
+    await one(r);
+  }
+  if (delivered <= options.legacy) {
+    const state = new StateOverlay(store);
+    await ensureStored(state, () => Promise.resolve(raw));
+    await store.commit([], state.mutations());
+  }
+  return store;
+}
+
+Deno.test("stored positions read back as the fold of the same records, in any delivery order", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(opArb, { minLength: 20, maxLength: 60, size: "max" }),
+      fc.bigInt(0n, 600n),
+      fc.infiniteStream(fc.nat()),
+      fc.nat({ max: 80 }),
+      fc.nat({ max: 80 }),
+      fc.nat({ max: 12 }),
+      async (ops, limit, picks, legacy, learnt, rogue) => {
+        const agreements = [agreement({ limit })];
+        const model = new Model(agreements);
+        run(model, ops);
+        // What handlers hold: each CID once, the first commit of a payment id (a later one is
+        // refused at ingest), the answers to those.
+        const unique = [...new Map(model.log.map((r) => [r.record.cid, r])).values()];
+        const winners = model.foldOf(unique).commits;
+        const records = unique.filter((r) =>
+          r.type === "commit"
+            ? winners.get(r.record.cid)?.status !== "duplicate"
+            : r.type === "answer"
+            ? winners.get(r.record.commit)?.status !== "duplicate"
+            : true
+        );
+        const it = picks[Symbol.iterator]();
+        // Answers no careful agent would give (a second delegate answering at once, a rogue
+        // one): accepts past the limit and second answers, so the order of decisions matters.
+        const commitsHeld = records.flatMap((r) => (r.type === "commit" ? [r.record] : []));
+        for (let k = 0; k < rogue && commitsHeld.length > 0; k++) {
+          const target = commitsHeld[it.next().value! % commitsHeld.length];
+          const window = target.expires - target.ts + 1;
+          records.push({
+            type: "answer",
+            record: {
+              cid: `x${String(k).padStart(4, "0")}`,
+              commit: target.cid,
+              choice: it.next().value! % 4 === 0 ? "refuse" : "accept",
+              ts: target.ts + (it.next().value! % window),
+              author: "did:icn:zrogue",
+            },
+          });
+        }
+        const expected = model.foldOf(records);
+        const shuffled = [...records];
+        for (let i = shuffled.length - 1; i > 0; i--) {
+          const j = it.next().value! % (i + 1);
+          [shuffled[i], shuffled[j]] = [shuffled[j], shuffled[i]];
+        }
+        const store = await deliverStored(shuffled, agreements, { legacy, learnt });
+        const read = new StateOverlay(store);
+        const stored = await readStored(read, agreements, model.now);
+        assert(stored, "the store holds stored positions");
+        assertEquals(compareStored(stored, expected), []);
+        assertEquals(clearingStateDigest(stored), clearingStateDigest(expected));
+        // Positions exactly, and the open commits per pair as the fold counts them.
+        for (const [key, pair] of expected.pairs) {
+          assertEquals(stored.pairs.get(key)?.position, pair.position, key);
+        }
+        const open = [...expected.commits.entries()].filter(([, o]) => o.status === "open").length;
+        const counted = [...(await openByPair(read, model.now)).values()].reduce(
+          (a, b) => a + b,
+          0,
+        );
+        assertEquals(counted, open, "open commits");
+        // In the store itself (not re-folded on read) once the agreements were known throughout.
+        if (learnt === 0) assertEquals(stored.stale, []);
+      },
+    ),
+    { numRuns: 150 },
   );
 });
 
