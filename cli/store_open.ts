@@ -7,6 +7,7 @@
  */
 import { envGet } from "./io_scope.ts";
 import { upgradeStoreLayout } from "../core/chain/layout.ts";
+import { upgradeLedgerLayout } from "../core/ledger/layout.ts";
 import { StoreUnavailableError } from "../core/errors.ts";
 import type { Logger } from "../core/ports.ts";
 import { KvStore } from "../core/store/kv_store.ts";
@@ -47,6 +48,8 @@ export async function openStore(path: string, logger?: Logger): Promise<Store> {
   try {
     const upgraded = await upgradeStoreLayout(store);
     if (upgraded > 0) logger?.info("store layout upgraded", { positions: upgraded });
+    const payers = await upgradeLedgerLayout(store);
+    if (payers > 0) logger?.info("ledger layout upgraded", { payers });
   } catch (error) {
     store.close();
     throw error;
@@ -80,6 +83,7 @@ async function openSnapshot(path: string, dir: string, logger?: Logger): Promise
     }
     const store = await KvStore.open(`${copy}/${name}`);
     await upgradeStoreLayout(store);
+    await upgradeLedgerLayout(store);
     logger?.debug("store opened read-only from a snapshot", { dir });
     return new ReadOnlyStore(store, dir, copy);
   } catch (error) {

@@ -33,7 +33,7 @@ const findingsMax = 200;
 /**
  * Hash of the ledger state that any node holding the same envelopes must
  * share, whatever order it received them in: every account's balance and
- * received total, the idempotency index, the velocity counters, each pending
+ * received total and velocity counter, the idempotency index, each pending
  * transfer's amount, expiry and resolution state (posted or voided; its
  * expiry is derived on read) and each request's answer. History order, the
  * limit recorded at acceptance, which of several equal resolutions is kept as
@@ -46,8 +46,18 @@ export async function ledgerStateHash(store: Pick<Store, "list">): Promise<strin
     const section = entry.key[1];
     if (section === "acct") {
       const account = entry.value as Account;
-      rows.push([entry.key, [BigInt(account.balance), BigInt(account.received)]]);
-    } else if (section === "id" || section === "vel") {
+      // The velocity counter (folded into the account in layout 3) follows from the member's own
+      // chain alone, so it is order-independent: hashed when the member has paid in this currency.
+      rows.push([
+        entry.key,
+        account.velocityHour === undefined ? [BigInt(account.balance), BigInt(account.received)] : [
+          BigInt(account.balance),
+          BigInt(account.received),
+          account.velocityHour,
+          account.velocityCount ?? 0,
+        ],
+      ]);
+    } else if (section === "id") {
       rows.push([entry.key, entry.value]);
     } else if (section === "pend") {
       const p = entry.value as PendingRecord;

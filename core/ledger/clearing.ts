@@ -25,7 +25,7 @@ import type { Genesis } from "../governance/genesis.ts";
 import { isMember, paramsAt } from "../governance/membership.ts";
 import { GovernanceView } from "../governance/view.ts";
 import { amountFromBody, amountMinorMax } from "./amount.ts";
-import { judgeOutgoing, moveAmount } from "./kinds.ts";
+import { countOutgoing, judgeOutgoing, moveAmount } from "./kinds.ts";
 import { type IdRecord, ledgerKeys, type PendingRecord, type Reservation } from "./keys.ts";
 import {
   checkMaxBalance,
@@ -223,7 +223,7 @@ async function applyPay(ctx: ApplyContext): Promise<void> {
       count: out.reservation.count + 1,
     } satisfies Reservation,
   );
-  state.set(ledgerKeys.velocity(payer, out.hour), out.velocityCount + 1);
+  countOutgoing(state, out);
   const id: IdRecord = {
     cid: ctx.cid,
     to: transfer.to,

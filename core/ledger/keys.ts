@@ -14,6 +14,15 @@ export interface Account {
   received: bigint;
   /** Number of history entries (transfers in or out) of this account. */
   count: number;
+  /**
+   * Velocity, folded into the account (layout 3): the clock hour (ts / `hourMs`) of this
+   * member's latest outgoing transfer or pending in this currency, and how many it made in
+   * that hour in this currency. Absent until the member first pays in this currency. The
+   * velocity rule counts a payer's outgoing envelopes in one hour over every currency: the
+   * sum of `velocityCount` over its accounts whose `velocityHour` is that hour.
+   */
+  velocityHour?: number;
+  velocityCount?: number;
 }
 
 /** One line of an account's history. */
@@ -106,8 +115,13 @@ export const ledgerKeys = {
   historyPrefix: (currency: string, did: string) => ["ledger", "hist", currency, did] as const,
   /** Idempotency index: a payer's transfer ids. */
   transferId: (payer: string, id: string) => ["ledger", "id", payer, id] as const,
-  /** Outgoing transfers of a payer in one clock hour (ts / 3600000). */
-  velocity: (payer: string, hour: number) => ["ledger", "vel", payer, hour] as const,
+  /**
+   * Layout 2 and older: outgoing transfers of a payer in one clock hour (ts / 3600000), one key
+   * per (payer, hour). Layout 3 folds the counter into the account (`Account.velocityHour`);
+   * `upgradeLedgerLayout` moves old stores over. Nothing else reads or writes these keys.
+   */
+  legacyVelocity: (payer: string, hour: number) => ["ledger", "vel", payer, hour] as const,
+  legacyVelocityPrefix: ["ledger", "vel"] as const,
   /** Per-member credit limit set by governance (bigint minor units). */
   override: (did: string, currency: string) => ["ledger", "override", did, currency] as const,
   /** When a member was admitted (ms); starts the new-member ramp. */
@@ -165,3 +179,13 @@ export function setMemberSince(state: Pick<StateView, "set">, did: string, ts: n
 export const emptyAccount: Account = { balance: 0n, received: 0n, count: 0 };
 
 export const hourMs = 3_600_000;
+
+/** Outgoing envelopes counted in `account` for clock hour `hour` (0 when its latest is another hour). */
+export function velocityIn(account: Account, hour: number): number {
+  return account.velocityHour === hour ? account.velocityCount ?? 0 : 0;
+}
+
+/** `account` with one more outgoing envelope counted in `hour` (the velocity fold). */
+export function withVelocity(account: Account, hour: number): Account {
+  return { ...account, velocityHour: hour, velocityCount: velocityIn(account, hour) + 1 };
+}

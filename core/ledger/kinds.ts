@@ -22,6 +22,8 @@ import {
   type PendingRecord,
   type RequestRecord,
   type Reservation,
+  velocityIn,
+  withVelocity,
 } from "./keys.ts";
 import {
   checkMaxBalance,
@@ -83,7 +85,7 @@ export async function judgeOutgoing(
   const code = transfer.currency.code;
   const hour = Math.floor(ts / hourMs);
   // Independent reads go out together: with Deno KV each one is a round trip.
-  const [existing, params, payerIsMember, payeeIsMember, payerAccount, payeeAccount, velocity] =
+  const [existing, params, payerIsMember, payeeIsMember, payerAccount, payeeAccount, elsewhere] =
     await Promise.all([
       state.get<IdRecord>(ledgerKeys.transferId(payer, transfer.id)),
       paramsAt(state, genesis, ts),
@@ -92,11 +94,12 @@ export async function judgeOutgoing(
       isNonMemberAccount(transfer.to) ? true : isMember(state, genesis, transfer.to, ts),
       readAccount(state, code, payer),
       readAccount(state, code, transfer.to),
-      state.get<number>(ledgerKeys.velocity(payer, hour)),
+      // Velocity is folded into the payer's accounts (layout 3): other currencies count too.
+      outgoingElsewhere(state, genesis, payer, code, hour),
     ]);
   const reservation = await reservationAt(state, code, payer, ts);
   const reserved = reservation.live;
-  const velocityCount = velocity ?? 0;
+  const velocityCount = velocityIn(payerAccount, hour) + elsewhere;
   const transferMax = params["credit.transferMax"];
   const known = { account: payerAccount, params };
   // The trust score is the costly fact (a walk of the trust graph from every anchor); it
@@ -148,6 +151,31 @@ export async function judgeOutgoing(
     reservation: { amount: reservation.amount, count: reservation.count },
     balanceAfter: decision.balanceAfter,
   };
+}
+
+/** Outgoing envelopes of `payer` counted in `hour` in every currency but `currency`. */
+async function outgoingElsewhere(
+  state: StateView,
+  genesis: Genesis,
+  payer: string,
+  currency: string,
+  hour: number,
+): Promise<number> {
+  const others = genesis.currencies.filter((c) => c.code !== currency);
+  if (others.length === 0) return 0;
+  const accounts = await Promise.all(others.map((c) => readAccount(state, c.code, payer)));
+  return accounts.reduce((sum, account) => sum + velocityIn(account, hour), 0);
+}
+
+/**
+ * Counts an accepted outgoing pending (`ledger.pending`, `ledger.clearing.pay`) against the
+ * payer's velocity: the counter lives in the payer's account of its currency (layout 3).
+ */
+export function countOutgoing(state: StateView, out: Outgoing): void {
+  state.set(
+    ledgerKeys.account(out.transfer.currency.code, out.transfer.from),
+    withVelocity(out.payerAccount, out.hour),
+  );
 }
 
 /**
@@ -203,12 +231,17 @@ export async function releaseReservation(state: StateView, record: PendingRecord
   });
 }
 
-/** Moves `amount` from payer to payee with a history line on each side. */
+/**
+ * Moves `amount` from payer to payee with a history line on each side. With
+ * `outgoingHour` (a transfer the payer signed) the payer's velocity counter for
+ * that hour goes up by one; other fields of both accounts are kept.
+ */
 export async function moveAmount(
   state: StateView,
   line: Omit<HistoryEntry, "balance" | "limit">,
   payerLimit?: bigint,
   accounts?: { payer: Account; payee: Account },
+  outgoingHour?: number,
 ): Promise<void> {
   const [payerAccount, payeeAccount] = accounts
     ? [accounts.payer, accounts.payee]
@@ -217,12 +250,17 @@ export async function moveAmount(
       readAccount(state, line.currency, line.to),
     ]);
   const amount = BigInt(line.amount);
-  const payerAfter: Account = {
+  const payerMoved: Account = {
+    ...payerAccount,
     balance: BigInt(payerAccount.balance) - amount,
     received: BigInt(payerAccount.received),
     count: payerAccount.count + 1,
   };
+  const payerAfter = outgoingHour === undefined
+    ? payerMoved
+    : withVelocity(payerMoved, outgoingHour);
   const payeeAfter: Account = {
+    ...payeeAccount,
     balance: BigInt(payeeAccount.balance) + amount,
     received: BigInt(payeeAccount.received) + amount,
     count: payeeAccount.count + 1,
@@ -292,8 +330,8 @@ async function applyTransfer(ctx: ApplyContext): Promise<void> {
     },
     out.limit.limit,
     { payer: out.payerAccount, payee: out.payeeAccount },
+    out.hour,
   );
-  state.set(ledgerKeys.velocity(payer, out.hour), out.velocityCount + 1);
   const record: IdRecord = {
     cid: ctx.cid,
     to: transfer.to,
@@ -341,7 +379,7 @@ async function applyPending(ctx: ApplyContext): Promise<void> {
       count: out.reservation.count + 1,
     } satisfies Reservation,
   );
-  state.set(ledgerKeys.velocity(payer, out.hour), out.velocityCount + 1);
+  countOutgoing(state, out);
   const id: IdRecord = {
     cid: ctx.cid,
     to: pending.to,
@@ -492,7 +530,6 @@ function transferReadKeys(envelope: Envelope): StoreKey[] {
     ledgerKeys.transferId(payer, id),
     ledgerKeys.account(currency, payer),
     ledgerKeys.account(currency, to),
-    ledgerKeys.velocity(payer, Math.floor(envelope.ts / hourMs)),
     ledgerKeys.override(payer, currency),
     ledgerKeys.reserved(currency, payer),
   ];
