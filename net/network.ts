@@ -137,9 +137,11 @@ export class ServedNetwork {
   /** Peers this network hung up on (banned, refused) while another network keeps them. */
   readonly #dropped = new Set<string>();
   readonly #components: NetworkComponents;
+  readonly #onAccepted: NetworkInit["onAccepted"];
 
   constructor(components: NetworkComponents, init: NetworkInit) {
     this.#components = components;
+    this.#onAccepted = init.onAccepted;
     const { network, config } = init;
     const { clock, logger, metrics, signal, self, kelReplay } = components;
     this.id = network.id;
@@ -244,6 +246,9 @@ export class ServedNetwork {
       if (result.outcome.status === "accepted") {
         metrics.accepted.inc({ kind: request.kind, source: "local" });
         metrics.networkAccepted.inc({ net: this.id });
+        // As for an ingested envelope: the node's listeners (the gateway's event stream, the
+        // delegate audit) hear of a write through the control API too.
+        this.#onAccepted?.(result.sealed, "local");
         await publish(result.sealed.bytes);
       }
       return result;
