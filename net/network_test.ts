@@ -360,7 +360,7 @@ Deno.test("Networks.syncWith() syncs every network both serve, or the home netwo
 
 Deno.test("ServedNetwork.submit() appends and publishes in one lane turn, and refuses while the restore guard holds", async () => {
   const network = await testNetwork(3, { now: testNow });
-  const { served, metrics } = await servedOver(network);
+  const { served, metrics, accepted } = await servedOver(network);
   const published: Uint8Array[] = [];
   const body = { to: network.members[1].did, score: 700, graph: "social" };
   const { sealed, outcome } = await served.submit(
@@ -369,6 +369,8 @@ Deno.test("ServedNetwork.submit() appends and publishes in one lane turn, and re
   );
   assertEquals(outcome.status, "accepted");
   assertEquals(published, [sealed.bytes]);
+  // Its listeners hear of it as of an ingested envelope (the gateway's event stream).
+  assertEquals(accepted, [sealed.cid]);
   assertEquals(
     await metricValue(metrics, "icn_network_envelopes_accepted_total", { net: network.net }),
     1,
