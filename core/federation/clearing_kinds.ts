@@ -244,7 +244,7 @@ export interface PositionsReading {
 /** The positions at `now`, from the stored state (folded in a store written before it). */
 export async function readPositions(view: FederationView, now: number): Promise<PositionsReading> {
   const agreements = await agreementsOf(view);
-  const stored = await readStored(view.state, agreements, now);
+  const stored = await readStored(view.state, agreements, now, { commits: false });
   if (stored) return { state: stored, open: await openByPair(view.state, now) };
   return positionsOfReading(await readClearing(view, now));
 }

@@ -2,12 +2,21 @@
  * The federation's clearing kinds over a joined store: an agreement in force only once both
  * cooperatives voted for it; commits, answers and settlement notes checked against it (author a
  * delegate of the right cooperative, amounts at the agreed rates, ids once, the limit, what is
- * owed), and the positions read back.
+ * owed), and the positions read back; the stored positions kept by the handlers, checked
+ * against the fold, and derived for a store written before they were stored.
  */
 import { federationRulesFor } from "./params.ts";
 import { FederationNet, t0, testCoop, testFederation } from "./_fixture.ts";
-import { answerKind, commitKind, readClearing, settleKind } from "./clearing_kinds.ts";
+import {
+  answerKind,
+  commitKind,
+  readClearing,
+  readPositions,
+  settleKind,
+  verifyClearing,
+} from "./clearing_kinds.ts";
 import { owedBy } from "./clearing.ts";
+import { clearingStateKeys, type StoredPair } from "./clearing_state.ts";
 
 function assertEquals(actual: unknown, expected: unknown, message = ""): void {
   const a = JSON.stringify(actual, (_, v) => (typeof v === "bigint" ? `${v}n` : v));
@@ -141,4 +150,58 @@ Deno.test("fed.clear.* refuse what the agreement, the author or the position doe
   reading = await readClearing(fed.view(), later + 4);
   assertEquals(owedBy(reading.state, alpha.net, beta.net), 0n);
   assertEquals(reading.state.settlements.map((s) => s.status), ["applied"]);
+});
+
+Deno.test("fed.clear.* keep the stored positions in the envelope's commit; the check compares them with the fold", async () => {
+  const { alpha, beta, a, b, fed, agreement, commit } = await setup();
+  const id = await agreement(100, t0 + 1);
+  await fed.submit(a, "fed.vote", { proposal: id, coop: alpha.net, choice: "for" }, t0 + 2);
+  await fed.submit(b, "fed.vote", { proposal: id, coop: beta.net, choice: "for" }, t0 + 3);
+  const ts = t0 + 2000;
+  const c1 = await fed.submit(a, commitKind, commit("p1", 60, ts), ts);
+  const c2 = await fed.submit(a, commitKind, commit("p2", 10, ts + 1), ts + 1);
+  const key = `${[alpha.net, beta.net].sort().join("/")}`;
+  // Committed, not answered: open in the stored index, nothing in the pair yet.
+  assertEquals((await readPositions(fed.view(), ts + 2)).open.get(key), 2);
+  await fed.submit(b, answerKind, { commit: c1, choice: "accept" }, ts + 3);
+  const stored = (await fed.store.get<StoredPair>(clearingStateKeys.pair(key)))!.value;
+  assertEquals(stored.position, alpha.net < beta.net ? 60n : -60n);
+  assertEquals([stored.accepted, stored.last?.[0]], [1, ts + 3]);
+  const positions = await readPositions(fed.view(), ts + 4);
+  assertEquals(positions.open.get(key), 1);
+  let verified = await verifyClearing(fed.view(), ts + 4);
+  assertEquals([verified.stored, verified.differences, verified.stale], [true, [], []]);
+  const digest = verified.digest;
+  // A stored pair that is not what the records give is found by the check.
+  await fed.store.commit([], [{
+    type: "set",
+    key: clearingStateKeys.pair(key),
+    value: { ...stored, position: stored.position + 1n },
+  }]);
+  verified = await verifyClearing(fed.view(), ts + 4);
+  assertEquals(verified.differences.length, 1);
+  await fed.store.commit([], [{ type: "set", key: clearingStateKeys.pair(key), value: stored }]);
+
+  // A store written before positions were stored: the stored state removed, readers fold, and
+  // the next clearing envelope derives it all in its own commit.
+  const mutations = [];
+  for await (const entry of fed.store.list({ prefix: ["fed", "clr"] })) {
+    const section = entry.key[2];
+    if (["v", "p", "d", "o", "u", "so"].includes(section as string)) {
+      mutations.push({ type: "delete" as const, key: entry.key });
+    }
+  }
+  await fed.store.commit([], mutations);
+  verified = await verifyClearing(fed.view(), ts + 4);
+  assertEquals([verified.stored, verified.digest], [false, digest]);
+  assertEquals((await readPositions(fed.view(), ts + 4)).open.get(key), 1);
+  await fed.submit(b, answerKind, { commit: c2, choice: "accept" }, ts + 5);
+  verified = await verifyClearing(fed.view(), ts + 6);
+  assertEquals([verified.stored, verified.differences], [true, []]);
+  const reading = await readClearing(fed.view(), ts + 6);
+  assertEquals(owedBy(reading.state, alpha.net, beta.net), 70n);
+  assertEquals(
+    [c1, c2].map((c) => reading.state.commits.get(c)?.status),
+    ["accepted", "accepted"],
+  );
 });

@@ -404,12 +404,14 @@ export async function hasStoredState(state: Pick<StateView, "get">): Promise<boo
 /**
  * The clearing state from what is stored, at `now`: pairs (a pair whose basis is not
  * `agreements` re-folded from its log, nothing written), decided outcomes, undecided commits
- * open or expired by `now`, settlements. Undefined when the store holds no stored state.
+ * open or expired by `now`, settlements (with `commits: false`, the pairs alone: what
+ * `positions` reads). Undefined when the store holds no stored state.
  */
 export async function readStored(
   state: Pick<StateView, "get" | "list">,
   agreements: readonly AgreementVersion[],
   now: number,
+  options: { commits?: boolean } = {},
 ): Promise<(ClearingState & { stale: string[] }) | undefined> {
   if (!(await hasStoredState(state))) return undefined;
   const pairs = new Map<string, PairState>();
@@ -444,6 +446,7 @@ export async function readStored(
     const agreement = agreementAt(agreements, pair.lo, pair.hi, now);
     if (agreement) pair.agreement = agreement;
   }
+  if (options.commits === false) return { pairs, commits, settlements: [], stale };
   for (const { key, value } of await state.list<DecidedOutcome>(clearingStateKeys.outcomesPrefix)) {
     const cid = key[3] as string;
     if (!commits.has(cid)) commits.set(cid, value);
