@@ -3,16 +3,13 @@
  * `icn governance audit`/`todo` (cli/governance_ballots.ts), with the
  * cooperative as the voter. The audit re-reads each counted `fed.vote` and
  * `fed.reveal` envelope from this data dir's federation store and checks it
- * with the same rules the nodes apply (`coopCommitment` = the cooperative
- * `ballotCommitment` with the cooperative's network id as voter,
- * `checkBallot`, the reveal window of `view.timing`), then that the tally
- * counted exactly those ballots.
+ * with the cooperative's audit rule (`auditBallot` in core/governance/secret.ts,
+ * the cooperative's network id as the voter, the reveal window of
+ * `view.timing`), then that the tally counted exactly those ballots.
  */
 import { chainKeys, type StoredEnvelope } from "../core/chain/keys.ts";
 import { decodeEnvelopeSync, type Envelope } from "../core/envelope/envelope.ts";
-import { coopCommitment } from "../core/federation/methods.ts";
-import { checkBallot } from "../core/governance/methods/mod.ts";
-import { choices } from "../core/governance/tally.ts";
+import { auditBallot, type AuditStatus, type BallotAudit } from "../core/governance/secret.ts";
 import { formatDuration } from "../core/params.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import { listAll } from "../core/store/store.ts";
@@ -20,7 +17,6 @@ import type { CliContext } from "./context.ts";
 import {
   allProposals,
   type Federation,
-  iso,
   type NetOptions,
   openFederation,
   resolveProposal,
@@ -28,21 +24,7 @@ import {
 import { describeBallot } from "./governance_methods.ts";
 import type { CommandResult } from "./output.ts";
 
-type AuditStatus =
-  | "counted"
-  | "unrevealed"
-  | "not_eligible"
-  | "mismatch"
-  | "late"
-  | "missing";
-
-interface AuditRow {
-  coop: string;
-  did: string;
-  status: AuditStatus;
-  ballot?: unknown;
-  detail?: string;
-}
+type AuditRow = { coop: string; did: string } & BallotAudit;
 
 /** The envelope `cid` signed by `author`: at `seq` when known, else found on its chain. */
 async function envelopeOf(
@@ -103,74 +85,34 @@ export async function audit(
   const rows: AuditRow[] = [];
   for (const b of [...t.ballots].sort((x, y) => (x.coop < y.coop ? -1 : 1))) {
     if (b.by === undefined) continue;
-    const row: AuditRow = { coop: b.coop, did: b.by, status: "counted" };
-    rows.push(row);
     const vote = votes.find((v) => v.coop === b.coop && v.did === b.by && v.ts === b.ts);
     const envelope = vote && await envelopeOf(fed, vote.did, vote.cid, vote.seq);
-    const body = envelope?.body as Record<string, unknown> | undefined;
-    if (!vote || !envelope || body?.proposal !== record.id || body?.coop !== b.coop) {
-      row.status = "missing";
-      row.detail = `vote envelope ${vote?.cid ?? "?"} is not held or does not match`;
-      continue;
-    }
-    if (!coops.has(b.coop)) {
-      row.status = "not_eligible";
-      row.detail = "not a cooperative of the federation when the proposal opened";
-      continue;
-    }
-    if (!(await isDelegate(b.coop, vote.did, envelope.ts))) {
-      row.status = "not_eligible";
-      row.detail = "the signer was not the cooperative's delegate when voting";
-      continue;
-    }
-    if (envelope.ts > closes) {
-      row.status = "late";
-      row.detail = `voted ${iso(envelope.ts)}, after the close`;
-      continue;
-    }
-    if (!record.secret) {
-      row.ballot = record.method ? body.ballot : body.choice;
-      continue;
-    }
-    if (body.commitment !== vote.commitment) {
-      row.status = "mismatch";
-      row.detail = "stored commitment differs from the signed vote's";
-      continue;
-    }
-    const opened = reveals.find((r) => r.coop === b.coop && r.commitment === vote.commitment);
-    if (!opened) {
-      row.status = "unrevealed";
-      row.detail = "no reveal: counts as not voting";
-      continue;
-    }
-    const revealEnvelope = await envelopeOf(fed, opened.did, opened.cid);
-    const revealBody = revealEnvelope?.body as Record<string, unknown> | undefined;
-    if (!revealEnvelope || revealBody?.proposal !== record.id || revealBody?.coop !== b.coop) {
-      row.status = "missing";
-      row.detail = `reveal envelope ${opened.cid} is not held or does not match`;
-      continue;
-    }
-    row.ballot = revealBody.ballot;
-    let fits = true;
-    try {
-      if (record.method) checkBallot(record.method, revealBody.ballot);
-      else fits = (choices as readonly unknown[]).includes(revealBody.ballot);
-    } catch {
-      fits = false;
-    }
-    const hash = typeof revealBody.salt === "string"
-      ? coopCommitment(record.id, b.coop, { ballot: revealBody.ballot, salt: revealBody.salt })
-      : undefined;
-    if (!fits || hash !== body.commitment) {
-      row.status = "mismatch";
-      row.detail = fits ? "reveal does not open the commitment" : "revealed ballot does not fit";
-    } else if (revealEnvelope.ts <= closes || revealEnvelope.ts > revealEnds) {
-      row.status = "late";
-      row.detail = `revealed ${iso(revealEnvelope.ts)}, outside the reveal window`;
-    } else if (!(await isDelegate(b.coop, opened.did, revealEnvelope.ts))) {
-      row.status = "not_eligible";
-      row.detail = "the revealer was not the cooperative's delegate when revealing";
-    }
+    // Of the reveals that open the commitment (each kept), the first inside the window counts.
+    const opening = vote?.commitment === undefined ? [] : reveals
+      .filter((r) => r.coop === b.coop && r.commitment === vote.commitment)
+      .sort((x, y) => x.ts - y.ts || (x.cid < y.cid ? -1 : x.cid > y.cid ? 1 : 0));
+    const opened = opening.find((r) => r.ts > closes && r.ts <= revealEnds) ?? opening[0];
+    const revealEnvelope = opened && await envelopeOf(fed, opened.did, opened.cid);
+    const verdict = auditBallot({
+      proposal: record,
+      window: { closes, revealEnds },
+      voter: b.coop,
+      vote,
+      voteEnvelope: envelope,
+      scope: { coop: b.coop },
+      ineligible: !coops.has(b.coop)
+        ? "not a cooperative of the federation when the proposal opened"
+        : envelope && !(await isDelegate(b.coop, envelope.author, envelope.ts))
+        ? "the signer was not the cooperative's delegate when voting"
+        : undefined,
+      reveal: opened,
+      revealEnvelope,
+      revealerIneligible: revealEnvelope &&
+          !(await isDelegate(b.coop, revealEnvelope.author, revealEnvelope.ts))
+        ? "the revealer was not the cooperative's delegate when revealing"
+        : undefined,
+    });
+    rows.push({ coop: b.coop, did: b.by, ...verdict });
   }
   // The tally must count exactly the sound ballots, each as the envelopes say.
   for (const row of rows) {

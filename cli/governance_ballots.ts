@@ -7,9 +7,7 @@ import { StateOverlay } from "../core/chain/state.ts";
 import { chainKeys, type StoredEnvelope } from "../core/chain/keys.ts";
 import { decodeEnvelopeSync } from "../core/envelope/envelope.ts";
 import { InvalidInputError } from "../core/errors.ts";
-import { checkBallot } from "../core/governance/methods/mod.ts";
-import { ballotCommitment } from "../core/governance/secret.ts";
-import { choices } from "../core/governance/tally.ts";
+import { auditBallot, type AuditStatus, type BallotAudit } from "../core/governance/secret.ts";
 import { GovernanceView, type ProposalRecord } from "../core/governance/view.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import { formatDuration } from "../core/params.ts";
@@ -74,15 +72,14 @@ export async function reveal(ctx: CliContext, args: string[]) {
   };
 }
 
-type AuditStatus = "counted" | "unrevealed" | "not_eligible" | "mismatch" | "late" | "missing";
-
 /**
  * Checks each vote of a proposal from the envelopes this data dir holds: the
  * voter was a member when it opened; the stored vote is the signed envelope's
  * (re-decoded canonically, its content id recomputed); on a secret ballot the
  * reveal's ballot and salt hash to the vote's commitment, it fits the method
- * and came inside the reveal window. Signatures were verified against the
- * author's keys when each envelope was accepted.
+ * and came inside the reveal window (the rule: `auditBallot`, shared with
+ * `icn federation audit`). Signatures were verified against the author's keys
+ * when each envelope was accepted.
  */
 export async function audit(ctx: CliContext, args: string[]) {
   const { id: net } = await ctx.network();
@@ -91,7 +88,7 @@ export async function audit(ctx: CliContext, args: string[]) {
   const record = await findProposal(view, args[0]);
   const { closes, revealEnds } = await view.timing(record);
   const reveals = record.secret ? await view.reveals(record.id) : new Map();
-  const rows: { did: string; status: AuditStatus; ballot?: unknown; detail?: string }[] = [];
+  const rows: ({ did: string } & BallotAudit)[] = [];
   const envelopeAt = async (author: string, seq: number, cid: string) => {
     const stored = (await store.get<StoredEnvelope>(chainKeys.position(net, author, seq)))?.value;
     if (!stored || !("bytes" in stored) || stored.cid !== cid) return undefined;
@@ -99,66 +96,20 @@ export async function audit(ctx: CliContext, args: string[]) {
     return sealed.cid === cid && sealed.envelope.author === author ? sealed.envelope : undefined;
   };
   for (const [did, vote] of [...await view.votes(record.id)].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const row: (typeof rows)[number] = { did, status: "counted" };
-    rows.push(row);
-    const envelope = await envelopeAt(did, vote.seq, vote.cid);
-    const body = envelope?.body as Record<string, unknown> | undefined;
-    if (!envelope || body?.proposal !== record.id) {
-      row.status = "missing";
-      row.detail = `vote envelope ${vote.cid} is not held or does not match`;
-      continue;
-    }
-    if (!(await view.isMember(did, record.opened))) {
-      row.status = "not_eligible";
-      row.detail = "not a member when the proposal opened";
-      continue;
-    }
-    if (vote.ts > closes) {
-      row.status = "late";
-      row.detail = `voted ${iso(vote.ts)}, after the close`;
-      continue;
-    }
-    if (!record.secret) {
-      row.ballot = record.method ? body.ballot : body.choice;
-      continue;
-    }
-    if (body.commitment !== vote.commitment) {
-      row.status = "mismatch";
-      row.detail = "stored commitment differs from the signed vote's";
-      continue;
-    }
     const opened = reveals.get(did);
-    if (!opened) {
-      row.status = "unrevealed";
-      row.detail = "no reveal: counts as not voting";
-      continue;
-    }
-    const revealEnvelope = await envelopeAt(did, opened.seq, opened.cid);
-    const revealBody = revealEnvelope?.body as Record<string, unknown> | undefined;
-    if (!revealBody || revealBody.proposal !== record.id) {
-      row.status = "missing";
-      row.detail = `reveal envelope ${opened.cid} is not held or does not match`;
-      continue;
-    }
-    row.ballot = revealBody.ballot;
-    let fits = true;
-    try {
-      if (record.method) checkBallot(record.method, revealBody.ballot);
-      else fits = (choices as readonly unknown[]).includes(revealBody.ballot);
-    } catch {
-      fits = false;
-    }
-    const hash = ballotCommitment(
-      { proposal: record.id, voter: did },
-      { ballot: revealBody.ballot, salt: revealBody.salt as string },
-    );
-    if (!fits || hash !== body.commitment) {
-      row.status = "mismatch";
-      row.detail = fits ? "reveal does not open the commitment" : "revealed ballot does not fit";
-    } else if (revealEnvelope!.ts <= closes || revealEnvelope!.ts > revealEnds) {
-      row.status = "late";
-      row.detail = `revealed ${iso(revealEnvelope!.ts)}, outside the reveal window`;
-    }
+    const verdict = auditBallot({
+      proposal: record,
+      window: { closes, revealEnds },
+      voter: did,
+      vote,
+      voteEnvelope: await envelopeAt(did, vote.seq, vote.cid),
+      ineligible: (await view.isMember(did, record.opened))
+        ? undefined
+        : "not a member when the proposal opened",
+      reveal: opened,
+      revealEnvelope: opened && await envelopeAt(did, opened.seq, opened.cid),
+    });
+    rows.push({ did, ...verdict });
   }
   const count = (status: AuditStatus) => rows.filter((r) => r.status === status).length;
   const t = await view.tally(record);

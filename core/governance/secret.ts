@@ -14,6 +14,8 @@ import * as dagCbor from "@ipld/dag-cbor";
 import { concatBytes, toHex, utf8Encode } from "../bytes.ts";
 import { RejectedError } from "../errors.ts";
 import { sha256Sync } from "../identity/keys.ts";
+import { checkBallot, type MethodSpec } from "./methods/mod.ts";
+import { choices } from "./tally.ts";
 
 export const saltBytes = 32;
 const saltPattern = /^[0-9a-f]{64}$/;
@@ -77,4 +79,130 @@ export function checkRevealTime(
       }`,
     );
   }
+}
+
+/** What an audit finds of one counted vote (`auditBallot`). */
+export type AuditStatus =
+  | "counted"
+  | "unrevealed"
+  | "not_eligible"
+  | "mismatch"
+  | "late"
+  | "missing";
+
+/** A signed envelope as the audit reads it back: its time and body. */
+export interface AuditedEnvelope {
+  ts: number;
+  body: unknown;
+}
+
+/** One vote to audit, and what the caller read back from the envelopes it holds. */
+export interface BallotAuditInput {
+  proposal: { id: string; secret?: boolean; method?: MethodSpec };
+  /** The window as `timing()` derives it (a late quorum may move the close). */
+  window: { closes: number; revealEnds: number };
+  /** Who the commitment names: a member's DID, or a cooperative's network id in a federation. */
+  voter: string;
+  /** The stored vote: its envelope's CID and, secret, its commitment; undefined when none matches. */
+  vote: { cid: string; commitment?: string } | undefined;
+  /** The vote's signed envelope, when this data dir holds it (at the stored position and CID). */
+  voteEnvelope: AuditedEnvelope | undefined;
+  /** Fields the vote's and reveal's bodies must carry beside `proposal` (a federation: `coop`). */
+  scope?: Readonly<Record<string, string>>;
+  /** Why the voter could not vote (not eligible when it opened; not a delegate); undefined when it could. */
+  ineligible?: string;
+  /** Secret: the stored reveal that opens the vote's commitment, if any. */
+  reveal?: { cid: string };
+  /** Its signed envelope, when held. */
+  revealEnvelope?: AuditedEnvelope;
+  /** Why the revealer could not reveal (not a delegate then); undefined when it could. */
+  revealerIneligible?: string;
+}
+
+/** The audit's verdict on one vote: the ballot its envelopes say, and what is wrong. */
+export interface BallotAudit {
+  status: AuditStatus;
+  ballot?: unknown;
+  detail?: string;
+}
+
+const isoTime = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * The audit rule for one vote, the same for a cooperative (`icn governance
+ * audit`) and a federation (`icn federation audit`): the signed vote is held
+ * and names the proposal; the voter could vote; it came by the close; on an
+ * open ballot its ballot is what counts; on a secret one the stored
+ * commitment is the signed one, a held reveal's ballot and salt open it, the
+ * ballot fits the proposal, and the reveal came inside the reveal window from
+ * someone who could reveal. Pure: the caller reads the envelopes back.
+ */
+export function auditBallot(input: BallotAuditInput): BallotAudit {
+  const { proposal, window } = input;
+  const matches = (envelope: AuditedEnvelope | undefined) => {
+    const body = envelope?.body as Record<string, unknown> | undefined;
+    if (!body || body.proposal !== proposal.id) return undefined;
+    for (const [field, value] of Object.entries(input.scope ?? {})) {
+      if (body[field] !== value) return undefined;
+    }
+    return body;
+  };
+  const body = matches(input.voteEnvelope);
+  if (!input.vote || !body) {
+    return {
+      status: "missing",
+      detail: `vote envelope ${input.vote?.cid ?? "?"} is not held or does not match`,
+    };
+  }
+  if (input.ineligible !== undefined) return { status: "not_eligible", detail: input.ineligible };
+  if (input.voteEnvelope!.ts > window.closes) {
+    return { status: "late", detail: `voted ${isoTime(input.voteEnvelope!.ts)}, after the close` };
+  }
+  if (!proposal.secret) {
+    return { status: "counted", ballot: proposal.method ? body.ballot : body.choice };
+  }
+  if (body.commitment !== input.vote.commitment) {
+    return { status: "mismatch", detail: "stored commitment differs from the signed vote's" };
+  }
+  if (!input.reveal) return { status: "unrevealed", detail: "no reveal: counts as not voting" };
+  const revealBody = matches(input.revealEnvelope);
+  if (!revealBody) {
+    return {
+      status: "missing",
+      detail: `reveal envelope ${input.reveal.cid} is not held or does not match`,
+    };
+  }
+  const ballot = revealBody.ballot;
+  let fits = true;
+  try {
+    if (proposal.method) checkBallot(proposal.method, ballot);
+    else fits = (choices as readonly unknown[]).includes(ballot);
+  } catch {
+    fits = false;
+  }
+  const hash = typeof revealBody.salt === "string"
+    ? ballotCommitment({ proposal: proposal.id, voter: input.voter }, {
+      ballot,
+      salt: revealBody.salt,
+    })
+    : undefined;
+  if (!fits || hash !== body.commitment) {
+    return {
+      status: "mismatch",
+      ballot,
+      detail: fits ? "reveal does not open the commitment" : "revealed ballot does not fit",
+    };
+  }
+  const revealedAt = input.revealEnvelope!.ts;
+  if (revealedAt <= window.closes || revealedAt > window.revealEnds) {
+    return {
+      status: "late",
+      ballot,
+      detail: `revealed ${isoTime(revealedAt)}, outside the reveal window`,
+    };
+  }
+  if (input.revealerIneligible !== undefined) {
+    return { status: "not_eligible", ballot, detail: input.revealerIneligible };
+  }
+  return { status: "counted", ballot };
 }
