@@ -30,6 +30,11 @@ export async function testGateway(
     node?: TestIdentity;
     /** Networks served beside the home network (a federation's store, for its positions). */
     served?: { id: string; store: Store }[];
+    /**
+     * Other cooperatives the node serves, each with its own write lane (a member of two
+     * cooperatives uses both through this one gateway).
+     */
+    others?: TestNetwork[];
   } = {},
 ): Promise<TestGateway> {
   const network = options.network ?? await testNetwork(3, { now: testNow });
@@ -52,6 +57,16 @@ export async function testGateway(
       peers: 0,
       networks: [{ id: network.net, envelopes: 0, syncLag: 0, peers: 0 }],
     });
+  const lanes = new Map<string, WriteLane>([[network.net, lane]]);
+  for (const other of options.others ?? []) {
+    lanes.set(
+      other.net,
+      new WriteLane({ ingest: other.deps, metrics }, {
+        net: other.net,
+        onAccepted: () => ref.gateway?.accepted(other.net),
+      }),
+    );
+  }
   const gateway = createGateway({
     clock: network.deps.clock,
     rng: seededRng(42),
@@ -60,9 +75,17 @@ export async function testGateway(
     genesis: network.genesis,
     store: network.deps.store,
     node: { did: node.did, ed25519: node.ed25519 },
-    ingest: async (sealed) => (await lane.ingest([sealed], "local"))[0],
+    ingest: async (sealed, net) => {
+      const writer = lanes.get(net);
+      if (!writer) throw new Error(`test gateway: no write lane for network ${net}`);
+      return (await writer.ingest([sealed], "local"))[0];
+    },
     status,
-    served: () => [{ id: network.net, store: network.deps.store }, ...(options.served ?? [])],
+    served: () => [
+      { id: network.net, store: network.deps.store },
+      ...(options.others ?? []).map((o) => ({ id: o.net, store: o.deps.store })),
+      ...(options.served ?? []),
+    ],
   }, init);
   ref.gateway = gateway;
   await gateway.start();
@@ -79,13 +102,15 @@ export async function testGateway(
   return { gateway, network, lane, node, request };
 }
 
-/** Signs in `member` through challenge and token; returns the token. */
+/** Signs in `member` through challenge and token (to network `net`, default home); the token. */
 export async function signIn(
   t: TestGateway,
   member: TestIdentity,
   scopes: string[] = ["read", "ledger:write", "trust:write", "gov:vote"],
+  net?: string,
 ): Promise<string> {
-  const challenge = await (await t.request("/api/v1/auth/challenge", {
+  const query = net === undefined ? "" : `?net=${net}`;
+  const challenge = await (await t.request(`/api/v1/auth/challenge${query}`, {
     json: { did: member.did, scopes },
   })).json();
   const signature = await signEd25519(member.ed25519, new TextEncoder().encode(challenge.message));
@@ -101,14 +126,15 @@ export function bearer(token: string): HeadersInit {
   return { authorization: `Bearer ${token}` };
 }
 
-/** Prepare → sign with the member's own key → the body of a submit. */
+/** Prepare (on `path`, default `/api/v1/prepare`) → sign with the member's own key → the body of a submit. */
 export async function prepareAndSign(
   t: TestGateway,
   member: TestIdentity,
   token: string,
   request: { kind: string; body: unknown },
+  path = "/api/v1/prepare",
 ): Promise<{ envelope: Record<string, unknown> }> {
-  const response = await t.request("/api/v1/prepare", { json: request, headers: bearer(token) });
+  const response = await t.request(path, { json: request, headers: bearer(token) });
   const prepared = await response.json();
   if (response.status !== 200) throw new Error(`Prepare failed: ${JSON.stringify(prepared)}`);
   const sig = await signEd25519(member.ed25519, fromBase64(prepared.signingBytes));

@@ -8,6 +8,10 @@
  * The gateway never holds or uses a member's key: `prepare` fills in seq/prev/ts and returns the
  * bytes to sign, the client signs them, and `envelopes` ingests what it signed through the
  * node's one writer.
+ *
+ * Every route acts on one network: `?net=ID` when given, else the signed-in token's network,
+ * else the node's home network. A member of two cooperatives the node serves signs in to each
+ * (`POST /auth/challenge?net=ID`); a token reaches only its own network (401 `wrong_network`).
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
@@ -81,8 +85,11 @@ export interface GatewayComponents {
   store: Store;
   /** This node: its key signs the tokens. */
   node: { did: string; ed25519: Ed25519KeyPair };
-  /** Ingests an envelope its author signed through the node's one writer, and publishes it. */
-  ingest(sealed: SealedEnvelope): Promise<IngestOutcome>;
+  /**
+   * Ingests an envelope its author signed through the one writer of network `net` (one the node
+   * serves), and publishes it.
+   */
+  ingest(sealed: SealedEnvelope, net: string): Promise<IngestOutcome>;
   status(): Promise<GatewayStatus>;
   /**
    * Every network the node serves, home included (issue #16): the gateway reads federation
@@ -114,9 +121,13 @@ export interface Gateway {
   app: OpenAPIHono<GatewayEnv>;
   auth: Auth;
   receipts: Receipts;
+  /** The home network's event stream (another network's starts with its first client). */
   events: EventHub;
-  /** Call for every envelope the node accepts: the event stream reads on. */
-  accepted(): void;
+  /**
+   * Call for every envelope the node accepts in network `net` (undefined: a key event, carried
+   * to every network's store): that network's event stream reads on.
+   */
+  accepted(net?: string): void;
   /** API requests in progress now (bounded by `maxInFlight`). */
   inFlight(): number;
   start(): Promise<void>;
@@ -152,23 +163,47 @@ function errorResponse(error: GatewayError): Response {
 
 export function createGateway(components: GatewayComponents, init: GatewayInit = {}): Gateway {
   const { clock, logger, store, genesis, net } = components;
+  const served = (): readonly ServedNetwork[] => components.served?.() ?? [{ id: net, store }];
   const auth = new Auth({
     clock,
     rng: components.rng,
     store,
     node: components.node,
     net,
+    storeOf: (id) => served().find((n) => n.id === id)?.store,
   }, { tokenTtlSeconds: init.tokenTtlSeconds });
   const limiter = new RateLimiter(clock, init.rates);
   const receipts = new Receipts();
   const events = new EventHub({ store, logger });
-  const reads = { store, genesis };
-  const served = (): readonly ServedNetwork[] => components.served?.() ?? [{ id: net, store }];
-  /** The home network's reads, or (`?net=`) another served cooperative's, signed out only. */
-  const readsOf = (other: string | undefined, signedIn: boolean): Promise<ReadComponents> =>
-    other === undefined || other === net
-      ? Promise.resolve(reads)
-      : servedCooperative(served(), other, signedIn, net);
+  const reads: ReadComponents = { store, genesis };
+  /** Event streams of the other served networks, each started with its first client. */
+  const otherEvents = new Map<string, Promise<EventHub>>();
+  let stopped = false;
+  /**
+   * The reads of network `id`: the home network, or another cooperative the node serves (its
+   * genesis read from its store on every call: cheap, and a network left is gone at once).
+   * 404 `unknown_network` for anything else, a federation included.
+   */
+  const networkOf = (id: string): Promise<ReadComponents> =>
+    id === net ? Promise.resolve(reads) : servedCooperative(served(), id);
+  const eventsOf = (id: string): Promise<EventHub> => {
+    if (id === net) return Promise.resolve(events);
+    let hub = otherEvents.get(id);
+    if (!hub) {
+      const other = served().find((n) => n.id === id);
+      if (!other) {
+        return Promise.reject(
+          new GatewayError(404, "unknown_network", `This node serves no network ${id}`),
+        );
+      }
+      const created = new EventHub({ store: other.store, logger });
+      hub = created.start().then(() => created);
+      otherEvents.set(id, hub);
+      // Not kept when its start failed: the next client tries again.
+      hub.catch(() => otherEvents.delete(id));
+    }
+    return hub;
+  };
   const trustClasses = new Map<string, { cls: TrustClass; until: number }>();
   const trustedProxies = new Set(init.trustedProxies ?? []);
 
@@ -297,35 +332,51 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     return peer;
   };
 
-  const trustClassOf = async (did: string): Promise<TrustClass> => {
+  /** The caller's trust class in the network it signed in to (its rate limits scale by it). */
+  const trustClassOf = async (on: ReadComponents, did: string): Promise<TrustClass> => {
     const now = clock.now();
-    const known = trustClasses.get(did);
+    const key = `${on.net ?? net} ${did}`;
+    const known = trustClasses.get(key);
     if (known && known.until > now) return known.cls;
-    const { class: cls } = await readCooperativeScore(reads, did, now);
+    const { class: cls } = await readCooperativeScore(on, did, now);
     if (trustClasses.size >= trustClassesCachedMax) trustClasses.clear();
-    trustClasses.set(did, { cls: cls as TrustClass, until: now + trustClassTtlMs });
+    trustClasses.set(key, { cls: cls as TrustClass, until: now + trustClassTtlMs });
     return cls as TrustClass;
   };
 
   /**
-   * Who calls and whether they may: a token when one is sent (a bad one is refused even where
-   * reads are public), the scope when one is needed, then the rate limits.
+   * Who calls, on which network, and whether they may: a token when one is sent (a bad one is
+   * refused even where reads are public); the network (`?net=`, else the token's, else home),
+   * which must be served (404 `unknown_network`) and be the token's (401 `wrong_network`); the
+   * scope when one is needed; then the rate limits.
    */
   const guard = async (
     c: Context<GatewayEnv>,
     category: RateCategory,
     scope?: s.Scope,
-  ): Promise<Caller | null> => {
+    requested?: string,
+  ): Promise<{ caller: Caller | null; on: ReadComponents; id: string }> => {
     const header = c.req.header("authorization");
     const needed = scope ?? (init.publicReads ? undefined : "read");
     let caller: Caller | null = null;
     if (header !== undefined || needed !== undefined) caller = await auth.verify(header);
+    const id = requested ?? caller?.net ?? net;
+    const on = await networkOf(id);
+    if (caller && caller.net !== id) {
+      throw new GatewayError(
+        401,
+        "wrong_network",
+        `This token is for network ${caller.net}, not ${id}: sign in to ${id} (POST /api/v1/auth/challenge?net=${id}) for a token of it${
+          init.publicReads ? ", or read it signed out" : ""
+        }`,
+      );
+    }
     if (caller && needed && !caller.scopes.has(needed)) {
       throw new GatewayError(403, "missing_scope", `This needs a token with scope ${needed}`);
     }
-    if (caller) limiter.request(caller.did, category, await trustClassOf(caller.did));
+    if (caller) limiter.request(caller.did, category, await trustClassOf(on, caller.did));
     else limiter.request(`addr:${addressOf(c)}`, category, "isolated");
-    return caller;
+    return { caller, on, id };
   };
 
   /** A JSON response, checked against the route's schema before it is sent. */
@@ -363,24 +414,27 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     tags: ["sign-in"],
     summary: "A sign-in challenge for a DID (single use, 5 minutes)",
     request: {
+      query: s.NetQuery,
       body: {
         ...json(s.ChallengeRequestWithScopes, "The DID and the scopes asked"),
         required: true,
       },
     },
     responses: { 200: json(s.ChallengeResponse, "The challenge"), ...errors },
-  }, (c) => {
+  }, async (c) => {
     limiter.signIn(addressOf(c));
     const { did, scopes } = c.req.valid("json");
-    const challenge = auth.challenge(did, scopes ?? ["read"]);
-    return Promise.resolve(send(c, s.ChallengeResponse, challengeView(challenge)));
+    const id = c.req.valid("query").net ?? net;
+    await networkOf(id);
+    const challenge = auth.challenge(did, scopes ?? ["read"], id);
+    return send(c, s.ChallengeResponse, challengeView(challenge));
   });
 
   const challengeView = (challenge: ReturnType<Auth["challenge"]>) => ({
     nonce: challenge.nonce,
     message: challenge.message,
     expires: challenge.expires,
-    net,
+    net: challenge.net,
     node: components.node.did,
     did: challenge.did,
     scopes: challenge.scopes,
@@ -477,9 +531,8 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     request: { query: s.NetPageQuery },
     responses: { 200: json(s.MemberPage, "A page of members"), ...errors },
   }, async (c) => {
-    const caller = await guard(c, "read");
     const query = c.req.valid("query");
-    const on = await readsOf(query.net, caller !== null);
+    const { on } = await guard(c, "read", undefined, query.net);
     return send(c, s.MemberPage, await readMembers(on, clock.now(), page(query)));
   });
 
@@ -492,9 +545,8 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     request: { query: s.NetCurrencyPageQuery },
     responses: { 200: json(s.BalancePage, "A page of balances"), ...errors },
   }, async (c) => {
-    const caller = await guard(c, "read");
     const query = c.req.valid("query");
-    const on = await readsOf(query.net, caller !== null);
+    const { on } = await guard(c, "read", undefined, query.net);
     return send(
       c,
       s.BalancePage,
@@ -511,10 +563,10 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     request: { params: s.DidParam, query: s.CurrencyQuery },
     responses: { 200: json(s.Balance, "The balance"), ...errors },
   }, async (c) => {
-    await guard(c, "read");
     const { did } = c.req.valid("param");
-    const { currency } = c.req.valid("query");
-    return send(c, s.Balance, await readBalance(reads, did, currency, clock.now()));
+    const { currency, net: requested } = c.req.valid("query");
+    const { on } = await guard(c, "read", undefined, requested);
+    return send(c, s.Balance, await readBalance(on, did, currency, clock.now()));
   });
 
   route({
@@ -526,10 +578,10 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     request: { params: s.DidParam, query: s.CurrencyPageQuery },
     responses: { 200: json(s.HistoryPage, "A page of transfers"), ...errors },
   }, async (c) => {
-    await guard(c, "read");
     const { did } = c.req.valid("param");
     const query = c.req.valid("query");
-    return send(c, s.HistoryPage, await readHistory(reads, did, query.currency, page(query)));
+    const { on } = await guard(c, "read", undefined, query.net);
+    return send(c, s.HistoryPage, await readHistory(on, did, query.currency, page(query)));
   });
 
   route({
@@ -541,10 +593,10 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     request: { params: s.DidParam, query: s.CurrencyQuery },
     responses: { 200: json(s.Limit, "The credit limit"), ...errors },
   }, async (c) => {
-    await guard(c, "read");
     const { did } = c.req.valid("param");
-    const { currency } = c.req.valid("query");
-    return send(c, s.Limit, await readLimit(reads, did, currency, clock.now()));
+    const { currency, net: requested } = c.req.valid("query");
+    const { on } = await guard(c, "read", undefined, requested);
+    return send(c, s.Limit, await readLimit(on, did, currency, clock.now()));
   });
 
   route({
@@ -557,13 +609,13 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     request: { params: s.DidParam, query: s.ScoreQuery },
     responses: { 200: json(s.TrustScore, "The score"), ...errors },
   }, async (c) => {
-    const caller = await guard(c, "read");
     const { did } = c.req.valid("param");
     const query = c.req.valid("query");
+    const { caller, on } = await guard(c, "read", undefined, query.net);
     return send(
       c,
       s.TrustScore,
-      await readScore(reads, did, {
+      await readScore(on, did, {
         observer: query.from ?? caller?.did,
         graph: query.graph ?? "all",
         now: clock.now(),
@@ -580,12 +632,12 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     request: { query: s.ProposalQuery },
     responses: { 200: json(s.ProposalPage, "A page of proposals"), ...errors },
   }, async (c) => {
-    await guard(c, "read");
     const query = c.req.valid("query");
+    const { on } = await guard(c, "read", undefined, query.net);
     return send(
       c,
       s.ProposalPage,
-      await readProposals(reads, clock.now(), { ...page(query), state: query.state }),
+      await readProposals(on, clock.now(), { ...page(query), state: query.state }),
     );
   });
 
@@ -595,11 +647,11 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     tags: ["reads"],
     summary: "One proposal: its text, action, rules, tally and votes",
     security: bearer,
-    request: { params: s.IdParam },
+    request: { params: s.IdParam, query: s.NetQuery },
     responses: { 200: json(s.Proposal, "The proposal"), ...errors },
   }, async (c) => {
-    await guard(c, "read");
-    return send(c, s.Proposal, await readProposal(reads, c.req.valid("param").id, clock.now()));
+    const { on } = await guard(c, "read", undefined, c.req.valid("query").net);
+    return send(c, s.Proposal, await readProposal(on, c.req.valid("param").id, clock.now()));
   });
 
   // ---- writes ----
@@ -611,21 +663,26 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     summary:
       "An envelope for the caller to sign: seq, prev and ts filled in, and its signing bytes",
     security: bearer,
-    request: { body: { ...json(s.PrepareRequest, "The kind and body"), required: true } },
+    request: {
+      query: s.NetQuery,
+      body: { ...json(s.PrepareRequest, "The kind and body"), required: true },
+    },
     responses: { 200: json(s.PrepareResponse, "The unsigned envelope"), ...errors },
   }, async (c) => {
     const request = c.req.valid("json") as { kind: s.WritableKind; body: Record<string, unknown> };
     const rule = s.writableKinds[request.kind];
-    const caller = (await guard(c, rule.category, rule.scope))!;
+    const guarded = await guard(c, rule.category, rule.scope, c.req.valid("query").net);
+    const caller = guarded.caller!;
+    const { id: on, on: { store: onStore } } = guarded;
     const body = { ...request.body };
     if (request.kind === "ledger.transfer") {
       body.memo ??= "";
       body.id ??= `t-${toHex(components.rng.bytes(12))}`;
     }
-    const head = (await store.get<ChainHead>(chainKeys.head(net, caller.did)))?.value;
+    const head = (await onStore.get<ChainHead>(chainKeys.head(on, caller.did)))?.value;
     const unsigned: UnsignedEnvelope = {
       v: envelopeVersion,
-      net,
+      net: on,
       kind: request.kind,
       author: caller.did,
       seq: head ? head.seq + 1 : 0,
@@ -650,7 +707,10 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     tags: ["writes"],
     summary: "Submits an envelope the caller signed; the node validates and commits it",
     security: bearer,
-    request: { body: { ...json(s.SubmitRequest, "The signed envelope"), required: true } },
+    request: {
+      query: s.NetQuery,
+      body: { ...json(s.SubmitRequest, "The signed envelope"), required: true },
+    },
     responses: {
       200: json(s.Receipt, "Accepted (or already there): the receipt"),
       409: json(
@@ -672,7 +732,9 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
         }`,
       );
     }
-    const caller = (await guard(c, rule.category, rule.scope))!;
+    const guarded = await guard(c, rule.category, rule.scope, c.req.valid("query").net);
+    const caller = guarded.caller!;
+    const { id: on, on: { store: onStore } } = guarded;
     if (wire.author !== caller.did) {
       throw new GatewayError(
         403,
@@ -680,11 +742,11 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
         "The envelope's author is not the signed-in DID",
       );
     }
-    if (wire.net !== net) {
+    if (wire.net !== on) {
       throw new GatewayError(
         400,
         "wrong_network",
-        `The envelope is for another network (this gateway serves ${net})`,
+        `The envelope is for network ${wire.net}, but this request acts on ${on} (the token's network, or ?net=)`,
       );
     }
     let sealed: SealedEnvelope;
@@ -710,12 +772,12 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     }
     let outcome: IngestOutcome;
     try {
-      outcome = await components.ingest(sealed);
+      outcome = await components.ingest(sealed, on);
     } catch (error) {
       if (!(error instanceof ConflictError)) throw error;
       // A local envelope at a seq already taken by another one: the chain moved on since the
       // prepare (a write that committed after its client gave up, or two prepares in parallel).
-      const head = (await store.get<ChainHead>(chainKeys.head(net, caller.did)))?.value;
+      const head = (await onStore.get<ChainHead>(chainKeys.head(on, caller.did)))?.value;
       if (head && head.seq >= sealed.envelope.seq) {
         logger.info("gateway_write", {
           caller: caller.did,
@@ -746,7 +808,7 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
         : { status: outcome.status },
       cid: sealed.cid,
       ts: clock.now(),
-      net,
+      net: on,
     };
     receipts.add(receipt);
     logger.info("gateway_write", {
@@ -775,7 +837,7 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     request: { params: s.IdParam },
     responses: { 200: json(s.Receipt, "The receipt"), ...errors },
   }, async (c) => {
-    const caller = await guard(c, "read");
+    const { caller } = await guard(c, "read");
     const receipt = receipts.get(c.req.valid("param").id);
     // Another member's receipt is as absent as an unknown one.
     if (!receipt || (caller && receipt.caller !== caller.did) || !caller) {
@@ -806,13 +868,15 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
       503: json(s.ErrorBody, "Too many streams"),
     },
   }, async (c) => {
-    await guard(c, "read");
     const query = c.req.valid("query");
+    const { id } = await guard(c, "read", undefined, query.net);
     const { "last-event-id": lastId } = c.req.valid("header");
     const since = lastId !== undefined ? Number(lastId) : query.since;
     // The client going away cancels the stream (not `request.signal`: Deno.serve aborts it once a
     // response is under way).
-    const stream = events.open({ kind: query.kind, author: query.author }, since);
+    const hub = await eventsOf(id);
+    if (stopped) throw new GatewayError(503, "stopping", "The gateway is stopping");
+    const stream = hub.open({ kind: query.kind, author: query.author }, since);
     return new Response(stream, {
       headers: {
         "content-type": "text/event-stream; charset=utf-8",
@@ -843,9 +907,18 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
     auth,
     receipts,
     events,
-    accepted: () => events.wake(),
+    accepted: (id?: string) => {
+      if (id === undefined || id === net) events.wake();
+      for (const [other, hub] of otherEvents) {
+        if (id === undefined || id === other) hub.then((h) => h.wake(), () => {});
+      }
+    },
     inFlight: () => inFlight,
     start: () => events.start(),
-    stop: () => events.stop(),
+    stop: () => {
+      stopped = true;
+      events.stop();
+      for (const hub of otherEvents.values()) hub.then((h) => h.stop(), () => {});
+    },
   };
 }

@@ -8,6 +8,10 @@
  *
  * The device flow (a browser shows the challenge, a terminal signs it): `approve` records a
  * verified signature against the nonce; the browser then redeems the nonce without one.
+ *
+ * A node can serve several cooperatives (issue #16): a challenge names the one the member signs
+ * in to (the home network by default), its signed text says so, the DID's key is read from that
+ * network's store, and the token carries that network. The app decides what a token may reach.
  */
 import { importJWK, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import { fromBase64, toBase64 } from "../../core/bytes.ts";
@@ -32,6 +36,8 @@ export const signInDomain = "icn gateway sign-in v1";
 export interface Challenge {
   nonce: string;
   did: string;
+  /** The network signed in to. */
+  net: string;
   scopes: Scope[];
   expires: number;
   message: string;
@@ -43,6 +49,8 @@ export interface Challenge {
 export interface Caller {
   did: string;
   scopes: ReadonlySet<Scope>;
+  /** The network the token was issued for. */
+  net: string;
 }
 
 function base64Url(bytes: Uint8Array): string {
@@ -70,7 +78,13 @@ export interface AuthComponents {
   store: Store;
   /** This node: its DID and current key sign the tokens. */
   node: { did: string; ed25519: Ed25519KeyPair };
+  /** The home network: a challenge that names none is for it. */
   net: string;
+  /**
+   * The store of a network members may sign in to, or undefined when the node does not serve it
+   * as a cooperative (now: a network left is no longer signed in to). Absent: the home one only.
+   */
+  storeOf?(net: string): Store | undefined;
 }
 
 export { GatewayError };
@@ -96,14 +110,29 @@ export class Auth {
     return this.#challenges.size;
   }
 
-  /** A fresh challenge for `did`, asking for `scopes`. */
-  challenge(did: string, requested: readonly string[]): Challenge {
+  /** The store of `net` when members may sign in to it; 404 `unknown_network` otherwise. */
+  storeOf(net: string): Store {
+    const { storeOf, net: home, store } = this.#components;
+    const found = storeOf ? storeOf(net) : net === home ? store : undefined;
+    if (!found) {
+      throw new GatewayError(
+        404,
+        "unknown_network",
+        `This node serves no cooperative network ${JSON.stringify(net)}`,
+      );
+    }
+    return found;
+  }
+
+  /** A fresh challenge for `did`, asking for `scopes` in network `net` (default: home). */
+  challenge(did: string, requested: readonly string[], net = this.#components.net): Challenge {
     const scopes = checkScopes(requested);
+    this.storeOf(net);
     this.#sweep();
     while (this.#challenges.size >= challengesMax) {
       this.#challenges.delete(this.#challenges.keys().next().value!);
     }
-    const { clock, rng, net, node } = this.#components;
+    const { clock, rng, node } = this.#components;
     const nonce = base64Url(rng.bytes(nonceBytes));
     const expires = clock.now() + challengeTtlMs;
     const message = [
@@ -115,7 +144,7 @@ export class Auth {
       `nonce: ${nonce}`,
       `expires: ${new Date(expires).toISOString()}`,
     ].join("\n");
-    const challenge = { nonce, did, scopes, expires, message };
+    const challenge = { nonce, did, net, scopes, expires, message };
     this.#challenges.set(nonce, challenge);
     return challenge;
   }
@@ -176,7 +205,8 @@ export class Auth {
     if (!this.#challenges.delete(challenge.nonce)) {
       throw new GatewayError(401, "unknown_nonce", "This nonce was already used");
     }
-    const { clock, net, node } = this.#components;
+    const { clock, node } = this.#components;
+    const { net } = challenge;
     const now = Math.floor(clock.now() / 1000);
     const expires = now + this.#ttlSeconds;
     const token = await new SignJWT({ net, scp: scopes.join(" ") })
@@ -191,7 +221,11 @@ export class Auth {
     return { token, did: challenge.did, net, scopes, expires: expires * 1000 };
   }
 
-  /** The caller of an `Authorization: Bearer` header, or a 401 saying what is wrong. */
+  /**
+   * The caller of an `Authorization: Bearer` header, or a 401 saying what is wrong. A token of a
+   * network the node no longer serves is `wrong_network`; which network a request may reach with
+   * the token is the app's check (`Caller.net`).
+   */
   async verify(header: string | undefined): Promise<Caller> {
     if (!header || !header.startsWith("Bearer ")) {
       throw new GatewayError(
@@ -206,7 +240,10 @@ export class Auth {
     }
     const known = this.#verified.get(token);
     if (known) {
-      if (known.expires > this.#components.clock.now()) return known.caller;
+      if (known.expires > this.#components.clock.now()) {
+        this.#stillServed(known.caller.net);
+        return known.caller;
+      }
       this.#verified.delete(token);
     }
     let kid: unknown;
@@ -236,29 +273,38 @@ export class Auth {
       }
       throw new GatewayError(401, "invalid_token", "The token's signature or claims do not verify");
     }
-    if (payload.aud !== this.#components.net || payload.net !== this.#components.net) {
-      throw new GatewayError(
-        401,
-        "wrong_network",
-        `The token is for another network (this gateway serves ${this.#components.net})`,
-      );
+    const net = payload.net;
+    if (typeof net !== "string" || payload.aud !== net) {
+      throw new GatewayError(401, "invalid_token", "The token lacks its network");
     }
+    this.#stillServed(net);
     const did = payload.sub;
     const scopeText = payload.scp;
     if (typeof did !== "string" || typeof scopeText !== "string") {
       throw new GatewayError(401, "invalid_token", "The token lacks its subject or scopes");
     }
     const scopes = scopeText.split(" ").filter((s) => s.length > 0);
-    const caller = { did, scopes: new Set(checkScopes(scopes)) };
+    const caller = { did, scopes: new Set(checkScopes(scopes)), net };
     // A verified token stays valid until it expires: kept, its signature is not checked again.
     if (this.#verified.size >= verifiedTokensMax) this.#verified.clear();
     this.#verified.set(token, { caller, expires: (payload.exp ?? 0) * 1000 });
     return caller;
   }
 
+  /** A token's network must still be one members may sign in to here. */
+  #stillServed(net: string): void {
+    const { storeOf, net: home } = this.#components;
+    if (storeOf ? storeOf(net) !== undefined : net === home) return;
+    throw new GatewayError(
+      401,
+      "wrong_network",
+      `The token is for network ${net}, which this gateway does not serve (it serves ${home}): sign in to a network it serves`,
+    );
+  }
+
   async #verify(challenge: Challenge, signature: string): Promise<void> {
-    const record = (await this.#components.store.get<IdentityRecord>(identityKey(challenge.did)))
-      ?.value;
+    const store = this.storeOf(challenge.net);
+    const record = (await store.get<IdentityRecord>(identityKey(challenge.did)))?.value;
     if (!record) {
       throw new GatewayError(
         401,

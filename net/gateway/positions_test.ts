@@ -170,7 +170,7 @@ Deno.test("federation positions: public reads serve them signed out; no federati
   }
 });
 
-Deno.test("?net= on members and balances: another served cooperative signed out; a token is for home only", async () => {
+Deno.test("?net= on members and balances: another served cooperative signed out; a home token does not reach it", async () => {
   const home = await testNetwork(3, { now });
   const other = await testNetwork(2, { now });
   const { fed } = await clearingWorld();
@@ -198,7 +198,8 @@ Deno.test("?net= on members and balances: another served cooperative signed out;
     // The home network by name is the home list.
     const homeByName = await get(open, `/api/v1/members?net=${home.net}`);
     assertEquals(homeByName.body.items.length, 3);
-    // Signed in: the token is for the home network, so another network's read is refused.
+    // Signed in to the home network: that token does not reach the other one (sign in there:
+    // tests/gateway_networks_test.ts).
     const token = await signIn(open, home.members[1], ["read"]);
     const signedIn = await get(open, `/api/v1/members?net=${other.net}`, bearer(token));
     assertEquals([signedIn.status, signedIn.body.error.code], [401, "wrong_network"]);

@@ -127,7 +127,7 @@ export async function readHistory(
   page: Page,
 ) {
   const currency = pickCurrency(c.genesis, code);
-  const list = `history:${currency.code}:${did}`;
+  const list = listName(c, `history:${currency.code}:${did}`);
   const total = (await readAccount(reader(c.store), currency.code, did)).count;
   const below = decodeCursor(list, page.cursor, "number") ?? total;
   const newest = Math.min(below, total) - 1;
@@ -270,7 +270,7 @@ export async function readProposals(
   const rows: Awaited<ReturnType<typeof summary>>[] = [];
   const after = options.cursor === undefined
     ? undefined
-    : decodeCursor("proposals", options.cursor, "string");
+    : decodeCursor(listName(c, "proposals"), options.cursor, "string");
   for (const entry of entries) {
     if (after !== undefined && key(entry) <= after) continue;
     const record = await view.proposal(entry.id);
@@ -284,7 +284,7 @@ export async function readProposals(
   const items = rows.slice(0, options.limit);
   return {
     items,
-    next: more ? encodeCursor("proposals", key(items[items.length - 1])) : null,
+    next: more ? encodeCursor(listName(c, "proposals"), key(items[items.length - 1])) : null,
   };
 }
 
@@ -371,14 +371,12 @@ export async function readPositions(
 
 /**
  * The reading components of `net`, a cooperative the node serves beside its home network (issue
- * #16): signed-out public reads only, since every token is signed for the home network.
- * 404 `unknown_network` when the node does not serve it as a cooperative.
+ * #16); who may read it is the app's check (the token's network). 404 `unknown_network` when
+ * the node does not serve it as a cooperative.
  */
 export async function servedCooperative(
   served: readonly ServedNetwork[],
   net: string,
-  signedIn: boolean,
-  home: string,
 ): Promise<ReadComponents> {
   const network = served.find((n) => n.id === net);
   const genesis = network
@@ -389,13 +387,6 @@ export async function servedCooperative(
       404,
       "unknown_network",
       `This node serves no cooperative network ${JSON.stringify(net)}`,
-    );
-  }
-  if (signedIn) {
-    throw new GatewayError(
-      401,
-      "wrong_network",
-      `This token is for network ${home}; read ${net} signed out (public reads) or with a token of that network`,
     );
   }
   return { store: network.store, genesis, net };

@@ -197,12 +197,27 @@ export const PageQuery = z.strictObject({
   cursor: z.string().min(1).max(cursorLengthMax).optional(),
   limit: z.coerce.number().int().min(1).max(pageSizeMax).optional(),
 });
-export const CurrencyPageQuery = PageQuery.extend({ currency: z.string().max(16).optional() });
-/** `net`: another cooperative the node serves (signed-out public reads only); default the home one. */
-const NetField = z.string().min(1).max(128).optional();
+/**
+ * `net`: the network a request acts on, one of the cooperatives the node serves (`status.networks`);
+ * default the signed-in token's network, else the node's home network. A token reaches only its
+ * own network (401 `wrong_network`).
+ */
+const NetField = z.string().min(1).max(128).optional().openapi({
+  description:
+    "The cooperative network to act on (a network id the node serves); default: the token's network, else the node's home network",
+});
+/** Only `net`, on routes that take no other query. */
+export const NetQuery = z.strictObject({ net: NetField });
+export const CurrencyPageQuery = PageQuery.extend({
+  currency: z.string().max(16).optional(),
+  net: NetField,
+});
 export const NetPageQuery = PageQuery.extend({ net: NetField });
-export const NetCurrencyPageQuery = CurrencyPageQuery.extend({ net: NetField });
-export const CurrencyQuery = z.strictObject({ currency: z.string().max(16).optional() });
+export const NetCurrencyPageQuery = CurrencyPageQuery;
+export const CurrencyQuery = z.strictObject({
+  currency: z.string().max(16).optional(),
+  net: NetField,
+});
 export const DidParam = z.strictObject({
   did: Did.openapi({ param: { name: "did", in: "path" } }),
 });
@@ -269,6 +284,7 @@ export const Limit = z.object({
 export const ScoreQuery = z.strictObject({
   from: Did.optional(),
   graph: z.enum(["all", ...trustGraphs]).optional(),
+  net: NetField,
 });
 export const TrustScore = z.object({
   target: Did,
@@ -298,6 +314,7 @@ export const TrustScore = z.object({
 
 export const ProposalQuery = PageQuery.extend({
   state: z.string().max(16).optional(),
+  net: NetField,
 });
 export const Tally = z.object({
   for: z.number(),
@@ -397,6 +414,7 @@ export const PositionPage = z.object({
 export const EventQuery = z.strictObject({
   kind: z.string().max(64).optional(),
   author: Did.optional(),
+  net: NetField,
   since: z.coerce.number().int().min(-1).max(Number.MAX_SAFE_INTEGER).optional(),
 });
 export const EventHeaders = z.object({

@@ -1,8 +1,9 @@
 /**
  * Serves the app gateway of a running node on `gateway.listen` (docs/gateway.md): builds it from
- * the node's home network, key and writer, and feeds its event stream from the node's accepted
- * envelopes. A bind to anything but loopback without a trusted proxy logs a warning: the gateway
- * speaks plain HTTP and expects a TLS-terminating proxy in front of it.
+ * the node's home network, the networks it serves, its key and writers, and feeds the event
+ * streams from the node's accepted envelopes. A bind to anything but loopback without a trusted
+ * proxy logs a warning: the gateway speaks plain HTTP and expects a TLS-terminating proxy in
+ * front of it.
  */
 import { kelNet } from "../../core/constants.ts";
 import type { Logger } from "../../core/ports.ts";
@@ -56,7 +57,7 @@ export async function serveGateway(
     genesis: node.genesis,
     store,
     node: { did: node.deps.identity.did, ed25519: node.deps.identity.ed25519 },
-    ingest: (sealed) => node.ingestSigned(sealed),
+    ingest: (sealed, net) => node.ingestSigned(sealed, net),
     served: () => node.networks.map((id) => ({ id, store: node.storeOf(id) })),
     status: async () => {
       const status = await node.status();
@@ -87,8 +88,11 @@ export async function serveGateway(
     ...overrides,
   });
   await gateway.start();
+  // Each served network's event stream reads on when that network commits; a key event is
+  // carried to every network's store.
   const stopListening = node.onAccepted((sealed) => {
-    if (sealed.envelope.net === node.net || sealed.envelope.net === kelNet) gateway.accepted();
+    const { net } = sealed.envelope;
+    gateway.accepted(net === kelNet ? undefined : net);
   });
   const server = Deno.serve(
     { hostname, port, onListen: () => {} },
