@@ -123,7 +123,11 @@ export async function login(
     };
   }
   const base = `${url.origin}${url.pathname.replace(/\/+$/, "").replace(/\/api\/v1$/, "")}/api/v1`;
-  const challenge = checkChallenge(await call(`${base}/auth/challenge`, { did, scopes }), did);
+  // `?net=ID` on the URL signs in to that network of the node (docs/gateway.md).
+  const challenge = checkChallenge(
+    await call(`${base}/auth/challenge${url.search}`, { did, scopes }),
+    did,
+  );
   const signed = await sign(ctx, challenge.message);
   const token = await call(`${base}/auth/token`, { ...signed, nonce: challenge.nonce });
   return {
