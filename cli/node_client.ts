@@ -51,7 +51,10 @@ export async function findRunningNode(ctx: CliContext): Promise<RunningNode | nu
     });
     await response.body?.cancel();
     if (!response.ok) return null;
-  } catch {
+  } catch (error) {
+    // Refused (nothing listens) is a stale node.json. A node slow to answer (syncing, a loaded
+    // machine) still runs and holds the store: writing beside it would make a second writer.
+    if (error instanceof DOMException && error.name === "TimeoutError") return { url, token };
     return null;
   }
   return { url, token };
