@@ -2,12 +2,7 @@ import { Command } from "@commander-js/extra-typings";
 import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
 import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "../core/federation/kinds.ts";
 import { federationProposalKinds } from "../core/federation/params.ts";
-import {
-  maxScoreMax,
-  methodNames,
-  optionsMax,
-  pointsMax,
-} from "../core/governance/methods/spec.ts";
+import { methodNames } from "../core/governance/methods/spec.ts";
 import { parseScore } from "../core/trust/edge.ts";
 import {
   choiceArg,
@@ -18,6 +13,7 @@ import {
   transferIdArg,
   wholeNumberArg,
 } from "./args.ts";
+import { addBallotFlags, addMethodFlags } from "./ballot_flags.ts";
 import { collect, type Registrar } from "./command.ts";
 
 const load = () => import("./federation.ts");
@@ -82,98 +78,62 @@ export function federationCommands(r: Registrar): Command {
     "join",
   );
   r.action(
-    fed.command("propose").description("Propose a decision to the federation, as a delegate")
-      .requiredOption(
-        "--kind <kind>",
-        federationProposalKinds.join(" | "),
-        choiceArg("proposal kind", federationProposalKinds),
-      )
-      .requiredOption(
-        "--title <title>",
-        `short title (at most ${titleLengthMax} characters)`,
-        textLengthArg("title", titleLengthMax),
-      )
-      .option("--body <file>", `file with the proposal text (at most ${bodyBytesMax / 1024} KiB)`)
-      .option("--admit <file>", "admit: the cooperative's signed genesis file")
-      .option("--coop-name <name>", "admit: its name in the federation (default: its own)")
-      .option(
-        "--delegate <did>",
-        "admit: a founder of it who acts for it (repeatable)",
-        collect,
-        [],
-      )
-      .option("--remove <coop>", "remove: the cooperative (name or network id)")
-      .option("--set <key=value>", "config: set a federation parameter (repeatable)", collect, [])
-      .option(
-        "--method <method>",
-        `text: how the cooperatives decide: ${methodNames.join(" | ")} (default proposal)`,
-        choiceArg("method", methodNames),
-      )
-      .option(
-        "--option <text>",
-        `an option to vote on, in order (repeatable, 2 to ${optionsMax}; a time for meeting)`,
-        collect,
-        [],
-      )
-      .option(
-        "--points <n>",
-        "dot: points each cooperative allocates (default 10)",
-        wholeNumberArg("--points", 1, pointsMax),
-      )
-      .option(
-        "--max-score <n>",
-        "score: highest score (default 5)",
-        wholeNumberArg("--max-score", 1, maxScoreMax),
-      )
-      .option(
-        "--seats <n>",
-        "ranked: how many options win (default 1)",
-        wholeNumberArg("--seats", 1, optionsMax),
-      )
-      .option(
-        "--secret",
-        "secret ballot: votes are commitments, revealed after the close (`icn federation reveal`)",
-      )
+    addMethodFlags(
+      fed.command("propose").description("Propose a decision to the federation, as a delegate")
+        .requiredOption(
+          "--kind <kind>",
+          federationProposalKinds.join(" | "),
+          choiceArg("proposal kind", federationProposalKinds),
+        )
+        .requiredOption(
+          "--title <title>",
+          `short title (at most ${titleLengthMax} characters)`,
+          textLengthArg("title", titleLengthMax),
+        )
+        .option("--body <file>", `file with the proposal text (at most ${bodyBytesMax / 1024} KiB)`)
+        .option("--admit <file>", "admit: the cooperative's signed genesis file")
+        .option("--coop-name <name>", "admit: its name in the federation (default: its own)")
+        .option(
+          "--delegate <did>",
+          "admit: a founder of it who acts for it (repeatable)",
+          collect,
+          [],
+        )
+        .option("--remove <coop>", "remove: the cooperative (name or network id)")
+        .option(
+          "--set <key=value>",
+          "config: set a federation parameter (repeatable)",
+          collect,
+          [],
+        ),
+      {
+        method: `text: how the cooperatives decide: ${methodNames.join(" | ")} (default proposal)`,
+        points: "dot: points each cooperative allocates (default 10)",
+        maxScore: "score: highest score (default 5)",
+        secret:
+          "secret ballot: votes are commitments, revealed after the close (`icn federation reveal`)",
+      },
+    )
       .option("--for <coop>", forHelp)
       .option("--net <net>", netHelp, netArg),
     load,
     "propose",
   );
   r.action(
-    fed.command("vote").description(
-      "Vote for your cooperative (a later vote by any of its delegates replaces it)",
+    addBallotFlags(
+      fed.command("vote").description(
+        "Vote for your cooperative (a later vote by any of its delegates replaces it)",
+      )
+        .argument("<id>", "proposal id (or a unique prefix)")
+        .argument(
+          "[choice]",
+          "for | against | abstain | block (consent mode); sense-check: good | unsure | concerned; poll: an option",
+        ),
+      {
+        can: "meeting: a time your cooperative can attend (repeatable)",
+        ifNeedBe: "meeting: a time it could attend if need be (repeatable)",
+      },
     )
-      .argument("<id>", "proposal id (or a unique prefix)")
-      .argument(
-        "[choice]",
-        "for | against | abstain | block (consent mode); sense-check: good | unsure | concerned; poll: an option",
-      )
-      .option("--choice <option>", "poll or sense-check: the choice (an option's text or number)")
-      .option("--score <option=n>", "score: an option's score (repeatable; others 0)", collect, [])
-      .option(
-        "--points <option=n>",
-        "dot: points for an option (repeatable; others 0)",
-        collect,
-        [],
-      )
-      .option(
-        "--rank <options>",
-        "ranked: options most preferred first, comma-separated or repeated",
-        collect,
-        [],
-      )
-      .option(
-        "--can <time>",
-        "meeting: a time your cooperative can attend (repeatable)",
-        collect,
-        [],
-      )
-      .option(
-        "--if-need-be <time>",
-        "meeting: a time it could attend if need be (repeatable)",
-        collect,
-        [],
-      )
       .option(
         "--reason <text>",
         `why (at most ${reasonLengthMax} characters; not with a secret ballot)`,

@@ -2,16 +2,10 @@ import { Command } from "@commander-js/extra-typings";
 import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
 import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "../core/governance/kinds.ts";
 import { proposalKinds } from "../core/governance/params.ts";
-import {
-  maxScoreDefault,
-  maxScoreMax,
-  methodNames,
-  optionsMax,
-  pointsDefault,
-  pointsMax,
-} from "../core/governance/methods/spec.ts";
+import { maxScoreDefault, methodNames, pointsDefault } from "../core/governance/methods/spec.ts";
 import { proposalStates } from "../core/governance/view.ts";
 import { choiceArg, didArg, offsetMax, whenArg, wholeNumberArg } from "./args.ts";
+import { addBallotFlags, addMethodFlags } from "./ballot_flags.ts";
 import { collect, type Registrar, takeNetOption } from "./command.ts";
 
 const genesis = () => import("./genesis.ts");
@@ -73,45 +67,24 @@ export function governanceCommands(r: Registrar): Command {
     "join",
   );
   r.action(
-    gov.command("propose").description("Propose a decision to the cooperative")
-      .option(
-        "--kind <kind>",
-        `${proposalKinds.join(" | ")} (default text)`,
-        choiceArg("proposal kind", proposalKinds),
-        "text" as const,
-      )
-      .option(
-        "--method <method>",
-        `${
+    addMethodFlags(
+      gov.command("propose").description("Propose a decision to the cooperative")
+        .option(
+          "--kind <kind>",
+          `${proposalKinds.join(" | ")} (default text)`,
+          choiceArg("proposal kind", proposalKinds),
+          "text" as const,
+        ),
+      {
+        method: `${
           methodNames.join(" | ")
         } (default proposal: for/against; the others are for text proposals)`,
-        choiceArg("method", methodNames),
-      )
-      .option(
-        "--option <text>",
-        `an option to vote on, in order (repeatable, 2 to ${optionsMax}; a time for meeting)`,
-        collect,
-        [],
-      )
-      .option(
-        "--points <n>",
-        `dot: points each voter spreads (default ${pointsDefault})`,
-        wholeNumberArg("--points", 1, pointsMax),
-      )
-      .option(
-        "--max-score <n>",
-        `score: highest score, lowest is 0 (default ${maxScoreDefault})`,
-        wholeNumberArg("--max-score", 1, maxScoreMax),
-      )
-      .option(
-        "--seats <n>",
-        "ranked: how many options win (default 1)",
-        wholeNumberArg("--seats", 1, optionsMax),
-      )
-      .option(
-        "--secret",
-        "secret ballot: votes are commitments, revealed after the close (`icn governance reveal`)",
-      )
+        points: `dot: points each voter spreads (default ${pointsDefault})`,
+        maxScore: `score: highest score, lowest is 0 (default ${maxScoreDefault})`,
+        secret:
+          "secret ballot: votes are commitments, revealed after the close (`icn governance reveal`)",
+      },
+    )
       .requiredOption("--title <title>", `short title (at most ${titleLengthMax} characters)`)
       .option("--body <file>", `file with the proposal text (at most ${bodyBytesMax / 1024} KiB)`)
       .option(
@@ -174,33 +147,18 @@ export function governanceCommands(r: Registrar): Command {
     "show",
   );
   r.action(
-    gov.command("vote").description("Vote on an open proposal (a later vote replaces yours)")
-      .argument("<id>", "proposal id (or a unique prefix)")
-      .argument(
-        "[choice]",
-        "for | against | abstain | block (consent mode); sense-check: good | unsure | concerned; poll: an option",
-      )
-      .option("--choice <option>", "poll or sense-check: the choice (an option's text or number)")
-      .option("--score <option=n>", "score: an option's score (repeatable; others 0)", collect, [])
-      .option(
-        "--points <option=n>",
-        "dot: points for an option (repeatable; others 0)",
-        collect,
-        [],
-      )
-      .option(
-        "--rank <options>",
-        "ranked: options most preferred first, comma-separated or repeated",
-        collect,
-        [],
-      )
-      .option("--can <time>", "meeting: a time you can attend (repeatable)", collect, [])
-      .option(
-        "--if-need-be <time>",
-        "meeting: a time you could attend if need be (repeatable)",
-        collect,
-        [],
-      )
+    addBallotFlags(
+      gov.command("vote").description("Vote on an open proposal (a later vote replaces yours)")
+        .argument("<id>", "proposal id (or a unique prefix)")
+        .argument(
+          "[choice]",
+          "for | against | abstain | block (consent mode); sense-check: good | unsure | concerned; poll: an option",
+        ),
+      {
+        can: "meeting: a time you can attend (repeatable)",
+        ifNeedBe: "meeting: a time you could attend if need be (repeatable)",
+      },
+    )
       .option(
         "--reason <text>",
         `why (at most ${reasonLengthMax} characters; not with a secret ballot)`,
