@@ -13,12 +13,14 @@
  * every 25 ms); payments/s is the count over the time from the first command's start to the last
  * credit. Commands are issued without waiting for credits, so cross-cooperative payments overlap.
  * Prints a markdown report (date, commit, load before and after) on stdout, progress on stderr.
+ * The commands run as processes unless `ICN_TEST_CLI=in-process` (tests/_cli.ts), which runs them
+ * in this process and leaves the nodes' work as what is measured.
  */
 import { KvStore } from "../core/store/kv_store.ts";
 import type { HistoryEntry } from "../core/ledger/keys.ts";
 import { icn } from "../tests/_cli.ts";
 import { waitFor } from "../tests/_node_fixture.ts";
-import { killAll, nodeInfo, spawnNodeWithEnv, stopWithin } from "../tests/_node_process.ts";
+import { nodeInfo, spawnNodeWithEnv } from "../tests/_node_process.ts";
 import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
 
 const usage = scriptSpec({
@@ -53,6 +55,8 @@ const phaseTimeoutMs = 1000 *
 const setupWaitMs = 120_000;
 /** How often the payee's store is read for new credits. */
 const pollMs = 25;
+/** A node still running this long after SIGTERM is killed. */
+const stopMs = 20_000;
 
 const encoder = new TextEncoder();
 const log = (line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n"));
@@ -159,8 +163,10 @@ const nets: Record<string, string> = {};
 const currency = "hours";
 const loadBefore = await loadavg();
 const commit = new TextDecoder().decode(
-  (await new Deno.Command("git", { args: ["rev-parse", "--short", "HEAD"] }).output()).stdout,
-).trim();
+  (await new Deno.Command("git", { args: ["rev-parse", "--short", "HEAD"], stderr: "null" })
+    .output().catch(() => ({ stdout: new TextEncoder().encode("?") }))).stdout,
+).trim() || "?";
+const cliMode = Deno.env.get("ICN_TEST_CLI") === "in-process" ? "in-process" : "a process each";
 
 try {
   log("set-up: identities, two cooperatives, a federation, delegates, an agreement");
@@ -367,8 +373,8 @@ try {
       }, ${commit}, load ${loadBefore} before, ${loadAfter} after)`,
       "",
       "Four `icn node run` processes on loopback, agents on both delegates' nodes; one `icn ledger",
-      "transfer` after another through the payer's node; latency from the command's start to the",
-      "credit in the payee's node's store.",
+      `transfer\` after another through the payer's node (commands ${cliMode}); latency from the`,
+      "command's start to the credit in the payee's node's store.",
       "",
       "| payments | count | payments/s | p50 ms | p99 ms | transfer command p50 ms |",
       "| --- | --- | --- | --- | --- | --- |",
@@ -380,8 +386,12 @@ try {
     ].join("\n"),
   ));
 } finally {
-  const stopping = [...nodes.values()];
-  await Promise.all(stopping.map((child) => stopWithin(child, 15_000).catch(() => {})));
-  await killAll(stopping);
+  // SIGTERM, then SIGKILL after `stopMs` (stderr is drained above, so not `stopWithin`).
+  await Promise.all([...nodes.values()].map(async (child) => {
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), stopMs);
+    await child.status;
+    clearTimeout(timer);
+  }));
   await Deno.remove(root, { recursive: true }).catch(() => {});
 }
