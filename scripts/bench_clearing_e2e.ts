@@ -13,12 +13,12 @@
  * every 25 ms); payments/s is the count over the time from the first command's start to the last
  * credit. Commands are issued without waiting for credits, so cross-cooperative payments overlap.
  * Prints a markdown report (date, commit, load before and after) on stdout, progress on stderr.
- * The commands run as processes unless `ICN_TEST_CLI=in-process` (tests/_cli.ts), which runs them
- * in this process and leaves the nodes' work as what is measured.
+ * The commands run in this process (tests/_cli.ts, `ICN_TEST_CLI=in-process`, the default here),
+ * so what is measured is the nodes' work rather than `deno` starting; `ICN_TEST_CLI=process`
+ * spawns one `icn` process per command instead.
  */
 import { KvStore } from "../core/store/kv_store.ts";
 import type { HistoryEntry } from "../core/ledger/keys.ts";
-import { icn } from "../tests/_cli.ts";
 import { waitFor } from "../tests/_node_fixture.ts";
 import { nodeInfo, spawnNodeWithEnv } from "../tests/_node_process.ts";
 import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
@@ -39,6 +39,9 @@ const usage = scriptSpec({
   },
 });
 const { values: flags } = parseScriptArgs(usage);
+if (Deno.env.get("ICN_TEST_CLI") === undefined) Deno.env.set("ICN_TEST_CLI", "in-process");
+// Imported after the mode is chosen: tests/_cli.ts reads it once.
+const { icn } = await import("../tests/_cli.ts");
 const crossCount = wholeNumberArg(usage, flags.payments, {
   name: "--payments",
   fallback: 20,
