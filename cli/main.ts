@@ -3,7 +3,7 @@
  * the exit code (the only place that does): 0 ok, 1 expected failure
  * (IcnError), 2 usage error, 3 a bug.
  */
-import { envGet, stderrIsTerminal, stdoutIsTerminal } from "./io_scope.ts";
+import { envGet, inScopedIo, stderrIsTerminal, stdoutIsTerminal } from "./io_scope.ts";
 import {
   Command,
   CommanderError,
@@ -21,7 +21,7 @@ import {
 import type { CommandSpec } from "./completions.ts";
 import type { CliContext, GlobalOptions } from "./context.ts";
 import { exitCodes } from "./exit_codes.ts";
-import { printError, printResult, writeStderr } from "./output.ts";
+import { printError, printResult, writeStderr, writeStdout } from "./output.ts";
 import { groupCommands } from "./groups.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
@@ -71,10 +71,23 @@ export async function describeCli(): Promise<CommandSpec> {
   return describeCommand(buildProgram(createRegistrar(() => Promise.resolve())), []);
 }
 
+/** Commander's own output (help, version) through the scoped streams, when run in-process. */
+const scopedCommanderOutput = {
+  writeOut: (text: string) => writeStdout(text),
+  writeErr: (text: string) => writeStderr(text),
+  getOutHelpWidth: () => undefined,
+  getErrHelpWidth: () => undefined,
+  getOutHasColors: () => false,
+  getErrHasColors: () => false,
+};
+
 function configureRecursively(command: CommandUnknownOpts, capture: (text: string) => void): void {
   command.exitOverride();
   refuseRepeatedOptions(command);
-  command.configureOutput({ outputError: (text) => capture(text) });
+  command.configureOutput({
+    ...(inScopedIo() ? scopedCommanderOutput : {}),
+    outputError: (text) => capture(text),
+  });
   for (const sub of command.commands) configureRecursively(sub, capture);
 }
 

@@ -6,7 +6,15 @@
  */
 import { decryptSecrets, readKeystoreFile, writeKeystoreFile } from "../cli/keystore.ts";
 import { tryLock } from "../cli/lock.ts";
-import { assertEquals, assertMatch, icn, icnExpect, sameSnapshot, snapshotDir } from "./_cli.ts";
+import {
+  assertEquals,
+  assertMatch,
+  icn,
+  icnExpect,
+  icnProcess,
+  sameSnapshot,
+  snapshotDir,
+} from "./_cli.ts";
 
 /** Wide enough (about 0.2 s per scrypt here) that unlocked writers overlap. */
 const raceEnv = { ICN_SCRYPT_LOG_N: "16" };
@@ -39,8 +47,9 @@ interface Change {
   to: string;
 }
 
+/** Its own process: the races are between processes, each with its own scrypt thread. */
 function changePassphrase(home: string, change: Change) {
-  return icn(["--data-dir", home, "id", "change-passphrase"], {
+  return icnProcess(["--data-dir", home, "id", "change-passphrase"], {
     env: { ...raceEnv, ICN_PASSPHRASE: change.from, ICN_NEW_PASSPHRASE: change.to },
   });
 }
@@ -100,7 +109,9 @@ Deno.test("rotate and change-passphrase at once: both changes that report succes
   for (let round = 0; round < 2; round++) {
     const home = await newHome(`rotate${round}`);
     const [rotated, changed] = await Promise.all([
-      icn(["--data-dir", home, "id", "rotate"], { env: { ...raceEnv, ICN_PASSPHRASE: "p0" } }),
+      icnProcess(["--data-dir", home, "id", "rotate"], {
+        env: { ...raceEnv, ICN_PASSPHRASE: "p0" },
+      }),
       changePassphrase(home, { from: "p0", to: "p1" }),
     ]);
     for (const run of [rotated, changed]) {

@@ -1,7 +1,7 @@
 /** Several `icn ledger transfer` processes on one data dir at once; and a small kill -9 crash run. */
 import assert from "node:assert/strict";
 import { runCrashTrials } from "../scripts/ledger_crash.ts";
-import { icn, icnOk, setupCoop } from "./ledger_support.ts";
+import { icn, icnOk, icnProcess, setupCoop } from "./ledger_support.ts";
 
 const velocity = ["isolated", "known", "partner", "federated"].map((c) =>
   `policy.${c}.velocity=100000`
@@ -15,7 +15,8 @@ Deno.test("parallel icn ledger transfer processes never fork or lose a transfer"
   const results = await Promise.all(
     Array.from(
       { length: parallel },
-      (_, i) => icn(dir, "ledger", "transfer", "--to", bob, "--amount", "1", "--id", `p${i}`),
+      (_, i) =>
+        icnProcess(dir, "ledger", "transfer", "--to", bob, "--amount", "1", "--id", `p${i}`),
     ),
   );
   for (const r of results) assert.equal(r.code, 0, r.stderr);
@@ -23,7 +24,7 @@ Deno.test("parallel icn ledger transfer processes never fork or lose a transfer"
   const same = await Promise.all(
     Array.from(
       { length: 4 },
-      () => icn(dir, "ledger", "transfer", "--to", bob, "--amount", "2", "--id", "same"),
+      () => icnProcess(dir, "ledger", "transfer", "--to", bob, "--amount", "2", "--id", "same"),
     ),
   );
   for (const r of same) assert.equal(r.code, 0, r.stderr);

@@ -1,4 +1,6 @@
-/** Helpers for the ledger's CLI tests: run `icn` as a subprocess, set up a small cooperative. */
+/** Helpers for the ledger's CLI tests: run `icn` (in-process or as a subprocess), set up a small cooperative. */
+import { icn as runIcn } from "./_cli.ts";
+
 const mainPath = new URL("../cli/main.ts", import.meta.url).pathname;
 
 export interface RunResult {
@@ -9,20 +11,19 @@ export interface RunResult {
 
 export const cliEnv = { ICN_PASSPHRASE: "correct horse battery", ICN_SCRYPT_LOG_N: "10" };
 
-/** Runs `icn --data-dir DIR ARGS...` and returns its exit code and output. */
+/** Runs `icn --data-dir DIR ARGS...` (in-process where it can, `./_cli.ts`) and returns its exit code and output. */
 export async function icn(dir: string, ...args: string[]): Promise<RunResult> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", mainPath, "--data-dir", dir, ...args],
+  const { code, stdout, stderr } = await runIcn(["--data-dir", dir, ...args], { env: cliEnv });
+  return { code, stdout, stderr };
+}
+
+/** Like `icn`, always as its own process (processes racing on one data dir). */
+export async function icnProcess(dir: string, ...args: string[]): Promise<RunResult> {
+  const { code, stdout, stderr } = await runIcn(["--data-dir", dir, ...args], {
     env: cliEnv,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+    process: true,
+  });
+  return { code, stdout, stderr };
 }
 
 /** Like `icn` but fails on a non-zero exit; returns stdout. */
