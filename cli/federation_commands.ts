@@ -19,6 +19,7 @@ import { collect, type Registrar } from "./command.ts";
 const load = () => import("./federation.ts");
 const loadClearing = () => import("./clearing.ts");
 const loadAudit = () => import("./federation_audit.ts");
+const loadExport = () => import("./federation_export.ts");
 
 /** Shortest `vouch --expires`: a vouch that lapses within a second is a mistake. */
 const vouchLifetimeMsMin = 1000;
@@ -281,6 +282,15 @@ function clearingCommands(r: Registrar, fed: Command): void {
     ).option("--net <net>", netHelp, netArg),
     loadClearing,
     "positions",
+  );
+  r.action(
+    fed.command("export").description(
+      "The federation's clearing as an hledger journal (accepted payments and settlements)",
+    )
+      .option("--out <file>", "write to a file instead of stdout")
+      .option("--net <net>", netHelp, netArg),
+    loadExport,
+    "federationExport",
   );
   r.action(
     fed.command("settle").description(
