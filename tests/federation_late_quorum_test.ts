@@ -173,6 +173,17 @@ Deno.test("extendOnLateQuorum: an early quorum leaves the close where it was", a
 
 Deno.test("extendOnLateQuorum: a config change takes effect at the derived effective time", async () => {
   const { a, b, fed } = await world();
+  // A signed config proposal with a bad value is refused and changes nothing.
+  const before = await listAll(fed.store, { prefix: [] });
+  for (const bad of [-1, 31 * day, "1h"]) {
+    const action = { set: { "federation.text.extendOnLateQuorum": bad } };
+    assertEquals(
+      await fed.attempt(a.members[0], "fed.proposal", proposalBody(a, "config", action), t0 + 1),
+      "bad_action",
+    );
+    assert(fed.lastRejection.includes('"federation.text.extendOnLateQuorum" has invalid value'));
+  }
+  assertEquals(await listAll(fed.store, { prefix: [] }), before);
   const set = { "federation.voteWeight": "members" };
   const id = await fed.submit(
     a.members[0],
