@@ -22,7 +22,7 @@ import { type Account, type HistoryEntry, ledgerKeys } from "../core/ledger/keys
 import { transferKind } from "../core/ledger/rules.ts";
 import { fixedClock } from "../core/ports.ts";
 import { KvStore } from "../core/store/kv_store.ts";
-import type { Store, StoreMutation } from "../core/store/store.ts";
+import { compareKeys, type Store, type StoreKey, type StoreMutation } from "../core/store/store.ts";
 import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
 
 const usage = scriptSpec({
@@ -188,6 +188,10 @@ async function benchIngest(dir: string, signed: Signed, name: string, verifier?:
   const inputs = envelopes.map((e) => e.bytes);
   progress(`ingesting`);
   recording = true;
+  // Resident memory of this process, sampled while ingesting (it also holds the pre-signed inputs).
+  const rssBefore = Deno.memoryUsage().rss;
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => rssPeak = Math.max(rssPeak, Deno.memoryUsage().rss), 50);
   const start = performance.now();
   let accepted = 0;
   for (let i = 0; i < inputs.length; i += ingestBatch) {
@@ -198,12 +202,63 @@ async function benchIngest(dir: string, signed: Signed, name: string, verifier?:
     }
   }
   const seconds = (performance.now() - start) / 1000;
+  clearInterval(sampler);
+  rssPeak = Math.max(rssPeak, Deno.memoryUsage().rss);
   recording = false;
   store.close();
   progress(`replaying ${commits.length} commits into a fresh store`);
   const writeSeconds = await replayWrites(`${dir}/${name}-replay.kv`, commits);
   const writes = commits.reduce((n, c) => n + c.length, 0);
-  return { accepted, seconds, signSeconds, writeSeconds, writes, commits: commits.length, members };
+  const kinds = classifyWrites(commits);
+  const commitCount = commits.length;
+  // Free the recorded writes before the next ingest measures its memory.
+  commits.length = 0;
+  return {
+    accepted,
+    seconds,
+    signSeconds,
+    writeSeconds,
+    writes,
+    kinds,
+    commits: commitCount,
+    members,
+    rssBefore,
+    rssPeak,
+  };
+}
+
+/**
+ * What the store does with each write, in the order the commits made them: an append (a new
+ * key after every key written before under the same first part, e.g. the log), a rewrite of a
+ * key that exists (accounts, chain heads: a hot set), or a scattered insert (a new key in the
+ * middle of its key space: a B-tree page somewhere else each time). Counted per key family
+ * (the first two key parts) too.
+ */
+function classifyWrites(commits: readonly StoreMutation[][]) {
+  const seen = new Set<string>();
+  const last = new Map<string, StoreKey>();
+  const families = new Map<string, { append: number; rewrite: number; scattered: number }>();
+  const total = { append: 0, rewrite: 0, scattered: 0 };
+  for (const mutations of commits) {
+    for (const { key } of mutations) {
+      const id = JSON.stringify(key, (_, v) => typeof v === "bigint" ? `${v}n` : v);
+      const family = key[0] === "ledger" ? `ledger/${String(key[1])}` : String(key[0]);
+      const counts = families.get(family) ?? { append: 0, rewrite: 0, scattered: 0 };
+      families.set(family, counts);
+      let kind: "append" | "rewrite" | "scattered";
+      if (seen.has(id)) kind = "rewrite";
+      else {
+        seen.add(id);
+        const top = String(key[0]);
+        const before = last.get(top);
+        kind = before === undefined || compareKeys(key, before) > 0 ? "append" : "scattered";
+        if (kind === "append") last.set(top, key);
+      }
+      counts[kind]++;
+      total[kind]++;
+    }
+  }
+  return { total, families };
 }
 
 /** The store's share alone: the same mutations, in the same commits, into an empty store. */
@@ -418,6 +473,28 @@ try {
     } s) — the ceiling for ingest into Deno KV on this machine; ingest reaches ${
       (result.writeSeconds / result.seconds).toFixed(2)
     } of it`,
+    `- Writes per transfer by what the store does with them: ${
+      (result.kinds.total.append / result.accepted).toFixed(2)
+    } appends, ${
+      (result.kinds.total.rewrite / result.accepted).toFixed(2)
+    } rewrites of existing keys, **${
+      (result.kinds.total.scattered / result.accepted).toFixed(2)
+    } scattered inserts** (target ≤ 4); by key family: ${
+      [...result.kinds.families].map(([family, c]) =>
+        `${family} ${((c.append + c.rewrite + c.scattered) / result.accepted).toFixed(2)} (${
+          c.scattered
+            ? `${(c.scattered / result.accepted).toFixed(2)} scattered`
+            : c.rewrite > c.append
+            ? "rewrites"
+            : "appends"
+        })`
+      ).join(", ")
+    }`,
+    `- Resident memory of the bench process during the main-thread ingest: ${
+      f(result.rssBefore / 2 ** 20)
+    } MB before (it holds the pre-signed transfers), peak ${
+      f(result.rssPeak / 2 ** 20)
+    } MB (target ≤ 200 MB); pooled ingest peak ${f(pooled.rssPeak / 2 ** 20)} MB`,
     `- Signing the transfers (seal: encode + sign + CID): ${
       f(result.accepted / result.signSeconds)
     } /s`,

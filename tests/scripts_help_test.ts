@@ -16,6 +16,7 @@ const directScripts = [
   "bench_identity",
   "bench_layout",
   "bench_ledger",
+  "bench_ledger_layouts",
   "bench_node",
   "bench_release",
   "bench_trust",

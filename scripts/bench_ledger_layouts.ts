@@ -1,0 +1,261 @@
+/**
+ * What each step of the ledger write layout buys, measured on the store alone
+ * (`deno run -A scripts/bench_ledger_layouts.ts [TRANSFERS]`): one real ingest
+ * of pre-signed transfers among 1,000 members records every commit's writes;
+ * those commits are then rewritten into candidate layouts and replayed into
+ * empty Deno KV stores without validation. The replay rate of a layout is the
+ * ceiling ingest could reach with it on this machine, so it says which step of
+ * layout 3 is worth building before it is built. Candidates:
+ *
+ * - `built`: the writes as ingest makes them now;
+ * - `short keys`: every DID in a key replaced by a store-local member number
+ *   (chain positions, heads, accounts, history, idempotency index);
+ * - `envelope in log`: the log entry carries the envelope, the chain position
+ *   keeps only its CID and log position (keys unchanged);
+ * - `layout 3`: both, with each member's history as pages of 64 log positions
+ *   (the page rewritten on append) instead of a full line per side;
+ * - `log only`: the log entries alone (the floor: pure appends).
+ */
+import { ingest, type IngestDeps } from "../core/chain/ingest.ts";
+import { chainKeys } from "../core/chain/keys.ts";
+import { sealEnvelope } from "../core/envelope/envelope.ts";
+import { createGenesis, genesisId } from "../core/governance/genesis.ts";
+import { createKindRegistry } from "../core/kinds.ts";
+import { makeMember, type Member } from "../core/ledger/_testing.ts";
+import { amountToBody } from "../core/ledger/amount.ts";
+import { transferKind } from "../core/ledger/rules.ts";
+import { fixedClock } from "../core/ports.ts";
+import { KvStore } from "../core/store/kv_store.ts";
+import type { Store, StoreKey, StoreMutation } from "../core/store/store.ts";
+import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
+
+const usage = scriptSpec({
+  usage: "deno run -A scripts/bench_ledger_layouts.ts [TRANSFERS]",
+  description: "Replays one ingest's writes rewritten into candidate ledger layouts, store only\n" +
+    "(a markdown table on stdout).",
+  positionals: [{ name: "TRANSFERS", description: "transfers to ingest (default 20000)" }],
+});
+const { positionals } = parseScriptArgs(usage);
+const transfersTotal = wholeNumberArg(usage, positionals[0], {
+  name: "TRANSFERS",
+  fallback: 20_000,
+});
+const membersTotal = 1_000;
+/** Entries per history page in the `layout 3` candidate. */
+const pageEntries = 64;
+const encoder = new TextEncoder();
+const progress = (line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n"));
+
+function rng(seed: number) {
+  let s = seed >>> 0 || 1;
+  return (n: number) => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s % n;
+  };
+}
+
+async function recordIngest(dir: string) {
+  const members: Member[] = [];
+  for (let i = 0; i < membersTotal; i++) members.push(await makeMember(i));
+  const t0 = Date.UTC(2026, 0, 1);
+  const genesis = createGenesis({
+    name: "Bench",
+    members: members.map((m) => m.did),
+    params: { "credit.baseline": 1_000_000 },
+    created: t0 - 1000,
+  });
+  const net = await genesisId(genesis);
+  progress(`pre-signing ${transfersTotal} transfers`);
+  const pick = rng(42);
+  const heads = new Map<string, { seq: number; cid: string | null }>();
+  const inputs: Uint8Array[] = [];
+  const spacingMs = Math.ceil(3_600_000 * membersTotal / 5 / transfersTotal);
+  for (let i = 0; i < transfersTotal; i++) {
+    const from = members[pick(membersTotal)];
+    let to = members[pick(membersTotal)];
+    if (to === from) to = members[(members.indexOf(from) + 1) % membersTotal];
+    const head = heads.get(from.did) ?? { seq: -1, cid: null };
+    const sealed = await sealEnvelope({
+      net,
+      kind: transferKind,
+      seq: head.seq + 1,
+      prev: head.cid,
+      ts: t0 + Math.floor(i * spacingMs / 1000) * 1000,
+      body: {
+        to: to.did,
+        amount: amountToBody(BigInt(1 + pick(5_000))),
+        currency: "hours",
+        memo: "",
+        id: `b${i}`,
+      },
+    }, from.signer);
+    heads.set(from.did, { seq: head.seq + 1, cid: sealed.cid });
+    inputs.push(sealed.bytes);
+  }
+  const store = await KvStore.open(`${dir}/ingest.kv`);
+  const commits: StoreMutation[][] = [];
+  let recording = false;
+  const recorder: Store = {
+    get: (key) => store.get(key),
+    getMany: (keys) => store.getMany(keys),
+    list: (selector, options) => store.list(selector, options),
+    commit: (checks, mutations) => {
+      if (recording) commits.push([...mutations]);
+      return store.commit(checks, mutations);
+    },
+    close: () => store.close(),
+  };
+  const deps: IngestDeps = {
+    store: recorder,
+    clock: fixedClock(t0 + 1e10),
+    kinds: createKindRegistry(),
+  };
+  await store.commit([], [
+    { type: "set", key: chainKeys.genesis(net), value: genesis },
+    { type: "set", key: chainKeys.network, value: net },
+  ]);
+  await ingest(deps, members.map((m) => m.inception), { source: "import" });
+  progress("ingesting");
+  recording = true;
+  const start = performance.now();
+  for (let i = 0; i < inputs.length; i += 5_000) {
+    for (const o of await ingest(deps, inputs.slice(i, i + 5_000), { source: "sync" })) {
+      if (o.status !== "accepted") throw new Error(`transfer ${o.status}`);
+    }
+  }
+  const seconds = (performance.now() - start) / 1000;
+  store.close();
+  return { commits, seconds };
+}
+
+/** Store-local member numbers, in order of first sight, as layout 3 would assign them. */
+const numbers = new Map<string, number>();
+const numberOf = (did: string) => {
+  let n = numbers.get(did);
+  if (n === undefined) numbers.set(did, n = numbers.size);
+  return n;
+};
+
+function shortKey(key: StoreKey): StoreKey {
+  const [a, b] = key;
+  if (a === "chain") return ["c", numberOf(key[2] as string), key[3]];
+  if (a === "head") return ["hd", numberOf(key[2] as string)];
+  if (a === "ledger" && b === "acct") return ["l", "a", key[2], numberOf(key[3] as string)];
+  if (a === "ledger" && b === "hist") {
+    return ["l", "h", key[2], numberOf(key[3] as string), key[4]];
+  }
+  if (a === "ledger" && b === "id") return ["l", "i", numberOf(key[2] as string), key[3]];
+  return key;
+}
+
+type Rewrite = (commit: StoreMutation[]) => StoreMutation[];
+
+/** Moves each envelope into its log entry; the chain position keeps `{cid, log}`. */
+function envelopeInLog(short: boolean, pages: boolean): Rewrite {
+  let position = 0;
+  const pageOf = new Map<string, number[]>();
+  return (commit) => {
+    const out: StoreMutation[] = [];
+    const logged = new Map<string, number>();
+    for (const m of commit) {
+      const key = m.key;
+      if (key[0] === "log" && m.type === "set") {
+        const entry = m.value as { net: string; author: string; seq: number };
+        logged.set(`${entry.net}/${entry.author}/${entry.seq}`, key[1] as number);
+      }
+    }
+    for (const m of commit) {
+      const key = m.key;
+      if (m.type !== "set") {
+        out.push(m);
+      } else if (key[0] === "chain") {
+        const log = logged.get(`${key[1]}/${key[2]}/${key[3]}`) ?? position;
+        const stored = m.value as { cid: string; bytes?: Uint8Array };
+        out.push({ type: "set", key: ["log", log], value: { ...stored, net: key[1] } });
+        out.push({
+          type: "set",
+          key: short ? shortKey(key) : key,
+          value: { cid: stored.cid, log },
+        });
+        position = log + 1;
+      } else if (key[0] === "log") {
+        // Written with the envelope above.
+      } else if (pages && key[0] === "ledger" && key[1] === "hist") {
+        const member = numberOf(key[3] as string);
+        const page = Math.floor((key[4] as number) / pageEntries);
+        const id = `${key[2]}/${member}/${page}`;
+        const entries = pageOf.get(id) ?? [];
+        entries.push(position);
+        pageOf.set(id, entries);
+        out.push({
+          type: "set",
+          key: ["l", "hp", key[2], member, page],
+          value: new Uint32Array(entries),
+        });
+      } else {
+        out.push({ ...m, key: short ? shortKey(key) : key });
+      }
+    }
+    return out;
+  };
+}
+
+async function replay(path: string, commits: StoreMutation[][]) {
+  const store = await KvStore.open(path);
+  const start = performance.now();
+  for (const mutations of commits) {
+    if ((await store.commit([], mutations)) === null) throw new Error("replay commit failed");
+  }
+  const seconds = (performance.now() - start) / 1000;
+  store.close();
+  return seconds;
+}
+
+function loadavg(): string {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+const loadStart = loadavg();
+const dir = await Deno.makeTempDir({ prefix: "icn-bench-layouts-" });
+try {
+  const { commits, seconds } = await recordIngest(dir);
+  const candidates: [string, Rewrite][] = [
+    ["built", (c) => c],
+    ["short keys", (c) => c.map((m) => ({ ...m, key: shortKey(m.key) }))],
+    ["envelope in log", envelopeInLog(false, false)],
+    ["layout 3 (both, history pages)", envelopeInLog(true, true)],
+    ["log only (floor)", (c) => envelopeInLog(false, false)(c).filter((m) => m.key[0] === "log")],
+  ];
+  const f = (n: number) => Math.round(n).toLocaleString("en-US");
+  const rows = [
+    `Ingest of ${f(transfersTotal)} transfers among ${f(membersTotal)} members: ${
+      f(transfersTotal / seconds)
+    } transfers/s (${seconds.toFixed(1)} s). Store-only replays of its writes:`,
+    "",
+    "| layout | writes per transfer | transfers/s (store only) |",
+    "| --- | --- | --- |",
+  ];
+  for (const [name, rewrite] of candidates) {
+    progress(`replaying: ${name}`);
+    const rewritten = commits.map(rewrite);
+    const writes = rewritten.reduce((n, c) => n + c.length, 0);
+    const replaySeconds = await replay(`${dir}/${rows.length}.kv`, rewritten);
+    rows.push(
+      `| ${name} | ${(writes / transfersTotal).toFixed(1)} | ${
+        f(transfersTotal / replaySeconds)
+      } |`,
+    );
+  }
+  rows.push("", `Load: ${loadStart} at the start, ${loadavg()} at the end`);
+  Deno.stdout.writeSync(encoder.encode(rows.join("\n") + "\n"));
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
