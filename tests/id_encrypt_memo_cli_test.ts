@@ -4,7 +4,53 @@
  * `(private)` in history and exports no plaintext.
  */
 import assert from "node:assert/strict";
-import { exchange, icn, icnOk, setupCoop } from "./ledger_support.ts";
+import { icn as run, icnExpect } from "./_cli.ts";
+
+const icn = (dir: string, ...args: string[]) => run(["--data-dir", dir, ...args]);
+const icnOk = async (dir: string, ...args: string[]) =>
+  (await icnExpect(0, ["--data-dir", dir, ...args])).stdout;
+
+/** Every dir exports everything it has; every dir imports every other's bundle. */
+async function exchange(dirs: string[]): Promise<void> {
+  const bundles: string[] = [];
+  for (const [i, dir] of dirs.entries()) {
+    bundles.push(`${dir}/../bundle-${i}.car`);
+    await icnOk(dir, "node", "export", "--out", bundles[i]);
+  }
+  for (const [i, dir] of dirs.entries()) {
+    for (const [j, bundle] of bundles.entries()) {
+      if (j !== i) await icnOk(dir, "node", "import", bundle);
+    }
+  }
+}
+
+/** `n` identities founding one cooperative with `sets` parameters, each knowing every KEL. */
+async function setupCoop(n: number, sets: string[]) {
+  const root = await Deno.makeTempDir({ prefix: "icn-memo-" });
+  const dirs = Array.from({ length: n }, (_, i) => `${root}/m${i}`);
+  const dids: string[] = [];
+  for (const dir of dirs) {
+    await icnOk(dir, "id", "init");
+    dids.push(JSON.parse(await icnOk(dir, "--json", "id", "show")).did);
+  }
+  const genesis = `${root}/genesis.json`;
+  await icnOk(
+    dirs[0],
+    "governance",
+    "genesis",
+    "create",
+    "--name",
+    "Memo coop",
+    ...dids.flatMap((did) => ["--member", did]),
+    ...sets.flatMap((s) => ["--set", s]),
+    "--out",
+    genesis,
+  );
+  for (const dir of dirs) await icnOk(dir, "governance", "genesis", "sign", genesis);
+  for (const dir of dirs) await icnOk(dir, "governance", "join", genesis);
+  await exchange(dirs);
+  return { root, dirs, dids };
+}
 
 const fastVelocity = ["isolated", "known", "partner", "federated"].map((c) =>
   `policy.${c}.velocity=100000`
