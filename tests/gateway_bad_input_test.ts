@@ -79,6 +79,43 @@ Deno.test("bad input: every POST route refuses malformed JSON, wrong types, unkn
     const text = await send("did=x", "text/plain");
     assertEquals(text, { status: 415, code: "unsupported_media_type" }, `${path} media type`);
   }
+  // `?net=` on the POST routes that take it: malformed, or a network not served.
+  for (const path of ["/api/v1/auth/challenge", "/api/v1/prepare", "/api/v1/envelopes"]) {
+    for (
+      const [net, status, code] of [
+        ["", 400, "invalid_request"],
+        ["n".repeat(129), 400, "invalid_request"],
+        ["n".repeat(59), 404, "unknown_network"],
+      ] as const
+    ) {
+      const body = path === "/api/v1/auth/challenge"
+        ? { did: alice.did }
+        : path === "/api/v1/prepare"
+        ? { kind: "trust.edge", body: { to: bob.did, score: 5, graph: "social" } }
+        : {
+          envelope: {
+            v: 1,
+            net: "n".repeat(59),
+            kind: "trust.edge",
+            author: alice.did,
+            seq: 0,
+            prev: null,
+            ts: 1,
+            body: {},
+            sigs: [{ alg: "ed25519", sig: "AAAA" }],
+          },
+        };
+      const response = await t.request(`${path}?net=${net}`, {
+        json: body,
+        headers: bearer(token),
+      });
+      assertEquals(
+        { status: response.status, code: (await response.json()).error?.code },
+        { status, code },
+        `${path}?net=${net.slice(0, 8)}`,
+      );
+    }
+  }
   assertEquals(await t.network.deps.store.get(chainKeys.logNext), logBefore, "nothing was written");
 });
 
@@ -106,6 +143,27 @@ Deno.test("bad input: every GET route refuses bad path and query values with a s
     ["/api/v1/nothing", 404, "not_found"],
     ["/static/../deno.json", 404, "not_found"],
   ];
+  // `?net=` on every route that takes it: empty or over 128 characters is malformed, a network the
+  // node does not serve is 404.
+  for (
+    const route of [
+      "/api/v1/members",
+      "/api/v1/balances",
+      `/api/v1/accounts/${alice.did}/balance`,
+      `/api/v1/accounts/${alice.did}/history`,
+      `/api/v1/accounts/${alice.did}/limit`,
+      `/api/v1/trust/${alice.did}/score`,
+      "/api/v1/proposals",
+      "/api/v1/proposals/bafyunknown",
+      "/api/v1/events",
+    ]
+  ) {
+    cases.push(
+      [`${route}?net=`, 400, "invalid_request"],
+      [`${route}?net=${"n".repeat(129)}`, 400, "invalid_request"],
+      [`${route}?net=${"n".repeat(59)}`, 404, "unknown_network"],
+    );
+  }
   for (const [path, status, code] of cases) {
     const response = await t.request(path, { headers: bearer(token) });
     const body = await response.json();
