@@ -52,7 +52,7 @@ function startsProcessCommand(args: readonly string[]): boolean {
  * real process path); `ICN_TEST_CLI=in-process` runs commands in this process where they can
  * (docs/testing.md).
  */
-const forceProcess = (Deno.env.get("ICN_TEST_CLI") ?? "process") === "process";
+const forceProcess = Deno.env.get("ICN_TEST_CLI") === "process";
 
 /** Whether `icn(args, options)` runs as its own OS process. */
 export function runsAsProcess(args: readonly string[], options: IcnOptions = {}): boolean {
