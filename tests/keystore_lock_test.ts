@@ -9,7 +9,6 @@ import { tryLock } from "../cli/lock.ts";
 import {
   assertEquals,
   assertMatch,
-  icn,
   icnExpect,
   icnProcess,
   sameSnapshot,
