@@ -1,4 +1,5 @@
 /** `icn doctor` end to end: healthy data dirs pass, each problem is an error with a fix. */
+import { icn as runIcn } from "./_cli.ts";
 
 function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);
@@ -14,18 +15,12 @@ interface Finding {
   fix?: string;
 }
 
+/** `icn --data-dir DIR ARGS...`, in-process where it can (`./_cli.ts`). */
 async function icn(dir: string, args: string[], extraEnv: Record<string, string> = {}) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", mainPath, "--data-dir", dir, ...args],
+  const { code, stdout, stderr } = await runIcn(["--data-dir", dir, ...args], {
     env: { ...env, ...extraEnv },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: output.code,
-    stdout: new TextDecoder().decode(output.stdout),
-    stderr: new TextDecoder().decode(output.stderr),
-  };
+  });
+  return { code, stdout, stderr };
 }
 
 /** Two ports no one listens on, so the checks do not depend on the machine. */

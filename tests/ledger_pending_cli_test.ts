@@ -6,8 +6,8 @@
 import assert from "node:assert/strict";
 import { cliEnv, exchange, icnOk, setupCoop } from "./ledger_support.ts";
 import { requireTool } from "./_tools.ts";
+import { icn as runIcn } from "./_cli.ts";
 
-const mainPath = new URL("../cli/main.ts", import.meta.url).pathname;
 const fastVelocity = ["isolated", "known", "partner", "federated"].map((c) =>
   `policy.${c}.velocity=100000`
 );
@@ -25,16 +25,12 @@ interface Run {
   stderr: string;
 }
 
-/** `icn` with the clock moved by `offsetMs` (the CLI's test hook). */
+/** `icn` with the clock moved by `offsetMs` (the CLI's test hook), in-process (`./_cli.ts`). */
 async function icnAt(offsetMs: number, dir: string, ...args: string[]): Promise<Run> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", mainPath, "--data-dir", dir, ...args],
+  const { code, stdout, stderr } = await runIcn(["--data-dir", dir, ...args], {
     env: { ...cliEnv, ICN_TEST_CLOCK_OFFSET_MS: String(offsetMs) },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const d = new TextDecoder();
-  return { code: output.code, stdout: d.decode(output.stdout), stderr: d.decode(output.stderr) };
+  });
+  return { code, stdout, stderr };
 }
 
 const icn = (dir: string, ...args: string[]) => icnAt(0, dir, ...args);
