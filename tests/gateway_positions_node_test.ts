@@ -1,12 +1,20 @@
 /**
- * The gateway's federation positions from a real `icn node run` that serves a federation: two
- * cooperatives' delegates make a federation and a clearing agreement with the CLI, then one
- * delegate's node runs with `--gateway`; `GET /api/v1/federation/positions` must equal
- * `icn federation positions --json`, and `status.federation` must name the federation. The
- * clock is stepped past the agreement's close with `ICN_TEST_CLOCK_OFFSET_MS`, for the CLI and
- * the node alike.
+ * The gateway of a real `icn node run` that serves several networks. Two cooperatives' delegates
+ * make a federation and a clearing agreement with the CLI; delegate A is also a member of the
+ * second cooperative, Beta. A's node runs with `--gateway`:
+ * - `GET /api/v1/federation/positions` equals `icn federation positions --json`, and
+ *   `status.federation` names the federation;
+ * - `icn id login "URL/api/v1?net=BETA"` signs in to Beta, and with that token an app reads
+ *   Beta, writes a transfer there (prepare → the member's signature → submit) that
+ *   `icn ledger balance --net Beta` shows, and follows Beta's event stream; the Beta token is
+ *   refused on the home network.
+ * The clock is stepped past the agreement's close with `ICN_TEST_CLOCK_OFFSET_MS`, for the CLI
+ * and the node alike.
  */
+import { fromBase64, toBase64 } from "../core/bytes.ts";
+import { ed25519FromSeed, signEd25519 } from "../core/identity/keys.ts";
 import { icnExpect } from "./_cli.ts";
+import { unlockKeystoreFile } from "./_keystore.ts";
 import { assert, assertEquals, waitFor } from "./_node_fixture.ts";
 import { killAll, spawnNodeWithEnv, stopWithin } from "./_node_process.ts";
 
@@ -19,7 +27,7 @@ const json = async <T>(dir: string, ...args: string[]): Promise<T> =>
 
 Deno.test({
   name:
-    "icn node run --gateway serving a federation: /api/v1/federation/positions equals icn federation positions --json",
+    "icn node run --gateway serving a federation and two cooperatives: positions equal the CLI's; sign-in, a write and events on the second cooperative",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
@@ -27,17 +35,39 @@ Deno.test({
     const [a, b] = [`${root}/a`, `${root}/b`];
     const children: Deno.ChildProcess[] = [];
     try {
-      const [, bDid] = await Promise.all(
+      const [aDid, bDid] = await Promise.all(
         [a, b].map(async (dir) => (await json<{ did: string }>(dir, "id", "init")).did),
       );
-      const coop = async (dir: string, name: string) => {
+      /** A cooperative founded by `dir`, with `others` as co-founders who sign and join it. */
+      const coop = async (
+        dir: string,
+        name: string,
+        others: string[] = [],
+        dids: string[] = [],
+      ) => {
         const file = `${root}/${name}.json`;
-        await cli(dir, "governance", "genesis", "create", "--name", name, "--out", file);
-        await cli(dir, "governance", "genesis", "sign", file);
-        await cli(dir, "governance", "join", file);
+        await cli(
+          dir,
+          "governance",
+          "genesis",
+          "create",
+          "--name",
+          name,
+          ...dids.flatMap((did) => ["--member", did]),
+          "--out",
+          file,
+        );
+        for (const signer of [dir, ...others]) {
+          await cli(signer, "governance", "genesis", "sign", file);
+        }
+        for (const member of [dir, ...others]) await cli(member, "governance", "join", file);
         return file;
       };
-      const [alpha, beta] = await Promise.all([coop(a, "Alpha"), coop(b, "Beta")]);
+      // A founds Alpha alone; B founds Beta with A as a second member.
+      const [alpha, beta] = await Promise.all([
+        coop(a, "Alpha"),
+        coop(b, "Beta", [a], [aDid]),
+      ]);
       const fedFile = `${root}/federation.json`;
       await cli(
         a,
@@ -130,6 +160,86 @@ Deno.test({
       const coopId = (await json<{ net: string }>(a, "node", "status")).net;
       const notFed = await get(`/federation/positions?net=${coopId}`);
       assertEquals([notFed.status, notFed.body.error.code], [404, "unknown_network"]);
+
+      // The second cooperative through the same gateway: sign in to it from the terminal.
+      const betaId = (status.body.networks as { id: string }[]).map((n) => n.id).find((id) =>
+        id !== coopId && id !== fed
+      )!;
+      assert(betaId !== undefined, `Beta among ${JSON.stringify(status.body.networks)}`);
+      const betaLogin = await json<{ token: string; net: string }>(
+        a,
+        "id",
+        "login",
+        `${api}?net=${betaId}`,
+        "--scope",
+        "read",
+        "--scope",
+        "ledger:write",
+      );
+      assertEquals(betaLogin.net, betaId);
+      const betaToken = betaLogin.token;
+      const asBeta = async (path: string, body?: unknown, headers: HeadersInit = {}) => {
+        const response = await fetch(`${api}${path}`, {
+          method: body === undefined ? "GET" : "POST",
+          headers: {
+            authorization: `Bearer ${betaToken}`,
+            "content-type": "application/json",
+            ...headers,
+          },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(30_000),
+        });
+        return { status: response.status, body: await response.json() };
+      };
+      const members = await asBeta("/members");
+      assertEquals(
+        members.body.items.map((m: { did: string }) => m.did).sort(),
+        [aDid, bDid].sort(),
+      );
+      // The Beta token on the home network: refused.
+      const crossed = await asBeta(`/members?net=${coopId}`);
+      assertEquals([crossed.status, crossed.body.error.code], [401, "wrong_network"]);
+
+      // A transfer in Beta, signed by A's own key as an app would, seen by the CLI and as an event.
+      const secrets = await unlockKeystoreFile(`${a}/identity.age`, "correct horse");
+      const key = await ed25519FromSeed(fromBase64(secrets.ed25519));
+      const currency = (await asBeta(`/accounts/${aDid}/balance`)).body.currency as string;
+      const prepared = await asBeta("/prepare", {
+        kind: "ledger.transfer",
+        body: { to: bDid, amount: 300, currency, memo: "across" },
+      });
+      assertEquals([prepared.status, prepared.body.envelope?.net], [200, betaId]);
+      const sig = await signEd25519(key, fromBase64(prepared.body.signingBytes));
+      const submitted = await asBeta("/envelopes", {
+        envelope: { ...prepared.body.envelope, sigs: [{ alg: "ed25519", sig: toBase64(sig) }] },
+      });
+      assertEquals(submitted.status, 200, JSON.stringify(submitted.body));
+      assertEquals([submitted.body.net, submitted.body.outcome.status], [betaId, "accepted"]);
+      const balance = await json<{ balanceMinor: string }>(
+        a,
+        "ledger",
+        "balance",
+        bDid,
+        "--net",
+        "Beta",
+      );
+      assertEquals(balance.balanceMinor, "300");
+      const events = await fetch(`${api}/events?kind=ledger.transfer&since=-1`, {
+        headers: { authorization: `Bearer ${betaToken}` },
+        signal: AbortSignal.timeout(30_000),
+      });
+      assertEquals(events.status, 200);
+      const reader = events.body!.getReader();
+      let text = "";
+      const deadline = Date.now() + 20_000;
+      while (!text.includes(submitted.body.cid) && Date.now() < deadline) {
+        const next = await reader.read();
+        if (next.done) break;
+        text += new TextDecoder().decode(next.value);
+      }
+      await reader.cancel();
+      assert(text.includes(submitted.body.cid), `Beta's stream has the transfer: ${text}`);
+      assert(text.includes(`"net":"${betaId}"`), "the event names Beta");
 
       const { code } = await stopWithin(children.pop()!, 10_000);
       assertEquals(code, 0);
