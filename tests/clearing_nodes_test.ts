@@ -497,8 +497,9 @@ Deno.test({
         },
       });
     } catch (error) {
-      for (const n of names) await Deno.writeTextFile(`/tmp/clearing-nodes-${n}.log`, logs[n]);
-      throw error;
+      // The nodes' own warnings (an agent's failed run, a refused envelope) say why.
+      const tails = names.map((n) => `--- node of ${n}:\n${logs[n].slice(-3000)}`).join("\n");
+      throw new Error(`${(error as Error).message}\n${tails}`, { cause: error });
     } finally {
       for (const n of [...nodes.keys()]) await kill9(n);
       await Deno.remove(root, { recursive: true }).catch(() => {});
