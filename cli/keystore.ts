@@ -4,7 +4,6 @@
  * is settled by `CliContext.openKeystore` (see cli/id_keystore_settle.ts).
  */
 import { envGet, perInvocation } from "./io_scope.ts";
-import * as age from "age-encryption";
 import { fromBase64, toBase64 } from "../core/bytes.ts";
 import { IcnError, InvalidInputError, KeystoreError } from "../core/errors.ts";
 import { parseDid } from "../core/identity/did.ts";
@@ -125,6 +124,8 @@ export async function encryptSecrets(
   secrets: KeystoreSecrets,
   passphrase: string,
 ): Promise<Uint8Array> {
+  // age (and the post-quantum and curve code under it) loads only when a keystore is written.
+  const age = await import("age-encryption");
   const encrypter = new age.Encrypter();
   encrypter.setPassphrase(passphrase);
   encrypter.setScryptWorkFactor(scryptLogN());
@@ -135,6 +136,7 @@ export async function decryptSecrets(
   data: Uint8Array,
   passphrase: string,
 ): Promise<KeystoreSecrets> {
+  const age = await import("age-encryption");
   const decrypter = new age.Decrypter();
   decrypter.addPassphrase(passphrase);
   let text: string;
