@@ -11,13 +11,9 @@
  */
 import { CommanderError } from "commander";
 import { AlreadyExistsError, IcnError, InvalidInputError, NotFoundError } from "../core/errors.ts";
-import { isMember, membersAt } from "../core/governance/membership.ts";
-import { readNetworkKind } from "../core/governance/join.ts";
 import { isDid, parseDid } from "../core/identity/did.ts";
-import { identityKey } from "../core/identity/kel.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import * as strict from "../core/strict.ts";
-import { StateOverlay } from "../core/chain/state.ts";
 import type { CliContext } from "./context.ts";
 import { exitCodes } from "./exit_codes.ts";
 import { pathExists, readInputFile, writeFileAtomic } from "./files.ts";
@@ -195,6 +191,14 @@ async function knownWithPrefix(
   for (const contact of contacts) note(contact.did, "contact");
   // Only an existing store is opened: resolving a name must not create a mistyped data dir.
   if (!(await ctx.storeExists())) return found;
+  // Loaded here, not at the top: every command's option parsers import this file (`checkDidText`).
+  const [{ identityKey }, { readNetworkKind }, { isMember, membersAt }, { StateOverlay }] =
+    await Promise.all([
+      import("../core/identity/kel.ts"),
+      import("../core/governance/join.ts"),
+      import("../core/governance/membership.ts"),
+      import("../core/chain/state.ts"),
+    ]);
   const store = await ctx.store();
   // `~` sorts after every base58 character, so this range is exactly the DIDs with the prefix.
   for await (

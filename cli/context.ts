@@ -26,7 +26,6 @@ import {
   type MlDsa65KeyPair,
 } from "../core/identity/keys.ts";
 import { readNetworkKind } from "../core/governance/join.ts";
-import { kindRegistryFor } from "../core/kinds.ts";
 import type { Clock, Logger, Rng } from "../core/ports.ts";
 import type { Store } from "../core/store/store.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
@@ -254,6 +253,8 @@ export class CliContext {
   /** What ingesting into `store()` needs: that store, and the kinds its network accepts. */
   async ingestDeps(): Promise<IngestDeps> {
     const selected = await this.selected();
+    // Every kind's rules (governance, federation, clearing, ...) load only when a command ingests.
+    const { kindRegistryFor } = await import("../core/kinds.ts");
     return {
       store: selected?.store ?? await this.homeStore(),
       clock: this.clock,
@@ -477,6 +478,7 @@ export class CliContext {
     request: { kind: string; body: unknown },
   ): Promise<SealedEnvelope> {
     const { appendLocal } = await import("../core/chain/append.ts");
+    const { kindRegistryFor } = await import("../core/kinds.ts");
     const home = await this.homeStore();
     const { sealed, outcome } = await appendLocal(
       {
