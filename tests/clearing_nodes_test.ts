@@ -14,8 +14,12 @@
  *    accepted, posted once and credited once.
  * 4. Both agents' nodes killed with -9 mid-payment (a1 once its commit is out, b1 once its accept
  *    is): after restart and sync nothing is paid twice.
- * 5. hledger: each cooperative's export passes `hledger check`, and each one's clearing account in
- *    `hledger balance` equals the federation's position.
+ * 5. hledger: each cooperative's export and the federation's (`icn federation export`) pass
+ *    `hledger check -s`, and each cooperative's clearing account in `hledger balance` equals the
+ *    partner's account in the federation's journal and the position.
+ *
+ * Each node dials every node already running: a cooperative's envelopes travel only among the
+ * nodes that serve it, and two Beta nodes that knew only an Alpha node did not find each other.
  *
  * Voting periods are an hour: the set-up is written in data dirs with the CLI's clock stepped past
  * them (`ICN_TEST_CLOCK_OFFSET_MS`, cli/clock.ts), and the nodes run with the same offset; the
