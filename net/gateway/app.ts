@@ -54,6 +54,7 @@ import {
   readBalance,
   readBalances,
   type ReadComponents,
+  readCooperatives,
   readCooperativeScore,
   readFederations,
   readHistory,
@@ -73,7 +74,7 @@ import { webRoutes } from "./web.ts";
 export const apiBase = "/api/v1";
 
 /** What the gateway's status route shows of the node. */
-export type GatewayStatus = Omit<z.infer<typeof s.Status>, "federation">;
+export type GatewayStatus = Omit<z.infer<typeof s.Status>, "federation" | "cooperatives">;
 
 export interface GatewayComponents {
   clock: Clock;
@@ -501,7 +502,8 @@ export function createGateway(components: GatewayComponents, init: GatewayInit =
   }, async (c) => {
     await guard(c, "read");
     const federation = (await readFederations(served())).map(({ id, name }) => ({ id, name }));
-    return send(c, s.Status, { ...(await components.status()), federation });
+    const cooperatives = await readCooperatives(served(), { id: net, name: genesis.name });
+    return send(c, s.Status, { ...(await components.status()), cooperatives, federation });
   });
 
   route({

@@ -338,6 +338,24 @@ export async function readFederations(
 }
 
 /**
+ * The cooperatives the node serves, by their stored genesis: the home network first, then the
+ * others in id order (what the dashboard's network picker lists; a federation is not one).
+ */
+export async function readCooperatives(
+  served: readonly ServedNetwork[],
+  home: { id: string; name: string },
+): Promise<{ id: string; name: string }[]> {
+  const others = [];
+  for (const network of served) {
+    if (network.id === home.id) continue;
+    const genesis = await reader(network.store).get<Genesis>(chainKeys.genesis(network.id));
+    if (genesis) others.push({ id: network.id, name: genesis.name });
+  }
+  others.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return [{ id: home.id, name: home.name }, ...others];
+}
+
+/**
  * A federation's positions, one row per pair: the stored positions at `now` shaped by
  * `positionRows`, exactly what `icn federation positions --json` prints. 404 `unknown_network`
  * when the node does not serve that federation.

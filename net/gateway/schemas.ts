@@ -378,6 +378,11 @@ export const Status = z.object({
     syncLag: z.number(),
     peers: z.number(),
   })),
+  /**
+   * The cooperatives this node serves, with their names: the home network first, then the others
+   * in id order. Each is a `net` the network-scoped routes take.
+   */
+  cooperatives: z.array(z.object({ id: z.string(), name: z.string() })),
   /** The federation networks this node serves: their positions are at `/federation/positions`. */
   federation: z.array(z.object({ id: z.string(), name: z.string() })),
 }).openapi("Status");
