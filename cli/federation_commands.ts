@@ -1,6 +1,6 @@
 import { Command } from "@commander-js/extra-typings";
 import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
-import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "../core/federation/kinds.ts";
+import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "../core/governance/text_limits.ts";
 import { federationProposalKinds } from "../core/federation/params.ts";
 import { methodNames } from "../core/governance/methods/spec.ts";
 import { parseScore } from "../core/trust/edge.ts";

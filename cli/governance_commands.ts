@@ -1,6 +1,6 @@
 import { Command } from "@commander-js/extra-typings";
 import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
-import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "../core/governance/kinds.ts";
+import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "../core/governance/text_limits.ts";
 import { proposalKinds } from "../core/governance/params.ts";
 import { maxScoreDefault, methodNames, pointsDefault } from "../core/governance/methods/spec.ts";
 import { proposalStates } from "../core/governance/view.ts";

@@ -52,11 +52,10 @@ import {
   type FederationVoteRecord,
   type VouchRecord,
 } from "./view.ts";
+import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "../governance/text_limits.ts";
 
 /** Same limits as a cooperative's proposals. */
-export const titleLengthMax = 200;
-export const bodyBytesMax = 16 * 1024;
-export const reasonLengthMax = 1000;
+export { bodyBytesMax, reasonLengthMax, titleLengthMax };
 /** Parameters one config proposal may set. */
 export const configKeysMax = 64;
 /** A member count a delegate may report: far above any cooperative, far below float trouble. */

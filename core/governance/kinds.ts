@@ -36,11 +36,10 @@ import {
   type UpgradeAction,
   type VoteRecord,
 } from "./view.ts";
+import { bodyBytesMax, reasonLengthMax, titleLengthMax } from "./text_limits.ts";
 
-/** Limits (issue: governance): title ≤ 200 characters, body ≤ 16 KiB. */
-export const titleLengthMax = 200;
-export const bodyBytesMax = 16 * 1024;
-export const reasonLengthMax = 1000;
+/** Limits (issue: governance), in `text_limits.ts` so the command tree loads none of the rules. */
+export { bodyBytesMax, reasonLengthMax, titleLengthMax };
 /** Parameters one config proposal may set; bounds the work of every paramsAt. */
 export const configKeysMax = 64;
 /** Nodes visited by the delegation cycle check. */
