@@ -11,7 +11,10 @@ const requestTimeoutMs = 15_000;
 /** Most rows one "Load more" asks for (the server caps it too). */
 export const pageSize = 50;
 
-const tokenKey = "icn.session";
+/** sessionStorage keys: the tokens (one per network), the chosen network, the home network. */
+const sessionsKey = "icn.sessions";
+const chosenKey = "icn.net";
+const homeKey = "icn.home";
 
 /** An answer other than 2xx, with the server's error code and message. */
 export class ApiError extends Error {
@@ -22,25 +25,106 @@ export class ApiError extends Error {
   }
 }
 
+function readStored(key, fallback) {
+  try {
+    return JSON.parse(sessionStorage.getItem(key) ?? "null") ?? fallback;
+  } catch {
+    return fallback; // unreadable: as if absent
+  }
+}
+
+function writeStored(key, value) {
+  if (value === null || value === undefined) sessionStorage.removeItem(key);
+  else sessionStorage.setItem(key, JSON.stringify(value));
+}
+
 /**
- * The signed-in session, or null: `{token, did, net, scopes, expires, via}`. It is kept in
- * sessionStorage (this tab only, gone when it closes); a member's private key never is: it
- * lives in memory only (see keys.js).
+ * The cooperatives the node serves (`status.cooperatives`, home first), once the status has
+ * been read; null before that or when it could not be (then the dashboard acts as on a
+ * single-network node: no `?net=`, the token's network).
+ */
+let served = null;
+
+/** Records what the node's status says it serves; drops a chosen network it no longer serves. */
+export function setServed(status) {
+  const list = Array.isArray(status?.cooperatives) ? status.cooperatives : null;
+  served = list && list.length > 0 ? list : null;
+  if (served) {
+    writeStored(homeKey, served[0].id);
+    const chosen = readStored(chosenKey, null);
+    if (chosen && !served.some((n) => n.id === chosen)) writeStored(chosenKey, null);
+  }
+  dispatchEvent(new Event("icn-network"));
+}
+
+/** The served cooperatives `[{id, name}]`, or null (unknown, see `setServed`). */
+export function servedNetworks() {
+  return served;
+}
+
+/** True when the node serves more than one cooperative: then the page shows a network picker. */
+export function severalNetworks() {
+  return served !== null && served.length > 1;
+}
+
+/** The network the page shows: the one chosen in the picker, else the node's home network. */
+export function currentNetwork() {
+  return readStored(chosenKey, null) ?? readStored(homeKey, null);
+}
+
+/** Chooses the network every network-scoped request acts on (kept for this tab). */
+export function chooseNetwork(id) {
+  writeStored(chosenKey, id === readStored(homeKey, null) ? null : id);
+  dispatchEvent(new Event("icn-network"));
+  dispatchEvent(new Event("icn-session"));
+}
+
+/**
+ * The signed-in session of the current network, or null: `{token, did, net, scopes, expires,
+ * via}`. Tokens are kept one per network (a token is only good for the network it was issued
+ * for), in sessionStorage (this tab only, gone when it closes); a member's private key never
+ * is: it lives in memory only (see keys.js).
  */
 export function session() {
-  try {
-    const value = JSON.parse(sessionStorage.getItem(tokenKey) ?? "null");
-    if (value && typeof value.token === "string" && value.expires > Date.now()) return value;
-  } catch {
-    // unreadable: treat as signed out
-  }
+  const net = currentNetwork();
+  if (net === null) return null;
+  const value = readStored(sessionsKey, {})[net];
+  if (value && typeof value.token === "string" && value.expires > Date.now()) return value;
   return null;
 }
 
+/** Keeps `value` as the session of its network (`value.net`). */
 export function saveSession(value) {
-  if (value === null) sessionStorage.removeItem(tokenKey);
-  else sessionStorage.setItem(tokenKey, JSON.stringify(value));
+  const sessions = readStored(sessionsKey, {});
+  sessions[value.net] = value;
+  writeStored(sessionsKey, sessions);
+  // Signed in before the status could be read (reads need sign-in): the token names the home.
+  if (readStored(homeKey, null) === null && readStored(chosenKey, null) === null) {
+    writeStored(homeKey, value.net);
+  }
   dispatchEvent(new Event("icn-session"));
+}
+
+/** Forgets the current network's token (`all`: every network's). */
+export function dropSession({ all = false } = {}) {
+  const sessions = all ? {} : readStored(sessionsKey, {});
+  const net = currentNetwork();
+  if (net !== null) delete sessions[net];
+  writeStored(sessionsKey, Object.keys(sessions).length ? sessions : null);
+  dispatchEvent(new Event("icn-session"));
+}
+
+/** Routes that are about the node rather than one network, so they take no `?net=` of ours. */
+const nodeWide = /^(status|receipts\/|federation\/|auth\/token|auth\/challenge\/)/;
+
+/**
+ * `path` with `?net=` naming the current network, on a node that serves several cooperatives
+ * (a single-network node's requests stay exactly as they were).
+ */
+export function onNetwork(path) {
+  if (!severalNetworks() || nodeWide.test(path)) return path;
+  const net = currentNetwork();
+  return net === null ? path : withQuery(path, { net });
 }
 
 /** Calls `path` (relative to /api/v1/); resolves to the JSON body, or throws an ApiError. */
@@ -52,7 +136,7 @@ export async function api(path, { method = "GET", body, signal, auth = true } = 
   const timeout = AbortSignal.timeout(requestTimeoutMs);
   let response;
   try {
-    response = await fetch(new URL(path, apiBase), {
+    response = await fetch(new URL(onNetwork(path), apiBase), {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -75,7 +159,7 @@ export async function api(path, { method = "GET", body, signal, auth = true } = 
     const code = typeof error === "string" ? error : error.code ?? `http_${response.status}`;
     const message = (typeof error === "object" && error.message) || json?.message ||
       `${method} ${path} failed with ${response.status}`;
-    if (response.status === 401 && current) saveSession(null);
+    if (response.status === 401 && current) dropSession();
     throw new ApiError(response.status, code, message);
   }
   return json;
@@ -127,7 +211,11 @@ export async function readEvents(path, { signal, onEvent }) {
   const headers = { accept: "text/event-stream" };
   const current = session();
   if (current) headers.authorization = `Bearer ${current.token}`;
-  const response = await fetch(new URL(path, apiBase), { headers, signal, credentials: "omit" });
+  const response = await fetch(new URL(onNetwork(path), apiBase), {
+    headers,
+    signal,
+    credentials: "omit",
+  });
   if (!response.ok) {
     let body = null;
     try {

@@ -1,14 +1,24 @@
 // The icn dashboard: a Preact app with hash routes, served by the node's gateway at `/`.
 import { render } from "./vendor/preact.mjs";
 import { useEffect, useState } from "./vendor/preact-hooks.mjs";
-import { api, ApiError, saveSession, session } from "./api.js";
+import {
+  api,
+  ApiError,
+  chooseNetwork,
+  currentNetwork,
+  dropSession,
+  servedNetworks,
+  session,
+  setServed,
+  severalNetworks,
+} from "./api.js";
 import { forgetKey, heldKey } from "./keys.js";
 import { MembersView, MemberView } from "./members.js";
 import { ProposalsView, ProposalView } from "./proposals.js";
 import { SignInView } from "./signin.js";
 import { StatusView } from "./status.js";
 import { TrustView } from "./trust.js";
-import { Did, ErrorBox, Heading, html, Loading, TableBox, useLoad } from "./ui.js";
+import { Did, ErrorBox, Heading, html, keepFocus, Loading, TableBox, useLoad } from "./ui.js";
 
 const nav = [
   ["#/", "Status"],
@@ -157,7 +167,7 @@ function Account({ current }) {
   if (!current) return html`<a class="account" href="#/signin">Sign in</a>`;
   const signOut = () => {
     forgetKey();
-    saveSession(null);
+    dropSession({ all: true });
   };
   return html`<span class="account">
     <a href=${`#/members/${encodeURIComponent(current.did)}`}>My account</a>
@@ -166,9 +176,90 @@ function Account({ current }) {
   </span>`;
 }
 
+/** How often the list of served networks is read again (a network joined or left). */
+const networksRefreshMs = 60_000;
+
+/**
+ * Reads the node's status once before the views start, so a network chosen earlier in this tab
+ * is used from the first request, and again on sign-in and every `networksRefreshMs`. A status
+ * that cannot be read (reads need sign-in) leaves the page as on a single-network node.
+ */
+function useNetworks() {
+  const [state, setState] = useState({ ready: false, round: 0 });
+  useEffect(() => {
+    let stopped = false;
+    let timer;
+    const controller = new AbortController();
+    const read = async () => {
+      try {
+        setServed(await api("status", { signal: controller.signal }));
+      } catch {
+        if (controller.signal.aborted) return;
+        setServed(null);
+      }
+      if (stopped) return;
+      setState((s) => ({ ready: true, round: s.round + 1 }));
+      timer = setTimeout(read, networksRefreshMs);
+    };
+    read();
+    const onSession = () => {
+      if (!servedNetworks() && session()) {
+        clearTimeout(timer);
+        read();
+      }
+    };
+    addEventListener("icn-session", onSession);
+    return () => {
+      stopped = true;
+      clearTimeout(timer);
+      controller.abort();
+      removeEventListener("icn-session", onSession);
+    };
+  }, []);
+  return state.ready;
+}
+
+/**
+ * The network picker, on a node that serves several cooperatives: a labelled select. Changing
+ * it reloads every view on that network (`?net=ID`) with that network's own sign-in.
+ */
+function NetworkPicker({ net }) {
+  if (!severalNetworks()) return null;
+  const onChange = (event) => {
+    keepFocus();
+    chooseNetwork(event.currentTarget.value);
+    // A member or proposal of one network is not one of the other: back to the list.
+    const route = parseRoute(location.hash);
+    if (route.length > 1 && route[0] !== "signin") location.hash = `#/${route[0]}`;
+  };
+  return html`
+    <div class="network">
+      <label for="network">Network</label>
+      <select id="network" name="network" value=${net} onChange=${onChange}>
+          ${servedNetworks().map((n) =>
+            html`<option value=${n.id}>${n.name} (${short(n.id)})</option>`
+          )}
+        </select>
+    </div>
+  `;
+}
+
+/** A network id is long: its first characters tell two apart. */
+function short(id) {
+  return id.length > 12 ? `${id.slice(0, 10)}…` : id;
+}
+
 function App() {
   const route = useRoute();
   const current = useSession();
+  const ready = useNetworks();
+  const [, setRound] = useState(0);
+  useEffect(() => {
+    const onChange = () => setRound((r) => r + 1);
+    addEventListener("icn-network", onChange);
+    return () => removeEventListener("icn-network", onChange);
+  }, []);
+  const net = currentNetwork();
   const here = `#/${route[0]}`;
   return html`
     <header class="top">
@@ -180,10 +271,13 @@ function App() {
           }>${label}</a></li>`
         )}</ul>
       </nav>
+      ${ready && html`<${NetworkPicker} net=${net} />`}
       <${Account} current=${current} />
     </header>
     <main id="main" tabindex="-1">
-      <${View} route=${route} />
+      ${ready
+        ? html`<${View} route=${route} key=${net ?? ""} />`
+        : html`<${Loading} what="the node" />`}
     </main>
     <footer class="muted">Everything here is also in the CLI: <code>icn --help</code>.</footer>
   `;

@@ -108,7 +108,8 @@ function VoteForm({ id, onVoted }) {
   const [state, setState] = useState({ busy: false, receipt: null, error: null });
   const key = heldKey();
   const current = session();
-  if (!key) {
+  // The key in this tab votes only as the member signed in to this network.
+  if (!key || (current && current.did !== key.did)) {
     return html`<p class="muted">To vote, <a href="#/signin">sign in with your key in this tab</a>.</p>`;
   }
   const onSubmit = async (event) => {

@@ -1,7 +1,17 @@
 // Sign-in: the member's own key signs the node's challenge (in this tab, with WebCrypto, or in a
 // terminal with `icn id login`), and the node answers with a short-lived scoped token.
 import { useEffect, useState } from "./vendor/preact-hooks.mjs";
-import { api, apiBase, ApiError, saveSession, session } from "./api.js";
+import {
+  api,
+  apiBase,
+  ApiError,
+  currentNetwork,
+  dropSession,
+  saveSession,
+  servedNetworks,
+  session,
+  severalNetworks,
+} from "./api.js";
 import { forgetKey, heldKey, importKey, parseKeyText, sign } from "./keys.js";
 import { Did, Heading, html } from "./ui.js";
 
@@ -197,11 +207,35 @@ function TerminalForm() {
   </form>`;
 }
 
+/** The command that signs in to `net` from a terminal and prints a token (for apps and scripts). */
+export function terminalTokenCommand(net) {
+  const url = new URL(apiBase.href);
+  if (net) url.searchParams.set("net", net);
+  return `icn id login "${url.href}"`;
+}
+
+/** On a node that serves several cooperatives: which one this sign-in is for. */
+function SignInNetwork() {
+  if (!severalNetworks()) return null;
+  const net = currentNetwork();
+  const name = servedNetworks().find((n) => n.id === net)?.name ?? net;
+  return html`
+    <div class="card" data-testid="signin-network">
+      <p>You are signing in to <strong>${name}</strong> (<code class="did">${net}</code>). Each
+          network has its own sign-in: choose another network above to sign in there. A token is
+          only ever sent to the network it was issued for.</p>
+      <p>For a token in the terminal itself (apps, scripts):</p>
+      <pre><code data-testid="terminal-token-command">${terminalTokenCommand(net)}</code></pre>
+    </div>
+  `;
+}
+
 export function SignInView() {
   const current = session();
   const key = heldKey();
   return html`<section>
     <${Heading} title="Sign in" />
+    <${SignInNetwork} />
     ${
     current && html`<p class="ok" role="status">Signed in as <${Did} did=${current.did} />
       (${(current.scopes ?? []).join(", ")}), until ${
@@ -210,7 +244,7 @@ export function SignInView() {
       ${key ? " Your key is held in this tab." : " No key in this tab: reads only."}
       ${" "}<button type="button" onClick=${() => {
       forgetKey();
-      saveSession(null);
+      dropSession({ all: true });
     }}>Sign out</button></p>`
   }
     <${KeyForm} />

@@ -118,6 +118,11 @@ export function useHeading(title) {
 
 let firstView = true;
 
+/** The next view keeps the focus where it is (the network picker, while its value changes). */
+export function keepFocus() {
+  firstView = true;
+}
+
 export function Heading({ title, children }) {
   const ref = useHeading(title);
   return html`<h1 tabindex="-1" ref=${ref}>${title}${children}</h1>`;
