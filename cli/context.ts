@@ -18,13 +18,7 @@ import {
 } from "../core/errors.ts";
 import { parseJsonStrict } from "../core/strict.ts";
 import type { Envelope, SealedEnvelope, Signer } from "../core/envelope/envelope.ts";
-import { createSigner } from "../core/identity/signer.ts";
-import {
-  ed25519FromSeed,
-  type Ed25519KeyPair,
-  mlDsa65FromSeed,
-  type MlDsa65KeyPair,
-} from "../core/identity/keys.ts";
+import type { Ed25519KeyPair, MlDsa65KeyPair } from "../core/identity/keys.ts";
 import { readNetworkKind } from "../core/governance/join.ts";
 import type { Clock, Logger, Rng } from "../core/ports.ts";
 import type { Store } from "../core/store/store.ts";
@@ -365,6 +359,11 @@ export class CliContext {
     const passphrase = await this.passphrase();
     const { withProgress } = await import("./agent_progress.ts");
     const secrets = await withProgress("Unlocking keystore", () => this.openKeystore(passphrase));
+    // The signing code (Ed25519, ML-DSA, node:crypto) loads only when a command unlocks.
+    const [{ ed25519FromSeed, mlDsa65FromSeed }, { createSigner }] = await Promise.all([
+      import("../core/identity/keys.ts"),
+      import("../core/identity/signer.ts"),
+    ]);
     const ed25519 = await ed25519FromSeed(seedFromBase64(secrets.ed25519));
     const mlDsa65 = secrets.mlDsa65
       ? await mlDsa65FromSeed(seedFromBase64(secrets.mlDsa65))

@@ -2,7 +2,6 @@
  * File helpers shared by command handlers: one wording for unreadable input and
  * for unwritable output, one existence check, one atomic writer.
  */
-import { createHash } from "node:crypto";
 import { concatBytes } from "../core/bytes.ts";
 import { IcnError, InvalidInputError } from "../core/errors.ts";
 import type { SignedContent } from "../core/identity/minisign.ts";
@@ -236,6 +235,8 @@ export async function hashInputFile(
       throw new InvalidInputError(`Cannot read ${name}: it is not a regular file`);
     }
     // node:crypto's native BLAKE2b-512: ~4x @noble/hashes' here, which matters for GiB files.
+    // Loaded here: node:crypto costs every command's start-up ~20-90 ms of CPU, and few hash files.
+    const { createHash } = await import("node:crypto");
     const hash = createHash("blake2b512");
     const kept: Uint8Array[] = [];
     let total = 0;

@@ -18,7 +18,6 @@ import {
 } from "../core/ledger/private_memo.ts";
 import { memoBytesMax } from "../core/ledger/rules.ts";
 import type { CliContext } from "./context.ts";
-import { decryptWith, encryptTo, recipientOfDid } from "./id_encrypt.ts";
 import type { KeystoreSecrets } from "./keystore.ts";
 
 export { isPrivateMemo, privateMemoPrefix, privateMemoShown, publicMemo };
@@ -34,6 +33,8 @@ export async function sealPrivateMemo(
   parties: readonly [string, string],
 ): Promise<string> {
   if (text.length === 0) throw new InvalidInputError("Cannot send an empty --private-memo");
+  // age and its post-quantum code load only when a memo is sealed or opened, not for every history.
+  const { encryptTo, recipientOfDid } = await import("./id_encrypt.ts");
   const recipients = [];
   for (const did of new Set(parties)) {
     recipients.push(await recipientOfDid(ctx, did, { classicalOnly: true }));
@@ -56,6 +57,7 @@ export async function openPrivateMemo(
   memo: string,
 ): Promise<string | null> {
   if (!isPrivateMemo(memo)) return memo;
+  const { decryptWith } = await import("./id_encrypt.ts");
   try {
     const { plaintext } = await decryptWith(
       secrets,

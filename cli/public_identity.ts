@@ -5,13 +5,7 @@
  */
 import { fromBase64 } from "../core/bytes.ts";
 import { multikey } from "../core/identity/did_document.ts";
-import { canonicalKeySet, type KeySet } from "../core/identity/kel.ts";
-import {
-  ed25519FromSeed,
-  mlDsa65FromSeed,
-  mlKem768PublicFromSeed,
-  x25519FromSeed,
-} from "../core/identity/keys.ts";
+import type { KeySet } from "../core/identity/kel.ts";
 import * as strict from "../core/strict.ts";
 import { writeFileAtomic } from "./files.ts";
 
@@ -44,6 +38,11 @@ export const publicIdentityShape: strict.Shape<PublicIdentity> = strict.record({
 export async function publicKeysOf(
   seeds: { ed25519: string; x25519: string; mlDsa65?: string; mlKem768?: string },
 ): Promise<KeySet> {
+  // Loaded here: every command reads the public identity; only a few derive keys (Ed25519, ML-DSA).
+  const [
+    { canonicalKeySet },
+    { ed25519FromSeed, mlDsa65FromSeed, mlKem768PublicFromSeed, x25519FromSeed },
+  ] = await Promise.all([import("../core/identity/kel.ts"), import("../core/identity/keys.ts")]);
   const keys: KeySet = {
     ed25519: (await ed25519FromSeed(fromBase64(seeds.ed25519))).publicKey,
     x25519: (await x25519FromSeed(fromBase64(seeds.x25519))).publicKey,
