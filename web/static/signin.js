@@ -198,7 +198,7 @@ function TerminalForm() {
     state.challenge && html`
       <div role="status" data-testid="login-command">
         <p>Run this on the machine that holds your identity, within five minutes:</p>
-        <pre><code>${loginCommand(state.challenge)}</code></pre>
+        <pre class="command"><code>${loginCommand(state.challenge)}</code></pre>
         <p class="muted">Waiting for the terminal…</p>
       </div>
     `
@@ -225,7 +225,9 @@ function SignInNetwork() {
           network has its own sign-in: choose another network above to sign in there. A token is
           only ever sent to the network it was issued for.</p>
       <p>For a token in the terminal itself (apps, scripts):</p>
-      <pre><code data-testid="terminal-token-command">${terminalTokenCommand(net)}</code></pre>
+      <pre class="command"><code data-testid="terminal-token-command">${terminalTokenCommand(
+        net,
+      )}</code></pre>
     </div>
   `;
 }
