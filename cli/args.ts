@@ -13,7 +13,7 @@ import { InvalidInputError } from "../core/errors.ts";
 import { isTransferId, memoBytesMax, transferIdRule } from "../core/ledger/rules.ts";
 import { parseDuration } from "../core/params.ts";
 import { terminalSafe } from "../core/safe_text.ts";
-import { checkDidText } from "./contacts.ts";
+import { checkDidText } from "./did_text.ts";
 import { isDuration, parseDate } from "./dates.ts";
 
 /**

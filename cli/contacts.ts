@@ -11,16 +11,25 @@
  */
 import { CommanderError } from "commander";
 import { AlreadyExistsError, IcnError, InvalidInputError, NotFoundError } from "../core/errors.ts";
-import { isDid, parseDid } from "../core/identity/did.ts";
+import { parseDid } from "../core/identity/did.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import * as strict from "../core/strict.ts";
 import type { CliContext } from "./context.ts";
+import {
+  checkDidText,
+  contactNameLengthMax,
+  contactNamePattern,
+  didPrefixLengthMin,
+  type ResolveOptions,
+} from "./did_text.ts";
 import { exitCodes } from "./exit_codes.ts";
 import { pathExists, readInputFile, writeFileAtomic } from "./files.ts";
 import { acquireLock, describeHolder } from "./lock.ts";
 import type { CommandResult } from "./output.ts";
 
 /** The address book, in the data dir. */
+export { checkDidText, contactNameLengthMax, didPrefixLengthMin, type ResolveOptions };
+
 export const contactsFileName = "contacts.json";
 /** Serialises writers of the address book (two `contacts add` at once must not lose one). */
 const contactsLockFileName = "contacts.lock";
@@ -28,26 +37,10 @@ const contactsLockFileName = "contacts.lock";
 export const contactsCountMax = 5_000;
 /** A contact is under 200 bytes of JSON; 1 MiB holds `contactsCountMax` with room to spare. */
 export const contactsFileBytesMax = 1024 * 1024;
-/** Longest contact name, in characters. */
-export const contactNameLengthMax = 32;
-/**
- * Shortest DID prefix accepted in place of a DID, counting `did:icn:z` (9
- * characters): 3 characters of key at least, so a slip of the keyboard does
- * not pick someone by accident.
- */
-export const didPrefixLengthMin = 12;
 /** How long `contacts add|remove` waits for another writer of the address book. */
 const contactsLockWaitMs = 10_000;
 /** Candidates listed when a prefix is ambiguous. */
 const ambiguousShownMax = 10;
-
-/** A letter or digit, then letters, digits, `.`, `_` or `-`; compared without case. */
-const contactNamePattern = new RegExp(
-  `^[a-z0-9][a-z0-9._-]{0,${contactNameLengthMax - 1}}$`,
-  "i",
-);
-/** Base58btc's alphabet: what may follow `did:icn:z` in a DID or a prefix of one. */
-const didPrefixPattern = /^did:icn:z[1-9A-HJ-NP-Za-km-z]*$/;
 
 export interface Contact {
   name: string;
@@ -229,41 +222,6 @@ async function knownWithPrefix(
     }
   }
   return found;
-}
-
-export interface ResolveOptions {
-  /** How the value was given, for messages: `--to`, `member`, `trustee`. */
-  what?: string;
-}
-
-/**
- * The part of `resolveDid` that reads nothing: whether `text` is a whole DID, a contact name
- * or a DID prefix long enough to look up, refusing anything else as `resolveDid` does (an
- * option's parser calls it, so a typo is refused before any store opens).
- */
-export function checkDidText(
-  text: string,
-  options: ResolveOptions = {},
-): "did" | "name" | "prefix" {
-  if (isDid(text as unknown)) return "did";
-  if (contactNamePattern.test(text)) return "name";
-  const what = options.what ? `${options.what} ` : "";
-  if (!didPrefixPattern.test(text)) {
-    // Not a name nor a prefix: the DID parser says what is wrong with it.
-    try {
-      parseDid(text);
-    } catch (error) {
-      throw new InvalidInputError(
-        `${(error as Error).message}${what ? ` (${options.what})` : ""}`,
-      );
-    }
-  }
-  if (text.length < didPrefixLengthMin) {
-    throw new InvalidInputError(
-      `Cannot use ${what}"${text}": a DID prefix needs at least ${didPrefixLengthMin} characters`,
-    );
-  }
-  return "prefix";
 }
 
 /**
