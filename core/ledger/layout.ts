@@ -22,7 +22,14 @@
 import { chainKeys } from "../chain/keys.ts";
 import type { Genesis } from "../governance/genesis.ts";
 import type { Store, StoreCheck, StoreEntry, StoreKey, StoreMutation } from "../store/store.ts";
-import { type Account, type HistoryEntry, hourMs, ledgerKeys, type PendingRecord } from "./keys.ts";
+import {
+  type Account,
+  emptyAccount,
+  type HistoryEntry,
+  hourMs,
+  ledgerKeys,
+  type PendingRecord,
+} from "./keys.ts";
 
 /** Old velocity keys deleted per commit (one mutation and one check each; Deno KV allows 1,000). */
 const legacyKeysPerCommit = 200;
@@ -120,18 +127,21 @@ async function foldPayer(
     [...ledgerKeys.pendingPrefix, payer],
   );
   for (const currency of currencies) {
-    const account = await store.get<Account>(ledgerKeys.account(currency, payer));
-    if (!account) continue;
+    const key = ledgerKeys.account(currency, payer);
+    const account = await store.get<Account>(key);
     const velocity = latestOutgoing(
       await latestTransfers(store, currency, payer),
       pendings.filter((p) => p.value.from === payer && p.value.currency === currency)
         .map((p) => Math.floor(p.value.ts / hourMs)),
     );
-    checks.push({ key: account.key, versionstamp: account.versionstamp });
-    const { velocityHour: _, velocityCount: __, ...rest } = account.value;
+    // Layout 2 wrote no account for a payer whose only envelopes in a currency were pendings;
+    // layout 3 counts them in the account, so a fresh fold has one: write it.
+    if (!account && !velocity) continue;
+    checks.push({ key, versionstamp: account?.versionstamp ?? null });
+    const { velocityHour: _, velocityCount: __, ...rest } = account?.value ?? emptyAccount;
     mutations.push({
       type: "set",
-      key: account.key,
+      key,
       value: velocity
         ? { ...rest, velocityHour: velocity.hour, velocityCount: velocity.count }
         : rest,

@@ -85,7 +85,12 @@ async function toLegacy(store: Store): Promise<void> {
     const hours = latest.get(payer) ?? new Map<number, number>();
     hours.set(velocityHour, (hours.get(velocityHour) ?? 0) + (velocityCount ?? 0));
     latest.set(payer, hours);
-    mutations.push({ type: "set", key: entry.key, value: rest });
+    // Layout 2 wrote no account for pendings alone: an account that never moved did not exist.
+    const untouched = rest.count === 0 && BigInt(rest.balance) === 0n &&
+      BigInt(rest.received) === 0n;
+    mutations.push(
+      untouched ? { type: "delete", key: entry.key } : { type: "set", key: entry.key, value: rest },
+    );
   }
   for (const [payer, hours] of latest) {
     for (const [hour, count] of hours) {
