@@ -1,6 +1,6 @@
 // The node: its networks with peers and sync lag, and the envelopes it accepts as they commit.
 import { useEffect, useState } from "./vendor/preact-hooks.mjs";
-import { api, ApiError, readEvents } from "./api.js";
+import { api, ApiError, currentNetwork, readEvents } from "./api.js";
 import { LineChart } from "./charts.js";
 import { Did, ErrorBox, Heading, html, Loading, TableBox, when } from "./ui.js";
 
@@ -82,7 +82,13 @@ function useLatest() {
   return view;
 }
 
-function Networks({ networks, home }) {
+/**
+ * The networks the node serves, each cooperative by its name; "shown here" marks the one the
+ * other views read (the picker's choice, else the home network).
+ */
+function Networks({ networks, home, cooperatives }) {
+  const names = new Map((cooperatives ?? []).map((n) => [n.id, n.name]));
+  const shown = currentNetwork() ?? home;
   if (!Array.isArray(networks) || networks.length === 0) {
     return html`<p class="muted">This node serves no network yet.</p>`;
   }
@@ -101,12 +107,11 @@ function Networks({ networks, home }) {
         <tbody>${networks.map((n) =>
           html`
             <tr data-net=${n.id}>
-              <th scope="row"><code class="id" title=${n.id}>${n.id.slice(0, 12)}…${n.id.slice(
-                -6,
-              )}</code>
-                      ${n.id === home
+              <th scope="row">${names.has(n.id) ? `${names.get(n.id)} ` : ""}<code class="id"
+                title=${n.id}>${n.id.slice(0, 12)}…${n.id.slice(-6)}</code>
+                      ${n.id === shown
                         ? html`
-                          <span class="tag">this gateway</span>
+                          <span class="tag">shown here</span>
                         `
                         : ""}</th>
               <td class="num" data-peers>${n.peers}</td>
@@ -147,7 +152,11 @@ export function StatusView() {
         <dd data-testid="sync-lag">${data.syncLag}</dd>
       </dl>
       <h2>Networks</h2>
-      <${Networks} networks=${data.networks} home=${data.net} />
+      <${Networks}
+        networks=${data.networks}
+        home=${data.net}
+        cooperatives=${data.cooperatives}
+      />
     `
   }
     <h2>Envelopes per second</h2>
