@@ -472,6 +472,11 @@ Deno.test({
           const [row] = await positions("a1");
           assertEquals([row[0], row[2]], ["65.00", "100.00"], "the position");
           const fedJournal = `${root}/federation.journal`;
+          // A bad output is refused, naming it.
+          for (const bad of [root, "/dev/full", `${root}/missing/federation.journal`]) {
+            const refused = await run("b2", ["federation", "export", "--out", bad], 1);
+            assert(refused.stderr.includes(bad), `the refusal names ${bad}: ${refused.stderr}`);
+          }
           await cli("b2", ["federation", "export", "--out", fedJournal]);
           await hledger(fedJournal, "check", "-s");
           const fedRows = await balancesOf(fedJournal, "^coops:");
