@@ -494,6 +494,8 @@ const exceptions: Record<string, string> = {
   // Encrypting needs the recipient's key event log, which the sweep's A does not hold for B.
   "id encrypt|--out|/dev/full": "needs a recipient whose key event log A holds",
   "id share-open|--out|*": "needs a trustee backup naming the swept identity",
+  // The sweep's world joins no federation; tests/clearing_nodes_test.ts checks a bad --out.
+  "federation export|--out|*": "needs a federation",
   // A ballot flag is checked against the proposal's method and options, and the sweep's world
   // joins no federation, so a federation vote is refused for that first (naming the proposal id);
   // tests/federation_methods_cli_test.ts checks bad federation ballots with the data dir unchanged.
