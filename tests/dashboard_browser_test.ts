@@ -360,6 +360,8 @@ Deno.test(needsTools(["chromium"], {
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
         assert.ok(stream(), "the status page reads Beta's event stream");
+        assert.match(await textOf(page, `tr[data-net="${beta}"] th`), /^Beta .*shown here$/);
+        assert.match(await textOf(page, `tr[data-net="${alpha}"] th`), /^Alpha [^ ]+$/);
         const edge = await writeThroughGateway(
           base,
           { did: aDid, seed: secrets.ed25519 },
@@ -453,6 +455,18 @@ Deno.test(needsTools(["chromium"], {
           }
         }
         await checkLayout("networks-members-alpha");
+        // Signing in to Alpha with the key the tab already holds: a second token, Alpha's.
+        await visit(page, base, "#/signin", "[data-testid=held-key]");
+        await page.click("[data-testid=held-key] button[type=submit]");
+        await page.waitForFunction(
+          (did) => location.hash === `#/members/${encodeURIComponent(did)}`,
+          { timeout: 30_000 },
+          aDid,
+        );
+        await page.waitForSelector("#pay-to");
+        held = await sessions();
+        assert.deepEqual(Object.keys(held).sort(), [alpha, beta].sort());
+        assert.equal(held[alpha].net, alpha);
         // And back on Beta the member is still signed in there.
         await page.select("#network", beta);
         await page.waitForSelector("span.account");

@@ -108,6 +108,36 @@ function KeyForm() {
   </form>`;
 }
 
+/**
+ * Signs in to the chosen network with the key this tab already holds (imported to sign in to
+ * another network the node serves): no need to give it again.
+ */
+function HeldKeyForm() {
+  const [state, setState] = useState({ busy: false, error: null });
+  const key = heldKey();
+  if (!key || session()) return null;
+  const onSubmit = async (event) => {
+    event.preventDefault();
+    const wanted = chosenScopes(new FormData(event.currentTarget));
+    setState({ busy: true, error: null });
+    try {
+      await signInWithKey(key.did, wanted);
+      setState({ busy: false, error: null });
+      location.hash = `#/members/${encodeURIComponent(key.did)}`;
+    } catch (error) {
+      setState({ busy: false, error });
+    }
+  };
+  return html`<form class="card" data-testid="held-key" onSubmit=${onSubmit}>
+    <h2>With the key already in this tab</h2>
+    <p>This tab holds the key of <${Did} did=${key.did} link=${false} />: it signs this
+      network's challenge here, as for the network you signed in to before.</p>
+    <${ScopeChoice} idPrefix="held" />
+    <button type="submit" disabled=${state.busy}>${state.busy ? "Signing in…" : "Sign in"}</button>
+    ${state.error && html`<p class="error" role="alert">Sign-in failed: ${state.error.message}</p>`}
+  </form>`;
+}
+
 function ScopeChoice({ idPrefix }) {
   return html`<fieldset>
     <legend>Allow this sign-in to</legend>
@@ -249,6 +279,7 @@ export function SignInView() {
       dropSession({ all: true });
     }}>Sign out</button></p>`
   }
+    <${HeldKeyForm} />
     <${KeyForm} />
     <${TerminalForm} />
   </section>`;
