@@ -17,6 +17,7 @@ import {
 } from "./clearing_kinds.ts";
 import { owedBy } from "./clearing.ts";
 import { clearingStateKeys, type StoredPair } from "./clearing_state.ts";
+import { ingest } from "../chain/ingest.ts";
 
 function assertEquals(actual: unknown, expected: unknown, message = ""): void {
   const a = JSON.stringify(actual, (_, v) => (typeof v === "bigint" ? `${v}n` : v));
@@ -203,5 +204,59 @@ Deno.test("fed.clear.* keep the stored positions in the envelope's commit; the c
   assertEquals(
     [c1, c2].map((c) => reading.state.commits.get(c)?.status),
     ["accepted", "accepted"],
+  );
+});
+
+Deno.test("two writers upgrading a store without stored positions at once: one derivation lands, the other retries on it", async () => {
+  const { alpha, beta, a, b, fed, agreement, commit } = await setup();
+  const id = await agreement(100, t0 + 1);
+  await fed.submit(a, "fed.vote", { proposal: id, coop: alpha.net, choice: "for" }, t0 + 2);
+  await fed.submit(b, "fed.vote", { proposal: id, coop: beta.net, choice: "for" }, t0 + 3);
+  const ts = t0 + 2000;
+  const c1 = await fed.submit(a, commitKind, commit("p1", 30, ts), ts);
+  // As written before positions were stored: the records only.
+  const mutations = [];
+  for await (const entry of fed.store.list({ prefix: ["fed", "clr"] })) {
+    if (["v", "p", "d", "o", "u", "so"].includes(entry.key[2] as string)) {
+      mutations.push({ type: "delete" as const, key: entry.key });
+    }
+  }
+  await fed.store.commit([], mutations);
+  assertEquals((await verifyClearing(fed.view(), ts + 1)).stored, false);
+  // Two writers (each its own ingest, no shared cache), each upgrading in its envelope's commit.
+  const answer = await fed.seal(b, answerKind, { commit: c1, choice: "accept" }, ts + 2);
+  const second = await fed.seal(a, commitKind, commit("p2", 20, ts + 2), ts + 2);
+  fed.clock.set(ts + 2);
+  // Counts the commits that lost to the other writer (the store answers null).
+  let lost = 0;
+  const store = new Proxy(fed.store, {
+    get(target, prop) {
+      if (prop === "commit") {
+        return async (...args: Parameters<typeof target.commit>) => {
+          const result = await target.commit(...args);
+          if (result === null) lost++;
+          return result;
+        };
+      }
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  const deps = { ...fed.deps, store };
+  const outcomes = await Promise.all([
+    ingest(deps, [answer], { source: "gossip" }),
+    ingest(deps, [second], { source: "gossip" }),
+  ]);
+  assertEquals(outcomes.map((o) => o[0].status), ["accepted", "accepted"]);
+  assertEquals(lost > 0, true, "one writer lost a commit and retried");
+  const verified = await verifyClearing(fed.view(), ts + 3);
+  assertEquals([verified.stored, verified.differences, verified.stale], [true, [], []]);
+  const reading = await readClearing(fed.view(), ts + 3);
+  assertEquals(owedBy(reading.state, alpha.net, beta.net), 30n);
+  assertEquals(
+    (await readPositions(fed.view(), ts + 3)).open.get(
+      [alpha.net, beta.net].sort().join("/"),
+    ),
+    1,
   );
 });
