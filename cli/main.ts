@@ -75,8 +75,9 @@ export async function describeCli(): Promise<CommandSpec> {
 const scopedCommanderOutput = {
   writeOut: (text: string) => writeStdout(text),
   writeErr: (text: string) => writeStderr(text),
-  getOutHelpWidth: () => undefined,
-  getErrHelpWidth: () => undefined,
+  // A spawned icn's streams are not terminals, so commander wraps its help at 80 columns.
+  getOutHelpWidth: () => 80,
+  getErrHelpWidth: () => 80,
   getOutHasColors: () => false,
   getErrHasColors: () => false,
 };
