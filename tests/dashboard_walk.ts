@@ -81,6 +81,14 @@ export async function walkDashboard(browser: Browser, input: WalkInput): Promise
       : []),
   ];
   const { page, problems } = await openPage(browser, allowed);
+  // A single-network node's requests name no network (federation positions name a federation).
+  page.on("request", (request) => {
+    const url = new URL(request.url());
+    if (
+      url.pathname.startsWith("/api/v1/") && !url.pathname.startsWith("/api/v1/federation/") &&
+      url.searchParams.has("net")
+    ) problems.push(`a request names a network on a single-network node: ${url}`);
+  });
   try {
     return await walk(page, problems, input);
   } catch (error) {
@@ -122,6 +130,8 @@ async function walk(page: Page, problems: string[], input: WalkInput): Promise<W
   // Status, signed out.
   await visit(page, base, "#/", "[data-testid=envelopes]");
   await waitInPage(page, () => document.querySelectorAll("tr[data-net]").length > 0, "networks");
+  // One cooperative: no network picker, and no request names a network.
+  assert.equal(await page.$("#network"), null, "a network picker on a single-network node");
   if (input.whileOnStatus) {
     // An envelope accepted while the page is open appears under "Latest envelopes" (the event
     // stream, woken by the node's accepted-envelope callback).
