@@ -190,14 +190,21 @@ function useNetworks() {
     let stopped = false;
     let timer;
     const controller = new AbortController();
+    let reading = false; // one read at a time, so there is only ever one timer
     const read = async () => {
+      if (reading) return;
+      reading = true;
       try {
         setServed(await api("status", { signal: controller.signal }));
       } catch {
         if (controller.signal.aborted) return;
-        setServed(null);
+        // A refresh that fails keeps the list it had: the chosen network stays chosen.
+        if (servedNetworks() === null) setServed(null);
+      } finally {
+        reading = false;
       }
       if (stopped) return;
+      clearTimeout(timer);
       setState((s) => ({ ready: true, round: s.round + 1 }));
       timer = setTimeout(read, networksRefreshMs);
     };
