@@ -9,16 +9,13 @@
  */
 import type { Currency } from "../governance/genesis.ts";
 import { formatAmount } from "../ledger/amount.ts";
+import { hledgerCommodity } from "../ledger/export.ts";
 import type { CommitRecord, SettlementOutcome } from "./clearing.ts";
 import type { ClearingReading } from "./clearing_kinds.ts";
 
 /** The account of a cooperative: its network id, as the cooperatives' ledgers name it. */
 export function coopAccount(net: string): string {
   return `coops:${net}`;
-}
-
-function commodity(code: string): string {
-  return /^[A-Za-z]+$/.test(code) ? code : `"${code}"`;
 }
 
 function day(ts: number): string {
@@ -35,7 +32,7 @@ export function federationJournal(input: {
   currency: Currency;
 }): string {
   const { reading, currency } = input;
-  const unit = commodity(currency.code);
+  const unit = hledgerCommodity(currency.code);
   const amount = (minor: bigint) => `${formatAmount(minor, currency.decimals)} ${unit}`;
   const lines = [
     "; icn federation export",

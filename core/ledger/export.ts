@@ -48,7 +48,8 @@ export async function listOpenPendings(
   return out.sort((a, b) => a.ts - b.ts || (a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0));
 }
 
-function hledgerCommodity(code: string): string {
+/** A currency code as hledger's commodity syntax takes it (quoted unless letters only). */
+export function hledgerCommodity(code: string): string {
   return /^[A-Za-z]+$/.test(code) ? code : `"${code}"`;
 }
 
