@@ -57,7 +57,7 @@ Deno.test("federationJournal() books accepted payments and applied settlements, 
     coops: [{ net: "netB", name: "Beta" }, { net: "netA", name: "Alpha; the first" }],
     currency: hours,
   });
-  const postings = journal.split("\n").filter((l) => /^    coops:/.test(l)).map((l) => l.trim());
+  const postings = journal.split("\n").filter((l) => /^ {4}coops:/.test(l)).map((l) => l.trim());
   assertEquals(postings, [
     "coops:netA  -30.00 hours",
     "coops:netB  30.00 hours",
