@@ -183,6 +183,8 @@ try {
     "governance.delegates.approval=50",
     "credit.baseline=100000",
     "credit.rampStart=100",
+    // Above the default 100 transfers an hour, which a run of a few hundred payments would pass.
+    ...["isolated", "known", "partner", "federated"].map((c) => `policy.${c}.velocity=2000`),
   ];
   const coop = async (name: string, founders: Name[]) => {
     const file = `${root}/${name}.json`;
