@@ -347,7 +347,8 @@ export const clearingAgentRunsMax = 8;
 /**
  * `federation.agent` on a delegate's node: runs `clearingSteps` for one cooperative in one
  * federation when an envelope of either network is accepted (`notify`) and every
- * `intervalMs`, one run at a time; failures are logged and retried at the next run.
+ * `intervalMs`, one run at a time; failures are logged and retried at the next run. Only the
+ * agent of the cooperative's first-listed delegate acts; another delegate's stands by.
  */
 export class ClearingAgent {
   readonly #deps: ClearingAgentDeps;
@@ -357,6 +358,8 @@ export class ClearingAgent {
   #again = false;
   /** Steps done since start, for status and tests. */
   actions = 0;
+  /** Whether the last run found another delegate's agent the one that answers. */
+  #standingBy = false;
 
   constructor(deps: ClearingAgentDeps, options: { intervalMs?: number } = {}) {
     this.#deps = deps;
@@ -406,6 +409,21 @@ export class ClearingAgent {
       const side = await openClearingSide({ fed, coop, now, submit });
       const current = await side.fed.view.delegatesAt(coop.id, now);
       if (!current?.delegates.includes(did)) return;
+      // One agent answers for a cooperative: its first-listed delegate's. Two agents of one
+      // cooperative accepting at once could take a position past its limit in the derived order
+      // (docs/clearing.md, "One agent per cooperative"); the others stand by.
+      if (current.delegates[0] !== did) {
+        if (!this.#standingBy) {
+          logger.info("clearing_agent_standby", {
+            federation: fed.id,
+            coop: coop.id,
+            agent: current.delegates[0],
+          });
+        }
+        this.#standingBy = true;
+        return;
+      }
+      this.#standingBy = false;
       const actions = await clearingSteps(side);
       this.actions += actions.length;
       for (const action of actions) {

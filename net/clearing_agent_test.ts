@@ -1,12 +1,13 @@
 /**
  * The clearing agent over in-memory stores: notified, it answers a payment to its cooperative
  * and credits the payee (the cooperative's envelopes are recorded, not applied); as anyone who
- * is not a delegate it does nothing; a refusal it cannot avoid is logged, not thrown.
+ * is not a delegate it does nothing, nor as a delegate other than the first-listed one; a refusal it
+ * cannot avoid is logged, not thrown.
  */
 import { chainKeys } from "../core/chain/keys.ts";
 import { federationRulesFor } from "../core/federation/params.ts";
 import { FederationNet, t0, testCoop, testFederation } from "../core/federation/_fixture.ts";
-import { commitKind, readClearing } from "../core/federation/clearing_kinds.ts";
+import { answerKind, commitKind, readClearing } from "../core/federation/clearing_kinds.ts";
 import { clearingCreditKind } from "../core/ledger/clearing.ts";
 import { fixedClock } from "../core/ports.ts";
 import { MemoryStore } from "../core/store/memory_store.ts";
@@ -20,10 +21,10 @@ function assertEquals(actual: unknown, expected: unknown, message = ""): void {
 
 const params = { "federation.clearing.votingPeriod": 1000 };
 
-async function world() {
+async function world(options: { delegates?: number } = {}) {
   const alpha = await testCoop("Alpha", [1, 2]);
   const beta = await testCoop("Beta", [3, 4]);
-  const file = await testFederation([alpha, beta], { params });
+  const file = await testFederation([alpha, beta], { params, delegates: options.delegates });
   const [a] = alpha.members;
   const [b, b2] = beta.members;
   const fed = await FederationNet.create(file, [a, b, b2]);
@@ -127,4 +128,39 @@ Deno.test("ClearingAgent does nothing for an identity that is not a delegate", a
   controller.abort();
   assertEquals(written, []);
   assertEquals(agent.actions, 0);
+});
+
+Deno.test("ClearingAgent of a second delegate stands by: the first-listed delegate's agent answers", async () => {
+  const { beta, b, b2, fed, coopStore, ts } = await world({ delegates: 2 });
+  const current = await fed.view().delegatesAt(beta.net, ts + 10);
+  assertEquals([...current!.delegates].sort(), [b.did, b2.did].sort(), "Beta has two delegates");
+  const [firstDid, secondDid] = current!.delegates;
+  const run = async (did: string) => {
+    const written: string[] = [];
+    const logged: string[] = [];
+    const controller = new AbortController();
+    const agent = new ClearingAgent({
+      fed: { id: fed.net, store: fed.store },
+      coop: { id: beta.net, store: coopStore },
+      did,
+      clock: fixedClock(ts + 10),
+      submit: (_net, request) => {
+        written.push(request.kind);
+        return Promise.resolve({ cid: "bafyfake" });
+      },
+      logger: { debug() {}, info: (event) => logged.push(event), warn() {}, error() {} },
+      signal: controller.signal,
+    }, { intervalMs: 3_600_000 });
+    agent.start();
+    agent.notify();
+    await agent.idle();
+    await agent.stop();
+    controller.abort();
+    return { written, logged };
+  };
+  const second = await run(secondDid);
+  assertEquals(second.written, [], "the second delegate's agent writes nothing");
+  assertEquals(second.logged, ["clearing_agent_standby"], "and says once that it stands by");
+  const first = await run(firstDid);
+  assertEquals(first.written.includes(answerKind), true, "the first-listed delegate answers");
 });
