@@ -85,6 +85,8 @@ async function upgradeBatch(store: Store, pending: StoreEntry<string>[]): Promis
     const cid = entry.value;
     const legacy = (await store.get<Uint8Array | { parts: number }>(legacyEnvelope(cid)))?.value;
     if (legacy === undefined) {
+      // Another process upgraded this position since it was listed: lose, and list again.
+      if (await movedSince(store, entry)) return null;
       throw new Error(`Store is missing envelope ${cid} named by chain position ${seq}`);
     }
     const before = { mutations: mutations.length, keyBytes, bytes };
@@ -95,7 +97,10 @@ async function upgradeBatch(store: Store, pending: StoreEntry<string>[]): Promis
       set(entry.key, { cid, parts: legacy.parts } satisfies StoredEnvelope, partsRecordBytes);
       for (let i = 0; i < legacy.parts; i++) {
         const part = (await store.get<Uint8Array>(legacyPart(cid, i)))?.value;
-        if (!part) throw new Error(`Store is missing part ${i} of envelope ${cid}`);
+        if (!part) {
+          if (await movedSince(store, entry)) return null;
+          throw new Error(`Store is missing part ${i} of envelope ${cid}`);
+        }
         set(chainKeys.part(net, author, seq, i), part, part.length);
         remove(legacyPart(cid, i));
       }
@@ -118,6 +123,11 @@ async function upgradeBatch(store: Store, pending: StoreEntry<string>[]): Promis
   if (logNext) mutations.push({ type: "set", key: chainKeys.logNext, value: logNext.value });
   const committed = await store.commit(checks, mutations);
   return committed === null ? null : upgradedCount;
+}
+
+/** Whether a listed chain position was rewritten (by another upgrader) after it was listed. */
+async function movedSince(store: Store, entry: StoreEntry<string>): Promise<boolean> {
+  return (await store.get(entry.key))?.versionstamp !== entry.versionstamp;
 }
 
 /** Layout-1 entries no chain position names (none are expected) are dropped once every position is upgraded. */
