@@ -27,6 +27,7 @@
  */
 import { KvStore } from "../core/store/kv_store.ts";
 import { hasCommand, icn, icnExpect } from "./_cli.ts";
+import { createFederationWorld } from "./_federation_world.ts";
 import { assert, assertEquals, stateDigest, waitFor } from "./_node_fixture.ts";
 import { nodeInfo, spawnNodeWithEnv } from "./_node_process.ts";
 
@@ -251,107 +252,30 @@ Deno.test({
     };
 
     try {
-      // ---- Set-up in data dirs (no nodes yet).
-      await Promise.all(names.map(async (n) => {
-        did[n] = (await cli<{ did: string }>(n, ["id", "init"])).did;
-      }));
-      const sets = [
-        "governance.delegates.votingPeriod=1h",
-        "governance.delegates.timelock=1s",
-        "governance.delegates.quorum=50",
-        "governance.delegates.approval=50",
-        "credit.baseline=100000",
-        "credit.rampStart=100",
-      ];
-      const coop = async (name: string, founders: Name[]) => {
-        const file = `${root}/${name}.json`;
-        await cli(founders[0], [
-          "governance",
-          "genesis",
-          "create",
-          "--name",
-          name,
-          ...founders.slice(1).flatMap((n) => ["--member", did[n]]),
-          ...sets.flatMap((s) => ["--set", s]),
-          "--out",
-          file,
-        ]);
-        for (const n of founders) await cli(n, ["governance", "genesis", "sign", file]);
-        const joined = await Promise.all(
-          founders.map((n) => cli<{ id: string }>(n, ["governance", "join", file])),
-        );
-        nets[name] = joined[0].id;
-        return file;
-      };
-      const [alphaFile, betaFile] = await Promise.all([
-        coop("Alpha", ["a1", "a2"]),
-        coop("Beta", ["b1", "b2"]),
-      ]);
-      const fedFile = `${root}/federation.json`;
-      await cli("a1", [
-        "federation",
-        "create",
-        "--name",
-        "Bread federation",
-        "--coop",
-        alphaFile,
-        "--coop",
-        betaFile,
-        "--delegate",
-        `Beta=${did.b1}`,
-        "--set",
-        "federation.clearing.votingPeriod=1h",
-        "--out",
-        fedFile,
-      ]);
-      await cli("a1", ["federation", "sign", fedFile]);
-      await cli("b1", ["federation", "sign", fedFile]);
-      const fed = (await Promise.all(
-        names.map((n) => cli<{ id: string }>(n, ["federation", "join", fedFile])),
-      ))[0].id;
-      nets.fed = fed;
-      // Each cooperative chooses its delegate (its own governance); Alpha's delegate proposes the
-      // agreement, both vote (the proposal carried to b1 as a bundle; the nodes sync the rest).
-      const choose = async (n: Name) => {
-        const p = await cli<{ id: string; effective: number }>(n, [
-          "governance",
-          "propose",
-          "--net",
-          coopOf(n),
-          "--kind",
-          "delegates",
-          "--title",
-          "Our delegate",
-          "--federation",
-          fed,
-          "--delegate",
-          did[n],
-        ]);
-        await cli(n, ["governance", "vote", p.id, "for", "--net", coopOf(n)]);
-        return p.effective;
-      };
-      const [agreement, ...effective] = await Promise.all([
-        cli<{ id: string; closes: number }>("a1", [
-          "federation",
-          "agreement",
-          "--with",
-          "Beta",
-          "--limit",
-          "100",
-          "--rate",
-          "1",
-          "--partner-rate",
-          "1",
-        ]),
-        choose("a1"),
-        choose("b1"),
-      ]);
-      await cli("a1", ["federation", "vote", agreement.id, "for"]);
-      const bundle = `${root}/fed.car`;
-      await cli("a1", ["node", "export", "--net", fed, "--out", bundle]);
-      await cli("b1", ["node", "import", bundle, "--net", fed]);
-      await cli("b1", ["federation", "vote", agreement.id, "for"]);
-      offsetMs = Math.max(agreement.closes, ...effective) + 2000 - Date.now();
+      // ---- Set-up in data dirs (no nodes yet): the bundle carries the agreement's proposal to
+      // b1; the nodes sync the rest.
+      const world = await createFederationWorld(cli, {
+        root,
+        names,
+        coops: [{ name: "Alpha", founders: ["a1", "a2"] }, {
+          name: "Beta",
+          founders: ["b1", "b2"],
+        }],
+        sets: [
+          "governance.delegates.votingPeriod=1h",
+          "governance.delegates.timelock=1s",
+          "governance.delegates.quorum=50",
+          "governance.delegates.approval=50",
+          "credit.baseline=100000",
+          "credit.rampStart=100",
+        ],
+        federation: { name: "Bread federation", sets: ["federation.clearing.votingPeriod=1h"] },
+        agreement: { limit: "100", rate: "1", partnerRate: "1" },
+      });
+      Object.assign(did, world.did);
+      Object.assign(nets, world.nets, { fed: world.federation });
+      const fed = world.federation;
+      offsetMs = world.decidedAt + 2000 - Date.now();
 
       await step(
         "a member of Alpha pays a member of Beta through the running nodes",
