@@ -9,8 +9,9 @@ import {
 } from "../core/chain/bundle.ts";
 import { ingest } from "../core/chain/ingest.ts";
 import { chainKeys } from "../core/chain/keys.ts";
-import { VerifyPool, verifyPoolThreshold } from "../core/chain/verify_pool.ts";
+import { verifyPoolThreshold } from "../core/chain/verifier.ts";
 import { readLog } from "../core/chain/read.ts";
+import { VerifyPool } from "../net/verify_pool.ts";
 import { InvalidInputError } from "../core/errors.ts";
 import { clearCatchUp, readCatchUp } from "../core/identity/catch_up.ts";
 import type { CliContext } from "./context.ts";
@@ -91,7 +92,7 @@ export async function importBundle(
   // A data dir that has not joined takes the key logs and sets the network's envelopes aside;
   // what it takes is still all or nothing, so a tampered bundle changes nothing.
   const { now, notJoined } = await splitForImport(envelopes, joined);
-  // A large bundle verifies its signatures on every core (core/chain/verify_pool.ts).
+  // A large bundle verifies its signatures on every core (net/verify_pool.ts).
   const verifier = now.length >= verifyPoolThreshold ? new VerifyPool() : undefined;
   const outcomes = await ingest(verifier ? { ...deps, verifier } : deps, now, {
     source: "import",

@@ -9,7 +9,8 @@
  */
 import { ingest, type IngestDeps } from "../core/chain/ingest.ts";
 import { StateOverlay } from "../core/chain/state.ts";
-import { VerifyPool, verifyPoolSize, type VerifyRequest } from "../core/chain/verify_pool.ts";
+import type { VerifyRequest } from "../core/chain/verifier.ts";
+import { VerifyPool, verifyPoolSize } from "../net/verify_pool.ts";
 import { cooperativeScore, cooperativeScoreByWalk } from "../core/trust/view.ts";
 import { chainKeys } from "../core/chain/keys.ts";
 import { type SealedEnvelope, sealEnvelope } from "../core/envelope/envelope.ts";

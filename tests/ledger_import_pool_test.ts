@@ -5,7 +5,7 @@
  * changes nothing, and the process exits (the pool's workers are terminated).
  */
 import { encodeBundle } from "../core/chain/bundle.ts";
-import { verifyPoolThreshold } from "../core/chain/verify_pool.ts";
+import { verifyPoolThreshold } from "../core/chain/verifier.ts";
 import { testIdentity } from "../core/testing.ts";
 import { assertEquals, assertMatch, icnExpect, sameSnapshot, snapshotDir } from "./_cli.ts";
 

@@ -53,7 +53,7 @@ import {
   verifyChunk,
   verifyPoolThreshold,
   type VerifyRequest,
-} from "./verify_pool.ts";
+} from "./verifier.ts";
 
 /** Envelopes whose store reads are fetched together ahead of validation. */
 const prefetchEnvelopes = 128;

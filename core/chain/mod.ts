@@ -23,9 +23,9 @@ export {
 export { readChain, readChainBytes, readHead, readHeads, readLog } from "./read.ts";
 export { StateOverlay, type StateView } from "./state.ts";
 export {
+  mainThreadVerifier,
   type SignatureVerifier,
-  VerifyPool,
-  verifyPoolSize,
   verifyPoolThreshold,
   type VerifyRequest,
-} from "./verify_pool.ts";
+  verifyRequests,
+} from "./verifier.ts";

@@ -5,12 +5,12 @@ import { listAll, type Store } from "../store/store.ts";
 import { EdgeWriter, t0, trustNetwork } from "../trust/_testing.ts";
 import { type BatchRejectedError, ingest, type IngestOutcome } from "./ingest.ts";
 import {
+  mainThreadVerifier,
   type SignatureVerifier,
-  VerifyPool,
-  verifyPoolSize,
   verifyPoolThreshold,
   type VerifyRequest,
-} from "./verify_pool.ts";
+  verifyRequests,
+} from "./verifier.ts";
 
 const utf8 = new TextEncoder();
 
@@ -29,27 +29,12 @@ async function requests(count: number): Promise<{ list: VerifyRequest[]; expecte
   return { list, expected };
 }
 
-Deno.test("VerifyPool gives verifyEd25519's answers in order, and close() ends its workers", async () => {
-  const pool = new VerifyPool(2);
-  try {
-    const { list, expected } = await requests(300);
-    assert.ok(expected.includes(false) && expected.includes(true));
-    assert.deepEqual(await pool.verify(list), expected);
-    assert.deepEqual(await pool.verify([]), []);
-  } finally {
-    pool.close();
-  }
-  pool.close();
-  await assert.rejects(pool.verify((await requests(1)).list), /closed/);
-  // The test sanitizers fail this test if a worker were left running.
-});
-
-Deno.test("VerifyPool refuses a size outside 1–8; the default follows the cores", () => {
-  assert.throws(() => new VerifyPool(0), RangeError);
-  assert.throws(() => new VerifyPool(9), RangeError);
-  const size = verifyPoolSize();
-  assert.ok(size >= 1 && size <= 8);
-  assert.equal(size, Math.min(8, Math.max(1, navigator.hardwareConcurrency)));
+Deno.test("verifyRequests() and mainThreadVerifier give verifyEd25519's answers in order", async () => {
+  const { list, expected } = await requests(300);
+  assert.ok(expected.includes(false) && expected.includes(true));
+  assert.deepEqual(Array.from(await verifyRequests(list), (ok) => ok === 1), expected);
+  assert.deepEqual(await mainThreadVerifier.verify(list), expected);
+  assert.deepEqual(await mainThreadVerifier.verify([]), []);
 });
 
 async function snapshot(store: Store): Promise<string> {
@@ -95,24 +80,27 @@ function summary(outcomes: IngestOutcome[]): string[] {
   );
 }
 
-/** A verifier that counts calls and answers with `answer` (or rejects). */
-function fakeVerifier(answer: "pool" | "fail"): SignatureVerifier & { calls: number } {
-  const pool = answer === "pool" ? new VerifyPool(2) : undefined;
+/**
+ * A verifier that counts calls and answers as the single-thread verifier
+ * (`verify`; the pool's own answers are tested in net/verify_pool_test.ts),
+ * or rejects every call as a pool whose worker died (`fail`).
+ */
+function fakeVerifier(answer: "verify" | "fail"): SignatureVerifier & { calls: number } {
   return {
     calls: 0,
     verify(list) {
       this.calls++;
-      return pool ? pool.verify(list) : Promise.reject(new Error("worker died"));
+      return answer === "verify"
+        ? mainThreadVerifier.verify(list)
+        : Promise.reject(new Error("worker died"));
     },
-    close() {
-      pool?.close();
-    },
+    close() {},
   };
 }
 
 for (const broken of [false, true]) {
   Deno.test(
-    `ingest with a verify pool gives the same outcomes and store as without (${
+    `ingest with a verifier gives the same outcomes and store as without (${
       broken ? "one forged signature" : "all valid"
     })`,
     async () => {
@@ -122,7 +110,7 @@ for (const broken of [false, true]) {
         assert.match(expected[150], /rejected:.*Ed25519/);
         assert.match(expected[151], /rejected:gap/);
       } else assert.ok(expected.every((o) => o.startsWith("accepted")));
-      for (const kind of ["pool", "fail"] as const) {
+      for (const kind of ["verify", "fail"] as const) {
         const pooled = await batch(broken);
         const verifier = fakeVerifier(kind);
         try {
@@ -140,7 +128,7 @@ for (const broken of [false, true]) {
   );
 }
 
-Deno.test("ingest leaves the pool alone below the threshold and when a gate is set", async () => {
+Deno.test("ingest leaves the verifier alone below the threshold and when a gate is set", async () => {
   const verifier = fakeVerifier("fail");
   const small = await batch(false);
   const outcomes = await ingest(
@@ -160,7 +148,7 @@ Deno.test("ingest leaves the pool alone below the threshold and when a gate is s
   assert.equal(verifier.calls, 0);
 });
 
-Deno.test("an all-or-nothing import with a verify pool refuses at the same envelope, or accepts the same", async () => {
+Deno.test("an all-or-nothing import with a verifier refuses at the same envelope, or accepts the same", async () => {
   for (const broken of [false, true]) {
     const plain = await batch(broken);
     const before = await snapshot(plain.net.deps.store);
@@ -172,7 +160,7 @@ Deno.test("an all-or-nothing import with a verify pool refuses at the same envel
       assert.match(String(expected), /^150:.*Ed25519/);
       assert.equal(await snapshot(plain.net.deps.store), before);
     }
-    for (const kind of ["pool", "fail"] as const) {
+    for (const kind of ["verify", "fail"] as const) {
       const pooled = await batch(broken);
       const verifier = fakeVerifier(kind);
       try {

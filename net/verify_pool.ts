@@ -1,37 +1,19 @@
 /**
  * Signature verification on every core: a small, bounded pool of workers that
  * verify batches of Ed25519 (and ML-DSA-65) signatures while the main thread
- * validates the ledger's rules (issue #19). Ingest uses it only for batches
- * above `verifyPoolThreshold` (import, sync) and only when one is supplied in
- * `IngestDeps.verifier`; a single CLI write never starts a worker.
+ * validates the ledger's rules (issue #19). It implements core's
+ * `SignatureVerifier` port (core/chain/verifier.ts); ingest uses it only for
+ * batches above `verifyPoolThreshold` (import, sync) and only when one is
+ * supplied in `IngestDeps.verifier`; a single CLI write never starts a worker.
+ * It lives here, not in core, because it starts threads.
  *
  * Results are the same as `verifySignatures` on the main thread: the workers
- * run the same functions (core/identity/keys.ts). A worker that fails makes
+ * run `verifyRequests` (core/chain/verifier.ts). A worker that fails makes
  * `verify` reject, and ingest then verifies that batch on the main thread.
  * `close()` terminates every worker; a closed pool rejects further calls.
  */
-import { InvalidSignatureError } from "../errors.ts";
-import type { Envelope } from "../envelope/envelope.ts";
-import type { KeySet } from "../identity/kel.ts";
+import { type SignatureVerifier, verifyChunk, type VerifyRequest } from "../core/chain/verifier.ts";
 
-/** One signature to check. */
-export interface VerifyRequest {
-  alg: "ed25519" | "ml-dsa-65";
-  publicKey: Uint8Array;
-  message: Uint8Array;
-  signature: Uint8Array;
-}
-
-/** Verifies many signatures at once; results in request order. */
-export interface SignatureVerifier {
-  verify(requests: readonly VerifyRequest[]): Promise<boolean[]>;
-  close(): void;
-}
-
-/** Envelopes in an ingest call below which the main thread verifies alone (a worker hop costs more). */
-export const verifyPoolThreshold = 256;
-/** Requests per message to a worker: large enough to amortise the hop, small enough to spread. */
-export const verifyChunk = 128;
 /** Never more workers than this, whatever the machine reports. */
 export const verifyWorkersMax = 8;
 
@@ -39,29 +21,6 @@ export const verifyWorkersMax = 8;
 export function verifyPoolSize(): number {
   const cores = typeof navigator !== "undefined" ? navigator.hardwareConcurrency : 1;
   return Math.max(1, Math.min(verifyWorkersMax, Number.isSafeInteger(cores) ? cores : 1));
-}
-
-/**
- * The signature checks `verifySignatures` (core/identity/kel.ts) would make,
- * as requests; null when the signature set is malformed (no Ed25519
- * signature, or an ML-DSA-65 one missing or unexpected), in which case the
- * caller runs `verifySignatures` itself for its exact refusal.
- */
-export function signatureRequests(
-  envelope: Envelope,
-  message: Uint8Array,
-  keys: Pick<KeySet, "ed25519" | "mlDsa65">,
-): VerifyRequest[] | null {
-  const ed = envelope.sigs.find((s) => s.alg === "ed25519");
-  const pq = envelope.sigs.find((s) => s.alg === "ml-dsa-65");
-  if (!ed || (keys.mlDsa65 === undefined) !== (pq === undefined)) return null;
-  const out: VerifyRequest[] = [
-    { alg: "ed25519", publicKey: keys.ed25519, message, signature: ed.sig },
-  ];
-  if (keys.mlDsa65 && pq) {
-    out.push({ alg: "ml-dsa-65", publicKey: keys.mlDsa65, message, signature: pq.sig });
-  }
-  return out;
 }
 
 interface Job {
@@ -137,13 +96,4 @@ export class VerifyPool implements SignatureVerifier {
     this.#workers.length = 0;
     this.#fail(new Error("The verify pool is closed"));
   }
-}
-
-/** Throws the refusal `verifySignatures` gives for a signature that does not verify. */
-export function invalidSignature(envelope: Envelope, alg: VerifyRequest["alg"]): never {
-  throw new InvalidSignatureError(
-    alg === "ed25519"
-      ? `Envelope ${envelope.kind} #${envelope.seq} by "${envelope.author}" has no valid Ed25519 signature`
-      : `Envelope ${envelope.kind} #${envelope.seq} by "${envelope.author}" has no valid ML-DSA-65 signature`,
-  );
 }
