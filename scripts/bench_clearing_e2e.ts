@@ -3,8 +3,9 @@
  * the same run's payments inside a cooperative. Four `icn node run` processes in temporary data
  * dirs: Alpha {a1, a2} and Beta {b1, b2}, every node serving its cooperative and the federation,
  * the clearing agent (`federation.agent`) on the delegates' nodes a1 and b1; agreement limit
- * 1,000,000, rates 1 (the set-up of tests/clearing_nodes_test.ts, clock stepped past the voting
- * periods with `ICN_TEST_CLOCK_OFFSET_MS`).
+ * 1,000,000, rates 1 (the set-up of tests/clearing_nodes_test.ts, built by
+ * tests/_federation_world.ts; the clock stepped past the voting periods with
+ * `ICN_TEST_CLOCK_OFFSET_MS`).
  *
  * Measured, one payment after another, each with `icn ledger transfer` through a2's running
  * node: first `--inside` payments a2 → a1 (Alpha), then `--payments` payments a2 → b2
@@ -19,6 +20,7 @@
  */
 import { KvStore } from "../core/store/kv_store.ts";
 import type { HistoryEntry } from "../core/ledger/keys.ts";
+import { createFederationWorld } from "../tests/_federation_world.ts";
 import { waitFor } from "../tests/_node_fixture.ts";
 import { nodeInfo, spawnNodeWithEnv } from "../tests/_node_process.ts";
 import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
@@ -173,106 +175,26 @@ const cliMode = Deno.env.get("ICN_TEST_CLI") === "in-process" ? "in-process" : "
 
 try {
   log("set-up: identities, two cooperatives, a federation, delegates, an agreement");
-  await Promise.all(names.map(async (n) => {
-    did[n] = (await cli<{ did: string }>(n, ["id", "init"])).did;
-  }));
-  const sets = [
-    "governance.delegates.votingPeriod=1h",
-    "governance.delegates.timelock=1s",
-    "governance.delegates.quorum=50",
-    "governance.delegates.approval=50",
-    "credit.baseline=100000",
-    "credit.rampStart=100",
-    // Above the default 100 transfers an hour, which a run of a few hundred payments would pass.
-    ...["isolated", "known", "partner", "federated"].map((c) => `policy.${c}.velocity=2000`),
-  ];
-  const coop = async (name: string, founders: Name[]) => {
-    const file = `${root}/${name}.json`;
-    await cli(founders[0], [
-      "governance",
-      "genesis",
-      "create",
-      "--name",
-      name,
-      ...founders.slice(1).flatMap((n) => ["--member", did[n]]),
-      ...sets.flatMap((s) => ["--set", s]),
-      "--out",
-      file,
-    ]);
-    for (const n of founders) await cli(n, ["governance", "genesis", "sign", file]);
-    const joined = await Promise.all(
-      founders.map((n) => cli<{ id: string }>(n, ["governance", "join", file])),
-    );
-    nets[name] = joined[0].id;
-    return file;
-  };
-  const [alphaFile, betaFile] = await Promise.all([
-    coop("Alpha", ["a1", "a2"]),
-    coop("Beta", ["b1", "b2"]),
-  ]);
-  const fedFile = `${root}/federation.json`;
-  await cli("a1", [
-    "federation",
-    "create",
-    "--name",
-    "Bench federation",
-    "--coop",
-    alphaFile,
-    "--coop",
-    betaFile,
-    "--delegate",
-    `Beta=${did.b1}`,
-    "--set",
-    "federation.clearing.votingPeriod=1h",
-    "--out",
-    fedFile,
-  ]);
-  await cli("a1", ["federation", "sign", fedFile]);
-  await cli("b1", ["federation", "sign", fedFile]);
-  const fed = (await Promise.all(
-    names.map((n) => cli<{ id: string }>(n, ["federation", "join", fedFile])),
-  ))[0].id;
-  nets.fed = fed;
-  const choose = async (n: Name) => {
-    const p = await cli<{ id: string; effective: number }>(n, [
-      "governance",
-      "propose",
-      "--net",
-      coopOf(n),
-      "--kind",
-      "delegates",
-      "--title",
-      "Our delegate",
-      "--federation",
-      fed,
-      "--delegate",
-      did[n],
-    ]);
-    await cli(n, ["governance", "vote", p.id, "for", "--net", coopOf(n)]);
-    return p.effective;
-  };
-  const [agreement, ...effective] = await Promise.all([
-    cli<{ id: string; closes: number }>("a1", [
-      "federation",
-      "agreement",
-      "--with",
-      "Beta",
-      "--limit",
-      "1000000",
-      "--rate",
-      "1",
-      "--partner-rate",
-      "1",
-    ]),
-    choose("a1"),
-    choose("b1"),
-  ]);
-  await cli("a1", ["federation", "vote", agreement.id, "for"]);
-  const bundle = `${root}/fed.car`;
-  await cli("a1", ["node", "export", "--net", fed, "--out", bundle]);
-  await cli("b1", ["node", "import", bundle, "--net", fed]);
-  await cli("b1", ["federation", "vote", agreement.id, "for"]);
-  offsetMs = Math.max(agreement.closes, ...effective) + 2000 - Date.now();
+  const world = await createFederationWorld(cli, {
+    root,
+    names,
+    coops: [{ name: "Alpha", founders: ["a1", "a2"] }, { name: "Beta", founders: ["b1", "b2"] }],
+    sets: [
+      "governance.delegates.votingPeriod=1h",
+      "governance.delegates.timelock=1s",
+      "governance.delegates.quorum=50",
+      "governance.delegates.approval=50",
+      "credit.baseline=100000",
+      "credit.rampStart=100",
+      // Above the default 100 transfers an hour, which a run of a few hundred payments would pass.
+      ...["isolated", "known", "partner", "federated"].map((c) => `policy.${c}.velocity=2000`),
+    ],
+    federation: { name: "Bench federation", sets: ["federation.clearing.votingPeriod=1h"] },
+    agreement: { limit: "1000000", rate: "1", partnerRate: "1" },
+  });
+  Object.assign(did, world.did);
+  Object.assign(nets, world.nets);
+  offsetMs = world.decidedAt + 2000 - Date.now();
 
   log("starting four nodes (agents on a1 and b1)");
   const listen: string[] = [];
