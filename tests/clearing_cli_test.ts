@@ -20,6 +20,7 @@ import {
   sameSnapshot,
   snapshotDir,
 } from "./_cli.ts";
+import { createFederationWorld } from "./_federation_world.ts";
 
 let clockOffsetMs = 0;
 function stepClockPast(ms: number): void {
@@ -55,67 +56,32 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "icn-clearing-" });
     const names = ["a1", "a2", "b1", "b2"];
     const home = Object.fromEntries(names.map((n) => [n, `${dir}/${n}`]));
-    const did: Record<string, string> = {};
-    await Promise.all(names.map(async (n) => {
-      did[n] = (await json<{ did: string }>(home[n], "id", "init")).did;
-    }));
-    const sets = [
-      "governance.delegates.votingPeriod=1h",
-      "governance.delegates.timelock=1s",
-      "governance.delegates.quorum=50",
-      "governance.delegates.approval=50",
-    ];
-    const coop = async (name: string, founders: string[]) => {
-      const file = `${dir}/${name}.json`;
-      await cli(0, [
-        "--data-dir",
-        home[founders[0]],
-        "governance",
-        "genesis",
-        "create",
-        "--name",
-        name,
-        ...founders.slice(1).flatMap((n) => ["--member", did[n]]),
-        ...sets.flatMap((s) => ["--set", s]),
-        "--out",
-        file,
-      ]);
-      for (const n of founders) {
-        await cli(0, ["--data-dir", home[n], "governance", "genesis", "sign", file]);
-      }
-      await Promise.all(
-        founders.map((n) => cli(0, ["--data-dir", home[n], "governance", "join", file])),
-      );
-      return file;
-    };
-    const [alphaFile, betaFile] = await Promise.all([
-      coop("Alpha", ["a1", "a2"]),
-      coop("Beta", ["b1", "b2"]),
-    ]);
-    const fedFile = `${dir}/federation.json`;
-    await cli(0, [
-      "--data-dir",
-      home.a1,
-      "federation",
-      "create",
-      "--name",
-      "Bread federation",
-      "--coop",
-      alphaFile,
-      "--coop",
-      betaFile,
-      "--delegate",
-      `Beta=${did.b1}`,
-      "--set",
-      "federation.clearing.votingPeriod=1h",
-      "--out",
-      fedFile,
-    ]);
-    await cli(0, ["--data-dir", home.a1, "federation", "sign", fedFile]);
-    await cli(0, ["--data-dir", home.b1, "federation", "sign", fedFile]);
-    const fed = (await Promise.all(
-      ["a1", "b1", "a2"].map((n) => json<{ id: string }>(home[n], "federation", "join", fedFile)),
-    ))[0].id;
+    // Two cooperatives, their federation, and each one's delegate to it (chosen in its own
+    // governance); no agreement yet.
+    const world = await createFederationWorld(
+      <T>(n: string, args: string[]) => json<T>(home[n], ...args),
+      {
+        root: dir,
+        names,
+        coops: [
+          { name: "Alpha", founders: ["a1", "a2"] },
+          { name: "Beta", founders: ["b1", "b2"] },
+        ],
+        sets: [
+          "governance.delegates.votingPeriod=1h",
+          "governance.delegates.timelock=1s",
+          "governance.delegates.quorum=50",
+          "governance.delegates.approval=50",
+        ],
+        federation: {
+          name: "Bread federation",
+          sets: ["federation.clearing.votingPeriod=1h"],
+          joiners: ["a1", "b1", "a2"],
+        },
+      },
+    );
+    const { did, federation: fed } = world;
+    stepClockPast(world.decidedAt + 1000);
 
     const carry = async (net: string, from: string, ...to: string[]) => {
       const bundle = `${dir}/${from}-${crypto.randomUUID()}.car`;
@@ -124,29 +90,6 @@ Deno.test({
         await cli(0, ["--data-dir", home[n], "node", "import", bundle, "--net", net]);
       }
     };
-
-    // Each cooperative chooses its delegate to the federation (its own governance).
-    const choose = async (delegate: string, net: string) => {
-      const p = await json<{ id: string; effective: number }>(
-        home[delegate],
-        "governance",
-        "propose",
-        "--net",
-        net,
-        "--kind",
-        "delegates",
-        "--title",
-        "Our delegate",
-        "--federation",
-        fed,
-        "--delegate",
-        did[delegate],
-      );
-      await cli(0, ["--data-dir", home[delegate], "governance", "vote", p.id, "for", "--net", net]);
-      return p.effective;
-    };
-    const effective = await Promise.all([choose("a1", "Alpha"), choose("b1", "Beta")]);
-    stepClockPast(Math.max(...effective) + 1000);
     await carry("Alpha", "a1", "a2");
 
     // No agreement yet: refused before anything is signed.
