@@ -566,7 +566,9 @@ export class IcnNode {
         });
         this.#clearingAgents.push(agent);
         this.onAccepted((sealed) => {
-          if (sealed.envelope.net === fed.id || sealed.envelope.net === coop.id) agent.notify();
+          if (sealed.envelope.net === fed.id || sealed.envelope.net === coop.id) {
+            agent.notify(sealed.envelope);
+          }
         });
         agent.start();
         this.deps.logger.info("clearing_agent_started", { federation: fed.id, coop: coop.id });
