@@ -20,12 +20,21 @@ import {
   pendingGraceMs,
 } from "../core/federation/clearing.ts";
 import {
+  agreementsOf,
   answerKind,
   clearingKeys,
   type ClearingReading,
   commitKind,
   readClearing,
+  settleKind,
 } from "../core/federation/clearing_kinds.ts";
+import {
+  clearingStateKeys,
+  hasStoredState,
+  type OpenCommit,
+  readStoredPair,
+  type StoredSettlement,
+} from "../core/federation/clearing_state.ts";
 import type { FederationGenesis } from "../core/federation/genesis.ts";
 import { federationKeys, type FederationMember, FederationView } from "../core/federation/view.ts";
 import type { Currency, Genesis } from "../core/governance/genesis.ts";
@@ -55,6 +64,11 @@ export async function openClearingSide(input: {
   coop: { id: string; store: Store };
   now: number;
   submit: ClearingSide["submit"];
+  /**
+   * "all" (the default): `reading` holds every clearing record (what the commands search);
+   * "open": only the agreements, for `openWorkSteps`, which reads the rest as it needs it.
+   */
+  read?: "all" | "open";
 }): Promise<ClearingSide> {
   const fedGenesis = (await input.fed.store.get<FederationGenesis>(federationKeys.genesis))?.value;
   if (!fedGenesis) throw new NotFoundError(`Network ${input.fed.id} is not a federation`);
@@ -74,9 +88,21 @@ export async function openClearingSide(input: {
       currency: genesis.currencies[0],
       member,
     },
-    reading: await readClearing(view, input.now),
+    reading: input.read === "open"
+      ? emptyReading(await agreementsOf(view))
+      : await readClearing(view, input.now),
     now: input.now,
     submit: input.submit,
+  };
+}
+
+function emptyReading(agreements: ClearingReading["agreements"]): ClearingReading {
+  return {
+    agreements,
+    commits: [],
+    answers: [],
+    notes: [],
+    state: { pairs: new Map(), commits: new Map(), settlements: [] },
   };
 }
 
@@ -93,6 +119,34 @@ export async function paysOf(store: Store): Promise<PayEntry[]> {
     if (pending) out.push({ facts: entry.value, pending });
   }
   return out;
+}
+
+/**
+ * The cooperative's clearing pendings still unresolved, from the ledger's open-pending index
+ * (`["ledger","open",…]`): what a run of the agent can still commit, post or void, however
+ * many payments were resolved before.
+ */
+export async function openPaysOf(store: Store): Promise<PayEntry[]> {
+  const out: PayEntry[] = [];
+  for (const entry of await reader(store).list<unknown>(["ledger", "open"])) {
+    const [, , , payer, , id] = entry.key as [string, string, string, string, number, string];
+    const facts = (await store.get<ClearingPayRecord>(ledgerClearingKeys.pay(payer, id)))?.value;
+    if (!facts) continue; // a pending inside the cooperative, not a clearing payment
+    const pending = (await store.get<PendingRecord>(ledgerKeys.pending(payer, id)))?.value;
+    if (pending) out.push({ facts, pending });
+  }
+  // The order `paysOf` gives (by payer, then id), so both paths act in the same order.
+  return out.sort((a, b) =>
+    a.pending.from < b.pending.from
+      ? -1
+      : a.pending.from > b.pending.from
+      ? 1
+      : a.pending.id < b.pending.id
+      ? -1
+      : a.pending.id > b.pending.id
+      ? 1
+      : 0
+  );
 }
 
 export function commitOf(reading: ClearingReading, from: string, paymentId: string) {
@@ -327,6 +381,158 @@ export async function clearingSteps(side: ClearingSide): Promise<ClearingAction[
   return actions;
 }
 
+/**
+ * What an agent remembers between runs: work that needs a step but is in no open index, because
+ * it was decided (a payment to the cooperative accepted but not yet credited) or applied (a
+ * settlement not yet booked). Filled by `openWorkSteps` (each payment it saw open or answered)
+ * and by the envelopes the node accepts (`watchEnvelope`: answers, settlement notes); an entry
+ * leaves once nothing more is due for it.
+ */
+export interface ClearingWatch {
+  /** Commit CIDs of payments to the cooperative, until credited, refused or lapsed. */
+  commits: Set<string>;
+  /** Settlements, as [pair key, id] joined by a space, until booked or mismatched. */
+  settlements: Set<string>;
+}
+
+export function newClearingWatch(): ClearingWatch {
+  return { commits: new Set(), settlements: new Set() };
+}
+
+/** Remembers what an accepted envelope may make due: an answer's commit, a settlement note. */
+export function watchEnvelope(
+  watch: ClearingWatch,
+  envelope: { kind: string; body: unknown },
+): void {
+  const body = envelope.body as Record<string, unknown> | null;
+  if (typeof body !== "object" || body === null) return;
+  if (envelope.kind === answerKind && typeof body.commit === "string") {
+    watch.commits.add(body.commit);
+  } else if (
+    envelope.kind === settleKind && typeof body.payer === "string" &&
+    typeof body.payee === "string" && typeof body.id === "string"
+  ) {
+    watch.settlements.add(`${pairOf(body.payer, body.payee).key} ${body.id}`);
+  }
+}
+
+/** A reading of one commit's pair from the stored state: what a step on that commit needs. */
+async function pairReading(side: ClearingSide, commit: CommitRecord): Promise<ClearingReading> {
+  const { state, notes } = await readStoredPair(
+    reader(side.fed.store),
+    side.reading.agreements,
+    { x: commit.from, y: commit.to },
+    [commit],
+    side.now,
+  );
+  return { agreements: side.reading.agreements, commits: [commit], answers: [], notes, state };
+}
+
+async function commitRecord(side: ClearingSide, cid: string): Promise<CommitRecord | undefined> {
+  return (await side.fed.store.get<CommitRecord>(clearingKeys.commit(cid)))?.value;
+}
+
+/**
+ * The steps `clearingSteps` does, reading only what can need one: the cooperative's unresolved
+ * clearing pendings (commit, post or void), the federation's undecided commits (answer), and
+ * what `watch` holds (credit, book); each payment's outcome is read by its key. So a run's reads
+ * grow with the open work, not with the payments decided before. A store without stored
+ * positions (written before they were) is read in full, as `clearingSteps` does.
+ * `side` is opened with `read: "open"`.
+ */
+export async function openWorkSteps(
+  side: ClearingSide,
+  watch: ClearingWatch,
+): Promise<ClearingAction[]> {
+  if (!(await hasStoredState(reader(side.fed.store)))) {
+    await refresh(side);
+    return await clearingSteps(side);
+  }
+  const actions: ClearingAction[] = [];
+  const me = side.coop.member.net;
+  const agreements = side.reading.agreements;
+  // 1. Commit the members' open payments the federation has not seen.
+  for (const pay of await openPaysOf(side.coop.store)) {
+    if (pendingStatus(pay.pending, side.now) !== "open") continue;
+    if (await side.fed.store.get(clearingKeys.paymentId(me, pay.facts.cid))) continue;
+    try {
+      actions.push(await commitPay(side, pay));
+    } catch (error) {
+      if (!(error instanceof RejectedError)) throw error;
+      const { cid } = await side.submit(side.coop.id, {
+        kind: voidKind,
+        body: { payer: pay.pending.from, id: pay.pending.id },
+      });
+      actions.push({ step: "void", payment: pay.facts.cid, cid, detail: error.message });
+    }
+  }
+  // 2. Answer payments to this cooperative: the undecided commits, each against its pair as
+  // stored now (so an accept counts the ones before it).
+  const open = await reader(side.fed.store).list<OpenCommit>(clearingStateKeys.openPrefix);
+  for (const { key, value } of open) {
+    if (value.to !== me || side.now > value.expires) continue;
+    const commit = await commitRecord(side, key[3] as string);
+    if (!commit) continue;
+    watch.commits.add(commit.cid);
+    side.reading = await pairReading(side, commit);
+    if (side.reading.state.commits.get(commit.cid)?.status !== "open") continue;
+    actions.push(await answer(side, commit, "accept"));
+  }
+  // 3. Credit the payees of accepted payments.
+  for (const cid of [...watch.commits].sort()) {
+    const commit = await commitRecord(side, cid);
+    if (!commit || commit.to !== me) {
+      watch.commits.delete(cid);
+      continue;
+    }
+    const status = (await pairReading(side, commit)).state.commits.get(cid)?.status;
+    if (status === "accepted") {
+      if (!(await credited(side, cid))) actions.push(await credit(side, commit));
+      watch.commits.delete(cid);
+    } else if (status === "refused" || side.now > commit.expires + pendingGraceMs) {
+      // Refused, or unanswered past the payer's grace (a late answer is watched again).
+      watch.commits.delete(cid);
+    }
+  }
+  // 4. Post or void the members' pendings once answered.
+  for (const pay of await openPaysOf(side.coop.store)) {
+    if (pendingStatus(pay.pending, side.now) !== "open") continue;
+    const cid = (await side.fed.store.get<string>(clearingKeys.paymentId(me, pay.facts.cid)))
+      ?.value;
+    const commit = cid === undefined ? undefined : await commitRecord(side, cid);
+    if (!commit) continue;
+    side.reading = await pairReading(side, commit);
+    const done = await finish(side, pay);
+    if (done) actions.push(done);
+  }
+  // 5. Book settlements both sides noted.
+  for (const entry of [...watch.settlements].sort()) {
+    const [pair, id] = entry.split(" ");
+    const stored = (await side.fed.store.get<StoredSettlement>(
+      clearingStateKeys.settlement(pair, id),
+    ))?.value;
+    if (!stored || stored.status === "noted") continue; // the other side's note is to come
+    if (stored.status !== "applied" || (stored.payer !== me && stored.payee !== me)) {
+      watch.settlements.delete(entry);
+      continue;
+    }
+    const { notes: _, ...settlement } = stored;
+    side.reading = emptyReading(agreements);
+    side.reading.state.settlements.push(settlement);
+    const booked = await bookSettlements(side);
+    actions.push(...booked);
+    // Booked now or before; one without a rate to book it at stays watched, as it stayed due.
+    if (
+      booked.length > 0 ||
+      await side.coop.store.get(ledgerClearingKeys.settle(side.fed.id, id))
+    ) {
+      watch.settlements.delete(entry);
+    }
+  }
+  side.reading = emptyReading(agreements);
+  return actions;
+}
+
 /** What a `ClearingAgent` uses. */
 export interface ClearingAgentDeps {
   fed: { id: string; store: Store };
@@ -360,6 +566,13 @@ export class ClearingAgent {
   actions = 0;
   /** Whether the last run found another delegate's agent the one that answers. */
   #standingBy = false;
+  /** Decided work that no open index holds, remembered between runs (`openWorkSteps`). */
+  readonly #watch = newClearingWatch();
+  /**
+   * Whether a run read everything once since start: what was decided or applied while no agent
+   * was watching (the node was down) is found by that run; later runs read the open work only.
+   */
+  #caughtUp = false;
 
   constructor(deps: ClearingAgentDeps, options: { intervalMs?: number } = {}) {
     this.#deps = deps;
@@ -379,9 +592,13 @@ export class ClearingAgent {
     await this.#running;
   }
 
-  /** Something arrived: run now, or once more after the run in progress. */
-  notify(): void {
+  /**
+   * Something arrived: run now, or once more after the run in progress. The node passes the
+   * envelope it accepted, so an answer or settlement note is remembered for the next run.
+   */
+  notify(envelope?: { kind: string; body: unknown }): void {
     if (this.#deps.signal.aborted) return;
+    if (envelope) watchEnvelope(this.#watch, envelope);
     if (this.#running) {
       this.#again = true;
       return;
@@ -406,7 +623,7 @@ export class ClearingAgent {
     const { fed, coop, did, clock, submit, logger } = this.#deps;
     try {
       const now = clock.now();
-      const side = await openClearingSide({ fed, coop, now, submit });
+      const side = await openClearingSide({ fed, coop, now, submit, read: "open" });
       const current = await side.fed.view.delegatesAt(coop.id, now);
       if (!current?.delegates.includes(did)) return;
       // One agent answers for a cooperative: its first-listed delegate's. Two agents of one
@@ -424,7 +641,13 @@ export class ClearingAgent {
         return;
       }
       this.#standingBy = false;
-      const actions = await clearingSteps(side);
+      let actions: ClearingAction[];
+      if (this.#caughtUp) actions = await openWorkSteps(side, this.#watch);
+      else {
+        await refresh(side);
+        actions = await clearingSteps(side);
+        this.#caughtUp = true;
+      }
       this.actions += actions.length;
       for (const action of actions) {
         logger.info("clearing_step", { ...action, federation: fed.id, coop: coop.id });

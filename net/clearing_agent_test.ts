@@ -11,6 +11,7 @@ import { answerKind, commitKind, readClearing } from "../core/federation/clearin
 import { clearingCreditKind } from "../core/ledger/clearing.ts";
 import { fixedClock } from "../core/ports.ts";
 import { MemoryStore } from "../core/store/memory_store.ts";
+import type { ListOptions, ListSelector, Store, StoreKey } from "../core/store/store.ts";
 import { ClearingAgent } from "./clearing_agent.ts";
 
 function assertEquals(actual: unknown, expected: unknown, message = ""): void {
@@ -163,4 +164,149 @@ Deno.test("ClearingAgent of a second delegate stands by: the first-listed delega
   assertEquals(second.logged, ["clearing_agent_standby"], "and says once that it stands by");
   const first = await run(firstDid);
   assertEquals(first.written.includes(answerKind), true, "the first-listed delegate answers");
+});
+
+/** A store that counts what is read from it: each `get` key and each entry a `list` yields. */
+function countingStore(inner: MemoryStore) {
+  const counts = { reads: 0, prefixes: [] as string[] };
+  const store: Store = {
+    get<T>(key: StoreKey) {
+      counts.reads++;
+      return inner.get<T>(key);
+    },
+    getMany<T>(keys: readonly StoreKey[]) {
+      counts.reads += keys.length;
+      return inner.getMany<T>(keys);
+    },
+    async *list<T>(selector: ListSelector, options?: ListOptions) {
+      counts.prefixes.push(selector.prefix.join("/"));
+      for await (const entry of inner.list<T>(selector, options)) {
+        counts.reads++;
+        yield entry;
+      }
+    },
+    commit: (checks, mutations) => inner.commit(checks, mutations),
+    close: () => inner.close(),
+  };
+  return { store, counts };
+}
+
+/**
+ * Alpha pays Beta `decided` payments, each answered, then one more that stays open; Beta's agent
+ * runs once (it catches up on what was decided before it started), then once more when the open
+ * one arrives: what that run reads is counted.
+ */
+async function agentRunAfterHistory(decided: number) {
+  const alpha = await testCoop("Alpha", [1, 2]);
+  const beta = await testCoop("Beta", [3, 4]);
+  const file = await testFederation([alpha, beta], { params });
+  const [a] = alpha.members;
+  const [b, b2] = beta.members;
+  const fed = await FederationNet.create(file, [a, b]);
+  const agreement = await fed.submit(a, "fed.proposal", {
+    coop: alpha.net,
+    kind: "clearing",
+    title: "Clearing",
+    body: "",
+    action: {
+      coopA: alpha.net,
+      coopB: beta.net,
+      limit: 1_000_000,
+      rateA: "1",
+      rateB: "1",
+      settlementInterval: 86_400_000,
+    },
+    rules: federationRulesFor(params, "clearing"),
+  }, t0 + 1);
+  await fed.submit(a, "fed.vote", { proposal: agreement, coop: alpha.net, choice: "for" }, t0 + 2);
+  await fed.submit(b, "fed.vote", { proposal: agreement, coop: beta.net, choice: "for" }, t0 + 3);
+  const ts = t0 + 2000;
+  const pay = (id: string, at: number) =>
+    fed.submit(a, commitKind, {
+      id,
+      from: alpha.net,
+      to: beta.net,
+      payer: alpha.members[1].did,
+      payee: b2.did,
+      amount: 1,
+      amountFrom: 1,
+      amountTo: 1,
+      expires: at + 600_000,
+    }, at);
+  for (let i = 0; i < decided; i++) {
+    const commit = await pay(`d${i}`, ts + i);
+    const choice = i % 3 === 0 ? "refuse" : "accept";
+    await fed.submit(b, answerKind, { commit, choice }, ts + i);
+  }
+  const coopInner = new MemoryStore();
+  await coopInner.commit([], [
+    { type: "set", key: chainKeys.genesis(beta.net), value: beta.file.genesis },
+  ]);
+  const fedCounted = countingStore(fed.store);
+  const coopCounted = countingStore(coopInner);
+  const now = ts + decided + 10;
+  const written: { kind: string; body: Record<string, unknown> }[] = [];
+  const controller = new AbortController();
+  const warnings: string[] = [];
+  const agent = new ClearingAgent({
+    fed: { id: fed.net, store: fedCounted.store },
+    coop: { id: beta.net, store: coopCounted.store },
+    did: b.did,
+    clock: fixedClock(now),
+    submit: async (net, request) => {
+      written.push(request as never);
+      if (net === fed.net) return { cid: await fed.submit(b, request.kind, request.body, now) };
+      return { cid: `bafyfake${written.length}` };
+    },
+    logger: {
+      debug() {},
+      info() {},
+      warn: (event, fields) => warnings.push(`${event} ${JSON.stringify(fields)}`),
+      error() {},
+    },
+    signal: controller.signal,
+  }, { intervalMs: 3_600_000 });
+  agent.start();
+  await agent.idle();
+  const open = await pay("open", now);
+  written.length = 0;
+  for (const counted of [fedCounted, coopCounted]) {
+    counted.counts.reads = 0;
+    counted.counts.prefixes.length = 0;
+  }
+  agent.notify({ kind: commitKind, body: {} });
+  await agent.idle();
+  await agent.stop();
+  controller.abort();
+  assertEquals(warnings, []);
+  return {
+    open,
+    written,
+    fed: fedCounted.counts,
+    coop: coopCounted.counts,
+    status: (await readClearing(fed.view(), now)).state.commits.get(open)?.status,
+  };
+}
+
+Deno.test("ClearingAgent run after many decided payments reads and acts on the open one only", async () => {
+  const few = await agentRunAfterHistory(3);
+  const many = await agentRunAfterHistory(30);
+  for (const run of [few, many]) {
+    assertEquals(run.status, "accepted", "the open payment is accepted");
+    assertEquals(
+      run.written.map((w) => [w.kind, w.body.commit]),
+      [[answerKind, run.open], [clearingCreditKind, run.open]],
+      "the run answers and credits the open payment, and nothing else",
+    );
+    // No list of the history: commits, answers, notes, outcomes, settlements, clearing pays.
+    const history = ["fed/clr/c", "fed/clr/a", "fed/clr/s", "fed/clr/o", "fed/clr/so"];
+    for (const prefix of [...run.fed.prefixes, ...run.coop.prefixes]) {
+      assertEquals(history.includes(prefix) || prefix === "ledger/clr/pay", false, prefix);
+    }
+  }
+  assertEquals(
+    [many.fed.reads, many.coop.reads],
+    [few.fed.reads, few.coop.reads],
+    "reads of a run with 30 decided payments before, against 3",
+  );
 });
