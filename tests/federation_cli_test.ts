@@ -15,6 +15,7 @@
 import { chainKeys } from "../core/chain/keys.ts";
 import { KvStore } from "../core/store/kv_store.ts";
 import { assertEquals, assertMatch, icnExpect, sameSnapshot, snapshotDir } from "./_cli.ts";
+import { createGenesis, createIdentities } from "./_federation_world.ts";
 import { stateDigest } from "./_node_fixture.ts";
 
 let clockOffsetMs = 0;
@@ -51,32 +52,12 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "icn-federation-" });
     const names = ["a1", "a2", "a3", "b1", "b2", "b3", "g1"];
     const home = Object.fromEntries(names.map((n) => [n, `${dir}/${n}`]));
-    const did: Record<string, string> = {};
-    await Promise.all(names.map(async (n) => {
-      did[n] = (await json<{ did: string }>(home[n], "id", "init")).did;
-    }));
+    const run = <T>(n: string, args: string[]) => json<T>(home[n], ...args);
+    const did = await createIdentities(run, names);
 
     // Three cooperatives; Alpha decides on its delegates within an hour.
-    const coop = async (name: string, founders: string[], set: string[] = []) => {
-      const file = `${dir}/${name}.json`;
-      await cli(0, [
-        "--data-dir",
-        home[founders[0]],
-        "governance",
-        "genesis",
-        "create",
-        "--name",
-        name,
-        ...founders.slice(1).flatMap((n) => ["--member", did[n]]),
-        ...set.flatMap((s) => ["--set", s]),
-        "--out",
-        file,
-      ]);
-      for (const n of founders) {
-        await cli(0, ["--data-dir", home[n], "governance", "genesis", "sign", file]);
-      }
-      return file;
-    };
+    const coop = (name: string, founders: string[], sets: string[] = []) =>
+      createGenesis(run, { root: dir, did, name, founders, sets });
     const [alphaFile, betaFile, gammaFile] = await Promise.all([
       coop("Alpha", ["a1", "a2", "a3"], [
         "governance.delegates.votingPeriod=1h",
