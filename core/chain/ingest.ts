@@ -12,7 +12,7 @@ import {
   envelopePartBytesMax,
   kelNet,
 } from "../constants.ts";
-import { ownBytes } from "../bytes.ts";
+import { bytesEqual, ownBytes } from "../bytes.ts";
 import { assert, ConflictError, IcnError, RejectedError } from "../errors.ts";
 import {
   decodeEnvelope,
@@ -239,6 +239,53 @@ async function prepare(input: Input): Promise<Prepared> {
   }
 }
 
+type SigningKeys = Pick<KeySet, "ed25519" | "mlDsa65">;
+
+/**
+ * Signatures this `ingest` call has seen verify: envelope → copies of the keys
+ * they verified against. An all-or-nothing import validates everything before
+ * it commits, then validates again batch by batch while committing; the second
+ * pass skips an envelope's signature check only when the same envelope must be
+ * signed by byte-identical keys, so the check's answer cannot differ (keys
+ * that changed in between, say by a rotation another writer committed, are
+ * checked again).
+ */
+class VerifiedSignatures {
+  readonly #keys = new WeakMap<SealedEnvelope, SigningKeys>();
+  /** Handed to a verifier, not yet answered: kept by `confirm()` once every check passed. */
+  readonly #pending: [SealedEnvelope, SigningKeys][] = [];
+
+  holds(sealed: SealedEnvelope, keys: SigningKeys): boolean {
+    const seen = this.#keys.get(sealed);
+    if (!seen || !bytesEqual(seen.ed25519, keys.ed25519)) return false;
+    if (seen.mlDsa65 === undefined || keys.mlDsa65 === undefined) {
+      return seen.mlDsa65 === keys.mlDsa65;
+    }
+    return bytesEqual(seen.mlDsa65, keys.mlDsa65);
+  }
+
+  add(sealed: SealedEnvelope, keys: SigningKeys): void {
+    const copy: SigningKeys = { ed25519: keys.ed25519.slice() };
+    if (keys.mlDsa65) copy.mlDsa65 = keys.mlDsa65.slice();
+    this.#keys.set(sealed, copy);
+  }
+
+  defer(sealed: SealedEnvelope, keys: SigningKeys): void {
+    this.#pending.push([sealed, keys]);
+  }
+
+  /** Every deferred check passed. */
+  confirm(): void {
+    for (const [sealed, keys] of this.#pending) this.add(sealed, keys);
+    this.#pending.length = 0;
+  }
+
+  /** Deferred checks failed or were abandoned: nothing of them counts as verified. */
+  drop(): void {
+    this.#pending.length = 0;
+  }
+}
+
 async function validateOne(
   deps: IngestDeps,
   options: IngestOptions,
@@ -247,6 +294,7 @@ async function validateOne(
   now: number,
   prepared: Prepared,
   newForks: ForkEvidence[],
+  verified: VerifiedSignatures,
   /** When set, signature checks are queued here instead of run (see `IngestDeps.verifier`). */
   deferred?: VerifyRequest[],
 ): Promise<Step> {
@@ -334,9 +382,16 @@ async function validateOne(
     const ctx: ApplyContext = { envelope, cid, state: child, net, now, source: options.source };
     const message = signingBytes(envelope);
     const keys = await authorSigningKeys(handler, ctx, options);
-    const requests = deferred ? signatureRequests(envelope, message, keys) : null;
-    if (requests) deferred!.push(...requests);
-    else await verifySignatures(envelope, message, keys);
+    if (!verified.holds(sealed, keys)) {
+      const requests = deferred ? signatureRequests(envelope, message, keys) : null;
+      if (requests) {
+        deferred!.push(...requests);
+        verified.defer(sealed, keys);
+      } else {
+        await verifySignatures(envelope, message, keys);
+        verified.add(sealed, keys);
+      }
+    }
     const quarantined = await state.get<QuarantineRecord>(chainKeys.quarantine(envelope.author));
     if (quarantined) {
       throw new RejectedError(
@@ -507,13 +562,14 @@ async function validateBatch(
   prepared: readonly Prepared[],
   start: number,
   base: Base,
+  verified: VerifiedSignatures,
   verifier?: SignatureVerifier,
 ): Promise<Batch> {
   if (verifier) {
-    const batch = await validateBatchWith(deps, cache, prepared, start, base, verifier);
+    const batch = await validateBatchWith(deps, cache, prepared, start, base, verified, verifier);
     if (batch) return batch;
   }
-  return (await validateBatchWith(deps, cache, prepared, start, base))!;
+  return (await validateBatchWith(deps, cache, prepared, start, base, verified))!;
 }
 
 /**
@@ -527,8 +583,10 @@ async function validateBatchWith(
   prepared: readonly Prepared[],
   start: number,
   base: Base,
+  verified: VerifiedSignatures,
   verifier?: SignatureVerifier,
 ): Promise<Batch | null> {
+  verified.drop();
   const deferred: VerifyRequest[] | undefined = verifier ? [] : undefined;
   const checks: Promise<boolean[]>[] = [];
   const send = () => {
@@ -558,6 +616,7 @@ async function validateBatchWith(
       base.now,
       prepared[i],
       forks,
+      verified,
       deferred,
     );
     if (deferred && deferred.length >= verifyChunk) send();
@@ -607,6 +666,7 @@ async function validateBatchWith(
     } catch {
       return null;
     }
+    verified.confirm();
   }
   return { start, steps, root, forks, logEnd: logNext, base };
 }
@@ -627,6 +687,7 @@ export async function ingest(
 ): Promise<IngestOutcome[]> {
   const prepared = await Promise.all(inputs.map(prepare));
   const cache = deps.cache ?? new ReadCache();
+  const verified = new VerifiedSignatures();
   const verifier = deps.verifier && !options.gate && prepared.length >= verifyPoolThreshold
     ? deps.verifier
     : undefined;
@@ -634,7 +695,7 @@ export async function ingest(
     // Validate everything first without writing; only a fully valid batch is committed,
     // in store-sized chunks (each chunk is a valid prefix, so a crash midway leaves a
     // consistent store and re-importing completes it).
-    await validateAll(deps, cache, prepared, options, verifier);
+    await validateAll(deps, cache, prepared, options, verified, verifier);
   }
   const outcomes: IngestOutcome[] = [];
   let inflight: { batch: Batch; commit: Promise<string | null> } | null = null;
@@ -652,7 +713,7 @@ export async function ingest(
         }
         : await freshBase(deps, cache, options);
       try {
-        batch = await validateBatch(deps, cache, prepared, next, base, verifier);
+        batch = await validateBatch(deps, cache, prepared, next, base, verified, verifier);
       } catch (error) {
         // Let the commit in flight settle (and land in the cache) before giving up.
         if (inflight) {
@@ -732,12 +793,15 @@ async function validateAll(
   cache: ReadCache,
   prepared: readonly Prepared[],
   options: IngestOptions,
+  verified: VerifiedSignatures,
   verifier?: SignatureVerifier,
 ): Promise<void> {
   // With a verifier: validate assuming the signatures while it checks them; if any fails, the
   // main thread validates again to find (and refuse at) the first envelope at fault.
-  if (verifier && await validateAllWith(deps, cache, prepared, options, verifier)) return;
-  await validateAllWith(deps, cache, prepared, options);
+  if (verifier && await validateAllWith(deps, cache, prepared, options, verified, verifier)) {
+    return;
+  }
+  await validateAllWith(deps, cache, prepared, options, verified);
 }
 
 /** `validateAll` proper; false when a deferred signature check failed (nothing is written either way). */
@@ -746,8 +810,10 @@ async function validateAllWith(
   cache: ReadCache,
   prepared: readonly Prepared[],
   options: IngestOptions,
+  verified: VerifiedSignatures,
   verifier?: SignatureVerifier,
 ): Promise<boolean> {
+  verified.drop();
   const base = await freshBase(deps, cache, options);
   const reader = cache.reader(deps.store);
   const root = new StateOverlay(reader);
@@ -770,6 +836,7 @@ async function validateAllWith(
       base.now,
       prepared[i],
       [],
+      verified,
       deferred,
     );
     if (step.outcome.status === "rejected") {
@@ -787,5 +854,6 @@ async function validateAllWith(
   } catch {
     return false;
   }
+  verified.confirm();
   return true;
 }

@@ -177,3 +177,30 @@ Deno.test("an all-or-nothing import with a verifier refuses at the same envelope
     }
   }
 });
+
+Deno.test("an all-or-nothing import verifies each signature once, and a forged one is still refused", async () => {
+  for (const broken of [false, true]) {
+    const { net, inputs } = await batch(broken);
+    const before = await snapshot(net.deps.store);
+    let checked = 0;
+    const verifier: SignatureVerifier = {
+      verify(list) {
+        checked += list.length;
+        return mainThreadVerifier.verify(list);
+      },
+      close() {},
+    };
+    const result = await ingest({ ...net.deps, verifier }, inputs, {
+      source: "import",
+      atomicity: "all",
+    }).then(summary, (error: BatchRejectedError) => `${error.index}:${error.message}`);
+    if (broken) {
+      assert.match(String(result), /^150:.*Ed25519/);
+      assert.equal(await snapshot(net.deps.store), before);
+    } else {
+      assert.ok(Array.isArray(result) && result.every((o) => o.startsWith("accepted")));
+      // One Ed25519 signature per envelope: validating first and committing after checks it once.
+      assert.equal(checked, inputs.length);
+    }
+  }
+});
