@@ -89,7 +89,7 @@ export interface FederationWorldOptions<N extends string> {
     joiners?: readonly N[];
   };
   /** The clearing agreement's terms; none: the world ends with the delegates chosen. */
-  agreement?: { limit: string; rate: string; partnerRate: string };
+  agreement?: Omit<AgreementTerms, "with">;
 }
 
 export interface FederationWorld<N extends string> {
@@ -105,6 +105,61 @@ export interface FederationWorld<N extends string> {
   agreement?: { id: string; closes: number };
   /** When the last of the set-up's voting periods ends (ms): step the clock past it. */
   decidedAt: number;
+}
+
+export interface AgreementTerms {
+  /** The partner cooperative's name. */
+  with: string;
+  limit: string;
+  rate: string;
+  partnerRate: string;
+}
+
+/** `icn federation agreement` by `proposer`, a delegate: the proposal's id and when it closes. */
+export function proposeAgreement<N extends string>(
+  cli: CliJson<N>,
+  proposer: N,
+  terms: AgreementTerms,
+): Promise<{ id: string; closes: number }> {
+  return cli(proposer, [
+    "federation",
+    "agreement",
+    "--with",
+    terms.with,
+    "--limit",
+    terms.limit,
+    "--rate",
+    terms.rate,
+    "--partner-rate",
+    terms.partnerRate,
+  ]);
+}
+
+export interface TransferOptions {
+  /** The payer's cooperative network. */
+  net: string;
+  to: string;
+  /** The payee's cooperative where it is another: the payment goes through clearing. */
+  coop?: string;
+  amount: string;
+  id?: string;
+}
+
+/** The arguments of `icn ledger transfer` for one payment. */
+export function transferArgs(options: TransferOptions): string[] {
+  const { net, to, coop, amount, id } = options;
+  return [
+    "ledger",
+    "transfer",
+    "--net",
+    net,
+    "--to",
+    to,
+    ...(coop === undefined ? [] : ["--coop", coop]),
+    "--amount",
+    amount,
+    ...(id === undefined ? [] : ["--id", id]),
+  ];
 }
 
 /** Builds the world of `options` (see the file's header) and returns its ids and files. */
@@ -164,18 +219,9 @@ export async function createFederationWorld<N extends string>(
     return p.effective;
   };
   const propose = async () =>
-    terms === undefined ? undefined : await cli<{ id: string; closes: number }>(delegates[0], [
-      "federation",
-      "agreement",
-      "--with",
-      coops[1].name,
-      "--limit",
-      terms.limit,
-      "--rate",
-      terms.rate,
-      "--partner-rate",
-      terms.partnerRate,
-    ]);
+    terms === undefined
+      ? undefined
+      : await proposeAgreement(cli, delegates[0], { with: coops[1].name, ...terms });
   const [agreement, ...effective] = await Promise.all([
     propose(),
     ...coops.map((c, i) => choose(delegates[i], c.name)),

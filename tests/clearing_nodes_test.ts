@@ -27,7 +27,7 @@
  */
 import { KvStore } from "../core/store/kv_store.ts";
 import { hasCommand, icn, icnExpect } from "./_cli.ts";
-import { createFederationWorld } from "./_federation_world.ts";
+import { createFederationWorld, transferArgs } from "./_federation_world.ts";
 import { assert, assertEquals, stateDigest, waitFor } from "./_node_fixture.ts";
 import { nodeInfo, spawnNodeWithEnv } from "./_node_process.ts";
 
@@ -177,20 +177,10 @@ Deno.test({
     const statusOf = async (n: Name, payment: string) =>
       (await commits(n)).find((c) => c.id === payment)?.status;
     const pay = (amount: string, id: string) =>
-      cli<{ cid: string; status: string }>("a2", [
-        "ledger",
-        "transfer",
-        "--net",
-        "Alpha",
-        "--to",
-        did.b2,
-        "--coop",
-        "Beta",
-        "--amount",
-        amount,
-        "--id",
-        id,
-      ]);
+      cli<{ cid: string; status: string }>(
+        "a2",
+        transferArgs({ net: "Alpha", to: did.b2, coop: "Beta", amount, id }),
+      );
     /**
      * Every node agrees: the same positions and clearing outcomes, federation and ledger checks
      * pass, and the two nodes of each cooperative have the same ledger state hash.
