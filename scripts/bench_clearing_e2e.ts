@@ -20,7 +20,7 @@
  */
 import { KvStore } from "../core/store/kv_store.ts";
 import type { HistoryEntry } from "../core/ledger/keys.ts";
-import { createFederationWorld } from "../tests/_federation_world.ts";
+import { createFederationWorld, transferArgs } from "../tests/_federation_world.ts";
 import { waitFor } from "../tests/_node_fixture.ts";
 import { nodeInfo, spawnNodeWithEnv } from "../tests/_node_process.ts";
 import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
@@ -224,18 +224,7 @@ try {
       "--json",
       "--data-dir",
       home.a2,
-      "ledger",
-      "transfer",
-      "--net",
-      "Alpha",
-      "--to",
-      did.b2,
-      "--coop",
-      "Beta",
-      "--amount",
-      "1",
-      "--id",
-      "warm-up",
+      ...transferArgs({ net: "Alpha", to: did.b2, coop: "Beta", amount: "1", id: "warm-up" }),
     ], { env: { ICN_TEST_CLOCK_OFFSET_MS: String(offsetMs) } });
     return shown.code === 0;
   }, setupWaitMs);
@@ -250,18 +239,7 @@ try {
     "inside Alpha",
     insideCount,
     "a1",
-    (i) => [
-      "ledger",
-      "transfer",
-      "--net",
-      "Alpha",
-      "--to",
-      did.a1,
-      "--amount",
-      "1",
-      "--id",
-      `in-${i}`,
-    ],
+    (i) => transferArgs({ net: "Alpha", to: did.a1, amount: "1", id: `in-${i}` }),
     (entry) => (entry.from === did.a2 ? entry.id : undefined),
     (printed) => printed.id,
   );
@@ -270,20 +248,7 @@ try {
     "Alpha to Beta",
     crossCount,
     "b2",
-    (i) => [
-      "ledger",
-      "transfer",
-      "--net",
-      "Alpha",
-      "--to",
-      did.b2,
-      "--coop",
-      "Beta",
-      "--amount",
-      "1",
-      "--id",
-      `x-${i}`,
-    ],
+    (i) => transferArgs({ net: "Alpha", to: did.b2, coop: "Beta", amount: "1", id: `x-${i}` }),
     // The agent's credit names the payment (the CID of the member's pending) in its memo.
     (entry) => /^clearing payment (\S+) from /.exec(entry.memo)?.[1],
     (printed) => printed.cid,
