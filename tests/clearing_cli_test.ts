@@ -20,7 +20,7 @@ import {
   sameSnapshot,
   snapshotDir,
 } from "./_cli.ts";
-import { createFederationWorld } from "./_federation_world.ts";
+import { createFederationWorld, proposeAgreement, transferArgs } from "./_federation_world.ts";
 
 let clockOffsetMs = 0;
 function stepClockPast(ms: number): void {
@@ -58,28 +58,26 @@ Deno.test({
     const home = Object.fromEntries(names.map((n) => [n, `${dir}/${n}`]));
     // Two cooperatives, their federation, and each one's delegate to it (chosen in its own
     // governance); no agreement yet.
-    const world = await createFederationWorld(
-      <T>(n: string, args: string[]) => json<T>(home[n], ...args),
-      {
-        root: dir,
-        names,
-        coops: [
-          { name: "Alpha", founders: ["a1", "a2"] },
-          { name: "Beta", founders: ["b1", "b2"] },
-        ],
-        sets: [
-          "governance.delegates.votingPeriod=1h",
-          "governance.delegates.timelock=1s",
-          "governance.delegates.quorum=50",
-          "governance.delegates.approval=50",
-        ],
-        federation: {
-          name: "Bread federation",
-          sets: ["federation.clearing.votingPeriod=1h"],
-          joiners: ["a1", "b1", "a2"],
-        },
+    const runner = <T>(n: string, args: string[]) => json<T>(home[n], ...args);
+    const world = await createFederationWorld(runner, {
+      root: dir,
+      names,
+      coops: [
+        { name: "Alpha", founders: ["a1", "a2"] },
+        { name: "Beta", founders: ["b1", "b2"] },
+      ],
+      sets: [
+        "governance.delegates.votingPeriod=1h",
+        "governance.delegates.timelock=1s",
+        "governance.delegates.quorum=50",
+        "governance.delegates.approval=50",
+      ],
+      federation: {
+        name: "Bread federation",
+        sets: ["federation.clearing.votingPeriod=1h"],
+        joiners: ["a1", "b1", "a2"],
       },
-    );
+    });
     const { did, federation: fed } = world;
     stepClockPast(world.decidedAt + 1000);
 
@@ -93,35 +91,17 @@ Deno.test({
     await carry("Alpha", "a1", "a2");
 
     // No agreement yet: refused before anything is signed.
-    const pay = (amount: string, to = did.b2, coopName = "Beta", extra: string[] = []) => [
-      "ledger",
-      "transfer",
-      "--net",
-      "Alpha",
-      "--to",
-      to,
-      "--coop",
-      coopName,
-      "--amount",
-      amount,
-      ...extra,
-    ];
+    const pay = (amount: string, to = did.b2, coop = "Beta") =>
+      transferArgs({ net: "Alpha", to, coop, amount });
     await refused(1, home.a2, pay("5"), /no clearing agreement in force/);
 
     // The agreement: proposed by Alpha's delegate, both cooperatives vote for it.
-    const agreement = await json<{ id: string; closes: number }>(
-      home.a1,
-      "federation",
-      "agreement",
-      "--with",
-      "Beta",
-      "--limit",
-      "100",
-      "--rate",
-      "1",
-      "--partner-rate",
-      "1",
-    );
+    const agreement = await proposeAgreement(runner, "a1", {
+      with: "Beta",
+      limit: "100",
+      rate: "1",
+      partnerRate: "1",
+    });
     await carry(fed, "a1", "b1");
     await cli(0, ["--data-dir", home.a1, "federation", "vote", agreement.id, "for"]);
     await cli(0, ["--data-dir", home.b1, "federation", "vote", agreement.id, "for"]);
