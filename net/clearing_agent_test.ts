@@ -6,9 +6,21 @@
  */
 import { chainKeys } from "../core/chain/keys.ts";
 import { federationRulesFor } from "../core/federation/params.ts";
-import { FederationNet, t0, testCoop, testFederation } from "../core/federation/_fixture.ts";
-import { answerKind, commitKind, readClearing } from "../core/federation/clearing_kinds.ts";
-import { clearingCreditKind } from "../core/ledger/clearing.ts";
+import {
+  FederationNet,
+  t0,
+  type TestCoop,
+  testCoop,
+  testFederation,
+} from "../core/federation/_fixture.ts";
+import type { TestIdentity } from "../core/testing.ts";
+import {
+  answerKind,
+  commitKind,
+  readClearing,
+  settleKind,
+} from "../core/federation/clearing_kinds.ts";
+import { clearingCreditKind, clearingSettleKind } from "../core/ledger/clearing.ts";
 import { fixedClock } from "../core/ports.ts";
 import { MemoryStore } from "../core/store/memory_store.ts";
 import type { ListOptions, ListSelector, Store, StoreKey } from "../core/store/store.ts";
@@ -196,7 +208,26 @@ function countingStore(inner: MemoryStore) {
  * runs once (it catches up on what was decided before it started), then once more when the open
  * one arrives: what that run reads is counted.
  */
-async function agentRunAfterHistory(decided: number) {
+interface HistoryWorld {
+  fed: FederationNet;
+  alpha: TestCoop;
+  beta: TestCoop;
+  b: TestIdentity;
+  now: number;
+  pay(id: string, at: number): Promise<string>;
+}
+
+/** What arrives after the agent caught up: by default one payment to Beta, left open. */
+type Arrival = (
+  world: HistoryWorld,
+) => Promise<{ open: string; envelope: { kind: string; body: unknown } }>;
+
+const openPayment: Arrival = async (world) => ({
+  open: await world.pay("open", world.now),
+  envelope: { kind: commitKind, body: {} },
+});
+
+async function agentRunAfterHistory(decided: number, arrive: Arrival = openPayment) {
   const alpha = await testCoop("Alpha", [1, 2]);
   const beta = await testCoop("Beta", [3, 4]);
   const file = await testFederation([alpha, beta], { params });
@@ -268,13 +299,13 @@ async function agentRunAfterHistory(decided: number) {
   }, { intervalMs: 3_600_000 });
   agent.start();
   await agent.idle();
-  const open = await pay("open", now);
+  const { open, envelope } = await arrive({ fed, alpha, beta, b, now, pay });
   written.length = 0;
   for (const counted of [fedCounted, coopCounted]) {
     counted.counts.reads = 0;
     counted.counts.prefixes.length = 0;
   }
-  agent.notify({ kind: commitKind, body: {} });
+  agent.notify(envelope);
   await agent.idle();
   await agent.stop();
   controller.abort();
@@ -309,4 +340,35 @@ Deno.test("ClearingAgent run after many decided payments reads and acts on the o
     [few.fed.reads, few.coop.reads],
     "reads of a run with 30 decided payments before, against 3",
   );
+});
+
+Deno.test("ClearingAgent credits a payment answered elsewhere and books a settlement, from the envelopes it is told of", async (t) => {
+  await t.step("an accept by another data dir of the cooperative: credited", async () => {
+    const run = await agentRunAfterHistory(6, async (world) => {
+      const open = await world.pay("open", world.now);
+      const body = { commit: open, choice: "accept" };
+      await world.fed.submit(world.b, answerKind, body, world.now);
+      return { open, envelope: { kind: answerKind, body } };
+    });
+    assertEquals(run.status, "accepted");
+    assertEquals(
+      run.written.map((w) => [w.kind, w.body.commit]),
+      [[clearingCreditKind, run.open]],
+      "the run credits the payment and answers nothing",
+    );
+  });
+  await t.step("a settlement both sides noted: booked", async () => {
+    const run = await agentRunAfterHistory(6, async (world) => {
+      const body = { id: "s1", payer: world.alpha.net, payee: world.beta.net, amount: 2 };
+      const [a] = world.alpha.members;
+      await world.fed.submit(a, settleKind, { ...body, by: world.alpha.net }, world.now);
+      await world.fed.submit(world.b, settleKind, { ...body, by: world.beta.net }, world.now);
+      return { open: "s1", envelope: { kind: settleKind, body: { ...body, by: world.beta.net } } };
+    });
+    assertEquals(
+      run.written.map((w) => [w.kind, w.body.id, w.body.direction, w.body.amount]),
+      [[clearingSettleKind, "s1", "received", 2]],
+      "the run books the settlement Beta received",
+    );
+  });
 });
