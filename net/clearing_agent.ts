@@ -511,8 +511,10 @@ export async function openWorkSteps(
     const stored = (await side.fed.store.get<StoredSettlement>(
       clearingStateKeys.settlement(pair, id),
     ))?.value;
-    if (!stored || stored.status === "noted") continue; // the other side's note is to come
-    if (stored.status !== "applied" || (stored.payer !== me && stored.payee !== me)) {
+    if (stored?.status === "noted" && (stored.payer === me || stored.payee === me)) {
+      continue; // the other side's note is to come
+    }
+    if (stored?.status !== "applied" || (stored.payer !== me && stored.payee !== me)) {
       watch.settlements.delete(entry);
       continue;
     }
