@@ -33,6 +33,7 @@ import { countDropped, type NodeMetrics } from "./metrics.ts";
 import { type PeerConnections, Peers } from "./peers.ts";
 import { decodeSyncRequest, networksPerNodeMax, type SyncRequest } from "./protocol.ts";
 import { Sync, type SyncAsk } from "./sync.ts";
+import { VerifyPool } from "./verify_pool.ts";
 import { WriteLane } from "./write_lane.ts";
 
 /** A network the node serves: its id and the store that joined it (one store per network). */
@@ -201,6 +202,8 @@ export class ServedNetwork {
       peers: this.peers,
       did: components.did,
       nodeLag: components.nodeLag,
+      // A large sync page verifies its signatures on every core.
+      verifier: () => new VerifyPool(),
       // A request for the peer's first network need not name it (older nodes serve one).
       ask: (peer, message) =>
         components.ask(

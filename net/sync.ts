@@ -11,6 +11,7 @@
 import type { Connection } from "@libp2p/interface";
 import { clearCatchUp } from "../core/identity/catch_up.ts";
 import { type ChainHead } from "../core/chain/keys.ts";
+import { type SignatureVerifier, verifyPoolThreshold } from "../core/chain/verifier.ts";
 import { readChainBytes, readHeads } from "../core/chain/read.ts";
 import { kelNet } from "../core/constants.ts";
 import { decodeEnvelope, type SealedEnvelope } from "../core/envelope/envelope.ts";
@@ -53,6 +54,13 @@ export interface SyncComponents {
   did: string;
   /** The node's lag over all its networks (`icn_sync_lag_envelopes`); this network's alone if absent. */
   nodeLag?: () => number;
+  /**
+   * Starts a signature verifier (the node: a `VerifyPool`, one worker per core) at the first page
+   * of a round with at least `verifyPoolThreshold` envelopes; it serves the rest of the round's
+   * large pages and is closed when the round's fetching ends. Without it, or for smaller pages, the
+   * main thread verifies alone.
+   */
+  verifier?: () => SignatureVerifier;
 }
 
 export interface SyncInit {
@@ -208,11 +216,14 @@ export class Sync {
         break;
       }
       missing.sort((a, b) => (a.net === kelNet ? 0 : 1) - (b.net === kelNet ? 0 : 1));
-      const progress = await this.#fetchRanges(peer, missing, (n) => {
+      let verifier: SignatureVerifier | undefined;
+      const verifierFor = (page: number) =>
+        page >= verifyPoolThreshold ? (verifier ??= this.#components.verifier?.()) : undefined;
+      const progress = await this.#fetchRanges(peer, missing, verifierFor, (n) => {
         lag -= n;
         this.#lagByPeer.set(peer, Math.max(0, lag));
         this.#reportLag();
-      });
+      }).finally(() => verifier?.close());
       total += progress;
       if (progress === 0) break;
     }
@@ -245,6 +256,8 @@ export class Sync {
   async #fetchRanges(
     peer: string,
     ranges: Range[],
+    /** The verifier for a page of this many envelopes, if any (see `SyncComponents.verifier`). */
+    verifierFor: (page: number) => SignatureVerifier | undefined,
     onAccepted: (n: number) => void,
   ): Promise<number> {
     const { signal, metrics, peers, lane } = this.#components;
@@ -294,7 +307,7 @@ export class Sync {
           return accepted;
         }
       }
-      const outcomes = await lane.ingest(sealed, "sync");
+      const outcomes = await lane.ingest(sealed, "sync", verifierFor(sealed.length));
       let ok = 0;
       for (const outcome of outcomes) {
         if (outcome.status === "rejected") {

@@ -1,10 +1,16 @@
 import { encode } from "@ipld/dag-cbor";
 import { assert, assertEquals, waitFor } from "../tests/_node_fixture.ts";
 import { readHeads } from "../core/chain/read.ts";
+import {
+  mainThreadVerifier,
+  type SignatureVerifier,
+  verifyPoolThreshold,
+} from "../core/chain/verifier.ts";
 import { kelNet } from "../core/constants.ts";
 import { RejectedError } from "../core/errors.ts";
 import { decodeHeadsResponse, decodeRangeResponse, type SyncRequest } from "./protocol.ts";
 import { Sync, type SyncAsk, type SyncReply } from "./sync.ts";
+import { VerifyPool } from "./verify_pool.ts";
 import { foreignChain, metricValue, type TestComponents, testComponents } from "./_testing.ts";
 
 const version = "1.0.0";
@@ -121,4 +127,109 @@ Deno.test("Sync.forget() drops a disconnected peer's lag", async () => {
   assertEquals(client.sync.lag(), 10);
   client.sync.forget("ahead");
   assertEquals(client.sync.lag(), 0);
+});
+
+/** A verifier factory that counts what the sync asks of it (answers as the main thread would). */
+function countingVerifiers() {
+  const counts = { started: 0, calls: 0, closed: 0 };
+  const start = (): SignatureVerifier => {
+    counts.started++;
+    return {
+      verify(list) {
+        counts.calls++;
+        return mainThreadVerifier.verify(list);
+      },
+      close() {
+        counts.closed++;
+      },
+    };
+  };
+  return Object.assign(start, { counts });
+}
+
+function flipSignatureBit(bytes: Uint8Array, sig: Uint8Array): Uint8Array {
+  const out = bytes.slice();
+  outer: for (let i = 0; i + sig.length <= out.length; i++) {
+    for (let j = 0; j < sig.length; j++) if (out[i + j] !== sig[j]) continue outer;
+    out[i + 10] ^= 0x40;
+    return out;
+  }
+  throw new Error("signature not found in the encoding");
+}
+
+Deno.test("Sync.syncWith() verifies a page above the pool threshold with the verifier (a VerifyPool on a node), closes it after the round, and still refuses a forgery", async () => {
+  const count = verifyPoolThreshold + 44;
+  const chain = await foreignChain(0, count);
+  const server = await syncNode(() => Promise.reject(new Error("unused")));
+  assertEquals(
+    (await server.lane.ingest(chain, "sync")).filter((o) => o.status === "accepted").length,
+    count,
+  );
+  verify(server, "client");
+  // Small pages never start a verifier.
+  const small = countingVerifiers();
+  const paged = await syncNode(over(server, "client"), 100);
+  const pagedSync = new Sync({
+    ...paged.base,
+    lane: paged.lane,
+    peers: paged.peers,
+    ask: over(server, "client"),
+    did: "did:icn:zMe",
+    verifier: small,
+  }, { net: paged.network.net, pageSize: 100, intervalMs: 2000 });
+  assertEquals(await pagedSync.syncWith("server"), count);
+  assertEquals(small.counts, { started: 0, calls: 0, closed: 0 });
+  // One page of them all: the verifier checks it, and is closed when the round ends.
+  const large = countingVerifiers();
+  const whole = await syncNode(over(server, "client"));
+  const wholeSync = new Sync({
+    ...whole.base,
+    lane: whole.lane,
+    peers: whole.peers,
+    ask: over(server, "client"),
+    did: "did:icn:zMe",
+    verifier: large,
+  }, { net: whole.network.net, pageSize: 2000, intervalMs: 2000 });
+  assertEquals(await wholeSync.syncWith("server"), count);
+  assertEquals(large.counts.started, 1);
+  assert(large.counts.calls > 0, "the verifier checked the page");
+  assertEquals(large.counts.closed, 1);
+  const heads = await readHeads(whole.network.deps.store, whole.network.net);
+  assertEquals(heads.get(whole.network.members[0].did)?.seq, count - 1);
+  // A peer serving one forged signature in a large page: the same refusal with or without it.
+  const forgedAsk: SyncAsk = async (peer, message) => {
+    const reply = await over(server, "client")(peer, message);
+    if (message.t !== "range" || !("envs" in reply)) return reply;
+    const envs = reply.envs.map((bytes, i) =>
+      message.from + i === 150 ? flipSignatureBit(bytes, chain[150].envelope.sigs[0].sig) : bytes
+    );
+    return { envs };
+  };
+  const results: unknown[] = [];
+  // The node's own verifier, a pool of worker threads, too.
+  const pool = () => new VerifyPool(2);
+  for (const verifier of [undefined, countingVerifiers(), pool]) {
+    const node = await syncNode(forgedAsk);
+    const sync = new Sync({
+      ...node.base,
+      lane: node.lane,
+      peers: node.peers,
+      ask: forgedAsk,
+      did: "did:icn:zMe",
+      verifier,
+    }, { net: node.network.net, pageSize: 2000, intervalMs: 2000 });
+    const accepted = await sync.syncWith("forger");
+    const heads = await readHeads(node.network.deps.store, node.network.net);
+    results.push([
+      accepted,
+      heads.get(node.network.members[0].did)?.seq,
+      node.peers.describe("forger", { addrs: [], score: 0 }).misbehaviour,
+    ]);
+    if (verifier && "counts" in verifier) {
+      assertEquals([verifier.counts.started, verifier.counts.closed], [1, 1]);
+    }
+  }
+  assertEquals(results[1], results[0]);
+  assertEquals(results[2], results[0]);
+  assertEquals((results[0] as number[])[0], 150);
 });

@@ -13,6 +13,7 @@ import {
   type IngestOutcome,
   type IngestSource,
 } from "../core/chain/ingest.ts";
+import type { SignatureVerifier } from "../core/chain/verifier.ts";
 import { kelNet } from "../core/constants.ts";
 import type { SealedEnvelope } from "../core/envelope/envelope.ts";
 import { assert } from "../core/errors.ts";
@@ -23,6 +24,8 @@ export type IngestInTurn = (
   inputs: SealedEnvelope[],
   source: IngestSource,
   gate?: (sealed: SealedEnvelope) => void,
+  /** Checks signatures off the main thread for a large call without a gate (`IngestDeps.verifier`). */
+  verifier?: SignatureVerifier,
 ) => Promise<IngestOutcome[]>;
 
 export interface WriteLaneComponents {
@@ -68,9 +71,13 @@ export class WriteLane {
     return run;
   }
 
-  /** Ingests `inputs` in a turn of their own. */
-  ingest(inputs: SealedEnvelope[], source: IngestSource): Promise<IngestOutcome[]> {
-    return this.run((ingest) => ingest(inputs, source));
+  /** Ingests `inputs` in a turn of their own (with `verifier`, see `IngestDeps.verifier`). */
+  ingest(
+    inputs: SealedEnvelope[],
+    source: IngestSource,
+    verifier?: SignatureVerifier,
+  ): Promise<IngestOutcome[]> {
+    return this.run((ingest) => ingest(inputs, source, undefined, verifier));
   }
 
   /** Resolves once every turn queued so far has ended (stopping waits for in-flight commits). */
@@ -78,11 +85,12 @@ export class WriteLane {
     await this.#tail.catch(() => {});
   }
 
-  #ingestHeld: IngestInTurn = async (inputs, source, gate) => {
+  #ingestHeld: IngestInTurn = async (inputs, source, gate, verifier) => {
     const { metrics } = this.#components;
     const end = metrics.validationSeconds.startTimer({ source });
     const accepted: SealedEnvelope[] = [];
-    const outcomes = await ingest(this.#components.ingest, inputs, {
+    const deps = verifier ? { ...this.#components.ingest, verifier } : this.#components.ingest;
+    const outcomes = await ingest(deps, inputs, {
       source,
       gate,
       onAccepted: (sealed) => accepted.push(sealed),
