@@ -13,6 +13,23 @@
  */
 
 /**
+ * A cooperative's delegates decided by one vote of two founders, in force a second after the
+ * hour-long vote closes (the caller steps its clock past it).
+ */
+export const quickDelegatesSets: readonly string[] = [
+  "governance.delegates.votingPeriod=1h",
+  "governance.delegates.timelock=1s",
+  "governance.delegates.quorum=50",
+  "governance.delegates.approval=50",
+];
+
+/**
+ * A credit baseline of 1,000.00 (in minor units) for every member, all of it from the start (no
+ * new-member ramp).
+ */
+export const fullCreditSets: readonly string[] = ["credit.baseline=100000", "credit.rampStart=100"];
+
+/**
  * Runs `icn --json` with `args` in the data dir of `name`, failing unless it exits 0, and returns
  * what it printed.
  */

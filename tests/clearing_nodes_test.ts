@@ -27,7 +27,12 @@
  */
 import { KvStore } from "../core/store/kv_store.ts";
 import { hasCommand, icn, icnExpect } from "./_cli.ts";
-import { createFederationWorld, transferArgs } from "./_federation_world.ts";
+import {
+  createFederationWorld,
+  fullCreditSets,
+  quickDelegatesSets,
+  transferArgs,
+} from "./_federation_world.ts";
 import { assert, assertEquals, stateDigest, waitFor } from "./_node_fixture.ts";
 import { nodeInfo, spawnNodeWithEnv } from "./_node_process.ts";
 
@@ -247,17 +252,13 @@ Deno.test({
       const world = await createFederationWorld(cli, {
         root,
         names,
-        coops: [{ name: "Alpha", founders: ["a1", "a2"] }, {
-          name: "Beta",
-          founders: ["b1", "b2"],
-        }],
+        coops: [
+          { name: "Alpha", founders: ["a1", "a2"] },
+          { name: "Beta", founders: ["b1", "b2"] },
+        ],
         sets: [
-          "governance.delegates.votingPeriod=1h",
-          "governance.delegates.timelock=1s",
-          "governance.delegates.quorum=50",
-          "governance.delegates.approval=50",
-          "credit.baseline=100000",
-          "credit.rampStart=100",
+          ...quickDelegatesSets,
+          ...fullCreditSets,
         ],
         federation: { name: "Bread federation", sets: ["federation.clearing.votingPeriod=1h"] },
         agreement: { limit: "100", rate: "1", partnerRate: "1" },
