@@ -20,7 +20,12 @@
  */
 import { KvStore } from "../core/store/kv_store.ts";
 import type { HistoryEntry } from "../core/ledger/keys.ts";
-import { createFederationWorld, transferArgs } from "../tests/_federation_world.ts";
+import {
+  createFederationWorld,
+  fullCreditSets,
+  quickDelegatesSets,
+  transferArgs,
+} from "../tests/_federation_world.ts";
 import { waitFor } from "../tests/_node_fixture.ts";
 import { nodeInfo, spawnNodeWithEnv } from "../tests/_node_process.ts";
 import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
@@ -180,12 +185,8 @@ try {
     names,
     coops: [{ name: "Alpha", founders: ["a1", "a2"] }, { name: "Beta", founders: ["b1", "b2"] }],
     sets: [
-      "governance.delegates.votingPeriod=1h",
-      "governance.delegates.timelock=1s",
-      "governance.delegates.quorum=50",
-      "governance.delegates.approval=50",
-      "credit.baseline=100000",
-      "credit.rampStart=100",
+      ...quickDelegatesSets,
+      ...fullCreditSets,
       // Above the default 100 transfers an hour, which a run of a few hundred payments would pass.
       ...["isolated", "known", "partner", "federated"].map((c) => `policy.${c}.velocity=2000`),
     ],
