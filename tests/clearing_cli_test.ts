@@ -20,7 +20,12 @@ import {
   sameSnapshot,
   snapshotDir,
 } from "./_cli.ts";
-import { createFederationWorld, proposeAgreement, transferArgs } from "./_federation_world.ts";
+import {
+  createFederationWorld,
+  proposeAgreement,
+  quickDelegatesSets,
+  transferArgs,
+} from "./_federation_world.ts";
 
 let clockOffsetMs = 0;
 function stepClockPast(ms: number): void {
@@ -66,12 +71,7 @@ Deno.test({
         { name: "Alpha", founders: ["a1", "a2"] },
         { name: "Beta", founders: ["b1", "b2"] },
       ],
-      sets: [
-        "governance.delegates.votingPeriod=1h",
-        "governance.delegates.timelock=1s",
-        "governance.delegates.quorum=50",
-        "governance.delegates.approval=50",
-      ],
+      sets: quickDelegatesSets,
       federation: {
         name: "Bread federation",
         sets: ["federation.clearing.votingPeriod=1h"],
