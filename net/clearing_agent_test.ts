@@ -2,7 +2,9 @@
  * The clearing agent over in-memory stores: notified, it answers a payment to its cooperative
  * and credits the payee (the cooperative's envelopes are recorded, not applied); as anyone who
  * is not a delegate it does nothing, nor as a delegate other than the first-listed one; a refusal it
- * cannot avoid is logged, not thrown.
+ * cannot avoid is logged, not thrown. After its first (catch-up) run, a run reads only the open
+ * work: as many keys with 30 decided payments before as with 3, and never a list of the history;
+ * an accept made elsewhere and a settlement are found from the envelopes the node tells it of.
  */
 import { chainKeys } from "../core/chain/keys.ts";
 import { federationRulesFor } from "../core/federation/params.ts";
