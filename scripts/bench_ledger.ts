@@ -13,18 +13,16 @@ import type { VerifyRequest } from "../core/chain/verifier.ts";
 import { VerifyPool, verifyPoolSize } from "../net/verify_pool.ts";
 import { cooperativeScore, cooperativeScoreByWalk } from "../core/trust/view.ts";
 import { chainKeys } from "../core/chain/keys.ts";
-import { type SealedEnvelope, sealEnvelope } from "../core/envelope/envelope.ts";
 import { createGenesis, genesisId } from "../core/governance/genesis.ts";
 import { ed25519FromSeed, signEd25519, verifyEd25519 } from "../core/identity/keys.ts";
 import { createKindRegistry } from "../core/kinds.ts";
-import { makeMember, type Member } from "../core/ledger/_testing.ts";
-import { amountToBody } from "../core/ledger/amount.ts";
+import type { Member } from "../core/ledger/_testing.ts";
 import { type Account, type HistoryEntry, ledgerKeys } from "../core/ledger/keys.ts";
-import { transferKind } from "../core/ledger/rules.ts";
 import { fixedClock } from "../core/ports.ts";
 import { KvStore } from "../core/store/kv_store.ts";
 import { compareKeys, type Store, type StoreKey, type StoreMutation } from "../core/store/store.ts";
 import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
+import { benchMembersTotal, rng, signBenchTransfers } from "./_bench_ledger_world.ts";
 
 const usage = scriptSpec({
   usage: "deno run -A scripts/bench_ledger.ts [TRANSFERS] [BIG]",
@@ -44,24 +42,11 @@ const transfersTotal = wholeNumberArg(usage, positionals[0], {
   fallback: 100_000,
 });
 const bigTransfers = wholeNumberArg(usage, positionals[1], { name: "BIG", fallback: 1_000_000 });
-const membersTotal = 1_000;
+const membersTotal = benchMembersTotal;
 /** Envelopes per `ingest` call, as a sync page; ingest splits them into KV-sized commits itself. */
 const ingestBatch = 5_000;
 const encoder = new TextEncoder();
 const progress = (line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n"));
-
-/** Deterministic xorshift for picking payers, payees and amounts. */
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return (n: number) => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s % n;
-  };
-}
 
 async function verifyRate(): Promise<number> {
   const key = await ed25519FromSeed(new Uint8Array(32).fill(7));
@@ -81,49 +66,8 @@ async function verifyRate(): Promise<number> {
   return rounds * messages.length / ((performance.now() - start) / 1000);
 }
 
-async function signTransfers() {
-  progress(`creating ${membersTotal} members`);
-  const members: Member[] = [];
-  for (let i = 0; i < membersTotal; i++) members.push(await makeMember(i));
-  const t0 = Date.UTC(2026, 0, 1);
-  const genesis = createGenesis({
-    name: "Bench",
-    members: members.map((m) => m.did),
-    params: { "credit.baseline": 1_000_000 },
-    created: t0 - 1000,
-  });
-  const net = await genesisId(genesis);
-  progress(`pre-signing ${transfersTotal} transfers`);
-  const pick = rng(42);
-  const heads = new Map<string, { seq: number; cid: string | null }>();
-  const envelopes: SealedEnvelope[] = [];
-  // Spread over time so no payer passes the default velocity cap (10/hour for the isolated class).
-  const spacingMs = Math.ceil(3_600_000 * membersTotal / 5 / transfersTotal);
-  const signStart = performance.now();
-  for (let i = 0; i < transfersTotal; i++) {
-    const from = members[pick(membersTotal)];
-    let to = members[pick(membersTotal)];
-    if (to === from) to = members[(members.indexOf(from) + 1) % membersTotal];
-    const head = heads.get(from.did) ?? { seq: -1, cid: null };
-    const sealed = await sealEnvelope({
-      net,
-      kind: transferKind,
-      seq: head.seq + 1,
-      prev: head.cid,
-      ts: t0 + Math.floor(i * spacingMs / 1000) * 1000,
-      body: {
-        to: to.did,
-        amount: amountToBody(BigInt(1 + pick(5_000))),
-        currency: "hours",
-        memo: "",
-        id: `b${i}`,
-      },
-    }, from.signer);
-    heads.set(from.did, { seq: head.seq + 1, cid: sealed.cid });
-    envelopes.push(sealed);
-  }
-  const signSeconds = (performance.now() - signStart) / 1000;
-  return { members, genesis, net, envelopes, signSeconds };
+function signTransfers() {
+  return signBenchTransfers(transfersTotal, progress);
 }
 
 type Signed = Awaited<ReturnType<typeof signTransfers>>;

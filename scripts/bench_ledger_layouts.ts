@@ -18,16 +18,12 @@
  */
 import { ingest, type IngestDeps } from "../core/chain/ingest.ts";
 import { chainKeys } from "../core/chain/keys.ts";
-import { sealEnvelope } from "../core/envelope/envelope.ts";
-import { createGenesis, genesisId } from "../core/governance/genesis.ts";
 import { createKindRegistry } from "../core/kinds.ts";
-import { makeMember, type Member } from "../core/ledger/_testing.ts";
-import { amountToBody } from "../core/ledger/amount.ts";
-import { transferKind } from "../core/ledger/rules.ts";
 import { fixedClock } from "../core/ports.ts";
 import { KvStore } from "../core/store/kv_store.ts";
 import type { Store, StoreKey, StoreMutation } from "../core/store/store.ts";
 import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
+import { benchMembersTotal, benchT0, signBenchTransfers } from "./_bench_ledger_world.ts";
 
 const usage = scriptSpec({
   usage: "deno run -A scripts/bench_ledger_layouts.ts [TRANSFERS]",
@@ -40,62 +36,16 @@ const transfersTotal = wholeNumberArg(usage, positionals[0], {
   name: "TRANSFERS",
   fallback: 20_000,
 });
-const membersTotal = 1_000;
+const membersTotal = benchMembersTotal;
 /** Entries per history page in the `layout 3` candidate. */
 const pageEntries = 64;
 const encoder = new TextEncoder();
 const progress = (line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n"));
 
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  return (n: number) => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s % n;
-  };
-}
-
 async function recordIngest(dir: string) {
-  const members: Member[] = [];
-  for (let i = 0; i < membersTotal; i++) members.push(await makeMember(i));
-  const t0 = Date.UTC(2026, 0, 1);
-  const genesis = createGenesis({
-    name: "Bench",
-    members: members.map((m) => m.did),
-    params: { "credit.baseline": 1_000_000 },
-    created: t0 - 1000,
-  });
-  const net = await genesisId(genesis);
-  progress(`pre-signing ${transfersTotal} transfers`);
-  const pick = rng(42);
-  const heads = new Map<string, { seq: number; cid: string | null }>();
-  const inputs: Uint8Array[] = [];
-  const spacingMs = Math.ceil(3_600_000 * membersTotal / 5 / transfersTotal);
-  for (let i = 0; i < transfersTotal; i++) {
-    const from = members[pick(membersTotal)];
-    let to = members[pick(membersTotal)];
-    if (to === from) to = members[(members.indexOf(from) + 1) % membersTotal];
-    const head = heads.get(from.did) ?? { seq: -1, cid: null };
-    const sealed = await sealEnvelope({
-      net,
-      kind: transferKind,
-      seq: head.seq + 1,
-      prev: head.cid,
-      ts: t0 + Math.floor(i * spacingMs / 1000) * 1000,
-      body: {
-        to: to.did,
-        amount: amountToBody(BigInt(1 + pick(5_000))),
-        currency: "hours",
-        memo: "",
-        id: `b${i}`,
-      },
-    }, from.signer);
-    heads.set(from.did, { seq: head.seq + 1, cid: sealed.cid });
-    inputs.push(sealed.bytes);
-  }
+  const { members, genesis, net, envelopes } = await signBenchTransfers(transfersTotal, progress);
+  const inputs = envelopes.map((e) => e.bytes);
+  const t0 = benchT0;
   const store = await KvStore.open(`${dir}/ingest.kv`);
   const commits: StoreMutation[][] = [];
   let recording = false;
