@@ -105,7 +105,7 @@ export async function importBundle(
     const open = await openNetwork(ctx, network);
     const { now: keyLogs } = await splitForImport(envelopes, network.id);
     const more = await ingest(
-      { ...deps, store: open.store, kinds: open.kinds },
+      { ...deps, store: open.store, kinds: await open.kinds() },
       keyLogs,
       { source: "import", atomicity: "all" },
     );

@@ -252,7 +252,9 @@ export class CliContext {
     return {
       store: selected?.store ?? await this.homeStore(),
       clock: this.clock,
-      kinds: selected?.kinds ?? kindRegistryFor(await readNetworkKind(await this.homeStore())),
+      kinds: selected
+        ? await selected.kinds()
+        : kindRegistryFor(await readNetworkKind(await this.homeStore())),
       logger: this.logger,
     };
   }

@@ -457,7 +457,12 @@ export async function submitIn(
     const signing = await ctx.unlockForSigning();
     const { appendLocal } = await import("../core/chain/append.ts");
     const { sealed, outcome } = await appendLocal(
-      { store: fed.network.store, clock: ctx.clock, kinds: fed.network.kinds, logger: ctx.logger },
+      {
+        store: fed.network.store,
+        clock: ctx.clock,
+        kinds: await fed.network.kinds(),
+        logger: ctx.logger,
+      },
       signing.signer,
       { net: fed.network.id, kind: request.kind, body: request.body },
     );

@@ -14,8 +14,7 @@
 import { envGet } from "./io_scope.ts";
 import { CommanderError } from "commander";
 import { chainKeys } from "../core/chain/keys.ts";
-import { ingest, type KindRegistry } from "../core/chain/ingest.ts";
-import { readChainBytes, readHead, readLog } from "../core/chain/read.ts";
+import type { KindRegistry } from "../core/chain/ingest.ts";
 import { kelNet } from "../core/constants.ts";
 import {
   IcnError,
@@ -31,7 +30,6 @@ import {
   networkKinds,
   readNetworkKind,
 } from "../core/governance/join.ts";
-import { kindRegistryFor } from "../core/kinds.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import type { Store } from "../core/store/store.ts";
 import type { CliContext } from "./context.ts";
@@ -68,7 +66,18 @@ export interface JoinedNetwork {
 /** A joined network with its store open and the kinds that network accepts. */
 export interface OpenNetwork extends JoinedNetwork {
   store: Store;
-  kinds: KindRegistry;
+  /**
+   * The kinds this network accepts, for an ingest or append. A function so that every kind's
+   * rules (and with them Ed25519 and CIDs) load only when a command writes, not when it reads.
+   */
+  kinds(): Promise<KindRegistry>;
+}
+
+/** The kinds a network of `kind` accepts, built on the first call and kept. */
+export function lazyKinds(kind: NetworkKind): () => Promise<KindRegistry> {
+  let kinds: Promise<KindRegistry> | undefined;
+  return () =>
+    kinds ??= import("../core/kinds.ts").then(({ kindRegistryFor }) => kindRegistryFor(kind));
 }
 
 /**
@@ -170,7 +179,7 @@ async function recordEntry(ctx: CliContext, network: JoinedNetwork): Promise<voi
  * context), catching its copy of the identity's key event log up from the home store.
  */
 export async function openNetwork(ctx: CliContext, network: JoinedNetwork): Promise<OpenNetwork> {
-  const kinds = kindRegistryFor(network.kind);
+  const kinds = lazyKinds(network.kind);
   if (network.file === homeStoreFile) return { ...network, store: await ctx.homeStore(), kinds };
   let store = ctx.keptStore(network.id);
   if (!store) {
@@ -238,9 +247,11 @@ export async function openJoinedNetworks(ctx: CliContext): Promise<OpenNetwork[]
 export async function catchUpOwnKel(
   ctx: CliContext,
   store: Store,
-  kinds: KindRegistry,
+  kinds: () => Promise<KindRegistry>,
 ): Promise<number> {
   if (!(await pathExists(ctx.publicIdentityPath))) return 0;
+  // Loaded here, not at the top: a command that only reads a network needs neither.
+  const { readChainBytes, readHead } = await import("../core/chain/read.ts");
   const home = await ctx.homeStore();
   if (store === home) return 0;
   const { did } = await ctx.readPublicIdentity();
@@ -249,8 +260,9 @@ export async function catchUpOwnKel(
   const head = await readHead(store, kelNet, did);
   if (head && head.seq >= homeHead.seq) return 0;
   const missing = await readChainBytes(home, kelNet, did, head ? head.seq + 1 : 0);
+  const { ingest } = await import("../core/chain/ingest.ts");
   const outcomes = await ingest(
-    { store, clock: ctx.clock, kinds, logger: ctx.logger },
+    { store, clock: ctx.clock, kinds: await kinds(), logger: ctx.logger },
     missing,
     { source: "import" },
   );
@@ -444,7 +456,7 @@ export async function joinAnotherNetwork<R extends JoinResult>(
   try {
     const store = await openStore(temporary, ctx.logger);
     try {
-      await copyKels(ctx, home, store, kindRegistryFor(request.kind));
+      await copyKels(ctx, home, store, await lazyKinds(request.kind)());
       result = await request.join(store);
     } finally {
       store.close();
@@ -498,6 +510,8 @@ async function copyKels(
   to: Store,
   kinds: KindRegistry,
 ): Promise<void> {
+  const { ingest } = await import("../core/chain/ingest.ts");
+  const { readLog } = await import("../core/chain/read.ts");
   const deps = { store: to, clock: ctx.clock, kinds, logger: ctx.logger };
   let batch: Uint8Array[] = [];
   const flush = async () => {

@@ -208,11 +208,13 @@ async function runLocked(
   const deps = await ctx.ingestDeps();
   // Every joined network, each over its own store, the home network first (none joined: the
   // node refuses to start, naming `icn governance join`).
-  const networks = (await openJoinedNetworks(ctx)).map(({ id, store, kinds }) => ({
-    id,
-    store,
-    kinds,
-  }));
+  const networks = await Promise.all(
+    (await openJoinedNetworks(ctx)).map(async ({ id, store, kinds }) => ({
+      id,
+      store,
+      kinds: await kinds(),
+    })),
+  );
   const { IcnNode } = await import("../net/node.ts");
   const { serveNode } = await import("../net/http.ts");
   const node = await IcnNode.create(
