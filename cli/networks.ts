@@ -22,7 +22,6 @@ import {
   NotFoundError,
   StoreUnavailableError,
 } from "../core/errors.ts";
-import { federationKeys } from "../core/federation/view.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
 import {
   type JoinResult,
@@ -95,10 +94,12 @@ interface NetworkEntry {
 
 /** The name a network store gives its network: the cooperative's or the federation's genesis. */
 async function networkName(store: Store, id: string, kind: NetworkKind): Promise<string> {
-  const genesis = kind === "federation"
-    ? (await store.get<{ name: string }>(federationKeys.genesis))?.value
-    : (await store.get<Genesis>(chainKeys.genesis(id)))?.value;
-  return genesis?.name ?? "";
+  if (kind === "federation") {
+    // The federation's views (and with them Ed25519) load only for a federation's store.
+    const { federationKeys } = await import("../core/federation/view.ts");
+    return (await store.get<{ name: string }>(federationKeys.genesis))?.value?.name ?? "";
+  }
+  return (await store.get<Genesis>(chainKeys.genesis(id)))?.value?.name ?? "";
 }
 
 /**
