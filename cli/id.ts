@@ -135,18 +135,6 @@ async function initLocked(
   };
 }
 
-export async function show(ctx: CliContext): Promise<CommandResult> {
-  const identity = await ctx.readPublicIdentity();
-  const lines = [
-    `DID:      ${identity.did}`,
-    `Created:  ${new Date(identity.created).toISOString()}`,
-    `PQ keys:  ${identity.pq ? "yes (ML-DSA-65, ML-KEM-768)" : "no"}`,
-    `KEL seq:  ${identity.kelSeq}`,
-    ...Object.entries(identity.keys).map(([kind, key]) => `${(kind + ":").padEnd(9)} ${key}`),
-  ];
-  return { data: identity, text: lines };
-}
-
 /** The identity's KEL record from the store, or null (also when there is no data dir yet). */
 export async function identityRecord(ctx: CliContext, did: string): Promise<IdentityRecord | null> {
   // Verifying needs no data dir of one's own: without one, only the DID's inception key is known.

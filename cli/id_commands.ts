@@ -21,7 +21,8 @@ export function idCommands(r: Registrar): Command {
   );
   r.action(
     id.command("show").description("Show the DID and public keys (no passphrase needed)"),
-    load,
+    // Its own module: showing the identity loads no keys (cli/id.ts loads Ed25519 and the KEL).
+    () => import("./id_show.ts"),
     "show",
   );
   r.action(
