@@ -126,10 +126,12 @@ Deno.test("trustee backup: 2 of 3 trustees restore the identity, with the keys t
   assertEquals(noShares.code, 1);
   assertMatch(noShares.stderr, /share-open/);
 
-  // A forged share does not rebuild the backup key.
+  // A forged share does not rebuild the backup key. The byte changed is one in the middle: a
+  // change to the first byte can land only in the rebuilt key's low three bits, which X25519
+  // clamps away, so that "forgery" rebuilds a working key (about 1 run in 37 did).
   const forged = JSON.parse(await Deno.readTextFile(s2));
   const bytes = Uint8Array.from(atob(forged.share), (c) => c.charCodeAt(0));
-  bytes[0] ^= 1;
+  bytes[Math.floor(bytes.length / 2)] ^= 0xff;
   forged.share = btoa(String.fromCharCode(...bytes));
   await Deno.writeTextFile(`${dir}/forged.json`, JSON.stringify(forged));
   const bad = await as(
