@@ -8,6 +8,7 @@ import { createGenesis, genesisId } from "../core/governance/genesis.ts";
 import { makeMember, type Member } from "../core/ledger/_testing.ts";
 import { amountToBody } from "../core/ledger/amount.ts";
 import { transferKind } from "../core/ledger/rules.ts";
+import type { Store, StoreMutation } from "../core/store/store.ts";
 
 export const benchMembersTotal = 1_000;
 /** The transfers' first timestamp (the genesis is a second older). */
@@ -72,4 +73,27 @@ export async function signBenchTransfers(
   }
   const signSeconds = (performance.now() - signStart) / 1000;
   return { members, genesis, net, envelopes, signSeconds };
+}
+
+/**
+ * `store` with every commit's mutations kept while `recording` is on, to replay them into a
+ * fresh store (the benchmarks' store-only baseline).
+ */
+export function recordingStore(store: Store) {
+  const commits: StoreMutation[][] = [];
+  const recorder = {
+    recording: false,
+    commits,
+    store: {
+      get: (key) => store.get(key),
+      getMany: (keys) => store.getMany(keys),
+      list: (selector, options) => store.list(selector, options),
+      commit: (checks, mutations) => {
+        if (recorder.recording) commits.push([...mutations]);
+        return store.commit(checks, mutations);
+      },
+      close: () => store.close(),
+    } satisfies Store as Store,
+  };
+  return recorder;
 }

@@ -20,9 +20,14 @@ import type { Member } from "../core/ledger/_testing.ts";
 import { type Account, type HistoryEntry, ledgerKeys } from "../core/ledger/keys.ts";
 import { fixedClock } from "../core/ports.ts";
 import { KvStore } from "../core/store/kv_store.ts";
-import { compareKeys, type Store, type StoreKey, type StoreMutation } from "../core/store/store.ts";
+import { compareKeys, type StoreKey, type StoreMutation } from "../core/store/store.ts";
 import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
-import { benchMembersTotal, rng, signBenchTransfers } from "./_bench_ledger_world.ts";
+import {
+  benchMembersTotal,
+  recordingStore,
+  rng,
+  signBenchTransfers,
+} from "./_bench_ledger_world.ts";
 
 const usage = scriptSpec({
   usage: "deno run -A scripts/bench_ledger.ts [TRANSFERS] [BIG]",
@@ -105,21 +110,10 @@ async function benchIngest(dir: string, signed: Signed, name: string, verifier?:
   const last = envelopes[envelopes.length - 1].envelope.ts;
   await Deno.mkdir(`${dir}/${name}`);
   const store = await KvStore.open(`${dir}/${name}/icn.kv`);
-  // Every commit's mutations are kept to replay them into a fresh store (the write baseline).
-  const commits: StoreMutation[][] = [];
-  let recording = false;
-  const recorder: Store = {
-    get: (key) => store.get(key),
-    getMany: (keys) => store.getMany(keys),
-    list: (selector, options) => store.list(selector, options),
-    commit: (checks, mutations) => {
-      if (recording) commits.push([...mutations]);
-      return store.commit(checks, mutations);
-    },
-    close: () => store.close(),
-  };
+  const recorder = recordingStore(store);
+  const commits = recorder.commits;
   const deps: IngestDeps = {
-    store: recorder,
+    store: recorder.store,
     clock: fixedClock(last),
     kinds: createKindRegistry(),
     ...(verifier ? { verifier } : {}),
@@ -132,7 +126,7 @@ async function benchIngest(dir: string, signed: Signed, name: string, verifier?:
   // Bytes in, as from a bundle or the network: decoding is part of validation.
   const inputs = envelopes.map((e) => e.bytes);
   progress(`ingesting`);
-  recording = true;
+  recorder.recording = true;
   // Resident memory of this process, sampled while ingesting (it also holds the pre-signed inputs).
   const rssBefore = Deno.memoryUsage().rss;
   let rssPeak = rssBefore;
@@ -149,7 +143,7 @@ async function benchIngest(dir: string, signed: Signed, name: string, verifier?:
   const seconds = (performance.now() - start) / 1000;
   clearInterval(sampler);
   rssPeak = Math.max(rssPeak, Deno.memoryUsage().rss);
-  recording = false;
+  recorder.recording = false;
   store.close();
   progress(`replaying ${commits.length} commits into a fresh store`);
   const writeSeconds = await replayWrites(`${dir}/${name}-replay.kv`, commits);

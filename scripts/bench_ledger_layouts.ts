@@ -21,9 +21,14 @@ import { chainKeys } from "../core/chain/keys.ts";
 import { createKindRegistry } from "../core/kinds.ts";
 import { fixedClock } from "../core/ports.ts";
 import { KvStore } from "../core/store/kv_store.ts";
-import type { Store, StoreKey, StoreMutation } from "../core/store/store.ts";
+import type { StoreKey, StoreMutation } from "../core/store/store.ts";
 import { parseScriptArgs, scriptSpec, wholeNumberArg } from "./_args.ts";
-import { benchMembersTotal, benchT0, signBenchTransfers } from "./_bench_ledger_world.ts";
+import {
+  benchMembersTotal,
+  benchT0,
+  recordingStore,
+  signBenchTransfers,
+} from "./_bench_ledger_world.ts";
 
 const usage = scriptSpec({
   usage: "deno run -A scripts/bench_ledger_layouts.ts [TRANSFERS]",
@@ -47,20 +52,10 @@ async function recordIngest(dir: string) {
   const inputs = envelopes.map((e) => e.bytes);
   const t0 = benchT0;
   const store = await KvStore.open(`${dir}/ingest.kv`);
-  const commits: StoreMutation[][] = [];
-  let recording = false;
-  const recorder: Store = {
-    get: (key) => store.get(key),
-    getMany: (keys) => store.getMany(keys),
-    list: (selector, options) => store.list(selector, options),
-    commit: (checks, mutations) => {
-      if (recording) commits.push([...mutations]);
-      return store.commit(checks, mutations);
-    },
-    close: () => store.close(),
-  };
+  const recorder = recordingStore(store);
+  const commits = recorder.commits;
   const deps: IngestDeps = {
-    store: recorder,
+    store: recorder.store,
     clock: fixedClock(t0 + 1e10),
     kinds: createKindRegistry(),
   };
@@ -70,7 +65,7 @@ async function recordIngest(dir: string) {
   ]);
   await ingest(deps, members.map((m) => m.inception), { source: "import" });
   progress("ingesting");
-  recording = true;
+  recorder.recording = true;
   const start = performance.now();
   for (let i = 0; i < inputs.length; i += 5_000) {
     for (const o of await ingest(deps, inputs.slice(i, i + 5_000), { source: "sync" })) {
