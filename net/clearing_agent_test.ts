@@ -80,34 +80,64 @@ async function world(options: { delegates?: number } = {}) {
   return { alpha, beta, b, b2, fed, commit, coopStore, ts };
 }
 
-Deno.test("ClearingAgent answers a payment to its cooperative and credits the payee", async () => {
-  const { beta, b, fed, commit, coopStore, ts } = await world();
+/**
+ * An agent for cooperative `coop` as `did` at `now`, writing into `written` (federation
+ * envelopes really submitted as `signer` when given, else faked) and logging into `info`/`warnings`.
+ */
+function testAgent(options: {
+  fed: FederationNet;
+  fedStore?: Store;
+  coop: { id: string; store: Store };
+  did: string;
+  now: number;
+  signer?: TestIdentity;
+}) {
+  const { fed, did, now, signer } = options;
   const written: { net: string; kind: string; body: Record<string, unknown> }[] = [];
-  const controller = new AbortController();
+  const info: string[] = [];
   const warnings: string[] = [];
+  const controller = new AbortController();
   const agent = new ClearingAgent({
-    fed: { id: fed.net, store: fed.store },
-    coop: { id: beta.net, store: coopStore },
-    did: b.did,
-    clock: fixedClock(ts + 10),
+    fed: { id: fed.net, store: options.fedStore ?? fed.store },
+    coop: options.coop,
+    did,
+    clock: fixedClock(now),
     submit: async (net, request) => {
       written.push({ net, ...request } as never);
-      if (net === fed.net) return { cid: await fed.submit(b, request.kind, request.body, ts + 10) };
+      if (signer && net === fed.net) {
+        return { cid: await fed.submit(signer, request.kind, request.body, now) };
+      }
       return { cid: `bafyfake${written.length}` };
     },
     logger: {
       debug() {},
-      info() {},
+      info: (event) => info.push(event),
       warn: (event, fields) => warnings.push(`${event} ${JSON.stringify(fields)}`),
       error() {},
     },
     signal: controller.signal,
   }, { intervalMs: 3_600_000 });
+  /** Stops the agent and its signal. */
+  const stop = async () => {
+    await agent.stop();
+    controller.abort();
+  };
+  return { agent, written, info, warnings, stop };
+}
+
+Deno.test("ClearingAgent answers a payment to its cooperative and credits the payee", async () => {
+  const { beta, b, fed, commit, coopStore, ts } = await world();
+  const { agent, written, warnings, stop } = testAgent({
+    fed,
+    coop: { id: beta.net, store: coopStore },
+    did: b.did,
+    now: ts + 10,
+    signer: b,
+  });
   agent.start();
   agent.notify();
   await agent.idle();
-  await agent.stop();
-  controller.abort();
+  await stop();
   assertEquals(warnings, []);
   const reading = await readClearing(fed.view(), ts + 20);
   assertEquals(reading.state.commits.get(commit)?.status, "accepted");
@@ -123,24 +153,15 @@ Deno.test("ClearingAgent answers a payment to its cooperative and credits the pa
 
 Deno.test("ClearingAgent does nothing for an identity that is not a delegate", async () => {
   const { beta, b2, fed, coopStore, ts } = await world();
-  const written: string[] = [];
-  const controller = new AbortController();
-  const agent = new ClearingAgent({
-    fed: { id: fed.net, store: fed.store },
+  const { agent, written, stop } = testAgent({
+    fed,
     coop: { id: beta.net, store: coopStore },
     did: b2.did,
-    clock: fixedClock(ts + 10),
-    submit: (_net, request) => {
-      written.push(request.kind);
-      return Promise.resolve({ cid: "bafyfake" });
-    },
-    logger: { debug() {}, info() {}, warn() {}, error() {} },
-    signal: controller.signal,
-  }, { intervalMs: 3_600_000 });
+    now: ts + 10,
+  });
   agent.start();
   await agent.idle();
-  await agent.stop();
-  controller.abort();
+  await stop();
   assertEquals(written, []);
   assertEquals(agent.actions, 0);
 });
@@ -151,27 +172,17 @@ Deno.test("ClearingAgent of a second delegate stands by: the first-listed delega
   assertEquals([...current!.delegates].sort(), [b.did, b2.did].sort(), "Beta has two delegates");
   const [firstDid, secondDid] = current!.delegates;
   const run = async (did: string) => {
-    const written: string[] = [];
-    const logged: string[] = [];
-    const controller = new AbortController();
-    const agent = new ClearingAgent({
-      fed: { id: fed.net, store: fed.store },
+    const { agent, written, info, stop } = testAgent({
+      fed,
       coop: { id: beta.net, store: coopStore },
       did,
-      clock: fixedClock(ts + 10),
-      submit: (_net, request) => {
-        written.push(request.kind);
-        return Promise.resolve({ cid: "bafyfake" });
-      },
-      logger: { debug() {}, info: (event) => logged.push(event), warn() {}, error() {} },
-      signal: controller.signal,
-    }, { intervalMs: 3_600_000 });
+      now: ts + 10,
+    });
     agent.start();
     agent.notify();
     await agent.idle();
-    await agent.stop();
-    controller.abort();
-    return { written, logged };
+    await stop();
+    return { written: written.map((w) => w.kind), logged: info };
   };
   const second = await run(secondDid);
   assertEquals(second.written, [], "the second delegate's agent writes nothing");
@@ -278,27 +289,14 @@ async function agentRunAfterHistory(decided: number, arrive: Arrival = openPayme
   const fedCounted = countingStore(fed.store);
   const coopCounted = countingStore(coopInner);
   const now = ts + decided + 10;
-  const written: { kind: string; body: Record<string, unknown> }[] = [];
-  const controller = new AbortController();
-  const warnings: string[] = [];
-  const agent = new ClearingAgent({
-    fed: { id: fed.net, store: fedCounted.store },
+  const { agent, written, warnings, stop } = testAgent({
+    fed,
+    fedStore: fedCounted.store,
     coop: { id: beta.net, store: coopCounted.store },
     did: b.did,
-    clock: fixedClock(now),
-    submit: async (net, request) => {
-      written.push(request as never);
-      if (net === fed.net) return { cid: await fed.submit(b, request.kind, request.body, now) };
-      return { cid: `bafyfake${written.length}` };
-    },
-    logger: {
-      debug() {},
-      info() {},
-      warn: (event, fields) => warnings.push(`${event} ${JSON.stringify(fields)}`),
-      error() {},
-    },
-    signal: controller.signal,
-  }, { intervalMs: 3_600_000 });
+    now,
+    signer: b,
+  });
   agent.start();
   await agent.idle();
   const { open, envelope } = await arrive({ fed, alpha, beta, b, now, pay });
@@ -309,8 +307,7 @@ async function agentRunAfterHistory(decided: number, arrive: Arrival = openPayme
   }
   agent.notify(envelope);
   await agent.idle();
-  await agent.stop();
-  controller.abort();
+  await stop();
   assertEquals(warnings, []);
   return {
     open,
