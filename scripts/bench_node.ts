@@ -7,11 +7,16 @@
  *   100,000 envelopes from a peer (target ≤ 10 s) and its peak RSS (target ≤ 200 MB), once with
  *   the V8 flags icn starts with (`v8HeapFlags`) and once with V8's default heap sizing
  *   (`BENCH_SYNC_V8_FLAGS="A;B;..."` runs those flag sets instead, an empty one for V8's defaults);
+ * - sync-ledger: the same sync with 100,000 `ledger.transfer` envelopes among 1,000 members (the
+ *   ledger benchmark's world, `_bench_ledger_world.ts`) instead of trust edges by 10 authors:
+ *   1,000 chains of about 100 (target ≤ 10 s, peak RSS ≤ 200 MB). `--baseline DIR` also runs
+ *   the fresh node from the source tree in DIR (e.g. `git archive BASE | tar -x -C DIR`), first,
+ *   against the same peer: a before/after in one run;
  * - spam: honest throughput while a peer in its own process publishes at 10× its allowance
  *   (target ≥ 80 % of the unspammed figure).
  *
- * `deno run -A scripts/bench_node.ts [--quick] [--only throughput,line,sync,spam]` prints a
- * markdown report on stdout (progress on stderr; `BENCH_DEBUG=1` adds the nodes' events).
+ * `deno run -A scripts/bench_node.ts [--quick] [--only throughput,line,sync,sync-ledger,spam]`
+ * prints a markdown report on stdout (progress on stderr; `BENCH_DEBUG=1` adds the nodes' events).
  * `--child FILE` is internal: the sync and spam peers run as child processes of this script.
  */
 import { noise } from "@chainsafe/libp2p-noise";
@@ -23,7 +28,7 @@ import { identify } from "@libp2p/identify";
 import { peerIdFromPublicKey } from "@libp2p/peer-id";
 import { tcp } from "@libp2p/tcp";
 import { createLibp2p } from "libp2p";
-import { ingest } from "../core/chain/ingest.ts";
+import { ingest, type IngestOutcome } from "../core/chain/ingest.ts";
 import { type SealedEnvelope, sealEnvelope } from "../core/envelope/envelope.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
 import type { Logger } from "../core/ports.ts";
@@ -41,19 +46,25 @@ import {
   waitFor,
 } from "../tests/_node_fixture.ts";
 import { parseScriptArgs, scriptSpec, usageError } from "./_args.ts";
+import { benchT0, signBenchTransfers } from "./_bench_ledger_world.ts";
 
-const phases = ["throughput", "line", "sync", "spam"];
+const phases = ["throughput", "line", "sync", "sync-ledger", "spam"];
 const usage = scriptSpec({
-  usage: "deno run -A scripts/bench_node.ts [--quick] [--only PHASES]",
+  usage: "deno run -A scripts/bench_node.ts [--quick] [--only PHASES] [--baseline DIR]",
   description: "Node benchmark on loopback, each figure against its target: throughput, line\n" +
-    "propagation, sync of 100,000 envelopes, honest throughput under spam (a markdown\n" +
-    "report on stdout, progress on stderr).",
+    "propagation, sync of 100,000 envelopes (trust edges; ledger transfers), honest throughput\n" +
+    "under spam (a markdown report on stdout, progress on stderr).",
   options: {
     quick: { type: "boolean", default: false, description: "smaller runs" },
     only: {
       type: "string",
       value: "PHASES",
       description: `comma-separated phases to run (${phases.join(", ")})`,
+    },
+    baseline: {
+      type: "string",
+      value: "DIR",
+      description: "sync-ledger: also sync with the fresh node of the source tree in DIR, first",
     },
     child: { type: "string", value: "FILE", description: "internal: run as a sync or spam peer" },
   },
@@ -68,12 +79,21 @@ for (const phase of only ?? []) {
   if (!phases.includes(phase)) usageError(usage, `Unknown phase "${phase}" in --only`);
 }
 const wanted = (name: string) => !only || only.has(name);
+if (flags.baseline !== undefined) {
+  try {
+    Deno.statSync(`${flags.baseline}/net/sync.ts`);
+  } catch {
+    usageError(usage, `--baseline ${flags.baseline}: not a source tree of icn (no net/sync.ts)`);
+  }
+}
 
 /** Envelopes per throughput run. */
 const throughputCount = quick ? 1000 : 5000;
 /** Envelopes the fresh node syncs. */
 const syncCount = quick ? 10_000 : 100_000;
 const syncAuthors = 10;
+/** Transfers the fresh node syncs in the ledger variant (among `benchMembersTotal` members). */
+const syncLedgerCount = quick ? 10_000 : 100_000;
 /** Envelopes sent along the line, after `lineWarmup` unmeasured ones. */
 const lineCount = quick ? 40 : 200;
 const lineWarmup = 10;
@@ -156,6 +176,11 @@ interface ChildSpec {
   target: number;
   dir: string;
   pageSize: number;
+  /**
+   * sync: count the envelopes of this network the node accepts (not log entries) towards
+   * `target`, and report the time its sync pages spent in ingest. Empty: the log's size.
+   */
+  countNet?: string;
   /** spam: messages/s, how many distinct envelopes to sign, whom they name. */
   rate: number;
   count: number;
@@ -178,14 +203,19 @@ const hasNice = (() => {
   }
 })();
 
-async function spawnChild(spec: ChildSpec, v8Flags = ""): Promise<ChildHandle> {
+async function spawnChild(
+  spec: ChildSpec,
+  v8Flags = "",
+  /** The script the child runs (this one, or its copy in a baseline tree). */
+  script = new URL(import.meta.url).pathname,
+): Promise<ChildHandle> {
   const file = await Deno.makeTempFile({ prefix: "icn-bench-node-", suffix: ".cbor" });
   await Deno.writeFile(file, dagCbor.encode(spec));
   const args = [
     "run",
     "-A",
     `--v8-flags=--expose-gc${v8Flags ? `,${v8Flags}` : ""}`,
-    new URL(import.meta.url).pathname,
+    script,
     "--child",
     file,
   ];
@@ -253,15 +283,27 @@ async function runChild(file: string): Promise<void> {
     nextInput().then(() => Deno.exit(1));
     // Like `icn node run`: a Deno KV store on disk.
     const store = await KvStore.open(`${spec.dir}/icn.kv`);
+    let accepted = 0;
+    const countNet = spec.countNet ?? "";
     const node = await startNode({
       genesis: spec.genesis,
       member,
       kels: [member.inception],
       store,
       config: { ...fast, syncPageSize: spec.pageSize, syncIntervalMs: 600_000 },
-      node: { authorLimits: false },
+      node: {
+        authorLimits: false,
+        ...(countNet
+          ? {
+            onAccepted: (sealed: SealedEnvelope) => {
+              if (sealed.envelope.net === countNet) accepted++;
+            },
+          }
+          : {}),
+      },
       logger: stderrLogger("sync peer", Deno.env.get("BENCH_DEBUG") !== undefined),
     });
+    const synced = async () => countNet ? accepted : await logSize(store);
     gc?.();
     const rssStart = Deno.memoryUsage().rss;
     let rssPeak = rssStart;
@@ -272,7 +314,7 @@ async function runChild(file: string): Promise<void> {
       const sample = Deno.memoryUsage();
       rssPeak = Math.max(rssPeak, sample.rss);
       heapTotalPeak = Math.max(heapTotalPeak, sample.heapTotal);
-      return await logSize(store) >= spec.target;
+      return await synced() >= spec.target;
     }, waitMaxMs);
     const seconds = (performance.now() - started) / 1000;
     gc?.();
@@ -292,12 +334,19 @@ async function runChild(file: string): Promise<void> {
     for (const entry of Deno.readDirSync(spec.dir)) {
       dbBytes += Deno.statSync(`${spec.dir}/${entry.name}`).size;
     }
+    // Sync pages: how many `ingest` calls and the seconds they took.
+    const validation = (await node.metrics.validationSeconds.get()).values
+      .filter((v) => v.labels.source === "sync");
+    const histogram = (suffix: string) =>
+      validation.find((v) => v.metricName?.endsWith(suffix))?.value ?? NaN;
     out({
       rssAnon: kib("RssAnon"),
       rssFile: kib("RssFile"),
       dbBytes,
       seconds,
-      envelopes: await logSize(store),
+      envelopes: await synced(),
+      ingestSeconds: histogram("_sum"),
+      ingestCalls: histogram("_count"),
       rssStart,
       rssPeak,
       rssEnd: memory.rss,
@@ -703,6 +752,140 @@ async function syncFresh(): Promise<void> {
   }
 }
 
+// ---- (c') sync of ledger transfers into a fresh node ----
+
+interface SyncChildResult {
+  seconds: number;
+  envelopes: number;
+  rssStart: number;
+  rssPeak: number;
+  rssEnd: number;
+  ingestSeconds: number;
+  ingestCalls: number;
+  dbBytes: number;
+}
+
+/** Seeds of the serving and the fresh node's identities (neither is a member of the genesis). */
+const ledgerServingSeed = 9_001;
+const ledgerFreshSeed = 9_002;
+
+async function syncLedger(): Promise<void> {
+  log(`sync-ledger: ${fmt(syncLedgerCount)} transfers, load ${loadAverage()}`);
+  const world = await signBenchTransfers(syncLedgerCount, (line) => log(`  ${line}`));
+  log(`  signed in ${world.signSeconds.toFixed(0)} s`);
+  const dir = await Deno.makeTempDir({ prefix: "icn-bench-sync-ledger-" });
+  const identityTs = benchT0 - 2000;
+  const serving = await testIdentity(ledgerServingSeed, identityTs);
+  const store = await KvStore.open(`${dir}/serving.kv`);
+  let node: Awaited<ReturnType<typeof startNode>> | undefined;
+  try {
+    // The serving node starts with every member's key event log (1,000 KEL chains of one).
+    node = await startNode({
+      genesis: world.genesis,
+      member: serving,
+      kels: [serving.inception, ...world.members.map((m) => m.inception)],
+      store,
+      logger: Deno.env.get("BENCH_DEBUG") ? stderrLogger("serving", true) : quietLogger,
+      config: { ...fast, syncIntervalMs: 600_000 },
+      node: { authorLimits: false },
+    });
+    // Its store is filled by ingest in this process before any peer connects, in chain order
+    // (the order they were signed in), in calls of 5,000 as `bench ledger` does.
+    log(`  filling the serving node's store, load ${loadAverage()}`);
+    const fillStart = performance.now();
+    for (let i = 0; i < world.envelopes.length; i += 5000) {
+      const outcomes: IngestOutcome[] = await ingest(
+        node.deps,
+        world.envelopes.slice(i, i + 5000).map((e) => e.bytes),
+        { source: "import" },
+      );
+      const refused = outcomes.find((o) => o.status !== "accepted");
+      if (refused) throw new Error(`serving store refused a transfer: ${JSON.stringify(refused)}`);
+    }
+    const fillSeconds = (performance.now() - fillStart) / 1000;
+    log(
+      `  serving node holds ${fmt(syncLedgerCount)} transfers (fill ${fillSeconds.toFixed(0)} s)`,
+    );
+    const runs: { label: string; result: SyncChildResult; load: string }[] = [];
+    const variants: [string, string | undefined][] = [];
+    if (flags.baseline !== undefined) {
+      // The baseline tree runs this script's child code with its own net/ and core/.
+      const script = `${flags.baseline}/scripts/_bench_node_current.ts`;
+      await Deno.copyFile(new URL(import.meta.url).pathname, script);
+      variants.push([`baseline (${flags.baseline})`, script]);
+    }
+    variants.push(["this tree", undefined]);
+    for (const [label, script] of variants) {
+      const load = loadAverage();
+      log(`  fresh node: ${label}, load ${load}`);
+      const childDir = await Deno.makeTempDir({ prefix: "icn-bench-sync-" });
+      const child = await spawnChild(
+        {
+          role: "sync",
+          genesis: world.genesis,
+          seed: ledgerFreshSeed,
+          identityTs,
+          addr: node.addrs()[0],
+          target: syncLedgerCount,
+          dir: childDir,
+          pageSize: syncPageSize,
+          countNet: world.net,
+          rate: 0,
+          count: 0,
+          to: "",
+        },
+        v8HeapFlags,
+        script,
+      );
+      try {
+        runs.push({ label, result: JSON.parse(await child.line()) as SyncChildResult, load });
+      } finally {
+        await child.close();
+        await Deno.remove(childDir, { recursive: true }).catch(() => {});
+      }
+      const { result } = runs[runs.length - 1];
+      log(
+        `    ${result.seconds.toFixed(1)} s, ${fmt(result.ingestCalls)} ingest calls taking ${
+          result.ingestSeconds.toFixed(1)
+        } s, peak RSS ${mb(result.rssPeak)} MB`,
+      );
+    }
+    const parts = runs.map(({ label, result, load }) =>
+      `${runs.length > 1 ? `${label}: ` : ""}${result.seconds.toFixed(1)} s (${
+        fmt(syncLedgerCount / result.seconds)
+      } transfers/s; ${fmt(result.ingestCalls)} sync pages ingested in ${
+        result.ingestSeconds.toFixed(1)
+      } s, the rest waiting for replies), peak RSS ${mb(result.rssPeak)} MB (${
+        mb(result.rssStart)
+      } MB before, ${mb(result.dbBytes)} MB on disk), load at its start ${load}; target ≤ 10 s: ${
+        met(result.seconds <= 10)
+      }, ≤ 200 MB: ${met(result.rssPeak <= 200 * 2 ** 20)}`
+    );
+    const ratio = runs.length > 1
+      ? `; this tree / baseline: ${
+        (runs[0].result.seconds / runs[1].result.seconds).toFixed(2)
+      }× as fast`
+      : "";
+    report(
+      `- (c') a fresh node (own process, Deno KV store, pages of ${
+        fmt(syncPageSize)
+      }, the V8 flags icn starts with) syncs ${
+        fmt(syncLedgerCount)
+      } \`ledger.transfer\` envelopes by ${fmt(world.members.length)} members (and their ${
+        fmt(world.members.length)
+      } key event logs) from one peer: ${
+        parts.join("; ")
+      }${ratio}. The serving node's store was filled by ingest beforehand in ${
+        fillSeconds.toFixed(0)
+      } s (signing took ${world.signSeconds.toFixed(0)} s).`,
+    );
+  } finally {
+    await node?.stop();
+    store.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
 // ---- (d) honest throughput under spam ----
 
 interface SpamResult {
@@ -861,6 +1044,7 @@ async function main(): Promise<void> {
   if (wanted("throughput")) capacity = await throughput();
   if (wanted("line")) await propagationLine();
   if (wanted("sync")) await syncFresh();
+  if (wanted("sync-ledger")) await syncLedger();
   if (wanted("spam")) await spamRun(capacity);
   report("");
   report(`Load average at the end: ${loadAverage()}.`);
