@@ -38,6 +38,12 @@ import type { WriteLane } from "./write_lane.ts";
 
 export type SyncReply = HeadsResponse | RangeResponse;
 
+/**
+ * Range requests one sync page gathers at most, all on the wire at once (short chains share a
+ * page). Below the peer's `syncInboundStreamsMax`, leaving room for the next page's heads.
+ */
+export const syncPageRequestsMax = 32;
+
 /** Sends one sync request to a connected peer and returns its strictly decoded reply. */
 export type SyncAsk = (peer: string, message: SyncRequest) => Promise<SyncReply>;
 
@@ -249,9 +255,11 @@ export class Sync {
   }
 
   /**
-   * Fetches missing ranges in pages of up to `sync.page_size` envelopes, keeping one request
-   * ahead (the next page of this range, or the first of the next range, is on the wire while
-   * the current page is validated) and validating each page with one `ingest` call.
+   * Fetches missing ranges in pages of up to `sync.page_size` envelopes and validates each page
+   * with one `ingest` call. A page gathers several chains when they are short (up to
+   * `syncPageRequestsMax` range requests, all asked at once, of one network: key event logs
+   * first), so that a thousand chains of a hundred cost a few dozen calls, and large enough
+   * pages use the verifier. The next page is on the wire while the current one is validated.
    */
   async #fetchRanges(
     peer: string,
@@ -261,74 +269,118 @@ export class Sync {
     onAccepted: (n: number) => void,
   ): Promise<number> {
     const { signal, metrics, peers, lane } = this.#components;
-    const page = this.#init.pageSize;
-    const ask = (index: number, from: number): Promise<RangeResponse> | null => {
-      const range = ranges[index];
-      if (!range) return null;
-      const reply = this.#components.ask(peer, {
-        t: "range",
-        net: range.net,
-        author: range.author,
-        from,
-        limit: Math.min(page, range.to - from + 1),
-      }) as Promise<RangeResponse>;
-      reply.catch(() => {});
-      return reply;
+    const pageSize = this.#init.pageSize;
+    // What is left to ask of each range (at most one entry per range, in order), where its
+    // next page must start, and the ranges given up on (the peer had no more, or a rejection).
+    const todo: { range: number; from: number }[] = ranges.map((r, range) => ({
+      range,
+      from: r.from,
+    }));
+    const expected = ranges.map((r) => r.from);
+    const done = ranges.map(() => false);
+    const plan = (): Piece[] => {
+      const pieces: Piece[] = [];
+      let size = 0;
+      while (todo.length > 0 && size < pageSize && pieces.length < syncPageRequestsMax) {
+        const item = todo[0];
+        const range = ranges[item.range];
+        if (pieces.length > 0 && range.net !== ranges[pieces[0].range].net) break;
+        const limit = Math.min(pageSize - size, range.to - item.from + 1);
+        const reply = this.#components.ask(peer, {
+          t: "range",
+          net: range.net,
+          author: range.author,
+          from: item.from,
+          limit,
+        }) as Promise<RangeResponse>;
+        reply.catch(() => {});
+        pieces.push({ range: item.range, from: item.from, limit, reply });
+        size += limit;
+        if (item.from + limit > range.to) todo.shift();
+        else item.from += limit;
+      }
+      return pieces;
     };
     let accepted = 0;
-    let index = 0;
-    let from = ranges[0]?.from ?? 0;
-    let next = ask(index, from);
-    while (next && !signal.aborted) {
-      const reply: RangeResponse = await next;
-      const envs = Array.isArray(reply?.envs) ? reply.envs : [];
+    let next = plan();
+    while (next.length > 0 && !signal.aborted) {
+      const page: { piece: Piece; envs: Uint8Array[] }[] = [];
+      for (const piece of next) {
+        const reply: RangeResponse = await piece.reply;
+        const envs = Array.isArray(reply?.envs) ? reply.envs.slice(0, piece.limit) : [];
+        // A piece of a range given up on, or not where the range stands, is not used.
+        if (done[piece.range] || piece.from !== expected[piece.range]) continue;
+        if (envs.length === 0) {
+          // The peer has no more of this chain than this node.
+          this.#giveUp(todo, done, piece.range);
+          continue;
+        }
+        expected[piece.range] += envs.length;
+        if (envs.length < piece.limit) {
+          // A short page (the peer's page size or byte limit): the rest is asked for next.
+          const rest = { range: piece.range, from: expected[piece.range] };
+          const at = todo.findIndex((t) => t.range === piece.range);
+          if (at >= 0) todo.splice(at, 1);
+          todo.unshift(rest);
+        }
+        page.push({ piece, envs });
+      }
       // Ask for what follows before validating this page.
-      let nextIndex = index;
-      let nextFrom = from + envs.length;
-      if (envs.length === 0 || nextFrom > ranges[index].to) {
-        nextIndex = index + 1;
-        nextFrom = ranges[nextIndex]?.from ?? 0;
-      }
-      next = ask(nextIndex, nextFrom);
-      if (envs.length === 0) {
-        [index, from] = [nextIndex, nextFrom];
-        continue;
-      }
-      metrics.received.inc({ source: "sync" }, envs.length);
-      metrics.networkReceived.inc({ net: this.#init.net }, envs.length);
+      next = plan();
+      if (page.length === 0) continue;
+      const count = page.reduce((n, p) => n + p.envs.length, 0);
+      metrics.received.inc({ source: "sync" }, count);
+      metrics.networkReceived.inc({ net: this.#init.net }, count);
       const sealed: SealedEnvelope[] = [];
-      for (const bytes of envs) {
-        try {
-          sealed.push(await decodeEnvelope(bytes));
-        } catch (error) {
-          // A peer that serves undecodable envelopes is not asked for more.
-          countDropped(metrics, "sync", "malformed", envs.length - sealed.length);
-          peers.offence(peer, "malformed", (error as Error).message);
-          return accepted;
+      for (const { envs } of page) {
+        for (const bytes of envs) {
+          try {
+            sealed.push(await decodeEnvelope(bytes));
+          } catch (error) {
+            // A peer that serves undecodable envelopes is not asked for more.
+            countDropped(metrics, "sync", "malformed", count - sealed.length);
+            peers.offence(peer, "malformed", (error as Error).message);
+            return accepted;
+          }
         }
       }
       const outcomes = await lane.ingest(sealed, "sync", verifierFor(sealed.length));
       let ok = 0;
-      for (const outcome of outcomes) {
-        if (outcome.status === "rejected") {
-          const offence = invalidReasons.get(outcome.reason);
-          if (offence) peers.offence(peer, offence, outcome.message);
-          break;
+      let at = 0;
+      for (const { piece, envs } of page) {
+        const own = outcomes.slice(at, at + envs.length);
+        at += envs.length;
+        for (const outcome of own) {
+          if (outcome.status === "rejected") {
+            const offence = invalidReasons.get(outcome.reason);
+            if (offence) peers.offence(peer, offence, outcome.message);
+            // The rest of this chain cannot be valid now: the next round may try it again.
+            this.#giveUp(todo, done, piece.range);
+            break;
+          }
+          ok++;
         }
-        ok++;
       }
       accepted += ok;
       onAccepted(ok);
-      if (ok < outcomes.length && nextIndex === index) {
-        // The rest of this chain cannot be valid now: skip to the next range.
-        nextIndex = index + 1;
-        nextFrom = ranges[nextIndex]?.from ?? 0;
-        next = ask(nextIndex, nextFrom);
-      }
-      [index, from] = [nextIndex, nextFrom];
     }
     return accepted;
   }
+
+  /** No more pages of `range` this round. */
+  #giveUp(todo: { range: number }[], done: boolean[], range: number): void {
+    done[range] = true;
+    const at = todo.findIndex((t) => t.range === range);
+    if (at >= 0) todo.splice(at, 1);
+  }
+}
+
+/** One range request of a page. */
+interface Piece {
+  range: number;
+  from: number;
+  limit: number;
+  reply: Promise<RangeResponse>;
 }
 
 /** Asks over a libp2p sync stream on the open connection to the peer. */

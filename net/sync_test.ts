@@ -9,7 +9,7 @@ import {
 import { kelNet } from "../core/constants.ts";
 import { RejectedError } from "../core/errors.ts";
 import { decodeHeadsResponse, decodeRangeResponse, type SyncRequest } from "./protocol.ts";
-import { Sync, type SyncAsk, type SyncReply } from "./sync.ts";
+import { Sync, type SyncAsk, syncPageRequestsMax, type SyncReply } from "./sync.ts";
 import { VerifyPool } from "./verify_pool.ts";
 import { foreignChain, metricValue, type TestComponents, testComponents } from "./_testing.ts";
 
@@ -232,4 +232,146 @@ Deno.test("Sync.syncWith() verifies a page above the pool threshold with the ver
   assertEquals(results[1], results[0]);
   assertEquals(results[2], results[0]);
   assertEquals((results[0] as number[])[0], 150);
+});
+
+/** A server holding chains of the test network's three members, `lengths[i]` envelopes by member i. */
+async function serverWith(lengths: number[], pageSize = 2000) {
+  const server = await syncNode(() => Promise.reject(new Error("unused")), pageSize);
+  const chains: Awaited<ReturnType<typeof foreignChain>>[] = [];
+  for (const [author, length] of lengths.entries()) {
+    const chain = await foreignChain(author, length);
+    assertEquals(
+      (await server.lane.ingest(chain, "sync")).filter((o) => o.status === "accepted").length,
+      length,
+    );
+    chains.push(chain);
+  }
+  verify(server, "client");
+  return { server, chains };
+}
+
+/** A client whose `lane.ingest` calls are recorded (their sizes), with `verifier` if given. */
+async function recordingClient(ask: SyncAsk, pageSize: number, verifier?: () => SignatureVerifier) {
+  const client = await syncNode(ask, pageSize);
+  const ingested: number[] = [];
+  const ingest = client.lane.ingest.bind(client.lane);
+  client.lane.ingest = (inputs, source, pool) => {
+    ingested.push(inputs.length);
+    return ingest(inputs, source, pool);
+  };
+  const sync = new Sync({
+    ...client.base,
+    lane: client.lane,
+    peers: client.peers,
+    ask,
+    did: "did:icn:zMe",
+    verifier,
+  }, { net: client.network.net, pageSize, intervalMs: 2000 });
+  const seqs = async () => {
+    const heads = await readHeads(client.network.deps.store, client.network.net);
+    return client.network.members.map((m) => heads.get(m.did)?.seq ?? -1);
+  };
+  return { ...client, sync, ingested, seqs };
+}
+
+/** The range requests asked, as [author index, from, limit]. */
+function rangesAsked(ask: { asked: SyncRequest[] }, members: { did: string }[]) {
+  return ask.asked.flatMap((m) =>
+    m.t === "range" ? [[members.findIndex((x) => x.did === m.author), m.from, m.limit]] : []
+  );
+}
+
+Deno.test("Sync.syncWith() gathers short chains into one page: one ingest call for several chains", async () => {
+  const { server } = await serverWith([5, 7, 3]);
+  const ask = over(server, "client");
+  const client = await recordingClient(ask, 10);
+  assertEquals(await client.sync.syncWith("server"), 15);
+  assertEquals(await client.seqs(), [4, 6, 2]);
+  // Two pages of 10 and 5 for three chains (in the server's order of heads): one chain is split
+  // across the pages, each of the others is asked for whole, once.
+  assertEquals(client.ingested, [10, 5]);
+  const asked = rangesAsked(ask, client.network.members);
+  assertEquals(asked.length, 4);
+  for (const [author, length] of [5, 7, 3].entries()) {
+    let next = 0;
+    for (const [, from, limit] of asked.filter(([a]) => a === author)) {
+      assertEquals(from, next, `chain ${author} asked for in order`);
+      next += limit;
+    }
+    assertEquals(next, length, `chain ${author} asked for whole`);
+  }
+  assertEquals(client.sync.lag(), 0);
+});
+
+Deno.test("Sync.syncWith() starts the verifier for a page of short chains that together reach the pool threshold", async () => {
+  const length = Math.ceil(verifyPoolThreshold / 3) + 1;
+  const { server } = await serverWith([length, length, length]);
+  const verifiers = countingVerifiers();
+  const client = await recordingClient(over(server, "client"), 2000, verifiers);
+  assertEquals(await client.sync.syncWith("server"), 3 * length);
+  assertEquals(client.ingested, [3 * length]);
+  assertEquals(verifiers.counts.started, 1);
+  assert(verifiers.counts.calls > 0, "the verifier checked the page");
+  assertEquals(verifiers.counts.closed, 1);
+  assertEquals(await client.seqs(), [length - 1, length - 1, length - 1]);
+});
+
+Deno.test("Sync.syncWith() gives up only the chain with a rejected envelope in a page shared by several", async () => {
+  const { server, chains } = await serverWith([5, 7, 3]);
+  const honest = over(server, "client");
+  const ask: SyncAsk & { asked: SyncRequest[] } = Object.assign(
+    async (peer: string, message: SyncRequest) => {
+      const reply = await honest(peer, message);
+      if (message.t !== "range" || !("envs" in reply)) return reply;
+      const forged = chains[1][3];
+      return {
+        envs: reply.envs.map((bytes, i) =>
+          message.author === forged.envelope.author && message.from + i === 3
+            ? flipSignatureBit(bytes, forged.envelope.sigs[0].sig)
+            : bytes
+        ),
+      };
+    },
+    { asked: honest.asked },
+  );
+  const client = await recordingClient(ask, 20);
+  // Chains 0 and 2 whole, chain 1 up to the forgery; the next round tries chain 1 again, once.
+  assertEquals(await client.sync.syncWith("forger"), 5 + 3 + 3);
+  assertEquals(await client.seqs(), [4, 2, 2]);
+  assertEquals(client.ingested, [15, 4]);
+  const offences = client.peers.describe("forger", { addrs: [], score: 0 }).misbehaviour;
+  assertEquals(Object.values(offences ?? {}), [2]);
+  assertEquals(client.sync.lag(), 4);
+});
+
+Deno.test("Sync.syncWith() asks again for the rest of a short page in the same round", async () => {
+  // The server serves pages of 2 whatever the client asks.
+  const { server } = await serverWith([5, 7, 3], 2);
+  const ask = over(server, "client");
+  const client = await recordingClient(ask, 10);
+  assertEquals(await client.sync.syncWith("server"), 15);
+  assertEquals(await client.seqs(), [4, 6, 2]);
+  // One round fetched everything: the second heads request found nothing missing.
+  assertEquals(ask.asked.filter((m) => m.t === "heads").length, 2);
+  assertEquals(client.peers.describe("server", { addrs: [], score: 0 }).misbehaviour, {});
+  assertEquals(client.ingested.reduce((a, b) => a + b, 0), 15);
+});
+
+Deno.test("Sync.syncWith() has at most syncPageRequestsMax range requests on the wire at once", async () => {
+  const authors = Array.from({ length: syncPageRequestsMax + 8 }, (_, i) => `did:icn:zA${i}`);
+  let inflight = 0;
+  let most = 0;
+  let ranges = 0;
+  const ask: SyncAsk = async (_peer, message) => {
+    if (message.t === "heads") return { heads: authors.map((a) => [kelNet, a, 0]) };
+    ranges++;
+    most = Math.max(most, ++inflight);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    inflight--;
+    return { envs: [] };
+  };
+  const client = await syncNode(ask);
+  assertEquals(await client.sync.syncWith("empty"), 0);
+  assertEquals(most, syncPageRequestsMax);
+  assertEquals(ranges, authors.length);
 });
