@@ -32,6 +32,7 @@ import { ingest, type IngestOutcome } from "../core/chain/ingest.ts";
 import { type SealedEnvelope, sealEnvelope } from "../core/envelope/envelope.ts";
 import type { Genesis } from "../core/governance/genesis.ts";
 import type { Logger } from "../core/ports.ts";
+import { kelNet } from "../core/constants.ts";
 import { KvStore } from "../core/store/kv_store.ts";
 import { type TestIdentity, testIdentity } from "../core/testing.ts";
 import { v8HeapFlags } from "../cli/node_heap.ts";
@@ -284,6 +285,9 @@ async function runChild(file: string): Promise<void> {
     // Like `icn node run`: a Deno KV store on disk.
     const store = await KvStore.open(`${spec.dir}/icn.kv`);
     let accepted = 0;
+    // When the last key event and the first envelope of the network were accepted.
+    let kelsAt = NaN;
+    let firstAt = NaN;
     const countNet = spec.countNet ?? "";
     const node = await startNode({
       genesis: spec.genesis,
@@ -296,7 +300,9 @@ async function runChild(file: string): Promise<void> {
         ...(countNet
           ? {
             onAccepted: (sealed: SealedEnvelope) => {
-              if (sealed.envelope.net === countNet) accepted++;
+              if (sealed.envelope.net === countNet) {
+                if (accepted++ === 0) firstAt = performance.now();
+              } else if (sealed.envelope.net === kelNet) kelsAt = performance.now();
             },
           }
           : {}),
@@ -346,6 +352,8 @@ async function runChild(file: string): Promise<void> {
       seconds,
       envelopes: await synced(),
       ingestSeconds: histogram("_sum"),
+      kelSeconds: (kelsAt - started) / 1000,
+      firstSeconds: (firstAt - started) / 1000,
       ingestCalls: histogram("_count"),
       rssStart,
       rssPeak,
@@ -762,6 +770,9 @@ interface SyncChildResult {
   rssEnd: number;
   ingestSeconds: number;
   ingestCalls: number;
+  /** Since connecting: the last key event log accepted, the first transfer accepted. */
+  kelSeconds: number;
+  firstSeconds: number;
   dbBytes: number;
 }
 
@@ -847,7 +858,7 @@ async function syncLedger(): Promise<void> {
       log(
         `    ${result.seconds.toFixed(1)} s, ${fmt(result.ingestCalls)} ingest calls taking ${
           result.ingestSeconds.toFixed(1)
-        } s, peak RSS ${mb(result.rssPeak)} MB`,
+        } s, KELs done at ${result.kelSeconds.toFixed(1)} s, peak RSS ${mb(result.rssPeak)} MB`,
       );
     }
     const parts = runs.map(({ label, result, load }) =>
@@ -855,9 +866,13 @@ async function syncLedger(): Promise<void> {
         fmt(syncLedgerCount / result.seconds)
       } transfers/s; ${fmt(result.ingestCalls)} sync pages ingested in ${
         result.ingestSeconds.toFixed(1)
-      } s, the rest waiting for replies), peak RSS ${mb(result.rssPeak)} MB (${
-        mb(result.rssStart)
-      } MB before, ${mb(result.dbBytes)} MB on disk), load at its start ${load}; target ≤ 10 s: ${
+      } s, the rest waiting for replies; key event logs done after ${
+        result.kelSeconds.toFixed(1)
+      } s, first transfer at ${result.firstSeconds.toFixed(1)} s), peak RSS ${
+        mb(result.rssPeak)
+      } MB (${mb(result.rssStart)} MB before, ${
+        mb(result.dbBytes)
+      } MB on disk), load at its start ${load}; target ≤ 10 s: ${
         met(result.seconds <= 10)
       }, ≤ 200 MB: ${met(result.rssPeak <= 200 * 2 ** 20)}`
     );
