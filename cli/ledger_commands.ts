@@ -1,5 +1,5 @@
 import { Command } from "@commander-js/extra-typings";
-import { pageSizeDefault, pageSizeMax } from "../core/constants.ts";
+import { pageSizeMax } from "../core/constants.ts";
 import { exportFormats } from "../core/ledger/export.ts";
 import { memoBytesMax } from "../core/ledger/rules.ts";
 import {
@@ -9,17 +9,15 @@ import {
   requestExpiryDefault,
   requestExpiryMax,
 } from "../core/ledger/pending.ts";
-import {
-  choiceArg,
-  didArg,
-  durationArg,
-  memoArg,
-  offsetMax,
-  transferIdArg,
-  whenArg,
-  wholeNumberArg,
-} from "./args.ts";
+import { choiceArg, didArg, durationArg, memoArg, transferIdArg, whenArg } from "./args.ts";
 import { collect, type Registrar, takeNetOption } from "./command.ts";
+import {
+  historyLimitArg,
+  historyLimitDefault,
+  historyOffsetArg,
+  historyOffsetDefault,
+  memberArg,
+} from "./ledger_read_options.ts";
 
 const load = () => import("./ledger.ts");
 const loadPending = () => import("./ledger_pending.ts");
@@ -138,7 +136,7 @@ export function ledgerCommands(r: Registrar): Command {
       .argument(
         "[did]",
         "member: DID, contact name or DID prefix (default: this identity)",
-        didArg("member"),
+        memberArg,
       )
       .option("--currency <code>", "currency (default: the cooperative's first)"),
     load,
@@ -155,20 +153,20 @@ export function ledgerCommands(r: Registrar): Command {
       .argument(
         "[did]",
         "member: DID, contact name or DID prefix (default: this identity)",
-        didArg("member"),
+        memberArg,
       )
       .option("--currency <code>", "currency (default: the cooperative's first)")
       .option(
         "--limit <n>",
         `page size (1–${pageSizeMax})`,
-        wholeNumberArg("--limit", 1, pageSizeMax),
-        pageSizeDefault,
+        historyLimitArg,
+        historyLimitDefault,
       )
       .option(
         "--offset <n>",
         "skip this many newer transfers",
-        wholeNumberArg("--offset", 0, offsetMax),
-        0,
+        historyOffsetArg,
+        historyOffsetDefault,
       ),
     load,
     "history",
@@ -178,7 +176,7 @@ export function ledgerCommands(r: Registrar): Command {
       .argument(
         "[did]",
         "member: DID, contact name or DID prefix (default: this identity)",
-        didArg("member"),
+        memberArg,
       )
       .option("--currency <code>", "currency (default: the cooperative's first)"),
     load,

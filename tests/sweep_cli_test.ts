@@ -12,7 +12,7 @@
  * tree must be classified in `kinds` (a new one fails the test until it is).
  */
 import { type CommandUnknownOpts as Command, type Option } from "@commander-js/extra-typings";
-import { buildProgram } from "../cli/main.ts";
+import { buildProgram } from "../cli/program.ts";
 import { collect, createRegistrar, refuseRepeatedOptions } from "../cli/command.ts";
 import { sameSnapshot, snapshotDir } from "./_cli.ts";
 
