@@ -9,7 +9,6 @@
  * (its contacts, the members of the joined cooperative, the identities whose
  * key event logs are in the store).
  */
-import { CommanderError } from "commander";
 import { AlreadyExistsError, IcnError, InvalidInputError, NotFoundError } from "../core/errors.ts";
 import { parseDid } from "../core/identity/did.ts";
 import { terminalSafe } from "../core/safe_text.ts";
@@ -22,7 +21,7 @@ import {
   didPrefixLengthMin,
   type ResolveOptions,
 } from "./did_text.ts";
-import { exitCodes } from "./exit_codes.ts";
+import { UsageError } from "./usage_error.ts";
 import { pathExists, readInputFile, writeFileAtomic } from "./files.ts";
 import { acquireLock, describeHolder } from "./lock.ts";
 import type { CommandResult } from "./output.ts";
@@ -270,8 +269,7 @@ export async function resolveDid(
   if (candidates.length > ambiguousShownMax) {
     lines.push(`  … and ${candidates.length - ambiguousShownMax} more`);
   }
-  throw new CommanderError(
-    exitCodes.usage,
+  throw new UsageError(
     "icn.ambiguousDid",
     [
       `${

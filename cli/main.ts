@@ -29,7 +29,7 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     return await runInvocation(fastInvocation(fast), (opened) => ctx = opened);
   } catch (error) {
-    // A handler's usage error is a CommanderError: commander is loaded to tell, on failure only.
+    // A handler's usage error may be a CommanderError: commander is loaded to tell, on failure only.
     const { CommanderError } = await import("commander");
     return failureExit(error, failureOutputOf(argv), "", CommanderError);
   } finally {

@@ -12,7 +12,6 @@
  * store whenever it is opened. A remote store (`ICN_KV_URL`) holds one network.
  */
 import { envGet } from "./io_scope.ts";
-import { CommanderError } from "commander";
 import { chainKeys } from "../core/chain/keys.ts";
 import type { KindRegistry } from "../core/chain/ingest.ts";
 import { kelNet } from "../core/constants.ts";
@@ -33,7 +32,7 @@ import { terminalSafe } from "../core/safe_text.ts";
 import type { Store } from "../core/store/store.ts";
 import type { CliContext } from "./context.ts";
 import { crashPoint } from "./crash_point.ts";
-import { exitCodes } from "./exit_codes.ts";
+import { UsageError } from "./usage_error.ts";
 import { pathExists, readInputText } from "./files.ts";
 import { openStore } from "./store_open.ts";
 
@@ -338,8 +337,8 @@ function networksListing(networks: readonly JoinedNetwork[]): string {
     .join("\n");
 }
 
-function usage(code: string, message: string): CommanderError {
-  return new CommanderError(exitCodes.usage, code, message);
+function usage(code: string, message: string): UsageError {
+  return new UsageError(code, message);
 }
 
 /**

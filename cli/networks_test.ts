@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CommanderError } from "commander";
+import { UsageError } from "./usage_error.ts";
 import { findNetwork, type JoinedNetwork } from "./networks.ts";
 import { exitCodes } from "./exit_codes.ts";
 
@@ -9,18 +9,18 @@ const networks: JoinedNetwork[] = [
   { id: "bafyreiccc333", name: "Makers", kind: "federation", file: "networks/bafyreiccc333.kv" },
 ];
 
-/** The error `run` throws, checked to be a CommanderError. */
-function thrown(run: () => unknown): CommanderError {
+/** The error `run` throws, checked to be a UsageError. */
+function thrown(run: () => unknown): UsageError {
   try {
     run();
   } catch (error) {
-    assert.ok(error instanceof CommanderError, String(error));
+    assert.ok(error instanceof UsageError, String(error));
     return error;
   }
   throw new Error("nothing thrown");
 }
 
-function usageError(text: string): CommanderError {
+function usageError(text: string): UsageError {
   const error = thrown(() => findNetwork(networks, text));
   assert.equal(error.exitCode, exitCodes.usage);
   return error;

@@ -11,6 +11,7 @@ import type { Handler } from "./command.ts";
 import type { CliContext, GlobalOptions } from "./context.ts";
 import { exitCodes } from "./exit_codes.ts";
 import { printError, printResult, writeStderr } from "./output.ts";
+import { UsageError } from "./usage_error.ts";
 
 /** The global options from their values as commander's `optsWithGlobals()` gives them. */
 export function globalOptionsOf(
@@ -84,7 +85,7 @@ export type CommanderErrorClass = abstract new (...args: never[]) => Error & {
 
 /**
  * Prints `error` and returns the exit code: 0 after `--help`/`--version`, 2 for a usage error
- * (commander's, or one a handler throws as a `CommanderError`), 1 for an `IcnError`, 3 for a
+ * (commander's, or a handler's `UsageError` or `CommanderError`), 1 for an `IcnError`, 3 for a
  * bug. `usageMessage` is what commander wrote for its own usage error, if anything.
  */
 export function failureExit(
@@ -93,7 +94,7 @@ export function failureExit(
   usageMessage: string,
   commanderError: CommanderErrorClass,
 ): number {
-  const isUsage = error instanceof commanderError;
+  const isUsage = error instanceof commanderError || error instanceof UsageError;
   if (isUsage && error.exitCode === 0) return exitCodes.ok;
   // `icn` or `icn id` without a subcommand: commander printed the help on stderr; a usage error.
   if (isUsage && error.code === "commander.help") return exitCodes.usage;
