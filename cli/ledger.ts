@@ -5,7 +5,7 @@ import type { Currency, Genesis } from "../core/governance/genesis.ts";
 import { membersAt, paramsAt, type StateReader } from "../core/governance/membership.ts";
 import { amountToBody, formatAmount, parseAmount } from "../core/ledger/amount.ts";
 import type { ExportFormat } from "../core/ledger/export.ts";
-import { type Account, type HistoryEntry, type IdRecord, ledgerKeys } from "../core/ledger/keys.ts";
+import { type Account, type IdRecord, ledgerKeys } from "../core/ledger/keys.ts";
 import {
   isNearLimit,
   type LimitBreakdown,
@@ -14,6 +14,7 @@ import {
   transferKind,
 } from "../core/ledger/rules.ts";
 import { limitOf, readAccount, reservedOf } from "../core/ledger/view.ts";
+import { readHistoryRange } from "../core/ledger/history.ts";
 import { isNearMaxBalance, maxBalanceOf } from "../core/ledger/pending.ts";
 import { terminalSafe } from "../core/safe_text.ts";
 import type { Store, StoreKey } from "../core/store/store.ts";
@@ -352,18 +353,9 @@ export async function history(
   const currency = pickCurrency(genesis, options.currency);
   const store = await ctx.store();
   const total = (await readAccount(storeReader(store), currency.code, did)).count;
-  const entries: HistoryEntry[] = [];
   const newest = total - 1 - offset;
   const oldest = Math.max(0, newest - limit + 1);
-  if (newest >= 0) {
-    for await (
-      const entry of store.list<HistoryEntry>({
-        prefix: ledgerKeys.historyPrefix(currency.code, did),
-        start: ledgerKeys.history(currency.code, did, oldest),
-        end: ledgerKeys.history(currency.code, did, newest + 1),
-      }, { reverse: true })
-    ) entries.push(entry.value);
-  }
+  const entries = await readHistoryRange(store, currency.code, did, oldest, newest);
   const rows = entries.map((e) => {
     const outgoing = e.from === did;
     const amount = BigInt(e.amount);

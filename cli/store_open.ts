@@ -48,8 +48,8 @@ export async function openStore(path: string, logger?: Logger): Promise<Store> {
   try {
     const upgraded = await upgradeStoreLayout(store);
     if (upgraded > 0) logger?.info("store layout upgraded", { positions: upgraded });
-    const payers = await upgradeLedgerLayout(store);
-    if (payers > 0) logger?.info("ledger layout upgraded", { payers });
+    const ledger = await upgradeLedgerLayout(store);
+    if (ledger.payers > 0 || ledger.lines > 0) logger?.info("ledger layout upgraded", ledger);
   } catch (error) {
     store.close();
     throw error;

@@ -19,7 +19,8 @@
  * spawns one `icn` process per command instead.
  */
 import { KvStore } from "../core/store/kv_store.ts";
-import type { HistoryEntry } from "../core/ledger/keys.ts";
+import { readHistoryRange } from "../core/ledger/history.ts";
+import { type Account, type HistoryEntry, ledgerKeys } from "../core/ledger/keys.ts";
 import {
   createFederationWorld,
   fullCreditSets,
@@ -128,12 +129,10 @@ async function measure(
   let done = false;
   const poller = (async () => {
     while (!done) {
-      for await (
-        const entry of store.list<HistoryEntry>({
-          prefix: ["ledger", "hist", currency, did[payee]],
-        })
-      ) {
-        const key = creditKey(entry.value);
+      const count = (await store.get<Account>(ledgerKeys.account(currency, did[payee])))?.value
+        .count ?? 0;
+      for (const entry of await readHistoryRange(store, currency, did[payee], 0, count - 1)) {
+        const key = creditKey(entry);
         if (key !== undefined && !credited.has(key)) credited.set(key, performance.now());
       }
       await new Promise((resolve) => setTimeout(resolve, pollMs));

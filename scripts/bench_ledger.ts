@@ -17,7 +17,12 @@ import { createGenesis, genesisId } from "../core/governance/genesis.ts";
 import { ed25519FromSeed, signEd25519, verifyEd25519 } from "../core/identity/keys.ts";
 import { createKindRegistry } from "../core/kinds.ts";
 import type { Member } from "../core/ledger/_testing.ts";
-import { type Account, type HistoryEntry, ledgerKeys } from "../core/ledger/keys.ts";
+import {
+  type Account,
+  historyPageEntries,
+  type HistoryRef,
+  ledgerKeys,
+} from "../core/ledger/keys.ts";
 import { fixedClock } from "../core/ports.ts";
 import { KvStore } from "../core/store/kv_store.ts";
 import { compareKeys, type StoreKey, type StoreMutation } from "../core/store/store.ts";
@@ -232,6 +237,7 @@ async function buildBigStore(path: string, members: Member[]) {
     if (!a) accounts.set(did, a = { balance: 0n, received: 0n, count: 0 });
     return a;
   };
+  const pages = new Map<string, HistoryRef[]>();
   let mutations: StoreMutation[] = [];
   const flush = async () => {
     if (!(await store.commit([], mutations))) throw new Error("commit failed");
@@ -258,24 +264,42 @@ async function buildBigStore(path: string, members: Member[]) {
       memo: "",
       ts: t0 + i * 1000,
     };
-    const payerLine: HistoryEntry = { ...line, balance: a.balance, limit: 1_000_000n };
-    const payeeLine: HistoryEntry = { ...line, balance: b.balance };
-    mutations.push({
-      type: "set",
-      key: ledgerKeys.history("hours", from, a.count++),
-      value: payerLine,
-    });
-    mutations.push({
-      type: "set",
-      key: ledgerKeys.history("hours", to, b.count++),
-      value: payeeLine,
-    });
+    // Layout 4: the line once, each side's ref in its account's page (written when full).
+    mutations.push({ type: "set", key: ledgerKeys.line(i), value: line });
+    for (
+      const [did, side, ref] of [
+        [from, a, [i, a.balance, 1_000_000n]],
+        [to, b, [i, b.balance]],
+      ] as const
+    ) {
+      const page = pages.get(did) ?? [];
+      page.push(ref);
+      pages.set(did, page);
+      if (page.length === historyPageEntries) {
+        mutations.push({
+          type: "set",
+          key: ledgerKeys.historyPage("hours", did, Math.floor(side.count / historyPageEntries)),
+          value: page,
+        });
+        pages.set(did, []);
+      }
+      side.count++;
+    }
     if (mutations.length >= 800) await flush();
     if (i % 200_000 === 0) progress(`big store: ${i} transfers written`);
   }
   for (const [did, a] of accounts) {
     mutations.push({ type: "set", key: ledgerKeys.account("hours", did), value: a });
+    const page = pages.get(did) ?? [];
+    if (page.length > 0) {
+      mutations.push({
+        type: "set",
+        key: ledgerKeys.historyPage("hours", did, Math.floor((a.count - 1) / historyPageEntries)),
+        value: page,
+      });
+    }
   }
+  mutations.push({ type: "set", key: ledgerKeys.lineNext, value: bigTransfers });
   while (mutations.length > 0) {
     const rest = mutations.splice(800);
     await flush();

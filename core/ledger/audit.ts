@@ -15,11 +15,12 @@ import { sha256 } from "../identity/keys.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { compareKeys, type Store, type StoreEntry, type StoreKey } from "../store/store.ts";
 import { formatAmount } from "./amount.ts";
+import { joinEntry, listHistoryRefs, listLines } from "./history.ts";
 import { resolversOf } from "./pending.ts";
 import {
   type Account,
-  type HistoryEntry,
   ledgerKeys,
+  type LineRecord,
   type PendingRecord,
   type RequestRecord,
   type Reservation,
@@ -164,9 +165,15 @@ export async function checkLedger(store: Store, options: CheckOptions): Promise<
       );
     }
   }
-  for await (const entry of store.list<HistoryEntry>({ prefix: ["ledger", "hist"] })) {
-    const line = entry.value;
-    if (entry.key[3] !== line.from || line.limit === undefined) continue;
+  for await (const { did, ref } of listHistoryRefs(store)) {
+    if (ref.length < 3) continue;
+    const stored = await store.get<LineRecord>(ledgerKeys.line(ref[0]));
+    if (!stored) {
+      add(`History of "${did}" names line ${ref[0]}, which is missing`);
+      continue;
+    }
+    const line = joinEntry(stored.value, ref);
+    if (did !== line.from || line.limit === undefined) continue;
     if (BigInt(line.balance) < -BigInt(line.limit)) {
       const d = decimals.get(line.currency) ?? 0;
       add(
@@ -231,9 +238,8 @@ async function checkPendings(
     add(`Open pendings of "${key.split("\u0000")[1]}" have no reservation`);
   }
   const postedLines = new Map<string, number>();
-  for await (const entry of store.list<HistoryEntry>({ prefix: ["ledger", "hist"] })) {
-    const line = entry.value;
-    if (line.pending === undefined || entry.key[3] !== line.from) continue;
+  for await (const { line } of listLines(store)) {
+    if (line.pending === undefined) continue;
     const key = `${line.from}\u0000${line.id}`;
     postedLines.set(key, (postedLines.get(key) ?? 0) + 1);
   }

@@ -1,24 +1,23 @@
 /**
  * Export of accepted transfers as an hledger journal, CSV or JSON. Pure
- * formatting over the history index (each transfer once, from the payer's
- * side), so the export agrees with `ledger balances` by construction.
+ * formatting over the ledger's lines (each transfer once), so the export
+ * agrees with `ledger balances` by construction.
  */
 import type { Currency } from "../governance/genesis.ts";
 import { terminalSafe } from "../safe_text.ts";
 import type { Store } from "../store/store.ts";
 import { formatAmount } from "./amount.ts";
-import { type HistoryEntry, ledgerKeys, type PendingRecord } from "./keys.ts";
+import { listLines } from "./history.ts";
+import { ledgerKeys, type LineRecord, type PendingRecord } from "./keys.ts";
 import { isNonMemberAccount, pendingStatus } from "./pending.ts";
 
 export type ExportFormat = "hledger" | "csv" | "json";
 export const exportFormats: readonly ExportFormat[] = ["hledger", "csv", "json"];
 
 /** Every accepted transfer, oldest first (by timestamp, then content id). */
-export async function listTransfers(store: Pick<Store, "list">): Promise<HistoryEntry[]> {
-  const out: HistoryEntry[] = [];
-  for await (const entry of store.list<HistoryEntry>({ prefix: ["ledger", "hist"] })) {
-    if (entry.key[3] === entry.value.from) out.push(entry.value);
-  }
+export async function listTransfers(store: Pick<Store, "list">): Promise<LineRecord[]> {
+  const out: LineRecord[] = [];
+  for await (const { line } of listLines(store)) out.push(line);
   return out.sort((a, b) => a.ts - b.ts || (a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0));
 }
 
@@ -66,7 +65,7 @@ function commentText(text: string): string {
  * `hledger balance pending` shows what is reserved.
  */
 export function toHledger(
-  transfers: readonly HistoryEntry[],
+  transfers: readonly LineRecord[],
   currencies: readonly Currency[],
   members: readonly string[],
   pendings: readonly PendingRecord[] = [],
@@ -148,7 +147,7 @@ export function csvText(value: string): string {
  * (id, cid, DIDs, currency, memo) are neutralised against formula injection
  * (`csvText()`); `--format json` keeps every value exact.
  */
-export function toCsv(transfers: readonly HistoryEntry[], currencies: readonly Currency[]): string {
+export function toCsv(transfers: readonly LineRecord[], currencies: readonly Currency[]): string {
   const decimals = new Map(currencies.map((c) => [c.code, c.decimals]));
   const rows = ["time,id,cid,from,to,amount,currency,memo"];
   for (const t of transfers) {
@@ -170,7 +169,7 @@ export function toCsv(transfers: readonly HistoryEntry[], currencies: readonly C
 
 /** JSON rows: the same fields as CSV plus `ts` and `amountMinor` (a string, bigint-safe). */
 export function toJsonRows(
-  transfers: readonly HistoryEntry[],
+  transfers: readonly LineRecord[],
   currencies: readonly Currency[],
 ): Record<string, unknown>[] {
   const decimals = new Map(currencies.map((c) => [c.code, c.decimals]));

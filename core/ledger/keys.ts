@@ -25,7 +25,10 @@ export interface Account {
   velocityCount?: number;
 }
 
-/** One line of an account's history. */
+/**
+ * One line of an account's history, as readers get it: the transfer (kept once, under
+ * `ledgerKeys.line`) joined with the account's side of it (its `HistoryRef` in a history page).
+ */
 export interface HistoryEntry {
   cid: string;
   id: string;
@@ -45,6 +48,25 @@ export interface HistoryEntry {
   /** Set when this line is the posting of a pending transfer (`ledger.post`): the pending's CID. */
   pending?: string;
 }
+
+/** A line as stored once for both sides (`ledgerKeys.line`): the history entry without the side's balance and limit. */
+export type LineRecord = Omit<HistoryEntry, "balance" | "limit">;
+
+/**
+ * One account's side of a line, in its history page: the line number, the account's balance
+ * right after it, and on the payer's side the limit the acceptance relied on. A tuple, so a
+ * page of 64 stays small to rewrite.
+ */
+export type HistoryRef =
+  | readonly [line: number, balance: bigint]
+  | readonly [
+    line: number,
+    balance: bigint,
+    limit: bigint,
+  ];
+
+/** History entries per page (`ledgerKeys.historyPage`): entry `n` of an account is in page `n / 64`. */
+export const historyPageEntries = 64;
 
 /** What the idempotency index keeps per (payer, id). */
 export interface IdRecord {
@@ -109,10 +131,32 @@ export const ledgerKeys = {
   prefix: ["ledger"] as const,
   account: (currency: string, did: string) => ["ledger", "acct", currency, did] as const,
   accountPrefix: (currency: string) => ["ledger", "acct", currency] as const,
-  /** n-th (0-based, acceptance order) history entry of an account. */
-  history: (currency: string, did: string, n: number) =>
+  /**
+   * Layout 4 history: the n-th line (0-based, in acceptance order over the whole ledger) that
+   * moved an amount, kept once for payer and payee (`LineRecord`). Appended in key order.
+   */
+  line: (n: number) => ["ledger", "line", n] as const,
+  linePrefix: ["ledger", "line"] as const,
+  /** How many lines there are (the next line number). */
+  lineNext: ["ledger", "lineNext"] as const,
+  /**
+   * Page `page` of an account's history: the `HistoryRef`s of its entries
+   * `page * historyPageEntries` onwards, in acceptance order. The last page is rewritten on append.
+   */
+  historyPage: (currency: string, did: string, page: number) =>
+    ["ledger", "hp", currency, did, page] as const,
+  historyPagePrefix: (currency: string, did: string) => ["ledger", "hp", currency, did] as const,
+  historyPagesPrefix: ["ledger", "hp"] as const,
+  /**
+   * Layout 3 and older: the n-th history entry of an account, a full `HistoryEntry` per side
+   * (a scattered insert per side per transfer). `upgradeLedgerHistory` moves old stores to
+   * lines and pages; nothing else reads or writes these keys.
+   */
+  legacyHistory: (currency: string, did: string, n: number) =>
     ["ledger", "hist", currency, did, n] as const,
-  historyPrefix: (currency: string, did: string) => ["ledger", "hist", currency, did] as const,
+  legacyHistoryPrefix: (currency: string, did: string) =>
+    ["ledger", "hist", currency, did] as const,
+  legacyHistoryAllPrefix: ["ledger", "hist"] as const,
   /** Idempotency index: a payer's transfer ids. */
   transferId: (payer: string, id: string) => ["ledger", "id", payer, id] as const,
   /**

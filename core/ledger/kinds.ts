@@ -13,12 +13,13 @@ import type { Params } from "../params.ts";
 import type { StoreKey } from "../store/store.ts";
 import { cooperativeScore } from "../trust/view.ts";
 import { amountMinorMax } from "./amount.ts";
+import { appendLine } from "./history.ts";
 import {
   type Account,
-  type HistoryEntry,
   hourMs,
   type IdRecord,
   ledgerKeys,
+  type LineRecord,
   type PendingRecord,
   type RequestRecord,
   type Reservation,
@@ -238,7 +239,7 @@ export async function releaseReservation(state: StateView, record: PendingRecord
  */
 export async function moveAmount(
   state: StateView,
-  line: Omit<HistoryEntry, "balance" | "limit">,
+  line: LineRecord,
   payerLimit?: bigint,
   accounts?: { payer: Account; payee: Account },
   outgoingHour?: number,
@@ -265,17 +266,14 @@ export async function moveAmount(
     received: BigInt(payeeAccount.received) + amount,
     count: payeeAccount.count + 1,
   };
-  const payerLine: HistoryEntry = {
-    ...line,
-    balance: payerAfter.balance,
-    ...(payerLimit === undefined ? {} : { limit: payerLimit }),
-  };
   state.set(ledgerKeys.account(line.currency, line.from), payerAfter);
   state.set(ledgerKeys.account(line.currency, line.to), payeeAfter);
-  state.set(ledgerKeys.history(line.currency, line.from, payerAccount.count), payerLine);
-  state.set(ledgerKeys.history(line.currency, line.to, payeeAccount.count), {
-    ...line,
-    balance: payeeAfter.balance,
+  await appendLine(state, line, {
+    payer: payerAccount,
+    payee: payeeAccount,
+    payerAfter: payerAfter.balance,
+    payeeAfter: payeeAfter.balance,
+    payerLimit,
   });
 }
 

@@ -1,3 +1,4 @@
+import { readHistoryRange } from "./history.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ingest } from "../chain/ingest.ts";
@@ -45,11 +46,15 @@ Deno.test("ledger.transfer moves the amount from payer to payee and records hist
   assert.equal(outcome.status, "accepted");
   assert.equal(await balanceOf(ledger, 0), -1250n);
   assert.equal(await balanceOf(ledger, 1), 1250n);
-  const history = await listAll(ledger.store, {
-    prefix: ledgerKeys.historyPrefix("hours", ledger.members[1].did),
-  });
+  const history = await readHistoryRange(ledger.store, "hours", ledger.members[1].did, 0, 0);
   assert.equal(history.length, 1);
-  assert.equal((history[0].value as { memo: string }).memo, "bread");
+  assert.equal(history[0].memo, "bread");
+  assert.equal(history[0].balance, 1250n);
+  const payerSide = await readHistoryRange(ledger.store, "hours", ledger.members[0].did, 0, 0);
+  assert.equal(payerSide[0].balance, -1250n);
+  assert.equal(payerSide[0].cid, history[0].cid);
+  // One line for both sides, appended in acceptance order.
+  assert.equal((await listAll(ledger.store, { prefix: ledgerKeys.linePrefix })).length, 1);
   await assertInvariants(ledger.store);
   assert.deepEqual(await checkLedger(ledger.store, { kinds: ledger.deps.kinds }), []);
 });

@@ -30,26 +30,40 @@ import {
   ledgerKeys,
   type PendingRecord,
 } from "./keys.ts";
+import { hasLegacyHistory, upgradeLedgerHistory } from "./history_upgrade.ts";
 
 /** Old velocity keys deleted per commit (one mutation and one check each; Deno KV allows 1,000). */
 const legacyKeysPerCommit = 200;
 /** Commit attempts lost to another writer in a row before giving up. */
 const conflictsMax = 20;
 
-/** True when the store still holds layout-2 velocity keys. */
+/** True when the store still holds layout-2 velocity keys or layout-3 history entries. */
 export async function hasLegacyLedgerLayout(store: Pick<Store, "list">): Promise<boolean> {
   for await (const _ of store.list({ prefix: ledgerKeys.legacyVelocityPrefix }, { limit: 1 })) {
     return true;
   }
-  return false;
+  return await hasLegacyHistory(store);
 }
 
 /**
- * Folds layout-2 velocity keys into the accounts and deletes them; returns how
- * many payers were upgraded by this call.
+ * Upgrades an older ledger layout in place: folds layout-2 velocity keys into the accounts
+ * (this reads the layout-3 history, so it runs first), then moves layout-3 history to lines
+ * and pages (`history_upgrade.ts`). Returns how many payers' velocity this call upgraded and
+ * how many history lines it wrote.
  */
-export async function upgradeLedgerLayout(store: Store): Promise<number> {
-  if (!(await hasLegacyLedgerLayout(store))) return 0;
+export async function upgradeLedgerLayout(
+  store: Store,
+): Promise<{ payers: number; lines: number }> {
+  const payers = await upgradeVelocity(store);
+  return { payers, lines: await upgradeLedgerHistory(store) };
+}
+
+async function upgradeVelocity(store: Store): Promise<number> {
+  let legacy = false;
+  for await (const _ of store.list({ prefix: ledgerKeys.legacyVelocityPrefix }, { limit: 1 })) {
+    legacy = true;
+  }
+  if (!legacy) return 0;
   const net = (await store.get<string>(chainKeys.network))?.value;
   const genesis = net ? (await store.get<Genesis>(chainKeys.genesis(net)))?.value : undefined;
   const currencies = genesis ? genesis.currencies.map((c) => c.code) : [];
@@ -160,7 +174,7 @@ async function latestTransfers(store: Store, currency: string, payer: string): P
   const hours: number[] = [];
   for await (
     const entry of store.list<HistoryEntry>(
-      { prefix: ledgerKeys.historyPrefix(currency, payer) },
+      { prefix: ledgerKeys.legacyHistoryPrefix(currency, payer) },
       { reverse: true },
     )
   ) {

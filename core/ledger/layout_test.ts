@@ -9,7 +9,9 @@ import { MemoryStore } from "../store/memory_store.ts";
 import { listAll, type Store, type StoreMutation } from "../store/store.ts";
 import { append, holdBody, type Ledger, makeLedger, pay } from "./_testing.ts";
 import { checkLedger, ledgerStateHash } from "./audit.ts";
-import { type Account, hourMs, ledgerKeys } from "./keys.ts";
+import { joinEntry, listHistoryRefs } from "./history.ts";
+import { upgradeLedgerHistory } from "./history_upgrade.ts";
+import { type Account, hourMs, ledgerKeys, type LineRecord } from "./keys.ts";
 import { hasLegacyLedgerLayout, upgradeLedgerLayout } from "./layout.ts";
 import { pendingKind } from "./pending.ts";
 
@@ -99,6 +101,22 @@ async function toLegacy(store: Store): Promise<void> {
       mutations.push({ type: "set", key: ledgerKeys.legacyVelocity(payer, hour - 3), value: 2 });
     }
   }
+  // Layout 3 history: a full entry per side, no lines or pages.
+  for await (const { currency, did, index, ref } of listHistoryRefs(store)) {
+    const line = (await store.get<LineRecord>(ledgerKeys.line(ref[0])))!.value;
+    mutations.push({
+      type: "set",
+      key: ledgerKeys.legacyHistory(currency, did, index),
+      value: joinEntry(line, ref),
+    });
+  }
+  for (
+    const entry of await listAll(store, { prefix: ["ledger"] })
+  ) {
+    if (["line", "lineNext", "hp"].includes(entry.key[1] as string)) {
+      mutations.push({ type: "delete", key: entry.key });
+    }
+  }
   for (const entry of await listAll<StoredEnvelope>(store, { prefix: ["chain"] })) {
     const [, net, author, seq] = entry.key as [string, string, string, number];
     const stored = entry.value;
@@ -123,10 +141,10 @@ async function toLegacy(store: Store): Promise<void> {
   }
 }
 
-/** Both upgrades, as `openStore` runs them. */
+/** Both upgrades, as `openStore` runs them; the payers whose velocity was upgraded. */
 async function upgrade(store: Store): Promise<number> {
   await upgradeStoreLayout(store);
-  return await upgradeLedgerLayout(store);
+  return (await upgradeLedgerLayout(store)).payers;
 }
 
 async function expectUpgraded(ledger: Ledger, store: Store, before: unknown, hash: string) {
@@ -143,7 +161,7 @@ Deno.test("ledger layout upgrade folds old velocity keys into the accounts, as a
   if (!before.some(([key]) => key[0] === "chainpart")) throw new Error("no split envelope");
   const hash = await ledgerStateHash(store);
   expectEqual(await checkLedger(store, { kinds: ledger.deps.kinds }), [], "check before");
-  expectEqual(await upgradeLedgerLayout(store), 0, "nothing to upgrade");
+  expectEqual(await upgradeLedgerLayout(store), { payers: 0, lines: 0 }, "nothing to upgrade");
   await toLegacy(store);
   expectEqual(await hasLegacyLedgerLayout(store), true, "legacy store");
   expectEqual(await upgrade(store), 6, "payers upgraded");
@@ -205,9 +223,66 @@ Deno.test("an interrupted ledger layout upgrade completes when the store is open
   await upgradeLedgerLayout(dying).catch((error) => message = error.message);
   expectEqual(message, "killed", "interrupted");
   expectEqual(await hasLegacyLedgerLayout(store), true, "work left");
-  expectEqual(await upgradeLedgerLayout(store), 4, "payers upgraded on the second open");
+  expectEqual(
+    (await upgradeLedgerLayout(store)).payers,
+    4,
+    "payers upgraded on the second open",
+  );
   await expectUpgraded(ledger, store, before, hash);
 });
+
+Deno.test("an interrupted history upgrade (layout 3 to 4) completes, from one or two writers", async () => {
+  const ledger = await fixture();
+  const { store } = ledger;
+  await upgradeStoreLayout(store);
+  const before = await snapshot(store);
+  const hash = await ledgerStateHash(store);
+  const lines = (await listAll(store, { prefix: ledgerKeys.linePrefix })).length;
+  // Only the history in the old layout: the accounts keep their folded velocity.
+  await toLegacy(store);
+  await upgradeStoreLayout(store);
+  await upgradeVelocityOnly(store);
+  let commits = 0;
+  const dying: Store = {
+    ...store,
+    get: (key) => store.get(key),
+    getMany: (keys) => store.getMany(keys),
+    list: (selector, options) => store.list(selector, options),
+    commit: (checks, mutations) => {
+      if (++commits > 3) return Promise.reject(new Error("killed"));
+      return store.commit(checks, mutations);
+    },
+  };
+  let message = "";
+  await upgradeLedgerHistory(dying, { linesPerCommit: 7 }).catch((e) => message = e.message);
+  expectEqual(message, "killed", "interrupted");
+  expectEqual(await hasLegacyLedgerLayout(store), true, "work left");
+  const written = await Promise.all([
+    upgradeLedgerHistory(store, { linesPerCommit: 5 }),
+    upgradeLedgerHistory(store, { linesPerCommit: 9 }),
+  ]);
+  expectEqual(written[0] + written[1], lines - 21, "lines written after the interruption");
+  await expectUpgraded(ledger, store, before, hash);
+  const outcome = await pay(ledger, ledger.members[1], ledger.members[2], 5);
+  expectEqual(outcome.status, "accepted", "transfer after upgrade");
+});
+
+/** Runs the velocity part of the ledger upgrade, leaving the old history for the test. */
+async function upgradeVelocityOnly(store: Store): Promise<void> {
+  const hidden: Store = {
+    ...store,
+    get: (key) => store.get(key),
+    getMany: (keys) => store.getMany(keys),
+    commit: (checks, mutations) => store.commit(checks, mutations),
+    close: () => {},
+    // The history upgrade finds nothing to do when it cannot see the old entries.
+    list: (selector, options) =>
+      selector.prefix[1] === "hist" && selector.prefix.length === 2
+        ? (async function* () {})()
+        : store.list(selector, options),
+  };
+  await upgradeLedgerLayout(hidden);
+}
 
 Deno.test("ledger layout upgrade deletes more old keys than one commit takes", async () => {
   const ledger = await fixture();

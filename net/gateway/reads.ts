@@ -14,9 +14,10 @@ import type { Currency, Genesis } from "../../core/governance/genesis.ts";
 import { membersAt } from "../../core/governance/membership.ts";
 import { GovernanceView, type ProposalRecord } from "../../core/governance/view.ts";
 import { formatAmount } from "../../core/ledger/amount.ts";
-import { type HistoryEntry, ledgerKeys } from "../../core/ledger/keys.ts";
+import { ledgerKeys } from "../../core/ledger/keys.ts";
 import { isPrivateMemo, publicMemo } from "../../core/ledger/private_memo.ts";
 import { limitOf, readAccount } from "../../core/ledger/view.ts";
+import { readHistoryRange } from "../../core/ledger/history.ts";
 import { trustClassOf } from "../../core/policy/policy.ts";
 import type { Store } from "../../core/store/store.ts";
 import type { GraphScope } from "../../core/trust/edge.ts";
@@ -132,16 +133,7 @@ export async function readHistory(
   const below = decodeCursor(list, page.cursor, "number") ?? total;
   const newest = Math.min(below, total) - 1;
   const oldest = Math.max(0, newest - page.limit + 1);
-  const entries: HistoryEntry[] = [];
-  if (newest >= 0) {
-    for await (
-      const entry of c.store.list<HistoryEntry>({
-        prefix: ledgerKeys.historyPrefix(currency.code, did),
-        start: ledgerKeys.history(currency.code, did, oldest),
-        end: ledgerKeys.history(currency.code, did, newest + 1),
-      }, { reverse: true })
-    ) entries.push(entry.value);
-  }
+  const entries = await readHistoryRange(c.store, currency.code, did, oldest, newest);
   const f = (minor: bigint) => formatAmount(minor, currency.decimals);
   const items = entries.map((e) => {
     const outgoing = e.from === did;
