@@ -12,7 +12,7 @@
 import { AlreadyExistsError, IcnError, InvalidInputError, NotFoundError } from "../core/errors.ts";
 import { parseDid } from "../core/identity/did.ts";
 import { terminalSafe } from "../core/safe_text.ts";
-import * as strict from "../core/strict.ts";
+import * as strict from "../core/strict_shapes.ts";
 import type { CliContext } from "./context.ts";
 import {
   checkDidText,

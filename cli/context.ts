@@ -16,7 +16,7 @@ import {
   NotFoundError,
   RejectedError,
 } from "../core/errors.ts";
-import { parseJsonStrict } from "../core/strict.ts";
+import { parseJsonStrict } from "../core/strict_shapes.ts";
 import type { Envelope, SealedEnvelope, Signer } from "../core/envelope/envelope.ts";
 import type { Ed25519KeyPair, MlDsa65KeyPair } from "../core/identity/keys.ts";
 import { readNetworkKind } from "../core/governance/join.ts";

@@ -6,7 +6,7 @@
 import { fromBase64 } from "../core/bytes.ts";
 import { multikey } from "../core/identity/did_document.ts";
 import type { KeySet } from "../core/identity/kel.ts";
-import * as strict from "../core/strict.ts";
+import * as strict from "../core/strict_shapes.ts";
 import { writeFileAtomic } from "./files.ts";
 
 /** Public identity file (`identity.json`): no secrets, readable without the passphrase. */
