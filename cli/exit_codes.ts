@@ -1,5 +1,5 @@
 /**
- * The exit codes of `icn`, in one place: main.ts decides which one a run ends with, and a
+ * The exit codes of `icn`, in one place: run.ts decides which one a run ends with, and a
  * handler that has a result and still failed (`ledger check` with findings) names one here.
  */
 export const exitCodes = {
