@@ -9,9 +9,9 @@
  *   (`BENCH_SYNC_V8_FLAGS="A;B;..."` runs those flag sets instead, an empty one for V8's defaults);
  * - sync-ledger: the same sync with 100,000 `ledger.transfer` envelopes among 1,000 members (the
  *   ledger benchmark's world, `_bench_ledger_world.ts`) instead of trust edges by 10 authors:
- *   1,000 chains of about 100 (target ≤ 10 s, peak RSS ≤ 200 MB). `--baseline DIR` also runs
- *   the fresh node from the source tree in DIR (e.g. `git archive BASE | tar -x -C DIR`), first,
- *   against the same peer: a before/after in one run;
+ *   1,000 chains of about 100 (target ≤ 10 s, peak RSS ≤ 200 MB). `--baseline DIR,...` also
+ *   runs the fresh node from each source tree DIR (e.g. `git archive BASE | tar -x -C DIR`),
+ *   first, against the same peer: a before/after in one run;
  * - spam: honest throughput while a peer in its own process publishes at 10× its allowance
  *   (target ≥ 80 % of the unspammed figure).
  *
@@ -65,7 +65,8 @@ const usage = scriptSpec({
     baseline: {
       type: "string",
       value: "DIR",
-      description: "sync-ledger: also sync with the fresh node of the source tree in DIR, first",
+      description:
+        "sync-ledger: also sync with the fresh node of each source tree (DIR,...), first",
     },
     child: { type: "string", value: "FILE", description: "internal: run as a sync or spam peer" },
   },
@@ -80,11 +81,13 @@ for (const phase of only ?? []) {
   if (!phases.includes(phase)) usageError(usage, `Unknown phase "${phase}" in --only`);
 }
 const wanted = (name: string) => !only || only.has(name);
-if (flags.baseline !== undefined) {
+/** Source trees whose fresh node also syncs in sync-ledger (`--baseline DIR,...`), first. */
+const baselines = flags.baseline?.split(",").filter((dir) => dir !== "") ?? [];
+for (const dir of baselines) {
   try {
-    Deno.statSync(`${flags.baseline}/net/sync.ts`);
+    Deno.statSync(`${dir}/net/sync.ts`);
   } catch {
-    usageError(usage, `--baseline ${flags.baseline}: not a source tree of icn (no net/sync.ts)`);
+    usageError(usage, `--baseline ${dir}: not a source tree of icn (no net/sync.ts)`);
   }
 }
 
@@ -819,11 +822,11 @@ async function syncLedger(): Promise<void> {
     );
     const runs: { label: string; result: SyncChildResult; load: string }[] = [];
     const variants: [string, string | undefined][] = [];
-    if (flags.baseline !== undefined) {
-      // The baseline tree runs this script's child code with its own net/ and core/.
-      const script = `${flags.baseline}/scripts/_bench_node_current.ts`;
+    for (const dir of baselines) {
+      // A baseline tree runs this script's child code with its own net/ and core/.
+      const script = `${dir}/scripts/_bench_node_current.ts`;
       await Deno.copyFile(new URL(import.meta.url).pathname, script);
-      variants.push([`baseline (${flags.baseline})`, script]);
+      variants.push([`baseline ${dir}`, script]);
     }
     variants.push(["this tree", undefined]);
     for (const [label, script] of variants) {
@@ -876,10 +879,13 @@ async function syncLedger(): Promise<void> {
         met(result.seconds <= 10)
       }, ≤ 200 MB: ${met(result.rssPeak <= 200 * 2 ** 20)}`
     );
+    const own = runs[runs.length - 1].result.seconds;
     const ratio = runs.length > 1
-      ? `; this tree / baseline: ${
-        (runs[0].result.seconds / runs[1].result.seconds).toFixed(2)
-      }× as fast`
+      ? `; this tree is ${
+        runs.slice(0, -1).map(({ label, result }) =>
+          `${(result.seconds / own).toFixed(2)}× as fast as ${label}`
+        ).join(", ")
+      }`
       : "";
     report(
       `- (c') a fresh node (own process, Deno KV store, pages of ${
