@@ -58,10 +58,25 @@ export async function runCrashTrials(
   const coop = await setupCoop(2, [...velocity, "credit.baseline=1000000000"]);
   const [dir] = coop.dirs;
   const payee = coop.dids[1];
-  // Calibrate under the same contention as the runs: the processes at once, unkilled.
+  // Calibrate under the same contention as the runs: the processes at once, unkilled. Spawned
+  // like the runs' (`icnOk` may run the CLI in this process, which takes no process start).
   const timings = await Promise.all(Array.from({ length: streamProcesses }, async (_, i) => {
     const start = performance.now();
-    await icnOk(dir, "ledger", "transfer", "--to", payee, "--amount", "1", "--id", `warm-${i}`);
+    const child = spawnIcn(
+      dir,
+      "ledger",
+      "transfer",
+      "--to",
+      payee,
+      "--amount",
+      "1",
+      "--id",
+      `warm-${i}`,
+    );
+    const out = await child.output();
+    if (out.code !== 0) {
+      throw new Error(`calibration transfer failed: ${new TextDecoder().decode(out.stderr)}`);
+    }
     return performance.now() - start;
   }));
   const transferMs = timings.sort((a, b) => a - b)[1];
