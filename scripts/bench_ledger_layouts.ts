@@ -5,15 +5,15 @@
  * those commits are then rewritten into candidate layouts and replayed into
  * empty Deno KV stores without validation. The replay rate of a layout is the
  * ceiling ingest could reach with it on this machine, so it says which step of
- * layout 3 is worth building before it is built. Candidates:
+ * the ledger layout is worth building next, before it is built. Candidates:
  *
- * - `built`: the writes as ingest makes them now;
+ * - `built`: the writes as ingest makes them now (layout 4: each line once, appended, and
+ *   each account's side in a page of 64 refs);
  * - `short keys`: every DID in a key replaced by a store-local member number
- *   (chain positions, heads, accounts, history, idempotency index);
+ *   (chain positions, heads, accounts, history pages, idempotency index);
  * - `envelope in log`: the log entry carries the envelope, the chain position
  *   keeps only its CID and log position (keys unchanged);
- * - `layout 3`: both, with each member's history as pages of 64 log positions
- *   (the page rewritten on append) instead of a full line per side;
+ * - `both`: short keys and the envelope in the log;
  * - `log only`: the log entries alone (the floor: pure appends).
  */
 import { ingest, type IngestDeps } from "../core/chain/ingest.ts";
@@ -42,8 +42,6 @@ const transfersTotal = wholeNumberArg(usage, positionals[0], {
   fallback: 20_000,
 });
 const membersTotal = benchMembersTotal;
-/** Entries per history page in the `layout 3` candidate. */
-const pageEntries = 64;
 const encoder = new TextEncoder();
 const progress = (line: string) => Deno.stderr.writeSync(encoder.encode(line + "\n"));
 
@@ -77,7 +75,7 @@ async function recordIngest(dir: string) {
   return { commits, seconds };
 }
 
-/** Store-local member numbers, in order of first sight, as layout 3 would assign them. */
+/** Store-local member numbers, in order of first sight, as a later layout would assign them. */
 const numbers = new Map<string, number>();
 const numberOf = (did: string) => {
   let n = numbers.get(did);
@@ -90,7 +88,7 @@ function shortKey(key: StoreKey): StoreKey {
   if (a === "chain") return ["c", numberOf(key[2] as string), key[3]];
   if (a === "head") return ["hd", numberOf(key[2] as string)];
   if (a === "ledger" && b === "acct") return ["l", "a", key[2], numberOf(key[3] as string)];
-  if (a === "ledger" && b === "hist") {
+  if (a === "ledger" && b === "hp") {
     return ["l", "h", key[2], numberOf(key[3] as string), key[4]];
   }
   if (a === "ledger" && b === "id") return ["l", "i", numberOf(key[2] as string), key[3]];
@@ -100,9 +98,8 @@ function shortKey(key: StoreKey): StoreKey {
 type Rewrite = (commit: StoreMutation[]) => StoreMutation[];
 
 /** Moves each envelope into its log entry; the chain position keeps `{cid, log}`. */
-function envelopeInLog(short: boolean, pages: boolean): Rewrite {
+function envelopeInLog(short: boolean): Rewrite {
   let position = 0;
-  const pageOf = new Map<string, number[]>();
   return (commit) => {
     const out: StoreMutation[] = [];
     const logged = new Map<string, number>();
@@ -129,18 +126,6 @@ function envelopeInLog(short: boolean, pages: boolean): Rewrite {
         position = log + 1;
       } else if (key[0] === "log") {
         // Written with the envelope above.
-      } else if (pages && key[0] === "ledger" && key[1] === "hist") {
-        const member = numberOf(key[3] as string);
-        const page = Math.floor((key[4] as number) / pageEntries);
-        const id = `${key[2]}/${member}/${page}`;
-        const entries = pageOf.get(id) ?? [];
-        entries.push(position);
-        pageOf.set(id, entries);
-        out.push({
-          type: "set",
-          key: ["l", "hp", key[2], member, page],
-          value: new Uint32Array(entries),
-        });
       } else {
         out.push({ ...m, key: short ? shortKey(key) : key });
       }
@@ -175,9 +160,9 @@ try {
   const candidates: [string, Rewrite][] = [
     ["built", (c) => c],
     ["short keys", (c) => c.map((m) => ({ ...m, key: shortKey(m.key) }))],
-    ["envelope in log", envelopeInLog(false, false)],
-    ["layout 3 (both, history pages)", envelopeInLog(true, true)],
-    ["log only (floor)", (c) => envelopeInLog(false, false)(c).filter((m) => m.key[0] === "log")],
+    ["envelope in log", envelopeInLog(false)],
+    ["both", envelopeInLog(true)],
+    ["log only (floor)", (c) => envelopeInLog(false)(c).filter((m) => m.key[0] === "log")],
   ];
   const f = (n: number) => Math.round(n).toLocaleString("en-US");
   const rows = [
