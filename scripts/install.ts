@@ -18,6 +18,8 @@ export function installArgs(options: { root?: string } = {}): string[] {
     "--config",
     `${repoRoot}/deno.json`,
     "--unstable-kv",
+    // Load only the modules a command runs, as `deno task icn` does (see docs/benchmarks.md).
+    "--unstable-lazy-dynamic-imports",
     `--v8-flags=${v8HeapFlags}`,
     ...bakedPermissions,
     ...(options.root ? ["--root", options.root] : []),

@@ -307,6 +307,7 @@ Deno.test("deno task install runs deno install --global with KV and the release 
   assert(args[args.indexOf("--name") + 1] === "icn", "named icn");
   assert(args[args.indexOf("--config") + 1] === `${root}/deno.json`, "project config");
   assert(args.includes("--unstable-kv"), "KV");
+  assert(args.includes("--unstable-lazy-dynamic-imports"), "loads only the modules a command runs");
   assert(args.includes(`--v8-flags=${v8HeapFlags}`), "small V8 heap");
   for (const permission of bakedPermissions) assert(args.includes(permission), permission);
   assert(args[args.indexOf("--root") + 1] === "/opt/icn", "root");
