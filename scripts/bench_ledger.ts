@@ -292,11 +292,7 @@ async function buildBigStore(path: string, members: Member[]) {
     mutations.push({ type: "set", key: ledgerKeys.account("hours", did), value: a });
     const page = pages.get(did) ?? [];
     if (page.length > 0) {
-      mutations.push({
-        type: "set",
-        key: ledgerKeys.historyPage("hours", did, Math.floor((a.count - 1) / historyPageEntries)),
-        value: page,
-      });
+      mutations.push({ type: "set", key: ledgerKeys.historyTail("hours", did), value: page });
     }
   }
   mutations.push({ type: "set", key: ledgerKeys.lineNext, value: bigTransfers });

@@ -34,7 +34,7 @@ function refOf(line: number, balance: bigint, limit?: bigint): HistoryRef {
  * new entry takes); `payerAfter`/`payeeAfter` their balances after it.
  */
 export async function appendLine(
-  state: Pick<StateView, "get" | "set">,
+  state: Pick<StateView, "get" | "set" | "delete">,
   line: LineRecord,
   sides: {
     payer: Account;
@@ -59,27 +59,44 @@ export async function appendLine(
 }
 
 async function appendRef(
-  state: Pick<StateView, "get" | "set">,
+  state: Pick<StateView, "get" | "set" | "delete">,
   currency: string,
   did: string,
   index: number,
   ref: { line: number; balance: bigint; limit?: bigint },
 ): Promise<void> {
-  const key = ledgerKeys.historyPage(currency, did, pageOf(index));
+  const tailKey = ledgerKeys.historyTail(currency, did);
   const offset = index % historyPageEntries;
-  const page = offset === 0 ? [] : (await state.get<HistoryRef[]>(key)) ?? [];
-  if (page.length !== offset) {
+  const tail = offset === 0 ? [] : (await state.get<HistoryRef[]>(tailKey)) ?? [];
+  if (tail.length !== offset) {
     // The account and its page disagree only when another writer committed between the two
     // reads (the account came from a read cache): that commit fails its log-counter check, and
     // the write is redone on fresh reads.
     throw new ConflictError(
       `History page ${
         pageOf(index)
-      } of "${did}" in ${currency} holds ${page.length} entries, expected ${offset}; retry`,
+      } of "${did}" in ${currency} holds ${tail.length} entries, expected ${offset}; retry`,
     );
   }
   // A new array: the page read may be a cached value shared with other readers.
-  state.set(key, [...page, refOf(ref.line, ref.balance, ref.limit)]);
+  const page = [...tail, refOf(ref.line, ref.balance, ref.limit)];
+  if (page.length < historyPageEntries) state.set(tailKey, page);
+  else {
+    state.set(ledgerKeys.historyPage(currency, did, pageOf(index)), page);
+    state.delete(tailKey);
+  }
+}
+
+/** Where a page of `length` refs is kept: full pages under their number, the last one as the tail. */
+export function pageKey(
+  currency: string,
+  did: string,
+  page: number,
+  length: number,
+): readonly (string | number)[] {
+  return length === historyPageEntries
+    ? ledgerKeys.historyPage(currency, did, page)
+    : ledgerKeys.historyTail(currency, did);
 }
 
 /** `line` joined with one account's side of it. */
@@ -107,10 +124,15 @@ export async function readHistoryRange(
   const last = pageOf(newest);
   const pageKeys = [];
   for (let p = first; p <= last; p++) pageKeys.push(ledgerKeys.historyPage(currency, did, p));
-  const pages = await store.getMany<HistoryRef[]>(pageKeys);
+  const [tail, ...pages] = await store.getMany<HistoryRef[]>([
+    ledgerKeys.historyTail(currency, did),
+    ...pageKeys,
+  ]);
+  // A page not written yet as a full page is the tail (only the last one can be).
+  const pageAt = (p: number) => pages[p - first]?.value ?? (p === last ? tail?.value : undefined);
   const refs: HistoryRef[] = [];
   for (let index = newest; index >= Math.max(0, oldest); index--) {
-    const ref = pages[pageOf(index) - first]?.value[index % historyPageEntries];
+    const ref = pageAt(pageOf(index))?.[index % historyPageEntries];
     if (!ref) {
       throw new Error(`History entry ${index} of "${did}" in ${currency} is missing from its page`);
     }
@@ -133,14 +155,25 @@ export async function* listLines(
   }
 }
 
-/** Every account's refs, page by page in key order: (currency, did, index of the entry, ref). */
+/**
+ * Every account's refs: the full pages in key order, then the tails (an entry's index in a tail
+ * follows from the account's count).
+ */
 export async function* listHistoryRefs(
-  store: Pick<Store, "list">,
+  store: Pick<Store, "list" | "get">,
 ): AsyncIterable<{ currency: string; did: string; index: number; ref: HistoryRef }> {
   for await (const entry of store.list<HistoryRef[]>({ prefix: ledgerKeys.historyPagesPrefix })) {
     const [, , currency, did, page] = entry.key as [string, string, string, string, number];
     for (let i = 0; i < entry.value.length; i++) {
       yield { currency, did, index: page * historyPageEntries + i, ref: entry.value[i] };
+    }
+  }
+  for await (const entry of store.list<HistoryRef[]>({ prefix: ledgerKeys.historyTailsPrefix })) {
+    const [, , currency, did] = entry.key as [string, string, string, string];
+    const count = (await store.get<Account>(ledgerKeys.account(currency, did)))?.value.count ?? 0;
+    const first = count - entry.value.length;
+    for (let i = 0; i < entry.value.length; i++) {
+      yield { currency, did, index: first + i, ref: entry.value[i] };
     }
   }
 }

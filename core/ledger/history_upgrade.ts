@@ -81,9 +81,9 @@ async function upgradePass(
     byCid.set(head.entry.cid, ids);
   };
   for await (const head of firstEntries(store)) place(head);
+  /** Pages this pass wrote, by account and page number (the store's copy after each commit). */
   const pages = new Map<string, HistoryRef[]>();
-  const pageKey = (head: Head) =>
-    ledgerKeys.historyPage(head.currency, head.did, pageOf(head.index));
+  const pageId = (head: Head) => `${head.currency}\u0000${head.did}\u0000${pageOf(head.index)}`;
   let written = 0;
   let next = (await store.get<number>(ledgerKeys.lineNext))?.value ?? 0;
   let batch: { line: LineRecord; heads: Head[] }[] = [];
@@ -98,17 +98,18 @@ async function upgradePass(
       { key: chainKeys.logNext, versionstamp: logCounter?.versionstamp ?? null },
     ];
     const mutations: StoreMutation[] = [];
-    const touched = new Map<string, { key: readonly unknown[]; refs: HistoryRef[] }>();
+    const touched = new Map<string, { head: Head; refs: HistoryRef[] }>();
     for (const { line, heads: sides } of batch) {
       mutations.push({ type: "set", key: ledgerKeys.line(next), value: line });
       for (const head of sides) {
-        const key = pageKey(head);
-        const id = JSON.stringify(key);
+        const id = pageId(head);
         let refs = touched.get(id)?.refs ?? pages.get(id);
         if (refs === undefined) {
+          // A partial page is the account's tail (history.ts).
           refs = head.index % historyPageEntries === 0
             ? []
-            : (await store.get<HistoryRef[]>(key))?.value ?? [];
+            : (await store.get<HistoryRef[]>(ledgerKeys.historyTail(head.currency, head.did)))
+              ?.value ?? [];
         }
         if (refs.length !== head.index % historyPageEntries) {
           throw new Error(
@@ -122,7 +123,7 @@ async function upgradePass(
         const ref: HistoryRef = limit === undefined
           ? [next, BigInt(balance)]
           : [next, BigInt(balance), BigInt(limit)];
-        touched.set(id, { key, refs: [...refs, ref] });
+        touched.set(id, { head, refs: [...refs, ref] });
         mutations.push({
           type: "delete",
           key: ledgerKeys.legacyHistory(head.currency, head.did, head.index),
@@ -130,9 +131,21 @@ async function upgradePass(
       }
       next++;
     }
-    for (const { key, refs } of touched.values()) {
-      mutations.push({ type: "set", key: key as readonly string[], value: refs });
+    // Full pages under their number, the last partial one as the tail; one write per key.
+    const pageWrites = new Map<string, StoreMutation>();
+    for (const { head, refs } of touched.values()) {
+      const tail = ledgerKeys.historyTail(head.currency, head.did);
+      if (refs.length < historyPageEntries) {
+        pageWrites.set(JSON.stringify(tail), { type: "set", key: tail, value: refs });
+        continue;
+      }
+      const full = ledgerKeys.historyPage(head.currency, head.did, pageOf(head.index));
+      pageWrites.set(JSON.stringify(full), { type: "set", key: full, value: refs });
+      if (!pageWrites.has(JSON.stringify(tail))) {
+        pageWrites.set(JSON.stringify(tail), { type: "delete", key: tail });
+      }
     }
+    mutations.push(...pageWrites.values());
     mutations.push({ type: "set", key: ledgerKeys.lineNext, value: next });
     if (logCounter) {
       mutations.push({ type: "set", key: chainKeys.logNext, value: logCounter.value });

@@ -140,13 +140,20 @@ export const ledgerKeys = {
   /** How many lines there are (the next line number). */
   lineNext: ["ledger", "lineNext"] as const,
   /**
-   * Page `page` of an account's history: the `HistoryRef`s of its entries
-   * `page * historyPageEntries` onwards, in acceptance order. The last page is rewritten on append.
+   * Full page `page` of an account's history: the 64 `HistoryRef`s of its entries
+   * `page * historyPageEntries` onwards, in acceptance order. Written once, when it fills.
    */
   historyPage: (currency: string, did: string, page: number) =>
     ["ledger", "hp", currency, did, page] as const,
   historyPagePrefix: (currency: string, did: string) => ["ledger", "hp", currency, did] as const,
   historyPagesPrefix: ["ledger", "hp"] as const,
+  /**
+   * The account's last page while it is not full (absent when the entry count is a multiple of
+   * 64): rewritten on append. Its key does not depend on the count, so a transfer's handler can
+   * name it before reading the account, and ingest reads it with the accounts in one batch.
+   */
+  historyTail: (currency: string, did: string) => ["ledger", "ht", currency, did] as const,
+  historyTailsPrefix: ["ledger", "ht"] as const,
   /**
    * Layout 3 and older: the n-th history entry of an account, a full `HistoryEntry` per side
    * (a scattered insert per side per transfer). `upgradeLedgerHistory` moves old stores to

@@ -530,6 +530,8 @@ function transferReadKeys(envelope: Envelope): StoreKey[] {
     ledgerKeys.account(currency, to),
     ledgerKeys.override(payer, currency),
     ledgerKeys.reserved(currency, payer),
+    ledgerKeys.historyTail(currency, payer),
+    ledgerKeys.historyTail(currency, to),
   ];
 }
 

@@ -267,6 +267,32 @@ Deno.test("an interrupted history upgrade (layout 3 to 4) completes, from one or
   expectEqual(outcome.status, "accepted", "transfer after upgrade");
 });
 
+Deno.test("history upgrade of accounts past one page: full pages, the tail, a page filled mid-commit", async () => {
+  const ledger = await makeLedger({
+    founders: 3,
+    currencies,
+    params: { "credit.baseline": 1_000_000, "policy.isolated.velocity": 1000 },
+  });
+  const m = ledger.members;
+  for (let i = 0; i < 150; i++) {
+    ledger.clock.advance(60_000);
+    const outcome = await pay(ledger, m[i % 3], m[(i + 1 + (i % 2)) % 3], 1 + i);
+    expectEqual(outcome.status, "accepted", `transfer ${i}`);
+  }
+  const { store } = ledger;
+  const before = await snapshot(store);
+  if (!before.some(([key]) => key[1] === "hp")) throw new Error("no full page");
+  const hash = await ledgerStateHash(store);
+  await toLegacy(store);
+  await upgradeStoreLayout(store);
+  await upgradeVelocityOnly(store);
+  await Promise.all([
+    upgradeLedgerHistory(store, { linesPerCommit: 37 }),
+    upgradeLedgerHistory(store, { linesPerCommit: 50 }),
+  ]);
+  await expectUpgraded(ledger, store, before, hash);
+});
+
 /** Runs the velocity part of the ledger upgrade, leaving the old history for the test. */
 async function upgradeVelocityOnly(store: Store): Promise<void> {
   const hidden: Store = {
