@@ -777,6 +777,7 @@ interface SyncChildResult {
   kelSeconds: number;
   firstSeconds: number;
   dbBytes: number;
+  heapTotalPeak: number;
 }
 
 /** Seeds of the serving and the fresh node's identities (neither is a member of the genesis). */
@@ -861,7 +862,9 @@ async function syncLedger(): Promise<void> {
       log(
         `    ${result.seconds.toFixed(1)} s, ${fmt(result.ingestCalls)} ingest calls taking ${
           result.ingestSeconds.toFixed(1)
-        } s, KELs done at ${result.kelSeconds.toFixed(1)} s, peak RSS ${mb(result.rssPeak)} MB`,
+        } s, KELs done at ${result.kelSeconds.toFixed(1)} s, peak RSS ${
+          mb(result.rssPeak)
+        } MB (V8 heap peak ${mb(result.heapTotalPeak)} MB)`,
       );
     }
     const parts = runs.map(({ label, result, load }) =>
@@ -873,7 +876,7 @@ async function syncLedger(): Promise<void> {
         result.kelSeconds.toFixed(1)
       } s, first transfer at ${result.firstSeconds.toFixed(1)} s), peak RSS ${
         mb(result.rssPeak)
-      } MB (${mb(result.rssStart)} MB before, ${
+      } MB (${mb(result.rssStart)} MB before, V8 heap peak ${mb(result.heapTotalPeak)} MB, ${
         mb(result.dbBytes)
       } MB on disk), load at its start ${load}; target ≤ 10 s: ${
         met(result.seconds <= 10)
