@@ -12,7 +12,9 @@ import { createKindRegistry } from "../kinds.ts";
 import type { Params } from "../params.ts";
 import { fixedClock } from "../ports.ts";
 import { MemoryStore } from "../store/memory_store.ts";
-import type { Store } from "../store/store.ts";
+import { listAll, type Store, type StoreMutation } from "../store/store.ts";
+import { joinEntry, listHistoryRefs } from "./history.ts";
+import { ledgerKeys, type LineRecord } from "./keys.ts";
 import { amountToBody } from "./amount.ts";
 import { transferKind } from "./rules.ts";
 import { joinNetwork } from "../governance/join.ts";
@@ -151,4 +153,26 @@ export function holdBody(
     expires: options.expiresAt ?? now + (options.timeout ?? 3_600_000),
     posters: [...(options.posters ?? [])].sort(),
   };
+}
+
+/**
+ * The writes that turn a store's history back into layout 3 (a full entry per side under
+ * `["ledger","hist",...]`, no lines, pages or tails), for tests of the in-place upgrade.
+ */
+export async function legacyHistoryMutations(store: Store): Promise<StoreMutation[]> {
+  const mutations: StoreMutation[] = [];
+  for await (const { currency, did, index, ref } of listHistoryRefs(store)) {
+    const line = (await store.get<LineRecord>(ledgerKeys.line(ref[0])))!.value;
+    mutations.push({
+      type: "set",
+      key: ledgerKeys.legacyHistory(currency, did, index),
+      value: joinEntry(line, ref),
+    });
+  }
+  for (const entry of await listAll(store, { prefix: ["ledger"] })) {
+    if (["line", "lineNext", "hp", "ht"].includes(entry.key[1] as string)) {
+      mutations.push({ type: "delete", key: entry.key });
+    }
+  }
+  return mutations;
 }

@@ -7,11 +7,17 @@ import { createKindRegistry } from "../kinds.ts";
 import { KvStore } from "../store/kv_store.ts";
 import { MemoryStore } from "../store/memory_store.ts";
 import { listAll, type Store, type StoreMutation } from "../store/store.ts";
-import { append, holdBody, type Ledger, makeLedger, pay } from "./_testing.ts";
+import {
+  append,
+  holdBody,
+  type Ledger,
+  legacyHistoryMutations,
+  makeLedger,
+  pay,
+} from "./_testing.ts";
 import { checkLedger, ledgerStateHash } from "./audit.ts";
-import { joinEntry, listHistoryRefs } from "./history.ts";
 import { upgradeLedgerHistory } from "./history_upgrade.ts";
-import { type Account, hourMs, ledgerKeys, type LineRecord } from "./keys.ts";
+import { type Account, hourMs, ledgerKeys } from "./keys.ts";
 import { hasLegacyLedgerLayout, upgradeLedgerLayout } from "./layout.ts";
 import { pendingKind } from "./pending.ts";
 
@@ -101,22 +107,7 @@ async function toLegacy(store: Store): Promise<void> {
       mutations.push({ type: "set", key: ledgerKeys.legacyVelocity(payer, hour - 3), value: 2 });
     }
   }
-  // Layout 3 history: a full entry per side, no lines or pages.
-  for await (const { currency, did, index, ref } of listHistoryRefs(store)) {
-    const line = (await store.get<LineRecord>(ledgerKeys.line(ref[0])))!.value;
-    mutations.push({
-      type: "set",
-      key: ledgerKeys.legacyHistory(currency, did, index),
-      value: joinEntry(line, ref),
-    });
-  }
-  for (
-    const entry of await listAll(store, { prefix: ["ledger"] })
-  ) {
-    if (["line", "lineNext", "hp"].includes(entry.key[1] as string)) {
-      mutations.push({ type: "delete", key: entry.key });
-    }
-  }
+  mutations.push(...await legacyHistoryMutations(store));
   for (const entry of await listAll<StoredEnvelope>(store, { prefix: ["chain"] })) {
     const [, net, author, seq] = entry.key as [string, string, string, number];
     const stored = entry.value;
