@@ -9,7 +9,7 @@
  */
 import type { StateView } from "../chain/state.ts";
 import { ConflictError } from "../errors.ts";
-import type { Store } from "../store/store.ts";
+import type { Store, StoreMutation } from "../store/store.ts";
 import {
   type Account,
   type HistoryEntry,
@@ -80,23 +80,28 @@ async function appendRef(
   }
   // A new array: the page read may be a cached value shared with other readers.
   const page = [...tail, refOf(ref.line, ref.balance, ref.limit)];
-  if (page.length < historyPageEntries) state.set(tailKey, page);
-  else {
-    state.set(ledgerKeys.historyPage(currency, did, pageOf(index)), page);
-    state.delete(tailKey);
+  for (const m of pageMutations(currency, did, pageOf(index), page)) {
+    if (m.type === "set") state.set(m.key, m.value);
+    else state.delete(m.key);
   }
 }
 
-/** Where a page of `length` refs is kept: full pages under their number, the last one as the tail. */
-export function pageKey(
+/**
+ * The writes that store an account's page `page` holding `refs`: a full page under its number,
+ * with the tail gone; a partial one as the tail. The one rule for where a page lives.
+ */
+export function pageMutations(
   currency: string,
   did: string,
   page: number,
-  length: number,
-): readonly (string | number)[] {
-  return length === historyPageEntries
-    ? ledgerKeys.historyPage(currency, did, page)
-    : ledgerKeys.historyTail(currency, did);
+  refs: readonly HistoryRef[],
+): StoreMutation[] {
+  const tail = ledgerKeys.historyTail(currency, did);
+  if (refs.length < historyPageEntries) return [{ type: "set", key: tail, value: refs }];
+  return [
+    { type: "set", key: ledgerKeys.historyPage(currency, did, page), value: refs },
+    { type: "delete", key: tail },
+  ];
 }
 
 /** `line` joined with one account's side of it. */

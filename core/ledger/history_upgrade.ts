@@ -18,7 +18,7 @@
  */
 import { chainKeys, type LogEntry } from "../chain/keys.ts";
 import type { Store, StoreCheck, StoreMutation } from "../store/store.ts";
-import { pageOf } from "./history.ts";
+import { pageMutations, pageOf } from "./history.ts";
 import {
   type HistoryEntry,
   historyPageEntries,
@@ -131,18 +131,13 @@ async function upgradePass(
       }
       next++;
     }
-    // Full pages under their number, the last partial one as the tail; one write per key.
+    // One write per key: a tail a later page of the same account sets wins over its deletion.
     const pageWrites = new Map<string, StoreMutation>();
     for (const { head, refs } of touched.values()) {
-      const tail = ledgerKeys.historyTail(head.currency, head.did);
-      if (refs.length < historyPageEntries) {
-        pageWrites.set(JSON.stringify(tail), { type: "set", key: tail, value: refs });
-        continue;
-      }
-      const full = ledgerKeys.historyPage(head.currency, head.did, pageOf(head.index));
-      pageWrites.set(JSON.stringify(full), { type: "set", key: full, value: refs });
-      if (!pageWrites.has(JSON.stringify(tail))) {
-        pageWrites.set(JSON.stringify(tail), { type: "delete", key: tail });
+      for (const m of pageMutations(head.currency, head.did, pageOf(head.index), refs)) {
+        const id = JSON.stringify(m.key);
+        if (m.type === "delete" && pageWrites.has(id)) continue;
+        pageWrites.set(id, m);
       }
     }
     mutations.push(...pageWrites.values());
