@@ -55,11 +55,18 @@ export async function upgradeLedgerHistory(
   const linesPerCommit = options.linesPerCommit ?? linesPerCommitDefault;
   let written = 0;
   let conflicts = 0;
+  let linesSeen = -1;
   while (await hasLegacyHistory(store)) {
     const result = await upgradePass(store, linesPerCommit);
     written += result.written;
     if (result.complete) break;
-    if (++conflicts > conflictsMax) {
+    // Losing to another upgrader that converts lines is progress: wait it out (each round means
+    // more lines converted, so this ends). Losing without any line converted is not.
+    const lines = (await store.get<number>(ledgerKeys.lineNext))?.value ?? 0;
+    if (lines !== linesSeen) {
+      linesSeen = lines;
+      conflicts = 0;
+    } else if (++conflicts > conflictsMax) {
       throw new Error("Ledger history upgrade keeps losing to another writer; try again");
     }
   }
