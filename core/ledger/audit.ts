@@ -166,7 +166,8 @@ export async function checkLedger(store: Store, options: CheckOptions): Promise<
     }
   }
   for await (const { did, ref } of listHistoryRefs(store)) {
-    if (ref.length < 3) continue;
+    // Only the payer's side records a limit; the line is read only for a finding's message.
+    if (ref.length < 3 || BigInt(ref[1]) >= -BigInt(ref[2] as bigint)) continue;
     const stored = await store.get<LineRecord>(ledgerKeys.line(ref[0]));
     if (!stored) {
       add(`History of "${did}" names line ${ref[0]}, which is missing`);

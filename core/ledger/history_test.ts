@@ -85,3 +85,15 @@ Deno.test("property: every account's history read from pages equals the transfer
     { numRuns: 12 },
   );
 });
+
+Deno.test("ledger check names a payer's line left below the limit it relied on", async () => {
+  const ledger = await makeLedger({ founders: 2, params: noTrust });
+  const [a, b] = ledger.members;
+  assert.equal((await pay(ledger, a, b, 10)).status, "accepted");
+  const key = ledgerKeys.historyTail("hours", a.did);
+  const [ref] = (await ledger.store.get<HistoryRef[]>(key))!.value;
+  // A stored ref whose balance is past the limit it records (a corrupted store).
+  await ledger.store.commit([], [{ type: "set", key, value: [[ref[0], -5n, 4n]] }]);
+  const findings = await checkLedger(ledger.store, { kinds: ledger.deps.kinds });
+  assert.ok(findings.some((f) => /left ".*" at .* below the limit/.test(f)), findings.join("\n"));
+});
