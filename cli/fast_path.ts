@@ -45,23 +45,19 @@ const currency: ValueOption = { key: "currency" };
 const net: ValueOption = { key: "net", parse: netArg };
 
 /** The routes; each must match its declaration in `cli/ledger_commands.ts` (tested). */
+/** `icn ledger NAME [member] [--currency] [--net]`, handled by `ledger.ts`'s export NAME. */
+const memberRead = (name: string): FastRoute => ({
+  path: ["ledger", name],
+  load: loadLedger,
+  handler: name,
+  argument: memberArg,
+  options: { "--currency": currency, "--net": net },
+  defaults: {},
+});
+
 export const fastRoutes: readonly FastRoute[] = [
-  {
-    path: ["ledger", "balance"],
-    load: loadLedger,
-    handler: "balance",
-    argument: memberArg,
-    options: { "--currency": currency, "--net": net },
-    defaults: {},
-  },
-  {
-    path: ["ledger", "limit"],
-    load: loadLedger,
-    handler: "limit",
-    argument: memberArg,
-    options: { "--currency": currency, "--net": net },
-    defaults: {},
-  },
+  memberRead("balance"),
+  memberRead("limit"),
   {
     path: ["ledger", "history"],
     load: loadLedger,
